@@ -1,0 +1,31 @@
+#pragma once
+
+// The API contract from DESIGN.md: every label, annotation, Secret key and object name
+// nodeboot reads or writes. Change only with a migration note.
+
+#include <string_view>
+
+namespace nodeboot::names {
+
+inline constexpr std::string_view system_namespace = "nodeboot-system";
+
+// In-place bootstrap (seed 003).
+inline constexpr std::string_view schedule_label = "nodeboot.io/ipb-schedule";
+inline constexpr std::string_view bootstrap_secret_type = "nodeboot.io/bootstrap";
+inline constexpr std::string_view bootstrap_secret_prefix = "nodeboot-";
+inline constexpr std::string_view node_label = "nodeboot.io/node";
+inline constexpr std::string_view ann_state = "nodeboot.io/state";
+inline constexpr std::string_view ann_reason = "nodeboot.io/reason";
+inline constexpr std::string_view ann_message = "nodeboot.io/message";
+inline constexpr std::string_view ann_progress = "nodeboot.io/progress";
+inline constexpr std::string_view ann_updated = "nodeboot.io/updated";
+inline constexpr std::string_view ann_attempt = "nodeboot.io/attempt";
+
+// Marooned pods (seed 004).
+inline constexpr std::string_view maroon_label = "maroonedpods.io/maroon";
+inline constexpr std::string_view maroon_pod_uid = "maroonedpods.io/pod-uid";
+inline constexpr std::string_view maroon_gate = "maroonedpods.io/gate";
+inline constexpr std::string_view maroon_default_taint_key = "maroonedpods.io";
+inline constexpr std::string_view webhook_service_account = "nodeboot-webhook";
+
+}  // namespace nodeboot::names

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nodeboot/util/result.hpp"
+
+namespace nodeboot {
+
+struct ProcessOptions {
+  std::string stdin_data;                          // written to the child's stdin, then closed
+  std::map<std::string, std::string> env_set;      // added to / replacing the inherited environment
+  std::vector<std::string> env_unset;              // removed from the inherited environment
+  std::optional<std::chrono::milliseconds> timeout;  // SIGKILL after this long
+  std::string working_dir;
+};
+
+struct ProcessResult {
+  int exit_code = -1;  // 128+N when killed by signal N (shell convention)
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (searched in PATH) without a shell, feeding stdin and capturing both
+// output streams without deadlock. Fails only when the program cannot be started.
+Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+}  // namespace nodeboot

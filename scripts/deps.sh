@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what nodeboot needs to build and test, from Debian's packages. Idempotent:
+# apt runs only when something is missing.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 iproute2
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcxxopts-dev
+  libcurl4-openssl-dev libboost-test-dev libsimdjson-dev
+  golang-go
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Go comes with the machine; Debian's golang-go is only a fallback when it does not.
+if command -v go >/dev/null; then
+  missing=("${missing[@]/golang-go/}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}" >&2
+  sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v kubectl >/dev/null || { echo "deps: kubectl is required on PATH (the machine provides 1.32)" >&2; exit 1; }

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Brings up a real Kubernetes control plane on loopback for the e2e tests and the demo:
+# etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok (simulated nodes),
+# on random free ports, with freshly generated certificates and keys.
+#
+#   tests/cluster/up.sh --state-dir DIR [--nodes N] [--watch-pid PID]
+#
+# Writes DIR/kubeconfig (cluster-admin, client certificate), DIR/env (ports, paths),
+# DIR/tokens.csv (static tokens for test users: the API server's --token-auth-file) and
+# DIR/pki/. A reaper tears the cluster down when --watch-pid (default: the caller) exits,
+# so an interrupted test run leaves no process or port behind; tests/cluster/down.sh does
+# it explicitly.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+state=""
+nodes=3
+watch_pid=$PPID
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --state-dir) state=$2; shift 2 ;;
+    --nodes) nodes=$2; shift 2 ;;
+    --watch-pid) watch_pid=$2; shift 2 ;;
+    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID])" >&2; exit 2 ;;
+  esac
+done
+[[ -n $state ]] || { echo "up.sh: --state-dir is required" >&2; exit 2; }
+[[ $nodes =~ ^[0-9]+$ ]] || { echo "up.sh: --nodes must be a number, got '$nodes'" >&2; exit 2; }
+
+# A previous run's leftovers (processes, data) go first.
+"$here/down.sh" --state-dir "$state" --quiet || true
+mkdir -p "$state"/{pki,logs,etcd}
+state=$(cd "$state" && pwd)
+bin=$("$here/build.sh")
+pki=$state/pki
+log() { echo "up.sh: $*" >&2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+etcd_port=$(free_port); etcd_peer_port=$(free_port); api_port=$(free_port)
+sched_port=$(free_port); kcm_port=$(free_port); kwok_port=$(free_port)
+
+# --- PKI: a CA, the API server's serving cert, an admin client cert, the SA key pair.
+openssl_quiet() { openssl "$@" 2>/dev/null; }
+openssl_quiet req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nodeboot-e2e-ca" \
+  -keyout "$pki/ca.key" -out "$pki/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign"
+issue() {  # name subject extensions
+  openssl_quiet req -newkey rsa:2048 -nodes -subj "$2" -keyout "$pki/$1.key" -out "$pki/$1.csr"
+  printf '%s\n' "$3" > "$pki/$1.ext"
+  openssl_quiet x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -out "$pki/$1.crt" -extfile "$pki/$1.ext"
+}
+issue apiserver "/CN=kube-apiserver" \
+  "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+extendedKeyUsage=serverAuth"
+issue admin "/O=system:masters/CN=nodeboot-e2e-admin" "extendedKeyUsage=clientAuth"
+openssl_quiet genrsa -out "$pki/sa.key" 2048
+openssl_quiet rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
+chmod 600 "$pki"/*.key
+# Static bearer tokens for identity tests (token,user,uid,"groups").
+{
+  echo "$(openssl rand -hex 16),token-user,token-user-uid,\"nodeboot-e2e\""
+  echo "$(openssl rand -hex 16),token-admin,token-admin-uid,\"system:masters\""
+} > "$state/tokens.csv"
+chmod 600 "$state/tokens.csv"
+
+b64() { base64 -w0 < "$1"; }
+server=https://127.0.0.1:$api_port
+cat > "$state/kubeconfig" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: nodeboot-e2e
+  cluster:
+    server: $server
+    certificate-authority-data: $(b64 "$pki/ca.crt")
+users:
+- name: nodeboot-e2e-admin
+  user:
+    client-certificate-data: $(b64 "$pki/admin.crt")
+    client-key-data: $(b64 "$pki/admin.key")
+contexts:
+- name: nodeboot-e2e
+  context: {cluster: nodeboot-e2e, user: nodeboot-e2e-admin}
+current-context: nodeboot-e2e
+KCFG
+chmod 600 "$state/kubeconfig"
+
+start() {  # name command...: detached, own session, no inherited pipes (ctest waits on them)
+  local name=$1; shift
+  setsid "$@" </dev/null >"$state/logs/$name.log" 2>&1 &
+  echo "$name $!" >> "$state/pids"
+}
+
+log "etcd on 127.0.0.1:$etcd_port"
+# --unsafe-no-fsync: test data is disposable; fsync dominates etcd latency on shared disks.
+start etcd "$bin/etcd" --name e2e --data-dir "$state/etcd" \
+  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+  --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+  --initial-cluster "e2e=http://127.0.0.1:$etcd_peer_port" --unsafe-no-fsync --log-level warn
+
+log "kube-apiserver on $server"
+# ServiceAccount admission is off: it rejects pods created in a namespace before the
+# controller manager has made its default ServiceAccount, a race tests would keep hitting.
+start kube-apiserver "$bin/kube-apiserver" \
+  --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+  --secure-port "$api_port" --cert-dir "$pki" --tls-cert-file "$pki/apiserver.crt" \
+  --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
+  --service-cluster-ip-range 10.0.0.0/24 --service-account-issuer https://kubernetes.default.svc \
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+  --token-auth-file "$state/tokens.csv" --authorization-mode RBAC --allow-privileged=true \
+  --disable-admission-plugins ServiceAccount --profiling=false --v=1
+
+curl_api() { curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$server$1"; }
+for _ in $(seq 1 240); do  # 60 s: a cold apiserver on 2 busy cores takes ~10 s
+  if curl_api /readyz >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$(awk '$1=="kube-apiserver"{print $2}' "$state/pids")" 2>/dev/null; then
+    log "kube-apiserver exited; last log lines:"; tail -20 "$state/logs/kube-apiserver.log" >&2; exit 1
+  fi
+  sleep 0.25
+done
+curl_api /readyz >/dev/null || { log "kube-apiserver not ready after 60 s"; tail -20 "$state/logs/kube-apiserver.log" >&2; exit 1; }
+
+log "kube-scheduler, kube-controller-manager, kwok"
+start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/kubeconfig" \
+  --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
+start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$state/kubeconfig" \
+  --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$kcm_port" --leader-elect=false \
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+  --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+  --controllers '*,bootstrapsigner,tokencleaner'
+# kwok manages the nodes annotated kwok.x-k8s.io/node=fake; a node also annotated
+# kwok.x-k8s.io/status=custom keeps the status a test writes (reboots, NotReady).
+start kwok "$bin/kwok" --kubeconfig "$state/kubeconfig" \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+  --disregard-status-with-annotation-selector kwok.x-k8s.io/status=custom \
+  --cidr 10.244.0.0/16 --node-ip 10.1.0.1 --server-address "127.0.0.1:$kwok_port"
+
+cat > "$state/env" <<ENV
+NODEBOOT_E2E_SERVER=$server
+NODEBOOT_E2E_KUBECONFIG=$state/kubeconfig
+NODEBOOT_E2E_BIN=$bin
+NODEBOOT_E2E_PORTS="$etcd_port $etcd_peer_port $api_port $sched_port $kcm_port $kwok_port"
+NODEBOOT_E2E_ETCD=http://127.0.0.1:$etcd_port
+ENV
+
+# The reaper: when the watched process is gone and the cluster is still up, tear it down.
+setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f "$2/pids" ]]; do sleep 1; done
+  [[ -f "$2/pids" ]] && "$3/down.sh" --state-dir "$2" --quiet' reaper "$watch_pid" "$state" "$here" \
+  </dev/null >"$state/logs/reaper.log" 2>&1 &
+echo "reaper $!" >> "$state/pids"
+
+kubectl=(kubectl --kubeconfig "$state/kubeconfig")
+if (( nodes > 0 )); then
+  log "creating $nodes kwok nodes"
+  "$here/nodes.sh" --state-dir "$state" --count "$nodes"
+fi
+log "ready: export KUBECONFIG=$state/kubeconfig"
+"${kubectl[@]}" get nodes -o wide >&2 || true

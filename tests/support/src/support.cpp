@@ -1,0 +1,93 @@
+#include "nodeboot/test/support.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <boost/test/unit_test.hpp>
+
+namespace nodeboot::test {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "nodeboot-test-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+fs::path TempDir::write(const std::string& name, const std::string& content) const {
+  fs::path p = path_ / name;
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+fs::path source_dir() { return NODEBOOT_SOURCE_DIR; }
+fs::path bin_dir() { return NODEBOOT_BIN_DIR; }
+
+std::string path_with_bin_dir() {
+  const char* path = std::getenv("PATH");
+  return bin_dir().string() + ":" + (path ? path : "/usr/bin:/bin");
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  auto r = run_process(argv, options);
+  BOOST_REQUIRE_MESSAGE(r.has_value(), "cannot run " << argv.front() << ": " << (r ? "" : r.error().message));
+  return *r;
+}
+
+ProcessResult Cluster::kubectl(const std::vector<std::string>& args, const std::string& stdin_data) const {
+  // KUBECONFIG rather than --kubeconfig: kubectl refuses flags before a plugin's name.
+  std::vector<std::string> argv{"kubectl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessOptions o;
+  o.stdin_data = stdin_data;
+  o.env_set["PATH"] = path_with_bin_dir();
+  o.env_set["KUBECONFIG"] = kubeconfig.string();
+  o.timeout = std::chrono::minutes(5);
+  return run(argv, o);
+}
+
+std::string Cluster::kubectl_ok(const std::vector<std::string>& args, const std::string& stdin_data) const {
+  auto r = kubectl(args, stdin_data);
+  std::string joined;
+  for (const auto& a : args) joined += " " + a;
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "kubectl" << joined << " exited " << r.exit_code << ": " << r.err);
+  return r.out;
+}
+
+const Cluster& cluster() {
+  static const Cluster c = [] {
+    const char* state = std::getenv("NODEBOOT_E2E_STATE");
+    BOOST_REQUIRE_MESSAGE(state && *state, "NODEBOOT_E2E_STATE is not set: run e2e tests through ctest -L e2e");
+    Cluster cl{state, fs::path(state) / "kubeconfig"};
+    BOOST_REQUIRE_MESSAGE(fs::exists(cl.kubeconfig), "no e2e cluster at " << state << " (tests/cluster/up.sh did not run)");
+    return cl;
+  }();
+  return c;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const unsigned salt = std::random_device{}() % 100000;
+  return prefix + "-" + std::to_string(::getpid() % 100000) + "-" + std::to_string(salt) + "-" +
+         std::to_string(counter++);
+}
+
+}  // namespace nodeboot::test

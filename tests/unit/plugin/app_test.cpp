@@ -1,0 +1,71 @@
+#include <sstream>
+
+#include <boost/test/unit_test.hpp>
+
+#include "nodeboot/plugin/app.hpp"
+#include "nodeboot/version.hpp"
+
+using nodeboot::plugin::Io;
+
+namespace {
+struct Run {
+  int code;
+  std::string out, err;
+};
+Run run_plugin(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  Io io{out, err};
+  args.insert(args.begin(), "kubectl-nodeboot");
+  int code = nodeboot::plugin::main(args, io);
+  return {code, out.str(), err.str()};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(app)
+
+BOOST_AUTO_TEST_CASE(help_lists_every_command_from_the_table) {
+  auto r = run_plugin({"--help"});
+  BOOST_TEST(r.code == 0);
+  for (const auto& c : nodeboot::plugin::commands())
+    if (!c.name.starts_with("__")) BOOST_TEST(r.out.find(std::string(c.name)) != std::string::npos);
+  BOOST_TEST(r.out.find("Exit codes") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(no_arguments_is_a_usage_error_with_help) {
+  auto r = run_plugin({});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.out.find("Usage:") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_command_names_it_and_exits_2) {
+  auto r = run_plugin({"frobnicate"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("unknown command \"frobnicate\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(version_flag_prints_the_build_version) {
+  auto r = run_plugin({"--version"});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.out == "kubectl-nodeboot " + std::string(nodeboot::version()) + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(version_client_only_needs_no_cluster) {
+  auto r = run_plugin({"version", "--client", "-o", "json"});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.out.find("\"gitVersion\": \"" + std::string(nodeboot::version()) + "\"") != std::string::npos);
+  BOOST_TEST(r.out.find("serverVersion") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(version_rejects_unknown_output_format) {
+  auto r = run_plugin({"version", "--client", "-o", "xml"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("--output") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(version_reports_a_missing_kubeconfig_naming_the_path) {
+  auto r = run_plugin({"version", "--kubeconfig", "/nonexistent/kubeconfig"});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find("/nonexistent/kubeconfig") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -8,10 +8,9 @@
 // modules on the test machine is not possible (nor wanted); the stand-ins mimic the
 // observable behaviour the scripts rely on (exit codes, `E:` lines, /proc/modules, vainfo's
 // output format from an Ubuntu 24.04 host with an Alder Lake iGPU).
+#include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/test/support.hpp"
@@ -98,15 +97,19 @@ class Node {
                 bool with_apt = true) {
     dir_.write("root/etc/os-release", os_release);
     dir_.write("root/proc/modules", "");
-    for (auto [name, text] : {std::pair{"dpkg-query", dpkg_query}, {"systemctl", systemctl}, {"modprobe", modprobe},
-                              {"vainfo", vainfo}, {"nsenter", nsenter}, {"apt-get", apt_get}}) {
+    for (auto [name, text] : {std::pair{"dpkg-query", dpkg_query},
+                              {"systemctl", systemctl},
+                              {"modprobe", modprobe},
+                              {"vainfo", vainfo},
+                              {"nsenter", nsenter},
+                              {"apt-get", apt_get}}) {
       if (!with_apt && std::string(name) == "apt-get") continue;
       fs::permissions(dir_.write(std::string("bin/") + name, text), fs::perms::owner_all);
     }
     // Only what the scripts (and stand-ins) need from the machine: never the real apt-get,
     // systemctl or modprobe.
-    for (const char* tool : {"bash", "env", "tr", "grep", "sed", "sort", "tail", "head", "mkdir", "dirname", "mv",
-                             "date", "touch", "cat"})
+    for (const char* tool :
+         {"bash", "env", "tr", "grep", "sed", "sort", "tail", "head", "mkdir", "dirname", "mv", "date", "touch", "cat"})
       fs::create_symlink(fs::path("/usr/bin") / tool, dir_.path() / "bin" / tool);
   }
 
@@ -275,7 +278,8 @@ BOOST_AUTO_TEST_CASE(gpu_fresh_install_then_second_run_does_nothing_because_of_t
   BOOST_TEST(result["renderNode"] == "/dev/dri/renderD128");
   BOOST_TEST(result["vaDriver"].get<std::string>().starts_with("Intel iHD driver"));
   BOOST_TEST(result["encode"] == json::parse(R"(["H264Main","HEVCMain"])"));
-  for (const char* m : {"i915", "drm", "drm_kms_helper", "video"}) BOOST_TEST(node.called(std::string("modprobe ") + m));
+  for (const char* m : {"i915", "drm", "drm_kms_helper", "video"})
+    BOOST_TEST(node.called(std::string("modprobe ") + m));
   BOOST_TEST(node.called(
       "apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends intel-media-va-driver-non-free "
       "intel-opencl-icd libva-dev vainfo"));
@@ -333,8 +337,8 @@ BOOST_AUTO_TEST_CASE(gpu_without_apt_says_the_distro_is_unsupported) {
   node.add_intel_gpu();
   auto result = node.install("gpu/gpu-bootstrap.sh", 0);
   BOOST_TEST(result["status"] == "unsupported");
-  BOOST_TEST(result["message"].get<std::string>().find("Flatcar Container Linux by Kinvolk 3815.2.0 is not supported") !=
-             std::string::npos);
+  BOOST_TEST(result["message"].get<std::string>().find(
+                 "Flatcar Container Linux by Kinvolk 3815.2.0 is not supported") != std::string::npos);
   BOOST_TEST(node.mutating_calls().empty());
   BOOST_TEST(node.run("gpu/gpu-bootstrap.sh", {"live"}).exit_code == 0);
 }

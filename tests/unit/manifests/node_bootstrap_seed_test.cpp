@@ -2,10 +2,10 @@
 // labels, tolerations, privilege, script in a ConfigMap, resources, probe timings, the
 // idempotency marker, packages and kernel modules. The numbers below are copied from the
 // seeds' tables; a manifest edit that drifts from them fails here.
-#include <filesystem>
+#include <yaml-cpp/yaml.h>
 
 #include <boost/test/unit_test.hpp>
-#include <yaml-cpp/yaml.h>
+#include <filesystem>
 
 #include "nodeboot/test/support.hpp"
 
@@ -69,7 +69,8 @@ bool tolerates(const YAML::Node& ds, const std::string& key, const std::string& 
   for (const auto& t : ds["spec"]["template"]["spec"]["tolerations"]) {
     const std::string k = t["key"] ? t["key"].as<std::string>() : "";
     const std::string e = t["effect"] ? t["effect"].as<std::string>() : "";
-    if (t["operator"].as<std::string>() == "Exists" && (k.empty() || k == key) && (e.empty() || e == effect)) return true;
+    if (t["operator"].as<std::string>() == "Exists" && (k.empty() || k == key) && (e.empty() || e == effect))
+      return true;
   }
   return false;
 }

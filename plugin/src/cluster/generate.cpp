@@ -296,8 +296,19 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
     report.files.push_back(rel);
   }
 
-  // TFTP root: Debian's iPXE builds for firmware PXE to chainload (BIOS and UEFI).
+  // dnsmasq drops root for "nobody" before it opens the TFTP root: every folder above it
+  // must be searchable by others.
   std::error_code ec;
+  for (auto p = out_dir; p != p.root_path(); p = p.parent_path()) {
+    auto perms = fs::status(p, ec).permissions();
+    if (!ec && (perms & fs::perms::others_exec) == fs::perms::none) {
+      report.notes.push_back(p.string() + " is not searchable by other users, so dnsmasq (which runs as nobody) cannot serve " +
+                             (out_dir / "tftp").string() + ": chmod o+x " + p.string() + " or generate elsewhere");
+      break;
+    }
+  }
+
+  // TFTP root: Debian's iPXE builds for firmware PXE to chainload (BIOS and UEFI).
   fs::create_directories(out_dir / "tftp", ec);
   if (ec) return fail(ErrorKind::io, "cannot create " + (out_dir / "tftp").string() + ": " + ec.message());
   for (const auto* name : {"undionly.kpxe", "ipxe.efi"}) {

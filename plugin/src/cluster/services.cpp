@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
@@ -78,12 +79,14 @@ bool tcp_answers(const std::string& address) {
   return ok;
 }
 
+// The last two lines: dnsmasq says why on the line before "FAILED to start up".
 std::string log_tail(const fs::path& log) {
   std::ifstream in(log);
-  std::string line, last;
+  std::string line, prev, last;
   while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last.empty() ? "" : " (last log line: " + last + ")";
+    if (!line.empty()) prev = std::exchange(last, line);
+  if (last.empty()) return "";
+  return " (log: " + (prev.empty() ? "" : prev + " / ") + last + ")";
 }
 
 void stop_pid(int pid) {

@@ -5,39 +5,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include "nodeboot/plugin/cluster/config.hpp"
+#include "nodeboot/test/support.hpp"
 
 namespace cluster = nodeboot::plugin::cluster;
 using cluster::Severity;
 
 namespace {
 
-// Line numbers in the broken cases below refer to this file.
-const std::string good = R"(cluster:
-  name: lab
-  k8s_version: "1.31.0"
-  flatcar_version: "3975.2.2"
-  pod_subnet: 10.244.0.0/16
-  service_subnet: 10.96.0.0/12
-  ssh_authorized_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y/eNyFBaGLq2wMLkA3XpwOD6OAqYL1aDofyVL test@nodeboot
-control_plane_vip: 192.168.1.100
-bootstrap:
-  ip: 192.168.1.10
-network:
-  cidr: 192.168.1.0/24
-nodes:
-  - name: cp-1
-    role: controller
-    ip: 192.168.1.11
-    mac: "52:54:00:00:00:01"
-  - name: worker-1
-    role: worker
-    ip: 192.168.1.21
-    mac: 52-54-00-00-00-02
-  - name: worker-2
-    role: worker
-    ip: 192.168.1.22
-    mac: 5254.0000.00AB
-)";
+// tests/support/data/cluster.yaml: a good file. Line numbers in the broken cases refer to it.
+const std::string good = nodeboot::test::read_file(nodeboot::test::source_dir() / "tests/support/data/cluster.yaml");
 
 struct Broken {
   const char* check;

@@ -217,7 +217,11 @@ Validation validate(std::string_view yaml_text) {
   ClusterConfig cfg;
   Mapping top(root, {1, 1}, "", {"cluster", "control_plane_vip", "bootstrap", "network", "nodes"}, out);
   auto required_map = [&](const std::string& key) {
-    if (!top.node(key)) out.error({1, 1}, key, "is required", "add a \"" + key + ":\" section");
+    const YAML::Node* n = top.node(key);
+    if (!n)
+      out.error({1, 1}, key, "is required", "add a \"" + key + ":\" section");
+    else if (n->IsNull())  // "network:" with nothing under it
+      out.error(mark_of(*n), key, "is empty", "indent its fields under \"" + key + ":\"");
   };
   required_map("cluster");
   required_map("bootstrap");

@@ -69,6 +69,7 @@ const Broken broken[] = {
     {"even controller count", "role: worker", "role: controller", 14, 3, "2 controllers", Severity::warning},
     {"unknown field", "pod_subnet:", "pod_subnets:", 5, 3, "did you mean \"pod_subnet\"?", Severity::warning},
     {"duplicate key", "  name: lab\n", "  name: lab\n  name: lab2\n", 3, 3, "is given twice (first at line 2)"},
+    {"section empty", "network:\n  cidr: 192.168.1.0/24\n", "network:\n", 11, 0, "network: is empty"},
     {"nodes required", "nodes:", "notnodes:", 1, 1, "nodes: is required"},
 };
 

@@ -91,6 +91,11 @@ class Mapping {
   Mark where() const { return where_; }
   std::string join(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
 
+  Mark key_mark(const std::string& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? where_ : it->second.key;
+  }
+
   const YAML::Node* node(const std::string& key) const {
     auto it = entries_.find(key);
     return it == entries_.end() ? nullptr : &it->second.value;
@@ -221,7 +226,7 @@ Validation validate(std::string_view yaml_text) {
     if (!n)
       out.error({1, 1}, key, "is required", "add a \"" + key + ":\" section");
     else if (n->IsNull())  // "network:" with nothing under it
-      out.error(mark_of(*n), key, "is empty", "indent its fields under \"" + key + ":\"");
+      out.error(top.key_mark(key), key, "is empty", "indent its fields under \"" + key + ":\"");
   };
   required_map("cluster");
   required_map("bootstrap");

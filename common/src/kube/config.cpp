@@ -5,8 +5,9 @@
 #include <optional>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
+
+#include "base64.hpp"
 
 namespace nodeboot::kube {
 namespace {
@@ -21,25 +22,10 @@ Result<std::string> read_file(const fs::path& path, const std::string& what) {
   return ss.str();
 }
 
-Result<std::string> base64_decode(const std::string& in, const std::string& what) {
-  std::string compact;
-  for (char c : in)
-    if (c != '\n' && c != '\r' && c != ' ') compact.push_back(c);
-  std::string out(compact.size() / 4 * 3 + 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(compact.data()), static_cast<int>(compact.size()));
-  if (n < 0 || compact.size() % 4 != 0) return fail(ErrorKind::config, what + " is not valid base64");
-  // EVP_DecodeBlock counts padding as data; drop one byte per '='.
-  std::size_t len = static_cast<std::size_t>(n);
-  for (std::size_t i = compact.size(); i > 0 && compact[i - 1] == '='; --i) --len;
-  out.resize(len);
-  return out;
-}
-
 // `data` wins over `file` exactly as in client-go; relative files resolve against the kubeconfig's folder.
 Result<std::string> data_or_file(const YAML::Node& entry, const std::string& data_key, const std::string& file_key,
                                  const fs::path& origin, const std::string& where) {
-  if (entry[data_key]) return base64_decode(entry[data_key].as<std::string>(), where + "." + data_key);
+  if (entry[data_key]) return detail::base64_decode(entry[data_key].as<std::string>(), where + "." + data_key);
   if (entry[file_key]) {
     fs::path p = entry[file_key].as<std::string>();
     if (p.is_relative()) p = origin.parent_path() / p;
@@ -127,15 +113,25 @@ Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path
   }
 }
 
-Result<RestConfig> resolve_config(const ConnectionFlags& flags) {
+Environment Environment::process() {
+  Environment e;
+  e.getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  return e;
+}
+
+Result<RestConfig> resolve_config(const ConnectionFlags& flags) { return resolve_config(flags, Environment::process()); }
+
+Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environment& env) {
   fs::path path;
   if (!flags.kubeconfig.empty()) {
     path = flags.kubeconfig;
-  } else if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-    std::string list = env;
-    path = list.substr(0, list.find(':'));
-  } else if (const char* home = std::getenv("HOME"); home) {
-    path = fs::path(home) / ".kube" / "config";
+  } else if (auto list = env.getenv("KUBECONFIG"); list && !list->empty()) {
+    path = list->substr(0, list->find(':'));
+  } else if (auto home = env.getenv("HOME"); home) {
+    path = fs::path(*home) / ".kube" / "config";
   }
   if (path.empty() || !fs::exists(path))
     return fail(ErrorKind::config, "no kubeconfig found (tried " + (path.empty() ? std::string("$HOME/.kube/config") : path.string()) +

@@ -286,6 +286,9 @@ CURLcode perform(CURL* c, const RestConfig& cfg, const Credentials& creds, const
   curl_slist_free_all(headers);
   curl_slist_free_all(connect_to);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ex.response.status);
+  long version = 0;
+  curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+  ex.response.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version == 0 ? 0 : 1;
   error_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   // The libcurl handle keeps the last option values; drop the pointers to our buffers.
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);

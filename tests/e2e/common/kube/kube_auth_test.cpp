@@ -8,21 +8,16 @@
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/test/support.hpp"
 
+#include "kube_e2e.hpp"
+
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
 using nlohmann::json;
+using e2e::admin_config;
 namespace fs = std::filesystem;
 
 namespace {
-
-RestConfig admin_config() {
-  ConnectionFlags f;
-  f.kubeconfig = cluster().kubeconfig.string();
-  auto cfg = resolve_config(f);
-  BOOST_REQUIRE_MESSAGE(cfg.has_value(), (cfg ? "" : cfg.error().message));
-  return std::move(*cfg);
-}
 
 RestConfig anonymous_config() {
   RestConfig cfg = admin_config();

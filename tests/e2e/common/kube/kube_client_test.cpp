@@ -11,43 +11,24 @@
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/test/support.hpp"
 
+#include "kube_e2e.hpp"
+
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
 using nlohmann::json;
+using e2e::admin;
+using e2e::ok;
 
 namespace {
-
-Client& admin() {
-  static Client client = [] {
-    ConnectionFlags f;
-    f.kubeconfig = cluster().kubeconfig.string();
-    auto cfg = resolve_config(f);
-    BOOST_REQUIRE_MESSAGE(cfg.has_value(), (cfg ? "" : cfg.error().message));
-    return Client(std::move(*cfg));
-  }();
-  return client;
-}
 
 json configmap(const std::string& name, const json& data) {
   return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", data}};
 }
 
-// A namespace per test case, deleted at the end.
-struct Ns {
-  std::string name = unique_name("kube-client");
-  Ns() {
-    auto r = admin().create(resources::namespaces, "", {{"metadata", {{"name", name}}}});
-    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
-  }
-  ~Ns() { (void)admin().remove(resources::namespaces, "", name); }
+struct Ns : e2e::TestNamespace {
+  Ns() : TestNamespace("kube-client") {}
 };
-
-template <typename T>
-const T& ok(const Result<T>& r) {
-  BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : kubectl_message(r.error())));
-  return *r;
-}
 
 }  // namespace
 

@@ -14,29 +14,16 @@
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/test/support.hpp"
 
+#include "kube_e2e.hpp"
+
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
 using nlohmann::json;
+using e2e::admin;
+using e2e::ok;
 
 namespace {
-
-Client& admin() {
-  static Client client = [] {
-    ConnectionFlags f;
-    f.kubeconfig = cluster().kubeconfig.string();
-    auto cfg = resolve_config(f);
-    BOOST_REQUIRE_MESSAGE(cfg.has_value(), (cfg ? "" : cfg.error().message));
-    return Client(std::move(*cfg));
-  }();
-  return client;
-}
-
-template <typename T>
-const T& ok(const Result<T>& r) {
-  BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : kubectl_message(r.error())));
-  return *r;
-}
 
 // The namespace's own objects, leaving out kube-root-ca.crt (the controller manager's).
 std::set<std::string> names(const std::vector<json>& items) {
@@ -50,10 +37,8 @@ json configmap(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}};
 }
 
-struct Ns {
-  std::string name = unique_name("kube-restart");
-  Ns() { ok(admin().create(resources::namespaces, "", {{"metadata", {{"name", name}}}})); }
-  ~Ns() { (void)admin().remove(resources::namespaces, "", name); }
+struct Ns : e2e::TestNamespace {
+  Ns() : TestNamespace("kube-restart") {}
 };
 
 std::string etcd_url() {

@@ -9,6 +9,9 @@ packages=(
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   golang-go
 )
+# Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with
+# --extras; the test command needs none of them.
+[[ ${1:-} == --extras ]] && packages+=(clang-16 libclang-rt-16-dev wrk nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,6 +21,24 @@ inline constexpr std::string_view ann_progress = "nodeboot.io/progress";
 inline constexpr std::string_view ann_updated = "nodeboot.io/updated";
 inline constexpr std::string_view ann_attempt = "nodeboot.io/attempt";
 
+// Keys of the bootstrap Secret (type bootstrap_secret_type); schema in nodeboot/bootstrap/.
+namespace key {
+inline constexpr std::string_view os = "os";
+inline constexpr std::string_view ignition_url = "ignition-url";
+inline constexpr std::string_view ignition_token = "ignition-token";
+inline constexpr std::string_view ca_crt = "ca.crt";
+inline constexpr std::string_view payload_url = "payload-url";
+inline constexpr std::string_view payload_token = "payload-token";
+inline constexpr std::string_view payload_sha256 = "payload-sha256";
+inline constexpr std::string_view worker_id = "worker-id";
+inline constexpr std::string_view cluster_id = "cluster-id";
+inline constexpr std::string_view region = "region";
+inline constexpr std::string_view mirrors = "mirrors";
+inline constexpr std::string_view registry = "registry";
+inline constexpr std::string_view report_url = "report-url";
+inline constexpr std::string_view report_token = "report-token";
+}  // namespace key
+
 // Marooned pods (seed 004).
 inline constexpr std::string_view maroon_label = "maroonedpods.io/maroon";
 inline constexpr std::string_view maroon_pod_uid = "maroonedpods.io/pod-uid";

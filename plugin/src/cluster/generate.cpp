@@ -12,25 +12,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "nodeboot/util/base64.hpp"
+
 namespace nodeboot::plugin::cluster {
 namespace fs = std::filesystem;
 namespace {
-
-std::string base64_encode(std::string_view in) {
-  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size()) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
-    if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
-    out.push_back(table[(n >> 18) & 63]);
-    out.push_back(table[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? table[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < in.size() ? table[n & 63] : '=');
-  }
-  return out;
-}
 
 // Plain (unquoted) YAML scalars keep their YAML types in JSON; quoted ones stay strings.
 nlohmann::json scalar_to_json(const YAML::Node& n, std::string text) {

@@ -234,7 +234,8 @@ int do_teardown(const std::vector<std::string>& args, Io& io) {
 void add_wait_flags(cxxopts::Options& o) {
   o.add_options()("nodes", "Nodes that must be Ready (default: the number in cluster.yaml with -f, else 1)",
                   cxxopts::value<int>())("timeout", "Give up after this long (e.g. 30m, 90s)",
-                                         cxxopts::value<std::string>()->default_value("60m"));
+                                         cxxopts::value<std::string>()->default_value("60m"))(
+      "l,selector", "Count only Nodes matching this label selector", cxxopts::value<std::string>());
   kube::add_connection_flags(o);
 }
 
@@ -264,6 +265,7 @@ int run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& 
   cl::WaitOptions w;
   w.connection = kube::connection_flags(r);
   w.nodes = nodes;
+  if (r.count("selector")) w.selector = r["selector"].as<std::string>();
   w.timeout = *timeout;
   w.output_dir = dir;
   w.progress = &io.out;

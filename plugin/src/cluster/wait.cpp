@@ -94,6 +94,16 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
     if (o.progress) *o.progress << line << '\n' << std::flush;
   };
 
+  // init points at a kubeconfig that appears only once the first controller has run
+  // kubeadm init and the operator has copied admin.conf: wait for the file first.
+  if (!o.connection.kubeconfig.empty() && !fs::exists(o.connection.kubeconfig)) {
+    say("waiting for " + o.connection.kubeconfig + " to appear" + (o.kubeconfig_hint.empty() ? "" : ": " + o.kubeconfig_hint));
+    while (!fs::exists(o.connection.kubeconfig)) {
+      if (Clock::now() + 1s >= deadline)
+        return fail(ErrorKind::config, "timed out after " + seconds_text(o.timeout) + " waiting for " + o.connection.kubeconfig);
+      std::this_thread::sleep_for(1s);  // a file has no watch here worth the complexity (inotify)
+    }
+  }
   auto cfg = kube::resolve_config(o.connection);
   if (!cfg) return std::unexpected(cfg.error());
   kube::RestConfig rc = *cfg;

@@ -19,6 +19,7 @@ struct WaitOptions {
   std::chrono::seconds timeout{3600};
   std::filesystem::path output_dir;  // the kubeconfig is saved here as "kubeconfig"
   std::ostream* progress = nullptr;  // one line per change, or nothing
+  std::string kubeconfig_hint;       // how the operator gets the kubeconfig, if it is not there yet
 };
 
 // Returns the path of the saved kubeconfig.

@@ -135,11 +135,14 @@ int run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::o
     return exit_error;
   }
   io.out << "generated " << r->files.size() << " files in " << fs::absolute(dir).string() << '\n';
-  // The token itself never reaches the terminal: only where it is.
-  if (r->token_generated)
-    io.out << "kubeadm token: generated, saved to " << (fs::absolute(dir) / "kubeadm-token").string() << " (mode 0600)\n";
-  else if (r->token_reused)
-    io.out << "kubeadm token: reused from " << (fs::absolute(dir) / "kubeadm-token").string() << '\n';
+  // Secrets never reach the terminal: only where they are.
+  auto where = [&](cl::SecretOrigin o, const char* what, const char* file) {
+    if (o == cl::SecretOrigin::cluster_yaml) return;
+    io.out << what << ": " << (o == cl::SecretOrigin::generated ? "generated, saved to " : "reused from ")
+           << (fs::absolute(dir) / file).string() << (o == cl::SecretOrigin::generated ? " (mode 0600)" : "") << '\n';
+  };
+  where(r->token, "kubeadm token", "kubeadm-token");
+  where(r->certificate_key, "kubeadm certificate key", "certificate-key");
   for (const auto& n : r->notes) io.err << "warning: " << n << '\n';
   return exit_ok;
 }

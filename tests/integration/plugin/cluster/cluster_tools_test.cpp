@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/test/support.hpp"
+#include "nodeboot/util/base64.hpp"
 
 using namespace nodeboot::test;
 using nlohmann::json;
@@ -185,6 +186,33 @@ BOOST_AUTO_TEST_CASE(serve_starts_dnsmasq_and_matchbox_and_teardown_stops_both) 
   auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
   BOOST_TEST(t.out == "dnsmasq stopped\nmatchbox stopped\n", t.out << t.err);
   BOOST_TEST(read_file(g.out / "logs/dnsmasq.log").find("proxy on subnet 192.168.1.0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(secrets_are_generated_once_reused_and_reach_only_their_files) {
+  Generated g;
+  const auto key = read_file(g.out / "certificate-key").substr(0, 64);
+  BOOST_TEST(key.find_first_not_of("0123456789abcdef") == std::string::npos);
+  auto again = plugin({"cluster", "generate", "-f", (g.tmp.path() / "cluster.yaml").string(), "-o", g.out.string()});
+  BOOST_TEST(again.exit_code == 0, again.err);
+  BOOST_TEST(again.out.find("kubeadm token: reused from") != std::string::npos, again.out);
+  BOOST_TEST(read_file(g.out / "kubeadm-token").substr(0, 23) == g.token);
+  // kubeadm init (cp-1) and the files of the nodes that join carry them; nothing else does.
+  auto files_text = [&](const std::string& ign) {
+    std::string all;
+    const json doc = g.file("ignition/" + ign);  // kept alive: the loop below walks into it
+    for (const auto& f : doc["storage"]["files"]) {
+      std::string src = f["contents"]["source"];
+      if (src.starts_with("data:;base64,")) all += *nodeboot::base64_decode(src.substr(13));
+    }
+    return all;
+  };
+  BOOST_TEST(files_text("cp-1.ign").find("certificateKey: " + key) != std::string::npos);
+  BOOST_TEST(files_text("cp-1.ign").find("token: " + g.token) != std::string::npos);
+  BOOST_TEST(files_text("worker-1.ign").find("token: " + g.token) != std::string::npos);
+  BOOST_TEST(files_text("worker-1.ign").find(key) == std::string::npos);
+  BOOST_TEST(read_file(g.out / "ignition/install-worker-1.ign").find(g.token) == std::string::npos);
+  BOOST_TEST(((fs::status(g.out / "ignition/worker-1.ign").permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write)));
 }
 
 BOOST_AUTO_TEST_CASE(serve_names_a_missing_program_and_starts_nothing) {

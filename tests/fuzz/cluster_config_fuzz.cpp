@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   nodeboot::Secret token("abcdef.0123456789abcdef");
   cluster::Variables vars;
   vars.values = {{"NODE_NAME", "n-1"}, {"SSH_KEY", "ssh-ed25519 AAAA \"quoted\" ${NODE_NAME}"}};
-  vars.kubeadm_token = &token;
+  vars.secrets["KUBEADM_TOKEN"] = &token;
   (void)cluster::render_json_template(text, vars, "fuzz", true);
   (void)cluster::substitute(text, vars);
   return 0;

@@ -12,25 +12,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "nodeboot/util/base64.hpp"
+
 namespace nodeboot::plugin::cluster {
 namespace fs = std::filesystem;
 namespace {
-
-std::string base64_encode(std::string_view in) {
-  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size()) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
-    if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
-    out.push_back(table[(n >> 18) & 63]);
-    out.push_back(table[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? table[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < in.size() ? table[n & 63] : '=');
-  }
-  return out;
-}
 
 // Plain (unquoted) YAML scalars keep their YAML types in JSON; quoted ones stay strings.
 nlohmann::json scalar_to_json(const YAML::Node& n, std::string text) {
@@ -131,8 +117,8 @@ std::string substitute(std::string_view text, const Variables& vars) {
     if (end == std::string_view::npos) break;
     auto name = text.substr(start + 2, end - start - 2);
     out.append(text.substr(i, start - i));
-    if (name == "KUBEADM_TOKEN" && vars.kubeadm_token) {
-      out.append(vars.kubeadm_token->reveal());
+    if (auto sec = vars.secrets.find(name); sec != vars.secrets.end() && sec->second) {
+      out.append(sec->second->reveal());
     } else if (auto it = vars.values.find(name); it != vars.values.end()) {
       out.append(it->second);
     } else {
@@ -157,6 +143,46 @@ Result<nlohmann::json> render_json_template(std::string_view text, const Variabl
   return Converter{vars, origin, ignition}(root, "");
 }
 
+namespace {
+
+// The kernel's CSPRNG; getrandom(2) blocks only before the pool is first seeded.
+void random_bytes(unsigned char* buf, std::size_t size) {
+  while (size > 0) {
+    auto n = ::getrandom(buf, size, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+    buf += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+bool is_certificate_key(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// cluster.yaml's value, else the one an earlier run saved in `file` (nodes already
+// installed must keep matching), else a fresh one saved there.
+Result<Secret> persistent_secret(Secret given, const fs::path& file, bool (*valid)(std::string_view), Secret (*make)(),
+                                 SecretOrigin& origin) {
+  if (!given.empty()) {
+    origin = SecretOrigin::cluster_yaml;
+    return given;
+  }
+  if (fs::exists(file)) {
+    auto text = read_text(file);
+    if (!text) return std::unexpected(text.error());
+    while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back()))) text->pop_back();
+    if (!valid(*text))
+      return fail(ErrorKind::invalid_input, file.string() + " is not what nodeboot wrote there; delete it to generate a new one");
+    origin = SecretOrigin::reused;
+    return Secret(std::move(*text));
+  }
+  origin = SecretOrigin::generated;
+  return make();
+}
+
+}  // namespace
+
 Secret generate_kubeadm_token() {
   static constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
   // 252 = 7 * 36: bytes at or above it are redrawn so every character is equally likely.
@@ -164,19 +190,14 @@ Secret generate_kubeadm_token() {
   std::string token;
   token.reserve(23);
   unsigned char buf[64];
-  std::size_t have = 0, used = 0;
+  std::size_t used = sizeof buf;
   while (token.size() < 23) {
     if (token.size() == 6) {
       token.push_back('.');
       continue;
     }
-    if (used == have) {
-      auto n = ::getrandom(buf, sizeof buf, 0);
-      if (n <= 0) {
-        if (errno == EINTR) continue;
-        throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
-      }
-      have = static_cast<std::size_t>(n);
+    if (used == sizeof buf) {
+      random_bytes(buf, sizeof buf);
       used = 0;
     }
     unsigned char b = buf[used++];
@@ -186,27 +207,28 @@ Secret generate_kubeadm_token() {
   return Secret(std::move(token));
 }
 
+Secret generate_certificate_key() {
+  unsigned char buf[32];  // kubeadm's certificate key: AES-256, 32 bytes as 64 hex digits
+  random_bytes(buf, sizeof buf);
+  std::string hex;
+  for (unsigned char b : buf) {
+    hex.push_back("0123456789abcdef"[b >> 4]);
+    hex.push_back("0123456789abcdef"[b & 15]);
+  }
+  std::memset(buf, 0, sizeof buf);
+  return Secret(std::move(hex));
+}
+
 Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptions& options) {
   GenerateReport report;
   const fs::path out_dir = fs::absolute(options.out_dir);
 
-  // The token: cluster.yaml's, else the one an earlier run wrote here (nodes already
-  // installed must keep matching), else a fresh one.
-  Secret token = config.kubeadm_token;
-  const fs::path token_file = out_dir / "kubeadm-token";
-  if (token.empty() && fs::exists(token_file)) {
-    auto text = read_text(token_file);
-    if (!text) return std::unexpected(text.error());
-    while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back()))) text->pop_back();
-    if (!is_kubeadm_token(*text))
-      return fail(ErrorKind::invalid_input, token_file.string() + " does not hold a kubeadm token; delete it to generate a new one");
-    token = Secret(std::move(*text));
-    report.token_reused = true;
-  }
-  if (token.empty()) {
-    token = generate_kubeadm_token();
-    report.token_generated = true;
-  }
+  auto token = persistent_secret(config.kubeadm_token, out_dir / "kubeadm-token", is_kubeadm_token,
+                                 generate_kubeadm_token, report.token);
+  if (!token) return std::unexpected(token.error());
+  auto cert_key = persistent_secret(Secret(), out_dir / "certificate-key", is_certificate_key, generate_certificate_key,
+                                    report.certificate_key);
+  if (!cert_key) return std::unexpected(cert_key.error());
 
   auto load = [&](const std::string& name) -> Result<std::pair<std::string, std::string>> {
     if (options.templates_dir) {
@@ -222,7 +244,7 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
 
   auto net = *parse_cidr_loose(config.node_network);
   Variables vars;
-  vars.kubeadm_token = &token;
+  vars.secrets = {{"KUBEADM_TOKEN", &*token}, {"CERTIFICATE_KEY", &*cert_key}};
   vars.values = {
       {"BOOTSTRAP_IP", config.bootstrap_ip},
       {"CLUSTER_NAME", config.name},
@@ -288,7 +310,8 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
   auto conf = load("dnsmasq.conf.tmpl");
   if (!conf) return std::unexpected(conf.error());
   files.emplace_back("dnsmasq.conf", substitute(conf->first, vars));
-  if (report.token_generated) files.emplace_back("kubeadm-token", token.reveal() + "\n");
+  if (report.token == SecretOrigin::generated) files.emplace_back("kubeadm-token", token->reveal() + "\n");
+  if (report.certificate_key == SecretOrigin::generated) files.emplace_back("certificate-key", cert_key->reveal() + "\n");
 
   for (const auto& [rel, content] : files) {
     auto w = write_private(out_dir / rel, content);

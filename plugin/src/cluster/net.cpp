@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nodeboot/plugin/cluster/config.hpp"
+#include "nodeboot/util/base64.hpp"
 
 namespace nodeboot::plugin::cluster {
 namespace {
@@ -28,37 +29,6 @@ int hex_value(char c) {
 }
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.empty() || in.size() % 4 != 0) return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::size_t pad = 0;
-  if (in.back() == '=') pad = in.size() >= 2 && in[in.size() - 2] == '=' ? 2 : 1;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    std::uint32_t acc = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      char c = in[i + j];
-      bool in_padding = i + 4 == in.size() && j >= 4 - pad;
-      int v = in_padding ? (c == '=' ? 0 : -1) : value(c);
-      if (v < 0) return std::nullopt;
-      acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    }
-    out.push_back(static_cast<char>((acc >> 16) & 0xff));
-    out.push_back(static_cast<char>((acc >> 8) & 0xff));
-    out.push_back(static_cast<char>(acc & 0xff));
-  }
-  out.resize(out.size() - pad);
-  return out;
-}
 
 // An SSH wire-format string: uint32 big-endian length, then the bytes.
 std::optional<std::string_view> read_ssh_string(std::string_view& blob) {
@@ -167,7 +137,7 @@ std::string check_ssh_public_key(std::string_view line) {
   if (!known_type) return "unknown key type \"" + std::string(type) + "\"";
   auto rest = trim_left(line.substr(sp));
   auto b64 = rest.substr(0, rest.find_first_of(" \t\n"));
-  auto blob = base64_decode(b64);
+  auto blob = nodeboot::base64_decode(b64);
   if (!blob) return "the key data is not valid base64";
   std::string_view view(*blob);
   auto embedded = read_ssh_string(view);

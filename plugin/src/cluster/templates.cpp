@@ -93,7 +93,9 @@ systemd:
   "        [Install]\n"                                                   \
   "        WantedBy=multi-user.target\n"
 
-// The token lives in a 0600 file, never on a command line.
+// The token lives in a 0600 file, never on a command line. The cluster CA is created by
+// kubeadm on the first controller, after this file is rendered, so joiners cannot pin its
+// hash (caCertHashes); on a LAN you do not trust, override these templates with it.
 #define NODEBOOT_JOIN_CONFIG(control_plane)                                   \
   "    - path: /etc/kubeadm/join.yaml\n"                                      \
   "      mode: 0600\n"                                                        \
@@ -119,6 +121,7 @@ constexpr std::string_view bootstrap_ign =
     "        inline: |\n"
     "          apiVersion: kubeadm.k8s.io/v1beta3\n"
     "          kind: InitConfiguration\n"
+    "          certificateKey: ${CERTIFICATE_KEY}\n"
     "          bootstrapTokens:\n"
     "            - token: ${KUBEADM_TOKEN}\n"
     "              ttl: 24h0m0s\n"
@@ -145,6 +148,7 @@ constexpr std::string_view bootstrap_ign =
 constexpr std::string_view controller_ign =
     NODEBOOT_IGNITION_HEAD
     NODEBOOT_JOIN_CONFIG("          controlPlane:\n"
+                         "            certificateKey: ${CERTIFICATE_KEY}\n"
                          "            localAPIEndpoint:\n"
                          "              advertiseAddress: ${NODE_IP}\n")
     NODEBOOT_IGNITION_UNITS("kubeadm join: control-plane node of ${CLUSTER_NAME}",

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -133,11 +135,14 @@ int run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::o
     return exit_error;
   }
   io.out << "generated " << r->files.size() << " files in " << fs::absolute(dir).string() << '\n';
-  // The token itself never reaches the terminal: only where it is.
-  if (r->token_generated)
-    io.out << "kubeadm token: generated, saved to " << (fs::absolute(dir) / "kubeadm-token").string() << " (mode 0600)\n";
-  else if (r->token_reused)
-    io.out << "kubeadm token: reused from " << (fs::absolute(dir) / "kubeadm-token").string() << '\n';
+  // Secrets never reach the terminal: only where they are.
+  auto where = [&](cl::SecretOrigin o, const char* what, const char* file) {
+    if (o == cl::SecretOrigin::cluster_yaml) return;
+    io.out << what << ": " << (o == cl::SecretOrigin::generated ? "generated, saved to " : "reused from ")
+           << (fs::absolute(dir) / file).string() << (o == cl::SecretOrigin::generated ? " (mode 0600)" : "") << '\n';
+  };
+  where(r->token, "kubeadm token", "kubeadm-token");
+  where(r->certificate_key, "kubeadm certificate key", "certificate-key");
   for (const auto& n : r->notes) io.err << "warning: " << n << '\n';
   return exit_ok;
 }
@@ -234,7 +239,8 @@ int do_teardown(const std::vector<std::string>& args, Io& io) {
 void add_wait_flags(cxxopts::Options& o) {
   o.add_options()("nodes", "Nodes that must be Ready (default: the number in cluster.yaml with -f, else 1)",
                   cxxopts::value<int>())("timeout", "Give up after this long (e.g. 30m, 90s)",
-                                         cxxopts::value<std::string>()->default_value("60m"));
+                                         cxxopts::value<std::string>()->default_value("60m"))(
+      "l,selector", "Count only Nodes matching this label selector", cxxopts::value<std::string>());
   kube::add_connection_flags(o);
 }
 
@@ -255,15 +261,18 @@ std::optional<std::chrono::seconds> parse_duration(const std::string& s) {
   return std::nullopt;
 }
 
-int run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io) {
+int run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io, kube::ConnectionFlags flags,
+             std::string hint = {}) {
   auto timeout = parse_duration(r["timeout"].as<std::string>());
   if (!timeout) {
     io.err << "error: --timeout \"" << r["timeout"].as<std::string>() << "\" is not a duration (fix: e.g. 30m, 90s)\n";
     return exit_usage;
   }
   cl::WaitOptions w;
-  w.connection = kube::connection_flags(r);
+  w.connection = std::move(flags);
+  w.kubeconfig_hint = std::move(hint);
   w.nodes = nodes;
+  if (r.count("selector")) w.selector = r["selector"].as<std::string>();
   w.timeout = *timeout;
   w.output_dir = dir;
   w.progress = &io.out;
@@ -297,7 +306,7 @@ int do_wait(const std::vector<std::string>& args, Io& io) {
     io.err << "error: --nodes must be at least 1\n";
     return exit_usage;
   }
-  return run_wait(p.result, nodes, p.result["output-dir"].as<std::string>(), io);
+  return run_wait(p.result, nodes, p.result["output-dir"].as<std::string>(), io, kube::connection_flags(p.result));
 }
 
 int do_init(const std::vector<std::string>& args, Io& io) {
@@ -317,14 +326,29 @@ int do_init(const std::vector<std::string>& args, Io& io) {
   std::optional<fs::path> templates;
   if (p.result.count("templates")) templates = p.result["templates"].as<std::string>();
   if (int rc = run_generate(*cfg, dir, templates, io); rc != exit_ok) return rc;
+  // The services must not outlive init, however it ends: SIGINT/SIGTERM are blocked here
+  // (threads inherit that) and taken by a thread that tears down and exits.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (int rc = run_serve(serve_options(p.result), io); rc != exit_ok) return rc;
-  // The services must not outlive init, however it ends (Ctrl-C included).
   struct Teardown {
     fs::path dir;
     Io& io;
     ~Teardown() { run_teardown(dir, io); }
   } guard{dir, io};
-  std::signal(SIGINT, [](int) {});  // let wait return with an error, then tear down
+  std::jthread on_signal([&](std::stop_token stop) {
+    const timespec tick{0, 200'000'000};  // how soon the thread notices init ended normally
+    while (!stop.stop_requested()) {
+      int sig = ::sigtimedwait(&signals, nullptr, &tick);
+      if (sig <= 0) continue;
+      io.err << "\ninterrupted: stopping matchbox and dnsmasq\n";
+      run_teardown(dir, io);
+      std::_Exit(128 + sig);
+    }
+  });
   io.out << "\n>>> Power on your nodes now (" << cfg->nodes.size() << " machines, PXE boot from the network). <<<\n";
   for (const auto& n : cfg->nodes) io.out << "    " << n.name << "  " << n.role << "  " << n.mac << "  " << n.ip << '\n';
   if (!p.result.count("yes") && ::isatty(STDIN_FILENO)) {
@@ -333,7 +357,17 @@ int do_init(const std::vector<std::string>& args, Io& io) {
     std::getline(std::cin, line);
   }
   int nodes = p.result.count("nodes") ? p.result["nodes"].as<int>() : static_cast<int>(cfg->nodes.size());
-  return run_wait(p.result, nodes, dir, io);
+  // kubeadm writes the admin kubeconfig on the first controller; nodeboot does not hold
+  // the cluster CA, so the operator copies it here (or passes --kubeconfig).
+  auto flags = kube::connection_flags(p.result);
+  std::string hint;
+  if (flags.kubeconfig.empty()) {
+    flags.kubeconfig = (fs::absolute(dir) / "admin.conf").string();
+    const auto& first = cfg->bootstrap_controller();
+    hint = "once " + first.name + " has run kubeadm init, copy it with `ssh core@" + first.ip +
+           " sudo cat /etc/kubernetes/admin.conf > " + flags.kubeconfig + "`";
+  }
+  return run_wait(p.result, nodes, dir, io, std::move(flags), std::move(hint));
 }
 
 }  // namespace

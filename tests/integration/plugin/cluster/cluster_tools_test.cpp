@@ -2,9 +2,7 @@
 // Ignition's own validator on every .ign, and Matchbox serving the directory on loopback
 // (started by `cluster serve`), queried with curl as a PXE-booting node would.
 // ignition-validate and matchbox come from tests/cluster/build-tools.sh (the ctest fixture
-// integration/cluster_tools_build writes their folder to NODEBOOT_CLUSTER_TOOLS_FILE).
-#include <netinet/in.h>
-#include <sys/socket.h>
+// integration/cluster_tools_build links their folder as NODEBOOT_CLUSTER_TOOLS).
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/test/support.hpp"
+#include "nodeboot/util/base64.hpp"
 
 using namespace nodeboot::test;
 using nlohmann::json;
@@ -23,12 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Set by ctest (tests/cluster/tools.cmake): the folder with ignition-validate and matchbox.
 fs::path tools_dir() {
-  const char* file = std::getenv("NODEBOOT_CLUSTER_TOOLS_FILE");
-  BOOST_REQUIRE_MESSAGE(file, "NODEBOOT_CLUSTER_TOOLS_FILE is not set (run through ctest)");
-  auto dir = read_file(file);
-  while (!dir.empty() && std::isspace(static_cast<unsigned char>(dir.back()))) dir.pop_back();
-  BOOST_REQUIRE_MESSAGE(fs::exists(fs::path(dir) / "matchbox"), "no matchbox in \"" << dir << "\"");
+  const char* dir = std::getenv("NODEBOOT_CLUSTER_TOOLS");
+  BOOST_REQUIRE_MESSAGE(dir, "NODEBOOT_CLUSTER_TOOLS is not set (run through ctest)");
   return dir;
 }
 
@@ -36,18 +33,6 @@ nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
   std::vector<std::string> argv{(bin_dir() / "kubectl-nodeboot").string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv);
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
 }
 
 // Matchbox re-encodes Ignition from its Go structs, adding empty objects for unset
@@ -131,7 +116,7 @@ BOOST_AUTO_TEST_CASE(ignition_validate_accepts_every_ign) {
 
 BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
   Generated g;
-  const auto address = "127.0.0.1:" + std::to_string(free_port());
+  const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
   auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--no-dnsmasq", "--matchbox-address", address, "--matchbox",
                    (tools_dir() / "matchbox").string()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
@@ -189,7 +174,7 @@ BOOST_AUTO_TEST_CASE(serve_starts_dnsmasq_and_matchbox_and_teardown_stops_both) 
     return;
   }
   Generated g;
-  const auto address = "127.0.0.1:" + std::to_string(free_port());
+  const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
   auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
                    (tools_dir() / "matchbox").string()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.out << s.err);
@@ -201,6 +186,33 @@ BOOST_AUTO_TEST_CASE(serve_starts_dnsmasq_and_matchbox_and_teardown_stops_both) 
   auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
   BOOST_TEST(t.out == "dnsmasq stopped\nmatchbox stopped\n", t.out << t.err);
   BOOST_TEST(read_file(g.out / "logs/dnsmasq.log").find("proxy on subnet 192.168.1.0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(secrets_are_generated_once_reused_and_reach_only_their_files) {
+  Generated g;
+  const auto key = read_file(g.out / "certificate-key").substr(0, 64);
+  BOOST_TEST(key.find_first_not_of("0123456789abcdef") == std::string::npos);
+  auto again = plugin({"cluster", "generate", "-f", (g.tmp.path() / "cluster.yaml").string(), "-o", g.out.string()});
+  BOOST_TEST(again.exit_code == 0, again.err);
+  BOOST_TEST(again.out.find("kubeadm token: reused from") != std::string::npos, again.out);
+  BOOST_TEST(read_file(g.out / "kubeadm-token").substr(0, 23) == g.token);
+  // kubeadm init (cp-1) and the files of the nodes that join carry them; nothing else does.
+  auto files_text = [&](const std::string& ign) {
+    std::string all;
+    const json doc = g.file("ignition/" + ign);  // kept alive: the loop below walks into it
+    for (const auto& f : doc["storage"]["files"]) {
+      std::string src = f["contents"]["source"];
+      if (src.starts_with("data:;base64,")) all += *nodeboot::base64_decode(src.substr(13));
+    }
+    return all;
+  };
+  BOOST_TEST(files_text("cp-1.ign").find("certificateKey: " + key) != std::string::npos);
+  BOOST_TEST(files_text("cp-1.ign").find("token: " + g.token) != std::string::npos);
+  BOOST_TEST(files_text("worker-1.ign").find("token: " + g.token) != std::string::npos);
+  BOOST_TEST(files_text("worker-1.ign").find(key) == std::string::npos);
+  BOOST_TEST(read_file(g.out / "ignition/install-worker-1.ign").find(g.token) == std::string::npos);
+  BOOST_TEST(((fs::status(g.out / "ignition/worker-1.ign").permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write)));
 }
 
 BOOST_AUTO_TEST_CASE(serve_names_a_missing_program_and_starts_nothing) {

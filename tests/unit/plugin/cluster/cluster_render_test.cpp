@@ -14,7 +14,7 @@ BOOST_AUTO_TEST_CASE(substitute_replaces_known_names_and_leaves_the_rest) {
   nodeboot::Secret token("abcdef.0123456789abcdef");
   cluster::Variables v;
   v.values = {{"NODE_NAME", "cp-1"}};
-  v.kubeadm_token = &token;
+  v.secrets["KUBEADM_TOKEN"] = &token;
   BOOST_TEST(cluster::substitute("${NODE_NAME} ${mac:hexhyp} ${HOME} ${KUBEADM_TOKEN} ${", v) ==
              "cp-1 ${mac:hexhyp} ${HOME} abcdef.0123456789abcdef ${");
 }
@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(generated_tokens_match_kubeadm_format_and_differ) {
 BOOST_AUTO_TEST_CASE(every_builtin_template_parses) {
   nodeboot::Secret token("abcdef.0123456789abcdef");
   cluster::Variables v;
-  v.kubeadm_token = &token;
+  v.secrets["KUBEADM_TOKEN"] = &token;
   for (const auto& [name, text] : cluster::builtin_templates()) {
     if (name.ends_with(".conf.tmpl")) continue;
     auto j = cluster::render_json_template(text, v, name, name.starts_with("ignition/"));

@@ -28,10 +28,11 @@ inline constexpr int matchbox_port = 8080;
 
 // Template variables: seed 002's names (BOOTSTRAP_IP ... NODE_ROLE) plus nodeboot's
 // additions (MATCHBOX_URL, FLATCAR_CHANNEL, NODE_NETWORK, NODE_NETWORK_ADDRESS,
-// NODE_NETMASK, TFTP_ROOT). KUBEADM_TOKEN is held apart, as a Secret.
+// NODE_NETMASK, TFTP_ROOT, and the secret CERTIFICATE_KEY: kubeadm's key for sharing the
+// control-plane certificates with joining controllers). Secrets are held apart.
 struct Variables {
   std::map<std::string, std::string, std::less<>> values;
-  const Secret* kubeadm_token = nullptr;
+  std::map<std::string, const Secret*, std::less<>> secrets;  // KUBEADM_TOKEN, CERTIFICATE_KEY
 };
 
 // Replaces ${NAME} for every known NAME; anything else (iPXE's ${mac:hexhyp}, shell
@@ -50,6 +51,8 @@ const std::map<std::string, std::string_view>& builtin_templates();
 // A kubeadm bootstrap token, [a-z0-9]{6}.[a-z0-9]{16}, from the kernel's CSPRNG with
 // rejection sampling (no modulo bias).
 Secret generate_kubeadm_token();
+// kubeadm's --certificate-key: 32 random bytes as 64 lowercase hex digits.
+Secret generate_certificate_key();
 
 struct GenerateOptions {
   std::filesystem::path out_dir;
@@ -57,10 +60,14 @@ struct GenerateOptions {
   std::filesystem::path ipxe_dir = "/usr/lib/ipxe";  // Debian's ipxe package
 };
 
+// Where a secret came from; generated ones are saved (0600) in the output directory
+// and reused by the next generate there.
+enum class SecretOrigin { cluster_yaml, reused, generated };
+
 struct GenerateReport {
   std::vector<std::filesystem::path> files;  // relative to out_dir
-  bool token_generated = false;
-  bool token_reused = false;
+  SecretOrigin token = SecretOrigin::generated;
+  SecretOrigin certificate_key = SecretOrigin::generated;
   std::vector<std::string> notes;  // warnings for the operator (e.g. no iPXE binaries)
 };
 

@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <ctime>
 #include <map>
 #include <fstream>
 #include <ostream>
@@ -14,6 +13,7 @@
 
 #include "nodeboot/agent/fetch.hpp"
 #include "nodeboot/agent/ignition.hpp"
+#include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/process.hpp"
 
 namespace nodeboot::agent {
@@ -35,19 +35,6 @@ std::string_view to_string(State state) {
 
 void FanOut::report(const Step& step) {
   for (auto* t : targets_) t->report(step);
-}
-
-namespace {
-
-}  // namespace
-
-std::string rfc3339_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 namespace {

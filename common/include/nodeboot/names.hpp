@@ -20,6 +20,11 @@ inline constexpr std::string_view ann_message = "nodeboot.io/message";
 inline constexpr std::string_view ann_progress = "nodeboot.io/progress";
 inline constexpr std::string_view ann_updated = "nodeboot.io/updated";
 inline constexpr std::string_view ann_attempt = "nodeboot.io/attempt";
+// The prior-state record: ConfigMap nodeboot-system/nodeboot-<node> (label node_label), this key.
+inline constexpr std::string_view prior_state_key = "prior-state.json";
+// managedFields owners of what the plugin and the agent write.
+inline constexpr std::string_view plugin_field_manager = "kubectl-nodeboot";
+inline constexpr std::string_view agent_field_manager = "nodeboot-agent";
 
 // Keys of the bootstrap Secret (type bootstrap_secret_type); schema in nodeboot/bootstrap/.
 namespace key {

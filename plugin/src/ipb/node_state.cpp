@@ -10,7 +10,6 @@ using nlohmann::json;
 // The taint the API server's cordon adds (kubectl cordon sets spec.unschedulable; the
 // node lifecycle controller mirrors it as this taint).
 constexpr std::string_view unschedulable_taint = "node.kubernetes.io/unschedulable";
-constexpr std::string_view prior_state_key = "prior-state.json";
 
 bool is_lifecycle_taint(const json& taint) {
   return taint.value("key", "").starts_with("node.kubernetes.io/");
@@ -84,11 +83,11 @@ json prior_state_configmap(std::string_view node, const PriorState& prior) {
            {{"name", record_name(node)},
             {"namespace", names::system_namespace},
             {"labels", {{std::string(names::node_label), node}}}}},
-          {"data", {{std::string(prior_state_key), to_json(prior).dump()}}}};
+          {"data", {{std::string(names::prior_state_key), to_json(prior).dump()}}}};
 }
 
 std::optional<PriorState> prior_state_of_configmap(const json& cm) {
-  const auto text = cm.value("/data"_json_pointer, json::object()).value(std::string(prior_state_key), std::string());
+  const auto text = cm.value("/data"_json_pointer, json::object()).value(std::string(names::prior_state_key), std::string());
   return prior_state_from_json(json::parse(text, nullptr, false));
 }
 

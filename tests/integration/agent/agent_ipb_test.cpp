@@ -13,6 +13,7 @@
 #include "nodeboot/agent/fetch.hpp"
 #include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/agent/ipb.hpp"
+#include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
 
 using namespace nodeboot;
@@ -31,43 +32,7 @@ const std::string good_token = "ign-token-4f1c9a7e";     // must never reach a l
 const std::string report_token = "rep-token-77d0b3c2";
 const std::string payload_token = "pay-token-1b2c3d4e";
 
-void openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = test::run(argv);
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "openssl failed: " << r.err);
-}
-
-// Two CAs; the server's certificate (127.0.0.1) is signed by the first.
-struct Pki {
-  TempDir dir;
-  fs::path ca, other_ca, cert, key;
-  Pki() {
-    const auto d = dir.path();
-    auto make_ca = [&](const std::string& name) {
-      openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
-               "/CN=" + name, "-keyout", (d / (name + ".key")).string(), "-out", (d / (name + ".crt")).string(),
-               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"});
-    };
-    make_ca("test-ca");
-    make_ca("other-ca");
-    openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", (d / "server.key").string(), "-out", (d / "server.csr").string()});
-    dir.write("server.ext", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-    openssl({"x509", "-req", "-in", (d / "server.csr").string(), "-CA", (d / "test-ca.crt").string(), "-CAkey",
-             (d / "test-ca.key").string(), "-CAcreateserial", "-days", "1", "-out", (d / "server.crt").string(),
-             "-extfile", (d / "server.ext").string()});
-    ca = d / "test-ca.crt";
-    other_ca = d / "other-ca.crt";
-    cert = d / "server.crt";
-    key = d / "server.key";
-  }
-};
-
-const Pki& pki() {
-  static const Pki p;
-  return p;
-}
+const test::TestPki& pki() { return test::test_pki(); }
 
 std::string ignition_v3() {
   // As an MCS renders it: the MachineConfig is itself one of the files.
@@ -88,10 +53,7 @@ std::string make_payload(const TempDir& dir, const std::string& script) {
 }
 
 // The remote side of a bootstrap: every endpoint the agent talks to, on one TLS port.
-struct Remote {
-  httplib::SSLServer server{pki().cert.c_str(), pki().key.c_str()};
-  std::thread thread;
-  int port = 0;
+struct Remote : test::HttpsServer {
   std::string payload;  // served at /payload and (cut short) at /payload-truncated
   std::mutex mu;
   std::vector<json> reports;
@@ -99,7 +61,6 @@ struct Remote {
   int flaky_calls = 0;
 
   Remote() {
-    server.set_tcp_nodelay(true);
     auto bearer_ok = [](const httplib::Request& req, const std::string& token) {
       return req.get_header_value("Authorization") == "Bearer " + token;
     };
@@ -153,17 +114,10 @@ struct Remote {
       report_auth.push_back(req.get_header_value("Authorization"));
       res.status = 204;
     });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    start();
   }
-  ~Remote() {
-    server.stop();
-    thread.join();
-  }
-  bootstrap::HttpsUrl url(const std::string& path) const {
-    return {"127.0.0.1", static_cast<std::uint16_t>(port), path,
-            "https://127.0.0.1:" + std::to_string(port) + path};
+  bootstrap::HttpsUrl https(const std::string& path) const {
+    return {"127.0.0.1", static_cast<std::uint16_t>(port()), path, url(path)};
   }
 };
 
@@ -201,7 +155,7 @@ bootstrap::BootstrapSpec rhcos_spec(const Remote& remote, const std::string& pat
                                     const fs::path& ca) {
   bootstrap::BootstrapSpec spec;
   spec.os = bootstrap::Os::rhcos;
-  spec.rhcos = bootstrap::Rhcos{remote.url(path), Secret(token), test::read_file(ca)};
+  spec.rhcos = bootstrap::Rhcos{remote.https(path), Secret(token), test::read_file(ca)};
   return spec;
 }
 
@@ -209,13 +163,13 @@ bootstrap::BootstrapSpec rhel_spec(const Remote& remote, const std::string& path
   bootstrap::BootstrapSpec spec;
   spec.os = bootstrap::Os::rhel;
   bootstrap::Rhel rh;
-  rh.payload_url = remote.url(path);
+  rh.payload_url = remote.https(path);
   rh.payload_token = Secret(payload_token);
   rh.worker_id = "worker-7";
   rh.cluster_id = "cluster-42";
   rh.region = "eu-de";
   rh.payload_sha256 = std::move(sha);
-  rh.mirrors = {remote.url("/mirror/")};
+  rh.mirrors = {remote.https("/mirror/")};
   rh.ca_pem = test::read_file(pki().ca);
   spec.rhel = std::move(rh);
   return spec;
@@ -251,8 +205,8 @@ BOOST_AUTO_TEST_CASE(rhcos_good_token_persists_ignition_then_removes_label_then_
   Remote remote;
   Host host;
   auto spec = rhcos_spec(remote, "/ignition", good_token, pki().ca);
-  spec.registry = bootstrap::HostPort{"127.0.0.1", static_cast<std::uint16_t>(remote.port)};
-  spec.report = bootstrap::Report{remote.url("/report"), Secret(report_token)};
+  spec.registry = bootstrap::HostPort{"127.0.0.1", static_cast<std::uint16_t>(remote.port())};
+  spec.report = bootstrap::Report{remote.https("/report"), Secret(report_token)};
   std::ostringstream report_log;
   Recorder recorder;
   UrlReporter poster(*spec.report, test::read_file(pki().ca), "kwok-node-0", "1", std::chrono::seconds(5), report_log);
@@ -325,7 +279,7 @@ BOOST_AUTO_TEST_CASE(mcs_answers_spec_2_without_the_accept_header) {
   // The server really is MCS-like: no 3.x Accept, spec 2.2.0.
   std::string body;
   Secret token(good_token);
-  auto plain = fetch_to_string({.url = remote.url("/ignition").text, .bearer = &token,
+  auto plain = fetch_to_string({.url = remote.url("/ignition"), .bearer = &token,
                                 .ca_pem = test::read_file(pki().ca), .accept = "application/json"}, body);
   BOOST_REQUIRE(plain.ok());
   BOOST_TEST(json::parse(body)["ignition"]["version"] == "2.2.0");

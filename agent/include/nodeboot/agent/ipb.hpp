@@ -24,9 +24,6 @@ namespace nodeboot::agent {
 enum class State { pending, validating, downloading, applying, rebooting, joining, done, failed };
 std::string_view to_string(State state);
 
-// UTC now as RFC 3339 (nodeboot.io/updated).
-std::string rfc3339_now();
-
 // One report: what the node is doing now. `reason` is a stable CamelCase word a script can
 // branch on (empty while things go well), `message` a sentence a person can act on.
 struct Step {

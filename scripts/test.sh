@@ -37,5 +37,6 @@ if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
   # detect_leaks: libcurl/OpenSSL keep process-lifetime allocations; leaks are checked
   # by the fuzz targets instead. halt_on_error keeps the first report readable.
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" "$@")
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" \
+    $([[ -n ${NODEBOOT_ASAN_E2E:-} ]] || echo -LE e2e) "$@")
 fi

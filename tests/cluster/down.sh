@@ -19,7 +19,8 @@ rm -f "$state/pids"   # tells the reaper the teardown is under way
 pids=()
 for entry in "${entries[@]}"; do
   pid=${entry##* }
-  [[ ${entry%% *} == reaper && $pid == "${PPID:-}" ]] && continue  # called by the reaper itself
+  # Called by the reaper itself (bash may have exec-ed into us, so check both).
+  [[ ${entry%% *} == reaper && ($pid == "$$" || $pid == "${PPID:-}") ]] && continue
   kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
 done
 for _ in $(seq 1 50); do  # 5 s for a graceful stop

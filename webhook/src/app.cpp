@@ -1,13 +1,129 @@
 #include "nodeboot/webhook/app.hpp"
 
+#include <malloc.h>
+#include <signal.h>
+
+#include <future>
 #include <ostream>
 
 #include <cxxopts.hpp>
 
 #include "nodeboot/kube/flags.hpp"
+#include "nodeboot/names.hpp"
 #include "nodeboot/version.hpp"
+#include "nodeboot/webhook/cluster.hpp"
+#include "nodeboot/webhook/log.hpp"
+#include "nodeboot/webhook/selfcerts.hpp"
+#include "nodeboot/webhook/server.hpp"
 
 namespace nodeboot::webhook {
+namespace {
+
+// Waits for SIGTERM or SIGINT (blocked in every thread, so only this wait sees them).
+int wait_for_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
+  // Two arenas: the request path allocates little, and glibc's default of 8 per core
+  // turns a pool of connection threads into megabytes of resident arena slack.
+  mallopt(M_ARENA_MAX, 2);
+  const auto level = parsed["log-level"].as<std::string>();
+  if (level == "debug")
+    set_log_level(LogLevel::debug);
+  else if (level == "error")
+    set_log_level(LogLevel::error);
+  else if (level != "info") {
+    err << "error: --log-level must be debug, info or error\n";
+    return 2;
+  }
+  // Block the termination signals before any thread starts, so they inherit the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::shared_ptr<ClusterView> cluster;
+  std::shared_ptr<kube::Client> client;
+  if (parsed.count("no-api")) {
+    if (parsed.count("self-managed-certs")) {
+      err << "error: --self-managed-certs needs API access; drop --no-api\n";
+      return 2;
+    }
+    cluster = std::make_shared<OfflineClusterView>(parsed["taint-key"].as<std::string>());
+  } else {
+    auto config = kube::resolve_config(kube::connection_flags(parsed));
+    if (!config) {
+      err << "error: " << config.error().message << " (pass --kubeconfig, run in a cluster, or use --no-api)\n";
+      return 1;
+    }
+    client = std::make_shared<kube::Client>(std::move(*config));
+    // 30 s: a changed MaroonedPodsConfig taint key applies to new pods within half a minute
+    // without an API call on the pod path.
+    cluster = std::make_shared<ApiClusterView>(client, std::chrono::seconds(30));
+  }
+
+  std::unique_ptr<SelfManagedCerts> self_certs;
+  if (parsed.count("self-managed-certs")) {
+    SelfManagedOptions sm;
+    sm.namespace_ = parsed.count("namespace") ? parsed["namespace"].as<std::string>() : std::string(names::system_namespace);
+    sm.secret_name = parsed["cert-secret"].as<std::string>();
+    sm.configuration_name = parsed["webhook-configuration"].as<std::string>();
+    sm.cert_dir = parsed["cert-dir"].as<std::string>();
+    const auto service = parsed["service-name"].as<std::string>();
+    sm.policy.hosts = {service + "." + sm.namespace_ + ".svc", service + "." + sm.namespace_ + ".svc.cluster.local"};
+    if (parsed.count("cert-hosts"))
+      for (const auto& h : parsed["cert-hosts"].as<std::vector<std::string>>()) sm.policy.hosts.push_back(h);
+    sm.policy.validity = std::chrono::seconds(parsed["cert-validity"].as<long>());
+    self_certs = std::make_unique<SelfManagedCerts>(*client, std::move(sm));
+    // The first certificate must exist before serving; the API server may still be coming up.
+    while (true) {
+      auto due = self_certs->sync();
+      if (due) {
+        self_certs->start(*due);
+        break;
+      }
+      log_error("self-managed certificate sync failed; retrying", {{"error", due.error().message}});
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+  }
+
+  ServerOptions options;
+  options.cert_dir = parsed["cert-dir"].as<std::string>();
+  if (parsed.count("client-ca")) options.client_ca_file = parsed["client-ca"].as<std::string>();
+  options.host = parsed["bind-address"].as<std::string>();
+  options.port = parsed["port"].as<int>();
+  options.max_connections = parsed["max-connections"].as<std::size_t>();
+  options.controller_username = parsed["controller-username"].as<std::string>();
+  options.schedule_label = parsed["schedule-label"].as<std::string>();
+  Server server(options, cluster);
+  auto port = server.start();
+  if (!port) {
+    err << "error: " << port.error().message << '\n';
+    return 1;
+  }
+  const int sig = wait_for_signal();
+  log_info("signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.begin_shutdown();
+  // Keep answering while the API server notices the endpoint is gone.
+  std::this_thread::sleep_for(std::chrono::seconds(parsed["shutdown-delay"].as<int>()));
+  auto stopped = std::async(std::launch::async, [&] { server.stop(); });
+  if (stopped.wait_for(std::chrono::seconds(parsed["grace-period"].as<int>())) == std::future_status::timeout) {
+    log_error("requests still in flight at the end of the grace period; exiting");
+    std::_Exit(1);
+  }
+  log_info("stopped");
+  return 0;
+}
+
+}  // namespace
 
 int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
   cxxopts::Options options("nodeboot-webhook",
@@ -16,6 +132,34 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
       ("cert-dir", "Directory holding tls.crt and tls.key (reloaded when they change)",
        cxxopts::value<std::string>()->default_value("/etc/nodeboot/tls"))
       ("port", "HTTPS port to serve on", cxxopts::value<int>()->default_value("9443"))
+      ("bind-address", "Address to listen on", cxxopts::value<std::string>()->default_value("0.0.0.0"))
+      ("client-ca", "PEM file of CAs whose client certificates are required (mTLS from the API server)",
+       cxxopts::value<std::string>())
+      ("max-connections", "Connections served at once (one thread each)",
+       cxxopts::value<std::size_t>()->default_value("512"))
+      ("controller-username", "The only user that may release a marooned pod's gate",
+       cxxopts::value<std::string>()->default_value("system:serviceaccount:" + std::string(names::system_namespace) + ":" +
+                                                    std::string(names::webhook_service_account)))
+      ("schedule-label", "The in-place bootstrap schedule label /validate/nodes guards",
+       cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))
+      ("no-api", "Do not read the API server: default taint key, /validate/nodes denies")
+      ("taint-key", "Taint key used with --no-api",
+       cxxopts::value<std::string>()->default_value(std::string(names::maroon_default_taint_key)))
+      ("shutdown-delay", "Seconds to keep serving after SIGTERM before closing the listener",
+       cxxopts::value<int>()->default_value("0"))
+      ("grace-period", "Seconds to wait for requests in flight after that",
+       cxxopts::value<int>()->default_value("20"))
+      ("log-level", "debug, info or error", cxxopts::value<std::string>()->default_value("info"))
+      ("self-managed-certs", "Create and rotate the serving certificate in a Secret and patch caBundle")
+      ("cert-secret", "Secret for --self-managed-certs", cxxopts::value<std::string>()->default_value("nodeboot-webhook-tls"))
+      ("service-name", "Service whose DNS names the certificate covers",
+       cxxopts::value<std::string>()->default_value(std::string(names::webhook_service_account)))
+      ("cert-hosts", "Extra DNS names or IPs for the certificate (comma-separated)",
+       cxxopts::value<std::vector<std::string>>())
+      ("cert-validity", "Seconds a self-managed serving certificate is valid (renewed with a third left)",
+       cxxopts::value<long>()->default_value("7776000"))  // 90 days, cert-manager's default duration
+      ("webhook-configuration", "Mutating/ValidatingWebhookConfiguration whose caBundle to keep",
+       cxxopts::value<std::string>()->default_value(std::string(names::webhook_service_account)))
       ("version", "Print the version and exit")
       ("h,help", "Show this help");
   kube::add_connection_flags(options);
@@ -36,8 +180,12 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
     out << "nodeboot-webhook " << version() << '\n';
     return 0;
   }
-  err << "error: the admission server is not implemented yet\n";
-  return 1;
+  try {
+    return serve(parsed, err);
+  } catch (const std::exception& e) {
+    err << "error: " << e.what() << '\n';
+    return 1;
+  }
 }
 
 }  // namespace nodeboot::webhook

@@ -1,0 +1,196 @@
+#include "nodeboot/agent/bootstrap_cmd.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <ostream>
+#include <thread>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/agent/ipb.hpp"
+#include "nodeboot/bootstrap/schema.hpp"
+#include "nodeboot/kube/client.hpp"
+#include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/flags.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/util/duration.hpp"
+
+namespace nodeboot::agent {
+namespace {
+
+using nlohmann::json;
+
+// Writes each step as the node's nodeboot.io/* annotations (a merge patch: nothing else
+// on the Node is touched, and no resourceVersion race with the kubelet's status writes).
+class NodeAnnotator final : public Reporter {
+ public:
+  NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log)
+      : client_(client), node_(std::move(node)), attempt_(std::move(attempt)), log_(log) {}
+
+  void report(const Step& step) override {
+    json ann = {{std::string(names::ann_state), to_string(step.state)},
+                {std::string(names::ann_progress), std::to_string(step.progress)},
+                {std::string(names::ann_reason), step.reason},
+                {std::string(names::ann_message), step.message},
+                {std::string(names::ann_updated), rfc3339_now()},
+                {std::string(names::ann_attempt), attempt_}};
+    auto r = client_.patch(kube::resources::nodes, "", node_, kube::PatchType::merge,
+                           {{"metadata", {{"annotations", ann}}}},
+                           kube::PatchOptions{.field_manager = std::string(names::agent_field_manager)});
+    if (!r) log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
+  }
+
+ private:
+  kube::Client& client_;
+  std::string node_, attempt_;
+  std::ostream& log_;
+};
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+// The DaemonSet restarts containers that exit: after a result the agent stays put until
+// the reboot (or the label's removal) ends the pod, so one request runs once.
+void hold(std::ostream& log) {
+  std::signal(SIGTERM, [](int) { stop_requested = 1; });
+  std::signal(SIGINT, [](int) { stop_requested = 1; });
+  log << "nodeboot-agent: holding until the pod is stopped" << std::endl;
+  while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // signal latency, no busy loop
+}
+
+}  // namespace
+
+int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+  cxxopts::Options options("nodeboot-agent bootstrap",
+                           "Validate, download, apply and reboot into the OS the node's bootstrap Secret describes.");
+  BootstrapOptions defaults;
+  options.add_options()
+      ("node", "The node to bootstrap (default: $NODE_NAME, from the downward API)", cxxopts::value<std::string>())
+      ("host-root", "Where the host's / is mounted", cxxopts::value<std::string>()->default_value("/host"))
+      ("dry-run", "Probe and download, but change nothing on the host and do not reboot")
+      ("firstboot-command", "RHCOS: run after the Ignition config is in place (/bin/sh -c)",
+       cxxopts::value<std::string>()->default_value(defaults.firstboot_command))
+      ("entrypoint-command", "RHEL: run the unpacked payload, with WORKER_ID, CLUSTER_ID, REGION set (/bin/sh -c)",
+       cxxopts::value<std::string>()->default_value(defaults.entrypoint_command))
+      ("reboot-command", "Reboot the host (/bin/sh -c)", cxxopts::value<std::string>()->default_value(defaults.reboot_command))
+      ("http-timeout", "Deadline of one HTTPS request", cxxopts::value<std::string>()->default_value("30s"))
+      ("attempts", "Tries of a step that failed transiently", cxxopts::value<int>()->default_value("4"))
+      ("backoff", "Wait before the second try; doubled after each", cxxopts::value<std::string>()->default_value("2s"))
+      ("schedule-label", "The label that scheduled this pod; removed before the reboot",
+       cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))
+      ("hold", "After the result, wait for SIGTERM instead of exiting (the DaemonSet would restart it)")
+      ("h,help", "Show help");
+  kube::add_connection_flags(options);
+  std::vector<const char*> cargv{"bootstrap"};
+  for (auto& a : args) cargv.push_back(a.c_str());
+  cxxopts::ParseResult parsed;
+  try {
+    parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    err << "error: " << e.what() << "\nSee 'nodeboot-agent bootstrap --help'.\n";
+    return 2;
+  }
+  if (parsed.count("help")) {
+    out << options.help();
+    return 0;
+  }
+  std::string node = parsed.count("node") ? parsed["node"].as<std::string>() : "";
+  if (node.empty())
+    if (const char* env = std::getenv("NODE_NAME")) node = env;
+  if (node.empty()) {
+    err << "error: --node is required (or NODE_NAME from the downward API)\n";
+    return 2;
+  }
+  BootstrapOptions o;
+  o.host_root = parsed["host-root"].as<std::string>();
+  o.dry_run = parsed.count("dry-run") > 0;
+  o.firstboot_command = parsed["firstboot-command"].as<std::string>();
+  o.entrypoint_command = parsed["entrypoint-command"].as<std::string>();
+  o.reboot_command = parsed["reboot-command"].as<std::string>();
+  o.attempts = std::max(1, parsed["attempts"].as<int>());
+  auto http_timeout = parse_duration(parsed["http-timeout"].as<std::string>(), "--http-timeout");
+  auto backoff = parse_duration(parsed["backoff"].as<std::string>(), "--backoff");
+  for (const auto* d : {&http_timeout, &backoff})
+    if (!*d) {
+      err << "error: " << d->error().message << '\n';
+      return 2;
+    }
+  o.http_timeout = *http_timeout;
+  o.backoff = *backoff;
+  const std::string schedule_label = parsed["schedule-label"].as<std::string>();
+  const bool keep_holding = parsed.count("hold") > 0;
+
+  auto config = kube::resolve_config(kube::connection_flags(parsed));
+  if (!config) {
+    err << "error: " << config.error().message << '\n';
+    return 1;
+  }
+  kube::Client client(std::move(*config));
+  auto remove_label = [&]() -> Result<void> {
+    auto r = client.patch(kube::resources::nodes, "", node, kube::PatchType::merge,
+                          {{"metadata", {{"labels", {{schedule_label, nullptr}}}}}},
+                          kube::PatchOptions{.field_manager = std::string(names::agent_field_manager)});
+    if (!r) return fail(r.error());
+    return {};
+  };
+  auto finish = [&](int code) {
+    if (keep_holding) hold(err);
+    return code;
+  };
+  // A failure ends this request too: the label goes (after the Failed report) so the pod
+  // leaves, and `kubectl nodeboot retry` labels the node again for a fresh pod.
+  auto failed = [&]() {
+    if (auto r = remove_label(); !r)
+      err << "nodeboot-agent: cannot remove the schedule label: " << r.error().message << std::endl;
+    return finish(1);
+  };
+
+  auto node_obj = client.get(kube::resources::nodes, "", node);
+  if (!node_obj) {
+    err << "error: reading node " << node << ": " << kube::kubectl_message(node_obj.error()) << '\n';
+    return finish(1);
+  }
+  const json ann = node_obj->value("/metadata/annotations"_json_pointer, json::object());
+  const std::string state = ann.value(std::string(names::ann_state), std::string());
+  std::string attempt = ann.value(std::string(names::ann_attempt), std::string());
+  if (attempt.empty()) attempt = "1";
+  // A result stands until `kubectl nodeboot retry` asks again (state Pending, attempt + 1):
+  // a restarted container must not run the OS automation a second time.
+  if (state == "Failed" || state == "Rebooting" || state == "Done") {
+    err << "nodeboot-agent: node " << node << " is " << state << " for attempt " << attempt << "; nothing to do\n";
+    return finish(0);
+  }
+  NodeAnnotator annotator(client, node, attempt, err);
+
+  const std::string secret_name = bootstrap::secret_name(node);
+  auto secret = client.get(kube::resources::secrets, names::system_namespace, secret_name);
+  if (!secret) {
+    const bool missing = kube::is_not_found(secret.error());
+    annotator.report(Step{State::failed, 0, missing ? "SecretNotFound" : "SecretUnreadable",
+                          std::string(names::system_namespace) + "/" + secret_name + ": " +
+                              kube::kubectl_message(secret.error())});
+    err << "error: reading Secret " << names::system_namespace << "/" << secret_name << ": "
+        << kube::kubectl_message(secret.error()) << '\n';
+    return failed();
+  }
+  auto spec = bootstrap::parse_secret(*secret);
+  if (!spec) {
+    const std::string problems = bootstrap::describe(spec.error());
+    annotator.report(Step{State::failed, 0, "SecretInvalid", "Secret " + secret_name + ": " + problems});
+    err << "error: Secret " << secret_name << " is not a valid bootstrap Secret:\n" << problems << '\n';
+    return failed();
+  }
+
+  FanOut reporters;
+  reporters.add(annotator);
+  std::unique_ptr<UrlReporter> poster;
+  if (spec->report) {
+    std::string ca = spec->rhcos ? spec->rhcos->ca_pem : (spec->rhel ? spec->rhel->ca_pem.value_or("") : "");
+    poster = std::make_unique<UrlReporter>(*spec->report, ca, node, attempt, o.http_timeout, err);
+    reporters.add(*poster);
+  }
+  const Outcome outcome = run_bootstrap(*spec, o, reporters, remove_label, err);
+  return outcome.state == State::failed ? failed() : finish(0);
+}
+
+}  // namespace nodeboot::agent

@@ -1,0 +1,209 @@
+#include "ipb_cli.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/flags.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/util/yaml.hpp"
+
+namespace nodeboot::plugin::cmd::ipbcli {
+
+using nlohmann::json;
+
+void add_common_flags(cxxopts::Options& options, bool writes, const std::string& output_help) {
+  options.add_options()("schedule-label", "The label the IPB DaemonSet selects (its nodeSelector)",
+                        cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))(
+      "o,output", output_help, cxxopts::value<std::string>())("h,help", "Show help");
+  if (writes)
+    options.add_options()("dry-run",
+                          "none, client (print what would change) or server (the API server validates, nothing is stored)",
+                          cxxopts::value<std::string>()->default_value("none")->implicit_value("client"));
+  kube::add_connection_flags(options);
+}
+
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, const std::vector<std::string>& args, Io& io,
+                                          int& rc) {
+  std::vector<const char*> cargv{"kubectl-nodeboot"};
+  for (const auto& a : args) cargv.push_back(a.c_str());
+  try {
+    auto parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
+    if (parsed.count("help")) {
+      io.out << options.help();
+      rc = exit_ok;
+      return std::nullopt;
+    }
+    return parsed;
+  } catch (const cxxopts::exceptions::exception& e) {
+    io.err << "error: " << e.what() << "\nSee '" << options.program() << " --help' for usage.\n";
+    rc = exit_usage;
+    return std::nullopt;
+  }
+}
+
+Result<std::string> output_format(const cxxopts::ParseResult& parsed, const std::vector<std::string>& allowed) {
+  if (!parsed.count("output")) return std::string();
+  const auto o = parsed["output"].as<std::string>();
+  for (const auto& a : allowed)
+    if (a == o) return o;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : "|") + a;
+  return fail(ErrorKind::invalid_input, "--output: \"" + o + "\" is not supported; use one of " + list);
+}
+
+Result<ipb::DryRun> dry_run(const cxxopts::ParseResult& parsed) {
+  const auto v = parsed["dry-run"].as<std::string>();
+  if (v == "none" || v == "false") return ipb::DryRun::none;
+  if (v == "client" || v == "true") return ipb::DryRun::client;
+  if (v == "server") return ipb::DryRun::server;
+  return fail(ErrorKind::invalid_input, "--dry-run: \"" + v + "\" is not one of none, client, server");
+}
+
+Result<std::unique_ptr<kube::Client>> connect(const cxxopts::ParseResult& parsed) {
+  auto cfg = kube::resolve_config(kube::connection_flags(parsed));
+  if (!cfg) return fail(cfg.error());
+  return std::make_unique<kube::Client>(std::move(*cfg));
+}
+
+Result<std::vector<std::string>> resolve_nodes(kube::Client& client, const std::vector<std::string>& names,
+                                               const std::string& selector) {
+  if (!names.empty() && !selector.empty())
+    return fail(ErrorKind::invalid_input, "--selector: give node names or -l SELECTOR, not both");
+  if (!selector.empty()) {
+    kube::ListOptions lo;
+    lo.label_selector = selector;
+    auto listed = client.list(kube::resources::nodes, "", lo);
+    if (!listed) return fail(listed.error());
+    std::vector<std::string> out;
+    for (const auto& n : listed->value("items", json::array())) out.push_back(n["metadata"]["name"]);
+    if (out.empty()) return fail(ErrorKind::not_found, "--selector: no nodes match \"" + selector + "\"");
+    return out;
+  }
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    if (!seen.insert(n).second) continue;
+    auto got = client.get(kube::resources::nodes, "", n);
+    if (!got && kube::is_not_found(got.error())) return fail(ErrorKind::not_found, "node \"" + n + "\" not found");
+    if (!got) return fail(got.error());
+    out.push_back(n);
+  }
+  return out;
+}
+
+void print_changes(Io& io, const std::string& format, const std::vector<ipb::Change>& changes) {
+  if (format.empty()) {
+    for (const auto& c : changes) io.out << c.kind << "/" << c.name << " " << c.verb << '\n';
+    return;
+  }
+  // One entry per object, its last known state, in first-seen order (as kubectl lists them).
+  std::vector<std::string> order;
+  std::map<std::string, const ipb::Change*> last;
+  for (const auto& c : changes) {
+    const std::string key = c.kind + "/" + c.name;
+    if (!last.contains(key)) order.push_back(key);
+    if (!c.object.is_null() || !last.contains(key)) last[key] = &c;
+  }
+  if (format == "name") {
+    for (const auto& k : order) io.out << k << '\n';
+    return;
+  }
+  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}, {"metadata", {{"resourceVersion", ""}}}};
+  for (const auto& k : order)
+    if (!last[k]->object.is_null()) list["items"].push_back(last[k]->object);
+  if (format == "json") io.out << list.dump(4) << '\n';
+  else io.out << to_yaml(list);
+}
+
+void print_progress_line(Io& io, const ipb::NodeProgress& p) {
+  io.out << p.name << ": " << (p.state.empty() ? "-" : p.state) << " " << p.progress << "%";
+  if (!p.reason.empty()) io.out << " (" << p.reason << ")";
+  if (!p.message.empty()) io.out << " " << p.message;
+  io.out << std::endl;
+}
+
+int report_error(Io& io, const Error& error) {
+  io.err << "error: " << kube::kubectl_message(error) << '\n';
+  return error.kind == ErrorKind::invalid_input ? exit_usage : exit_error;
+}
+
+namespace {
+std::stop_source& interrupt_source() {
+  static std::stop_source source;
+  return source;
+}
+extern "C" void on_interrupt(int sig) {
+  interrupt_source().request_stop();
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+}  // namespace
+
+std::stop_token interrupt_token() {
+  static const bool installed = [] {
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    return true;
+  }();
+  (void)installed;
+  return interrupt_source().get_token();
+}
+
+bool is_terminal(const std::ostream& out) { return &out == &std::cout && ::isatty(STDOUT_FILENO); }
+
+bool use_colour(const std::ostream& out) {
+  const char* no_colour = std::getenv("NO_COLOR");
+  return is_terminal(out) && !(no_colour && *no_colour);
+}
+
+}  // namespace nodeboot::plugin::cmd::ipbcli
+
+namespace nodeboot::plugin::cmd::ipbcli {
+
+int run_per_node(std::vector<std::string> args, Io& io, cxxopts::Options& options, const NodeAction& action) {
+  options.positional_help("NODE... | -l SELECTOR");
+  options.add_options()("l,selector", "Label selector of the nodes", cxxopts::value<std::string>())(
+      "nodes", "", cxxopts::value<std::vector<std::string>>());
+  add_common_flags(options, true, "json, yaml or name");
+  options.parse_positional({"nodes"});
+  int rc = exit_ok;
+  auto parsed = parse(options, args, io, rc);
+  if (!parsed) return rc;
+  auto format = output_format(*parsed, {"json", "yaml", "name"});
+  if (!format) return report_error(io, format.error());
+  auto dry = dry_run(*parsed);
+  if (!dry) return report_error(io, dry.error());
+  const auto names = parsed->count("nodes") ? (*parsed)["nodes"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const std::string selector = parsed->count("selector") ? (*parsed)["selector"].as<std::string>() : "";
+  if (names.empty() && selector.empty())
+    return report_error(io, Error(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR"));
+  auto client = connect(*parsed);
+  if (!client) return report_error(io, client.error());
+  auto nodes = resolve_nodes(**client, names, selector);
+  if (!nodes) return report_error(io, nodes.error());
+  ipb::Context ctx{**client, (*parsed)["schedule-label"].as<std::string>(), *dry,
+                   [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
+                   interrupt_token()};
+  std::vector<ipb::Change> all;
+  int failures = 0;
+  for (const auto& node : *nodes) {
+    auto changes = action(ctx, node, *parsed);
+    if (!changes) {
+      io.err << "error: " << node << ": " << kube::kubectl_message(changes.error()) << '\n';
+      ++failures;
+      continue;
+    }
+    if (format->empty()) print_changes(io, "", *changes);
+    all.insert(all.end(), changes->begin(), changes->end());
+  }
+  if (!format->empty()) print_changes(io, *format, all);
+  if (!failures) return exit_ok;
+  return nodes->size() > 1 && static_cast<std::size_t>(failures) < nodes->size() ? exit_some_failed : exit_error;
+}
+
+}  // namespace nodeboot::plugin::cmd::ipbcli

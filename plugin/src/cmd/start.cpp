@@ -1,0 +1,295 @@
+#include "nodeboot/plugin/cmd/start.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "ipb_cli.hpp"
+#include "nodeboot/bootstrap/schema.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/plugin/ipb/roll.hpp"
+#include "nodeboot/util/duration.hpp"
+
+namespace nodeboot::plugin::cmd {
+namespace {
+
+using ipb::Change;
+
+// Which flag sets which Secret key, so schema problems name the flag the operator typed.
+struct KeyFlag {
+  std::string_view key, flag;
+};
+constexpr KeyFlag key_flags[] = {
+    {names::key::os, "--os"},
+    {names::key::ignition_url, "--ignition-url"},
+    {names::key::ignition_token, "--ignition-token-file"},
+    {names::key::ca_crt, "--ca-cert"},
+    {names::key::payload_url, "--payload-url"},
+    {names::key::payload_token, "--payload-token-file"},
+    {names::key::payload_sha256, "--payload-sha256"},
+    {names::key::worker_id, "--worker-id"},
+    {names::key::cluster_id, "--cluster-id"},
+    {names::key::region, "--region"},
+    {names::key::mirrors, "--mirrors"},
+    {names::key::registry, "--registry"},
+    {names::key::report_url, "--report-url"},
+    {names::key::report_token, "--report-token-file"},
+};
+
+std::string flag_of(std::string_view key) {
+  for (const auto& kf : key_flags)
+    if (kf.key == key) return std::string(kf.flag);
+  return std::string(key);
+}
+
+// A token from a file or "-" (stdin), trailing newline dropped; never from a flag value.
+Result<Secret> read_token(const std::string& flag, const std::string& path, bool& stdin_used) {
+  std::string text;
+  if (path == "-") {
+    if (stdin_used) return fail(ErrorKind::invalid_input, flag + ": only one token can come from stdin (-)");
+    stdin_used = true;
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(ErrorKind::invalid_input, flag + ": cannot read \"" + path + "\" (does the file exist?)");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) return fail(ErrorKind::invalid_input, flag + ": the token in \"" + path + "\" is empty");
+  return Secret(std::move(text));
+}
+
+Result<std::string> read_text(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorKind::invalid_input, flag + ": cannot read \"" + path + "\" (does the file exist?)");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Every input checked, the Secret data built and validated by the webhook's own schema
+// code: nothing here touches the cluster.
+Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
+  if (!p.count("os")) return fail(ErrorKind::invalid_input, "--os is required: rhcos or rhel");
+  const std::string os = p["os"].as<std::string>();
+  if (os != "rhcos" && os != "rhel")
+    return fail(ErrorKind::invalid_input, "--os: \"" + os + "\" is not supported; use rhcos or rhel");
+  const std::vector<std::string> rhcos_only{"ignition-url", "ignition-token-file", "ca-cert"};
+  const std::vector<std::string> rhel_only{"payload-url", "payload-token-file", "worker-id", "cluster-id", "region",
+                                           "payload-sha256", "mirrors"};
+  for (const auto& f : os == "rhcos" ? rhel_only : std::vector<std::string>{"ignition-url", "ignition-token-file"})
+    if (p.count(f)) return fail(ErrorKind::invalid_input, "--" + f + " does not apply to --os " + os);
+  (void)rhcos_only;
+
+  bootstrap::SecretData data;
+  bool stdin_used = false;
+  data.emplace(names::key::os, Secret(os));
+  auto text = [&](const char* flag, std::string_view key) {
+    if (p.count(flag)) data.insert_or_assign(std::string(key), Secret(p[flag].as<std::string>()));
+  };
+  auto token = [&](const char* flag, std::string_view key) -> Result<void> {
+    if (!p.count(flag)) return {};
+    auto t = read_token(std::string("--") + flag, p[flag].as<std::string>(), stdin_used);
+    if (!t) return fail(t.error());
+    data.insert_or_assign(std::string(key), std::move(*t));
+    return {};
+  };
+  text("ignition-url", names::key::ignition_url);
+  text("payload-url", names::key::payload_url);
+  text("worker-id", names::key::worker_id);
+  text("cluster-id", names::key::cluster_id);
+  text("region", names::key::region);
+  text("payload-sha256", names::key::payload_sha256);
+  text("mirrors", names::key::mirrors);
+  text("registry", names::key::registry);
+  text("report-url", names::key::report_url);
+  for (auto [flag, key] : {std::pair{"ignition-token-file", names::key::ignition_token},
+                           std::pair{"payload-token-file", names::key::payload_token},
+                           std::pair{"report-token-file", names::key::report_token}})
+    if (auto r = token(flag, key); !r) return fail(r.error());
+  if (p.count("ca-cert")) {
+    auto ca = read_text("--ca-cert", p["ca-cert"].as<std::string>());
+    if (!ca) return fail(ca.error());
+    data.insert_or_assign(std::string(names::key::ca_crt), Secret(*ca));
+  }
+  auto spec = bootstrap::parse(data);
+  if (!spec) {
+    std::string msg = "the bootstrap settings are not valid:";
+    for (const auto& problem : spec.error()) msg += "\n  " + flag_of(problem.key) + ": " + problem.message;
+    return fail(ErrorKind::invalid_input, msg);
+  }
+  return data;
+}
+
+Result<ipb::DrainOptions> drain_options(const cxxopts::ParseResult& p) {
+  ipb::DrainOptions o;
+  o.ignore_daemonsets = p.count("ignore-daemonsets") > 0;
+  o.delete_emptydir_data = p.count("delete-emptydir-data") > 0;
+  o.force = p.count("force") > 0;
+  o.disable_eviction = p.count("disable-eviction") > 0;
+  if (p.count("pod-selector")) o.pod_selector = p["pod-selector"].as<std::string>();
+  if (const int g = p["grace-period"].as<int>(); g >= 0) o.grace_period_seconds = g;
+  auto t = parse_duration(p["timeout"].as<std::string>(), "--timeout");
+  if (!t) return fail(t.error());
+  o.timeout = std::chrono::duration_cast<std::chrono::seconds>(*t);
+  return o;
+}
+
+
+}  // namespace
+
+int start(std::vector<std::string> args, Io& io) {
+  cxxopts::Options options("kubectl nodeboot start",
+                           "Take nodes through an in-place OS bootstrap: record their state, cordon, drain (--drain), "
+                           "create the bootstrap Secret and label them for the IPB DaemonSet.\n"
+                           "Tokens come only from files (or - for stdin), never from flags.");
+  options.positional_help("NODE... | -l SELECTOR");
+  options.add_options("Bootstrap")
+      ("os", "rhcos or rhel", cxxopts::value<std::string>())
+      ("ignition-url", "rhcos: https URL of the Ignition config (machine config server)", cxxopts::value<std::string>())
+      ("ignition-token-file", "rhcos: file holding the Ignition bearer token (- = stdin)", cxxopts::value<std::string>())
+      ("ca-cert", "PEM CA bundle that signed the Ignition (or payload) server's certificate", cxxopts::value<std::string>())
+      ("payload-url", "rhel: https URL of the bootstrap payload", cxxopts::value<std::string>())
+      ("payload-token-file", "rhel: file holding the payload bearer token (- = stdin)", cxxopts::value<std::string>())
+      ("payload-sha256", "rhel: expected sha256 of the payload", cxxopts::value<std::string>())
+      ("worker-id", "rhel: WORKER_ID for the payload", cxxopts::value<std::string>())
+      ("cluster-id", "rhel: CLUSTER_ID for the payload", cxxopts::value<std::string>())
+      ("region", "rhel: REGION for the payload", cxxopts::value<std::string>())
+      ("mirrors", "rhel: comma-separated https mirror URLs to probe", cxxopts::value<std::string>())
+      ("registry", "registry host[:port] the node must reach", cxxopts::value<std::string>())
+      ("report-url", "https URL the agent POSTs each state to", cxxopts::value<std::string>())
+      ("report-token-file", "file holding the report URL's bearer token (- = stdin)", cxxopts::value<std::string>())
+      ("l,selector", "Label selector of the nodes to start", cxxopts::value<std::string>());
+  options.add_options("Drain (kubectl drain's flags)")
+      ("drain", "Drain each node after cordoning it")
+      ("ignore-daemonsets", "Ignore DaemonSet-managed pods")
+      ("delete-emptydir-data", "Continue even if there are pods using emptyDir (their data is lost)")
+      ("force", "Continue even if there are pods that do not declare a controller")
+      ("grace-period", "Seconds each pod gets to terminate (-1: the pod's own)", cxxopts::value<int>()->default_value("-1"))
+      ("timeout", "How long to keep trying the drain (0: forever)", cxxopts::value<std::string>()->default_value("0"))
+      ("pod-selector", "Only drain pods matching this label selector", cxxopts::value<std::string>())
+      ("disable-eviction", "Delete pods instead of evicting them (bypasses PodDisruptionBudgets)");
+  options.add_options("Rolling")
+      ("max-unavailable", "Roll through the nodes, at most N out of service at once; waits for each to finish",
+       cxxopts::value<int>())
+      ("soak", "Wait this long after a node finishes before starting the next", cxxopts::value<std::string>()->default_value("0s"))
+      ("continue-on-failure", "Keep rolling after a node fails (it stays cordoned and keeps its slot)")
+      ("keep-secret", "Keep each node's bootstrap Secret after it finishes")
+      ("roll-timeout", "Give up waiting for the roll after this long (0: no limit)",
+       cxxopts::value<std::string>()->default_value("0"))
+      ("nodes", "", cxxopts::value<std::vector<std::string>>());
+  ipbcli::add_common_flags(options, true, "json, yaml or name");
+  options.parse_positional({"nodes"});
+  int rc = exit_ok;
+  auto parsed = ipbcli::parse(options, args, io, rc);
+  if (!parsed) return rc;
+  const auto& p = *parsed;
+
+  // Everything is checked before the first request that changes anything.
+  auto data = secret_data(p);
+  if (!data) return ipbcli::report_error(io, data.error());
+  auto format = ipbcli::output_format(p, {"json", "yaml", "name"});
+  if (!format) return ipbcli::report_error(io, format.error());
+  auto dry = ipbcli::dry_run(p);
+  if (!dry) return ipbcli::report_error(io, dry.error());
+  auto drain = drain_options(p);
+  if (!drain) return ipbcli::report_error(io, drain.error());
+  auto soak = parse_duration(p["soak"].as<std::string>(), "--soak");
+  if (!soak) return ipbcli::report_error(io, soak.error());
+  auto roll_timeout = parse_duration(p["roll-timeout"].as<std::string>(), "--roll-timeout");
+  if (!roll_timeout) return ipbcli::report_error(io, roll_timeout.error());
+  const bool rolling = p.count("max-unavailable") > 0;
+  if (rolling && p["max-unavailable"].as<int>() < 1)
+    return ipbcli::report_error(io, Error(ErrorKind::invalid_input, "--max-unavailable must be at least 1"));
+  const std::vector<std::string> names_given = p.count("nodes") ? p["nodes"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const std::string selector = p.count("selector") ? p["selector"].as<std::string>() : "";
+  if (names_given.empty() && selector.empty())
+    return ipbcli::report_error(io, Error(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR"));
+
+  auto client = ipbcli::connect(p);
+  if (!client) return ipbcli::report_error(io, client.error());
+  auto nodes = ipbcli::resolve_nodes(**client, names_given, selector);
+  if (!nodes) return ipbcli::report_error(io, nodes.error());
+
+  ipb::Context ctx{**client, p["schedule-label"].as<std::string>(), *dry,
+                   [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
+                   ipbcli::interrupt_token()};
+  const ipb::StartSpec spec{std::move(*data), p.count("drain") > 0, *drain};
+  const bool continue_on_failure = p.count("continue-on-failure") > 0;
+  std::vector<Change> all;
+  auto start_one = [&](const std::string& node) -> bool {
+    auto changes = ipb::start_node(ctx, node, spec);
+    if (!changes) {
+      io.err << "error: " << node << ": " << changes.error().message << '\n';
+      return false;
+    }
+    if (format->empty()) ipbcli::print_changes(io, "", *changes);
+    all.insert(all.end(), changes->begin(), changes->end());
+    return true;
+  };
+
+  // Without --max-unavailable (or in a dry run, where nothing will ever finish) every node
+  // starts now and `kubectl nodeboot watch` follows them.
+  if (!rolling || *dry != ipb::DryRun::none) {
+    int failures = 0;
+    for (const auto& n : *nodes) {
+      if (ctx.stop.stop_requested()) break;
+      if (!start_one(n)) {
+        ++failures;
+        if (!continue_on_failure) break;
+      }
+    }
+    if (!format->empty()) ipbcli::print_changes(io, *format, all);
+    if (failures) return nodes->size() > 1 ? exit_some_failed : exit_error;
+    return ctx.stop.stop_requested() ? exit_error : exit_ok;
+  }
+
+  ipb::Roll roll(*nodes, p["max-unavailable"].as<int>(), *soak, continue_on_failure);
+  std::size_t seen_done = 0, seen_failed = 0;
+  auto launch = [&]() {
+    std::vector<std::string> started;
+    for (const auto& n : roll.take_startable(ipb::Roll::Clock::now())) {
+      if (start_one(n)) started.push_back(n);
+      else roll.failed(n);
+    }
+    return started;
+  };
+  ipb::TrackOptions to;
+  to.keep_secret = p.count("keep-secret") > 0;
+  if (roll_timeout->count() > 0) to.deadline = std::chrono::steady_clock::now() + *roll_timeout;
+  to.on_progress = [&](const ipb::NodeProgress& np) {
+    if (format->empty()) ipbcli::print_progress_line(io, np);
+  };
+  to.on_finished = [&](const std::string& node, const std::vector<Change>& changes) {
+    if (format->empty()) {
+      ipbcli::print_changes(io, "", changes);
+      io.out << node << ": done" << std::endl;
+    }
+    all.insert(all.end(), changes.begin(), changes.end());
+  };
+  to.on_tick = [&](const ipb::TrackResult& r) {
+    for (; seen_done < r.done.size(); ++seen_done) roll.completed(r.done[seen_done], ipb::Roll::Clock::now());
+    for (; seen_failed < r.failed.size(); ++seen_failed) roll.failed(r.failed[seen_failed]);
+    return launch();
+  };
+  to.keep_going = [&] { return !roll.finished(); };
+  to.next_wakeup = [&] { return roll.next_wakeup(); };
+  auto result = ipb::track(ctx, {}, to);
+  if (!format->empty()) ipbcli::print_changes(io, *format, all);
+  if (!result) return ipbcli::report_error(io, result.error());
+  for (const auto& n : roll.failures()) io.err << n << ": failed (still cordoned: `kubectl nodeboot retry " << n << "` or `abort`)\n";
+  if (!roll.not_started().empty()) {
+    io.err << "not started:";
+    for (const auto& n : roll.not_started()) io.err << " " << n;
+    io.err << '\n';
+  }
+  if (!result->pending.empty()) {
+    io.err << "error: still in progress:";
+    for (const auto& n : result->pending) io.err << " " << n;
+    io.err << "\n";
+    return exit_error;
+  }
+  return roll.failures().empty() && roll.not_started().empty() ? exit_ok : exit_some_failed;
+}
+
+}  // namespace nodeboot::plugin::cmd

@@ -1,0 +1,503 @@
+#include "nodeboot/plugin/ipb/node_ops.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "nodeboot/kube/errors.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/util/duration.hpp"
+
+namespace nodeboot::plugin::ipb {
+namespace {
+
+using nlohmann::json;
+using kube::resources::configmaps;
+using kube::resources::nodes;
+using kube::resources::pods;
+using kube::resources::secrets;
+
+const std::string ns{names::system_namespace};
+
+// kubectl drain retries a PodDisruptionBudget refusal every 5 seconds.
+constexpr auto eviction_retry = std::chrono::seconds(5);
+// How often a drained pod is checked for being gone (kubectl polls at 1 s too).
+constexpr auto deletion_poll = std::chrono::seconds(1);
+
+// States in which the agent owns the node: start must not label it again.
+bool agent_running(std::string_view state) {
+  return state == "Validating" || state == "Downloading" || state == "Applying" || state == "Rebooting" ||
+         state == "Joining";
+}
+
+std::string suffix(const Context& ctx) {
+  switch (ctx.dry_run) {
+    case DryRun::client: return " (dry run)";
+    case DryRun::server: return " (server dry run)";
+    case DryRun::none: break;
+  }
+  return "";
+}
+
+kube::WriteOptions write_options(const Context& ctx) {
+  return {.dry_run = ctx.dry_run == DryRun::server, .field_manager = std::string(names::plugin_field_manager)};
+}
+kube::PatchOptions patch_options(const Context& ctx) {
+  return {.dry_run = ctx.dry_run == DryRun::server, .field_manager = std::string(names::plugin_field_manager)};
+}
+
+Change change(const Context& ctx, std::string kind, std::string name, std::string verb, json object = nullptr) {
+  return Change{std::move(kind), std::move(name), verb + suffix(ctx), std::move(object)};
+}
+
+Result<json> get_node(Context& ctx, std::string_view node) {
+  auto n = ctx.client.get(nodes, "", node);
+  if (!n && kube::is_not_found(n.error()))
+    return fail(ErrorKind::not_found, "node \"" + std::string(node) + "\" not found");
+  return n;
+}
+
+// A merge patch of the node; in client dry run, the patch applied locally for output.
+Result<json> patch_node(Context& ctx, std::string_view node, const json& patch, const json& current) {
+  if (ctx.dry_run == DryRun::client) {
+    json merged = current;
+    merged.merge_patch(patch);
+    return merged;
+  }
+  return ctx.client.patch(nodes, "", node, kube::PatchType::merge, patch, patch_options(ctx));
+}
+
+json annotations(std::string_view state, int progress, std::string_view message, std::string_view attempt) {
+  return {{std::string(names::ann_state), state},
+          {std::string(names::ann_progress), std::to_string(progress)},
+          {std::string(names::ann_reason), ""},
+          {std::string(names::ann_message), message},
+          {std::string(names::ann_updated), rfc3339_now()},
+          {std::string(names::ann_attempt), attempt}};
+}
+
+// GET, mutate, PUT, again on 409: restore writes the whole label and taint sets, which a
+// merge patch cannot express without races.
+Result<json> update_node(Context& ctx, std::string_view node, const std::function<bool(json&)>& mutate) {
+  if (ctx.dry_run == DryRun::none)
+    return kube::update_with_retry(ctx.client, nodes, "", node, [&](json& n) -> Result<bool> { return mutate(n); });
+  auto n = get_node(ctx, node);
+  if (!n) return n;
+  if (!mutate(*n) || ctx.dry_run == DryRun::client) return n;
+  return ctx.client.update(nodes, "", *n, write_options(ctx));
+}
+
+Result<Change> delete_object(Context& ctx, const kube::ResourceRef& ref, std::string kind, const std::string& name) {
+  if (ctx.dry_run != DryRun::client) {
+    auto r = ctx.client.remove(ref, ns, name, kube::DeleteOptions{.dry_run = ctx.dry_run == DryRun::server});
+    if (!r && kube::is_not_found(r.error())) return change(ctx, kind, name, "already gone");
+    if (!r) return fail(r.error());
+  }
+  return change(ctx, std::move(kind), name, "deleted");
+}
+
+bool same_secret(const json& existing, const json& desired) {
+  auto data = bootstrap::decode_data(existing);
+  auto want = bootstrap::decode_data(desired);
+  return data && want && *data == *want && existing.value("type", "") == desired.value("type", "") &&
+         existing.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), "") ==
+             desired["metadata"]["labels"].value(std::string(names::node_label), "");
+}
+
+bool sleep_or_stop(const std::stop_token& stop, std::chrono::milliseconds d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  return !cv.wait_for(lock, stop, d, [] { return false; }) && !stop.stop_requested();
+}
+
+}  // namespace
+
+json redact_secret(json secret) {
+  if (secret.contains("data")) {
+    json keys = json::object();
+    for (const auto& [k, v] : secret["data"].items()) keys[k] = "";  // the keys tell what is there; values never leave
+    secret["data"] = keys;
+  }
+  secret.erase("stringData");
+  return secret;
+}
+
+Result<PriorState> read_record(kube::Client& client, std::string_view node) {
+  auto cm = client.get(configmaps, ns, record_name(node));
+  if (!cm) return fail(cm.error());
+  auto prior = prior_state_of_configmap(*cm);
+  if (!prior) return fail(ErrorKind::internal, "ConfigMap " + ns + "/" + record_name(node) + " holds no readable prior state");
+  return *prior;
+}
+
+Result<Change> cordon(Context& ctx, std::string_view node) {
+  auto n = get_node(ctx, node);
+  if (!n) return fail(n.error());
+  if (n->value("/spec/unschedulable"_json_pointer, false)) return change(ctx, "node", std::string(node), "already cordoned", *n);
+  auto patched = patch_node(ctx, node, {{"spec", {{"unschedulable", true}}}}, *n);
+  if (!patched) return fail(patched.error());
+  return change(ctx, "node", std::string(node), "cordoned", *patched);
+}
+
+Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const DrainOptions& o) {
+  kube::ListOptions list;
+  list.field_selector = "spec.nodeName=" + std::string(node);
+  list.label_selector = o.pod_selector;
+  auto listed = ctx.client.list(pods, "", list);
+  if (!listed) return fail(listed.error());
+  const json items = listed->value("items", json::array());
+  const std::vector<json> on_node(items.begin(), items.end());
+  auto plan = plan_drain(on_node, o);
+  for (const auto& w : plan.warnings) ctx.notify(node, "Warning: " + w);
+  if (!plan.errors.empty()) {
+    std::string msg = "cannot drain node \"" + std::string(node) + "\":";
+    for (const auto& e : plan.errors) msg += "\n  " + e;
+    return fail(ErrorKind::invalid_input, msg);
+  }
+  std::vector<Change> changes;
+  const auto deadline = o.timeout.count() > 0 ? std::chrono::steady_clock::now() + o.timeout
+                                              : std::chrono::steady_clock::time_point::max();
+  const std::string verb = o.disable_eviction ? "deleted" : "evicted";
+  for (const auto& pod : plan.remove) {
+    const std::string pns = pod["metadata"]["namespace"], pname = pod["metadata"]["name"];
+    if (ctx.dry_run == DryRun::client) {
+      changes.push_back(change(ctx, "pod", pns + "/" + pname, verb));
+      continue;
+    }
+    kube::DeleteOptions del{.dry_run = ctx.dry_run == DryRun::server, .grace_period_seconds = o.grace_period_seconds};
+    for (;;) {
+      Result<void> r = o.disable_eviction ? [&]() -> Result<void> {
+        auto d = ctx.client.remove(pods, pns, pname, del);
+        if (!d) return fail(d.error());
+        return {};
+      }()
+                                          : ctx.client.evict(pns, pname, del);
+      if (r || kube::is_not_found(r.error())) break;
+      if (!kube::is_too_many_requests(r.error())) return fail(r.error());
+      // A PodDisruptionBudget says not now: say which pod waits, and try again.
+      ctx.notify(node, "evicting pod " + pns + "/" + pname + " is blocked by a PodDisruptionBudget (" +
+                           r.error().message + "); retrying in 5s");
+      if (std::chrono::steady_clock::now() + eviction_retry > deadline)
+        return fail(ErrorKind::transport, "drain of node \"" + std::string(node) + "\" timed out: pod " + pns + "/" +
+                                              pname + " is still blocked by a PodDisruptionBudget: " + r.error().message);
+      if (!sleep_or_stop(ctx.stop, eviction_retry)) return fail(ErrorKind::internal, "interrupted while draining");
+    }
+    changes.push_back(change(ctx, "pod", pns + "/" + pname, verb));
+  }
+  if (ctx.dry_run != DryRun::none) return changes;
+  // Wait until each pod is gone (or replaced by another of the same name: a new uid).
+  for (const auto& pod : plan.remove) {
+    const std::string pns = pod["metadata"]["namespace"], pname = pod["metadata"]["name"],
+                      uid = pod["metadata"].value("uid", "");
+    for (;;) {
+      auto p = ctx.client.get(pods, pns, pname);
+      if (!p && kube::is_not_found(p.error())) break;
+      if (p && p->value("/metadata/uid"_json_pointer, std::string()) != uid) break;
+      if (std::chrono::steady_clock::now() + deletion_poll > deadline)
+        return fail(ErrorKind::transport, "drain of node \"" + std::string(node) + "\" timed out waiting for pod " +
+                                              pns + "/" + pname + " to be deleted");
+      if (!sleep_or_stop(ctx.stop, deletion_poll)) return fail(ErrorKind::internal, "interrupted while draining");
+    }
+  }
+  return changes;
+}
+
+Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, const StartSpec& spec) {
+  std::vector<Change> changes;
+  auto n = get_node(ctx, node);
+  if (!n) return fail(n.error());
+  const std::string name(node);
+
+  // 1. The prior state, before anything changes; an existing record is the truth (a second
+  //    start must not record the cordon it made itself).
+  auto existing = ctx.client.get(configmaps, ns, record_name(node));
+  if (existing) {
+    changes.push_back(change(ctx, "configmap", record_name(node), "unchanged", *existing));
+  } else if (!kube::is_not_found(existing.error())) {
+    return fail(existing.error());
+  } else {
+    json cm = prior_state_configmap(node, record_prior_state(*n, rfc3339_now()));
+    if (ctx.dry_run != DryRun::client) {
+      auto created = ctx.client.create(configmaps, ns, cm, write_options(ctx));
+      if (!created && kube::is_not_found(created.error()))
+        return fail(ErrorKind::not_found, "namespace " + ns +
+                                              " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");
+      if (!created) return fail(created.error());
+      cm = *created;
+    }
+    changes.push_back(change(ctx, "configmap", record_name(node), "created", cm));
+  }
+  if (ctx.stop.stop_requested()) return changes;
+
+  // 2. Cordon, 3. drain.
+  auto c = cordon(ctx, node);
+  if (!c) return fail(c.error());
+  changes.push_back(*c);
+  if (spec.drain) {
+    auto d = drain(ctx, node, spec.drain_options);
+    if (!d) return fail(d.error());
+    changes.insert(changes.end(), d->begin(), d->end());
+    changes.push_back(change(ctx, "node", name, "drained"));
+  }
+  if (ctx.stop.stop_requested()) return changes;
+
+  // 4. The Secret: created, replaced when different, left alone when equal.
+  json desired = bootstrap::make_secret(node, spec.data);
+  const std::string secret_name = desired["metadata"]["name"];
+  auto current = ctx.client.get(secrets, ns, secret_name);
+  if (current && same_secret(*current, desired)) {
+    changes.push_back(change(ctx, "secret", secret_name, "unchanged", redact_secret(*current)));
+  } else if (current || kube::is_not_found(current.error())) {
+    Result<json> written = desired;
+    if (current) desired["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
+    if (ctx.dry_run != DryRun::client)
+      written = current ? ctx.client.update(secrets, ns, desired, write_options(ctx))
+                        : ctx.client.create(secrets, ns, desired, write_options(ctx));
+    if (!written) return fail(written.error());
+    changes.push_back(change(ctx, "secret", secret_name, current ? "configured" : "created", redact_secret(*written)));
+  } else {
+    return fail(current.error());
+  }
+
+  // 5. The schedule label (and state Pending), unless a run is already under way.
+  auto fresh = get_node(ctx, node);
+  if (!fresh) return fail(fresh.error());
+  const auto p = read_progress(*fresh, ctx.schedule_label);
+  if ((p.scheduled && p.state == "Pending") || agent_running(p.state)) {
+    changes.push_back(change(ctx, "node", name, "already scheduled (" + (p.state.empty() ? "Pending" : p.state) + ")", *fresh));
+  } else if (p.state == "Failed") {
+    changes.push_back(change(ctx, "node", name, "failed earlier (" + p.reason + "): run `kubectl nodeboot retry " + name + "`", *fresh));
+  } else {
+    json patch = {{"metadata",
+                   {{"labels", {{ctx.schedule_label, "true"}}},
+                    {"annotations", annotations("Pending", 0, "waiting for the nodeboot-ipb DaemonSet's pod", "1")}}}};
+    auto labelled = patch_node(ctx, node, patch, *fresh);
+    if (!labelled) return fail(labelled.error());
+    changes.push_back(change(ctx, "node", name, "labeled", *labelled));
+  }
+  return changes;
+}
+
+namespace {
+
+// restore + Done (finish) or restore + annotations removed (abort).
+Result<std::vector<Change>> put_back(Context& ctx, std::string_view node, bool finished, bool delete_secret) {
+  std::vector<Change> changes;
+  const std::string name(node);
+  auto prior = read_record(ctx.client, node);
+  if (!prior && !kube::is_not_found(prior.error())) return fail(prior.error());
+  if (!prior) {
+    auto n = get_node(ctx, node);
+    if (!n) return fail(n.error());
+    const auto p = read_progress(*n, ctx.schedule_label);
+    if (finished && p.state == "Done") return std::vector<Change>{change(ctx, "node", name, "already finished", *n)};
+    if (!p.scheduled && p.state.empty()) return std::vector<Change>{change(ctx, "node", name, "unchanged", *n)};
+    if (finished)
+      return fail(ErrorKind::not_found, "node \"" + name + "\" has no prior-state record (ConfigMap " + ns + "/" +
+                                            record_name(node) + "): it was not started with `kubectl nodeboot start`");
+  }
+  auto updated = update_node(ctx, node, [&](json& n) {
+    bool changed = false;
+    if (prior) {
+      changed = restore(n, *prior, ctx.schedule_label);
+    } else if (n["metadata"].contains("labels")) {
+      changed = n["metadata"]["labels"].erase(ctx.schedule_label) > 0;
+    }
+    json& ann = n["metadata"]["annotations"];
+    if (!ann.is_object()) ann = json::object();
+    if (finished) {
+      const std::string attempt = ann.value(std::string(names::ann_attempt), std::string("1"));
+      const json done = annotations("Done", 100, "back in service; prior labels, taints and cordon restored", attempt);
+      for (const auto& [k, v] : done.items())
+        if (k != names::ann_updated && ann.value(k, json()) != v) {
+          ann[k] = v;
+          changed = true;
+        }
+      if (changed) ann[std::string(names::ann_updated)] = rfc3339_now();
+    } else {
+      for (auto key : {names::ann_state, names::ann_reason, names::ann_message, names::ann_progress, names::ann_updated,
+                       names::ann_attempt})
+        changed |= ann.erase(std::string(key)) > 0;
+    }
+    return changed;
+  });
+  if (!updated) return fail(updated.error());
+  changes.push_back(change(ctx, "node", name, finished ? "restored" : "restored (aborted)", *updated));
+  if (delete_secret) {
+    auto d = delete_object(ctx, secrets, "secret", bootstrap::secret_name(node));
+    if (!d) return fail(d.error());
+    changes.push_back(*d);
+  }
+  // The record goes last: until here, an interrupted finish/abort can simply be run again.
+  if (prior) {
+    auto d = delete_object(ctx, configmaps, "configmap", record_name(node));
+    if (!d) return fail(d.error());
+    changes.push_back(*d);
+  }
+  return changes;
+}
+
+}  // namespace
+
+Result<std::vector<Change>> finish_node(Context& ctx, std::string_view node, bool keep_secret) {
+  return put_back(ctx, node, true, !keep_secret);
+}
+
+Result<std::vector<Change>> abort_node(Context& ctx, std::string_view node, bool delete_secret) {
+  return put_back(ctx, node, false, delete_secret);
+}
+
+Result<std::vector<Change>> retry_node(Context& ctx, std::string_view node) {
+  const std::string name(node);
+  auto n = get_node(ctx, node);
+  if (!n) return fail(n.error());
+  if (auto prior = read_record(ctx.client, node); !prior)
+    return fail(ErrorKind::invalid_input, "node \"" + name + "\" has no in-place bootstrap to retry (no ConfigMap " + ns +
+                                              "/" + record_name(node) + "); use `kubectl nodeboot start`");
+  auto secret = ctx.client.get(secrets, ns, bootstrap::secret_name(node));
+  if (!secret)
+    return fail(ErrorKind::invalid_input, "Secret " + ns + "/" + bootstrap::secret_name(node) + ": " +
+                                              kube::kubectl_message(secret.error()) + "; run `kubectl nodeboot start` again");
+  const auto p = read_progress(*n, ctx.schedule_label);
+  if (agent_running(p.state) || (p.state == "Pending" && p.scheduled))
+    return fail(ErrorKind::invalid_input, "node \"" + name + "\" is " + p.state + ": an attempt is under way; wait, or `kubectl nodeboot abort " + name + "`");
+  int attempt = 1;
+  try {
+    attempt = std::stoi(p.attempt) + 1;
+  } catch (const std::exception&) {
+    attempt = 2;  // no readable attempt: this is at least the second
+  }
+  std::vector<Change> changes;
+  auto c = cordon(ctx, node);  // a failed node stays cordoned; make sure
+  if (!c) return fail(c.error());
+  changes.push_back(*c);
+  json patch = {{"metadata",
+                 {{"labels", {{ctx.schedule_label, "true"}}},
+                  {"annotations", annotations("Pending", 0, "retry requested", std::to_string(attempt))}}}};
+  auto labelled = patch_node(ctx, node, patch, *n);
+  if (!labelled) return fail(labelled.error());
+  changes.push_back(change(ctx, "node", name, "retrying (attempt " + std::to_string(attempt) + ")", *labelled));
+  return changes;
+}
+
+Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const TrackOptions& o) {
+  struct Tracked {
+    std::optional<PriorState> prior;
+    std::string last;  // what on_progress saw last, to report changes only
+  };
+  std::map<std::string, Tracked> tracked;
+  TrackResult result;
+  std::set<std::string> resolved;
+  auto add = [&](const std::string& node) -> Result<void> {
+    if (tracked.contains(node)) return {};
+    auto prior = read_record(ctx.client, node);
+    if (!prior && !kube::is_not_found(prior.error())) return fail(prior.error());
+    tracked[node].prior = prior ? std::optional<PriorState>(*prior) : std::nullopt;
+    return {};
+  };
+  for (const auto& n : initial)
+    if (auto r = add(n); !r) return fail(r.error());
+
+  Result<void> failure;
+  auto handle = [&](const json& node) {
+    const auto p = read_progress(node, ctx.schedule_label);
+    auto it = tracked.find(p.name);
+    if (it == tracked.end() || resolved.contains(p.name)) return;
+    const std::string seen = p.state + "|" + std::to_string(p.progress) + "|" + p.message + "|" + p.boot_id +
+                             (p.ready ? "|ready" : "");
+    if (seen != it->second.last) {
+      it->second.last = seen;
+      o.on_progress(p);
+    }
+    if (p.state == "Failed") {
+      resolved.insert(p.name);
+      result.failed.push_back(p.name);
+      return;
+    }
+    const bool was_started = it->second.prior.has_value();
+    const bool back = was_started && (p.state == "Rebooting" || p.state == "Joining") && rebooted(p, *it->second.prior);
+    if (back || (!was_started && p.state == "Done")) {
+      std::vector<Change> changes;
+      if (back) {
+        auto f = finish_node(ctx, p.name, o.keep_secret);
+        if (!f) {
+          failure = fail(f.error());
+          return;
+        }
+        changes = *f;
+      }
+      resolved.insert(p.name);
+      result.done.push_back(p.name);
+      o.on_finished(p.name, changes);
+    }
+  };
+  auto all_resolved = [&] { return resolved.size() == tracked.size() && !o.keep_going(); };
+  auto tick = [&]() -> bool {
+    for (const auto& n : o.on_tick(result)) {
+      if (auto r = add(n); !r) {
+        failure = r;
+        return false;
+      }
+    }
+    return failure.has_value();
+  };
+
+  std::string version;  // "" = list first
+  while (true) {
+    if (!tick()) break;
+    if (all_resolved() || ctx.stop.stop_requested() || std::chrono::steady_clock::now() >= o.deadline) break;
+    if (version.empty()) {
+      auto listed = ctx.client.list(nodes, "");
+      if (!listed) {
+        // The API server may be restarting: keep trying until the deadline.
+        if (!sleep_or_stop(ctx.stop, std::chrono::seconds(1))) break;
+        continue;
+      }
+      for (const auto& n : listed->value("items", json::array())) handle(n);
+      version = listed->value("/metadata/resourceVersion"_json_pointer, std::string());
+      continue;
+    }
+    // Watch until something resolves everything, the deadline, Ctrl-C or a roll's wake-up.
+    std::stop_source stopper;
+    std::stop_callback on_ctrl_c(ctx.stop, [&] { stopper.request_stop(); });
+    // A soak may end with no event to wake us: the caller says when.
+    const auto wake = std::min(o.deadline, o.next_wakeup().value_or(o.deadline));
+    std::jthread timer([&stopper, wake](std::stop_token self) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      if (wake == std::chrono::steady_clock::time_point::max())
+        cv.wait(lock, self, [] { return false; });  // max() would overflow the timed wait
+      else
+        cv.wait_until(lock, self, wake, [] { return false; });
+      if (self.stop_requested()) return;  // the watch ended by itself
+      stopper.request_stop();
+    });
+    kube::WatchOptions wo;
+    wo.resource_version = version;
+    auto watched = ctx.client.watch(nodes, "", wo, [&](const kube::WatchEvent& ev) {
+      if (ev.type == kube::WatchEventType::added || ev.type == kube::WatchEventType::modified) {
+        handle(ev.object);
+        if (!tick()) return false;
+      }
+      return !all_resolved() && failure.has_value();
+    }, kube::WatchControl{.stop = stopper.get_token(), .give_up_after = std::chrono::milliseconds(0)});
+    timer.request_stop();
+    if (watched) {
+      version = *watched;
+    } else if (kube::is_gone(watched.error())) {
+      version.clear();  // compacted: list again
+    } else if (!sleep_or_stop(ctx.stop, std::chrono::seconds(1))) {
+      break;
+    }
+  }
+  if (!failure) return fail(failure.error());
+  for (const auto& [name, t] : tracked)
+    if (!resolved.contains(name)) result.pending.push_back(name);
+  return result;
+}
+
+}  // namespace nodeboot::plugin::ipb

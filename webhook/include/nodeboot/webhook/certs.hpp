@@ -1,0 +1,62 @@
+#pragma once
+
+// The serving certificate, reloaded from --cert-dir when tls.crt / tls.key change
+// (controller-runtime's certwatcher): each TLS handshake picks up the current pair
+// through OpenSSL's certificate callback, so rotation needs no restart and never fails a
+// request. A torn write (new crt, old key) is rejected and retried on the next poll.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <openssl/ssl.h>
+
+#include "nodeboot/util/result.hpp"
+#include "nodeboot/util/secret.hpp"
+
+namespace nodeboot::webhook {
+
+struct ServingIdentity;  // certificate, chain and key (OpenSSL objects)
+
+class CertWatcher {
+ public:
+  explicit CertWatcher(std::filesystem::path dir);
+  ~CertWatcher();
+  CertWatcher(const CertWatcher&) = delete;
+  CertWatcher& operator=(const CertWatcher&) = delete;
+
+  // Loads the pair now; a failure keeps the previous one (if any).
+  Result<void> reload();
+  // Reloads when either file's content changed since the last load; polled by start().
+  void poll();
+  void start(std::chrono::milliseconds interval);
+  void stop();
+
+  bool loaded() const { return current_.load() != nullptr; }
+  std::uint64_t reloads() const { return reloads_.load(); }
+  std::uint64_t reload_errors() const { return reload_errors_.load(); }
+
+  // For SSL_CTX_set_cert_cb: installs the current pair on `ssl`. Returns 1 or 0.
+  static int install(SSL* ssl, void* watcher);
+
+ private:
+  std::filesystem::path dir_;
+  std::atomic<std::shared_ptr<const ServingIdentity>> current_;
+  std::string loaded_cert_;  // the files last loaded, to notice changes
+  Secret loaded_key_;
+  std::mutex poll_mutex_;
+  std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> reload_errors_{0};
+  std::mutex thread_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace nodeboot::webhook

@@ -1,0 +1,204 @@
+#include "nodeboot/webhook/admission.hpp"
+
+#include <simdjson.h>
+
+#include "nodeboot/util/base64.hpp"
+#include "nodeboot/webhook/json.hpp"
+#include "nodeboot/webhook/log.hpp"
+
+namespace nodeboot::webhook {
+
+namespace od = simdjson::ondemand;
+
+AdmissionResponse AdmissionResponse::allow(std::string message) {
+  AdmissionResponse r;
+  r.message = std::move(message);
+  return r;
+}
+
+AdmissionResponse AdmissionResponse::deny(std::string message) {
+  AdmissionResponse r;
+  r.allowed = false;
+  r.code = 403;
+  r.reason = "Forbidden";
+  r.message = std::move(message);
+  return r;
+}
+
+AdmissionResponse AdmissionResponse::errored(int code, std::string message) {
+  AdmissionResponse r;
+  r.allowed = false;
+  r.code = code;
+  r.reason = code >= 500 ? "InternalError" : "BadRequest";
+  r.message = std::move(message);
+  return r;
+}
+
+AdmissionResponse AdmissionResponse::patched(std::string json_patch) {
+  AdmissionResponse r;
+  r.patch = std::move(json_patch);
+  return r;
+}
+
+void PaddedBody::assign(std::string_view body) {
+  if (buffer_.size() < body.size() + simdjson::SIMDJSON_PADDING) buffer_.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  body.copy(buffer_.data(), body.size());
+  size_ = body.size();
+}
+
+std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& body) {
+  AdmissionRequest req;
+  DecodeError failure;
+  const auto fail_with = [&](std::string message) {
+    failure.message = std::move(message);
+    failure.uid = req.uid;
+    return std::unexpected(std::move(failure));
+  };
+  od::parser& parser = thread_parser();
+  od::document doc;
+  if (auto error = parser.iterate(body.view().data(), body.view().size(), body.capacity()).get(doc))
+    return fail_with(std::string("the body is not JSON: ") + simdjson::error_message(error));
+  od::object root;
+  if (doc.get_object().get(root)) return fail_with("the body is not a JSON object");
+
+  std::string api_version;
+  std::string kind;
+  bool have_request = false;
+  // Field by field in document order: one pass whatever order the sender chose.
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail_with("the review has an undecodable key");
+    od::value value;
+    if (field.value().get(value)) return fail_with("the review is not valid JSON");
+    if (key == "apiVersion") {
+      if (read_string(value, api_version)) return fail_with("apiVersion must be a string");
+    } else if (key == "kind") {
+      if (read_string(value, kind)) return fail_with("kind must be a string");
+    } else if (key == "request") {
+      od::object request;
+      if (value.get_object().get(request)) return fail_with("request must be an object");
+      have_request = true;
+      for (auto rf : request) {
+        std::string_view rkey;
+        if (rf.unescaped_key().get(rkey)) return fail_with("the request has an undecodable key");
+        od::value rv;
+        if (rf.value().get(rv)) return fail_with("the request is not valid JSON");
+        bool bad = false;
+        if (rkey == "uid") {
+          bad = read_string(rv, req.uid);
+        } else if (rkey == "kind") {
+          bad = read_member_string(rv, "kind", req.kind);
+        } else if (rkey == "operation") {
+          bad = read_string(rv, req.operation);
+        } else if (rkey == "namespace") {
+          bad = read_string(rv, req.namespace_);
+        } else if (rkey == "name") {
+          bad = read_string(rv, req.name);
+        } else if (rkey == "userInfo") {
+          bad = read_member_string(rv, "username", req.username);
+        } else if (rkey == "dryRun") {
+          bool dry = false;
+          if (!is_null(rv)) bad = rv.get_bool().get(dry) != simdjson::SUCCESS;
+          req.dry_run = dry;
+        } else if (rkey == "object") {
+          bad = read_raw_object(rv, req.object);
+        } else if (rkey == "oldObject") {
+          bad = read_raw_object(rv, req.old_object);
+        }
+        if (bad) return fail_with("request." + std::string(rkey) + " has the wrong type or is not valid JSON");
+      }
+    }
+  }
+  if (kind != "AdmissionReview") return fail_with("kind must be AdmissionReview");
+  if (api_version != review_api_version)
+    return fail_with("apiVersion must be admission.k8s.io/v1 (set admissionReviewVersions: [v1])");
+  if (!have_request) return fail_with("the review has no request");
+  if (req.uid.empty()) return fail_with("request.uid is missing");
+  return req;
+}
+
+std::string encode_review(std::string_view uid, const AdmissionResponse& response) {
+  std::string out;
+  out.reserve(192 + uid.size() + response.patch.size() * 4 / 3 + response.message.size());
+  out += R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":)";
+  append_json_string(out, uid);
+  out += response.allowed ? R"(,"allowed":true)" : R"(,"allowed":false)";
+  if (!response.patch.empty()) {
+    out += R"(,"patchType":"JSONPatch","patch":")";
+    out += base64_encode(response.patch);
+    out += '"';
+  }
+  if (!response.allowed || !response.message.empty()) {
+    out += R"(,"status":{)";
+    bool first = true;
+    if (!response.allowed) {
+      out += R"("code":)" + std::to_string(response.code);
+      first = false;
+    }
+    if (!response.message.empty()) {
+      out += first ? R"("message":)" : R"(,"message":)";
+      append_json_string(out, response.message);
+      first = false;
+    }
+    if (!response.reason.empty()) {
+      out += first ? R"("reason":)" : R"(,"reason":)";
+      append_json_string(out, response.reason);
+    }
+    out += '}';
+  }
+  if (!response.warnings.empty()) {
+    out += R"(,"warnings":[)";
+    for (std::size_t i = 0; i < response.warnings.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, response.warnings[i]);
+    }
+    out += ']';
+  }
+  out += "}}";
+  return out;
+}
+
+void append_patch_op(std::string& patch, std::string_view op, std::string_view path, std::string_view value_json) {
+  patch += patch.empty() ? "[" : ",";
+  patch += R"({"op":")";
+  patch += op;
+  patch += R"(","path":)";
+  append_json_string(patch, path);
+  patch += R"(,"value":)";
+  patch += value_json;
+  patch += '}';
+}
+
+std::string pointer_token(std::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 2);
+  for (char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string serve_admission(std::string_view body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler) {
+  thread_local PaddedBody padded;
+  padded.assign(body);
+  auto request = decode_review(padded);
+  if (!request)
+    return encode_review(request.error().uid,
+                         AdmissionResponse::errored(400, "cannot decode the AdmissionReview: " + request.error().message));
+  try {
+    return encode_review(request->uid, handler(*request));
+  } catch (const std::exception& e) {
+    log_error("admission handler failed", {{"uid", request->uid}, {"error", e.what()}});
+    return encode_review(request->uid, AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+  } catch (...) {
+    log_error("admission handler failed", {{"uid", request->uid}});
+    return encode_review(request->uid, AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+  }
+}
+
+}  // namespace nodeboot::webhook

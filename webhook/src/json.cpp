@@ -1,0 +1,87 @@
+#include "nodeboot/webhook/json.hpp"
+
+namespace nodeboot::webhook {
+
+namespace od = simdjson::ondemand;
+
+// 7 MiB: an UPDATE review carries object and oldObject, each up to the API server's
+// 3 MiB request limit, plus the envelope (controller-runtime uses the same cap).
+inline constexpr std::size_t max_document = 7 * 1024 * 1024;
+
+od::parser& thread_parser() {
+  thread_local od::parser parser(max_document);
+  return parser;
+}
+
+bool is_null(od::value& v) {
+  od::json_type type;
+  return v.type().get(type) == simdjson::SUCCESS && type == od::json_type::null;
+}
+
+bool read_string(od::value& v, std::string& out) {
+  od::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == od::json_type::null) {
+    out.clear();
+    return false;
+  }
+  std::string_view s;
+  if (v.get_string().get(s)) return true;
+  out.assign(s);
+  return false;
+}
+
+bool read_member_string(od::value& v, std::string_view member, std::string& out) {
+  od::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == od::json_type::null) return false;
+  od::object obj;
+  if (v.get_object().get(obj)) return true;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return true;
+    if (key != member) continue;
+    od::value value;
+    if (field.value().get(value)) return true;
+    return read_string(value, out);
+  }
+  return false;
+}
+
+bool read_raw_object(od::value& v, std::string_view& out) {
+  od::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == od::json_type::null) {
+    out = {};
+    return false;
+  }
+  od::object obj;
+  if (v.get_object().get(obj)) return true;
+  return obj.raw_json().get(out) != simdjson::SUCCESS;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out += hex[u >> 4];
+          out += hex[u & 15];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace nodeboot::webhook

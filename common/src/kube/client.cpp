@@ -180,6 +180,12 @@ Client::Client(RestConfig config) : config_(std::move(config)) {
 
 Client::~Client() = default;
 
+Result<std::unique_ptr<Client>> Client::connect(const ConnectionFlags& flags) {
+  auto cfg = resolve_config(flags);
+  if (!cfg) return std::unexpected(cfg.error());
+  return std::make_unique<Client>(std::move(*cfg));
+}
+
 namespace {
 
 // One HTTP exchange on `c`. `timeout` 0 = none.

@@ -118,6 +118,27 @@ Result<Sources> find_sources(const ConnectionFlags& flags, const Environment& en
   return s;
 }
 
+// clientcmd's inClusterClientConfig.Possible(): the service variables and a token file.
+bool in_cluster_possible(const Environment& env) {
+  auto host = env.getenv("KUBERNETES_SERVICE_HOST");
+  auto port = env.getenv("KUBERNETES_SERVICE_PORT");
+  std::error_code ec;
+  return host && !host->empty() && port && !port->empty() &&
+         fs::is_regular_file(env.service_account_dir / "token", ec);
+}
+
+// A pod's namespace: POD_NAMESPACE (the downward API), then the service account's
+// namespace file, then "default".
+std::string pod_namespace(const Environment& env) {
+  if (auto pod_ns = env.getenv("POD_NAMESPACE"); pod_ns && !pod_ns->empty()) return *pod_ns;
+  if (auto ns = read_text(env.service_account_dir / "namespace", "in-cluster namespace"); ns) {
+    std::string trimmed = *ns;
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
+    if (!trimmed.empty()) return trimmed;
+  }
+  return "default";
+}
+
 // rest.InClusterConfig plus kubectl's in-cluster overrides (--server, --token, --certificate-authority).
 Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& env) {
   auto host = env.getenv("KUBERNETES_SERVICE_HOST");
@@ -145,17 +166,7 @@ Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& e
     if (!ca) return std::unexpected(ca.error());
     cfg.ca_pem = *ca;
   }
-  // Namespace: the flag, then POD_NAMESPACE (the downward API), then the token's namespace file.
-  cfg.namespace_ = "default";
-  if (!flags.namespace_.empty()) {
-    cfg.namespace_ = flags.namespace_;
-  } else if (auto pod_ns = env.getenv("POD_NAMESPACE"); pod_ns && !pod_ns->empty()) {
-    cfg.namespace_ = *pod_ns;
-  } else if (auto ns = read_text(dir / "namespace", "in-cluster namespace"); ns) {
-    std::string trimmed = *ns;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
-    if (!trimmed.empty()) cfg.namespace_ = trimmed;
-  }
+  cfg.namespace_ = flags.namespace_.empty() ? pod_namespace(env) : flags.namespace_;
   if (flags.request_timeout.count() > 0) cfg.timeout = flags.request_timeout;
   cfg.disable_compression = flags.disable_compression;
   return cfg;
@@ -178,7 +189,13 @@ Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environmen
   }
   auto resolved = detail::resolve(merged, flags);
   if (!resolved) return std::unexpected(resolved.error());
-  if (*resolved) return std::move(**resolved);
+  if (*resolved) {
+    RestConfig cfg = std::move(**resolved);
+    // kubectl: with no namespace from -n or the context, a pod's own namespace comes next.
+    if (cfg.namespace_.empty() && in_cluster_possible(env)) cfg.namespace_ = pod_namespace(env);
+    if (cfg.namespace_.empty()) cfg.namespace_ = "default";
+    return cfg;
+  }
   // Nothing usable in kubeconfig: kubectl then tries the in-cluster configuration.
   const std::string kubeconfig_cause =
       sources->files.empty() ? "no kubeconfig found (tried " + sources->tried + ")"
@@ -197,6 +214,7 @@ Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path
   if (!resolved) return std::unexpected(resolved.error());
   if (!*resolved)
     return fail(ErrorKind::config, origin.string() + ": no current-context is set; pass --context or run `kubectl config use-context`");
+  if ((*resolved)->namespace_.empty()) (*resolved)->namespace_ = "default";
   return std::move(**resolved);
 }
 

@@ -465,7 +465,7 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
       cfg.exec->cluster_config = cluster.exec_extension;
     }
   }
-  cfg.namespace_ = context.namespace_.empty() ? "default" : context.namespace_;
+  cfg.namespace_ = context.namespace_;  // "" = not chosen: the caller falls back (in-cluster, then default)
   if (flags.request_timeout.count() > 0) cfg.timeout = flags.request_timeout;
   return std::optional<RestConfig>(std::move(cfg));
 }

@@ -76,6 +76,7 @@ void merge_into(Kubeconfig& merged, Kubeconfig next);
 
 // Applies the flags with kubectl's precedence and validates. nullopt = "empty config":
 // nothing selects a cluster, so the caller may fall back to in-cluster configuration.
+// namespace_ is "" when neither -n nor the context chose one.
 Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const ConnectionFlags& flags);
 
 }  // namespace nodeboot::kube::detail

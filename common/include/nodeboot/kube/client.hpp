@@ -12,6 +12,13 @@
 // answers are retried with exponential backoff, honouring Retry-After; a connection that
 // could not be opened is retried for every verb, one that broke mid-request only for GET.
 // HTTP/2 is used when the server offers it (ALPN).
+//
+// Typical use (a command's complete()/run()):
+//   auto client = kube::Client::connect(kube::connection_flags(parsed));   // kubectl's rules
+//   if (!client) return fail(client.error());
+//   auto node = (*client)->get(kube::resources::nodes, "", name);
+//   if (!node) { if (kube::is_not_found(node.error())) ...; io.err << "error: " << node.error().message; }
+//   (*client)->patch(kube::resources::nodes, "", name, kube::PatchType::merge, {{"metadata", ...}});
 
 #include <functional>
 #include <memory>
@@ -61,6 +68,8 @@ using PageHandler = std::function<Result<void>(nlohmann::json& page)>;
 class Client {
  public:
   explicit Client(RestConfig config);
+  // resolve_config(flags) and a Client for it.
+  static Result<std::unique_ptr<Client>> connect(const ConnectionFlags& flags);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

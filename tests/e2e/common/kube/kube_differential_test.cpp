@@ -207,6 +207,22 @@ std::vector<Situation> situations() {
                  env["POD_NAMESPACE"] = "pod-ns";
                },
                "token-admin", true, true});
+  s.push_back({"kubeconfig inside a pod: no context namespace, so the pod's namespace",
+               [&](const TempDir& d, auto& env, auto&) {
+                 pod(d, env, f.admin_token);
+                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server), admin_user("u"),
+                                                                  context("ctx", "c", "u")))
+                                         .string();
+               },
+               "nodeboot-e2e-admin", true, true});
+  s.push_back({"kubeconfig inside a pod: the context's namespace wins, even \"default\"",
+               [&](const TempDir& d, auto& env, auto&) {
+                 pod(d, env, f.admin_token);
+                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server), admin_user("u"),
+                                                                  context("ctx", "c", "u", "default")))
+                                         .string();
+               },
+               "nodeboot-e2e-admin", true, true});
   s.push_back({"static token in the kubeconfig",
                [&](const TempDir& d, auto& env, auto&) {
                  env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),

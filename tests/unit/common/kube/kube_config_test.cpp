@@ -196,6 +196,26 @@ BOOST_AUTO_TEST_CASE(in_cluster_when_no_kubeconfig) {
   BOOST_TEST(resolve_config({}, env.env())->server == "https://[fd00::1]:443");
 }
 
+BOOST_AUTO_TEST_CASE(kubeconfig_in_a_pod_takes_the_pods_namespace_unless_the_context_names_one) {
+  FakeEnv env;
+  env.vars["KUBERNETES_SERVICE_HOST"] = "10.0.0.1";
+  env.vars["KUBERNETES_SERVICE_PORT"] = "443";
+  env.sa.write("token", "sa-token");
+  env.sa.write("namespace", "pod-ns");
+  test::TempDir d;
+  auto write = [&](const std::string& ns) {
+    return d.write("config", "current-context: c\ncontexts: [{name: c, context: {cluster: k" +
+                                 (ns.empty() ? std::string() : ", namespace: " + ns) +
+                                 "}}]\nclusters: [{name: k, cluster: {server: https://k}}]\n");
+  };
+  env.vars["KUBECONFIG"] = write("").string();
+  BOOST_TEST(resolve_config({}, env.env())->namespace_ == "pod-ns");
+  write("default");
+  BOOST_TEST(resolve_config({}, env.env())->namespace_ == "default");
+  write("team");
+  BOOST_TEST(resolve_config({}, env.env())->namespace_ == "team");
+}
+
 BOOST_AUTO_TEST_CASE(when_both_fail_the_error_carries_both_causes) {
   FakeEnv env;
   env.vars["KUBECONFIG"] = "/nonexistent/a:/nonexistent/b";

@@ -395,7 +395,8 @@ BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {
   cluster().kubectl_ok({"apply", "-f", "-"}, rs.dump());
   std::string pod;
   BOOST_REQUIRE(eventually([&] {
-    for (const auto& p : get({"pods", "-n", "default", "-l", "app=" + app, "--field-selector", "spec.nodeName=" + n})["items"])
+    const json pods = get({"pods", "-n", "default", "-l", "app=" + app, "--field-selector", "spec.nodeName=" + n});
+    for (const auto& p : pods["items"])
       if (p.value("/status/phase"_json_pointer, std::string()) == "Running") pod = p["metadata"]["name"];
     return !pod.empty();
   }, std::chrono::minutes(3)));  // kwok on a loaded machine takes its time to run a pod

@@ -6,8 +6,12 @@ packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 iproute2
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcxxopts-dev
   libcurl4-openssl-dev libboost-test-dev libsimdjson-dev
+  dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   golang-go
 )
+# Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with
+# --extras; the test command needs none of them.
+[[ ${1:-} == --extras ]] && packages+=(clang-16 libclang-rt-16-dev wrk nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,7 +33,7 @@ echo "== tests"
 
 if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
   echo "== ASan+UBSan build and tests"
-  build "$root/build-asan" -DNODEBOOT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  build "$root/build-asan" -DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
   # detect_leaks: libcurl/OpenSSL keep process-lifetime allocations; leaks are checked
   # by the fuzz targets instead. halt_on_error keeps the first report readable.
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \

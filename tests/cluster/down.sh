@@ -46,6 +46,6 @@ if [[ -f $state/env ]]; then
     fi
   done
 fi
-rm -rf "$state/etcd" "$state/pki" "$state/kubeconfig" "$state/tokens.csv" "$state/env"
+rm -rf "$state/etcd" "$state/pki" "$state/kubeconfig" "$state/tokens.csv" "$state/env" "$state"/cmdline.*
 ((quiet)) || echo "down.sh: cluster at $state stopped" >&2
 exit $status

@@ -87,6 +87,7 @@ chmod 600 "$state/kubeconfig"
 
 start() {  # name command...: detached, own session, no inherited pipes (ctest waits on them)
   local name=$1; shift
+  printf '%s\0' "$@" > "$state/cmdline.$name"  # for restart.sh: the same flags again
   setsid "$@" </dev/null >"$state/logs/$name.log" 2>&1 &
   echo "$name $!" >> "$state/pids"
 }

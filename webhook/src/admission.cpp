@@ -4,6 +4,7 @@
 
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/webhook/json.hpp"
+#include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {
 
@@ -180,6 +181,24 @@ std::string pointer_token(std::string_view key) {
       out += c;
   }
   return out;
+}
+
+std::string serve_admission(std::string_view body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler) {
+  thread_local PaddedBody padded;
+  padded.assign(body);
+  auto request = decode_review(padded);
+  if (!request)
+    return encode_review(request.error().uid,
+                         AdmissionResponse::errored(400, "cannot decode the AdmissionReview: " + request.error().message));
+  try {
+    return encode_review(request->uid, handler(*request));
+  } catch (const std::exception& e) {
+    log_error("admission handler failed", {{"uid", request->uid}, {"error", e.what()}});
+    return encode_review(request->uid, AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+  } catch (...) {
+    log_error("admission handler failed", {{"uid", request->uid}});
+    return encode_review(request->uid, AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+  }
 }
 
 }  // namespace nodeboot::webhook

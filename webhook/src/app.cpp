@@ -13,6 +13,7 @@
 #include "nodeboot/version.hpp"
 #include "nodeboot/webhook/cluster.hpp"
 #include "nodeboot/webhook/log.hpp"
+#include "nodeboot/webhook/selfcerts.hpp"
 #include "nodeboot/webhook/server.hpp"
 
 namespace nodeboot::webhook {
@@ -50,7 +51,12 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   std::shared_ptr<ClusterView> cluster;
+  std::shared_ptr<kube::Client> client;
   if (parsed.count("no-api")) {
+    if (parsed.count("self-managed-certs")) {
+      err << "error: --self-managed-certs needs API access; drop --no-api\n";
+      return 2;
+    }
     cluster = std::make_shared<OfflineClusterView>(parsed["taint-key"].as<std::string>());
   } else {
     auto config = kube::resolve_config(kube::connection_flags(parsed));
@@ -58,7 +64,35 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
       err << "error: " << config.error().message << " (pass --kubeconfig, run in a cluster, or use --no-api)\n";
       return 1;
     }
-    cluster = std::make_shared<ApiClusterView>(std::move(*config), std::chrono::seconds(30));
+    client = std::make_shared<kube::Client>(std::move(*config));
+    // 30 s: a changed MaroonedPodsConfig taint key applies to new pods within half a minute
+    // without an API call on the pod path.
+    cluster = std::make_shared<ApiClusterView>(client, std::chrono::seconds(30));
+  }
+
+  std::unique_ptr<SelfManagedCerts> self_certs;
+  if (parsed.count("self-managed-certs")) {
+    SelfManagedOptions sm;
+    sm.namespace_ = parsed.count("namespace") ? parsed["namespace"].as<std::string>() : std::string(names::system_namespace);
+    sm.secret_name = parsed["cert-secret"].as<std::string>();
+    sm.configuration_name = parsed["webhook-configuration"].as<std::string>();
+    sm.cert_dir = parsed["cert-dir"].as<std::string>();
+    const auto service = parsed["service-name"].as<std::string>();
+    sm.policy.hosts = {service + "." + sm.namespace_ + ".svc", service + "." + sm.namespace_ + ".svc.cluster.local"};
+    if (parsed.count("cert-hosts"))
+      for (const auto& h : parsed["cert-hosts"].as<std::vector<std::string>>()) sm.policy.hosts.push_back(h);
+    sm.policy.validity = std::chrono::seconds(parsed["cert-validity"].as<long>());
+    self_certs = std::make_unique<SelfManagedCerts>(*client, std::move(sm));
+    // The first certificate must exist before serving; the API server may still be coming up.
+    while (true) {
+      auto due = self_certs->sync();
+      if (due) {
+        self_certs->start(*due);
+        break;
+      }
+      log_error("self-managed certificate sync failed; retrying", {{"error", due.error().message}});
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
   }
 
   ServerOptions options;
@@ -116,6 +150,16 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
       ("grace-period", "Seconds to wait for requests in flight after that",
        cxxopts::value<int>()->default_value("20"))
       ("log-level", "debug, info or error", cxxopts::value<std::string>()->default_value("info"))
+      ("self-managed-certs", "Create and rotate the serving certificate in a Secret and patch caBundle")
+      ("cert-secret", "Secret for --self-managed-certs", cxxopts::value<std::string>()->default_value("nodeboot-webhook-tls"))
+      ("service-name", "Service whose DNS names the certificate covers",
+       cxxopts::value<std::string>()->default_value(std::string(names::webhook_service_account)))
+      ("cert-hosts", "Extra DNS names or IPs for the certificate (comma-separated)",
+       cxxopts::value<std::vector<std::string>>())
+      ("cert-validity", "Seconds a self-managed serving certificate is valid (renewed with a third left)",
+       cxxopts::value<long>()->default_value("7776000"))  // 90 days, cert-manager's default duration
+      ("webhook-configuration", "Mutating/ValidatingWebhookConfiguration whose caBundle to keep",
+       cxxopts::value<std::string>()->default_value(std::string(names::webhook_service_account)))
       ("version", "Print the version and exit")
       ("h,help", "Show this help");
   kube::add_connection_flags(options);

@@ -4,17 +4,20 @@
 
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/kube/client.hpp"
+#include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {
 
 namespace {
-constexpr std::string_view config_path = "/apis/maroonedpods.io/v1alpha1/maroonedpodsconfigs/default";
-}
+// The CRD is issue 4's (cluster-scoped, the object named `default`).
+const kube::ResourceRef maroonedpodsconfigs{"maroonedpods.io", "v1alpha1", "maroonedpodsconfigs", false,
+                                            "MaroonedPodsConfig"};
+}  // namespace
 
-ApiClusterView::ApiClusterView(kube::RestConfig config, std::chrono::seconds refresh)
-    : config_(std::move(config)), taint_key_(names::maroon_default_taint_key) {
+ApiClusterView::ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono::seconds refresh)
+    : client_(std::move(client)), taint_key_(names::maroon_default_taint_key) {
   thread_ = std::thread([this, refresh] { refresh_loop(refresh); });
 }
 
@@ -33,10 +36,9 @@ std::string ApiClusterView::taint_key() const {
 }
 
 Result<std::string> ApiClusterView::read_taint_key() {
-  kube::Client client(config_);
-  auto obj = client.get_json(std::string(config_path));
+  auto obj = client_->get(maroonedpodsconfigs, "", "default");
   // No CRD or no `default` object: the documented defaults apply.
-  if (!obj && obj.error().kind == ErrorKind::not_found) return std::string(names::maroon_default_taint_key);
+  if (!obj && kube::is_not_found(obj.error())) return std::string(names::maroon_default_taint_key);
   if (!obj) return std::unexpected(obj.error());
   const auto ptr = nlohmann::json::json_pointer("/spec/nodeTaintKey");
   if (obj->contains(ptr) && obj->at(ptr).is_string() && !obj->at(ptr).get<std::string>().empty())
@@ -63,10 +65,8 @@ void ApiClusterView::refresh_loop(std::chrono::seconds refresh) {
 }
 
 Result<bool> ApiClusterView::bootstrap_secret_exists(std::string_view node) {
-  kube::Client client(config_);
-  auto secret = client.get_json("/api/v1/namespaces/" + std::string(names::system_namespace) + "/secrets/" +
-                                bootstrap::secret_name(node));
-  if (!secret && secret.error().kind == ErrorKind::not_found) return false;
+  auto secret = client_->get(kube::resources::secrets, names::system_namespace, bootstrap::secret_name(node));
+  if (!secret && kube::is_not_found(secret.error())) return false;
   if (!secret) return std::unexpected(secret.error());
   return secret->value("type", "") == names::bootstrap_secret_type;
 }

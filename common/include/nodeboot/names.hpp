@@ -51,4 +51,16 @@ inline constexpr std::string_view maroon_gate = "maroonedpods.io/gate";
 inline constexpr std::string_view maroon_default_taint_key = "maroonedpods.io";
 inline constexpr std::string_view webhook_service_account = "nodeboot-webhook";
 
+// Node bootstrap (seeds 000/001): the seed DaemonSets keep their names in kube-system; each
+// pod carries label app=<DaemonSet name>. The init container `bootstrap` leaves one JSON
+// result line as its termination message (manifests/node-bootstrap/*-bootstrap.sh).
+inline constexpr std::string_view bootstrap_namespace = "kube-system";
+inline constexpr std::string_view iscsi_daemonset = "rke2-node-bootstrap-iscsi";
+inline constexpr std::string_view gpu_daemonset = "rke2-node-bootstrap-gpu";
+inline constexpr std::string_view bootstrap_app_label = "app";
+inline constexpr std::string_view bootstrap_result_container = "bootstrap";
+// Intel GPU device plugin's resource and Node Feature Discovery's Intel GPU label.
+inline constexpr std::string_view intel_i915_resource = "gpu.intel.com/i915";
+inline constexpr std::string_view nfd_intel_gpu_label = "intel.feature.node.kubernetes.io/gpu";
+
 }  // namespace nodeboot::names

@@ -60,7 +60,9 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   }
   std::time_t t = timegm(&tm);
   if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t - offset);
+  // system_clock counts nanoseconds in 64 bits, which ends in 2262: "far future" is enough.
+  constexpr std::time_t kYear2200 = 7258118400;
+  return std::chrono::system_clock::from_time_t(std::min(t - offset, kYear2200));
 }
 
 struct Spawned {

@@ -55,6 +55,14 @@ bool never_sent(CURLcode rc) {
   return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
+// The Go API server answers an error before reading a request body and then sends GOAWAY;
+// libcurl 7.88 reports the stream as partial although the status line (and usually the
+// Status body) arrived. The answer stands: an error status is not worth a retry over this.
+bool answered_then_closed(CURLcode rc, long status) {
+  return status >= 400 && (rc == CURLE_PARTIAL_FILE || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM ||
+                           rc == CURLE_RECV_ERROR);
+}
+
 bool is_idempotent(const std::string& method) { return method == "GET" || method == "HEAD"; }
 
 struct Exchange {
@@ -278,6 +286,9 @@ CURLcode perform(CURL* c, const RestConfig& cfg, const Credentials& creds, const
   curl_slist_free_all(headers);
   curl_slist_free_all(connect_to);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ex.response.status);
+  long version = 0;
+  curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+  ex.response.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version == 0 ? 0 : 1;
   error_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   // The libcurl handle keeps the last option values; drop the pointers to our buffers.
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
@@ -312,6 +323,7 @@ Result<Response> Client::send(const Request& req) {
     Exchange ex;
     std::string text;
     CURLcode rc = perform(lease.curl, config_, *creds, req, ex, left, text);
+    if (rc != CURLE_OK && answered_then_closed(rc, ex.response.status)) rc = CURLE_OK;
     const bool can_retry = attempt < config_.max_retries;
     if (rc != CURLE_OK) {
       if (can_retry && (never_sent(rc) || (is_idempotent(req.method) && rc != CURLE_OPERATION_TIMEDOUT &&

@@ -1,5 +1,7 @@
 #include "nodeboot/test/support.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -88,6 +90,20 @@ std::string unique_name(const std::string& prefix) {
   static const unsigned salt = std::random_device{}() % 100000;
   return prefix + "-" + std::to_string(::getpid() % 100000) + "-" + std::to_string(salt) + "-" +
          std::to_string(counter++);
+}
+
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+  ::close(fd);
+  BOOST_REQUIRE(ok);
+  return ntohs(sa.sin_port);
 }
 
 }  // namespace nodeboot::test

@@ -33,6 +33,7 @@ struct Response {
   std::string body{};
   std::string content_type{};
   std::string retry_after{};  // the Retry-After header, "" if absent
+  int http_version = 0;       // 2 for HTTP/2 (negotiated by ALPN), 1 for HTTP/1.x
 };
 
 enum class WatchEventType { added, modified, deleted, bookmark, error };

@@ -3,49 +3,32 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <algorithm>
 #include <set>
+#include <thread>
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/test/support.hpp"
 
+#include "kube_e2e.hpp"
+
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
 using nlohmann::json;
+using e2e::admin;
+using e2e::ok;
 
 namespace {
-
-Client& admin() {
-  static Client client = [] {
-    ConnectionFlags f;
-    f.kubeconfig = cluster().kubeconfig.string();
-    auto cfg = resolve_config(f);
-    BOOST_REQUIRE_MESSAGE(cfg.has_value(), (cfg ? "" : cfg.error().message));
-    return Client(std::move(*cfg));
-  }();
-  return client;
-}
 
 json configmap(const std::string& name, const json& data) {
   return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", data}};
 }
 
-// A namespace per test case, deleted at the end.
-struct Ns {
-  std::string name = unique_name("kube-client");
-  Ns() {
-    auto r = admin().create(resources::namespaces, "", {{"metadata", {{"name", name}}}});
-    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
-  }
-  ~Ns() { (void)admin().remove(resources::namespaces, "", name); }
+struct Ns : e2e::TestNamespace {
+  Ns() : TestNamespace("kube-client") {}
 };
-
-template <typename T>
-const T& ok(const Result<T>& r) {
-  BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : kubectl_message(r.error())));
-  return *r;
-}
 
 }  // namespace
 
@@ -176,6 +159,70 @@ BOOST_AUTO_TEST_CASE(informer_syncs_and_follows_changes) {
   BOOST_TEST(!inf.get(ns.name, "before").has_value());
   BOOST_TEST(inf.get(ns.name, "after").value()["data"]["x"] == "y");
   inf.stop();
+}
+
+BOOST_AUTO_TEST_CASE(pagination_over_more_than_a_thousand_objects) {
+  Ns ns;
+  auto& c = admin();
+  // 1,100 ConfigMaps written by 4 threads through one Client: the Client is shared, not copied.
+  constexpr int kObjects = 1100, kThreads = 4;
+  std::atomic<int> failures{0};
+  {
+    std::vector<std::jthread> writers;
+    for (int t = 0; t < kThreads; ++t)
+      writers.emplace_back([&, t] {
+        for (int i = t; i < kObjects; i += kThreads)
+          if (!c.create(resources::configmaps, ns.name, configmap("cm-" + std::to_string(i), {{"i", std::to_string(i)}})))
+            ++failures;
+      });
+  }
+  BOOST_REQUIRE_EQUAL(failures.load(), 0);
+
+  std::vector<std::size_t> page_sizes;
+  std::set<std::string> seen;
+  auto version = c.list_pages(resources::configmaps, ns.name, {.label_selector = "", .limit = 500}, [&](json& page) -> Result<void> {
+    page_sizes.push_back(page["items"].size());
+    for (const auto& item : page["items"]) seen.insert(item["metadata"]["name"]);
+    return {};
+  });
+  ok(version);
+  BOOST_TEST(!version->empty());
+  seen.erase("kube-root-ca.crt");  // the controller manager's, in every namespace
+  BOOST_TEST(seen.size() == static_cast<std::size_t>(kObjects));
+  BOOST_REQUIRE_GE(page_sizes.size(), 3u);
+  BOOST_TEST(page_sizes[0] == 500u);
+
+  json all = ok(c.list(resources::configmaps, ns.name));
+  std::size_t ours = 0;
+  for (const auto& item : all["items"]) ours += item["metadata"]["name"] != "kube-root-ca.crt";
+  BOOST_TEST(ours == static_cast<std::size_t>(kObjects));
+  BOOST_TEST(!all["metadata"].contains("continue"));
+  // kubectl counts the same.
+  auto names = cluster().kubectl_ok({"get", "configmaps", "-n", ns.name, "-o", "name"});
+  BOOST_TEST(static_cast<std::size_t>(std::count(names.begin(), names.end(), '\n')) == all["items"].size());
+}
+
+BOOST_AUTO_TEST_CASE(connections_use_http2_and_are_reused) {
+  auto& c = admin();
+  auto r = c.send(get_request(resources::namespaces, "", "default"));
+  ok(r);
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->http_version == 2);
+}
+
+BOOST_AUTO_TEST_CASE(label_and_field_selectors) {
+  Ns ns;
+  auto& c = admin();
+  json labelled = configmap("labelled", {});
+  labelled["metadata"]["labels"] = {{"nodeboot.io/test", "yes"}};
+  ok(c.create(resources::configmaps, ns.name, labelled));
+  ok(c.create(resources::configmaps, ns.name, configmap("plain", {})));
+  auto by_label = ok(c.list(resources::configmaps, ns.name, {.label_selector = "nodeboot.io/test=yes"}));
+  BOOST_REQUIRE_EQUAL(by_label["items"].size(), 1u);
+  BOOST_TEST(by_label["items"][0]["metadata"]["name"] == "labelled");
+  auto by_field = ok(c.list(resources::configmaps, ns.name, {.field_selector = "metadata.name=plain"}));
+  BOOST_REQUIRE_EQUAL(by_field["items"].size(), 1u);
+  BOOST_TEST(by_field["items"][0]["metadata"]["name"] == "plain");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

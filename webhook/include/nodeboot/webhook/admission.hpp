@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +76,10 @@ std::string encode_review(std::string_view uid, const AdmissionResponse& respons
 
 // One JSON Patch operation in a patch being built; `value_json` is already JSON.
 void append_patch_op(std::string& patch, std::string_view op, std::string_view path, std::string_view value_json);
+
+// Runs one admission body through decoding and `handler`, always producing a review
+// (in-band errors, uid echoed when readable). The transport calls it; so do the fuzz target and tests.
+std::string serve_admission(std::string_view body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler);
 
 // A JSON Pointer token: "~" → "~0", "/" → "~1" (RFC 6901).
 std::string pointer_token(std::string_view key);

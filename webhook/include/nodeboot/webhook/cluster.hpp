@@ -12,7 +12,7 @@
 #include <string_view>
 #include <thread>
 
-#include "nodeboot/kube/config.hpp"
+#include "nodeboot/kube/client.hpp"
 #include "nodeboot/util/result.hpp"
 
 namespace nodeboot::webhook {
@@ -46,7 +46,7 @@ class OfflineClusterView final : public ClusterView {
 // background every `refresh` so the pod hot path never waits on the network.
 class ApiClusterView final : public ClusterView {
  public:
-  ApiClusterView(kube::RestConfig config, std::chrono::seconds refresh);
+  ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono::seconds refresh);
   ~ApiClusterView() override;
   std::string taint_key() const override;
   Result<bool> bootstrap_secret_exists(std::string_view node) override;
@@ -56,7 +56,7 @@ class ApiClusterView final : public ClusterView {
   void refresh_loop(std::chrono::seconds refresh);
   Result<std::string> read_taint_key();
 
-  kube::RestConfig config_;
+  std::shared_ptr<kube::Client> client_;
   mutable std::mutex mutex_;
   std::string taint_key_;
   std::atomic<bool> synced_{false};

@@ -73,8 +73,4 @@ class Server {
   std::thread thread_;
 };
 
-// Runs one admission body through decoding and `handler`, always producing a review
-// (in-band errors, uid echoed when readable). Exposed for the fuzz target and tests.
-std::string serve_admission(std::string_view body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler);
-
 }  // namespace nodeboot::webhook

@@ -49,6 +49,10 @@ const Cluster& cluster();
 // A name unique to this test process, for objects the test creates (DNS-1123).
 std::string unique_name(const std::string& prefix);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close), for a
+// server the test starts by command line.
+int free_loopback_port();
+
 }  // namespace nodeboot::test
 
 #include <chrono>

@@ -1,0 +1,80 @@
+// `kubectl nodeboot cluster validate|generate` through the command table, as an operator
+// runs them: messages, positions and exit codes.
+#include <sstream>
+
+#include <boost/test/unit_test.hpp>
+
+#include "nodeboot/plugin/app.hpp"
+#include "nodeboot/test/support.hpp"
+
+using namespace nodeboot::test;
+
+namespace {
+struct Ran {
+  int code;
+  std::string out, err;
+};
+Ran nodeboot_cluster(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  nodeboot::plugin::Io io{out, err};
+  args.insert(args.begin(), {"kubectl-nodeboot", "cluster"});
+  int code = nodeboot::plugin::main(args, io);
+  return {code, out.str(), err.str()};
+}
+std::string good() { return read_file(source_dir() / "tests/support/data/cluster.yaml"); }
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_cli)
+
+BOOST_AUTO_TEST_CASE(validate_reports_file_line_column_and_fix_and_exits_1) {
+  TempDir d;
+  auto text = good();
+  text.replace(text.find("192.168.1.21"), 12, "192.168.1.11");
+  text.replace(text.find("role: worker"), 12, "role: master");
+  auto f = d.write("cluster.yaml", text);
+  auto r = nodeboot_cluster({"validate", "-f", f.string()});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find(f.string() + ":19:11: error: nodes[1].role: \"master\" is not a role (fix: use controller or worker)") !=
+                 std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find(f.string() + ":20:9: error: nodes[1].ip: 192.168.1.11 is already node cp-1's IP (line 16)") !=
+                 std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find("2 error(s), 0 warning(s)") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(strict_turns_warnings_into_errors) {
+  TempDir d;
+  auto text = good();
+  text.replace(text.find("pod_subnet:"), 11, "pod_subnets:");
+  auto f = d.write("cluster.yaml", text);
+  auto lenient = nodeboot_cluster({"validate", "-f", f.string()});
+  BOOST_TEST(lenient.code == 0, lenient.err);
+  BOOST_TEST(lenient.err.find("warning: cluster.pod_subnets: is not a known field") != std::string::npos, lenient.err);
+  auto strict = nodeboot_cluster({"validate", "-f", f.string(), "--strict"});
+  BOOST_TEST(strict.code == 1);
+  BOOST_TEST(strict.err.find("--strict treats warnings as errors") != std::string::npos, strict.err);
+}
+
+BOOST_AUTO_TEST_CASE(generate_refuses_an_invalid_file_and_writes_nothing) {
+  TempDir d;
+  auto text = good();
+  text.replace(text.find("5254.0000.00AB"), 14, "not-a-mac");
+  auto f = d.write("cluster.yaml", text);
+  auto r = nodeboot_cluster({"generate", "-f", f.string(), "-o", (d.path() / "out").string()});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find("nodes[2].mac: \"not-a-mac\" is not a MAC address") != std::string::npos, r.err);
+  BOOST_TEST(!std::filesystem::exists(d.path() / "out"));
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
+  BOOST_TEST(nodeboot_cluster({}).code == 2);
+  BOOST_TEST(nodeboot_cluster({"frobnicate"}).code == 2);
+  BOOST_TEST(nodeboot_cluster({"validate", "--no-such-flag"}).code == 2);
+  auto help = nodeboot_cluster({"--help"});
+  BOOST_TEST(help.code == 0);
+  for (const char* c : {"init", "generate", "serve", "wait", "validate", "teardown"})
+    BOOST_TEST(help.out.find(std::string("  ") + c + " ") != std::string::npos, c);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

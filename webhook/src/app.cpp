@@ -12,6 +12,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/version.hpp"
 #include "nodeboot/webhook/cluster.hpp"
+#include "nodeboot/webhook/controller/controller.hpp"
 #include "nodeboot/webhook/log.hpp"
 #include "nodeboot/webhook/server.hpp"
 
@@ -50,6 +51,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   std::shared_ptr<ClusterView> cluster;
+  std::unique_ptr<controller::GateController> gate;  // --enable-gate-controller
   if (parsed.count("no-api")) {
     cluster = std::make_shared<OfflineClusterView>(parsed["taint-key"].as<std::string>());
   } else {
@@ -58,7 +60,13 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
       err << "error: " << config.error().message << " (pass --kubeconfig, run in a cluster, or use --no-api)\n";
       return 1;
     }
-    cluster = std::make_shared<ApiClusterView>(std::move(*config), std::chrono::seconds(30));
+    cluster = std::make_shared<ApiClusterView>(*config, std::chrono::seconds(30));
+    auto started = controller::start_from_flags(parsed, *config, cluster);
+    if (!started) {
+      err << "error: " << started.error().message << '\n';
+      return 2;
+    }
+    gate = std::move(*started);
   }
 
   ServerOptions options;
@@ -69,6 +77,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   options.max_connections = parsed["max-connections"].as<std::size_t>();
   options.controller_username = parsed["controller-username"].as<std::string>();
   options.schedule_label = parsed["schedule-label"].as<std::string>();
+  if (gate) options.extra_metrics = [&gate] { return gate->render_metrics(); };
   Server server(options, cluster);
   auto port = server.start();
   if (!port) {
@@ -78,6 +87,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   const int sig = wait_for_signal();
   log_info("signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.begin_shutdown();
+  if (gate) gate->stop();  // release the Lease first, so another replica takes over at once
   // Keep answering while the API server notices the endpoint is gone.
   std::this_thread::sleep_for(std::chrono::seconds(parsed["shutdown-delay"].as<int>()));
   auto stopped = std::async(std::launch::async, [&] { server.stop(); });
@@ -119,6 +129,7 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
       ("version", "Print the version and exit")
       ("h,help", "Show this help");
   kube::add_connection_flags(options);
+  controller::add_flags(options);
   std::vector<const char*> cargv;
   for (auto& a : argv) cargv.push_back(a.c_str());
   cxxopts::ParseResult parsed;

@@ -2,6 +2,7 @@
 
 #include <ostream>
 
+#include "nodeboot/agent/join.hpp"
 #include "nodeboot/version.hpp"
 
 namespace nodeboot::agent {
@@ -28,6 +29,7 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
     out << "nodeboot-agent " << version() << '\n';
     return 0;
   }
+  if (argv[1] == "join") return join_main({argv.begin() + 2, argv.end()}, out, err);
   err << "error: unknown command \"" << argv[1] << "\"; run 'nodeboot-agent --help'\n";
   return 2;
 }

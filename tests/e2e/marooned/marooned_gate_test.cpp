@@ -41,13 +41,14 @@ std::string scheduled_reason(const json& pod) {
   return "";
 }
 
-// Events about a pod, as "reason" → reportingInstance.
+// The gate-release controller's events about a pod, as "reason" → reportingInstance.
 std::multimap<std::string, std::string> events_of(const std::string& ns, const std::string& pod) {
   std::multimap<std::string, std::string> out;
   // The list outlives the loop (a temporary's member would not, before C++23's P2718).
   const auto list = kubectl_json({"get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + pod});
   for (const auto& e : list["items"])
-    out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
+    if (e.value("reportingComponent", "") == "nodeboot-gate-controller")
+      out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
   return out;
 }
 

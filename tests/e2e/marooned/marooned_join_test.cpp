@@ -157,4 +157,43 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
   BOOST_TEST(registered["spec"]["taints"][0]["value"] == selector);
 }
 
+BOOST_AUTO_TEST_CASE(config_crd_defaults_and_validates) {
+  // By its short name; the default config sets only nodeImage and nodeTaintKey.
+  const auto config = kubectl_json({"get", "mpconfig", "default"});
+  BOOST_TEST(config["spec"]["nodeTaintKey"] == "maroonedpods.io");
+  BOOST_TEST(config["spec"]["baseVMResources"]["memoryMi"] == 1024);
+  BOOST_TEST(config["spec"]["resourceOverhead"]["memory"] == "512Mi");
+  BOOST_TEST(config["spec"]["enableKernelBoot"] == false);
+  auto bad = cluster().kubectl({"apply", "--dry-run=server", "-f", "-"},
+                               R"({"apiVersion":"maroonedpods.io/v1alpha1","kind":"MaroonedPodsConfig",)"
+                               R"("metadata":{"name":"bad"},"spec":{"nodeTaintKey":"Not_A_Domain"}})");
+  BOOST_TEST(bad.exit_code != 0);
+  BOOST_TEST(bad.err.find("spec.nodeImage") != std::string::npos, bad.err);
+  BOOST_TEST(bad.err.find("spec.nodeTaintKey") != std::string::npos, bad.err);
+}
+
+BOOST_AUTO_TEST_CASE(list_shows_id_state_and_node) {
+  auto& env = *Suite::env;
+  auto r = plugin({"list", "-o", "json"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const auto rows = json::parse(r.out)["items"];
+  bool found = false;
+  for (const auto& row : rows)
+    if (row["pod"] == pod_name()) {
+      found = true;
+      BOOST_TEST(row["id"] == id());
+      // The round trip above registered a node for it (Ready or not, the gate is still on:
+      // no controller runs in this suite).
+      BOOST_TEST(row["state"] == "WaitingForNode");
+      BOOST_TEST(!row["node"].get<std::string>().empty());
+    }
+  BOOST_TEST(found, r.out);
+  const auto fresh = json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, env.pod(true, "list-").dump()));
+  auto table = plugin({"list"});
+  BOOST_TEST_REQUIRE(table.exit_code == 0, table.err);
+  BOOST_TEST(table.out.starts_with("POD "), table.out);
+  const auto line = table.out.substr(table.out.find(fresh["metadata"]["name"].get<std::string>()));
+  BOOST_TEST(line.substr(0, line.find('\n')).find(" Gated ") != std::string::npos, table.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

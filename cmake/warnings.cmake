@@ -15,3 +15,12 @@ if(NODEBOOT_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(nodeboot_options INTERFACE -fsanitize=address,undefined)
 endif()
+
+# Precompiled headers: nlohmann/json and the standard library dominate compile time on
+# 2 cores (every target builds its own copy once; each translation unit then skips them).
+option(NODEBOOT_PCH "Precompile the heaviest common headers" ON)
+if(NODEBOOT_PCH)
+  target_precompile_headers(nodeboot_options INTERFACE
+    <nlohmann/json.hpp> <string> <string_view> <vector> <optional> <chrono> <filesystem> <map>
+    <functional> <sstream> <expected>)
+endif()

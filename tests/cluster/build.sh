@@ -6,32 +6,16 @@
 #
 # Prints the directory holding the binaries on stdout (everything else on stderr).
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache_root=${NODEBOOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeboot}
-# k8s.io/kubernetes is not served by the checksum database; go.sum (committed) pins it.
-export GONOSUMDB=k8s.io/kubernetes GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
-
-# module dir | Go packages | version stamp flags
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/gobuild.sh"
+here=$gobuild_here
+cache_root=$gobuild_cache
+# etcd's main package is its server module: name the binary for what it is.
+go_build_rename() { if [[ -f "$1/server" ]]; then mv "$1/server" "$1/etcd"; fi; }
+# module dir | Go packages
 build_module() {
   local mod=$1; shift
-  local key
-  key=$( (go version; cat "$here/go/$mod/go.mod" "$here/go/$mod/go.sum"; printf '%s\n' "$@") | sha256sum | cut -c1-16)
-  local out="$cache_root/controlplane/$mod-$key"
-  if [[ -f "$out/.complete" ]]; then
-    echo "controlplane: $mod cached in $out" >&2
-  else
-    echo "controlplane: building $mod (cold build, a few minutes on 2 cores)" >&2
-    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-    local start=$SECONDS
-    local ldflags=${LDFLAGS_EXTRA:-}
-    (cd "$here/go/$mod" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/" "$@")
-    # etcd's main package is its server module: name the binary for what it is.
-    if [[ -f "$out.tmp/server" ]]; then mv "$out.tmp/server" "$out.tmp/etcd"; fi
-    touch "$out.tmp/.complete"
-    rm -rf "$out" && mv "$out.tmp" "$out"
-    echo "controlplane: built $mod in $((SECONDS - start))s" >&2
-  fi
-  built_dirs+=("$out")
+  go_build_cached controlplane "$mod" "$@"
+  built_dirs+=("$GO_BUILT_DIR")
 }
 built_dirs=()
 

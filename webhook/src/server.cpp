@@ -1,9 +1,13 @@
 #include "nodeboot/webhook/server.hpp"
 
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <deque>
 #include <mutex>
 
@@ -111,10 +115,42 @@ bool is_admission(Route r) {
 // An in-band answer to a request whose body is not read (or not readable): the API server
 // sees a review with a status instead of a transport error. The body may be unread, so
 // the connection closes.
+// cpp-httplib (Debian builds it with zlib and brotli) gzips "application/json" bodies for
+// clients that accept it, as the API server does: a fresh zlib stream (about 256 KiB of
+// state, by zlib.h's formula) for every answer of a few hundred bytes. The parameterised
+// type is outside its list and means the same.
+constexpr const char* json_type = "application/json; charset=utf-8";
+
+// The TLS connection this thread serves, recorded at its ClientHello: each connection
+// lives on one pool thread from handshake to close.
+thread_local SSL* connection_ssl = nullptr;
+// Set when the answer being written must end the connection.
+thread_local bool close_after_response = false;
+
+int remember_connection(SSL* ssl, int*, void*) {
+  connection_ssl = ssl;
+  close_after_response = false;
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 void reject_in_band(httplib::Response& res, int code, std::string message, bool close) {
   res.status = 200;
-  res.set_content(encode_review("", AdmissionResponse::errored(code, std::move(message))), "application/json");
-  if (close) res.set_header("Connection", "close");
+  res.set_content(encode_review("", AdmissionResponse::errored(code, std::move(message))), json_type);
+  if (close) {
+    res.set_header("Connection", "close");
+    close_after_response = true;
+  }
+}
+
+// cpp-httplib 0.11.4 ignores a handler's "Connection: close" and would parse the unread
+// body as the next request. After the answer is written: close_notify, then FIN, so the
+// client reads the whole answer and a clean end (closing with unread input would send a
+// reset that can destroy the answer in flight).
+void end_connection_after_response() {
+  if (!close_after_response || !connection_ssl) return;
+  close_after_response = false;
+  SSL_shutdown(connection_ssl);
+  ::shutdown(SSL_get_fd(connection_ssl), SHUT_WR);
 }
 
 }  // namespace
@@ -137,8 +173,82 @@ std::string serve_admission(std::string_view body, const std::function<Admission
   }
 }
 
+namespace {
+
+// Connections with a request in flight, keyed by peer address. cpp-httplib 0.11.4 waits
+// out the whole keep-alive timeout on idle connections before it notices a stop, so on
+// shutdown every connection not in this list is closed (see close_idle_connections).
+class BusyConnections {
+ public:
+  static std::uint64_t key(const std::string& addr, int port) {
+    return std::hash<std::string>{}(addr) * 65599u + static_cast<std::uint64_t>(port);
+  }
+  void add(std::uint64_t k) {
+    std::lock_guard lock(mutex_);
+    keys_.push_back(k);
+  }
+  void remove(std::uint64_t k) {
+    std::lock_guard lock(mutex_);
+    if (auto it = std::ranges::find(keys_, k); it != keys_.end()) {
+      *it = keys_.back();
+      keys_.pop_back();
+    }
+  }
+  bool contains(std::uint64_t k) {
+    std::lock_guard lock(mutex_);
+    return std::ranges::find(keys_, k) != keys_.end();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::uint64_t> keys_;
+};
+
+// Shuts down the accepted connections on `port` that are idle (not in `busy`): their
+// threads wake, see EOF and end. Accepted sockets are found among the process's fds by
+// their local port; the listener itself is already closed.
+void close_idle_connections(int port, BusyConnections& busy) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (const std::exception&) {
+      continue;
+    }
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
+    int local_port = 0;
+    if (local.ss_family == AF_INET) local_port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    else if (local.ss_family == AF_INET6) local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    if (local_port != port) continue;
+    sockaddr_storage peer{};
+    len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;
+    char host[INET6_ADDRSTRLEN] = {};
+    int peer_port = 0;
+    if (peer.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<sockaddr_in*>(&peer);
+      ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      peer_port = ntohs(a->sin_port);
+    } else {
+      const auto* a = reinterpret_cast<sockaddr_in6*>(&peer);
+      ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+      peer_port = ntohs(a->sin6_port);
+    }
+    if (!busy.contains(BusyConnections::key(host, peer_port))) ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
+thread_local std::uint64_t request_key = 0;
+
+}  // namespace
+
 struct Server::Impl {
   std::unique_ptr<TlsServer> http;
+  BusyConnections busy;
+  int port = 0;
 };
 
 Server::Server(ServerOptions options, std::shared_ptr<ClusterView> cluster)
@@ -157,6 +267,7 @@ Result<int> Server::start() {
     // Idle keep-alive connections give their 2 x 16 KiB record buffers back.
     SSL_CTX_set_mode(&ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_cert_cb(&ctx, &CertWatcher::install, &certs_);
+    SSL_CTX_set_client_hello_cb(&ctx, &remember_connection, nullptr);
     if (!client_ca.empty()) {
       if (SSL_CTX_load_verify_locations(&ctx, client_ca.c_str(), nullptr) != 1) return false;
       SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(client_ca.c_str()));
@@ -174,7 +285,9 @@ Result<int> Server::start() {
   // Debian builds cpp-httplib with TCP_NODELAY off: every keep-alive answer would wait
   // ~40 ms for Nagle plus the client's delayed ACK.
   http.set_tcp_nodelay(true);
-  http.set_keep_alive_max_count(std::numeric_limits<std::size_t>::max());  // reconnects only cost handshakes
+  // A handshake per million requests is noise; cpp-httplib's default (5) is a handshake
+  // every fifth admission.
+  http.set_keep_alive_max_count(1'000'000);
   http.set_keep_alive_timeout(options_.keep_alive.count());
   http.set_read_timeout(options_.read_timeout.count(), 0);
   http.set_write_timeout(options_.read_timeout.count(), 0);
@@ -185,9 +298,14 @@ Result<int> Server::start() {
   });
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (request_pending) metrics_.in_flight(-1);  // the previous request on this thread never finished
+    if (request_pending) {  // the previous request on this thread never finished
+      metrics_.in_flight(-1);
+      impl_->busy.remove(request_key);
+    }
     request_start = Clock::now();
     request_pending = true;
+    request_key = BusyConnections::key(req.remote_addr, req.remote_port);
+    impl_->busy.add(request_key);
     metrics_.in_flight(+1);
     const Route route = route_of(req.path);
     if (!is_admission(route) || req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
@@ -216,8 +334,10 @@ Result<int> Server::start() {
   });
 
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    end_connection_after_response();
     if (!request_pending) return;
     request_pending = false;
+    impl_->busy.remove(request_key);
     metrics_.in_flight(-1);
     const auto elapsed = Clock::now() - request_start;
     metrics_.observe(route_of(req.path), res.status, elapsed);
@@ -240,7 +360,7 @@ Result<int> Server::start() {
 
   const auto admission = [this](std::function<AdmissionResponse(const AdmissionRequest&)> handler) {
     return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-      res.set_content(serve_admission(req.body, handler), "application/json");
+      res.set_content(serve_admission(req.body, handler), json_type);
     };
   };
   http.Post("/mutate/pods", admission([this](const AdmissionRequest& r) { return mutate_pod(r, cluster_->taint_key()); }));
@@ -276,6 +396,7 @@ Result<int> Server::start() {
     return fail(ErrorKind::io, "cannot listen on " + options_.host + ":" + std::to_string(port) + " (port in use?)");
   }
   if (!http.widen_backlog(listen_backlog)) log_error("cannot widen the listen backlog; staying at 5");
+  impl_->port = port;
   thread_ = std::thread([&http] { http.listen_after_bind(); });
   certs_.start(options_.cert_poll);
   log_info("serving", {{"address", options_.host + ":" + std::to_string(port)}});
@@ -285,6 +406,9 @@ Result<int> Server::start() {
 void Server::stop() {
   shutting_down_ = true;
   if (impl_->http) impl_->http->stop();
+  // Requests in flight finish (cpp-httplib ends their connection afterwards because the
+  // listener is gone); idle keep-alive connections would otherwise hold on for minutes.
+  if (impl_->port != 0) close_idle_connections(impl_->port, impl_->busy);
   if (thread_.joinable()) thread_.join();
   certs_.stop();
 }

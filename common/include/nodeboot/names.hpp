@@ -52,4 +52,16 @@ inline constexpr std::string_view maroon_config_name = "default";  // the Maroon
 inline constexpr std::string_view gate_controller_lease = "nodeboot-gate-controller";
 inline constexpr std::string_view join_info_path = "/etc/marooned/join-info.yaml";
 
+// Node bootstrap (seeds 000/001): the seed DaemonSets keep their names in kube-system; each
+// pod carries label app=<DaemonSet name>. The init container `bootstrap` leaves one JSON
+// result line as its termination message (manifests/node-bootstrap/*-bootstrap.sh).
+inline constexpr std::string_view bootstrap_namespace = "kube-system";
+inline constexpr std::string_view iscsi_daemonset = "rke2-node-bootstrap-iscsi";
+inline constexpr std::string_view gpu_daemonset = "rke2-node-bootstrap-gpu";
+inline constexpr std::string_view bootstrap_app_label = "app";
+inline constexpr std::string_view bootstrap_result_container = "bootstrap";
+// Intel GPU device plugin's resource and Node Feature Discovery's Intel GPU label.
+inline constexpr std::string_view intel_i915_resource = "gpu.intel.com/i915";
+inline constexpr std::string_view nfd_intel_gpu_label = "intel.feature.node.kubernetes.io/gpu";
+
 }  // namespace nodeboot::names

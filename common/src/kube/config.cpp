@@ -2,19 +2,23 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
 #include "base64.hpp"
+#include "kubeconfig.hpp"
 
 namespace nodeboot::kube {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::Kubeconfig;
 
-Result<std::string> read_file(const fs::path& path, const std::string& what) {
+Result<std::string> read_text(const fs::path& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(ErrorKind::config, what + ": cannot read " + path.string());
   std::ostringstream ss;
@@ -22,95 +26,43 @@ Result<std::string> read_file(const fs::path& path, const std::string& what) {
   return ss.str();
 }
 
-// `data` wins over `file` exactly as in client-go; relative files resolve against the kubeconfig's folder.
-Result<std::string> data_or_file(const YAML::Node& entry, const std::string& data_key, const std::string& file_key,
-                                 const fs::path& origin, const std::string& where) {
-  if (entry[data_key]) return detail::base64_decode(entry[data_key].as<std::string>(), where + "." + data_key);
-  if (entry[file_key]) {
-    fs::path p = entry[file_key].as<std::string>();
-    if (p.is_relative()) p = origin.parent_path() / p;
-    return read_file(p, where + "." + file_key);
-  }
-  return std::string{};
-}
-
-// The `field` mapping of the list entry called `name`, if there is one.
-std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name, const char* field) {
-  if (!list || !list.IsSequence()) return std::nullopt;
-  for (const auto& item : list)
-    if (item["name"] && item["name"].as<std::string>() == name) {
-      YAML::Node entry = item[field];
-      if (entry && entry.IsMap()) return entry;
-      return YAML::Node(YAML::NodeType::Map);  // `context: {}` and `context:` mean an empty entry
-    }
-  return std::nullopt;
+fs::path relative_to_cwd(const std::string& p) {
+  if (p.empty()) return {};
+  fs::path path(p);
+  return path.is_relative() ? fs::absolute(path) : path;
 }
 
 }  // namespace
 
-Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path& origin,
-                                    const ConnectionFlags& flags) {
-  const std::string file = origin.string();
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return fail(ErrorKind::config, file + ": not valid YAML (line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
+Result<std::chrono::milliseconds> parse_timeout(const std::string& text) {
+  const auto bad = [&] {
+    return fail(ErrorKind::invalid_input, "--request-timeout \"" + text +
+                                              "\" is not a duration; use a number of seconds or units like 1m30s, 500ms");
+  };
+  if (text.empty()) return std::chrono::milliseconds(0);
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 9) return bad();  // more than 30 years: a typo
+    return std::chrono::milliseconds(std::stoll(text) * 1000);
   }
-  if (!root.IsMap()) return fail(ErrorKind::config, file + ": not a kubeconfig (expected a mapping at the top)");
-
-  try {
-    std::string context_name = flags.context;
-    if (context_name.empty() && root["current-context"]) context_name = root["current-context"].as<std::string>();
-    if (context_name.empty())
-      return fail(ErrorKind::config, file + ": no current-context is set; pass --context or run `kubectl config use-context`");
-    auto found_context = find_named(root["contexts"], context_name, "context");
-    if (!found_context) return fail(ErrorKind::config, file + ": context \"" + context_name + "\" is not defined under contexts");
-
-    const YAML::Node& context = *found_context;
-    RestConfig cfg;
-    cfg.source = origin;
-    const std::string cluster_name = context["cluster"] ? context["cluster"].as<std::string>() : "";
-    auto found_cluster = find_named(root["clusters"], cluster_name, "cluster");
-    if (!found_cluster)
-      return fail(ErrorKind::config, file + ": cluster \"" + cluster_name + "\" (from context \"" + context_name +
-                                         "\") is not defined under clusters");
-    const YAML::Node& cluster = *found_cluster;
-    cfg.server = flags.server.empty() ? (cluster["server"] ? cluster["server"].as<std::string>() : "") : flags.server;
-    if (cfg.server.empty())
-      return fail(ErrorKind::config, file + ": clusters[" + cluster_name + "].server is empty; set it or pass --server");
-    while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
-    const std::string cluster_where = file + ": clusters[" + cluster_name + "]";
-    auto ca = data_or_file(cluster, "certificate-authority-data", "certificate-authority", origin, cluster_where);
-    if (!ca) return std::unexpected(ca.error());
-    cfg.ca_pem = *ca;
-    cfg.insecure_skip_tls_verify = cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
-
-    const std::string user_name = context["user"] ? context["user"].as<std::string>() : "";
-    if (!user_name.empty()) {
-      auto found_user = find_named(root["users"], user_name, "user");
-      if (!found_user)
-        return fail(ErrorKind::config, file + ": user \"" + user_name + "\" (from context \"" + context_name +
-                                           "\") is not defined under users");
-      const YAML::Node& user = *found_user;
-      const std::string user_where = file + ": users[" + user_name + "]";
-      auto cert = data_or_file(user, "client-certificate-data", "client-certificate", origin, user_where);
-      if (!cert) return std::unexpected(cert.error());
-      auto key = data_or_file(user, "client-key-data", "client-key", origin, user_where);
-      if (!key) return std::unexpected(key.error());
-      cfg.client_cert_pem = *cert;
-      cfg.client_key_pem = Secret(*key);
-      if (user["token"]) cfg.bearer_token = Secret(user["token"].as<std::string>());
-    }
-    if (!flags.namespace_.empty())
-      cfg.namespace_ = flags.namespace_;
-    else if (context["namespace"])
-      cfg.namespace_ = context["namespace"].as<std::string>();
-    if (flags.request_timeout.count() > 0) cfg.timeout = flags.request_timeout;
-    return cfg;
-  } catch (const YAML::Exception& e) {
-    return fail(ErrorKind::config, file + ": malformed kubeconfig (line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
+  double total_ms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (start == i) return bad();
+    double value = std::strtod(text.substr(start, i - start).c_str(), nullptr);
+    std::size_t u = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    std::string unit = text.substr(u, i - u);
+    if (unit == "h") total_ms += value * 3600000;
+    else if (unit == "m") total_ms += value * 60000;
+    else if (unit == "s") total_ms += value * 1000;
+    else if (unit == "ms") total_ms += value;
+    else if (unit == "us" || unit == "µs") total_ms += value / 1000;
+    else if (unit == "ns") total_ms += value / 1000000;
+    else return bad();
   }
+  return std::chrono::milliseconds(static_cast<long long>(total_ms));
 }
 
 Environment Environment::process() {
@@ -122,23 +74,130 @@ Environment Environment::process() {
   return e;
 }
 
+namespace {
+
+// The kubeconfig files to read, in kubectl's order: --kubeconfig (must exist), else each
+// KUBECONFIG entry (duplicates dropped, missing ones skipped), else ~/.kube/config.
+struct Sources {
+  std::vector<fs::path> files;  // existing files, in precedence order
+  std::string tried;            // for the "no configuration" message
+};
+
+Result<Sources> find_sources(const ConnectionFlags& flags, const Environment& env) {
+  Sources s;
+  if (!flags.kubeconfig.empty()) {
+    fs::path p(flags.kubeconfig);
+    std::error_code ec;
+    if (!fs::exists(p, ec))
+      return fail(ErrorKind::config, "--kubeconfig " + flags.kubeconfig + ": no such file");
+    s.files.push_back(p);
+    return s;
+  }
+  if (auto list = env.getenv("KUBECONFIG"); list && !list->empty()) {
+    std::set<std::string> seen;
+    std::size_t start = 0;
+    while (start <= list->size()) {
+      std::size_t colon = list->find(':', start);
+      std::string entry = list->substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      start = colon == std::string::npos ? list->size() + 1 : colon + 1;
+      if (entry.empty() || !seen.insert(entry).second) continue;
+      std::error_code ec;
+      if (fs::exists(entry, ec)) s.files.emplace_back(entry);
+    }
+    s.tried = "KUBECONFIG=" + *list;
+    return s;
+  }
+  if (auto home = env.getenv("HOME"); home && !home->empty()) {
+    fs::path p = fs::path(*home) / ".kube" / "config";
+    std::error_code ec;
+    if (fs::exists(p, ec)) s.files.push_back(p);
+    s.tried = p.string();
+  } else {
+    s.tried = "$HOME/.kube/config (HOME is not set)";
+  }
+  return s;
+}
+
+// rest.InClusterConfig plus kubectl's in-cluster overrides (--server, --token, --certificate-authority).
+Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& env) {
+  auto host = env.getenv("KUBERNETES_SERVICE_HOST");
+  auto port = env.getenv("KUBERNETES_SERVICE_PORT");
+  const fs::path dir = env.service_account_dir;
+  if (!host || host->empty() || !port || port->empty())
+    return fail(ErrorKind::config, "not running in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)");
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "token", ec))
+    return fail(ErrorKind::config, "not running in a cluster: no service-account token at " + (dir / "token").string());
+  RestConfig cfg;
+  cfg.in_cluster = true;
+  cfg.source = "in-cluster";
+  const bool v6 = host->find(':') != std::string::npos;
+  cfg.server = "https://" + (v6 ? "[" + *host + "]" : *host) + ":" + *port;
+  cfg.token_file = dir / "token";
+  if (auto ca = read_text(dir / "ca.crt", "in-cluster CA"); ca) cfg.ca_pem = *ca;  // client-go goes on without it
+  if (!flags.server.empty()) cfg.server = flags.server;
+  if (!flags.token.empty()) {
+    cfg.bearer_token = flags.token;
+    cfg.token_file.clear();
+  }
+  if (!flags.certificate_authority.empty()) {
+    auto ca = read_text(relative_to_cwd(flags.certificate_authority), "--certificate-authority");
+    if (!ca) return std::unexpected(ca.error());
+    cfg.ca_pem = *ca;
+  }
+  // Namespace: the flag, then POD_NAMESPACE (the downward API), then the token's namespace file.
+  cfg.namespace_ = "default";
+  if (!flags.namespace_.empty()) {
+    cfg.namespace_ = flags.namespace_;
+  } else if (auto pod_ns = env.getenv("POD_NAMESPACE"); pod_ns && !pod_ns->empty()) {
+    cfg.namespace_ = *pod_ns;
+  } else if (auto ns = read_text(dir / "namespace", "in-cluster namespace"); ns) {
+    std::string trimmed = *ns;
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
+    if (!trimmed.empty()) cfg.namespace_ = trimmed;
+  }
+  if (flags.request_timeout.count() > 0) cfg.timeout = flags.request_timeout;
+  cfg.disable_compression = flags.disable_compression;
+  return cfg;
+}
+
+}  // namespace
+
 Result<RestConfig> resolve_config(const ConnectionFlags& flags) { return resolve_config(flags, Environment::process()); }
 
 Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environment& env) {
-  fs::path path;
-  if (!flags.kubeconfig.empty()) {
-    path = flags.kubeconfig;
-  } else if (auto list = env.getenv("KUBECONFIG"); list && !list->empty()) {
-    path = list->substr(0, list->find(':'));
-  } else if (auto home = env.getenv("HOME"); home) {
-    path = fs::path(*home) / ".kube" / "config";
+  auto sources = find_sources(flags, env);
+  if (!sources) return std::unexpected(sources.error());
+  Kubeconfig merged;
+  for (const auto& file : sources->files) {
+    auto text = read_text(file, "kubeconfig");
+    if (!text) return std::unexpected(text.error());
+    auto parsed = detail::parse_kubeconfig_file(*text, file);
+    if (!parsed) return std::unexpected(parsed.error());
+    detail::merge_into(merged, std::move(*parsed));
   }
-  if (path.empty() || !fs::exists(path))
-    return fail(ErrorKind::config, "no kubeconfig found (tried " + (path.empty() ? std::string("$HOME/.kube/config") : path.string()) +
-                                       "); pass --kubeconfig or set KUBECONFIG");
-  auto text = read_file(path, "kubeconfig");
-  if (!text) return std::unexpected(text.error());
-  return parse_kubeconfig(*text, path, flags);
+  auto resolved = detail::resolve(merged, flags);
+  if (!resolved) return std::unexpected(resolved.error());
+  if (*resolved) return std::move(**resolved);
+  // Nothing usable in kubeconfig: kubectl then tries the in-cluster configuration.
+  const std::string kubeconfig_cause =
+      sources->files.empty() ? "no kubeconfig found (tried " + sources->tried + ")"
+                             : "the kubeconfig selects no cluster (no current-context, no --context or --server)";
+  auto icc = in_cluster(flags, env);
+  if (icc) return icc;
+  return fail(ErrorKind::config, kubeconfig_cause + "; and " + icc.error().message +
+                                     ". Pass --kubeconfig, set KUBECONFIG, or run inside a pod");
+}
+
+Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path& origin,
+                                    const ConnectionFlags& flags) {
+  auto parsed = detail::parse_kubeconfig_file(yaml_text, origin);
+  if (!parsed) return std::unexpected(parsed.error());
+  auto resolved = detail::resolve(*parsed, flags);
+  if (!resolved) return std::unexpected(resolved.error());
+  if (!*resolved)
+    return fail(ErrorKind::config, origin.string() + ": no current-context is set; pass --context or run `kubectl config use-context`");
+  return std::move(**resolved);
 }
 
 }  // namespace nodeboot::kube

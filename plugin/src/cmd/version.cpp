@@ -39,7 +39,12 @@ int version(std::vector<std::string> args, Io& io) {
   nlohmann::json doc{{"clientVersion", {{"gitVersion", std::string(nodeboot::version())}}}};
   int rc = exit_ok;
   if (!parsed.count("client")) {
-    auto cfg = kube::resolve_config(kube::connection_flags(parsed));
+    auto flags = kube::parse_connection_flags(parsed);
+    if (!flags) {
+      io.err << "error: " << flags.error().message << '\n';
+      return exit_usage;
+    }
+    auto cfg = kube::resolve_config(*flags);
     if (!cfg) {
       io.err << "error: " << cfg.error().message << '\n';
       return exit_error;
@@ -50,7 +55,7 @@ int version(std::vector<std::string> args, Io& io) {
       doc["serverVersion"] = *server;
     } else {
       io.err << "error: reading the server version from " << client.config().server << ": "
-             << server.error().message << '\n';
+             << kube::kubectl_message(server.error()) << '\n';
       rc = exit_error;
     }
   }

@@ -98,6 +98,10 @@ struct Environment {
   static Environment process();
 };
 
+// --request-timeout's syntax: a bare number is seconds, otherwise a Go duration ("1m30s",
+// "500ms"); 0 means no limit.
+Result<std::chrono::milliseconds> parse_timeout(const std::string& text);
+
 Result<RestConfig> resolve_config(const ConnectionFlags& flags);
 Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environment& env);
 

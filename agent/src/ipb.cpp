@@ -1,0 +1,387 @@
+#include "nodeboot/agent/ipb.hpp"
+
+#include <openssl/evp.h>
+
+#include <unistd.h>
+
+#include <ctime>
+#include <map>
+#include <fstream>
+#include <ostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/agent/fetch.hpp"
+#include "nodeboot/agent/ignition.hpp"
+#include "nodeboot/util/process.hpp"
+
+namespace nodeboot::agent {
+namespace fs = std::filesystem;
+
+std::string_view to_string(State state) {
+  switch (state) {
+    case State::pending: return "Pending";
+    case State::validating: return "Validating";
+    case State::downloading: return "Downloading";
+    case State::applying: return "Applying";
+    case State::rebooting: return "Rebooting";
+    case State::joining: return "Joining";
+    case State::done: return "Done";
+    case State::failed: return "Failed";
+  }
+  return "Unknown";
+}
+
+void FanOut::report(const Step& step) {
+  for (auto* t : targets_) t->report(step);
+}
+
+namespace {
+
+}  // namespace
+
+std::string rfc3339_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+// "<Target><Problem>": IgnitionUnauthorized, PayloadTruncated, RegistryTLSFailed, …
+std::string fetch_reason(std::string_view target, const FetchResult& r) {
+  std::string problem;
+  switch (r.failure) {
+    case FetchFailure::none:
+    case FetchFailure::http_status:
+      problem = (r.status == 401 || r.status == 403) ? "Unauthorized" : "HTTPError";
+      break;
+    case FetchFailure::connect: problem = "Unreachable"; break;
+    case FetchFailure::tls: problem = "TLSFailed"; break;
+    case FetchFailure::timeout: problem = "Timeout"; break;
+    case FetchFailure::truncated: problem = "Truncated"; break;
+    case FetchFailure::too_large: problem = "TooLarge"; break;
+    case FetchFailure::local: problem = "WriteFailed"; break;
+  }
+  return std::string(target) + problem;
+}
+
+std::string registry_url(const bootstrap::HostPort& r) {
+  const bool v6 = r.host.find(':') != std::string::npos;
+  std::string url = "https://" + (v6 ? "[" + r.host + "]" : r.host);
+  if (r.port) url += ":" + std::to_string(*r.port);
+  return url + "/v2/";
+}
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+  void update(std::string_view s) { EVP_DigestUpdate(ctx_.get(), s.data(), s.size()); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx_.get(), md, &n);
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+      out.push_back(digits[md[i] >> 4]);
+      out.push_back(digits[md[i] & 0xf]);
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+Result<void> write_file(const fs::path& path, std::string_view contents, fs::perms perms) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  // Write aside and rename: a reboot mid-write must not leave firstboot half a config.
+  const fs::path tmp = path.string() + ".nodeboot-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    if (!out) return fail(ErrorKind::io, "cannot write " + path.string());
+  }
+  fs::permissions(tmp, perms, ec);
+  fs::rename(tmp, path, ec);
+  if (ec) return fail(ErrorKind::io, "cannot write " + path.string() + ": " + ec.message());
+  return {};
+}
+
+std::string tail(const std::string& s, std::size_t n) {
+  std::string t = s.size() > n ? "…" + s.substr(s.size() - n) : s;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  for (auto& c : t)
+    if (c == '\n') c = ' ';
+  return t;
+}
+
+class Runner {
+ public:
+  Runner(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& o, Reporter& r,
+         const std::function<Result<void>()>& remove_label, std::ostream& log)
+      : spec_(spec), opt_(o), reporter_(r), remove_label_(remove_label), log_(log) {}
+
+  Outcome run() {
+    if (spec_.os == bootstrap::Os::rhcos && spec_.rhcos) return rhcos(*spec_.rhcos);
+    if (spec_.os == bootstrap::Os::rhel && spec_.rhel) return rhel(*spec_.rhel);
+    return failed("SecretInvalid", "the bootstrap Secret names an OS without its settings");
+  }
+
+ private:
+  void step(State state, int progress, std::string message) {
+    log_ << "nodeboot-agent: " << to_string(state) << " " << progress << "%: " << message << std::endl;
+    reporter_.report(Step{state, progress, "", std::move(message)});
+  }
+
+  Outcome failed(std::string reason, std::string message) {
+    log_ << "nodeboot-agent: Failed (" << reason << "): " << message << std::endl;
+    reporter_.report(Step{State::failed, last_progress_, reason, message});
+    return Outcome{State::failed, std::move(reason), std::move(message)};
+  }
+
+  // Transient failures (network, 5xx, cut-short downloads) are retried with doubling
+  // backoff; `begin` gives a fresh sink per try. Each retry is reported on the same state.
+  FetchResult fetch_retrying(State state, int progress, std::string_view what, const FetchRequest& request,
+                             const std::function<BodySink()>& begin) {
+    last_progress_ = progress;
+    auto delay = opt_.backoff;
+    for (int attempt = 1;; ++attempt) {
+      FetchResult r = fetch(request, begin());
+      if (r.ok() || !r.transient() || attempt >= opt_.attempts) return r;
+      step(state, progress, std::string(what) + ": " + describe(r, request.timeout) + "; retrying (" +
+                                std::to_string(attempt + 1) + "/" + std::to_string(opt_.attempts) + ")");
+      std::this_thread::sleep_for(delay);
+      delay *= 2;
+    }
+  }
+
+  FetchResult fetch_string(State state, int progress, std::string_view what, const FetchRequest& request,
+                           std::string& body) {
+    return fetch_retrying(state, progress, what, request, [&]() -> BodySink {
+      body.clear();
+      return [&](std::string_view chunk) {
+        body.append(chunk);
+        return true;
+      };
+    });
+  }
+
+  // GET /v2/ answers 200 (open) or 401 (auth required): either way a registry is there.
+  std::optional<Outcome> probe_registry(const std::string& ca_pem, int progress) {
+    if (!spec_.registry) return std::nullopt;
+    step(State::validating, progress, "checking the registry " + spec_.registry->host);
+    FetchRequest req{.url = registry_url(*spec_.registry), .ca_pem = ca_pem, .timeout = opt_.http_timeout};
+    std::string body;
+    auto r = fetch_string(State::validating, progress, "registry", req, body);
+    const bool answered = r.failure == FetchFailure::none || r.failure == FetchFailure::http_status;
+    if (answered && (r.status == 200 || r.status == 401)) return std::nullopt;
+    return failed(answered ? "RegistryHTTPError" : fetch_reason("Registry", r),
+                  "registry " + spec_.registry->host + " /v2/: " +
+                      (answered ? "answered HTTP " + std::to_string(r.status) + ", a registry answers 200 or 401"
+                                : describe(r, req.timeout)));
+  }
+
+  Result<nlohmann::json> get_ignition(State state, int progress, const bootstrap::Rhcos& rc, std::string& reason,
+                                      std::string& message) {
+    FetchRequest req{.url = rc.ignition_url.text,
+                     .bearer = &rc.ignition_token,
+                     .ca_pem = rc.ca_pem,
+                     .accept = std::string(ignition::accept_header),
+                     .timeout = opt_.http_timeout,
+                     .max_bytes = opt_.max_ignition_bytes};
+    std::string body;
+    auto r = fetch_string(state, progress, "ignition-url", req, body);
+    if (!r.ok()) {
+      reason = fetch_reason("Ignition", r);
+      message = "ignition-url: " + describe(r, req.timeout);
+      return fail(ErrorKind::transport, message);
+    }
+    auto doc = ignition::parse_v3(body);
+    if (!doc) {
+      reason = doc.error().message.find("spec") != std::string::npos ? "IgnitionUnsupportedVersion" : "IgnitionInvalid";
+      message = "ignition-url: " + doc.error().message;
+    }
+    return doc;
+  }
+
+  Outcome rhcos(const bootstrap::Rhcos& rc) {
+    step(State::validating, 10, "checking the Ignition endpoint (token, CA, spec 3.x)");
+    std::string reason, message;
+    if (!get_ignition(State::validating, 10, rc, reason, message)) return failed(reason, message);
+    if (auto f = probe_registry(rc.ca_pem, 20)) return *f;
+
+    step(State::downloading, 40, "downloading the Ignition config");
+    auto config = get_ignition(State::downloading, 40, rc, reason, message);
+    if (!config) return failed(reason, message);
+
+    step(State::applying, 60, "adding the node's kubeconfig and MCD node annotations to the Ignition config");
+    last_progress_ = 60;
+    const fs::path host_kubeconfig = host(ignition::kubeconfig_path);
+    std::ifstream kin(host_kubeconfig, std::ios::binary);
+    if (!kin)
+      return failed("HostKubeconfigMissing", "cannot read " + host_kubeconfig.string() +
+                                                 ": the node's kubeconfig must exist (is the host's / at --host-root?)");
+    const std::string kubeconfig{std::istreambuf_iterator<char>(kin), {}};
+    std::string rendered = ignition::rendered_config_name(*config);
+    if (rendered.empty()) rendered = "nodeboot-ipb";  // an answer without an MCS-rendered config
+    ignition::put_file(*config, ignition::kubeconfig_path, kubeconfig);
+    ignition::put_file(*config, ignition::node_annotations_path, ignition::node_annotations(rendered));
+    if (!opt_.dry_run) {
+      // The augmented config holds the node's kubeconfig: root only.
+      const auto owner_rw = fs::perms::owner_read | fs::perms::owner_write;
+      auto w = write_file(host(ignition::encapsulated_path), ignition::encapsulate(*config, rendered).dump(), owner_rw);
+      if (w) w = write_file(host("/var/lib/nodeboot/ignition.json"), config->dump(), owner_rw);
+      if (!w) return failed("WriteFailed", w.error().message);
+    }
+    if (auto f = run_command(State::applying, 80, "machine-config-daemon firstboot", opt_.firstboot_command, {},
+                             "FirstbootFailed"))
+      return *f;
+    return reboot();
+  }
+
+  Outcome rhel(const bootstrap::Rhel& rh) {
+    const std::string ca = rh.ca_pem.value_or("");
+    step(State::validating, 10, "checking " + std::to_string(rh.mirrors.size()) + " mirror(s)");
+    for (std::size_t i = 0; i < rh.mirrors.size(); ++i) {
+      FetchRequest req{.url = rh.mirrors[i].text, .ca_pem = ca, .timeout = opt_.http_timeout};
+      std::string body;
+      auto r = fetch_string(State::validating, 10, "mirror " + rh.mirrors[i].host, req, body);
+      // Any answer below 500 proves the mirror is there (a repository root may be 403/404).
+      if (r.failure == FetchFailure::none || (r.failure == FetchFailure::http_status && r.status < 500)) continue;
+      return failed(fetch_reason("Mirror", r), "mirrors[" + std::to_string(i) + "] (" + rh.mirrors[i].host +
+                                                   "): " + describe(r, req.timeout));
+    }
+    if (auto f = probe_registry(ca, 20)) return *f;
+
+    step(State::downloading, 30, "downloading the bootstrap payload");
+    const fs::path dir = opt_.dry_run ? fs::temp_directory_path() / ("nodeboot-dry-run-" + std::to_string(::getpid()))
+                                      : host("/var/lib/nodeboot");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path archive = dir / "payload.tar";
+    std::ofstream file;
+    Sha256 sha;
+    FetchRequest req{.url = rh.payload_url.text,
+                     .bearer = &rh.payload_token,
+                     .ca_pem = ca,
+                     .timeout = opt_.http_timeout,
+                     .max_bytes = opt_.max_payload_bytes};
+    auto r = fetch_retrying(State::downloading, 30, "payload-url", req, [&]() -> BodySink {
+      file.close();
+      file.open(archive, std::ios::binary | std::ios::trunc);
+      sha = Sha256();
+      return [&](std::string_view chunk) {
+        sha.update(chunk);
+        file.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        return static_cast<bool>(file);
+      };
+    });
+    file.close();
+    if (!r.ok()) return failed(fetch_reason("Payload", r), "payload-url: " + describe(r, req.timeout));
+    const std::string digest = sha.hex();
+    if (rh.payload_sha256 && *rh.payload_sha256 != digest)
+      return failed("PayloadChecksumMismatch", "the payload's sha256 is " + digest + " but payload-sha256 says " +
+                                                   *rh.payload_sha256 + ": the download is corrupt or the Secret is stale");
+
+    step(State::applying, 50, "unpacking the payload");
+    const fs::path unpacked = dir / "payload";
+    fs::remove_all(unpacked, ec);
+    fs::create_directories(unpacked, ec);
+    ProcessOptions tar_options;
+    tar_options.timeout = std::chrono::minutes(10);  // a payload of a few GiB unpacks in far less
+    auto tar = run_process({"tar", "-xf", archive.string(), "-C", unpacked.string(), "--no-same-owner"}, tar_options);
+    if (!tar || tar->exit_code != 0)
+      return failed("PayloadUnpackFailed",
+                    "the payload is not a tar archive tar can unpack: " + (tar ? tail(tar->err, 200) : tar.error().message));
+    if (opt_.dry_run) fs::remove_all(dir, ec);
+
+    if (auto f = run_command(State::applying, 70, "the payload's entrypoint", opt_.entrypoint_command,
+                             {{"WORKER_ID", rh.worker_id},
+                              {"CLUSTER_ID", rh.cluster_id},
+                              {"REGION", rh.region},
+                              {"NODEBOOT_PAYLOAD_DIR", "/var/lib/nodeboot/payload"}},
+                             "EntrypointFailed"))
+      return *f;
+    return reboot();
+  }
+
+  std::optional<Outcome> run_command(State state, int progress, const std::string& what, const std::string& command,
+                                     std::map<std::string, std::string> env, const char* reason) {
+    step(state, progress, opt_.dry_run ? "dry run: would run " + what : "running " + what);
+    if (opt_.dry_run) return std::nullopt;
+    ProcessOptions po;
+    po.env_set = std::move(env);
+    po.timeout = opt_.command_timeout;
+    auto r = run_process({"/bin/sh", "-c", command}, po);
+    if (!r) return failed(reason, what + " could not start: " + r.error().message);
+    log_ << r->out << r->err;
+    if (r->timed_out) return failed(reason, what + " did not finish within the command timeout");
+    if (r->exit_code != 0)
+      return failed(reason, what + " exited " + std::to_string(r->exit_code) + ": " + tail(r->err, 300));
+    return std::nullopt;
+  }
+
+  // The label goes first so the DaemonSet never runs twice for one request (seed 003 step 4).
+  Outcome reboot() {
+    last_progress_ = 90;
+    if (opt_.dry_run) {
+      step(State::rebooting, 95, "dry run: would remove the schedule label and reboot");
+      return Outcome{State::rebooting, "", "dry run complete"};
+    }
+    if (auto removed = remove_label_(); !removed)
+      return failed("LabelRemovalFailed", "cannot remove the schedule label: " + removed.error().message);
+    if (auto f = run_command(State::rebooting, 95, "the reboot command", opt_.reboot_command, {}, "RebootFailed"))
+      return *f;
+    return Outcome{State::rebooting, "", "reboot under way"};
+  }
+
+  fs::path host(std::string_view absolute) const { return opt_.host_root / fs::path(absolute).relative_path(); }
+
+  const bootstrap::BootstrapSpec& spec_;
+  const BootstrapOptions& opt_;
+  Reporter& reporter_;
+  const std::function<Result<void>()>& remove_label_;
+  std::ostream& log_;
+  int last_progress_ = 0;
+};
+
+}  // namespace
+
+UrlReporter::UrlReporter(bootstrap::Report target, std::string ca_pem, std::string node, std::string attempt,
+                         std::chrono::milliseconds timeout, std::ostream& log)
+    : target_(std::move(target)),
+      ca_pem_(std::move(ca_pem)),
+      node_(std::move(node)),
+      attempt_(std::move(attempt)),
+      timeout_(timeout),
+      log_(log) {}
+
+void UrlReporter::report(const Step& step) {
+  FetchRequest req{.url = target_.url.text, .bearer = &target_.token, .ca_pem = ca_pem_, .timeout = timeout_};
+  req.post_json = nlohmann::json{{"node", node_},
+                                 {"state", to_string(step.state)},
+                                 {"progress", step.progress},
+                                 {"reason", step.reason},
+                                 {"message", step.message},
+                                 {"attempt", attempt_},
+                                 {"updated", rfc3339_now()}}
+                      .dump();
+  std::string body;
+  const auto r = fetch_to_string(req, body);
+  if (!r.ok()) log_ << "nodeboot-agent: report-url: " << describe(r, timeout_) << std::endl;
+}
+
+
+Outcome run_bootstrap(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& options, Reporter& reporter,
+                      const std::function<Result<void>()>& remove_schedule_label, std::ostream& log) {
+  return Runner(spec, options, reporter, remove_schedule_label, log).run();
+}
+
+}  // namespace nodeboot::agent

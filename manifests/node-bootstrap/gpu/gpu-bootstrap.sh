@@ -1,0 +1,242 @@
+#!/bin/bash
+# gpu-bootstrap.sh: sets up Intel QuickSync (seed 000) and proves it works.
+#
+#   gpu-bootstrap.sh install   load i915, drm, drm_kms_helper and video (and persist them),
+#                              install the seed's packages with apt-get, write the marker
+#                              /var/lib/gpu-bootstrap.done, then print ONE JSON result line on
+#                              stdout (logs go to stderr). Exit 0 when done for good (ok,
+#                              not-applicable, unsupported), 1 when a retry may help.
+#   gpu-bootstrap.sh check     exit 0 only while i915 is loaded, a /dev/dri/renderD* node
+#                              exists and vainfo reports the iHD driver with an encode
+#                              entrypoint; also 0 on a node without an Intel GPU (nothing to
+#                              prove there). The readiness probe.
+#   gpu-bootstrap.sh live      exit 0 when the marker exists or the node is out of scope (no
+#                              Intel GPU, no apt-get): restarting the container cannot change
+#                              either. The liveness probe.
+#
+# In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
+# namespaces (nsenter into PID 1: hostPID, privileged), so apt-get and modprobe act on the
+# host (the seed used a chroot, which cannot reach the host's systemd); `install` also
+# writes its result line to the container's termination log, where `kubectl nodeboot
+# verify` reads it through the API. The marker makes a second run change nothing.
+# NODEBOOT_ROOT prefixes every host file path (tests run the script in a temporary root).
+set -euo pipefail
+
+readonly self_name=gpu-bootstrap.sh
+
+if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
+  # The script's own text goes along as an argument: nothing is copied onto the host.
+  host=(nsenter --target 1 --mount --uts --ipc --net --pid -- env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
+  if [[ ${1:-} == install ]]; then
+    rc=0
+    out=$("${host[@]}" install) || rc=$?
+    printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
+    printf '%s\n' "$out"
+    exit "$rc"
+  fi
+  exec "${host[@]}" "$@"
+fi
+
+root=${NODEBOOT_ROOT:-}
+readonly marker=$root/var/lib/gpu-bootstrap.done
+readonly modules_conf=$root/etc/modules-load.d/gpu-bootstrap.conf
+readonly modules=(i915 drm drm_kms_helper video)
+readonly packages=(intel-media-va-driver-non-free intel-opencl-icd libva-dev vainfo)
+# Wait this long for another apt/dpkg (unattended-upgrades) to let go of the lock instead
+# of failing the first boot of every node at once.
+readonly apt_lock_timeout=300
+
+log() { printf '%s: %s\n' "$self_name" "$*" >&2; }
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/ }
+  printf '"%s"' "$(printf '%s' "$s" | LC_ALL=C tr -d '\000-\037')"
+}
+
+os_id="" os_version="" os_name="unknown OS"
+read_os() {
+  local f=$root/etc/os-release
+  [[ -r $f ]] || return 0
+  # shellcheck source=/dev/null
+  os_id=$(. "$f" && printf '%s' "${ID:-}")
+  # shellcheck source=/dev/null
+  os_version=$(. "$f" && printf '%s' "${VERSION_ID:-}")
+  # shellcheck source=/dev/null
+  os_name=$(. "$f" && printf '%s' "${PRETTY_NAME:-${ID:-unknown OS}}")
+}
+
+# supported (the seeds' target), untested (apt, but not Ubuntu 22.04/24.04) or unsupported.
+distro_support() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo unsupported
+  elif [[ $os_id == ubuntu && ($os_version == 22.04 || $os_version == 24.04) ]]; then
+    echo supported
+  else
+    echo untested
+  fi
+}
+
+# A PCI display controller (class 0x03xxxx) from Intel (vendor 0x8086).
+intel_gpu_present() {
+  local dev
+  for dev in "$root"/sys/bus/pci/devices/*; do
+    [[ -r $dev/vendor && -r $dev/class ]] || continue
+    if [[ $(<"$dev/vendor") == 0x8086 && $(<"$dev/class") == 0x03* ]]; then return 0; fi
+  done
+  return 1
+}
+
+module_loaded() { grep -q "^$1 " "$root/proc/modules" 2>/dev/null; }
+
+render_node() {
+  local n
+  for n in "$root"/dev/dri/renderD*; do
+    if [[ -e $n ]]; then
+      printf '%s' "$n"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Fills the facts the result line reports; returns 0 when QuickSync works.
+i915=false render="" va_driver="" encode_profiles=() probe_problem=""
+probe_quicksync() {
+  i915=false render="" va_driver="" encode_profiles=() probe_problem=""
+  module_loaded i915 && i915=true
+  render=$(render_node) || render=""
+  if [[ $i915 != true ]]; then
+    probe_problem="the i915 kernel module is not loaded"
+    return 1
+  fi
+  if [[ -z $render ]]; then
+    probe_problem="no /dev/dri/renderD* device node"
+    return 1
+  fi
+  local out
+  if ! out=$(vainfo --display drm --device "$render" 2>&1); then
+    probe_problem="vainfo failed on $render: $(printf '%s\n' "$out" | tail -n 1)"
+    return 1
+  fi
+  if [[ $out =~ Driver\ version:\ ([^$'\n']*) ]]; then va_driver=${BASH_REMATCH[1]}; fi
+  mapfile -t encode_profiles < <(printf '%s\n' "$out" | sed -n 's/^[[:space:]]*VAProfile\([A-Za-z0-9_]*\)[[:space:]]*:[[:space:]]*VAEntrypointEncSlice.*/\1/p' | sort -u)
+  if [[ $va_driver != *"iHD driver"* ]]; then
+    probe_problem="vainfo does not report the Intel iHD driver (driver: ${va_driver:-none}); intel-media-va-driver-non-free supports Broadwell and newer"
+    return 1
+  fi
+  if ((${#encode_profiles[@]} == 0)); then
+    probe_problem="the iHD driver reports no encode entrypoint (VAEntrypointEncSlice*)"
+    return 1
+  fi
+}
+
+emit() {  # status reason message
+  local enc="" p
+  for p in "${encode_profiles[@]}"; do enc+=${enc:+,}$(json_str "$p"); done
+  printf '{"v":1,"check":"quicksync","status":%s,"reason":%s,"message":%s,"os":%s,"i915":%s,"renderNode":%s,"vaDriver":%s,"encode":[%s]}\n' \
+    "$(json_str "$1")" "$(json_str "$2")" "$(json_str "$3")" "$(json_str "$os_name")" \
+    "$i915" "$(json_str "${render#"$root"}")" "$(json_str "$va_driver")" "$enc"
+}
+
+apt_error=""
+apt_install() {
+  local out
+  export DEBIAN_FRONTEND=noninteractive
+  if out=$(apt-get -o DPkg::Lock::Timeout=$apt_lock_timeout update -qq 2>&1 </dev/null) &&
+    out+=$(apt-get -o DPkg::Lock::Timeout=$apt_lock_timeout install -y -qq --no-install-recommends "$@" 2>&1 </dev/null); then
+    [[ -z $out ]] || printf '%s\n' "$out" >&2
+    return 0
+  fi
+  printf '%s\n' "$out" >&2
+  apt_error=$(printf '%s\n' "$out" | grep -E '^E:' | tail -n 1 || true)
+  [[ -n $apt_error ]] || apt_error=$(printf '%s\n' "$out" | tail -n 1)
+  return 1
+}
+
+# Writes `content` to `file` only when it differs, so a second run changes nothing.
+ensure_file() {
+  local file=$1 content=$2
+  if [[ -f $file && $(<"$file") == "$content" ]]; then return 0; fi
+  mkdir -p "$(dirname "$file")"
+  printf '%s\n' "$content" >"$file.tmp" && mv "$file.tmp" "$file"
+  log "wrote $file"
+}
+
+cmd_install() {
+  read_os
+  if ! intel_gpu_present; then
+    log "no Intel GPU on this node: nothing to do"
+    emit not-applicable NoIntelGPU "no Intel display controller (PCI vendor 0x8086, class 0x03) on this node"
+    return 0
+  fi
+  if [[ -e $marker ]]; then
+    log "$marker exists: already bootstrapped, nothing to do"
+    if probe_quicksync; then
+      emit ok Ready "already bootstrapped; iHD driver with encode entrypoints"
+    else
+      emit failed CheckFailed "bootstrapped earlier ($marker) but QuickSync does not work now: $probe_problem"
+    fi
+    return 0
+  fi
+  local support
+  support=$(distro_support)
+  if [[ $support == unsupported ]]; then
+    log "$os_name has no apt-get: not supported"
+    emit unsupported UnsupportedDistro "$os_name is not supported: nodeboot installs the Intel media packages with apt-get on Ubuntu 22.04 or 24.04"
+    return 0
+  fi
+  [[ $support == supported ]] || log "warning: $os_name is untested (the target is Ubuntu 22.04 or 24.04); trying apt-get"
+
+  ensure_file "$modules_conf" "$(printf '%s\n' "${modules[@]}")"
+  local m
+  for m in "${modules[@]}"; do
+    if ! module_loaded "$m" && ! modprobe "$m"; then
+      emit failed ModprobeFailed "modprobe $m failed"
+      return 1
+    fi
+  done
+  log "installing ${packages[*]}"
+  if ! apt_install "${packages[@]}"; then
+    emit failed AptFailed "apt-get install ${packages[*]} failed: $apt_error (intel-media-va-driver-non-free is in Ubuntu's multiverse component)"
+    return 1
+  fi
+  # The install is done for good: a retry would repeat the same steps. Whether QuickSync
+  # works is the readiness probe's question from here on.
+  mkdir -p "$(dirname "$marker")"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$marker"
+  if probe_quicksync; then
+    emit ok Ready "iHD driver with encode entrypoints"
+  else
+    emit failed CheckFailed "installed, but QuickSync does not work: $probe_problem"
+  fi
+}
+
+cmd_check() {
+  if ! intel_gpu_present; then return 0; fi
+  if ! probe_quicksync; then
+    echo "$probe_problem" >&2
+    return 1
+  fi
+}
+
+cmd_live() {
+  [[ -e $marker ]] && return 0
+  intel_gpu_present || return 0
+  command -v apt-get >/dev/null 2>&1 || return 0
+  echo "$marker is missing" >&2
+  return 1
+}
+
+case ${1:-} in
+  install) cmd_install ;;
+  check) cmd_check ;;
+  live) cmd_live ;;
+  *)
+    echo "usage: $self_name install|check|live" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,167 @@
+#!/bin/bash
+# iscsi-bootstrap.sh: installs open-iscsi for Longhorn (seeds 000/001) and proves it works.
+#
+#   iscsi-bootstrap.sh install   install what is missing, then print ONE JSON result line on
+#                                stdout (logs go to stderr); exit 0 when done for good
+#                                (ok, unsupported), 1 when a retry may help (apt failed)
+#   iscsi-bootstrap.sh check     exit 0 only while iscsid is active and iscsi_tcp is loaded
+#                                (the readiness probe)
+#
+# In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
+# namespaces (nsenter into PID 1, which needs hostPID and privileged), so apt-get, systemctl
+# and modprobe act on the host; `install` also writes its result line to the container's
+# termination log, where `kubectl nodeboot verify` reads it through the API (no RBAC).
+# Idempotent: a node that already has open-iscsi, iscsid active and iscsi_tcp loaded (and
+# persisted) sees only read-only queries. NODEBOOT_ROOT prefixes every host file path
+# (tests run the script in a temporary root).
+set -euo pipefail
+
+readonly self_name=iscsi-bootstrap.sh
+
+if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
+  # The script's own text goes along as an argument: nothing is copied onto the host.
+  host=(nsenter --target 1 --mount --uts --ipc --net --pid -- env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
+  if [[ ${1:-} == install ]]; then
+    rc=0
+    out=$("${host[@]}" install) || rc=$?
+    printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
+    printf '%s\n' "$out"
+    exit "$rc"
+  fi
+  exec "${host[@]}" "$@"
+fi
+
+root=${NODEBOOT_ROOT:-}
+readonly modules_conf=$root/etc/modules-load.d/iscsi-tcp.conf
+# Wait this long for another apt/dpkg (unattended-upgrades) to let go of the lock instead
+# of failing the first boot of every node at once.
+readonly apt_lock_timeout=300
+
+log() { printf '%s: %s\n' "$self_name" "$*" >&2; }
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/ }
+  printf '"%s"' "$(printf '%s' "$s" | LC_ALL=C tr -d '\000-\037')"
+}
+
+json_bool() { if "$@"; then printf true; else printf false; fi; }
+
+os_id="" os_version="" os_name="unknown OS"
+read_os() {
+  local f=$root/etc/os-release
+  [[ -r $f ]] || return 0
+  # shellcheck source=/dev/null
+  os_id=$(. "$f" && printf '%s' "${ID:-}")
+  # shellcheck source=/dev/null
+  os_version=$(. "$f" && printf '%s' "${VERSION_ID:-}")
+  # shellcheck source=/dev/null
+  os_name=$(. "$f" && printf '%s' "${PRETTY_NAME:-${ID:-unknown OS}}")
+}
+
+# supported (the seeds' target), untested (apt, but not Ubuntu 22.04/24.04) or unsupported.
+distro_support() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo unsupported
+  elif [[ $os_id == ubuntu && ($os_version == 22.04 || $os_version == 24.04) ]]; then
+    echo supported
+  else
+    echo untested
+  fi
+}
+
+module_loaded() { grep -q "^$1 " "$root/proc/modules" 2>/dev/null; }
+iscsid_active() { systemctl is-active --quiet iscsid; }
+package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+capability_ok() { iscsid_active && module_loaded iscsi_tcp; }
+
+emit() {  # status reason message
+  printf '{"v":1,"check":"iscsi","status":%s,"reason":%s,"message":%s,"os":%s,"iscsid":%s,"iscsiTcp":%s}\n' \
+    "$(json_str "$1")" "$(json_str "$2")" "$(json_str "$3")" "$(json_str "$os_name")" \
+    "$(json_str "$(systemctl is-active iscsid 2>/dev/null || true)")" "$(json_bool module_loaded iscsi_tcp)"
+}
+
+apt_error=""
+apt_install() {
+  local out
+  export DEBIAN_FRONTEND=noninteractive
+  if out=$(apt-get -o DPkg::Lock::Timeout=$apt_lock_timeout update -qq 2>&1 </dev/null) &&
+    out+=$(apt-get -o DPkg::Lock::Timeout=$apt_lock_timeout install -y -qq --no-install-recommends "$@" 2>&1 </dev/null); then
+    [[ -z $out ]] || printf '%s\n' "$out" >&2
+    return 0
+  fi
+  printf '%s\n' "$out" >&2
+  apt_error=$(printf '%s\n' "$out" | grep -E '^E:' | tail -n 1 || true)
+  [[ -n $apt_error ]] || apt_error=$(printf '%s\n' "$out" | tail -n 1)
+  return 1
+}
+
+# Writes `content` to `file` only when it differs, so a second run changes nothing.
+ensure_file() {
+  local file=$1 content=$2
+  if [[ -f $file && $(<"$file") == "$content" ]]; then return 0; fi
+  mkdir -p "$(dirname "$file")"
+  printf '%s\n' "$content" >"$file.tmp" && mv "$file.tmp" "$file"
+  log "wrote $file"
+}
+
+cmd_install() {
+  read_os
+  local support
+  support=$(distro_support)
+  if [[ $support == unsupported ]]; then
+    log "$os_name has no apt-get: not supported"
+    emit unsupported UnsupportedDistro "$os_name is not supported: nodeboot installs open-iscsi with apt-get on Ubuntu 22.04 or 24.04; install open-iscsi, enable iscsid and load iscsi_tcp by hand"
+    return 0
+  fi
+  [[ $support == supported ]] || log "warning: $os_name is untested (the target is Ubuntu 22.04 or 24.04); trying apt-get"
+
+  if ! package_installed open-iscsi; then
+    log "installing open-iscsi"
+    if ! apt_install open-iscsi; then
+      emit failed AptFailed "apt-get install open-iscsi failed: $apt_error"
+      return 1
+    fi
+  fi
+  # Longhorn needs iscsi_tcp; Ubuntu's open-iscsi does not load it at boot.
+  ensure_file "$modules_conf" "iscsi_tcp"
+  if ! module_loaded iscsi_tcp && ! modprobe iscsi_tcp; then
+    emit failed ModprobeFailed "modprobe iscsi_tcp failed (is linux-modules-extra for this kernel installed?)"
+    return 1
+  fi
+  if ! systemctl is-enabled --quiet iscsid 2>/dev/null; then
+    systemctl enable iscsid || log "warning: systemctl enable iscsid failed"
+  fi
+  if ! iscsid_active && ! systemctl start iscsid; then
+    emit failed IscsidFailed "systemctl start iscsid failed; see journalctl -u iscsid on the node"
+    return 1
+  fi
+  if ! capability_ok; then
+    emit failed CheckFailed "open-iscsi is installed but iscsid is not active or iscsi_tcp is not loaded"
+    return 1
+  fi
+  emit ok Ready "iscsid active, iscsi_tcp loaded"
+}
+
+cmd_check() {
+  if ! iscsid_active; then
+    echo "iscsid is not active" >&2
+    return 1
+  fi
+  if ! module_loaded iscsi_tcp; then
+    echo "iscsi_tcp is not loaded" >&2
+    return 1
+  fi
+}
+
+case ${1:-} in
+  install) cmd_install ;;
+  check) cmd_check ;;
+  *)
+    echo "usage: $self_name install|check" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,10 @@
+#pragma once
+
+#include "nodeboot/plugin/app.hpp"
+
+namespace nodeboot::plugin::cmd {
+
+// kubectl nodeboot verify [NODE...] [-l SELECTOR] [--checks os,iscsi,quicksync] [-o table|wide|json|yaml]
+int verify(std::vector<std::string> args, Io& io);
+
+}  // namespace nodeboot::plugin::cmd

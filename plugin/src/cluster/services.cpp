@@ -1,0 +1,231 @@
+#include "nodeboot/plugin/cluster/services.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+extern char** environ;
+
+namespace nodeboot::plugin::cluster {
+namespace fs = std::filesystem;
+namespace {
+
+using namespace std::chrono_literals;
+
+bool alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+// Reaps the child if it is ours (serve's own process), so a crashed service is not a zombie.
+bool still_running(int pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+  return alive(pid);
+}
+
+std::string cmdline_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result<int> spawn_detached(const std::vector<std::string>& argv, const fs::path& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attr);
+  // Its own session: the service outlives this command and the terminal's signals.
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  ::posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attr);
+  if (rc != 0) return fail(ErrorKind::io, "cannot start " + argv[0] + ": " + std::strerror(rc));
+  return static_cast<int>(pid);
+}
+
+bool tcp_answers(const std::string& address) {
+  auto colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";  // listening everywhere: ask loopback
+  int port = std::atoi(address.c_str() + colon + 1);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) return false;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The last two lines: dnsmasq says why on the line before "FAILED to start up".
+std::string log_tail(const fs::path& log) {
+  std::ifstream in(log);
+  std::string line, prev, last;
+  while (std::getline(in, line))
+    if (!line.empty()) prev = std::exchange(last, line);
+  if (last.empty()) return "";
+  return " (log: " + (prev.empty() ? "" : prev + " / ") + last + ")";
+}
+
+void stop_pid(int pid) {
+  ::kill(pid, SIGTERM);
+  for (auto waited = 0ms; waited < 5s && still_running(pid); waited += 50ms) std::this_thread::sleep_for(50ms);
+  if (still_running(pid)) ::kill(pid, SIGKILL);
+}
+
+}  // namespace
+
+fs::path find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? fs::path(name) : fs::path();
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  path += ":/usr/sbin:/sbin";
+  std::stringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    auto candidate = fs::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return {};
+}
+
+Result<std::vector<Started>> serve(const ServeOptions& options) {
+  const fs::path dir = fs::absolute(options.dir);
+  if (!fs::exists(dir / "groups") || !fs::exists(dir / "profiles") || !fs::exists(dir / "ignition"))
+    return fail(ErrorKind::invalid_input, dir.string() + " has no generated configs (groups/, profiles/, ignition/); run `kubectl nodeboot cluster generate` first");
+  if (options.with_dnsmasq && !fs::exists(dir / "dnsmasq.conf"))
+    return fail(ErrorKind::invalid_input, dir.string() + "/dnsmasq.conf is missing; run `kubectl nodeboot cluster generate` first");
+
+  // Both programs must exist before either starts: nothing half-started.
+  auto matchbox = find_program(options.matchbox_program);
+  auto dnsmasq = options.with_dnsmasq ? find_program(options.dnsmasq_program) : fs::path("-");
+  std::string missing;
+  if (matchbox.empty())
+    missing += "matchbox (\"" + options.matchbox_program + "\") is not installed or not on PATH: use the nodeboot bootstrap image, or build it with tests/cluster/build-tools.sh; ";
+  if (dnsmasq.empty())
+    missing += "dnsmasq (\"" + options.dnsmasq_program + "\") is not installed or not on PATH: apt-get install dnsmasq-base; ";
+  if (!missing.empty()) return fail(ErrorKind::invalid_input, missing.substr(0, missing.size() - 2));
+
+  for (const auto* name : {"matchbox", "dnsmasq"})
+    if (auto pidfile = dir / "run" / (std::string(name) + ".pid"); fs::exists(pidfile)) {
+      std::ifstream in(pidfile);
+      int pid = 0;
+      in >> pid;
+      if (alive(pid))
+        return fail(ErrorKind::conflict, std::string(name) + " already runs for " + dir.string() + " (pid " +
+                                             std::to_string(pid) + "); run `kubectl nodeboot cluster teardown` first");
+    }
+
+  std::error_code ec;
+  fs::create_directories(dir / "run", ec);
+  fs::create_directories(dir / "logs", ec);
+  fs::create_directories(dir / "assets", ec);  // Matchbox serves /assets from here (optional local kernels)
+  if (ec) return fail(ErrorKind::io, "cannot create " + (dir / "run").string() + ": " + ec.message());
+
+  std::vector<Started> started;
+  auto record = [&](const std::string& name, int pid, const fs::path& log) -> Result<void> {
+    std::ofstream out(dir / "run" / (name + ".pid"), std::ios::trunc);
+    out << pid << '\n';
+    if (!out) return fail(ErrorKind::io, "cannot write " + (dir / "run" / (name + ".pid")).string());
+    started.push_back({name, pid, log});
+    return {};
+  };
+  auto undo = [&] {
+    for (const auto& s : started) {
+      stop_pid(s.pid);
+      fs::remove(dir / "run" / (s.name + ".pid"), ec);
+    }
+  };
+
+  auto mlog = dir / "logs" / "matchbox.log";
+  auto mpid = spawn_detached({matchbox.string(), "-address", options.matchbox_address, "-data-path", dir.string(),
+                              "-assets-path", (dir / "assets").string(), "-log-level", "info"},
+                             mlog);
+  if (!mpid) return std::unexpected(mpid.error());
+  if (auto r = record("matchbox", *mpid, mlog); !r) {
+    undo();
+    return std::unexpected(r.error());
+  }
+  // Matchbox reads the data directory per request; listening means ready. 10 s covers a
+  // cold start on a loaded machine; it usually takes a few milliseconds.
+  bool up = false;
+  for (auto waited = 0ms; waited < 10s && !up; waited += 50ms) {
+    if (!still_running(*mpid)) break;
+    up = tcp_answers(options.matchbox_address);
+    if (!up) std::this_thread::sleep_for(50ms);
+  }
+  if (!up) {
+    undo();
+    return fail(ErrorKind::io, "matchbox did not start listening on " + options.matchbox_address + log_tail(mlog) +
+                                   "; see " + mlog.string());
+  }
+
+  if (options.with_dnsmasq) {
+    auto dlog = dir / "logs" / "dnsmasq.log";
+    auto dpid = spawn_detached({dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
+                                "--log-facility=-"},
+                               dlog);
+    if (!dpid) {
+      undo();
+      return std::unexpected(dpid.error());
+    }
+    if (auto r = record("dnsmasq", *dpid, dlog); !r) {
+      undo();
+      return std::unexpected(r.error());
+    }
+    // dnsmasq exits at once on a bad config or a port it cannot bind (67 and 69 need
+    // root or CAP_NET_BIND_SERVICE); one second is ample for that to show.
+    for (auto waited = 0ms; waited < 1s && still_running(*dpid); waited += 50ms) std::this_thread::sleep_for(50ms);
+    if (!still_running(*dpid)) {
+      undo();
+      return fail(ErrorKind::io, "dnsmasq exited at start" + log_tail(dlog) + "; see " + dlog.string() +
+                                     " (it needs root or NET_ADMIN + NET_BIND_SERVICE for ports 67 and 69)");
+    }
+  }
+  return started;
+}
+
+Result<std::vector<std::string>> teardown(const fs::path& dir_in) {
+  const fs::path dir = fs::absolute(dir_in);
+  std::vector<std::string> stopped;
+  for (const auto* name : {"dnsmasq", "matchbox"}) {
+    auto pidfile = dir / "run" / (std::string(name) + ".pid");
+    if (!fs::exists(pidfile)) continue;
+    std::ifstream in(pidfile);
+    int pid = 0;
+    in >> pid;
+    // Only a process still running our program: the pid may have been reused since.
+    if (alive(pid) && cmdline_of(pid).find(name) != std::string::npos) {
+      stop_pid(pid);
+      if (alive(pid)) return fail(ErrorKind::io, std::string("cannot stop ") + name + " (pid " + std::to_string(pid) + ")");
+      stopped.emplace_back(name);
+    }
+    std::error_code ec;
+    fs::remove(pidfile, ec);
+  }
+  return stopped;
+}
+
+}  // namespace nodeboot::plugin::cluster

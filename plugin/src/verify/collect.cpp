@@ -1,0 +1,247 @@
+#include "nodeboot/plugin/verify/collect.hpp"
+
+#include <future>
+#include <mutex>
+
+#include "nodeboot/kube/client.hpp"
+#include "nodeboot/names.hpp"
+
+namespace nodeboot::plugin::verify {
+namespace {
+
+using nlohmann::json;
+
+// kubectl's chunk size: the same load on the API server as the peer verify is measured against.
+constexpr size_t page_size = 500;
+
+std::string url_escape(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+const json& at_path(const json& doc, std::initializer_list<const char*> keys) {
+  static const json null;
+  const json* cur = &doc;
+  for (const char* k : keys) {
+    if (!cur->is_object()) return null;
+    auto it = cur->find(k);
+    if (it == cur->end()) return null;
+    cur = &*it;
+  }
+  return *cur;
+}
+
+std::string str(const json& doc, std::initializer_list<const char*> keys) {
+  const json& v = at_path(doc, keys);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+const json* condition(const json& obj, std::string_view type) {
+  const json& conds = at_path(obj, {"status", "conditions"});
+  if (!conds.is_array()) return nullptr;
+  for (const auto& c : conds)
+    if (c.is_object() && c.value("type", "") == type) return &c;
+  return nullptr;
+}
+
+// The termination message of a terminated (or previously terminated) container state.
+std::string termination_message(const json& status) {
+  for (const char* which : {"state", "lastState"}) {
+    const json& msg = at_path(status, {which, "terminated", "message"});
+    if (msg.is_string() && !msg.get<std::string>().empty()) return msg.get<std::string>();
+  }
+  return {};
+}
+
+std::string waiting_of(const json& status, const std::string& container) {
+  const json& waiting = at_path(status, {"state", "waiting", "reason"});
+  if (waiting.is_string()) return container + " " + waiting.get<std::string>();
+  if (at_path(status, {"state", "running"}).is_object()) return container + " running";
+  return {};
+}
+
+// GETs every page of a list; `path` builds a page's path from the continue token.
+Result<void> list_pages(kube::Client& client, const std::function<std::string(const std::string&)>& path,
+                        const std::function<void(const json&)>& on_item, const std::function<void()>& on_page) {
+  std::string token;
+  do {
+    auto page = client.get_json(path(token));
+    if (!page) return std::unexpected(page.error());
+    const json& items = at_path(*page, {"items"});
+    if (items.is_array())
+      for (const auto& item : items) on_item(item);
+    token = str(*page, {"metadata", "continue"});
+    on_page();
+  } while (!token.empty());
+  return {};
+}
+
+}  // namespace
+
+NodeFacts node_facts(const json& node) {
+  NodeFacts f;
+  f.name = str(node, {"metadata", "name"});
+  if (const json* ready = condition(node, "Ready")) {
+    f.ready = ready->value("status", "") == "True";
+    if (!f.ready) {
+      f.ready_detail = ready->value("reason", "");
+      const std::string message = ready->value("message", "");
+      if (!message.empty()) f.ready_detail += (f.ready_detail.empty() ? "" : ": ") + message;
+    }
+  } else {
+    f.ready_detail = "no Ready condition";
+  }
+  f.os_image = str(node, {"status", "nodeInfo", "osImage"});
+  f.kernel = str(node, {"status", "nodeInfo", "kernelVersion"});
+  f.arch = str(node, {"status", "nodeInfo", "architecture"});
+  const json& alloc = at_path(node, {"status", "allocatable"});
+  if (alloc.is_object()) {
+    auto it = alloc.find(std::string(names::intel_i915_resource));
+    if (it != alloc.end() && it->is_string()) {
+      // Extended resources are whole numbers; anything else counts as none.
+      try {
+        f.i915_allocatable = std::stoll(it->get<std::string>());
+      } catch (const std::exception&) {
+        f.i915_allocatable = 0;
+      }
+    }
+  }
+  const json& labels = at_path(node, {"metadata", "labels"});
+  if (labels.is_object()) {
+    auto it = labels.find(std::string(names::nfd_intel_gpu_label));
+    if (it != labels.end() && it->is_string()) f.nfd_gpu = it->get<std::string>();
+  }
+  return f;
+}
+
+std::optional<Check> pod_kind(const json& pod) {
+  const json& labels = at_path(pod, {"metadata", "labels"});
+  if (!labels.is_object()) return std::nullopt;
+  auto it = labels.find(std::string(names::bootstrap_app_label));
+  if (it == labels.end() || !it->is_string()) return std::nullopt;
+  if (*it == names::iscsi_daemonset) return Check::iscsi;
+  if (*it == names::gpu_daemonset) return Check::quicksync;
+  return std::nullopt;
+}
+
+PodFacts pod_facts(const json& pod) {
+  PodFacts f;
+  f.name = str(pod, {"metadata", "name"});
+  f.node = str(pod, {"spec", "nodeName"});
+  f.deleting = at_path(pod, {"metadata", "deletionTimestamp"}).is_string();
+  if (const json* ready = condition(pod, "Ready")) f.ready = ready->value("status", "") == "True";
+  const json& inits = at_path(pod, {"status", "initContainerStatuses"});
+  if (inits.is_array())
+    for (const auto& s : inits)
+      if (s.is_object() && s.value("name", "") == names::bootstrap_result_container) {
+        f.has_bootstrap = true;
+        f.result = termination_message(s);
+        f.waiting = waiting_of(s, s.value("name", ""));
+      }
+  if (f.waiting.empty() && !f.ready) {
+    const json& containers = at_path(pod, {"status", "containerStatuses"});
+    if (containers.is_array())
+      for (const auto& s : containers)
+        if (s.is_object()) f.waiting = waiting_of(s, s.value("name", ""));
+  }
+  return f;
+}
+
+std::string nodes_path(const Selection& selection, size_t limit, const std::string& continue_token) {
+  std::string p = "/api/v1/nodes?limit=" + std::to_string(limit);
+  if (!selection.label_selector.empty()) p += "&labelSelector=" + url_escape(selection.label_selector);
+  if (!continue_token.empty()) p += "&continue=" + url_escape(continue_token);
+  return p;
+}
+
+std::string pods_path(const std::string& node_name, size_t limit, const std::string& continue_token) {
+  std::string p = "/api/v1/namespaces/" + std::string(names::bootstrap_namespace) +
+                  "/pods?limit=" + std::to_string(limit) + "&labelSelector=" +
+                  url_escape(std::string(names::bootstrap_app_label) + " in (" + std::string(names::iscsi_daemonset) +
+                             "," + std::string(names::gpu_daemonset) + ")");
+  if (!node_name.empty()) p += "&fieldSelector=" + url_escape("spec.nodeName=" + node_name);
+  if (!continue_token.empty()) p += "&continue=" + url_escape(continue_token);
+  return p;
+}
+
+Result<Inventory> collect(const kube::RestConfig& config, const Selection& selection, const Progress& progress) {
+  Inventory inv;
+  std::atomic<size_t> nodes_seen{0}, pods_seen{0};
+  std::mutex progress_mutex;
+  auto report = [&] {
+    if (!progress) return;
+    std::lock_guard lock(progress_mutex);
+    progress(nodes_seen.load(), pods_seen.load());
+  };
+
+  // Pods on their own connection and thread while this one reads the nodes.
+  auto pods = std::async(std::launch::async, [&]() -> Result<void> {
+    kube::Client client(config);
+    auto on_pod = [&](const json& item) {
+      ++pods_seen;
+      auto kind = pod_kind(item);
+      if (!kind) return;
+      PodFacts f = pod_facts(item);
+      if (f.node.empty()) return;  // not scheduled yet: speaks for no node
+      auto& by_node = *kind == Check::iscsi ? inv.iscsi : inv.gpu;
+      auto [it, inserted] = by_node.try_emplace(f.node, f);
+      if (!inserted && prefer(f, it->second)) it->second = std::move(f);
+    };
+    // Named nodes: their pods only (an indexed field selector), not the whole fleet's.
+    std::vector<std::string> targets = selection.names.empty() ? std::vector<std::string>{""} : selection.names;
+    for (const auto& node : targets) {
+      auto r = list_pages(
+          client, [&](const std::string& token) { return pods_path(node, page_size, token); }, on_pod, report);
+      if (!r) return std::unexpected(Error{r.error().kind, "listing the bootstrap pods: " + r.error().message});
+    }
+    return {};
+  });
+
+  Result<void> nodes_ok{};
+  {
+    kube::Client client(config);
+    if (selection.names.empty()) {
+      nodes_ok = list_pages(
+          client, [&](const std::string& token) { return nodes_path(selection, page_size, token); },
+          [&](const json& item) {
+            ++nodes_seen;
+            inv.nodes.push_back(node_facts(item));
+          },
+          report);
+      if (!nodes_ok)
+        nodes_ok = std::unexpected(Error{nodes_ok.error().kind, "listing nodes: " + nodes_ok.error().message});
+    } else {
+      for (const auto& name : selection.names) {
+        auto node = client.get_json("/api/v1/nodes/" + url_escape(name));
+        if (!node && node.error().kind == ErrorKind::not_found) {
+          inv.missing.push_back(name);
+          continue;
+        }
+        if (!node) {
+          nodes_ok = std::unexpected(Error{node.error().kind, "reading node " + name + ": " + node.error().message});
+          break;
+        }
+        ++nodes_seen;
+        inv.nodes.push_back(node_facts(*node));
+        report();
+      }
+    }
+  }
+  auto pods_ok = pods.get();
+  if (!nodes_ok) return std::unexpected(nodes_ok.error());
+  if (!pods_ok) return std::unexpected(pods_ok.error());
+  return inv;
+}
+
+}  // namespace nodeboot::plugin::verify

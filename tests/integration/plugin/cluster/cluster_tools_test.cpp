@@ -1,0 +1,215 @@
+// `cluster generate` output checked by the real consumers: Debian's dnsmasq (--test),
+// Ignition's own validator on every .ign, and Matchbox serving the directory on loopback
+// (started by `cluster serve`), queried with curl as a PXE-booting node would.
+// ignition-validate and matchbox come from tests/cluster/build-tools.sh (the ctest fixture
+// integration/cluster_tools_build writes their folder to NODEBOOT_CLUSTER_TOOLS_FILE).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/test/support.hpp"
+
+using namespace nodeboot::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path tools_dir() {
+  const char* file = std::getenv("NODEBOOT_CLUSTER_TOOLS_FILE");
+  BOOST_REQUIRE_MESSAGE(file, "NODEBOOT_CLUSTER_TOOLS_FILE is not set (run through ctest)");
+  auto dir = read_file(file);
+  while (!dir.empty() && std::isspace(static_cast<unsigned char>(dir.back()))) dir.pop_back();
+  BOOST_REQUIRE_MESSAGE(fs::exists(fs::path(dir) / "matchbox"), "no matchbox in \"" << dir << "\"");
+  return dir;
+}
+
+nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{(bin_dir() / "kubectl-nodeboot").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+// Matchbox re-encodes Ignition from its Go structs, adding empty objects for unset
+// fields; drop those so only what was generated is compared.
+json without_empty_objects(const json& j) {
+  if (j.is_object()) {
+    json out = json::object();
+    for (auto& [k, v] : j.items()) {
+      auto c = without_empty_objects(v);
+      if (!(c.is_object() && c.empty())) out[k] = c;
+    }
+    return out;
+  }
+  if (j.is_array()) {
+    json out = json::array();
+    for (const auto& v : j) out.push_back(without_empty_objects(v));
+    return out;
+  }
+  return j;
+}
+
+std::string curl(const std::string& url) {
+  auto r = run({"curl", "-sS", "--fail", url});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "curl " << url << ": " << r.err);
+  return r.out;
+}
+
+struct Generated {
+  TempDir tmp;
+  fs::path out = tmp.path() / "out";
+  json nodes = json::array();  // [{name, mac}] from the good file
+  Generated(const std::vector<std::string>& extra = {}) {
+    // mkdtemp makes 0700; dnsmasq (running as nobody) must reach the TFTP root inside.
+    fs::permissions(tmp.path(), fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
+    auto yaml = tmp.write("cluster.yaml", read_file(source_dir() / "tests/support/data/cluster.yaml"));
+    std::vector<std::string> args{"cluster", "generate", "-f", yaml.string(), "-o", out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = plugin(args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    token = read_file(out / "kubeadm-token");
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    BOOST_TEST(r.out.find(token) == std::string::npos);  // the token stays off the terminal
+    BOOST_TEST(r.err.find(token) == std::string::npos);
+    nodes = json::array({{{"name", "cp-1"}, {"mac", "52:54:00:00:00:01"}, {"role", "bootstrap"}},
+                         {{"name", "worker-1"}, {"mac", "52:54:00:00:00:02"}, {"role", "worker"}},
+                         {{"name", "worker-2"}, {"mac", "52:54:00:00:00:ab"}, {"role", "worker"}}});
+  }
+  std::string token;
+  json file(const std::string& rel) const { return json::parse(read_file(out / rel)); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_tools)
+
+BOOST_AUTO_TEST_CASE(dnsmasq_accepts_the_generated_config) {
+  Generated g;
+  auto r = run({"dnsmasq", "--test", "--conf-file=" + (g.out / "dnsmasq.conf").string()});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.err.find("syntax check OK") != std::string::npos, r.err);
+  auto conf = read_file(g.out / "dnsmasq.conf");
+  BOOST_TEST(conf.find("dhcp-range=192.168.1.0,proxy,255.255.255.0") != std::string::npos);
+  BOOST_TEST(conf.find("undionly.kpxe") != std::string::npos);  // BIOS
+  BOOST_TEST(conf.find("ipxe.efi") != std::string::npos);       // UEFI
+  BOOST_TEST(conf.find("http://192.168.1.10:8080/boot.ipxe") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(ignition_validate_accepts_every_ign) {
+  Generated g;
+  auto validator = (tools_dir() / "ignition-validate").string();
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(g.out / "ignition")) {
+    auto r = run({validator, e.path().string()});
+    BOOST_TEST(r.exit_code == 0, e.path().filename() << ": " << r.out << r.err);
+    BOOST_TEST(r.out + r.err == "", e.path().filename() << " has warnings: " << r.out << r.err);
+    BOOST_TEST(g.file("ignition/" + e.path().filename().string())["ignition"]["version"] == "3.4.0");
+    ++count;
+  }
+  BOOST_TEST(count == 6);  // install + installed, for 3 nodes
+}
+
+BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
+  Generated g;
+  const auto address = "127.0.0.1:" + std::to_string(free_port());
+  auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--no-dnsmasq", "--matchbox-address", address, "--matchbox",
+                   (tools_dir() / "matchbox").string()});
+  BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
+  struct Stop {
+    fs::path dir;
+    ~Stop() { plugin({"cluster", "teardown", "-o", dir.string()}); }
+  } stop{g.out};
+  const std::string base = "http://" + address;
+  for (const auto& n : g.nodes) {
+    const std::string name = n["name"], mac = n["mac"];
+    std::string hyphen = mac;
+    std::replace(hyphen.begin(), hyphen.end(), ':', '-');  // iPXE sends ${mac:hexhyp}
+    BOOST_TEST_CONTEXT("node " << name) {
+      auto profile = g.file("profiles/install-" + name + ".json");
+      auto script = curl(base + "/ipxe?mac=" + hyphen);
+      std::string kernel_line = "kernel " + profile["boot"]["kernel"].get<std::string>();
+      for (const auto& a : profile["boot"]["args"]) kernel_line += " " + a.get<std::string>();
+      BOOST_TEST(script.find(kernel_line + "\n") != std::string::npos, script);
+      BOOST_TEST(script.find("initrd " + profile["boot"]["initrd"][0].get<std::string>()) != std::string::npos);
+      BOOST_TEST(kernel_line.find("flatcar.first_boot=yes") != std::string::npos);
+      BOOST_TEST(kernel_line.find("flatcar.config.url=http://192.168.1.10:8080/ignition?") != std::string::npos);
+
+      auto installed = json::parse(curl(base + "/ignition?mac=" + mac + "&os=installed"));
+      BOOST_TEST(without_empty_objects(installed) == g.file("ignition/" + name + ".ign"));
+      auto install = json::parse(curl(base + "/ignition?mac=" + hyphen));
+      BOOST_TEST(without_empty_objects(install) == g.file("ignition/install-" + name + ".ign"));
+      BOOST_TEST(install.dump() != installed.dump());
+    }
+  }
+  BOOST_TEST(run({"curl", "-s", "--fail", base + "/ipxe?mac=52-54-00-99-99-99"}).exit_code != 0);  // unknown MAC
+  auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
+  BOOST_TEST(t.out.find("matchbox stopped") != std::string::npos, t.out << t.err);
+  BOOST_TEST(run({"curl", "-s", base + "/"}).exit_code != 0);
+}
+
+BOOST_AUTO_TEST_CASE(templates_dir_overrides_one_template_and_keeps_the_rest) {
+  TempDir templates;
+  templates.write("ignition/worker.yaml.tmpl",
+                  "ignition: {version: 3.4.0}\nstorage:\n  files:\n    - path: /etc/motd\n      mode: 0644\n"
+                  "      contents: {inline: \"${NODE_NAME} in ${CLUSTER_NAME} (${NODE_ROLE}, ${NODE_IP}, ${NODE_MAC})\"}\n");
+  Generated g({"--templates", templates.path().string()});
+  auto w = g.file("ignition/worker-1.ign");
+  BOOST_TEST(w["storage"]["files"][0]["contents"]["source"] ==
+             "data:;base64,d29ya2VyLTEgaW4gbGFiICh3b3JrZXIsIDE5Mi4xNjguMS4yMSwgNTI6NTQ6MDA6MDA6MDA6MDIp");
+  auto cp = read_file(g.out / "ignition/cp-1.ign");
+  BOOST_TEST(cp.find("kubeadm") != std::string::npos);  // built-in bootstrap template
+  auto r = run({(tools_dir() / "ignition-validate").string(), (g.out / "ignition/worker-1.ign").string()});
+  BOOST_TEST(r.exit_code == 0, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(serve_starts_dnsmasq_and_matchbox_and_teardown_stops_both) {
+  // dnsmasq binds DHCP (67) and TFTP (69): this needs root, which the test machine has.
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("skipped: not root");
+    return;
+  }
+  Generated g;
+  const auto address = "127.0.0.1:" + std::to_string(free_port());
+  auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
+                   (tools_dir() / "matchbox").string()});
+  BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.out << s.err);
+  BOOST_TEST(s.out.find("dnsmasq started") != std::string::npos);
+  auto again = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
+                       (tools_dir() / "matchbox").string()});
+  BOOST_TEST(again.exit_code == 1);
+  BOOST_TEST(again.err.find("already runs") != std::string::npos, again.err);
+  auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
+  BOOST_TEST(t.out == "dnsmasq stopped\nmatchbox stopped\n", t.out << t.err);
+  BOOST_TEST(read_file(g.out / "logs/dnsmasq.log").find("proxy on subnet 192.168.1.0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(serve_names_a_missing_program_and_starts_nothing) {
+  Generated g;
+  auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox", "/nonexistent/matchbox"});
+  BOOST_TEST(s.exit_code == 1);
+  BOOST_TEST(s.err.find("matchbox (\"/nonexistent/matchbox\") is not installed") != std::string::npos, s.err);
+  BOOST_TEST(!fs::exists(g.out / "run" / "matchbox.pid"));
+  BOOST_TEST(!fs::exists(g.out / "run" / "dnsmasq.pid"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

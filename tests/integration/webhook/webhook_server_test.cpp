@@ -1,0 +1,268 @@
+// The admission server over real TLS on loopback: keep-alive, in-band refusals before the
+// body is read, mTLS, certificate rotation under load, abusive connections, SIGTERM.
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/webhook/server.hpp"
+#include "webhook_harness.hpp"
+
+using namespace nodeboot::test;
+using nlohmann::json;
+namespace wh = nodeboot::webhook;
+
+namespace {
+
+std::string pod_review() { return read_file(source_dir() / "tests/unit/webhook/fixtures/pod_create_named.json"); }
+
+// An in-process server on a free port with its own PKI.
+struct Served {
+  TestPki pki;
+  TempDir certs;
+  std::unique_ptr<wh::Server> server;
+  int port = 0;
+
+  explicit Served(std::filesystem::path client_ca = {}) {
+    pki.write_serving(certs.path(), pki.issue("nodeboot-webhook"));
+    wh::ServerOptions options;
+    options.cert_dir = certs.path();
+    options.client_ca_file = std::move(client_ca);
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.cert_poll = std::chrono::milliseconds(20);  // rotation tests rotate fast
+    server = std::make_unique<wh::Server>(options, std::make_shared<wh::OfflineClusterView>("maroonedpods.io"));
+    auto started = server->start();
+    BOOST_REQUIRE_MESSAGE(started.has_value(), (started ? std::string() : started.error().message));
+    port = *started;
+  }
+
+  std::unique_ptr<httplib::SSLClient> client() const {
+    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
+    c->set_ca_cert_path(pki.ca_file().c_str());
+    c->enable_server_certificate_verification(true);
+    c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
+    c->set_read_timeout(10, 0);
+    return c;
+  }
+};
+
+// True when `res` is a 200 carrying an allowed review with the patch a marooned pod gets.
+bool patched(const httplib::Result& res) {
+  if (!res || res->status != 200) return false;
+  auto doc = json::parse(res->body, nullptr, false);
+  return doc.is_object() && doc["response"].value("allowed", false) && doc["response"].contains("patch");
+}
+
+json in_band(const std::string& http_response) {
+  const auto body = http_response.substr(http_response.find("\r\n\r\n") + 4);
+  return json::parse(body)["response"];
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::ranges::sort(v);
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(webhook_server)
+
+BOOST_AUTO_TEST_CASE(serves_reviews_health_and_metrics_over_keep_alive) {
+  Served s;
+  auto c = s.client();
+  const auto body = pod_review();
+  for (int i = 0; i < 200; ++i) BOOST_REQUIRE(patched(c->Post("/mutate/pods?timeout=10s", body, "application/json")));
+  BOOST_TEST(c->Get("/healthz")->status == 200);
+  BOOST_TEST(c->Get("/readyz")->status == 200);
+  BOOST_TEST(c->Get("/nope")->status == 404);
+  const auto metrics = c->Get("/metrics")->body;
+  BOOST_TEST(metrics.find("nodeboot_webhook_requests_total{path=\"/mutate/pods\",code=\"200\"} 200") != std::string::npos, metrics);
+  BOOST_TEST(metrics.find("nodeboot_webhook_request_duration_seconds_count{path=\"/mutate/pods\"} 200") != std::string::npos);
+  BOOST_TEST(metrics.find("nodeboot_webhook_requests_in_flight 1") != std::string::npos);  // the /metrics request itself
+  BOOST_TEST(metrics.find("nodeboot_webhook_certificate_reloads_total 1") != std::string::npos);
+  // Not gzipped although the API server (and this client) would accept it.
+  httplib::Headers gzip{{"Accept-Encoding", "gzip"}};
+  auto res = c->Post("/mutate/pods", gzip, body, "application/json");
+  BOOST_TEST(!res->has_header("Content-Encoding"));
+  // TLS 1.1 is refused.
+  RawTls old(s.port, s.pki.ca_file());
+  SSL_CTX_set_max_proto_version(old.context(), TLS1_1_VERSION);
+  BOOST_TEST(!old.handshake());
+}
+
+BOOST_AUTO_TEST_CASE(refuses_bad_bodies_in_band_before_reading_them) {
+  Served s;
+  {  // Oversize: answered at once, without the 8 MiB ever being sent, then closed.
+    RawTls t(s.port, s.pki.ca_file());
+    BOOST_REQUIRE(t.handshake());
+    t.send("POST /mutate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n{");
+    const auto r = in_band(t.read_response());
+    BOOST_TEST(r["allowed"] == false);
+    BOOST_TEST(r["status"]["code"] == 413);
+    BOOST_TEST(t.closed_by_peer());
+  }
+  {  // No Content-Length (chunked): refused, closed.
+    RawTls t(s.port, s.pki.ca_file());
+    BOOST_REQUIRE(t.handshake());
+    t.send("POST /validate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n");
+    BOOST_TEST(in_band(t.read_response())["status"]["code"] == 411);
+    BOOST_TEST(t.closed_by_peer());
+  }
+  {  // Wrong content type: refused, closed.
+    RawTls t(s.port, s.pki.ca_file());
+    BOOST_REQUIRE(t.handshake());
+    t.send(http_post("/validate/secrets", pod_review(), "text/plain"));
+    BOOST_TEST(in_band(t.read_response())["status"]["code"] == 415);
+    BOOST_TEST(t.closed_by_peer());
+  }
+  {  // Empty body, then undecodable JSON, then a good review: one connection throughout.
+    RawTls t(s.port, s.pki.ca_file());
+    BOOST_REQUIRE(t.handshake());
+    t.send(http_post("/validate/nodes", ""));
+    BOOST_TEST(in_band(t.read_response())["status"]["code"] == 400);
+    t.send(http_post("/validate/nodes", R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-9","object":[}})"));
+    const auto broken = in_band(t.read_response());
+    BOOST_TEST(broken["status"]["code"] == 400);
+    t.send(http_post("/mutate/pods", pod_review()));
+    const auto good = in_band(t.read_response());
+    BOOST_TEST(good["allowed"] == true);
+    BOOST_TEST(good.contains("patch"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(client_certificates_are_required_with_a_client_ca) {
+  TestPki client_pki;
+  Served s(client_pki.ca_file());
+  auto anonymous = s.client();
+  BOOST_TEST(!anonymous->Get("/healthz"));
+  const auto pair = client_pki.issue("kube-apiserver", true);
+  TempDir d;
+  const auto crt = d.write("c.crt", pair.cert_pem), key = d.write("c.key", pair.key_pem.reveal());
+  httplib::SSLClient with_cert("127.0.0.1", s.port, crt.string(), key.string());
+  with_cert.set_ca_cert_path(s.pki.ca_file().c_str());
+  with_cert.enable_server_certificate_verification(true);
+  auto res = with_cert.Get("/healthz");
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
+  Served s;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  const auto body = pod_review();
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t)
+    load.emplace_back([&, t] {
+      while (!stop) {
+        // Half the clients reconnect every few requests so handshakes happen throughout.
+        auto c = s.client();
+        for (int i = 0; i < (t % 2 ? 3 : 50) && !stop; ++i) (patched(c->Post("/mutate/pods", body, "application/json")) ? ok : failed)++;
+      }
+    });
+  std::string last;
+  for (int round = 0; round < 20; ++round) {
+    const auto pair = s.pki.issue("nodeboot-webhook-" + std::to_string(round));
+    if (round % 2) {
+      s.pki.write_serving(s.certs.path(), pair);
+    } else {  // a torn update: the certificate lands well before its key
+      TestPki::replace(s.certs.path() / "tls.crt", pair.cert_pem);
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+      TestPki::replace(s.certs.path() / "tls.key", pair.key_pem.reveal());
+    }
+    last = pair.cert_pem;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  BOOST_TEST_MESSAGE("rotation: " << ok << " requests ok, " << failed << " failed over 20 rotations");
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(ok > 100);
+  RawTls fresh(s.port, s.pki.ca_file());
+  BOOST_REQUIRE(fresh.handshake());
+  BOOST_TEST(fresh.peer_certificate_pem() == last);
+  const auto metrics = s.client()->Get("/metrics")->body;
+  BOOST_TEST(metrics.find("nodeboot_webhook_certificate_reloads_total 21") != std::string::npos, metrics);
+}
+
+BOOST_AUTO_TEST_CASE(slow_and_idle_connections_do_not_starve_the_server) {
+  Served s;
+  // 200 abusers: 80 TCP connections that never start TLS, 70 that finish the handshake and
+  // idle, 50 that dribble a request's headers one byte at a time.
+  std::vector<std::unique_ptr<RawTls>> abusers;
+  for (int i = 0; i < 150; ++i) {
+    abusers.push_back(std::make_unique<RawTls>(s.port, s.pki.ca_file()));
+    BOOST_REQUIRE(abusers.back()->connected());
+    if (i >= 80) BOOST_REQUIRE(abusers.back()->handshake());
+  }
+  std::vector<std::unique_ptr<RawTls>> dribblers;
+  for (int i = 0; i < 50; ++i) {
+    dribblers.push_back(std::make_unique<RawTls>(s.port, s.pki.ca_file()));
+    BOOST_REQUIRE(dribblers.back()->handshake());
+  }
+  std::atomic<bool> stop{false};
+  std::thread dribble([&] {
+    const std::string head = "POST /mutate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    for (std::size_t i = 0; i < head.size() && !stop; ++i) {
+      for (auto& d : dribblers) d->send(head.substr(i, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const auto body = pod_review();
+  std::vector<double> latencies_ms;
+  std::mutex m;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t)
+    load.emplace_back([&] {
+      auto c = s.client();
+      std::vector<double> mine;
+      for (int i = 0; i < 500; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        if (!patched(c->Post("/mutate/pods", body, "application/json"))) ++failed;
+        mine.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      }
+      std::lock_guard lock(m);
+      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+    });
+  for (auto& t : load) t.join();
+  stop = true;
+  dribble.join();
+  BOOST_TEST_MESSAGE("under 200 slow/idle connections: 2000 requests, p50 " << percentile(latencies_ms, 0.5) << " ms, p99 "
+                                                                             << percentile(latencies_ms, 0.99) << " ms");
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(latencies_ms.size() == 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_then_exits) {
+  TestPki pki;
+  TempDir certs;
+  pki.write_serving(certs.path(), pki.issue("nodeboot-webhook"));
+  WebhookProcess p({"--cert-dir", certs.path().string(), "--port", "0", "--bind-address", "127.0.0.1", "--no-api"});
+  const int port = p.port();
+  RawTls idle(port, pki.ca_file());
+  BOOST_REQUIRE(idle.handshake());
+  RawTls busy(port, pki.ca_file());
+  BOOST_REQUIRE(busy.handshake());
+  const auto request = http_post("/mutate/pods", pod_review());
+  const auto half = request.size() - 100;
+  busy.send(request.substr(0, half));  // headers and most of the body: in flight
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  p.signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BOOST_TEST(busy.send(request.substr(half)));
+  const auto response = busy.read_response();
+  BOOST_REQUIRE_MESSAGE(!response.empty(), p.log());
+  BOOST_TEST(in_band(response).contains("patch"));
+  BOOST_TEST(idle.closed_by_peer());  // idle keep-alive connections are closed, not waited for
+  BOOST_TEST(p.wait(std::chrono::seconds(10)) == 0, p.log());
+  RawTls late(port, pki.ca_file());
+  BOOST_TEST(!(late.connected() && late.handshake()));
+  BOOST_TEST(p.log().find(R"("msg":"stopped")") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

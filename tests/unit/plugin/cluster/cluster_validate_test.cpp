@@ -1,0 +1,156 @@
+#include <string>
+#include <vector>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "nodeboot/plugin/cluster/config.hpp"
+#include "nodeboot/test/support.hpp"
+
+namespace cluster = nodeboot::plugin::cluster;
+using cluster::Severity;
+
+namespace {
+
+// tests/support/data/cluster.yaml: a good file. Line numbers in the broken cases refer to it.
+const std::string good = nodeboot::test::read_file(nodeboot::test::source_dir() / "tests/support/data/cluster.yaml");
+
+struct Broken {
+  const char* check;
+  const char* from;  // replaced once in `good`
+  const char* to;
+  int line;
+  int column;  // 0 = not checked
+  const char* message;
+  Severity severity = Severity::error;
+};
+
+std::ostream& operator<<(std::ostream& os, const Broken& b) { return os << b.check; }
+
+const Broken broken[] = {
+    {"yaml syntax", "  name: lab\n", "  name: [lab\n", 3, 0, "not valid YAML"},
+    {"cluster.name required", "  name: lab\n", "", 2, 3, "cluster.name: is required"},
+    {"cluster.name DNS-1123", "name: lab", "name: Lab_1", 2, 9, "not a DNS-1123 label"},
+    {"k8s version format", "\"1.31.0\"", "1.31", 3, 16, "not a Kubernetes version"},
+    {"flatcar version format", "\"3975.2.2\"", "stable", 4, 20, "not a Flatcar release"},
+    {"pod subnet host bits", "10.244.0.0/16", "10.244.1.0/16", 5, 15, "host bits set (fix: write 10.244.0.0/16)"},
+    {"pod subnet not a CIDR", "10.244.0.0/16", "10.244.0.0", 5, 15, "no prefix length"},
+    {"pod subnet too small for a node", "10.244.0.0/16", "10.244.0.0/25", 5, 15, "smaller than one node's /24"},
+    {"pod subnet too small for the nodes", "10.244.0.0/16", "10.244.0.0/23", 5, 15, "room for 2 nodes"},
+    {"service subnet too small", "10.96.0.0/12", "10.96.0.0/29", 6, 19, "fewer than 10 addresses"},
+    {"service subnet too large", "10.96.0.0/12", "10.0.0.0/8", 6, 19, "larger than /12"},
+    {"pod/service overlap", "10.96.0.0/12", "10.244.128.0/20", 6, 19, "overlaps the pod subnet 10.244.0.0/16"},
+    {"pod subnet overlaps node network", "10.244.0.0/16", "192.168.0.0/16", 5, 15, "overlaps the node network"},
+    {"ssh key type", "ssh-ed25519 AAAAC3", "ssh-dss AAAAC3", 7, 23, "unknown key type \"ssh-dss\""},
+    {"ssh key base64", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL0!Y", 7, 23, "not valid base64"},
+    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23, "is a \"ssh-ed25519\" key but the line says \"ssh-rsa\""},
+    {"ssh key is private", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y/eNyFBaGLq2wMLkA3XpwOD6OAqYL1aDofyVL test@nodeboot",
+     "\"-----BEGIN OPENSSH PRIVATE KEY-----\"", 7, 23, "private key"},
+    {"kubeadm token format", "control_plane_vip", "  kubeadm_token: ABCDEF.0123456789abcdef\ncontrol_plane_vip", 8, 18,
+     "does not match [a-z0-9]{6}\\.[a-z0-9]{16}"},
+    {"VIP syntax", "192.168.1.100", "192.168.1.300", 8, 20, "not an IPv4 address"},
+    {"VIP in node network", "192.168.1.100", "10.1.0.5", 8, 20, "outside the node network 192.168.1.0/24"},
+    {"VIP is a node IP", "192.168.1.100", "192.168.1.11", 16, 9, "already the control-plane VIP (line 8)"},
+    {"bootstrap IP on the L2 subnet", "192.168.1.10\n", "10.1.0.10\n", 10, 7, "proxy-DHCP"},
+    {"bootstrap IP is a node IP", "ip: 192.168.1.22", "ip: 192.168.1.10", 24, 9, "already the bootstrap IP"},
+    {"network host bits", "192.168.1.0/24", "192.168.1.1/24", 12, 9, "host bits set (fix: write 192.168.1.0/24)"},
+    {"node IP in node network", "192.168.1.11", "192.168.2.11", 16, 9, "outside the node network"},
+    {"node IP broadcast", "192.168.1.21", "192.168.1.255", 20, 9, "broadcast"},
+    {"node IPs unique", "192.168.1.21", "192.168.1.11", 20, 9, "already node cp-1's IP (line 16)"},
+    {"node name DNS-1123", "name: cp-1", "name: CP-1", 14, 11, "(fix: write \"cp-1\")"},
+    {"node names unique", "name: worker-2", "name: worker-1", 22, 11, "\"worker-1\" is already used at line 18"},
+    {"node fields required", "    mac: 5254.0000.00AB\n", "", 22, 5, "nodes[2].mac: is required"},
+    {"MAC syntax", "5254.0000.00AB", "5254.0000.00zz", 25, 10, "not a MAC address"},
+    {"MACs unique across forms", "52-54-00-00-00-02", "52-54-00-00-00-01", 21, 10, "52:54:00:00:00:01 is already used at line 17"},
+    {"MAC multicast", "\"52:54:00:00:00:01\"", "\"01:00:5e:00:00:01\"", 17, 10, "multicast"},
+    {"MAC zero", "\"52:54:00:00:00:01\"", "00-00-00-00-00-00", 17, 10, "all zeros"},
+    {"role", "role: worker", "role: master", 19, 11, "\"master\" is not a role (fix: use controller or worker)"},
+    {"at least one controller", "role: controller", "role: worker", 14, 3, "no node with role controller"},
+    {"even controller count", "role: worker", "role: controller", 14, 3, "2 controllers", Severity::warning},
+    {"unknown field", "pod_subnet:", "pod_subnets:", 5, 3, "did you mean \"pod_subnet\"?", Severity::warning},
+    {"duplicate key", "  name: lab\n", "  name: lab\n  name: lab2\n", 3, 3, "is given twice (first at line 2)"},
+    {"section empty", "network:\n  cidr: 192.168.1.0/24\n", "network:\n", 11, 0, "network: is empty"},
+    {"nodes required", "nodes:", "notnodes:", 1, 1, "nodes: is required"},
+};
+
+std::string replace_once(std::string s, const std::string& from, const std::string& to) {
+  auto p = s.find(from);
+  BOOST_REQUIRE_MESSAGE(p != std::string::npos, "test table: \"" << from << "\" not in the good file");
+  return s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_validate)
+
+BOOST_AUTO_TEST_CASE(good_file_passes_strict_and_is_normalised) {
+  auto v = cluster::validate(good);
+  for (const auto& f : v.findings) BOOST_TEST_MESSAGE(cluster::format(f, "cluster.yaml"));
+  BOOST_TEST(v.findings.empty());
+  BOOST_REQUIRE(v.passes(true));
+  const auto& cfg = *v.config;
+  BOOST_TEST(cfg.nodes.size() == 3u);
+  BOOST_TEST(cfg.nodes[0].mac == "52:54:00:00:00:01");
+  BOOST_TEST(cfg.nodes[1].mac == "52:54:00:00:00:02");
+  BOOST_TEST(cfg.nodes[2].mac == "52:54:00:00:00:ab");
+  BOOST_TEST(cfg.k8s_version == "1.31.0");
+  BOOST_TEST(cfg.flatcar_channel == "stable");
+  BOOST_TEST(cfg.kubeadm_token.empty());
+  BOOST_TEST(cfg.bootstrap_controller().name == "cp-1");
+}
+
+BOOST_DATA_TEST_CASE(each_broken_file_is_refused_at_its_line, boost::unit_test::data::make(broken), b) {
+  auto v = cluster::validate(replace_once(good, b.from, b.to));
+  std::string all;
+  for (const auto& f : v.findings) all += cluster::format(f, "cluster.yaml") + "\n";
+  BOOST_TEST_INFO("findings:\n" << all);
+  bool found = false;
+  for (const auto& f : v.findings) {
+    auto text = cluster::format(f, "cluster.yaml");
+    if (text.find(b.message) == std::string::npos) continue;
+    found = true;
+    BOOST_TEST(f.mark.line == b.line);
+    if (b.column) BOOST_TEST(f.mark.column == b.column);
+    BOOST_TEST((f.severity == b.severity));
+    BOOST_TEST(!f.fix.empty());
+  }
+  BOOST_TEST(found, "expected \"" << b.message << "\"");
+  BOOST_TEST(!v.passes(true));
+  BOOST_TEST(v.passes(false) == (b.severity == Severity::warning));
+}
+
+BOOST_AUTO_TEST_CASE(every_problem_is_reported_at_once_in_file_order) {
+  auto text = replace_once(replace_once(replace_once(good, "name: cp-1", "name: CP-1"), "role: worker", "role: master"),
+                           "192.168.1.100", "10.1.0.5");
+  auto v = cluster::validate(text);
+  BOOST_REQUIRE(v.findings.size() == 3u);
+  BOOST_TEST(v.findings[0].mark.line == 8);
+  BOOST_TEST(v.findings[1].mark.line == 14);
+  BOOST_TEST(v.findings[2].mark.line == 19);
+  BOOST_TEST(!v.config.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_supplied_token_is_kept_secret_in_messages) {
+  auto v = cluster::validate(replace_once(good, "control_plane_vip", "  kubeadm_token: secret.0123456789abcdeX\ncontrol_plane_vip"));
+  for (const auto& f : v.findings) BOOST_TEST(cluster::format(f, "f").find("0123456789") == std::string::npos);
+  auto ok = cluster::validate(replace_once(good, "control_plane_vip", "  kubeadm_token: abcdef.0123456789abcdef\ncontrol_plane_vip"));
+  BOOST_REQUIRE(ok.config);
+  BOOST_TEST(ok.config->kubeadm_token.reveal() == "abcdef.0123456789abcdef");
+}
+
+BOOST_AUTO_TEST_CASE(mac_forms_normalise) {
+  BOOST_TEST(*cluster::normalise_mac("AA-BB-CC-DD-EE-0F") == "aa:bb:cc:dd:ee:0f");
+  BOOST_TEST(*cluster::normalise_mac("aabb.ccdd.ee0f") == "aa:bb:cc:dd:ee:0f");
+  BOOST_TEST(!cluster::normalise_mac("aa:bb-cc:dd:ee:0f"));
+  BOOST_TEST(!cluster::normalise_mac("aa:bb:cc:dd:ee"));
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_is_strict) {
+  BOOST_TEST(*cluster::parse_ipv4("10.0.0.1") == 0x0a000001u);
+  BOOST_TEST(!cluster::parse_ipv4("010.0.0.1"));
+  BOOST_TEST(!cluster::parse_ipv4("10.0.0"));
+  BOOST_TEST(!cluster::parse_ipv4("10.0.0.1.2"));
+  BOOST_TEST(!cluster::parse_ipv4("10.0.0.256"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

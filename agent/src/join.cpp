@@ -1,7 +1,5 @@
 #include "nodeboot/agent/join.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -18,6 +16,7 @@
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/process.hpp"
 
 namespace nodeboot::agent {
@@ -54,17 +53,6 @@ std::optional<std::string> scalar(const std::string& raw) {
 
 // YAML-quoted (JSON strings are valid YAML double-quoted scalars).
 std::string q(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
-
-Result<void> write_private(const std::filesystem::path& path, const std::string& content) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(ErrorKind::io, "cannot write " + path.string() + ": " + std::strerror(errno));
-  ::fchmod(fd, 0600);
-  const bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  if (::close(fd) != 0 || !ok) return fail(ErrorKind::io, "cannot write " + path.string() + ": " + std::strerror(errno));
-  return {};
-}
 
 std::filesystem::path under(const std::filesystem::path& root, const std::filesystem::path& p) {
   return root / p.relative_path();
@@ -180,7 +168,9 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return 1;
   }
   const auto config_path = under(o.host_root, "/etc/rancher/k3s/config.yaml");
-  if (auto w = write_private(config_path, k3s_config(*info, o.node_name).reveal()); !w) {
+  std::error_code ec;
+  std::filesystem::create_directories(config_path.parent_path(), ec);  // a failure shows in the write below
+  if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w) {
     err << "error: " << w.error().message << '\n';
     return 1;
   }

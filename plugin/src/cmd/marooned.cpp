@@ -1,9 +1,5 @@
 #include "nodeboot/plugin/cmd/marooned.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -21,6 +17,7 @@
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/marooned/render.hpp"
+#include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/yaml.hpp"
 
 namespace nodeboot::plugin::cmd {
@@ -171,25 +168,6 @@ int list(std::vector<std::string> args, Io& io) {
   return exit_ok;
 }
 
-// Writes `content` to `path`, readable by the owner only, never following a symlink.
-Result<void> write_private(const std::string& path, const Secret& content) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(ErrorKind::io, "cannot write " + path + ": " + std::strerror(errno));
-  ::fchmod(fd, 0600);  // an existing file keeps its old mode otherwise
-  const auto& s = content.reveal();
-  std::size_t done = 0;
-  while (done < s.size()) {
-    const auto n = ::write(fd, s.data() + done, s.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return fail(ErrorKind::io, "cannot write " + path + ": " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::close(fd) != 0) return fail(ErrorKind::io, "cannot write " + path + ": " + std::strerror(errno));
-  return {};
-}
-
 Result<std::chrono::seconds> parse_ttl(const std::string& s) {
   if (s.empty()) return fail(ErrorKind::invalid_input, "--ttl is empty: give a duration such as 24h, 90m or 3600s");
   std::size_t used = 0;
@@ -316,7 +294,7 @@ int join_info(std::vector<std::string> args, Io& io) {
     return exit_ok;
   }
   const auto path = p.result["output-file"].as<std::string>();
-  if (auto w = write_private(path, content); !w) {
+  if (auto w = write_private_file(path, content.reveal()); !w) {
     io.err << "error: " << w.error().message << '\n';
     return exit_error;
   }

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "nodeboot/agent/bootstrap_cmd.hpp"
+#include "nodeboot/agent/join.hpp"
 #include "nodeboot/version.hpp"
 
 namespace nodeboot::agent {
@@ -31,6 +32,7 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
   }
   if (argv[1] == "bootstrap")
     return bootstrap_command(std::vector<std::string>(argv.begin() + 2, argv.end()), out, err);
+  if (argv[1] == "join") return join_main({argv.begin() + 2, argv.end()}, out, err);
   err << "error: unknown command \"" << argv[1] << "\"; run 'nodeboot-agent --help'\n";
   return 2;
 }

@@ -2,6 +2,7 @@
 #include "nodeboot/plugin/cmd/abort.hpp"
 #include "nodeboot/plugin/cmd/cluster.hpp"
 #include "nodeboot/plugin/cmd/finish.hpp"
+#include "nodeboot/plugin/cmd/marooned.hpp"
 #include "nodeboot/plugin/cmd/retry.hpp"
 #include "nodeboot/plugin/cmd/start.hpp"
 #include "nodeboot/plugin/cmd/status.hpp"
@@ -23,6 +24,7 @@ std::span<const CommandSpec> commands() {
       {"finish", "Do the completion steps of an in-place bootstrap by hand", cmd::finish},
       {"verify", "Check nodes' OS, iSCSI and Intel QuickSync bootstrap (seeds 000/001)", cmd::verify},
       {"cluster", "Bootstrap a bare-metal Flatcar cluster from cluster.yaml (PXE, Matchbox, dnsmasq)", cmd::cluster},
+      {"marooned", "Marooned pods: list, join-info, vmi", cmd::marooned},
       {"version", "Print the client and server versions", cmd::version},
   };
   return table;

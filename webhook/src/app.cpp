@@ -12,6 +12,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/version.hpp"
 #include "nodeboot/webhook/cluster.hpp"
+#include "nodeboot/webhook/controller/controller.hpp"
 #include "nodeboot/webhook/log.hpp"
 #include "nodeboot/webhook/selfcerts.hpp"
 #include "nodeboot/webhook/server.hpp"
@@ -52,6 +53,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
 
   std::shared_ptr<ClusterView> cluster;
   std::shared_ptr<kube::Client> client;
+  std::unique_ptr<controller::GateController> gate;  // --enable-gate-controller
   if (parsed.count("no-api")) {
     if (parsed.count("self-managed-certs")) {
       err << "error: --self-managed-certs needs API access; drop --no-api\n";
@@ -93,6 +95,12 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
       log_error("self-managed certificate sync failed; retrying", {{"error", due.error().message}});
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
+    auto started = controller::start_from_flags(parsed, client->config(), cluster);
+    if (!started) {
+      err << "error: " << started.error().message << '\n';
+      return 2;
+    }
+    gate = std::move(*started);
   }
 
   ServerOptions options;
@@ -103,6 +111,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   options.max_connections = parsed["max-connections"].as<std::size_t>();
   options.controller_username = parsed["controller-username"].as<std::string>();
   options.schedule_label = parsed["schedule-label"].as<std::string>();
+  if (gate) options.extra_metrics = [&gate] { return gate->render_metrics(); };
   Server server(options, cluster);
   auto port = server.start();
   if (!port) {
@@ -112,6 +121,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   const int sig = wait_for_signal();
   log_info("signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.begin_shutdown();
+  if (gate) gate->stop();  // release the Lease first, so another replica takes over at once
   // Keep answering while the API server notices the endpoint is gone.
   std::this_thread::sleep_for(std::chrono::seconds(parsed["shutdown-delay"].as<int>()));
   auto stopped = std::async(std::launch::async, [&] { server.stop(); });
@@ -163,6 +173,7 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
       ("version", "Print the version and exit")
       ("h,help", "Show this help");
   kube::add_connection_flags(options);
+  controller::add_flags(options);
   std::vector<const char*> cargv;
   for (auto& a : argv) cargv.push_back(a.c_str());
   cxxopts::ParseResult parsed;

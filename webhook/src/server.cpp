@@ -366,7 +366,8 @@ Result<int> Server::start() {
     res.set_content(why, "text/plain");
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.render(certs_), "text/plain; version=0.0.4");
+    res.set_content(metrics_.render(certs_) + (options_.extra_metrics ? options_.extra_metrics() : ""),
+                    "text/plain; version=0.0.4");
   });
 
   int port = options_.port;

@@ -50,6 +50,12 @@ inline constexpr std::string_view maroon_pod_uid = "maroonedpods.io/pod-uid";
 inline constexpr std::string_view maroon_gate = "maroonedpods.io/gate";
 inline constexpr std::string_view maroon_default_taint_key = "maroonedpods.io";
 inline constexpr std::string_view webhook_service_account = "nodeboot-webhook";
+// Set by the gate-release controller on a dedicated node whose pod is gone or finished:
+// the node is cordoned and waits for its VM to be deleted (KubeVirt's job).
+inline constexpr std::string_view maroon_cleanup = "maroonedpods.io/cleanup";
+inline constexpr std::string_view maroon_config_name = "default";  // the MaroonedPodsConfig both read
+inline constexpr std::string_view gate_controller_lease = "nodeboot-gate-controller";
+inline constexpr std::string_view join_info_path = "/etc/marooned/join-info.yaml";
 
 // Node bootstrap (seeds 000/001): the seed DaemonSets keep their names in kube-system; each
 // pod carries label app=<DaemonSet name>. The init container `bootstrap` leaves one JSON

@@ -43,6 +43,8 @@ struct ServerOptions {
   std::chrono::milliseconds cert_poll{1000};
   std::string controller_username = "system:serviceaccount:nodeboot-system:nodeboot-webhook";
   std::string schedule_label = "nodeboot.io/ipb-schedule";
+  // More Prometheus text appended to /metrics (the gate-release controller's).
+  std::function<std::string()> extra_metrics;
 };
 
 class Server {

@@ -1,0 +1,46 @@
+#pragma once
+
+// `nodeboot-agent join` (seed 004): on a marooned pod's dedicated VM, read
+// /etc/marooned/join-info.yaml, write the k3s agent configuration that registers the node
+// with the pod's label and taint, start k3s-agent and wait until the node is registered.
+
+#include <chrono>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "nodeboot/util/result.hpp"
+#include "nodeboot/util/secret.hpp"
+
+namespace nodeboot::agent {
+
+struct JoinInfo {
+  std::string server_url;
+  Secret token;
+  std::string pod_uid;
+  std::string taint_key;
+};
+
+// Parses join-info.yaml (a flat map of strings, as `kubectl nodeboot marooned join-info`
+// writes it); every problem is reported at once, each naming the field and the fix.
+Result<JoinInfo> parse_join_info(const std::string& text);
+
+// The k3s agent's /etc/rancher/k3s/config.yaml for `info` (holds the token).
+Secret k3s_config(const JoinInfo& info, const std::string& node_name);
+
+struct JoinOptions {
+  std::filesystem::path host_root = "/";  // tests run in a temporary directory
+  std::filesystem::path join_info = "/etc/marooned/join-info.yaml";  // under host_root
+  // The service manager command, given `start --no-block k3s-agent.service`. --no-block:
+  // this runs as a oneshot unit, and waiting for a job of a unit ordered after ours would
+  // deadlock boot.
+  std::vector<std::string> service_manager{"systemctl"};
+  std::string node_name;  // "" = the host name (k3s's default)
+  std::chrono::seconds timeout{300};  // a VM's first k3s start pulls nothing but still takes ~30 s
+};
+
+// `nodeboot-agent join` with its argv (after "join"); returns the exit code.
+int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace nodeboot::agent

@@ -1,0 +1,220 @@
+#include "nodeboot/agent/join.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <ostream>
+#include <cstring>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/kube/client.hpp"
+#include "nodeboot/kube/config.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/util/private_file.hpp"
+#include "nodeboot/util/process.hpp"
+
+namespace nodeboot::agent {
+namespace {
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  const auto e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// A YAML scalar as `kubectl nodeboot marooned join-info` or a person writes it: "double"
+// (JSON escapes), 'single' ('' for a quote) or plain.
+std::optional<std::string> scalar(const std::string& raw) {
+  const auto v = trim(raw);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+    try {
+      return nlohmann::json::parse(v).get<std::string>();
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') {
+    std::string out;
+    for (std::size_t i = 1; i + 1 < v.size(); ++i) {
+      out += v[i];
+      if (v[i] == '\'') ++i;
+    }
+    return out;
+  }
+  if (const auto hash = v.find(" #"); hash != std::string::npos) return trim(v.substr(0, hash));
+  return v;
+}
+
+// YAML-quoted (JSON strings are valid YAML double-quoted scalars).
+std::string q(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+
+std::filesystem::path under(const std::filesystem::path& root, const std::filesystem::path& p) {
+  return root / p.relative_path();
+}
+
+std::string host_name(const std::filesystem::path& root) {
+  std::ifstream in(under(root, "/etc/hostname"));
+  std::string name;
+  if (in && std::getline(in, name) && !trim(name).empty()) return trim(name);
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+Result<JoinInfo> parse_join_info(const std::string& text) {
+  JoinInfo info;
+  std::vector<std::string> problems;
+  std::set<std::string> seen;
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const auto t = trim(line);
+    if (t.empty() || t.front() == '#' || t == "---") continue;
+    const auto colon = line.find(':');
+    const auto key = colon == std::string::npos ? "" : trim(line.substr(0, colon));
+    const auto value = colon == std::string::npos ? std::nullopt : scalar(line.substr(colon + 1));
+    if (key.empty() || !value || line.front() == ' ') {
+      problems.push_back("line " + std::to_string(number) + ": expected `key: value` (a flat map of strings)");
+      continue;
+    }
+    seen.insert(key);
+    if (key == "server_url") info.server_url = *value;
+    else if (key == "token") info.token = Secret(*value);
+    else if (key == "pod_uid") info.pod_uid = *value;
+    else if (key == "taint_key") info.taint_key = *value;
+    else problems.push_back("line " + std::to_string(number) + ": unknown field \"" + key +
+                            "\" (expected server_url, token, pod_uid, taint_key)");
+  }
+  static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
+  static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+  if (!info.server_url.starts_with("https://") || info.server_url.size() <= 8)
+    problems.push_back("server_url: must be the API server's https:// URL, e.g. https://10.0.0.1:6443");
+  if (info.token.empty() || info.token.reveal().find_first_of(" \t\r\n") != std::string::npos)
+    problems.push_back("token: must be a non-empty join token without spaces (from `kubectl nodeboot marooned join-info`)");
+  if (!std::regex_match(info.pod_uid, uuid))
+    problems.push_back("pod_uid: must be the pod's " + std::string(names::maroon_pod_uid) +
+                       " annotation, a lowercase UUID; got \"" + info.pod_uid + "\"");
+  if (!seen.contains("taint_key")) info.taint_key = std::string(names::maroon_default_taint_key);
+  if (info.taint_key.size() > 253 || !std::regex_match(info.taint_key, subdomain))
+    problems.push_back("taint_key: must be a DNS subdomain such as maroonedpods.io (MaroonedPodsConfig "
+                       "spec.nodeTaintKey); got \"" + info.taint_key + "\"");
+  if (!problems.empty()) {
+    std::string message = "join-info is invalid:";
+    for (const auto& p : problems) message += "\n  " + p;
+    return fail(ErrorKind::invalid_input, message);
+  }
+  return info;
+}
+
+Secret k3s_config(const JoinInfo& info, const std::string& node_name) {
+  return Secret("# Written by nodeboot-agent join from " + std::string(names::join_info_path) + ".\n" +
+                "server: " + q(info.server_url) + "\ntoken: " + q(info.token.reveal()) + "\nnode-name: " + q(node_name) +
+                "\nnode-label:\n  - " + q(std::string(names::maroon_pod_uid) + "=" + info.pod_uid) +
+                "\nnode-taint:\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoSchedule") + "\n");
+}
+
+int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  cxxopts::Options options("nodeboot-agent join",
+                           "Join this VM as the dedicated node of a marooned pod: read join-info.yaml, write the k3s "
+                           "agent configuration with the pod's label and taint, start k3s-agent, wait for the node.");
+  options.add_options()("host-root", "Root of the host file system (tests use a temporary directory)",
+                        cxxopts::value<std::string>()->default_value("/"))(
+      "join-info", "join-info.yaml, under --host-root",
+      cxxopts::value<std::string>()->default_value(std::string(names::join_info_path)))(
+      "service-manager", "Program run as PROGRAM start --no-block k3s-agent.service",
+      cxxopts::value<std::string>()->default_value("systemctl"))(
+      "node-name", "Node name to register (default: the host name)", cxxopts::value<std::string>())(
+      "timeout", "Seconds to wait for the node to register", cxxopts::value<int>()->default_value("300"))(
+      "h,help", "Show help");
+  std::vector<const char*> argv{"join"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  cxxopts::ParseResult parsed;
+  try {
+    parsed = options.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    err << "error: " << e.what() << "\nRun 'nodeboot-agent join --help' for usage.\n";
+    return 2;
+  }
+  if (parsed.count("help")) {
+    out << options.help();
+    return 0;
+  }
+  JoinOptions o;
+  o.host_root = parsed["host-root"].as<std::string>();
+  o.join_info = parsed["join-info"].as<std::string>();
+  o.service_manager = {parsed["service-manager"].as<std::string>()};
+  o.timeout = std::chrono::seconds(parsed["timeout"].as<int>());
+  o.node_name = parsed.count("node-name") ? parsed["node-name"].as<std::string>() : host_name(o.host_root);
+
+  const auto info_path = under(o.host_root, o.join_info);
+  std::ifstream in(info_path);
+  if (!in) {
+    err << "error: cannot read " << info_path.string() << " (cloud-init writes it from the VM's user-data)\n";
+    return 1;
+  }
+  auto info = parse_join_info(std::string((std::istreambuf_iterator<char>(in)), {}));
+  if (!info) {
+    err << "error: " << info_path.string() << ": " << info.error().message << '\n';
+    return 1;
+  }
+  const auto config_path = under(o.host_root, "/etc/rancher/k3s/config.yaml");
+  std::error_code ec;
+  std::filesystem::create_directories(config_path.parent_path(), ec);  // a failure shows in the write below
+  if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w) {
+    err << "error: " << w.error().message << '\n';
+    return 1;
+  }
+  out << "wrote " << config_path.string() << " (label " << names::maroon_pod_uid << "=" << info->pod_uid << ", taint "
+      << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule)\n";
+
+  auto argv_start = o.service_manager;
+  argv_start.insert(argv_start.end(), {"start", "--no-block", "k3s-agent.service"});
+  ProcessOptions start_options;
+  start_options.env_set["NODEBOOT_HOST_ROOT"] = o.host_root.string();
+  start_options.timeout = std::chrono::seconds(60);  // --no-block returns at once; 60 s means systemd is wedged
+  auto started = run_process(argv_start, start_options);
+  if (!started || started->exit_code != 0) {
+    err << "error: starting k3s-agent.service failed: " << (started ? started->err : started.error().message) << '\n';
+    return 1;
+  }
+
+  // Registered = the k3s agent has its kubelet credentials and its Node carries our label.
+  const auto kubeconfig = under(o.host_root, "/var/lib/rancher/k3s/agent/kubelet.kubeconfig");
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  std::string last = "k3s-agent has not written " + kubeconfig.string() + " yet";
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(kubeconfig)) {
+      auto cfg = kube::resolve_config(kube::ConnectionFlags{.kubeconfig = kubeconfig.string()});
+      if (cfg) {
+        cfg->timeout = std::chrono::seconds(10);
+        kube::Client client(std::move(*cfg));
+        auto node = client.get(kube::resources::nodes, "", o.node_name);
+        if (node && (*node)["metadata"].value("labels", nlohmann::json::object()).value(std::string(names::maroon_pod_uid), "") ==
+                        info->pod_uid) {
+          out << "node " << o.node_name << " registered for marooned pod " << info->pod_uid << '\n';
+          return 0;
+        }
+        last = node ? "node " + o.node_name + " lacks the label " + std::string(names::maroon_pod_uid)
+                    : "node " + o.node_name + ": " + node.error().message;
+      } else {
+        last = cfg.error().message;
+      }
+    }
+    // A local file and one GET per second while the node boots: cheap, and bounded by --timeout.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  err << "error: node " << o.node_name << " did not register within " << o.timeout.count() << " s: " << last << '\n';
+  return 1;
+}
+
+}  // namespace nodeboot::agent

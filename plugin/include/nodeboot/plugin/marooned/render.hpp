@@ -1,0 +1,69 @@
+#pragma once
+
+// What `kubectl nodeboot marooned` renders, as pure functions: bootstrap tokens, the
+// dedicated node's join-info.yaml and cloud-init user-data, and its VirtualMachineInstance.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/util/result.hpp"
+#include "nodeboot/util/secret.hpp"
+
+namespace nodeboot::plugin::marooned {
+
+// `n` characters of [a-z0-9] from OpenSSL's CSPRNG, without modulo bias (bytes >= 252,
+// the largest multiple of 36 that fits in a byte, are drawn again).
+std::string random_lowercase_alnum(std::size_t n);
+
+// A kubeadm-style bootstrap token: id [a-z0-9]{6}, secret [a-z0-9]{16}.
+struct BootstrapToken {
+  std::string id;
+  Secret secret;
+  Secret token() const { return Secret(id + "." + secret.reveal()); }
+};
+BootstrapToken new_bootstrap_token();
+
+// The kube-system Secret bootstrap-token-<id> (type bootstrap.kubernetes.io/token) that
+// the API server's bootstrap authenticator accepts until `expires`.
+nlohmann::json bootstrap_token_secret(const BootstrapToken& token, std::chrono::system_clock::time_point expires,
+                                      std::string_view extra_groups, std::string_view description);
+
+struct JoinInfo {
+  std::string server_url;
+  Secret token;
+  std::string pod_uid;
+  std::string taint_key;
+};
+
+// /etc/marooned/join-info.yaml (holds the token).
+Secret join_info_yaml(const JoinInfo& info);
+// #cloud-config user-data writing join-info.yaml (mode 0600) for nodeboot-agent join.
+Secret cloud_init(const JoinInfo& info);
+
+// Kubernetes quantities: CPU in millicores ("500m", "1", "1.5"), memory in bytes ("512Mi", "1G", "1e3").
+Result<std::int64_t> cpu_millis(const nlohmann::json& quantity);
+Result<std::int64_t> memory_bytes(const nlohmann::json& quantity);
+
+// The pod's effective requests, as the scheduler counts them: the larger of the sum over
+// containers and the largest init container.
+struct Resources {
+  std::int64_t cpu_millis = 0;
+  std::int64_t memory_bytes = 0;
+};
+Result<Resources> pod_requests(const nlohmann::json& pod);
+
+// The VirtualMachineInstance for a marooned pod from MaroonedPodsConfig `spec`: the node
+// image as containerDisk (plus kernelBoot when enabled), CPU and memory = the pod's requests
+// plus resourceOverhead, never below baseVMResources, user-data from Secret `userdata_secret`.
+Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::json& config_spec,
+                                  std::string_view userdata_secret);
+
+// Names derived from the marooned id.
+std::string vmi_name(std::string_view pod_uid);
+std::string userdata_secret_name(std::string_view pod_uid);
+
+}  // namespace nodeboot::plugin::marooned

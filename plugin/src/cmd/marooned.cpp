@@ -1,0 +1,397 @@
+#include "nodeboot/plugin/cmd/marooned.hpp"
+
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <cstring>
+#include <ostream>
+#include <set>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/kube/client.hpp"
+#include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/flags.hpp"
+#include "nodeboot/marooned/objects.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/plugin/marooned/render.hpp"
+#include "nodeboot/util/private_file.hpp"
+#include "nodeboot/util/yaml.hpp"
+
+namespace nodeboot::plugin::cmd {
+namespace {
+
+namespace mr = nodeboot::plugin::marooned;
+using nlohmann::json;
+
+constexpr std::string_view config_path = "/apis/maroonedpods.io/v1alpha1/maroonedpodsconfigs/default";
+
+struct Parsed {
+  cxxopts::ParseResult result;
+  int rc = -1;  // >= 0: return this (help printed or usage error)
+};
+
+Parsed parse(cxxopts::Options& options, const std::string& sub, std::vector<std::string>& args, Io& io) {
+  options.add_options()("h,help", "Show help");
+  kube::add_connection_flags(options);
+  std::vector<const char*> cargv{"marooned"};
+  for (auto& a : args) cargv.push_back(a.c_str());
+  Parsed p;
+  try {
+    p.result = options.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    io.err << "error: " << e.what() << "\nSee 'kubectl nodeboot marooned " << sub << " --help' for usage.\n";
+    p.rc = exit_usage;
+    return p;
+  }
+  if (p.result.count("help")) {
+    io.out << options.help();
+    p.rc = exit_ok;
+  }
+  return p;
+}
+
+std::string age(const std::string& created) {
+  std::tm tm{};
+  if (created.empty() || !strptime(created.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return "<unknown>";
+  const auto secs = std::time(nullptr) - timegm(&tm);
+  if (secs < 120) return std::to_string(secs) + "s";
+  if (secs < 7200) return std::to_string(secs / 60) + "m";
+  if (secs < 172800) return std::to_string(secs / 3600) + "h";
+  return std::to_string(secs / 86400) + "d";
+}
+
+// Gated: the gate is on, no node has joined; WaitingForNode: a node joined but may not take
+// the pod yet; Released: the gate is off, the pod is not running yet; Running; Orphaned:
+// the pod finished or is being deleted (its node awaits cleanup), or a node has no pod.
+std::string state_of(const json& pod, const json* node) {
+  const auto& meta = pod["metadata"];
+  if (meta.contains("deletionTimestamp") || nodeboot::marooned::finished(pod)) return "Orphaned";
+  if (nodeboot::marooned::gated(pod)) {
+    if (!node) return "Gated";
+    return "WaitingForNode";
+  }
+  if (pod["status"].value("phase", "") == "Running") return "Running";
+  return "Released";
+}
+
+std::string read_taint_key(kube::Client& client, json* spec_out = nullptr) {
+  auto config = client.get_json(std::string(config_path));
+  if (!config) return std::string(names::maroon_default_taint_key);
+  if (spec_out) *spec_out = config->value("spec", json::object());
+  const auto key = (*config)["spec"].value("nodeTaintKey", "");
+  return key.empty() ? std::string(names::maroon_default_taint_key) : key;
+}
+
+int list(std::vector<std::string> args, Io& io) {
+  cxxopts::Options options("kubectl nodeboot marooned list",
+                           "List marooned pods with their id, state (Gated, WaitingForNode, Released, Running, "
+                           "Orphaned), dedicated node and age.");
+  options.add_options()("A,all-namespaces", "List across all namespaces")(
+      "o,output", "Output format: json or yaml", cxxopts::value<std::string>());
+  auto p = parse(options, "list", args, io);
+  if (p.rc >= 0) return p.rc;
+  const std::string output = p.result.count("output") ? p.result["output"].as<std::string>() : "";
+  if (!output.empty() && output != "json" && output != "yaml") {
+    io.err << "error: --output must be json or yaml, not \"" << output << "\"\n";
+    return exit_usage;
+  }
+  auto cfg = kube::resolve_config(kube::connection_flags(p.result));
+  if (!cfg) {
+    io.err << "error: " << cfg.error().message << '\n';
+    return exit_error;
+  }
+  kube::Client client(std::move(*cfg));
+  const std::string ns = p.result.count("all-namespaces") ? "" : client.default_namespace();
+  auto pods = client.list(kube::resources::pods, ns,
+                          kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"});
+  auto nodes = client.list(kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
+  if (!pods || !nodes) {
+    io.err << "error: " << kube::kubectl_message(!pods ? pods.error() : nodes.error()) << '\n';
+    return exit_error;
+  }
+  const auto taint_key = read_taint_key(client);
+  std::map<std::string, const json*> node_by_id;
+  for (const auto& n : (*nodes)["items"]) node_by_id[nodeboot::marooned::node_id(n)] = &n;
+  json rows = json::array();
+  std::set<std::string> seen;
+  for (const auto& pod : (*pods)["items"]) {
+    const auto id = nodeboot::marooned::pod_id(pod);
+    const auto it = node_by_id.find(id);
+    const json* node = id.empty() || it == node_by_id.end() ? nullptr : it->second;
+    seen.insert(id);
+    json row = {{"namespace", pod["metadata"].value("namespace", "")},
+                {"pod", pod["metadata"].value("name", "")},
+                {"id", id},
+                {"state", state_of(pod, node)},
+                {"node", node ? (*node)["metadata"].value("name", "") : ""},
+                {"created", pod["metadata"].value("creationTimestamp", "")}};
+    if (node && row["state"] == "WaitingForNode")
+      row["reason"] = nodeboot::marooned::node_not_eligible(*node, id, taint_key).value_or("about to be released");
+    rows.push_back(row);
+  }
+  if (ns.empty())  // nodes whose pod is gone are only known for certain across all namespaces
+    for (const auto& [id, node] : node_by_id)
+      if (!seen.contains(id))
+        rows.push_back({{"namespace", ""}, {"pod", ""}, {"id", id}, {"state", "Orphaned"},
+                        {"node", (*node)["metadata"].value("name", "")},
+                        {"created", (*node)["metadata"].value("creationTimestamp", "")}});
+  if (output == "json") {
+    io.out << json{{"items", rows}}.dump(2) << '\n';
+    return exit_ok;
+  }
+  if (output == "yaml") {
+    io.out << to_yaml(json{{"items", rows}});
+    return exit_ok;
+  }
+  if (rows.empty()) {
+    io.err << "No marooned pods found" << (ns.empty() ? "" : " in namespace " + ns) << ".\n";
+    return exit_ok;
+  }
+  auto col = [](std::string s, std::size_t w) { return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' '); };
+  std::size_t wn = 9, wp = 3, ws = 14, wnode = 4;
+  for (const auto& r : rows) {
+    wn = std::max(wn, r["namespace"].get<std::string>().size());
+    wp = std::max(wp, r["pod"].get<std::string>().size());
+    wnode = std::max(wnode, r["node"].get<std::string>().size());
+  }
+  if (ns.empty()) io.out << col("NAMESPACE", wn);
+  io.out << col("POD", wp) << col("ID", 36) << col("STATE", ws) << col("NODE", wnode) << "AGE\n";
+  for (const auto& r : rows) {
+    if (ns.empty()) io.out << col(r["namespace"], wn);
+    io.out << col(r["pod"].get<std::string>().empty() ? "<none>" : r["pod"].get<std::string>(), wp) << col(r["id"], 36)
+           << col(r["state"], ws) << col(r["node"].get<std::string>().empty() ? "<none>" : r["node"].get<std::string>(), wnode)
+           << age(r["created"]) << '\n';
+  }
+  return exit_ok;
+}
+
+Result<std::chrono::seconds> parse_ttl(const std::string& s) {
+  if (s.empty()) return fail(ErrorKind::invalid_input, "--ttl is empty: give a duration such as 24h, 90m or 3600s");
+  std::size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = s.substr(used);
+  const long mult = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" || unit.empty() ? 1 : 0;
+  if (used == 0 || mult == 0 || v <= 0)
+    return fail(ErrorKind::invalid_input, "--ttl \"" + s + "\" is not a duration: use e.g. 24h, 90m or 3600s");
+  return std::chrono::seconds(v * mult);
+}
+
+void add_join_flags(cxxopts::Options& options) {
+  options.add_options()("server-url", "API server URL the node joins (default: the kubeconfig's server)",
+                        cxxopts::value<std::string>())(
+      "token-file", "Read the join token from this file instead of creating a bootstrap token",
+      cxxopts::value<std::string>())("ttl", "Lifetime of a new bootstrap token",
+                                     cxxopts::value<std::string>()->default_value("24h"))(
+      "token-groups", "auth-extra-groups of a new bootstrap token (k3s's node-token group by default)",
+      cxxopts::value<std::string>()->default_value("system:bootstrappers:k3s:default-node-token"));
+}
+
+struct Target {
+  json pod;
+  std::string id;
+};
+
+Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
+  auto pod = client.get(kube::resources::pods, client.default_namespace(), name);
+  if (!pod) return fail(Error{pod.error().kind, kube::kubectl_message(pod.error())});
+  const auto id = nodeboot::marooned::pod_id(*pod);
+  if (id.empty())
+    return fail(ErrorKind::invalid_input,
+                "pod " + client.default_namespace() + "/" + name + " is not marooned (no " +
+                    std::string(names::maroon_pod_uid) + " annotation): create it labelled " +
+                    std::string(names::maroon_label) + "=true with nodeboot-webhook installed");
+  return Target{std::move(*pod), id};
+}
+
+// The join token: from --token-file, or a new bootstrap token Secret in kube-system.
+Result<Secret> join_token(kube::Client& client, const cxxopts::ParseResult& parsed, const std::string& id) {
+  if (parsed.count("token-file")) {
+    const auto path = parsed["token-file"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) return fail(ErrorKind::invalid_input, "--token-file " + path + ": cannot read it");
+    std::string token((std::istreambuf_iterator<char>(in)), {});
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    Secret secret(std::move(token));
+    if (secret.empty() || secret.reveal().find_first_of(" \t\n\r") != std::string::npos)
+      return fail(ErrorKind::invalid_input, "--token-file " + path + ": the token must be one line without spaces");
+    return secret;
+  }
+  auto ttl = parse_ttl(parsed["ttl"].as<std::string>());
+  if (!ttl) return std::unexpected(ttl.error());
+  const auto token = mr::new_bootstrap_token();
+  auto created = client.create(kube::resources::secrets, "kube-system",
+                               mr::bootstrap_token_secret(token, std::chrono::system_clock::now() + *ttl,
+                                                          parsed["token-groups"].as<std::string>(),
+                                                          "nodeboot: join token for marooned pod " + id));
+  if (!created) return fail(Error{created.error().kind, "creating the bootstrap token: " + kube::kubectl_message(created.error())});
+  return token.token();
+}
+
+struct Common {
+  std::unique_ptr<kube::Client> client;
+  Target target;
+  std::string server_url;
+  json config_spec = json::object();
+  std::string taint_key;
+};
+
+Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& usage) {
+  if (!parsed.count("pod"))
+    return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
+  auto cfg = kube::resolve_config(kube::connection_flags(parsed));
+  if (!cfg) return std::unexpected(cfg.error());
+  Common c;
+  c.server_url = parsed.count("server-url") ? parsed["server-url"].as<std::string>() : cfg->server;
+  if (!c.server_url.starts_with("https://"))
+    return fail(ErrorKind::invalid_input, "--server-url \"" + c.server_url + "\" must be an https:// URL the node can reach");
+  c.client = std::make_unique<kube::Client>(std::move(*cfg));
+  auto target = marooned_pod(*c.client, parsed["pod"].as<std::string>());
+  if (!target) return std::unexpected(target.error());
+  c.target = std::move(*target);
+  c.taint_key = read_taint_key(*c.client, &c.config_spec);
+  return c;
+}
+
+int join_info(std::vector<std::string> args, Io& io) {
+  cxxopts::Options options("kubectl nodeboot marooned join-info",
+                           "Render a marooned pod's join-info.yaml (server_url, token, pod_uid, taint_key), or with "
+                           "--cloud-init the user-data that writes it, to --output-file. The file holds a token: it "
+                           "is written with mode 0600 and printed only with --stdout.\n\n"
+                           "Usage: kubectl nodeboot marooned join-info POD --output-file FILE [flags]");
+  options.add_options()("pod", "", cxxopts::value<std::string>())(
+      "f,output-file", "Write here (mode 0600)", cxxopts::value<std::string>())(
+      "stdout", "Print to the terminal instead (shows the token)")("cloud-init", "Render cloud-init user-data");
+  add_join_flags(options);
+  options.parse_positional({"pod"});
+  auto p = parse(options, "join-info", args, io);
+  if (p.rc >= 0) return p.rc;
+  if (!p.result.count("output-file") && !p.result.count("stdout")) {
+    io.err << "error: --output-file FILE is required (the result holds a token; --stdout prints it instead)\n";
+    return exit_usage;
+  }
+  auto c = prepare(p.result, "kubectl nodeboot marooned join-info POD --output-file FILE");
+  if (!c) {
+    io.err << "error: " << c.error().message << '\n';
+    return c.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
+  }
+  auto token = join_token(*c->client, p.result, c->target.id);
+  if (!token) {
+    io.err << "error: " << token.error().message << '\n';
+    return exit_error;
+  }
+  const mr::JoinInfo info{c->server_url, std::move(*token), c->target.id, c->taint_key};
+  const Secret content = p.result.count("cloud-init") ? mr::cloud_init(info) : mr::join_info_yaml(info);
+  if (p.result.count("stdout")) {
+    io.out << content.reveal();
+    return exit_ok;
+  }
+  const auto path = p.result["output-file"].as<std::string>();
+  if (auto w = write_private_file(path, content.reveal()); !w) {
+    io.err << "error: " << w.error().message << '\n';
+    return exit_error;
+  }
+  io.err << (p.result.count("cloud-init") ? "cloud-init user-data" : "join-info.yaml") << " for pod "
+         << c->target.pod["metadata"].value("name", "") << " (id " << c->target.id << ") written to " << path << '\n';
+  return exit_ok;
+}
+
+int vmi(std::vector<std::string> args, Io& io) {
+  cxxopts::Options options("kubectl nodeboot marooned vmi",
+                           "Render the KubeVirt VirtualMachineInstance of a marooned pod's dedicated node from "
+                           "MaroonedPodsConfig default; --apply creates it with its cloud-init Secret.\n\n"
+                           "Usage: kubectl nodeboot marooned vmi POD [-o json|yaml] [--apply] [flags]");
+  options.add_options()("pod", "", cxxopts::value<std::string>())(
+      "o,output", "json or yaml (default yaml)", cxxopts::value<std::string>()->default_value("yaml"))(
+      "apply", "Create the user-data Secret and the VirtualMachineInstance");
+  add_join_flags(options);
+  options.parse_positional({"pod"});
+  auto p = parse(options, "vmi", args, io);
+  if (p.rc >= 0) return p.rc;
+  const auto output = p.result["output"].as<std::string>();
+  if (output != "json" && output != "yaml") {
+    io.err << "error: --output must be json or yaml, not \"" << output << "\"\n";
+    return exit_usage;
+  }
+  auto c = prepare(p.result, "kubectl nodeboot marooned vmi POD");
+  if (!c) {
+    io.err << "error: " << c.error().message << '\n';
+    return c.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
+  }
+  const auto ns = c->target.pod["metadata"].value("namespace", "");
+  auto vm = mr::render_vmi(c->target.pod, c->config_spec, mr::userdata_secret_name(c->target.id));
+  if (!vm) {
+    io.err << "error: " << vm.error().message << '\n';
+    return exit_error;
+  }
+  if (p.result.count("apply")) {
+    // Check first, so nothing (no token, no Secret) is created for a VM that cannot be.
+    auto crd = c->client->get(kube::resources::customresourcedefinitions, "", "virtualmachineinstances.kubevirt.io");
+    if (!crd) {
+      io.err << "error: "
+             << (kube::is_not_found(crd.error())
+                     ? "the VirtualMachineInstance CRD (virtualmachineinstances.kubevirt.io) is not installed: install "
+                       "KubeVirt first, or render without --apply and create the VM elsewhere"
+                     : kube::kubectl_message(crd.error()))
+             << '\n';
+      return exit_error;
+    }
+    auto token = join_token(*c->client, p.result, c->target.id);
+    if (!token) {
+      io.err << "error: " << token.error().message << '\n';
+      return exit_error;
+    }
+    const auto userdata = mr::cloud_init({c->server_url, std::move(*token), c->target.id, c->taint_key});
+    json secret = {{"apiVersion", "v1"},
+                   {"kind", "Secret"},
+                   {"metadata", {{"name", mr::userdata_secret_name(c->target.id)}, {"namespace", ns},
+                                 {"labels", {{std::string(names::maroon_pod_uid), c->target.id}}}}},
+                   {"type", "Opaque"},
+                   {"stringData", {{"userdata", userdata.reveal()}}}};
+    if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s) {
+      io.err << "error: creating the user-data Secret: " << kube::kubectl_message(s.error()) << '\n';
+      return exit_error;
+    }
+    const kube::ResourceRef vmis{"kubevirt.io", "v1", "virtualmachineinstances", true, "VirtualMachineInstance"};
+    if (auto v = c->client->create(vmis, ns, *vm); !v) {
+      io.err << "error: creating the VirtualMachineInstance: " << kube::kubectl_message(v.error()) << '\n';
+      c->client->remove(kube::resources::secrets, ns, mr::userdata_secret_name(c->target.id));  // nothing half-applied
+      return exit_error;
+    }
+    io.out << "virtualmachineinstance.kubevirt.io/" << mr::vmi_name(c->target.id) << " created\n";
+    return exit_ok;
+  }
+  io.out << (output == "json" ? vm->dump(2) + "\n" : to_yaml(*vm));
+  return exit_ok;
+}
+
+}  // namespace
+
+int marooned(std::vector<std::string> args, Io& io) {
+  static constexpr std::string_view help =
+      "Marooned pods: each runs alone on a dedicated VM node.\n\n"
+      "Usage:\n  kubectl nodeboot marooned COMMAND [flags]\n\nCommands:\n"
+      "  list        Marooned pods, their state and dedicated node\n"
+      "  join-info   Render a pod's join-info.yaml or cloud-init user-data (holds a token)\n"
+      "  vmi         Render (or --apply) the KubeVirt VirtualMachineInstance for a pod's node\n";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    (args.empty() ? io.err : io.out) << help;
+    return args.empty() ? exit_usage : exit_ok;
+  }
+  const std::string sub = args[0];
+  args.erase(args.begin());
+  if (sub == "list") return list(std::move(args), io);
+  if (sub == "join-info") return join_info(std::move(args), io);
+  if (sub == "vmi") return vmi(std::move(args), io);
+  io.err << "error: unknown command \"" << sub << "\" for \"kubectl nodeboot marooned\"\n" << help;
+  return exit_usage;
+}
+
+}  // namespace nodeboot::plugin::cmd

@@ -1,0 +1,214 @@
+#include "nodeboot/plugin/marooned/render.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cmath>
+#include <ctime>
+#include <stdexcept>
+
+#include "nodeboot/marooned/objects.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/util/base64.hpp"
+
+namespace nodeboot::plugin::marooned {
+namespace {
+
+// A YAML double-quoted scalar (JSON strings are valid YAML).
+std::string yaml_quoted(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Number and suffix of a quantity, as a multiplier of the base unit.
+Result<long double> quantity(const nlohmann::json& q, std::string_view what) {
+  if (q.is_number()) return q.get<long double>();
+  if (!q.is_string()) return fail(ErrorKind::invalid_input, std::string(what) + ": expected a quantity such as 500m or 1Gi");
+  const std::string s = q.get<std::string>();
+  static const std::array<std::pair<std::string_view, long double>, 14> suffixes{{
+      {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
+      {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}, {"m", 1e-3L}, {"k", 1e3L}, {"M", 1e6L},
+      {"G", 1e9L}, {"T", 1e12L}, {"P", 1e15L}, {"E", 1e18L}, {"", 1.0L}}};
+  for (const auto& [suffix, factor] : suffixes) {
+    if (s.size() <= suffix.size() || !s.ends_with(suffix)) continue;
+    const std::string number = s.substr(0, s.size() - suffix.size());
+    if (number.find_first_not_of("0123456789.eE+-") != std::string::npos) continue;
+    try {
+      std::size_t used = 0;
+      const long double v = std::stold(number, &used);
+      if (used == number.size() && v >= 0) return v * factor;
+    } catch (const std::exception&) {
+    }
+  }
+  return fail(ErrorKind::invalid_input, std::string(what) + ": \"" + s + "\" is not a quantity (e.g. 500m, 2, 512Mi, 1Gi)");
+}
+
+const nlohmann::json& member(const nlohmann::json& o, const char* key) {
+  static const nlohmann::json null;
+  if (!o.is_object()) return null;
+  const auto it = o.find(key);
+  return it == o.end() ? null : *it;
+}
+
+}  // namespace
+
+std::string random_lowercase_alnum(std::size_t n) {
+  static constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  // 252 = 7 * 36: bytes at or above it would make the first 4 characters likelier.
+  constexpr unsigned limit = 252;
+  std::string out;
+  std::array<unsigned char, 64> buf{};
+  while (out.size() < n) {
+    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) throw std::runtime_error("the CSPRNG failed");
+    for (unsigned char b : buf)
+      if (b < limit && out.size() < n) out += alphabet[b % alphabet.size()];
+  }
+  return out;
+}
+
+BootstrapToken new_bootstrap_token() {
+  // The bootstrap token format: [a-z0-9]{6}.[a-z0-9]{16} (kubeadm, k3s).
+  return {random_lowercase_alnum(6), Secret(random_lowercase_alnum(16))};
+}
+
+nlohmann::json bootstrap_token_secret(const BootstrapToken& token, std::chrono::system_clock::time_point expires,
+                                      std::string_view extra_groups, std::string_view description) {
+  nlohmann::json data = {{"token-id", base64_encode(token.id)},
+                         {"token-secret", base64_encode(token.secret.reveal())},
+                         {"expiration", base64_encode(rfc3339(expires))},
+                         {"usage-bootstrap-authentication", base64_encode("true")},
+                         {"usage-bootstrap-signing", base64_encode("true")},
+                         {"description", base64_encode(description)}};
+  if (!extra_groups.empty()) data["auth-extra-groups"] = base64_encode(extra_groups);
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", {{"name", "bootstrap-token-" + token.id}, {"namespace", "kube-system"}}},
+          {"type", "bootstrap.kubernetes.io/token"},
+          {"data", data}};
+}
+
+Secret join_info_yaml(const JoinInfo& info) {
+  return Secret("server_url: " + yaml_quoted(info.server_url) + "\ntoken: " + yaml_quoted(info.token.reveal()) +
+                "\npod_uid: " + yaml_quoted(info.pod_uid) + "\ntaint_key: " + yaml_quoted(info.taint_key) + "\n");
+}
+
+Secret cloud_init(const JoinInfo& info) {
+  std::string out = "#cloud-config\nwrite_files:\n- path: " + std::string(names::join_info_path) +
+                    "\n  owner: root:root\n  permissions: '0600'\n  content: |\n";
+  const auto yaml = join_info_yaml(info);
+  std::size_t start = 0;
+  while (start < yaml.reveal().size()) {
+    const auto end = yaml.reveal().find('\n', start);
+    out += "    " + yaml.reveal().substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return Secret(std::move(out));
+}
+
+Result<std::int64_t> cpu_millis(const nlohmann::json& q) {
+  auto v = quantity(q, "cpu");
+  if (!v) return std::unexpected(v.error());
+  return static_cast<std::int64_t>(std::ceil(*v * 1000.0L - 1e-9L));
+}
+
+Result<std::int64_t> memory_bytes(const nlohmann::json& q) {
+  auto v = quantity(q, "memory");
+  if (!v) return std::unexpected(v.error());
+  return static_cast<std::int64_t>(std::ceil(*v - 1e-9L));
+}
+
+Result<Resources> pod_requests(const nlohmann::json& pod) {
+  auto sum = [](const nlohmann::json& containers, bool max_only) -> Result<Resources> {
+    Resources r;
+    if (!containers.is_array()) return r;
+    for (const auto& c : containers) {
+      const auto& requests = member(member(c, "resources"), "requests");
+      Resources one;
+      if (const auto& cpu = member(requests, "cpu"); !cpu.is_null()) {
+        auto v = cpu_millis(cpu);
+        if (!v) return std::unexpected(v.error());
+        one.cpu_millis = *v;
+      }
+      if (const auto& mem = member(requests, "memory"); !mem.is_null()) {
+        auto v = memory_bytes(mem);
+        if (!v) return std::unexpected(v.error());
+        one.memory_bytes = *v;
+      }
+      r.cpu_millis = max_only ? std::max(r.cpu_millis, one.cpu_millis) : r.cpu_millis + one.cpu_millis;
+      r.memory_bytes = max_only ? std::max(r.memory_bytes, one.memory_bytes) : r.memory_bytes + one.memory_bytes;
+    }
+    return r;
+  };
+  const auto& spec = member(pod, "spec");
+  auto main = sum(member(spec, "containers"), false);
+  if (!main) return main;
+  auto init = sum(member(spec, "initContainers"), true);
+  if (!init) return init;
+  return Resources{std::max(main->cpu_millis, init->cpu_millis), std::max(main->memory_bytes, init->memory_bytes)};
+}
+
+std::string vmi_name(std::string_view pod_uid) { return "marooned-" + std::string(pod_uid); }
+std::string userdata_secret_name(std::string_view pod_uid) { return "marooned-" + std::string(pod_uid) + "-userdata"; }
+
+Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::json& spec, std::string_view userdata_secret) {
+  const auto id = nodeboot::marooned::pod_id(pod);
+  if (id.empty()) return fail(ErrorKind::invalid_input, "the pod has no " + std::string(names::maroon_pod_uid) + " annotation");
+  const auto& image = member(spec, "nodeImage");
+  if (!image.is_string() || image.get<std::string>().empty())
+    return fail(ErrorKind::invalid_input, "MaroonedPodsConfig default has no spec.nodeImage: set the node image to boot");
+  auto requests = pod_requests(pod);
+  if (!requests) return std::unexpected(requests.error());
+  // The schema's defaults, for a config written before they existed.
+  const auto& overhead = member(spec, "resourceOverhead");
+  const auto& base = member(spec, "baseVMResources");
+  auto overhead_cpu = cpu_millis(member(overhead, "cpu").is_null() ? nlohmann::json("500m") : member(overhead, "cpu"));
+  auto overhead_mem = memory_bytes(member(overhead, "memory").is_null() ? nlohmann::json("512Mi") : member(overhead, "memory"));
+  auto base_cpu = cpu_millis(member(base, "cpu").is_null() ? nlohmann::json(1) : member(base, "cpu"));
+  if (!overhead_cpu) return std::unexpected(overhead_cpu.error());
+  if (!overhead_mem) return std::unexpected(overhead_mem.error());
+  if (!base_cpu) return std::unexpected(base_cpu.error());
+  const std::int64_t base_mem_mi = member(base, "memoryMi").is_number_integer() ? member(base, "memoryMi").get<std::int64_t>() : 1024;
+  const std::int64_t cpu = std::max(requests->cpu_millis + *overhead_cpu, *base_cpu);
+  constexpr std::int64_t mi = 1024 * 1024;
+  const std::int64_t mem_mi = std::max((requests->memory_bytes + *overhead_mem + mi - 1) / mi, base_mem_mi);
+
+  const std::string ns = member(pod, "metadata").value("namespace", "default");
+  nlohmann::json domain = {
+      {"cpu", {{"cores", (cpu + 999) / 1000}}},  // whole cores for the guest; the request below keeps the millis
+      {"resources", {{"requests", {{"cpu", std::to_string(cpu) + "m"}, {"memory", std::to_string(mem_mi) + "Mi"}}}}},
+      {"devices",
+       {{"disks", {{{"name", "rootdisk"}, {"disk", {{"bus", "virtio"}}}}, {{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}}}},
+        {"interfaces", {{{"name", "default"}, {"masquerade", nlohmann::json::object()}}}}}}};
+  if (member(spec, "enableKernelBoot").is_boolean() && member(spec, "enableKernelBoot").get<bool>()) {
+    const auto& kb = member(spec, "kernelBootConfig");
+    domain["firmware"]["kernelBoot"] = {
+        {"container",
+         {{"image", image},
+          {"kernelPath", member(kb, "kernelPath").is_string() ? member(kb, "kernelPath") : nlohmann::json("/vmlinuz")},
+          {"initrdPath", member(kb, "initrdPath").is_string() ? member(kb, "initrdPath") : nlohmann::json("/initrd.img")}}},
+        {"kernelArgs", member(kb, "kernelArgs").is_string() ? member(kb, "kernelArgs")
+                                                              : nlohmann::json("console=ttyS0 root=/dev/vda rw")}};
+  }
+  return nlohmann::json{
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachineInstance"},
+      {"metadata",
+       {{"name", vmi_name(id)},
+        {"namespace", ns},
+        {"labels", {{std::string(names::maroon_pod_uid), id}}},
+        {"annotations", {{"maroonedpods.io/pod", ns + "/" + member(pod, "metadata").value("name", "")}}}}},
+      {"spec",
+       {{"domain", domain},
+        {"networks", {{{"name", "default"}, {"pod", nlohmann::json::object()}}}},
+        {"volumes",
+         {{{"name", "rootdisk"}, {"containerDisk", {{"image", image}}}},
+          {{"name", "cloudinit"}, {"cloudInitNoCloud", {{"secretRef", {{"name", std::string(userdata_secret)}}}}}}}}}}};
+}
+
+}  // namespace nodeboot::plugin::marooned

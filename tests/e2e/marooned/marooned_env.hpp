@@ -1,0 +1,268 @@
+#pragma once
+
+// e2e setup for marooned pods: the real nodeboot-webhook registered with the real API
+// server (mutating + validating for pods, limited to one test namespace), the
+// MaroonedPodsConfig CRD and the controller's RBAC from manifests/marooned, and
+// gate-release controller replicas running as nodeboot-system/nodeboot-webhook with a
+// TokenRequest token. Small on purpose; the webhook's own e2e helpers can replace it.
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/names.hpp"
+#include "nodeboot/test/support.hpp"
+#include "nodeboot/util/base64.hpp"
+#include "nodeboot/webhook/pki.hpp"
+
+extern char** environ;
+
+namespace nodeboot::test::marooned {
+
+using nlohmann::json;
+
+inline json kubectl_json(const std::vector<std::string>& args) {
+  auto a = args;
+  a.insert(a.end(), {"-o", "json"});
+  return json::parse(cluster().kubectl_ok(a));
+}
+
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A child process with its output in a log file, stopped (SIGTERM, then SIGKILL) on scope exit.
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const std::filesystem::path& log) : log_(log) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    BOOST_REQUIRE_EQUAL(posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Background() { stop(SIGTERM); }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  // Sends `sig` and waits (SIGKILL after 20 s); returns the exit status.
+  int stop(int sig) {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, sig);
+    int status = 0;
+    for (int i = 0; i < 200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+    }
+    pid_ = -1;
+    return status;
+  }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path log_;
+};
+
+// One nodeboot-webhook process; the first one is registered with the API server.
+struct WebhookProcess {
+  int port = 0;
+  std::string identity;
+  std::unique_ptr<Background> process;
+
+  std::string get(const std::string& path) const {
+    auto r = run({"curl", "-sk", "--max-time", "5", "https://127.0.0.1:" + std::to_string(port) + path});
+    return r.exit_code == 0 ? r.out : "";
+  }
+  bool ready() const { return get("/readyz") == "ok\n"; }
+  // The value of an unlabelled metric, -1 when absent.
+  double metric(const std::string& name) const {
+    const auto text = get("/metrics");
+    const auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+  }
+};
+
+class Env {
+ public:
+  TempDir dir;
+  std::string ns = unique_name("marooned");
+  std::string config_name = unique_name("nodeboot-marooned-e2e");
+  webhook::KeyPair ca;
+  std::filesystem::path sa_kubeconfig;
+
+  Env() {
+    const auto& c = cluster();
+    c.kubectl({"create", "namespace", std::string(names::system_namespace)});
+    c.kubectl({"create", "serviceaccount", std::string(names::webhook_service_account), "-n",
+               std::string(names::system_namespace)});
+    const auto manifests = source_dir() / "manifests/marooned";
+    c.kubectl_ok({"apply", "-f", (manifests / "crd.yaml").string(), "-f", (manifests / "rbac.yaml").string()});
+    c.kubectl_ok({"wait", "--for=condition=Established", "crd/maroonedpodsconfigs.maroonedpods.io", "--timeout=60s"});
+    c.kubectl_ok({"apply", "-f", (manifests / "default-config.yaml").string()});
+    c.kubectl({"delete", "lease", std::string(names::gate_controller_lease), "-n", std::string(names::system_namespace),
+               "--ignore-not-found"});
+    c.kubectl_ok({"create", "namespace", ns});
+
+    // The controller's identity: a bound ServiceAccount token (TokenRequest API).
+    const auto token = c.kubectl_ok({"create", "token", std::string(names::webhook_service_account), "-n",
+                                     std::string(names::system_namespace), "--duration", "2h"});
+    const auto view = kubectl_json({"config", "view", "--raw", "--minify"});
+    const auto& cl = view["clusters"][0]["cluster"];
+    sa_kubeconfig = dir.write("sa.kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+                                               "    server: " + cl["server"].get<std::string>() +
+                                               "\n    certificate-authority-data: " +
+                                               cl["certificate-authority-data"].get<std::string>() +
+                                               "\nusers:\n- name: sa\n  user:\n    token: " +
+                                               token.substr(0, token.find_last_not_of("\n") + 1) +
+                                               "\ncontexts:\n- name: c\n  context: {cluster: c, user: sa}\n"
+                                               "current-context: c\n");
+    std::filesystem::permissions(sa_kubeconfig, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+    // Serving certificate for 127.0.0.1, signed by a fresh CA the API server is told about.
+    const auto now = std::chrono::system_clock::now();
+    ca = webhook::issue_certificate({"nodeboot-e2e-webhook-ca", {}, {}, true, now - std::chrono::hours(1),
+                                     now + std::chrono::hours(24)}, nullptr).value();
+    auto serving = webhook::issue_certificate({"127.0.0.1", {"localhost"}, {"127.0.0.1"}, false,
+                                               now - std::chrono::hours(1), now + std::chrono::hours(24)}, &ca).value();
+    std::filesystem::create_directories(dir.path() / "tls");
+    dir.write("tls/tls.crt", serving.cert_pem);
+    dir.write("tls/tls.key", serving.key_pem.reveal());
+  }
+
+  ~Env() {
+    const auto& c = cluster();
+    c.kubectl({"delete", "mutatingwebhookconfiguration", config_name, "--ignore-not-found"});
+    c.kubectl({"delete", "validatingwebhookconfiguration", config_name, "--ignore-not-found"});
+    c.kubectl({"delete", "namespace", ns, "--wait=false"});
+    c.kubectl({"delete", "nodes", "-l", std::string(names::maroon_pod_uid), "--wait=false"});
+  }
+
+  // Starts nodeboot-webhook; `controller_identity` "" = no gate-release controller.
+  WebhookProcess start(const std::string& controller_identity) {
+    WebhookProcess w;
+    w.port = free_port();
+    w.identity = controller_identity;
+    std::vector<std::string> argv{(bin_dir() / "nodeboot-webhook").string(), "--cert-dir", (dir.path() / "tls").string(),
+                                  "--port", std::to_string(w.port), "--bind-address", "127.0.0.1",
+                                  "--kubeconfig", sa_kubeconfig.string()};
+    if (!controller_identity.empty())
+      argv.insert(argv.end(), {"--enable-gate-controller", "--leader-elect-identity", controller_identity,
+                               // Short periods so a takeover after a crash fits in a test.
+                               "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
+                               "--leader-elect-retry-period", "0.5"});
+    w.process = std::make_unique<Background>(
+        argv, dir.path() / ("webhook-" + (controller_identity.empty() ? std::string("admission") : controller_identity) + ".log"));
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return w.ready(); }, std::chrono::seconds(60)),
+                          "nodeboot-webhook never became ready:\n" << w.process->log());
+    return w;
+  }
+
+  // Registers `w` for pods in the test namespace only (other e2e suites share the cluster).
+  void register_webhooks(const WebhookProcess& w) {
+    const std::string url = "https://127.0.0.1:" + std::to_string(w.port);
+    const json common = {
+        {"clientConfig", {{"caBundle", base64_encode(ca.cert_pem)}}},
+        {"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", ns}}}}},
+        {"objectSelector", {{"matchLabels", {{std::string(names::maroon_label), "true"}}}}},
+        {"sideEffects", "None"},
+        {"admissionReviewVersions", {"v1"}},
+        {"failurePolicy", "Fail"},
+        {"timeoutSeconds", 5}};
+    json mutating = common;
+    mutating["name"] = "mutate.pods.nodeboot.io";
+    mutating["clientConfig"]["url"] = url + "/mutate/pods";
+    mutating["rules"] = {{{"apiGroups", {""}}, {"apiVersions", {"v1"}}, {"operations", {"CREATE"}}, {"resources", {"pods"}}}};
+    mutating["reinvocationPolicy"] = "IfNeeded";
+    json validating = common;
+    validating["name"] = "validate.pods.nodeboot.io";
+    validating["clientConfig"]["url"] = url + "/validate/pods";
+    validating["rules"] = {{{"apiGroups", {""}}, {"apiVersions", {"v1"}}, {"operations", {"UPDATE"}}, {"resources", {"pods"}}}};
+    const auto& c = cluster();
+    c.kubectl_ok({"apply", "-f", "-"},
+                 json{{"apiVersion", "admissionregistration.k8s.io/v1"}, {"kind", "MutatingWebhookConfiguration"},
+                      {"metadata", {{"name", config_name}}}, {"webhooks", {mutating}}}.dump());
+    c.kubectl_ok({"apply", "-f", "-"},
+                 json{{"apiVersion", "admissionregistration.k8s.io/v1"}, {"kind", "ValidatingWebhookConfiguration"},
+                      {"metadata", {{"name", config_name}}}, {"webhooks", {validating}}}.dump());
+    // The API server picks configurations up asynchronously: wait until a dry run is mutated.
+    BOOST_REQUIRE(eventually([&] {
+      auto r = c.kubectl({"create", "--dry-run=server", "-o", "json", "-f", "-"}, pod(true).dump());
+      return r.exit_code == 0 && json::parse(r.out)["metadata"].contains("annotations");
+    }));
+  }
+
+  json pod(bool marooned, const std::string& generate_name = "mp-") const {
+    json container = {{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"},
+                      {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "64Mi"}}}}}};
+    json p = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"generateName", generate_name}, {"namespace", ns}}},
+              {"spec", {{"containers", json::array({container})}}}};
+    if (marooned) p["metadata"]["labels"] = {{std::string(names::maroon_label), "true"}};
+    return p;
+  }
+
+  // A kwok node as a marooned VM would register: label and taint for `id`. With `ready`
+  // false it is held NotReady (kwok leaves custom-status nodes alone) until make_ready().
+  std::string join_node(const std::string& id, bool ready, const std::string& taint_key = "maroonedpods.io") const {
+    const std::string name = unique_name("marooned-node");
+    json annotations = {{"kwok.x-k8s.io/node", "fake"}, {"node.alpha.kubernetes.io/ttl", "0"}};
+    if (!ready) annotations["kwok.x-k8s.io/status"] = "custom";
+    json node = {
+        {"apiVersion", "v1"},
+        {"kind", "Node"},
+        {"metadata", {{"name", name}, {"annotations", annotations},
+                      {"labels", {{std::string(names::maroon_pod_uid), id}, {"type", "kwok-marooned"},
+                                  {"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"}}}}},
+        {"spec", {{"taints", {{{"key", taint_key + "/dedicated"}, {"value", id}, {"effect", "NoSchedule"}}}}}},
+        {"status", {{"allocatable", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
+                    {"capacity", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
+                    {"conditions", {{{"type", "Ready"}, {"status", "False"}, {"reason", "KubeletNotReady"},
+                                     {"message", "booting"}}}}}}};
+    cluster().kubectl_ok({"create", "-f", "-"}, node.dump());
+    return name;
+  }
+
+  // Hands the node to kwok, which reports it Ready (and keeps its heartbeat).
+  void make_ready(const std::string& node) const {
+    cluster().kubectl_ok({"annotate", "node", node, "kwok.x-k8s.io/status-"});
+  }
+};
+
+inline std::string pod_uid_of(const json& pod) {
+  return pod["metadata"].value("annotations", json::object()).value(std::string(names::maroon_pod_uid), "");
+}
+
+inline bool has_gate(const json& pod) {
+  for (const auto& g : pod["spec"].value("schedulingGates", json::array()))
+    if (g["name"] == names::maroon_gate) return true;
+  return false;
+}
+
+}  // namespace nodeboot::test::marooned

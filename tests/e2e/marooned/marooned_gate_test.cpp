@@ -1,0 +1,190 @@
+// Marooned pods end to end (seed 004): the real API server calls the real webhook, the
+// gate-release controller (real binary, as the nodeboot-webhook ServiceAccount) releases
+// the gate when a kwok node joined with the pod's label and taint is Ready, and the real
+// scheduler binds the pod there and nowhere else.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "marooned_env.hpp"
+
+using namespace nodeboot::test;
+using namespace nodeboot::test::marooned;
+using nlohmann::json;
+namespace names = nodeboot::names;
+
+namespace {
+
+struct Suite {
+  static inline Env* env = nullptr;
+  static inline WebhookProcess* admission = nullptr;
+  static inline WebhookProcess* replica_a = nullptr;
+  void setup() {
+    env = new Env();
+    admission = new WebhookProcess(env->start(""));
+    env->register_webhooks(*admission);
+    replica_a = new WebhookProcess(env->start("replica-a"));
+  }
+  void teardown() {
+    delete replica_a;
+    delete admission;
+    delete env;
+  }
+};
+
+json create_pod(const json& manifest) { return json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, manifest.dump())); }
+
+json get_pod(const std::string& ns, const std::string& name) { return kubectl_json({"get", "pod", "-n", ns, name}); }
+
+std::string scheduled_reason(const json& pod) {
+  for (const auto& c : pod["status"].value("conditions", json::array()))
+    if (c["type"] == "PodScheduled") return c.value("reason", std::string(c["status"] == "True" ? "Scheduled" : ""));
+  return "";
+}
+
+// The gate-release controller's events about a pod, as "reason" → reportingInstance.
+std::multimap<std::string, std::string> events_of(const std::string& ns, const std::string& pod) {
+  std::multimap<std::string, std::string> out;
+  // The list outlives the loop (a temporary's member would not, before C++23's P2718).
+  const auto list = kubectl_json({"get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + pod});
+  for (const auto& e : list["items"])
+    if (e.value("reportingComponent", "") == "nodeboot-gate-controller")
+      out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
+  return out;
+}
+
+std::string lease_holder() {
+  auto r = cluster().kubectl({"get", "lease", std::string(names::gate_controller_lease), "-n",
+                              std::string(names::system_namespace), "-o", "json"});
+  if (r.exit_code != 0) return "";
+  const auto spec = json::parse(r.out)["spec"];
+  return spec.contains("holderIdentity") && spec["holderIdentity"].is_string() ? spec["holderIdentity"].get<std::string>() : "";
+}
+
+// Creates a marooned pod and its Ready node; returns {pod name, node name} once bound.
+std::pair<std::string, std::string> marooned_pod_on_its_node() {
+  auto& env = *Suite::env;
+  const auto pod = create_pod(env.pod(true));
+  const std::string name = pod["metadata"]["name"];
+  const auto node = env.join_node(pod_uid_of(pod), true);
+  std::string bound;
+  BOOST_REQUIRE(eventually([&] {
+    bound = get_pod(env.ns, name)["spec"].value("nodeName", "");
+    return !bound.empty();
+  }));
+  BOOST_TEST(bound == node);
+  return {name, node};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(marooned_gate, *boost::unit_test::fixture<Suite>())
+
+BOOST_AUTO_TEST_CASE(generate_name_pod_stays_gated_until_its_node_is_ready_then_binds_there) {
+  auto& env = *Suite::env;
+  const auto created = create_pod(env.pod(true, "gen-"));
+  const std::string name = created["metadata"]["name"];
+  const auto id = pod_uid_of(created);
+  BOOST_TEST_REQUIRE(id.size() == 36u, "the webhook assigned no marooned id: " << created.dump());
+  BOOST_TEST(has_gate(created));
+  BOOST_TEST(created["spec"]["nodeSelector"].value(std::string(names::maroon_pod_uid), "") == id);
+  bool tolerated = false;
+  for (const auto& t : created["spec"]["tolerations"])
+    tolerated |= t.value("key", "") == "maroonedpods.io/dedicated" && t.value("value", "") == id &&
+                 t.value("effect", "") == "NoSchedule" && t.value("operator", "") == "Equal";
+  BOOST_TEST(tolerated);
+  BOOST_TEST(eventually([&] { return scheduled_reason(get_pod(env.ns, name)) == "SchedulingGated"; }));
+
+  // The node joins with label and taint but is not Ready yet: the gate stays.
+  const auto node = env.join_node(id, false);
+  BOOST_TEST(eventually([&] { return events_of(env.ns, name).contains("WaitingForNode"); }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // time for a wrong release to happen
+  auto pod = get_pod(env.ns, name);
+  BOOST_TEST(has_gate(pod));
+  BOOST_TEST(pod["spec"].value("nodeName", "").empty());
+
+  env.make_ready(node);
+  std::string bound;
+  BOOST_TEST(eventually([&] {
+    bound = get_pod(env.ns, name)["spec"].value("nodeName", "");
+    return !bound.empty();
+  }));
+  BOOST_TEST(bound == node);
+  BOOST_TEST(!has_gate(get_pod(env.ns, name)));
+  const auto events = events_of(env.ns, name);
+  BOOST_TEST(events.contains("NodeReady"));
+  BOOST_TEST(events.contains("GateRemoved"));
+  BOOST_TEST(Suite::replica_a->metric("nodeboot_marooned_gates_removed_total") >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(second_pod_and_ordinary_pods_never_land_on_a_dedicated_node) {
+  auto& env = *Suite::env;
+  const auto [first, first_node] = marooned_pod_on_its_node();
+  const auto [second, second_node] = marooned_pod_on_its_node();
+  BOOST_TEST(first_node != second_node);
+
+  // An ordinary pod pinned by hostname to a dedicated node is refused by its taint.
+  std::vector<std::string> ordinary;
+  for (const auto& node : {first_node, second_node}) {
+    auto p = env.pod(false, "plain-");
+    p["spec"]["nodeSelector"] = {{"kubernetes.io/hostname", node}};
+    ordinary.push_back(create_pod(p)["metadata"]["name"]);
+  }
+  // A marooned pod whose node never joins stays gated even with dedicated nodes Ready.
+  const auto orphan = create_pod(env.pod(true))["metadata"]["name"].get<std::string>();
+  for (const auto& name : ordinary)
+    BOOST_TEST(eventually([&] { return scheduled_reason(get_pod(env.ns, name)) == "Unschedulable"; }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (const auto& name : ordinary) BOOST_TEST(get_pod(env.ns, name)["spec"].value("nodeName", "").empty());
+  BOOST_TEST(has_gate(get_pod(env.ns, orphan)));
+  BOOST_TEST(get_pod(env.ns, first)["spec"].value("nodeName", "") == first_node);
+}
+
+BOOST_AUTO_TEST_CASE(only_the_controller_may_remove_the_gate) {
+  auto& env = *Suite::env;
+  const std::string name = create_pod(env.pod(true))["metadata"]["name"];
+  // cluster-admin, but not the controller's ServiceAccount.
+  auto r = cluster().kubectl({"patch", "pod", "-n", env.ns, name, "--type=json", "-p",
+                              R"([{"op":"remove","path":"/spec/schedulingGates"}])"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("system:serviceaccount:nodeboot-system:nodeboot-webhook") != std::string::npos, r.err);
+  BOOST_TEST(has_gate(get_pod(env.ns, name)));
+}
+
+BOOST_AUTO_TEST_CASE(deleting_the_pod_cordons_and_marks_its_node) {
+  auto& env = *Suite::env;
+  const auto [name, node] = marooned_pod_on_its_node();
+  cluster().kubectl_ok({"delete", "pod", "-n", env.ns, name, "--grace-period=0", "--force", "--wait=false"});
+  BOOST_TEST(eventually([&] {
+    const auto n = kubectl_json({"get", "node", node});
+    return n["spec"].value("unschedulable", false) &&
+           n["metadata"]["annotations"].value(std::string(names::maroon_cleanup), "") == "true";
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(one_replica_holds_the_lease_and_the_other_takes_over) {
+  auto& env = *Suite::env;
+  BOOST_TEST(eventually([] { return lease_holder() == "replica-a"; }));
+  auto replica_b = env.start("replica-b");
+  const auto [first, first_node] = marooned_pod_on_its_node();
+  // Only the holder acted: the events name it, and the other removed nothing.
+  for (const auto& [reason, who] : events_of(env.ns, first)) BOOST_TEST(who == "replica-a", reason << " by " << who);
+  BOOST_TEST(replica_b.metric("nodeboot_gate_controller_leader") == 0);
+  BOOST_TEST(replica_b.metric("nodeboot_marooned_gates_removed_total") == 0);
+  BOOST_TEST(lease_holder() == "replica-a");
+
+  // A clean stop releases the Lease; the other replica takes over and acts.
+  BOOST_TEST(Suite::replica_a->process->stop(SIGTERM) == 0);
+  BOOST_TEST(eventually([] { return lease_holder() == "replica-b"; }, std::chrono::seconds(20)));
+  const auto [second, second_node] = marooned_pod_on_its_node();
+  for (const auto& [reason, who] : events_of(env.ns, second)) BOOST_TEST(who == "replica-b", reason << " by " << who);
+  BOOST_TEST(replica_b.metric("nodeboot_gate_controller_leader") == 1);
+
+  // A crash (no release) is taken over once the Lease expires.
+  auto replica_c = env.start("replica-c");
+  replica_b.process->stop(SIGKILL);
+  BOOST_TEST(eventually([] { return lease_holder() == "replica-c"; }, std::chrono::seconds(30)));
+  const auto [third, third_node] = marooned_pod_on_its_node();
+  for (const auto& [reason, who] : events_of(env.ns, third)) BOOST_TEST(who == "replica-c", reason << " by " << who);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

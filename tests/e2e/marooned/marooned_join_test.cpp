@@ -1,0 +1,199 @@
+// join-info → vmi → join round trip (seed 004): what `kubectl nodeboot marooned` renders
+// for a pod the real webhook mutated drives `nodeboot-agent join` in a temporary root to a
+// k3s configuration (and a registered node) whose label and taint match the pod's.
+#include <sys/stat.h>
+
+#include <regex>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "marooned_env.hpp"
+
+using namespace nodeboot::test;
+using namespace nodeboot::test::marooned;
+using nlohmann::json;
+namespace names = nodeboot::names;
+
+namespace {
+
+struct Suite {
+  static inline Env* env = nullptr;
+  static inline WebhookProcess* admission = nullptr;
+  static inline json pod;
+  void setup() {
+    env = new Env();
+    admission = new WebhookProcess(env->start(""));
+    env->register_webhooks(*admission);
+    pod = json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, env->pod(true, "join-").dump()));
+  }
+  void teardown() {
+    cluster().kubectl({"delete", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string(),
+                       "--ignore-not-found", "--wait=false"});
+    delete admission;
+    delete env;
+  }
+};
+
+std::string pod_name() { return Suite::pod["metadata"]["name"]; }
+std::string id() { return pod_uid_of(Suite::pod); }
+
+nodeboot::ProcessResult plugin(std::vector<std::string> args) {
+  args.insert(args.begin(), {"nodeboot", "marooned"});
+  args.insert(args.end(), {"-n", Suite::env->ns});
+  return cluster().kubectl(args);
+}
+
+// The join-info.yaml inside cloud-init user-data (write_files content, indented 4).
+std::string join_info_from_cloud_init(const std::string& userdata) {
+  std::string out;
+  std::istringstream in(userdata.substr(userdata.find("content: |")));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.starts_with("    ")) out += line.substr(4) + "\n";
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(marooned_join, *boost::unit_test::fixture<Suite>())
+
+BOOST_AUTO_TEST_CASE(join_info_goes_only_to_the_named_file) {
+  TempDir dir;
+  const auto token_file = dir.write("token", "abcdef.0123456789abcdef\n");
+  const auto out = dir.path() / "join-info.yaml";
+  auto r = plugin({"join-info", pod_name(), "--token-file", token_file.string(), "--output-file", out.string()});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("0123456789abcdef") == std::string::npos);
+  BOOST_TEST(r.err.find("0123456789abcdef") == std::string::npos);
+  struct stat st{};
+  BOOST_REQUIRE(::stat(out.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+  const auto text = read_file(out);
+  BOOST_TEST(text.find("pod_uid: \"" + id() + "\"") != std::string::npos, text);
+  BOOST_TEST(text.find("token: \"abcdef.0123456789abcdef\"") != std::string::npos);
+  BOOST_TEST(text.find("taint_key: \"maroonedpods.io\"") != std::string::npos);
+
+  auto no_file = plugin({"join-info", pod_name()});
+  BOOST_TEST(no_file.exit_code == 2);
+  BOOST_TEST(no_file.err.find("--output-file") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(join_info_creates_a_bootstrap_token) {
+  TempDir dir;
+  const auto out = dir.path() / "join-info.yaml";
+  auto r = plugin({"join-info", pod_name(), "--ttl", "2h", "--output-file", out.string()});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  std::smatch m;
+  const auto text = read_file(out);
+  BOOST_REQUIRE(std::regex_search(text, m, std::regex("token: \"([a-z0-9]{6})\\.([a-z0-9]{16})\"")));
+  const auto secret = kubectl_json({"get", "secret", "-n", "kube-system", "bootstrap-token-" + m[1].str()});
+  BOOST_TEST(secret["type"] == "bootstrap.kubernetes.io/token");
+  BOOST_TEST(secret["data"].contains("expiration"));
+  BOOST_TEST(secret["data"].contains("auth-extra-groups"));
+  BOOST_TEST(r.out.find(m[2].str()) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(vmi_renders_from_the_config_and_apply_needs_kubevirt) {
+  auto r = plugin({"vmi", pod_name(), "-o", "json"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const auto vmi = json::parse(r.out);
+  BOOST_TEST(vmi["kind"] == "VirtualMachineInstance");
+  BOOST_TEST(vmi["metadata"]["labels"][std::string(names::maroon_pod_uid)] == id());
+  BOOST_TEST(vmi["spec"]["volumes"][0]["containerDisk"]["image"] == "quay.io/nodeboot/marooned-node:latest");
+  // 100m + 500m overhead is below the 1-CPU floor; 64Mi + 512Mi below the 1024Mi floor.
+  BOOST_TEST(vmi["spec"]["domain"]["resources"]["requests"]["cpu"] == "1000m");
+  BOOST_TEST(vmi["spec"]["domain"]["resources"]["requests"]["memory"] == "1024Mi");
+
+  auto missing = plugin({"vmi", pod_name(), "--apply", "--token-file", "/dev/null"});
+  BOOST_TEST(missing.exit_code == 1);
+  BOOST_TEST(missing.err.find("virtualmachineinstances.kubevirt.io) is not installed") != std::string::npos, missing.err);
+}
+
+BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint) {
+  TempDir dir;
+  const auto token_file = dir.write("token", "abcdef.0123456789abcdef\n");
+  cluster().kubectl_ok({"apply", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string()});
+  cluster().kubectl_ok({"wait", "--for=condition=Established", "crd/virtualmachineinstances.kubevirt.io", "--timeout=60s"});
+  auto r = plugin({"vmi", pod_name(), "--apply", "--token-file", token_file.string()});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("0123456789abcdef") == std::string::npos);
+  const auto secret = kubectl_json({"get", "secret", "-n", Suite::env->ns, "marooned-" + id() + "-userdata"});
+  const auto userdata = nodeboot::base64_decode(secret["data"]["userdata"].get<std::string>()).value();
+  BOOST_TEST(userdata.starts_with("#cloud-config\n"));
+  kubectl_json({"get", "virtualmachineinstance", "-n", Suite::env->ns, "marooned-" + id()});
+
+  // The VM's first boot, in a temporary root.
+  TempDir root;
+  std::filesystem::create_directories(root.path() / "etc/marooned");
+  root.write("etc/marooned/join-info.yaml", join_info_from_cloud_init(userdata));
+  const std::string node = unique_name("joined");
+  auto join = run({(bin_dir() / "nodeboot-agent").string(), "join", "--host-root", root.path().string(),
+                   "--service-manager", (source_dir() / "tests/e2e/marooned/standin_systemctl.sh").string(),
+                   "--node-name", node, "--timeout", "60"},
+                  [] {
+                    nodeboot::ProcessOptions o;
+                    o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()}, {"PATH", path_with_bin_dir()}};
+                    return o;
+                  }());
+  BOOST_TEST_REQUIRE(join.exit_code == 0, join.out << join.err);
+  BOOST_TEST(join.out.find("0123456789abcdef") == std::string::npos);
+
+  // What the k3s agent would register with equals what the webhook put in the pod.
+  const auto config = read_file(root.path() / "etc/rancher/k3s/config.yaml");
+  const auto& spec = Suite::pod["spec"];
+  const std::string selector = spec["nodeSelector"][std::string(names::maroon_pod_uid)];
+  BOOST_TEST(config.find("\"" + std::string(names::maroon_pod_uid) + "=" + selector + "\"") != std::string::npos, config);
+  std::string toleration;
+  for (const auto& t : spec["tolerations"])
+    if (t.value("key", "") == "maroonedpods.io/dedicated")
+      toleration = t["key"].get<std::string>() + "=" + t["value"].get<std::string>() + ":" + t["effect"].get<std::string>();
+  BOOST_TEST_REQUIRE(!toleration.empty());
+  BOOST_TEST(config.find("\"" + toleration + "\"") != std::string::npos, config);
+  BOOST_TEST(config.find("token: \"abcdef.0123456789abcdef\"") != std::string::npos);
+  const auto registered = kubectl_json({"get", "node", node});
+  BOOST_TEST(registered["metadata"]["labels"][std::string(names::maroon_pod_uid)] == selector);
+  BOOST_TEST(registered["spec"]["taints"][0]["key"] == "maroonedpods.io/dedicated");
+  BOOST_TEST(registered["spec"]["taints"][0]["value"] == selector);
+}
+
+BOOST_AUTO_TEST_CASE(config_crd_defaults_and_validates) {
+  // By its short name; the default config sets only nodeImage and nodeTaintKey.
+  const auto config = kubectl_json({"get", "mpconfig", "default"});
+  BOOST_TEST(config["spec"]["nodeTaintKey"] == "maroonedpods.io");
+  BOOST_TEST(config["spec"]["baseVMResources"]["memoryMi"] == 1024);
+  BOOST_TEST(config["spec"]["resourceOverhead"]["memory"] == "512Mi");
+  BOOST_TEST(config["spec"]["enableKernelBoot"] == false);
+  auto bad = cluster().kubectl({"apply", "--dry-run=server", "-f", "-"},
+                               R"({"apiVersion":"maroonedpods.io/v1alpha1","kind":"MaroonedPodsConfig",)"
+                               R"("metadata":{"name":"bad"},"spec":{"nodeTaintKey":"Not_A_Domain"}})");
+  BOOST_TEST(bad.exit_code != 0);
+  BOOST_TEST(bad.err.find("spec.nodeImage") != std::string::npos, bad.err);
+  BOOST_TEST(bad.err.find("spec.nodeTaintKey") != std::string::npos, bad.err);
+}
+
+BOOST_AUTO_TEST_CASE(list_shows_id_state_and_node) {
+  auto& env = *Suite::env;
+  auto r = plugin({"list", "-o", "json"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const auto rows = json::parse(r.out)["items"];
+  bool found = false;
+  for (const auto& row : rows)
+    if (row["pod"] == pod_name()) {
+      found = true;
+      BOOST_TEST(row["id"] == id());
+      // The round trip above registered a node for it (Ready or not, the gate is still on:
+      // no controller runs in this suite).
+      BOOST_TEST(row["state"] == "WaitingForNode");
+      BOOST_TEST(!row["node"].get<std::string>().empty());
+    }
+  BOOST_TEST(found, r.out);
+  const auto fresh = json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, env.pod(true, "list-").dump()));
+  auto table = plugin({"list"});
+  BOOST_TEST_REQUIRE(table.exit_code == 0, table.err);
+  BOOST_TEST(table.out.starts_with("POD "), table.out);
+  const auto line = table.out.substr(table.out.find(fresh["metadata"]["name"].get<std::string>()));
+  BOOST_TEST(line.substr(0, line.find('\n')).find(" Gated ") != std::string::npos, table.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,114 @@
+#pragma once
+
+// The gate-release controller (seed 004): the webhook gates and pins a marooned pod; this
+// removes the gate once the pod's dedicated node is Ready, schedulable and tainted for it,
+// and cordons and marks that node for cleanup when the pod is gone or finished.
+//
+// Event-driven: two informers (marooned pods, marooned nodes) feed a de-duplicating work
+// queue keyed by pod; a node event queues the pod with the node's id. Nothing polls: a pod
+// whose node is not ready yet is simply dropped from the queue until the next node event,
+// and only API failures are retried, with per-pod exponential backoff. Every replica keeps
+// its caches warm (readiness), only the Lease holder writes.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <cxxopts.hpp>
+
+#include "nodeboot/kube/client.hpp"
+#include "nodeboot/kube/informer.hpp"
+#include "nodeboot/webhook/cluster.hpp"
+#include "nodeboot/webhook/controller/leader.hpp"
+
+namespace nodeboot::webhook::controller {
+
+struct ControllerOptions {
+  LeaderOptions leader;
+  // The taint key prefix from MaroonedPodsConfig `default` (the webhook's ClusterView).
+  std::function<std::string()> taint_key;
+};
+
+class GateController {
+ public:
+  GateController(kube::RestConfig config, ControllerOptions options);
+  ~GateController();
+  GateController(const GateController&) = delete;
+  GateController& operator=(const GateController&) = delete;
+
+  void start();
+  // Stops writing, releases the Lease (so another replica takes over at once), stops the caches.
+  void stop();
+
+  bool synced() const;
+  bool leading() const { return elector_.leading(); }
+  // Prometheus text: gated pods, releases, node-ready-to-release latency, leadership.
+  std::string render_metrics() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void on_pod(const nlohmann::json& pod);
+  void on_pod_deleted(const nlohmann::json& pod);
+  void on_node(const nlohmann::json& node);
+  void enqueue(const std::string& key);
+  void enqueue_all();
+  void retry_later(const std::string& key);
+  void work(std::stop_token stop);
+  // false: failed in a way worth retrying.
+  bool reconcile(const std::string& key);
+  bool release(const nlohmann::json& pod, const std::string& id);
+  bool clean_up(const std::string& id, const std::string& why);
+  void event(const nlohmann::json& pod, const std::string& reason, const std::string& message);
+
+  kube::Client client_;
+  kube::Client lease_client_;  // short deadlines: a lease call must not outlast the renew deadline
+  ControllerOptions options_;
+  LeaderElector elector_;
+  std::unique_ptr<kube::Informer> pods_;
+  std::unique_ptr<kube::Informer> nodes_;
+
+  mutable std::mutex mu_;
+  std::condition_variable_any wake_;
+  std::deque<std::string> queue_;
+  std::set<std::string> queued_;
+  std::multimap<Clock::time_point, std::string> delayed_;
+  std::map<std::string, int> failures_;
+  std::map<std::string, std::string> pod_by_id_;   // marooned id → "ns/name"
+  std::map<std::string, std::string> id_by_pod_;   // "ns/name" → id, kept after deletion until cleaned up
+  std::set<std::string> deleted_pods_;             // keys whose pod is gone and whose node needs cleanup
+  std::map<std::string, std::string> node_by_id_;  // marooned id → node name
+  std::map<std::string, Clock::time_point> eligible_since_;  // id → when its node was first seen eligible
+  std::set<std::string> gated_;                    // keys of gated pods (the gauge)
+  std::set<std::string> told_waiting_;             // pod uids that got their WaitingForNode event
+
+  // Metrics.
+  static constexpr std::array<double, 12> buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  std::array<std::uint64_t, buckets.size() + 1> latency_{};
+  double latency_sum_ = 0;
+  std::uint64_t released_ = 0;
+  std::uint64_t cleaned_ = 0;
+  std::uint64_t api_errors_ = 0;
+
+  std::jthread elector_thread_;
+  std::jthread worker_;
+};
+
+// --enable-gate-controller and the leader-election flags.
+void add_flags(cxxopts::Options& options);
+// Starts the controller when --enable-gate-controller is given (nullptr otherwise; an error
+// for inconsistent leader-election flags) and
+// wraps `cluster` so /readyz also waits for the controller's caches.
+Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
+                                                         const kube::RestConfig& config,
+                                                         std::shared_ptr<ClusterView>& cluster);
+
+}  // namespace nodeboot::webhook::controller

@@ -1,0 +1,457 @@
+#include "nodeboot/webhook/controller/controller.hpp"
+
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include <cstdio>
+
+#include "nodeboot/kube/errors.hpp"
+#include "nodeboot/marooned/objects.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/webhook/log.hpp"
+
+namespace nodeboot::webhook::controller {
+namespace {
+
+constexpr std::string_view component = "nodeboot-gate-controller";
+
+std::string key_of(const nlohmann::json& object) {
+  const auto& meta = object.at("metadata");
+  return meta.value("namespace", "") + "/" + meta.value("name", "");
+}
+
+// Retries of failed API calls: 1 s doubling to 5 min, per pod (client-go's workqueue
+// default rate limiter caps at 1000 s; a gate waiting 5 min on a broken API is enough).
+std::chrono::milliseconds backoff(int failures) {
+  return std::chrono::milliseconds(std::min(1000L << std::min(failures - 1, 9), 300000L));
+}
+
+// Readiness of the webhook also waits for the controller's caches, so a replica that
+// could not release gates is not put in front of the API server half-started.
+class WithController final : public ClusterView {
+ public:
+  WithController(std::shared_ptr<ClusterView> inner, const GateController& gate)
+      : inner_(std::move(inner)), gate_(gate) {}
+  std::string taint_key() const override { return inner_->taint_key(); }
+  Result<bool> bootstrap_secret_exists(std::string_view node) override { return inner_->bootstrap_secret_exists(node); }
+  bool synced() const override { return inner_->synced() && gate_.synced(); }
+
+ private:
+  std::shared_ptr<ClusterView> inner_;
+  const GateController& gate_;
+};
+
+std::string default_identity() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  unsigned char r[4];
+  RAND_bytes(r, sizeof r);
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+  return std::string(host) + "_" + suffix;
+}
+
+}  // namespace
+
+GateController::GateController(kube::RestConfig config, ControllerOptions options)
+    : client_(config),
+      lease_client_([&] {
+        config.timeout = options.leader.renew_deadline / 2;
+        return config;
+      }()),
+      options_(std::move(options)),
+      elector_(lease_client_, options_.leader, [this] { enqueue_all(); }, [this] {
+        log_info("no longer the leader: the controller stops writing", {{"identity", options_.leader.identity}});
+      }) {
+  const auto& pods = kube::resources::pods;
+  const auto& nodes = kube::resources::nodes;
+  kube::InformerHandlers pod_handlers{
+      .on_add = [this](const nlohmann::json& p) { on_pod(p); },
+      .on_update = [this](const nlohmann::json&, const nlohmann::json& p) { on_pod(p); },
+      .on_delete = [this](const nlohmann::json& p) { on_pod_deleted(p); },
+      .on_error = [](const Error& e) { log_error("watching marooned pods", {{"error", e.message}}); }};
+  kube::InformerHandlers node_handlers{
+      .on_add = [this](const nlohmann::json& n) { on_node(n); },
+      .on_update = [this](const nlohmann::json&, const nlohmann::json& n) { on_node(n); },
+      .on_delete =
+          [this](const nlohmann::json& n) {
+            const auto id = marooned::node_id(n);
+            std::lock_guard lock(mu_);
+            if (node_by_id_[id] == n["metadata"].value("name", "")) node_by_id_.erase(id);
+            eligible_since_.erase(id);
+          },
+      .on_error = [](const Error& e) { log_error("watching marooned nodes", {{"error", e.message}}); }};
+  pods_ = std::make_unique<kube::Informer>(client_, pods, "",
+                                           kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
+                                           std::move(pod_handlers));
+  nodes_ = std::make_unique<kube::Informer>(client_, nodes, "",
+                                            kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)},
+                                            std::move(node_handlers));
+}
+
+GateController::~GateController() { stop(); }
+
+void GateController::start() {
+  pods_->start();
+  nodes_->start();
+  worker_ = std::jthread([this](std::stop_token st) { work(st); });
+  elector_thread_ = std::jthread([this](std::stop_token st) {
+    // Campaign only with warm caches: a new leader acts on what it has seen.
+    while (!st.stop_requested() &&
+           !(pods_->wait_synced(std::chrono::seconds(1)) && nodes_->wait_synced(std::chrono::seconds(1)))) {
+    }
+    elector_.run(st);
+  });
+}
+
+void GateController::stop() {
+  if (elector_thread_.joinable()) {
+    elector_thread_.request_stop();
+    elector_thread_.join();  // releases the Lease
+  }
+  if (worker_.joinable()) {
+    worker_.request_stop();
+    wake_.notify_all();
+    worker_.join();
+  }
+  pods_->stop();
+  nodes_->stop();
+}
+
+bool GateController::synced() const { return pods_->synced() && nodes_->synced(); }
+
+void GateController::on_pod(const nlohmann::json& pod) {
+  const auto key = key_of(pod);
+  const auto id = marooned::pod_id(pod);
+  const bool gated = marooned::gated(pod);
+  {
+    std::lock_guard lock(mu_);
+    if (!id.empty()) {
+      pod_by_id_[id] = key;
+      id_by_pod_[key] = id;
+    }
+    if (gated)
+      gated_.insert(key);
+    else
+      gated_.erase(key);
+  }
+  // Released and running pods need nothing until they finish or go.
+  if (gated || marooned::finished(pod)) enqueue(key);
+}
+
+void GateController::on_pod_deleted(const nlohmann::json& pod) {
+  const auto key = key_of(pod);
+  const auto id = marooned::pod_id(pod);
+  {
+    std::lock_guard lock(mu_);
+    gated_.erase(key);
+    told_waiting_.erase(pod["metadata"].value("uid", ""));
+    if (id.empty()) return;
+    id_by_pod_[key] = id;
+    if (pod_by_id_[id] == key) pod_by_id_.erase(id);
+    deleted_pods_.insert(key);
+  }
+  enqueue(key);
+}
+
+void GateController::on_node(const nlohmann::json& node) {
+  const auto id = marooned::node_id(node);
+  if (id.empty()) return;
+  const bool eligible = !marooned::node_not_eligible(node, id, options_.taint_key());
+  std::string key;
+  {
+    std::lock_guard lock(mu_);
+    node_by_id_[id] = node["metadata"].value("name", "");
+    if (eligible)
+      eligible_since_.try_emplace(id, Clock::now());
+    else
+      eligible_since_.erase(id);
+    if (auto it = pod_by_id_.find(id); it != pod_by_id_.end()) key = it->second;
+  }
+  if (!key.empty()) enqueue(key);
+}
+
+void GateController::enqueue(const std::string& key) {
+  if (!elector_.leading()) return;  // a new leader queues everything it has cached
+  {
+    std::lock_guard lock(mu_);
+    if (!queued_.insert(key).second) return;
+    queue_.push_back(key);
+  }
+  wake_.notify_one();
+}
+
+void GateController::enqueue_all() {
+  std::vector<std::string> keys;
+  for (const auto& pod : pods_->list())
+    if (marooned::gated(pod) || marooned::finished(pod)) keys.push_back(key_of(pod));
+  {
+    std::lock_guard lock(mu_);
+    keys.insert(keys.end(), deleted_pods_.begin(), deleted_pods_.end());
+  }
+  for (const auto& k : keys) enqueue(k);
+}
+
+void GateController::retry_later(const std::string& key) {
+  std::lock_guard lock(mu_);
+  delayed_.emplace(Clock::now() + backoff(++failures_[key]), key);
+}
+
+void GateController::work(std::stop_token stop) {
+  std::unique_lock lock(mu_);
+  while (!stop.stop_requested()) {
+    const auto now = Clock::now();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      auto key = delayed_.begin()->second;
+      delayed_.erase(delayed_.begin());
+      if (queued_.insert(key).second) queue_.push_back(std::move(key));
+    }
+    if (queue_.empty()) {
+      if (delayed_.empty())
+        wake_.wait(lock, stop, [&] { return !queue_.empty(); });
+      else
+        wake_.wait_until(lock, stop, delayed_.begin()->first, [&] { return !queue_.empty(); });
+      continue;
+    }
+    auto key = std::move(queue_.front());
+    queue_.pop_front();
+    queued_.erase(key);  // an event while we work queues it again
+    lock.unlock();
+    const bool ok = !elector_.leading() || reconcile(key);
+    lock.lock();
+    if (ok) {
+      failures_.erase(key);
+    } else {
+      lock.unlock();
+      retry_later(key);
+      lock.lock();
+    }
+  }
+}
+
+bool GateController::reconcile(const std::string& key) {
+  const auto slash = key.find('/');
+  const auto pod = pods_->get(key.substr(0, slash), key.substr(slash + 1));
+  if (!pod) {
+    std::string id;
+    {
+      std::lock_guard lock(mu_);
+      if (!deleted_pods_.contains(key)) return true;
+      id = id_by_pod_[key];
+    }
+    if (!clean_up(id, "its pod " + key + " was deleted")) return false;
+    std::lock_guard lock(mu_);
+    deleted_pods_.erase(key);
+    id_by_pod_.erase(key);
+    eligible_since_.erase(id);
+    return true;
+  }
+  const auto id = marooned::pod_id(*pod);
+  if (id.empty()) return true;  // not mutated by the webhook: not ours to release
+  if (marooned::finished(*pod)) return clean_up(id, "its pod " + key + " finished");
+  if (marooned::gated(*pod)) return release(*pod, id);
+  return true;
+}
+
+bool GateController::release(const nlohmann::json& pod, const std::string& id) {
+  const auto& meta = pod["metadata"];
+  const std::string ns = meta.value("namespace", ""), name = meta.value("name", ""), uid = meta.value("uid", "");
+  std::string node_name;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = node_by_id_.find(id); it != node_by_id_.end()) node_name = it->second;
+  }
+  const auto node = node_name.empty() ? std::nullopt : nodes_->get("", node_name);
+  const auto taint_key = options_.taint_key();
+  std::optional<std::string> why =
+      node ? marooned::node_not_eligible(*node, id, taint_key)
+           : std::optional<std::string>("no node has joined with label " + std::string(names::maroon_pod_uid) + "=" + id);
+  if (why) {
+    bool first = false;
+    {
+      std::lock_guard lock(mu_);
+      first = told_waiting_.insert(uid).second;
+    }
+    if (first)
+      event(pod, "WaitingForNode",
+            "waiting for the dedicated node" + (node_name.empty() ? "" : " " + node_name) + ": " + *why);
+    return true;  // the node's next event queues this pod again
+  }
+  const auto patch = marooned::gate_removal_patch(pod);
+  if (!patch) return true;
+  event(pod, "NodeReady", "dedicated node " + node_name + " is Ready, schedulable and tainted for this pod");
+  if (!elector_.leading()) return true;
+  auto patched = client_.patch(kube::resources::pods, ns, name, kube::PatchType::json, *patch);
+  if (!patched) {
+    const auto& e = patched.error();
+    // The gate list changed (the `test` failed), or the pod is gone: the informer brings
+    // the new version, which queues the pod again if there is still something to do.
+    if (kube::is_invalid(e) || kube::is_conflict(e) || kube::is_not_found(e)) {
+      log_debug("gate patch superseded", {{"pod", ns + "/" + name}, {"error", e.message}});
+      return true;
+    }
+    log_error("removing the gate failed", {{"pod", ns + "/" + name}, {"error", e.message}});
+    std::lock_guard lock(mu_);
+    ++api_errors_;
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++released_;
+    told_waiting_.erase(uid);
+    if (auto it = eligible_since_.find(id); it != eligible_since_.end()) {
+      const double s = std::chrono::duration<double>(Clock::now() - it->second).count();
+      std::size_t b = 0;
+      while (b < buckets.size() && s > buckets[b]) ++b;
+      ++latency_[b];
+      latency_sum_ += s;
+    }
+  }
+  log_info("gate removed", {{"pod", ns + "/" + name}, {"node", node_name}, {"podUID", id}});
+  event(pod, "GateRemoved", "removed scheduling gate " + std::string(names::maroon_gate) + "; the pod may now bind to " + node_name);
+  return true;
+}
+
+bool GateController::clean_up(const std::string& id, const std::string& why) {
+  std::string node_name;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = node_by_id_.find(id); it != node_by_id_.end()) node_name = it->second;
+  }
+  if (node_name.empty()) return true;  // no node joined: nothing to clean
+  const auto node = nodes_->get("", node_name);
+  if (!node) return true;
+  const bool cordoned = (*node)["spec"].value("unschedulable", false);
+  const auto& ann = (*node)["metadata"].value("annotations", nlohmann::json::object());
+  if (cordoned && ann.value(std::string(names::maroon_cleanup), "") == "true") return true;
+  if (!elector_.leading()) return true;
+  // Deleting the VM behind the node is KubeVirt's job (or whoever created it); the mark
+  // tells it, and the cordon keeps anything else off meanwhile.
+  const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_cleanup), "true"}}}}},
+                                {"spec", {{"unschedulable", true}}}};
+  auto r = client_.patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
+  if (!r && !kube::is_not_found(r.error())) {
+    log_error("cordoning the dedicated node failed", {{"node", node_name}, {"error", r.error().message}});
+    std::lock_guard lock(mu_);
+    ++api_errors_;
+    return false;
+  }
+  log_info("dedicated node cordoned and marked for cleanup", {{"node", node_name}, {"reason", why}});
+  std::lock_guard lock(mu_);
+  ++cleaned_;
+  return true;
+}
+
+void GateController::event(const nlohmann::json& pod, const std::string& reason, const std::string& message) {
+  if (!elector_.leading()) return;
+  const auto& meta = pod["metadata"];
+  const auto now = micro_time(std::chrono::system_clock::now());
+  const std::string ns = meta.value("namespace", "");
+  nlohmann::json ev = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"generateName", meta.value("name", "") + "."}, {"namespace", ns}}},
+      {"involvedObject",
+       {{"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"namespace", ns},
+        {"name", meta.value("name", "")},
+        {"uid", meta.value("uid", "")},
+        {"resourceVersion", meta.value("resourceVersion", "")}}},
+      {"reason", reason},
+      {"message", message},
+      {"type", "Normal"},
+      {"source", {{"component", component}}},
+      {"reportingComponent", component},
+      {"reportingInstance", options_.leader.identity},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"count", 1}};
+  // Events are for people; losing one must not hold up a release.
+  if (auto r = client_.create(kube::resources::events, ns, ev); !r)
+    log_error("recording an event failed", {{"reason", reason}, {"error", r.error().message}});
+}
+
+std::string GateController::render_metrics() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  out += "# HELP nodeboot_marooned_gated_pods Marooned pods still held by the gate.\n"
+         "# TYPE nodeboot_marooned_gated_pods gauge\n"
+         "nodeboot_marooned_gated_pods " + std::to_string(gated_.size()) + "\n";
+  out += "# HELP nodeboot_marooned_gates_removed_total Gates this replica removed.\n"
+         "# TYPE nodeboot_marooned_gates_removed_total counter\n"
+         "nodeboot_marooned_gates_removed_total " + std::to_string(released_) + "\n";
+  out += "# HELP nodeboot_marooned_nodes_cleaned_total Dedicated nodes cordoned and marked for cleanup.\n"
+         "# TYPE nodeboot_marooned_nodes_cleaned_total counter\n"
+         "nodeboot_marooned_nodes_cleaned_total " + std::to_string(cleaned_) + "\n";
+  out += "# HELP nodeboot_gate_controller_api_errors_total Failed writes, retried with backoff.\n"
+         "# TYPE nodeboot_gate_controller_api_errors_total counter\n"
+         "nodeboot_gate_controller_api_errors_total " + std::to_string(api_errors_) + "\n";
+  out += "# HELP nodeboot_gate_controller_leader Whether this replica holds the Lease.\n"
+         "# TYPE nodeboot_gate_controller_leader gauge\n"
+         "nodeboot_gate_controller_leader " + std::string(elector_.leading() ? "1" : "0") + "\n";
+  out += "# HELP nodeboot_marooned_node_ready_to_release_seconds From the node event that made it Ready, "
+         "schedulable and tainted to the gate removed.\n"
+         "# TYPE nodeboot_marooned_node_ready_to_release_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  char le[32];
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    cumulative += latency_[i];
+    std::snprintf(le, sizeof le, "%g", buckets[i]);
+    out += "nodeboot_marooned_node_ready_to_release_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  cumulative += latency_[buckets.size()];
+  out += "nodeboot_marooned_node_ready_to_release_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  std::snprintf(le, sizeof le, "%.6f", latency_sum_);
+  out += "nodeboot_marooned_node_ready_to_release_seconds_sum " + std::string(le) + "\n";
+  out += "nodeboot_marooned_node_ready_to_release_seconds_count " + std::to_string(cumulative) + "\n";
+  return out;
+}
+
+void add_flags(cxxopts::Options& options) {
+  options.add_options("Gate-release controller")
+      ("enable-gate-controller", "Run the gate-release controller: remove a marooned pod's gate once its dedicated "
+                                 "node is Ready (leader-elected; one replica acts)")
+      ("leader-elect-namespace", "Namespace of the controller's Lease",
+       cxxopts::value<std::string>()->default_value(std::string(names::system_namespace)))
+      ("leader-elect-identity", "This replica's name in the Lease (default: host name and a random suffix)",
+       cxxopts::value<std::string>())
+      ("leader-elect-lease-duration", "Seconds a leader that stopped renewing keeps the Lease",
+       cxxopts::value<double>()->default_value("15"))
+      ("leader-elect-renew-deadline", "Seconds the leader keeps trying to renew before it stops acting",
+       cxxopts::value<double>()->default_value("10"))
+      ("leader-elect-retry-period", "Seconds between attempts to take or renew the Lease",
+       cxxopts::value<double>()->default_value("2"));
+}
+
+Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
+                                                         const kube::RestConfig& config,
+                                                         std::shared_ptr<ClusterView>& cluster) {
+  if (!parsed.count("enable-gate-controller")) return nullptr;
+  const auto ms = [&](const char* flag) {
+    return std::chrono::milliseconds(static_cast<long>(parsed[flag].as<double>() * 1000));
+  };
+  LeaderOptions leader{.namespace_ = parsed["leader-elect-namespace"].as<std::string>(),
+                       .name = std::string(names::gate_controller_lease),
+                       .identity = parsed.count("leader-elect-identity")
+                                       ? parsed["leader-elect-identity"].as<std::string>()
+                                       : default_identity(),
+                       .lease_duration = ms("leader-elect-lease-duration"),
+                       .renew_deadline = ms("leader-elect-renew-deadline"),
+                       .retry_period = ms("leader-elect-retry-period")};
+  if (!(leader.retry_period.count() > 0 && leader.retry_period < leader.renew_deadline &&
+        leader.renew_deadline < leader.lease_duration))
+    return fail(ErrorKind::invalid_input,
+                "leader election needs 0 < --leader-elect-retry-period < --leader-elect-renew-deadline < "
+                "--leader-elect-lease-duration (the defaults are 2 < 10 < 15)");
+  auto inner = cluster;
+  auto gate = std::make_unique<GateController>(
+      config, ControllerOptions{.leader = std::move(leader), .taint_key = [inner] { return inner->taint_key(); }});
+  gate->start();
+  cluster = std::make_shared<WithController>(inner, *gate);
+  return gate;
+}
+
+}  // namespace nodeboot::webhook::controller

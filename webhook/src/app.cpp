@@ -61,7 +61,12 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
     }
     cluster = std::make_shared<OfflineClusterView>(parsed["taint-key"].as<std::string>());
   } else {
-    auto config = kube::resolve_config(kube::connection_flags(parsed));
+    auto flags = kube::parse_connection_flags(parsed);
+    if (!flags) {
+      err << "error: " << flags.error().message << '\n';
+      return 2;
+    }
+    auto config = kube::resolve_config(*flags);
     if (!config) {
       err << "error: " << config.error().message << " (pass --kubeconfig, run in a cluster, or use --no-api)\n";
       return 1;

@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(schedule_label_needs_cordon_and_secret) {
   BOOST_TEST(denied.err.find("nodeboot-system/nodeboot-" + e.node) != std::string::npos, denied.err);
   // kubectl nodeboot start's order: cordon, Secret, label.
   c.kubectl_ok({"cordon", e.node});
-  const auto ca = TestPki().ca_pem();
+  const auto ca = WebhookPki().ca_pem();
   json secret = {{"apiVersion", "v1"},
                  {"kind", "Secret"},
                  {"type", "nodeboot.io/bootstrap"},

@@ -34,9 +34,11 @@
 namespace nodeboot::test {
 
 // A CA and certificates it issues, written where the webhook and clients read them.
-class TestPki {
+// Named apart from nodeboot::test::TestPki (https_server.hpp): both live in the same test
+// executables, and two classes of one name there are an ODR violation that crashes.
+class WebhookPki {
  public:
-  TestPki() {
+  WebhookPki() {
     const auto now = std::chrono::system_clock::now();
     auto ca = webhook::issue_certificate({"nodeboot-test-ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(24)}, nullptr);
     BOOST_REQUIRE(ca.has_value());

@@ -19,7 +19,7 @@ std::string pod_review() { return read_file(source_dir() / "tests/unit/webhook/f
 
 // An in-process server on a free port with its own PKI.
 struct Served {
-  TestPki pki;
+  WebhookPki pki;
   TempDir certs;
   std::unique_ptr<wh::Server> server;
   int port = 0;
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(refuses_bad_bodies_in_band_before_reading_them) {
 }
 
 BOOST_AUTO_TEST_CASE(client_certificates_are_required_with_a_client_ca) {
-  TestPki client_pki;
+  WebhookPki client_pki;
   Served s(client_pki.ca_file());
   auto anonymous = s.client();
   BOOST_TEST(!anonymous->Get("/healthz"));
@@ -170,9 +170,9 @@ BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
     if (round % 2) {
       s.pki.write_serving(s.certs.path(), pair);
     } else {  // a torn update: the certificate lands well before its key
-      TestPki::replace(s.certs.path() / "tls.crt", pair.cert_pem);
+      WebhookPki::replace(s.certs.path() / "tls.crt", pair.cert_pem);
       std::this_thread::sleep_for(std::chrono::milliseconds(60));
-      TestPki::replace(s.certs.path() / "tls.key", pair.key_pem.reveal());
+      WebhookPki::replace(s.certs.path() / "tls.key", pair.key_pem.reveal());
     }
     last = pair.cert_pem;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -239,7 +239,7 @@ BOOST_AUTO_TEST_CASE(slow_and_idle_connections_do_not_starve_the_server) {
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_then_exits) {
-  TestPki pki;
+  WebhookPki pki;
   TempDir certs;
   pki.write_serving(certs.path(), pki.issue("nodeboot-webhook"));
   WebhookProcess p({"--cert-dir", certs.path().string(), "--port", "0", "--bind-address", "127.0.0.1", "--no-api"});

@@ -3,8 +3,11 @@
 # etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok (simulated nodes),
 # on random free ports, with freshly generated certificates and keys.
 #
-#   tests/cluster/up.sh --state-dir DIR [--nodes N] [--watch-pid PID]
+#   tests/cluster/up.sh --state-dir DIR [--nodes N] [--watch-pid PID] [--audit]
 #
+# --audit: the API server writes one JSON line per request to DIR/audit.log (level Metadata,
+# stage ResponseComplete; user, verb, object and userAgent, never bodies), so benchmarks can
+# count requests per client.
 # Writes DIR/kubeconfig (cluster-admin, client certificate), DIR/env (ports, paths),
 # DIR/tokens.csv (static tokens for test users: the API server's --token-auth-file) and
 # DIR/pki/. A reaper tears the cluster down when --watch-pid (default: the caller) exits,
@@ -15,12 +18,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 state=""
 nodes=3
 watch_pid=$PPID
+audit=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --state-dir) state=$2; shift 2 ;;
     --nodes) nodes=$2; shift 2 ;;
     --watch-pid) watch_pid=$2; shift 2 ;;
-    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID])" >&2; exit 2 ;;
+    --audit) audit=1; shift ;;
+    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID] [--audit])" >&2; exit 2 ;;
   esac
 done
 [[ -n $state ]] || { echo "up.sh: --state-dir is required" >&2; exit 2; }
@@ -100,6 +105,20 @@ start etcd "$bin/etcd" --name e2e --data-dir "$state/etcd" \
   --initial-cluster "e2e=http://127.0.0.1:$etcd_peer_port" --unsafe-no-fsync --log-level warn
 
 log "kube-apiserver on $server"
+audit_flags=()
+if [[ -n $audit ]]; then
+  cat >"$state/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Metadata
+POLICY
+  # Blocking mode: a request's line is in the file when its response arrives, so a
+  # benchmark can count the lines between two points in time (batch mode lags up to 30 s).
+  audit_flags=(--audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/audit.log"
+    --audit-log-mode blocking --audit-log-maxsize 0)
+fi
 # ServiceAccount admission is off: it rejects pods created in a namespace before the
 # controller manager has made its default ServiceAccount, a race tests would keep hitting.
 start kube-apiserver "$bin/kube-apiserver" \
@@ -109,7 +128,7 @@ start kube-apiserver "$bin/kube-apiserver" \
   --service-cluster-ip-range 10.0.0.0/24 --service-account-issuer https://kubernetes.default.svc \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --token-auth-file "$state/tokens.csv" --authorization-mode RBAC --allow-privileged=true \
-  --disable-admission-plugins ServiceAccount --profiling=false --v=1
+  --disable-admission-plugins ServiceAccount --profiling=false --v=1 "${audit_flags[@]}"
 
 curl_api() { curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$server$1"; }
 for _ in $(seq 1 240); do  # 60 s: a cold apiserver on 2 busy cores takes ~10 s

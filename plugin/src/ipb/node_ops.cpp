@@ -89,6 +89,30 @@ Result<json> update_node(Context& ctx, std::string_view node, const std::functio
   return ctx.client.update(nodes, "", *n, write_options(ctx));
 }
 
+struct Written {
+  json object;
+  bool created = false;  // false: it existed already, `object` is what is stored
+};
+
+// Creates `object` in the system namespace, or reads the one already there (409
+// AlreadyExists): one request in the common case instead of a GET before every POST. In
+// client dry run nothing is written, so it only reads.
+Result<Written> create_or_get(Context& ctx, const kube::ResourceRef& ref, const json& object) {
+  const std::string name = object["metadata"]["name"];
+  if (ctx.dry_run == DryRun::client) {
+    auto existing = ctx.client.get(ref, ns, name);
+    if (existing) return Written{std::move(*existing), false};
+    if (!kube::is_not_found(existing.error())) return fail(existing.error());
+    return Written{object, true};
+  }
+  auto created = ctx.client.create(ref, ns, object, write_options(ctx));
+  if (created) return Written{std::move(*created), true};
+  if (!kube::is_already_exists(created.error())) return fail(created.error());
+  auto existing = ctx.client.get(ref, ns, name);
+  if (!existing) return fail(existing.error());
+  return Written{std::move(*existing), false};
+}
+
 Result<Change> delete_object(Context& ctx, const kube::ResourceRef& ref, std::string kind, const std::string& name) {
   if (ctx.dry_run != DryRun::client) {
     auto r = ctx.client.remove(ref, ns, name, kube::DeleteOptions{.dry_run = ctx.dry_run == DryRun::server});
@@ -133,13 +157,19 @@ Result<PriorState> read_record(kube::Client& client, std::string_view node) {
   return *prior;
 }
 
+// Cordons `current` (the node as just read); the change carries the node afterwards.
+Result<Change> cordon_node(Context& ctx, std::string_view node, const json& current) {
+  if (current.value("/spec/unschedulable"_json_pointer, false))
+    return change(ctx, "node", std::string(node), "already cordoned", current);
+  auto patched = patch_node(ctx, node, {{"spec", {{"unschedulable", true}}}}, current);
+  if (!patched) return fail(patched.error());
+  return change(ctx, "node", std::string(node), "cordoned", *patched);
+}
+
 Result<Change> cordon(Context& ctx, std::string_view node) {
   auto n = get_node(ctx, node);
   if (!n) return fail(n.error());
-  if (n->value("/spec/unschedulable"_json_pointer, false)) return change(ctx, "node", std::string(node), "already cordoned", *n);
-  auto patched = patch_node(ctx, node, {{"spec", {{"unschedulable", true}}}}, *n);
-  if (!patched) return fail(patched.error());
-  return change(ctx, "node", std::string(node), "cordoned", *patched);
+  return cordon_node(ctx, node, *n);
 }
 
 Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const DrainOptions& o) {
@@ -212,30 +242,22 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   const std::string name(node);
 
   // 1. The prior state, before anything changes; an existing record is the truth (a second
-  //    start must not record the cordon it made itself).
-  auto existing = ctx.client.get(configmaps, ns, record_name(node));
-  if (existing) {
-    changes.push_back(change(ctx, "configmap", record_name(node), "unchanged", *existing));
-  } else if (!kube::is_not_found(existing.error())) {
-    return fail(existing.error());
-  } else {
-    json cm = prior_state_configmap(node, record_prior_state(*n, rfc3339_now()));
-    if (ctx.dry_run != DryRun::client) {
-      auto created = ctx.client.create(configmaps, ns, cm, write_options(ctx));
-      if (!created && kube::is_not_found(created.error()))
-        return fail(ErrorKind::not_found, "namespace " + ns +
-                                              " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");
-      if (!created) return fail(created.error());
-      cm = *created;
-    }
-    changes.push_back(change(ctx, "configmap", record_name(node), "created", cm));
-  }
+  //    start must not record the cordon it made itself). Create first and read only when
+  //    it exists: a first start, the common case, costs one request instead of two.
+  auto cm = create_or_get(ctx, configmaps, prior_state_configmap(node, record_prior_state(*n, rfc3339_now())));
+  if (!cm && kube::is_not_found(cm.error()))
+    return fail(ErrorKind::not_found,
+                "namespace " + ns + " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");
+  if (!cm) return fail(cm.error());
+  changes.push_back(change(ctx, "configmap", record_name(node), cm->created ? "created" : "unchanged", cm->object));
   if (ctx.stop.stop_requested()) return changes;
 
   // 2. Cordon, 3. drain.
-  auto c = cordon(ctx, node);
+  auto c = cordon_node(ctx, node, *n);
   if (!c) return fail(c.error());
   changes.push_back(*c);
+  // The node as it is now: the cordon's answer, unless a drain ran meanwhile.
+  json now = c->object;
   if (spec.drain) {
     auto d = drain(ctx, node, spec.drain_options);
     if (!d) return fail(d.error());
@@ -247,23 +269,22 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   // 4. The Secret: created, replaced when different, left alone when equal.
   json desired = bootstrap::make_secret(node, spec.data);
   const std::string secret_name = desired["metadata"]["name"];
-  auto current = ctx.client.get(secrets, ns, secret_name);
-  if (current && same_secret(*current, desired)) {
-    changes.push_back(change(ctx, "secret", secret_name, "unchanged", redact_secret(*current)));
-  } else if (current || kube::is_not_found(current.error())) {
-    Result<json> written = desired;
-    if (current) desired["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
-    if (ctx.dry_run != DryRun::client)
-      written = current ? ctx.client.update(secrets, ns, desired, write_options(ctx))
-                        : ctx.client.create(secrets, ns, desired, write_options(ctx));
-    if (!written) return fail(written.error());
-    changes.push_back(change(ctx, "secret", secret_name, current ? "configured" : "created", redact_secret(*written)));
+  auto current = create_or_get(ctx, secrets, desired);
+  if (!current) return fail(current.error());
+  if (current->created || same_secret(current->object, desired)) {
+    changes.push_back(change(ctx, "secret", secret_name, current->created ? "created" : "unchanged",
+                             redact_secret(current->object)));
   } else {
-    return fail(current.error());
+    desired["metadata"]["resourceVersion"] = current->object["metadata"]["resourceVersion"];
+    Result<json> written = desired;
+    if (ctx.dry_run != DryRun::client) written = ctx.client.update(secrets, ns, desired, write_options(ctx));
+    if (!written) return fail(written.error());
+    changes.push_back(change(ctx, "secret", secret_name, "configured", redact_secret(*written)));
   }
 
   // 5. The schedule label (and state Pending), unless a run is already under way.
-  auto fresh = get_node(ctx, node);
+  Result<json> fresh = now;
+  if (spec.drain || ctx.dry_run == DryRun::server) fresh = get_node(ctx, node);
   if (!fresh) return fail(fresh.error());
   const auto p = read_progress(*fresh, ctx.schedule_label);
   if ((p.scheduled && p.state == "Pending") || agent_running(p.state)) {

@@ -17,22 +17,6 @@ using nlohmann::json;
 // one body, which would make memory grow with the fleet instead of one page.
 constexpr size_t page_size = 500;
 
-std::string url_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 const json& at_path(const json& doc, std::initializer_list<const char*> keys) {
   static const json null;
   const json* cur = &doc;
@@ -71,22 +55,6 @@ std::string waiting_of(const json& status, const std::string& container) {
   const json& waiting = at_path(status, {"state", "waiting", "reason"});
   if (waiting.is_string()) return container + " " + waiting.get<std::string>();
   if (at_path(status, {"state", "running"}).is_object()) return container + " running";
-  return {};
-}
-
-// GETs every page of a list; `path` builds a page's path from the continue token.
-Result<void> list_pages(kube::Client& client, const std::function<std::string(const std::string&)>& path,
-                        const std::function<void(const json&)>& on_item, const std::function<void()>& on_page) {
-  std::string token;
-  do {
-    auto page = client.get_json(path(token));
-    if (!page) return std::unexpected(page.error());
-    const json& items = at_path(*page, {"items"});
-    if (items.is_array())
-      for (const auto& item : items) on_item(item);
-    token = str(*page, {"metadata", "continue"});
-    on_page();
-  } while (!token.empty());
   return {};
 }
 
@@ -161,21 +129,15 @@ PodFacts pod_facts(const json& pod) {
   return f;
 }
 
-std::string nodes_path(const Selection& selection, size_t limit, const std::string& continue_token) {
-  std::string p = "/api/v1/nodes?limit=" + std::to_string(limit);
-  if (!selection.label_selector.empty()) p += "&labelSelector=" + url_escape(selection.label_selector);
-  if (!continue_token.empty()) p += "&continue=" + url_escape(continue_token);
-  return p;
+kube::ListOptions nodes_list(const Selection& selection) {
+  return {.label_selector = selection.label_selector, .limit = page_size};
 }
 
-std::string pods_path(const std::string& node_name, size_t limit, const std::string& continue_token) {
-  std::string p = "/api/v1/namespaces/" + std::string(names::bootstrap_namespace) +
-                  "/pods?limit=" + std::to_string(limit) + "&labelSelector=" +
-                  url_escape(std::string(names::bootstrap_app_label) + " in (" + std::string(names::iscsi_daemonset) +
-                             "," + std::string(names::gpu_daemonset) + ")");
-  if (!node_name.empty()) p += "&fieldSelector=" + url_escape("spec.nodeName=" + node_name);
-  if (!continue_token.empty()) p += "&continue=" + url_escape(continue_token);
-  return p;
+kube::ListOptions pods_list(const std::string& node_name) {
+  return {.label_selector = std::string(names::bootstrap_app_label) + " in (" + std::string(names::iscsi_daemonset) +
+                            "," + std::string(names::gpu_daemonset) + ")",
+          .field_selector = node_name.empty() ? "" : "spec.nodeName=" + node_name,
+          .limit = page_size};
 }
 
 Result<Inventory> collect(const kube::RestConfig& config, const Selection& selection, const Progress& progress) {
@@ -187,60 +149,66 @@ Result<Inventory> collect(const kube::RestConfig& config, const Selection& selec
     std::lock_guard lock(progress_mutex);
     progress(nodes_seen.load(), pods_seen.load());
   };
+  // One Client for both threads: each call borrows its own pooled connection.
+  kube::Client client(config);
+  const std::string ns(names::bootstrap_namespace);
 
-  // Pods on their own connection and thread while this one reads the nodes.
+  // Pods on their own thread and connection while this one reads the nodes.
   auto pods = std::async(std::launch::async, [&]() -> Result<void> {
-    kube::Client client(config);
-    auto on_pod = [&](const json& item) {
-      ++pods_seen;
-      auto kind = pod_kind(item);
-      if (!kind) return;
-      PodFacts f = pod_facts(item);
-      if (f.node.empty()) return;  // not scheduled yet: speaks for no node
-      auto& by_node = *kind == Check::iscsi ? inv.iscsi : inv.gpu;
-      auto [it, inserted] = by_node.try_emplace(f.node, f);
-      if (!inserted && prefer(f, it->second)) it->second = std::move(f);
+    auto on_page = [&](json& page) -> Result<void> {
+      const json& items = at_path(page, {"items"});
+      if (!items.is_array()) return {};
+      for (const auto& item : items) {
+        ++pods_seen;
+        auto kind = pod_kind(item);
+        if (!kind) continue;
+        PodFacts f = pod_facts(item);
+        if (f.node.empty()) continue;  // not scheduled yet: speaks for no node
+        auto& by_node = *kind == Check::iscsi ? inv.iscsi : inv.gpu;
+        auto [it, inserted] = by_node.try_emplace(f.node, f);
+        if (!inserted && prefer(f, it->second)) it->second = std::move(f);
+      }
+      report();
+      return {};
     };
     // Named nodes: their pods only (an indexed field selector), not the whole fleet's.
     std::vector<std::string> targets = selection.names.empty() ? std::vector<std::string>{""} : selection.names;
     for (const auto& node : targets) {
-      auto r = list_pages(
-          client, [&](const std::string& token) { return pods_path(node, page_size, token); }, on_pod, report);
+      auto r = client.list_pages(kube::resources::pods, ns, pods_list(node), on_page);
       if (!r) return std::unexpected(Error{r.error().kind, "listing the bootstrap pods: " + r.error().message});
     }
     return {};
   });
 
   Result<void> nodes_ok{};
-  {
-    kube::Client client(config);
-    if (selection.names.empty()) {
-      nodes_ok = list_pages(
-          client, [&](const std::string& token) { return nodes_path(selection, page_size, token); },
-          [&](const json& item) {
-            ++nodes_seen;
-            inv.nodes.push_back(node_facts(item));
-          },
-          report);
-      if (!nodes_ok)
-        nodes_ok = std::unexpected(Error{nodes_ok.error().kind, "listing nodes: " + nodes_ok.error().message});
-    } else {
-      for (const auto& name : selection.names) {
-        // resourceVersion=0: from the API server's watch cache, no etcd read; a node's
-        // status is only as fresh as its last heartbeat anyway.
-        auto node = client.get_json("/api/v1/nodes/" + url_escape(name) + "?resourceVersion=0");
-        if (!node && node.error().kind == ErrorKind::not_found) {
-          inv.missing.push_back(name);
-          continue;
+  if (selection.names.empty()) {
+    auto r = client.list_pages(kube::resources::nodes, "", nodes_list(selection), [&](json& page) -> Result<void> {
+      const json& items = at_path(page, {"items"});
+      if (items.is_array())
+        for (const auto& item : items) {
+          ++nodes_seen;
+          inv.nodes.push_back(node_facts(item));
         }
-        if (!node) {
-          nodes_ok = std::unexpected(Error{node.error().kind, "reading node " + name + ": " + node.error().message});
-          break;
-        }
-        ++nodes_seen;
-        inv.nodes.push_back(node_facts(*node));
-        report();
+      report();
+      return {};
+    });
+    if (!r) nodes_ok = std::unexpected(Error{r.error().kind, "listing nodes: " + r.error().message});
+  } else {
+    for (const auto& name : selection.names) {
+      // resourceVersion=0: from the API server's watch cache, no etcd read; a node's status
+      // is only as fresh as its last heartbeat anyway.
+      auto node = client.get(kube::resources::nodes, "", name, {.resource_version = "0"});
+      if (!node && node.error().kind == ErrorKind::not_found) {
+        inv.missing.push_back(name);
+        continue;
       }
+      if (!node) {
+        nodes_ok = std::unexpected(Error{node.error().kind, "reading node " + name + ": " + node.error().message});
+        break;
+      }
+      ++nodes_seen;
+      inv.nodes.push_back(node_facts(*node));
+      report();
     }
   }
   auto pods_ok = pods.get();

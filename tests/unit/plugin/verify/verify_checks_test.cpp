@@ -148,12 +148,14 @@ BOOST_AUTO_TEST_CASE(facts_come_from_node_and_pod_objects) {
   BOOST_TEST(!pod_kind(json::parse(R"({"metadata":{"labels":{"app":"other"}}})")).has_value());
 }
 
-BOOST_AUTO_TEST_CASE(list_paths_page_and_escape) {
-  BOOST_TEST(nodes_path({{}, "role in (a,b)"}, 500, "tok+/=") ==
-             "/api/v1/nodes?limit=500&labelSelector=role%20in%20%28a%2Cb%29&continue=tok%2B%2F%3D");
-  BOOST_TEST(pods_path("n1", 500, "") ==
-             "/api/v1/namespaces/kube-system/pods?limit=500&labelSelector=app%20in%20%28rke2-node-bootstrap-iscsi%2C"
-             "rke2-node-bootstrap-gpu%29&fieldSelector=spec.nodeName%3Dn1");
+BOOST_AUTO_TEST_CASE(lists_are_paged_and_select_the_bootstrap_pods) {
+  using nodeboot::kube::list_request;
+  namespace res = nodeboot::kube::resources;
+  BOOST_TEST(list_request(res::nodes, "", nodes_list({{}, "role in (a,b)"})).target() ==
+             "/api/v1/nodes?labelSelector=role%20in%20%28a%2Cb%29&limit=500");
+  BOOST_TEST(list_request(res::pods, "kube-system", pods_list("n1")).target() ==
+             "/api/v1/namespaces/kube-system/pods?labelSelector=app%20in%20%28rke2-node-bootstrap-iscsi%2C"
+             "rke2-node-bootstrap-gpu%29&fieldSelector=spec.nodeName%3Dn1&limit=500");
 }
 
 BOOST_AUTO_TEST_CASE(table_and_summary) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nodeboot/kube/config.hpp"
+#include "nodeboot/kube/request.hpp"
 #include "nodeboot/plugin/verify/checks.hpp"
 #include "nodeboot/util/result.hpp"
 
@@ -28,9 +29,9 @@ NodeFacts node_facts(const nlohmann::json& node);
 std::optional<Check> pod_kind(const nlohmann::json& pod);
 PodFacts pod_facts(const nlohmann::json& pod);
 
-// The paths of one list page (pure; unit-tested): `limit` objects from `continue_token`.
-std::string nodes_path(const Selection& selection, size_t limit, const std::string& continue_token);
-std::string pods_path(const std::string& node_name, size_t limit, const std::string& continue_token);
+// The two lists (pure; unit-tested): nodes by selector; the bootstrap pods, all or one node's.
+kube::ListOptions nodes_list(const Selection& selection);
+kube::ListOptions pods_list(const std::string& node_name);
 
 struct Inventory {
   std::vector<NodeFacts> nodes;      // in API order (by name), or the order names were given

@@ -284,7 +284,7 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
 
   // 5. The schedule label (and state Pending), unless a run is already under way.
   Result<json> fresh = now;
-  if (spec.drain || ctx.dry_run == DryRun::server) fresh = get_node(ctx, node);
+  if (spec.drain) fresh = get_node(ctx, node);
   if (!fresh) return fail(fresh.error());
   const auto p = read_progress(*fresh, ctx.schedule_label);
   if ((p.scheduled && p.state == "Pending") || agent_running(p.state)) {
@@ -295,6 +295,9 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
     json patch = {{"metadata",
                    {{"labels", {{ctx.schedule_label, "true"}}},
                     {"annotations", annotations("Pending", 0, "waiting for the nodeboot-ipb DaemonSet's pod", "1")}}}};
+    // A server dry run stored no cordon: ask for it again so the answer shows the end state.
+    if (ctx.dry_run == DryRun::server && fresh->value("/spec/unschedulable"_json_pointer, false))
+      patch["spec"] = {{"unschedulable", true}};
     auto labelled = patch_node(ctx, node, patch, *fresh);
     if (!labelled) return fail(labelled.error());
     changes.push_back(change(ctx, "node", name, "labeled", *labelled));

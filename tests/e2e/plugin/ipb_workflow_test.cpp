@@ -7,6 +7,7 @@
 // (marked below), since running twenty agents adds nothing the single-node cycle lacks.
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include <atomic>
 #include <future>
@@ -379,6 +380,57 @@ BOOST_AUTO_TEST_CASE(abort_restores_labels_taints_and_cordon_exactly) {
   BOOST_TEST(exists({"secret", "-n", "nodeboot-system", "nodeboot-" + cordoned}));
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", "nodeboot-" + cordoned}));
   cluster().kubectl({"delete", "secret", "-n", "nodeboot-system", "nodeboot-" + cordoned, "nodeboot-" + open});
+}
+
+BOOST_AUTO_TEST_CASE(dry_runs_change_nothing_and_every_output_format_parses) {
+  Nodes nodes("ipb-dry", 1);
+  const std::string n = nodes.names[0], record = "nodeboot-" + n;
+  const std::string rv = node(n)["metadata"]["resourceVersion"];
+  auto start = [&](const std::string& dry_run, const std::string& format) {
+    auto args = setup().start_args({n});
+    if (!dry_run.empty()) args.push_back("--dry-run=" + dry_run);
+    args.insert(args.end(), {"-o", format});
+    auto r = cluster().kubectl(args);
+    BOOST_TEST(r.exit_code == 0, dry_run << " " << format << ": " << r.err);
+    BOOST_TEST(r.out.find(ignition_token) == std::string::npos);
+    return r.out;
+  };
+  const std::vector<std::string> changed{"configmap/" + record, "node/" + n, "secret/" + record};
+  for (const std::string dry_run : {"client", "server"}) {
+    BOOST_TEST_CONTEXT("--dry-run=" << dry_run) {
+      const json listed = json::parse(start(dry_run, "json"));
+      std::vector<std::string> kinds;
+      for (const auto& item : listed["items"]) {
+        kinds.push_back(item["kind"]);
+        if (item["kind"] == "Secret")  // keys only: the values never leave the plugin
+          for (const auto& [key, value] : item["data"].items()) BOOST_TEST(value == "", key);
+        if (item["kind"] == "Node") {
+          BOOST_TEST(item["spec"]["unschedulable"] == true);
+          BOOST_TEST(item["metadata"]["labels"][schedule] == "true");
+        }
+      }
+      BOOST_TEST(kinds == (std::vector<std::string>{"ConfigMap", "Node", "Secret"}), listed.dump());
+      BOOST_TEST(YAML::Load(start(dry_run, "yaml"))["items"].size() == 3u);
+      BOOST_TEST(start(dry_run, "name") == changed[0] + "\n" + changed[1] + "\n" + changed[2] + "\n");
+    }
+  }
+  // Nothing was stored.
+  BOOST_TEST(node(n)["metadata"]["resourceVersion"] == rv);
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+
+  // For real this time, then status in both machine formats.
+  BOOST_TEST(start("", "name") == changed[0] + "\n" + changed[1] + "\n" + changed[2] + "\n");
+  const json status = json::parse(cluster().kubectl_ok({"nodeboot", "status", n, "-o", "json"}));
+  BOOST_REQUIRE_EQUAL(status["items"].size(), 1u);
+  BOOST_TEST(status["items"][0]["node"] == n);
+  BOOST_TEST(status["items"][0]["state"] == "Pending");
+  BOOST_TEST(status["items"][0]["cordoned"] == true);
+  BOOST_TEST(status["items"][0]["recorded"] == true);
+  const YAML::Node status_yaml = YAML::Load(cluster().kubectl_ok({"nodeboot", "status", n, "-o", "yaml"}));
+  BOOST_TEST(status_yaml["items"][0]["state"].as<std::string>() == "Pending");
+  cluster().kubectl_ok({"nodeboot", "abort", n, "--delete-secret"});
+  BOOST_TEST(!node(n).value("/spec/unschedulable"_json_pointer, false));
 }
 
 BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {

@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <mutex>
 #include <set>
@@ -160,8 +161,8 @@ void play_reboot(const std::string& n, const std::string& boot_id) {
 struct BackgroundWatch {
   TempDir dir;
   std::future<ProcessResult> result;
-  explicit BackgroundWatch(const std::vector<std::string>& args) {
-    std::string cmd = "exec kubectl nodeboot watch";
+  explicit BackgroundWatch(const std::vector<std::string>& args, const std::string& prelude = "") {
+    std::string cmd = prelude + "exec kubectl nodeboot watch";
     for (const auto& a : args) cmd += " '" + a + "'";
     cmd += " >" + (dir.path() / "out").string() + " 2>" + (dir.path() / "err").string();
     result = std::async(std::launch::async, [cmd] {
@@ -431,6 +432,46 @@ BOOST_AUTO_TEST_CASE(dry_runs_change_nothing_and_every_output_format_parses) {
   BOOST_TEST(status_yaml["items"][0]["state"].as<std::string>() == "Pending");
   cluster().kubectl_ok({"nodeboot", "abort", n, "--delete-secret"});
   BOOST_TEST(!node(n).value("/spec/unschedulable"_json_pointer, false));
+}
+
+// What an operator sees: live bars with colour on a terminal (a pseudo-terminal from
+// util-linux `script`), no colour with NO_COLOR, plain lines in a pipe; Ctrl-C stops a
+// watch promptly, says so, and leaves the node as it was.
+BOOST_AUTO_TEST_CASE(watch_output_follows_the_terminal_and_ctrl_c_stops_it) {
+  Nodes nodes("ipb-tty", 1);
+  const std::string n = nodes.names[0];
+  cluster().kubectl_ok(setup().start_args({n}));
+  auto on_terminal = [&](const std::string& no_color) {
+    ProcessOptions o;
+    o.env_set = {{"PATH", path_with_bin_dir()}, {"KUBECONFIG", cluster().kubeconfig.string()}, {"NO_COLOR", no_color}};
+    o.timeout = std::chrono::minutes(1);
+    return run({"script", "-qefc", "kubectl nodeboot watch " + n + " --timeout 3s", "/dev/null"}, o);
+  };
+  const auto tty = on_terminal("");
+  BOOST_TEST(tty.exit_code == 1);  // timed out: the node never finishes here
+  BOOST_TEST(tty.out.find("\x1b[33mPending\x1b[0m") != std::string::npos, tty.out);
+  BOOST_TEST(tty.out.find("[.....") != std::string::npos, tty.out);  // the bar
+  const auto no_colour = on_terminal("1");
+  BOOST_TEST(no_colour.out.find(" Pending") != std::string::npos, no_colour.out);
+  BOOST_TEST(no_colour.out.find("\x1b[33m") == std::string::npos, no_colour.out);
+  const auto piped = cluster().kubectl({"nodeboot", "watch", n, "--timeout", "3s"});
+  BOOST_TEST(piped.exit_code == 1);
+  BOOST_TEST(piped.out.find(n + ": Pending") != std::string::npos, piped.out);
+  BOOST_TEST(piped.out.find('\x1b') == std::string::npos, piped.out);
+  BOOST_TEST(piped.err.find("timed out waiting for: " + n) != std::string::npos, piped.err);
+
+  // Ctrl-C: kubectl execs the plugin, so the shell's pid is the plugin's.
+  TempDir dir;
+  const fs::path pid_file = dir.path() / "pid";
+  BackgroundWatch watch({n}, "echo $$ >" + pid_file.string() + "; ");
+  BOOST_REQUIRE(eventually([&] { return watch.shows(n + ": Pending"); }));
+  const std::string rv = node(n)["metadata"]["resourceVersion"];
+  BOOST_REQUIRE(::kill(std::stoi(read_file(pid_file)), SIGINT) == 0);
+  const auto r = watch.result.get();
+  BOOST_TEST(r.exit_code == 1, watch.err());  // not 137: the 3-minute guard did not have to kill it
+  BOOST_TEST(watch.err().find("interrupted waiting for: " + n) != std::string::npos, watch.err());
+  BOOST_TEST(node(n)["metadata"]["resourceVersion"] == rv);  // nothing touched on the way out
+  cluster().kubectl_ok({"nodeboot", "abort", n, "--delete-secret"});
 }
 
 BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {

@@ -13,18 +13,114 @@ cmake -S "$root" -B "$root/build" -G Ninja >/dev/null
 cmake --build "$root/build" -j "$(nproc)" --target kubectl-nodeboot nodeboot-webhook nodeboot-agent
 watch_pid=$$
 ((keep)) && watch_pid=1   # init never exits: the cluster stays up
-if ((!keep)); then trap '"$root/tests/cluster/down.sh" --state-dir "$state"' EXIT; fi
+demo=$(mktemp -d)
+cleanup() {
+  ((keep)) && return  # the webhook keeps serving the cluster that stays up
+  [[ -n ${webhook_pid:-} ]] && kill "$webhook_pid" 2>/dev/null && wait "$webhook_pid" 2>/dev/null
+  "$root/tests/cluster/down.sh" --state-dir "$state"
+  rm -rf "$demo"
+}
+trap cleanup EXIT
 "$root/tests/cluster/up.sh" --state-dir "$state" --nodes 5 --watch-pid "$watch_pid"
 
 export KUBECONFIG=$state/kubeconfig PATH=$root/build/bin:$PATH
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+note() { printf '\n\033[36m# %s\033[0m\n' "$*"; }
 step kubectl get nodes -o wide
 step kubectl nodeboot version
 step kubectl nodeboot --help
+
+# --- The webhook, registered with the real kube-apiserver. In a cluster it runs as the
+# Deployment in manifests/webhook; here it runs as a local process (the API server calls
+# https://127.0.0.1:PORT) with its own ServiceAccount's token, self-managed certificates
+# and the gate-release controller. Everything else comes from the manifests unchanged.
+note "Installing nodeboot-webhook: manifests/webhook and manifests/marooned, served by a local process"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+kubectl kustomize "$root/manifests/webhook" | kubectl create --dry-run=client -o json -f - |
+  python3 -c '
+import json, sys
+port, text, pos, items = sys.argv[1], sys.stdin.read(), 0, []
+while text[pos:].strip():  # one JSON document per object, back to back
+    item, pos = json.JSONDecoder().raw_decode(text, len(text) - len(text[pos:].lstrip()))
+    items.append(item)
+for item in items:
+    if item["kind"] in ("Deployment", "Service", "PodDisruptionBudget"):
+        continue  # the local process stands in for the pods
+    for w in item.get("webhooks", []):
+        w["clientConfig"] = {"url": "https://127.0.0.1:" + port + w["clientConfig"]["service"]["path"]}
+    print(json.dumps(item))
+' "$port" >"$demo/webhook.json"
+kubectl apply -f "$demo/webhook.json"
+# The CRD must be established before the `default` MaroonedPodsConfig can be created.
+kubectl apply -f "$root/manifests/marooned/crd.yaml" >/dev/null
+kubectl wait crd/maroonedpodsconfigs.maroonedpods.io --for=condition=Established --timeout=60s >/dev/null
+kubectl apply -k "$root/manifests/marooned" >/dev/null
+cat >"$demo/webhook.kubeconfig" <<KC   # the token goes to a file, never onto a command line
+apiVersion: v1
+kind: Config
+clusters: [{name: demo, cluster: {server: "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')", certificate-authority: "$state/pki/ca.crt"}}]
+users: [{name: webhook, user: {token: "$(kubectl create token nodeboot-webhook -n nodeboot-system --duration 2h)"}}]
+contexts: [{name: demo, context: {cluster: demo, user: webhook}}]
+current-context: demo
+KC
+nodeboot-webhook --kubeconfig "$demo/webhook.kubeconfig" --self-managed-certs --cert-dir "$demo/tls" \
+  --bind-address 127.0.0.1 --port "$port" --cert-hosts 127.0.0.1 --enable-gate-controller \
+  --log-level error >"$demo/webhook.log" 2>&1 &
+webhook_pid=$!
+for _ in $(seq 1 60); do  # ready: certificate created, caBundle patched, caches synced
+  curl -sfk "https://127.0.0.1:$port/readyz" >/dev/null &&
+    [[ -n $(kubectl get validatingwebhookconfiguration nodeboot-webhook -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]] && break
+  sleep 0.5
+done
+step kubectl get mutatingwebhookconfigurations,validatingwebhookconfigurations
+
+# --- Marooned pods (seed 004): a generateName pod comes back gated and pinned to a node of
+# its own; the node a VM would bring joins (a kwok node with the label and taint that
+# `nodeboot-agent join` writes); once it is Ready the controller releases the gate and the
+# real scheduler binds the pod there.
+note "A marooned pod: gated and pinned at admission"
+kubectl create namespace demo >/dev/null
+pod=$(kubectl create -n demo -o name -f - <<'POD'
+apiVersion: v1
+kind: Pod
+metadata: {generateName: marooned-, labels: {maroonedpods.io/maroon: "true"}}
+spec: {containers: [{name: app, image: registry.k8s.io/pause:3.10}]}
+POD
+)
+step kubectl get -n demo "$pod" -o jsonpath='{"gates: "}{.spec.schedulingGates}{"\nnodeSelector: "}{.spec.nodeSelector}{"\ntolerations: "}{.spec.tolerations}{"\n"}'
+step kubectl nodeboot marooned list -n demo
+id=$(kubectl get -n demo "$pod" -o jsonpath='{.metadata.annotations.maroonedpods\.io/pod-uid}')
+note "Its dedicated node joins (label maroonedpods.io/pod-uid=$id, taint maroonedpods.io/dedicated=$id:NoSchedule)"
+kubectl apply -f - >/dev/null <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: marooned-$id
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {type: kwok, kubernetes.io/hostname: marooned-$id, maroonedpods.io/pod-uid: "$id"}
+spec:
+  taints: [{key: maroonedpods.io/dedicated, value: "$id", effect: NoSchedule}]
+NODE
+kubectl wait -n demo "$pod" --for=jsonpath='{.spec.nodeName}'="marooned-$id" --timeout=120s >/dev/null
+step kubectl get -n demo "$pod" -o wide
+step kubectl get events -n demo --field-selector involvedObject.kind=Pod --sort-by=.lastTimestamp
+note "Only the controller may release a gate: another user's attempt is refused"
+step kubectl create -n demo -o name -f - <<'POD'
+apiVersion: v1
+kind: Pod
+metadata: {generateName: marooned-, labels: {maroonedpods.io/maroon: "true"}}
+spec: {containers: [{name: app, image: registry.k8s.io/pause:3.10}]}
+POD
+second=$(kubectl get pods -n demo -o name --sort-by=.metadata.creationTimestamp | tail -n 1)
+step kubectl patch -n demo "$second" --type=json -p '[{"op":"remove","path":"/spec/schedulingGates"}]' || true
+note "A bad bootstrap Secret is refused with every problem named (and no value shown)"
+step kubectl create secret generic nodeboot-bad -n nodeboot-system --type nodeboot.io/bootstrap \
+  --from-literal=os=rhcos --from-literal=ignition-url=http://ignition.example.com/worker --from-literal=ignition-token='' || true
 # --- In-place bootstrap (seed 003): start → the real agent → a played reboot → watch restores.
 # kwok cannot reboot, so nodeboot-agent runs as a local process for kwok-node-4 (with the
 # DaemonSet's ServiceAccount token) against a local HTTPS Ignition server with its own CA,
 # then the demo plays the reboot (a new bootID) as the e2e test does.
+note "In-place bootstrap of kwok-node-4: start, the agent, a played reboot, watch restores it"
 ipb=$(mktemp -d); port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$ipb/tls.key" -out "$ipb/ca.crt" 2>/dev/null
@@ -59,7 +155,16 @@ step nodeboot-agent bootstrap --node kwok-node-4 --kubeconfig "$ipb/agent.kubeco
 kubectl annotate node kwok-node-4 kwok.x-k8s.io/status=custom >/dev/null
 kubectl patch node kwok-node-4 --subresource=status --type=merge -p '{"status":{"nodeInfo":{"bootID":"demo-reboot"}}}' >/dev/null
 wait "$watcher"; step kubectl nodeboot status kwok-node-4; rm -rf "$ipb"
+
+# --- Node readiness (seeds 000/001): the two bootstrap DaemonSets and verify. kwok runs no
+# containers, so no pod reports a result: verify says so for each node and exits 3.
+note "iSCSI and QuickSync readiness across the nodes"
+step kubectl apply -k "$root/manifests/node-bootstrap/iscsi"
+step kubectl apply -k "$root/manifests/node-bootstrap/gpu"
+sleep 5
+step kubectl nodeboot verify || true
 if ((keep)); then
-  printf '\nThe cluster stays up:\n  export KUBECONFIG=%s PATH=%s/build/bin:$PATH\n' "$state/kubeconfig" "$root"
-  printf 'Stop it with: tests/cluster/down.sh --state-dir %s\n' "$state"
+  printf '\nThe cluster stays up (and nodeboot-webhook, pid %s, its log in %s):\n' "$webhook_pid" "$demo/webhook.log"
+  printf '  export KUBECONFIG=%s PATH=%s/build/bin:$PATH\n' "$state/kubeconfig" "$root"
+  printf 'Stop it with: kill %s; tests/cluster/down.sh --state-dir %s\n' "$webhook_pid" "$state"
 fi

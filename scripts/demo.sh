@@ -25,6 +25,18 @@ trap cleanup EXIT
 
 export KUBECONFIG=$state/kubeconfig PATH=$root/build/bin:$PATH
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# A kubeconfig for a ServiceAccount of nodeboot-system (what its pod would mount). The
+# token goes to a file, never onto a command line.
+sa_kubeconfig() {  # service-account file
+  cat >"$2" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: demo, cluster: {server: "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')", certificate-authority: "$state/pki/ca.crt"}}]
+users: [{name: $1, user: {token: "$(kubectl create token "$1" -n nodeboot-system --duration 2h)"}}]
+contexts: [{name: demo, context: {cluster: demo, user: $1}}]
+current-context: demo
+KC
+}
 note() { printf '\n\033[36m# %s\033[0m\n' "$*"; }
 step kubectl get nodes -o wide
 step kubectl nodeboot version
@@ -55,14 +67,7 @@ kubectl apply -f "$demo/webhook.json"
 kubectl apply -f "$root/manifests/marooned/crd.yaml" >/dev/null
 kubectl wait crd/maroonedpodsconfigs.maroonedpods.io --for=condition=Established --timeout=60s >/dev/null
 kubectl apply -k "$root/manifests/marooned" >/dev/null
-cat >"$demo/webhook.kubeconfig" <<KC   # the token goes to a file, never onto a command line
-apiVersion: v1
-kind: Config
-clusters: [{name: demo, cluster: {server: "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')", certificate-authority: "$state/pki/ca.crt"}}]
-users: [{name: webhook, user: {token: "$(kubectl create token nodeboot-webhook -n nodeboot-system --duration 2h)"}}]
-contexts: [{name: demo, context: {cluster: demo, user: webhook}}]
-current-context: demo
-KC
+sa_kubeconfig nodeboot-webhook "$demo/webhook.kubeconfig"
 nodeboot-webhook --kubeconfig "$demo/webhook.kubeconfig" --self-managed-certs --cert-dir "$demo/tls" \
   --bind-address 127.0.0.1 --port "$port" --cert-hosts 127.0.0.1 --enable-gate-controller \
   --log-level error >"$demo/webhook.log" 2>&1 &
@@ -142,14 +147,7 @@ step kubectl nodeboot start kwok-node-4 --os rhcos --ignition-url "https://127.0
   --ignition-token-file "$ipb/token" --ca-cert "$ipb/ca.crt"
 step kubectl nodeboot status -o wide
 kubectl nodeboot watch kwok-node-4 --timeout 120s & watcher=$!
-cat > "$ipb/agent.kubeconfig" <<KC   # the token goes to a file, never onto a command line
-apiVersion: v1
-kind: Config
-clusters: [{name: demo, cluster: {server: "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')", certificate-authority: "$state/pki/ca.crt"}}]
-users: [{name: agent, user: {token: "$(kubectl create token nodeboot-ipb-agent -n nodeboot-system)"}}]
-contexts: [{name: demo, context: {cluster: demo, user: agent}}]
-current-context: demo
-KC
+sa_kubeconfig nodeboot-ipb-agent "$ipb/agent.kubeconfig"
 step nodeboot-agent bootstrap --node kwok-node-4 --kubeconfig "$ipb/agent.kubeconfig" --host-root "$ipb/host" \
   --firstboot-command true --reboot-command 'echo "(reboot played by the demo)"'
 kubectl annotate node kwok-node-4 kwok.x-k8s.io/status=custom >/dev/null

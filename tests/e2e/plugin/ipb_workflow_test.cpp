@@ -474,6 +474,29 @@ BOOST_AUTO_TEST_CASE(watch_output_follows_the_terminal_and_ctrl_c_stops_it) {
   cluster().kubectl_ok({"nodeboot", "abort", n, "--delete-secret"});
 }
 
+// The API server restarts while `watch` follows a node (an upgrade, a crash): the watch
+// reconnects and still sees the node through to Done.
+BOOST_AUTO_TEST_CASE(watch_survives_an_api_server_restart) {
+  Nodes nodes("ipb-restart", 1);
+  const std::string n = nodes.names[0];
+  cluster().kubectl_ok(setup().start_args({n}));
+  BackgroundWatch watch({n, "--timeout", "150s"});
+  BOOST_REQUIRE(eventually([&] { return watch.shows(n + ": Pending"); }));
+  auto r = run({(source_dir() / "tests/cluster/restart.sh").string(), "--state-dir", cluster().state_dir.string()});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "restart.sh: " << r.err);
+  // The node side, as the agent leaves it before its reboot (driven here: the full agent
+  // run is one_node_full_cycle_with_the_real_agent's business).
+  cluster().kubectl_ok({"label", "node", n, schedule + "-"});
+  cluster().kubectl_ok({"annotate", "node", n, "--overwrite", std::string(names::ann_state) + "=Rebooting",
+                        std::string(names::ann_progress) + "=95"});
+  play_reboot(n, "boot-after-restart-" + n);
+  const auto w = watch.result.get();
+  BOOST_TEST(w.exit_code == 0, watch.err());
+  BOOST_TEST(watch.shows(n + ": Rebooting"), watch.out());
+  BOOST_TEST(watch.shows(n + ": Done"), watch.out());
+  BOOST_TEST(!node(n).value("/spec/unschedulable"_json_pointer, false));
+}
+
 BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {
   Nodes nodes("ipb-pdb", 1);
   const std::string n = nodes.names[0];

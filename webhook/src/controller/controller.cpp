@@ -139,10 +139,12 @@ void GateController::on_pod(const nlohmann::json& pod) {
       pod_by_id_[id] = key;
       id_by_pod_[key] = id;
     }
-    if (gated)
+    if (gated) {
       gated_.insert(key);
-    else
+    } else {
       gated_.erase(key);
+      released_uids_.erase(pod["metadata"].value("uid", ""));
+    }
   }
   // Released and running pods need nothing until they finish or go.
   if (gated || marooned::finished(pod)) enqueue(key);
@@ -155,6 +157,7 @@ void GateController::on_pod_deleted(const nlohmann::json& pod) {
     std::lock_guard lock(mu_);
     gated_.erase(key);
     told_waiting_.erase(pod["metadata"].value("uid", ""));
+    released_uids_.erase(pod["metadata"].value("uid", ""));
     if (id.empty()) return;
     id_by_pod_[key] = id;
     if (pod_by_id_[id] == key) pod_by_id_.erase(id);
@@ -268,6 +271,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id) {
   std::string node_name;
   {
     std::lock_guard lock(mu_);
+    if (released_uids_.contains(uid)) return true;
     if (auto it = node_by_id_.find(id); it != node_by_id_.end()) node_name = it->second;
   }
   const auto node = node_name.empty() ? std::nullopt : nodes_->get("", node_name);
@@ -308,6 +312,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id) {
     std::lock_guard lock(mu_);
     ++released_;
     told_waiting_.erase(uid);
+    released_uids_.insert(uid);
     if (auto it = eligible_since_.find(id); it != eligible_since_.end()) {
       const double s = std::chrono::duration<double>(Clock::now() - it->second).count();
       std::size_t b = 0;

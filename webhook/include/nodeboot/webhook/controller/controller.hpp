@@ -92,6 +92,10 @@ class GateController {
   std::map<std::string, Clock::time_point> eligible_since_;  // id → when its node was first seen eligible
   std::set<std::string> gated_;                    // keys of gated pods (the gauge)
   std::set<std::string> told_waiting_;             // pod uids that got their WaitingForNode event
+  // Pod uids whose gate this replica removed while its cache still shows the gate: a node
+  // heartbeat queues the pod again before the informer catches up, and a second patch
+  // (and NodeReady event) would only fail its `test`.
+  std::set<std::string> released_uids_;
 
   // Metrics.
   static constexpr std::array<double, 12> buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};

@@ -100,6 +100,13 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
       log_error("self-managed certificate sync failed; retrying", {{"error", due.error().message}});
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
+  }
+  // Independent of how certificates are managed: the controller needs only API access.
+  if (parsed.count("enable-gate-controller")) {
+    if (!client) {
+      err << "error: --enable-gate-controller needs API access; drop --no-api\n";
+      return 2;
+    }
     auto started = controller::start_from_flags(parsed, client->config(), cluster);
     if (!started) {
       err << "error: " << started.error().message << '\n';

@@ -7,10 +7,8 @@
 // TokenRequest token. Small on purpose; the webhook's own e2e helpers can replace it.
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,8 +25,6 @@
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/webhook/pki.hpp"
 
-extern char** environ;
-
 namespace nodeboot::test::marooned {
 
 using nlohmann::json;
@@ -39,31 +35,27 @@ inline json kubectl_json(const std::vector<std::string>& args) {
   return json::parse(cluster().kubectl_ok(a));
 }
 
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A child process with its output in a log file, stopped (SIGTERM, then SIGKILL) on scope exit.
+// A child process with its output in a log file, stopped (SIGTERM, then SIGKILL) on scope
+// exit, and killed by the kernel if this test process dies first (a crash, ctest's timeout):
+// a controller replica left behind would keep holding the Lease and writing to the cluster
+// every later suite shares.
 class Background {
  public:
   Background(const std::vector<std::string>& argv, const std::filesystem::path& log) : log_(log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    BOOST_REQUIRE_EQUAL(posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    BOOST_REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {  // only async-signal-safe calls until exec: the test process has threads
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // fires when the forking thread ends: tests run on one thread
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) ::_exit(127);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
   }
   ~Background() { stop(SIGTERM); }
   Background(const Background&) = delete;
@@ -166,7 +158,7 @@ class Env {
   // Starts nodeboot-webhook; `controller_identity` "" = no gate-release controller.
   WebhookProcess start(const std::string& controller_identity) {
     WebhookProcess w;
-    w.port = free_port();
+    w.port = free_loopback_port();
     w.identity = controller_identity;
     std::vector<std::string> argv{(bin_dir() / "nodeboot-webhook").string(), "--cert-dir", (dir.path() / "tls").string(),
                                   "--port", std::to_string(w.port), "--bind-address", "127.0.0.1",
@@ -180,6 +172,10 @@ class Env {
         argv, dir.path() / ("webhook-" + (controller_identity.empty() ? std::string("admission") : controller_identity) + ".log"));
     BOOST_REQUIRE_MESSAGE(eventually([&] { return w.ready(); }, std::chrono::seconds(60)),
                           "nodeboot-webhook never became ready:\n" << w.process->log());
+    // Fail here, not in a later wait for an event: the flag must not be silently ignored.
+    if (!controller_identity.empty())
+      BOOST_REQUIRE_MESSAGE(w.metric("nodeboot_gate_controller_leader") >= 0,
+                            "--enable-gate-controller given but no controller runs (no metrics):\n" << w.process->log());
     return w;
   }
 

@@ -15,6 +15,9 @@ namespace nodeboot::webhook::controller {
 namespace {
 
 constexpr std::string_view component = "nodeboot-gate-controller";
+// Events waiting for the recorder while the API server is slow: a few per marooned pod for
+// thousands of pods, then new ones are dropped rather than growing without bound.
+constexpr std::size_t max_queued_events = 10000;
 
 std::string key_of(const nlohmann::json& object) {
   const auto& meta = object.at("metadata");
@@ -96,6 +99,7 @@ void GateController::start() {
   pods_->start();
   nodes_->start();
   worker_ = std::jthread([this](std::stop_token st) { work(st); });
+  recorder_ = std::jthread([this](std::stop_token st) { record_events(st); });
   elector_thread_ = std::jthread([this](std::stop_token st) {
     // Campaign only with warm caches: a new leader acts on what it has seen.
     while (!st.stop_requested() &&
@@ -115,6 +119,10 @@ void GateController::stop() {
     wake_.notify_all();
     worker_.join();
   }
+  if (recorder_.joinable()) {
+    recorder_.request_stop();  // what is still queued is dropped: Events are best effort
+    recorder_.join();
+  }
   pods_->stop();
   nodes_->stop();
 }
@@ -131,10 +139,12 @@ void GateController::on_pod(const nlohmann::json& pod) {
       pod_by_id_[id] = key;
       id_by_pod_[key] = id;
     }
-    if (gated)
+    if (gated) {
       gated_.insert(key);
-    else
+    } else {
       gated_.erase(key);
+      released_uids_.erase(pod["metadata"].value("uid", ""));
+    }
   }
   // Released and running pods need nothing until they finish or go.
   if (gated || marooned::finished(pod)) enqueue(key);
@@ -147,6 +157,7 @@ void GateController::on_pod_deleted(const nlohmann::json& pod) {
     std::lock_guard lock(mu_);
     gated_.erase(key);
     told_waiting_.erase(pod["metadata"].value("uid", ""));
+    released_uids_.erase(pod["metadata"].value("uid", ""));
     if (id.empty()) return;
     id_by_pod_[key] = id;
     if (pod_by_id_[id] == key) pod_by_id_.erase(id);
@@ -260,6 +271,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id) {
   std::string node_name;
   {
     std::lock_guard lock(mu_);
+    if (released_uids_.contains(uid)) return true;
     if (auto it = node_by_id_.find(id); it != node_by_id_.end()) node_name = it->second;
   }
   const auto node = node_name.empty() ? std::nullopt : nodes_->get("", node_name);
@@ -300,6 +312,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id) {
     std::lock_guard lock(mu_);
     ++released_;
     told_waiting_.erase(uid);
+    released_uids_.insert(uid);
     if (auto it = eligible_since_.find(id); it != eligible_since_.end()) {
       const double s = std::chrono::duration<double>(Clock::now() - it->second).count();
       std::size_t b = 0;
@@ -368,9 +381,29 @@ void GateController::event(const nlohmann::json& pod, const std::string& reason,
       {"firstTimestamp", now},
       {"lastTimestamp", now},
       {"count", 1}};
-  // Events are for people; losing one must not hold up a release.
-  if (auto r = client_.create(kube::resources::events, ns, ev); !r)
-    log_error("recording an event failed", {{"reason", reason}, {"error", r.error().message}});
+  {
+    std::lock_guard lock(mu_);
+    if (events_.size() >= max_queued_events) {
+      log_error("event queue full; dropping an event", {{"reason", reason}});
+      return;
+    }
+    events_.push_back(std::move(ev));
+  }
+  events_wake_.notify_one();
+}
+
+void GateController::record_events(std::stop_token stop) {
+  std::unique_lock lock(mu_);
+  while (events_wake_.wait(lock, stop, [&] { return !events_.empty(); })) {
+    auto ev = std::move(events_.front());
+    events_.pop_front();
+    lock.unlock();
+    // Events are for people; losing one must not hold up a release.
+    const std::string ns = ev["metadata"]["namespace"];
+    if (auto r = client_.create(kube::resources::events, ns, ev); !r)
+      log_error("recording an event failed", {{"reason", ev.value("reason", "")}, {"error", r.error().message}});
+    lock.lock();
+  }
 }
 
 std::string GateController::render_metrics() const {

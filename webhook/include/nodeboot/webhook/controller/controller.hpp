@@ -67,7 +67,10 @@ class GateController {
   bool reconcile(const std::string& key);
   bool release(const nlohmann::json& pod, const std::string& id);
   bool clean_up(const std::string& id, const std::string& why);
+  // Queues an Event for the recorder thread: Events are for people, and writing them on the
+  // worker's path cost every queued pod two extra round trips before its release.
   void event(const nlohmann::json& pod, const std::string& reason, const std::string& message);
+  void record_events(std::stop_token stop);
 
   kube::Client client_;
   kube::Client lease_client_;  // short deadlines: a lease call must not outlast the renew deadline
@@ -89,6 +92,10 @@ class GateController {
   std::map<std::string, Clock::time_point> eligible_since_;  // id → when its node was first seen eligible
   std::set<std::string> gated_;                    // keys of gated pods (the gauge)
   std::set<std::string> told_waiting_;             // pod uids that got their WaitingForNode event
+  // Pod uids whose gate this replica removed while its cache still shows the gate: a node
+  // heartbeat queues the pod again before the informer catches up, and a second patch
+  // (and NodeReady event) would only fail its `test`.
+  std::set<std::string> released_uids_;
 
   // Metrics.
   static constexpr std::array<double, 12> buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -98,8 +105,12 @@ class GateController {
   std::uint64_t cleaned_ = 0;
   std::uint64_t api_errors_ = 0;
 
+  std::deque<nlohmann::json> events_;  // guarded by mu_; bounded by max_queued_events
+  std::condition_variable_any events_wake_;
+
   std::jthread elector_thread_;
   std::jthread worker_;
+  std::jthread recorder_;
 };
 
 // --enable-gate-controller and the leader-election flags.

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Benchmark: marooned pods end to end on a real control plane (tests/cluster/up.sh: etcd,
+# kube-apiserver, kube-scheduler, kube-controller-manager, kwok). N marooned pods are
+# created through the real nodeboot-webhook (gated and pinned), then N kwok nodes join with
+# each pod's label and taint; the gate-release controller (the same nodeboot-webhook process,
+# --enable-gate-controller, as the nodeboot-webhook ServiceAccount) releases each pod once
+# its node is Ready and the real scheduler binds it.
+#
+# Reports, from the API server only:
+#   - node Ready → pod bound, p50/p99/max, two ways: (a) receive times of one watch on the
+#     marooned nodes and one on the pods (ms resolution; both watches share the clock), and
+#     (b) the objects' own timestamps: the node's Ready lastTransitionTime vs the pod's
+#     PodScheduled lastTransitionTime (whole seconds, the API's resolution);
+#   - API requests per pod: the delta of apiserver_request_total (kubectl get --raw /metrics)
+#     from just before the nodes join to all pods bound, total and split by verb/resource.
+#     The metric carries no user agent, so the controller's own share is counted from what
+#     only it does: PATCH pods (gate removals) and its Events (reportingComponent).
+# No peer: MaroonedPods has no runnable release here, so the figures are absolute.
+#
+#   bench/marooned/run.sh [--pods 500] [--state-dir DIR] [--build-dir build]
+# Not part of the test command: it measures, it does not assert.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+pods=500 state=/tmp/nodeboot-bench-marooned build=$repo/build
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --pods) pods=$2; shift 2 ;;
+    --state-dir) state=$2; shift 2 ;;
+    --build-dir) build=$2; shift 2 ;;
+    *) echo "run.sh: unknown flag $1 (expected [--pods N] [--state-dir DIR] [--build-dir DIR])" >&2; exit 2 ;;
+  esac
+done
+[[ $pods =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --pods must be a positive number, got '$pods'" >&2; exit 2; }
+webhook=$build/bin/nodeboot-webhook
+[[ -x $webhook ]] || { echo "run.sh: build nodeboot-webhook first ($webhook)" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+work=$(mktemp -d)
+watchers=()
+webhook_pid=""
+cleanup() {
+  for pid in "${watchers[@]}" $webhook_pid; do kill "$pid" 2>/dev/null || true; done
+  "$repo/tests/cluster/down.sh" --state-dir "$state" --quiet || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$repo/tests/cluster/up.sh" --state-dir "$state" --nodes 0 --watch-pid $$
+export KUBECONFIG=$state/kubeconfig
+ns=marooned-bench
+
+# --- The controller's identity and RBAC, the CRD and its default object (manifests/marooned).
+kubectl create namespace nodeboot-system >/dev/null
+kubectl create serviceaccount nodeboot-webhook -n nodeboot-system >/dev/null
+kubectl apply -f "$repo/manifests/marooned/crd.yaml" -f "$repo/manifests/marooned/rbac.yaml" >/dev/null
+kubectl wait --for=condition=Established crd/maroonedpodsconfigs.maroonedpods.io --timeout=60s >/dev/null
+kubectl apply -f "$repo/manifests/marooned/default-config.yaml" >/dev/null
+kubectl create namespace "$ns" >/dev/null
+server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca_data=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+# The token goes straight into a 0600 kubeconfig, never onto a command line or the terminal.
+umask 077
+{
+  printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: %s\n' "$server"
+  printf '    certificate-authority-data: %s\nusers:\n- name: sa\n  user:\n    token: ' "$ca_data"
+  printf '%s\n' "$(kubectl create token nodeboot-webhook -n nodeboot-system --duration 2h)"
+  printf 'contexts:\n- name: c\n  context: {cluster: c, user: sa}\ncurrent-context: c\n'
+} >"$work/sa.kubeconfig"
+
+# --- Serving certificate for 127.0.0.1 from a throwaway CA the API server is told about.
+mkdir -p "$work/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=marooned-bench-ca -keyout "$work/ca.key" \
+  -out "$work/ca.crt" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$work/tls/tls.key" -out "$work/tls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/tls.ext"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
+  -extfile "$work/tls.ext" -out "$work/tls/tls.crt" 2>/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+"$webhook" --cert-dir "$work/tls" --port "$port" --bind-address 127.0.0.1 --kubeconfig "$work/sa.kubeconfig" \
+  --enable-gate-controller --leader-elect-identity bench >"$work/webhook.log" 2>&1 &
+webhook_pid=$!
+for _ in $(seq 1 240); do
+  [[ $(curl -sk "https://127.0.0.1:$port/readyz" 2>/dev/null) == ok ]] && break
+  kill -0 "$webhook_pid" 2>/dev/null || { log "nodeboot-webhook exited:"; cat "$work/webhook.log" >&2; exit 1; }
+  sleep 0.25
+done
+[[ $(curl -sk "https://127.0.0.1:$port/readyz") == ok ]] || { log "nodeboot-webhook not ready"; exit 1; }
+bundle=$(base64 -w0 <"$work/ca.crt")
+for kind in Mutating Validating; do
+  if [[ $kind == Mutating ]]; then path=/mutate/pods ops=CREATE extra='reinvocationPolicy: IfNeeded'; else path=/validate/pods ops=UPDATE extra=''; fi
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: admissionregistration.k8s.io/v1
+kind: ${kind}WebhookConfiguration
+metadata: {name: marooned-bench}
+webhooks:
+- name: ${kind,,}.pods.nodeboot.io
+  clientConfig: {url: "https://127.0.0.1:$port$path", caBundle: "$bundle"}
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [$ops], resources: [pods]}]
+  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $ns}}
+  objectSelector: {matchLabels: {maroonedpods.io/maroon: "true"}}
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  failurePolicy: Fail
+  timeoutSeconds: 10
+  $extra
+YAML
+done
+pod_manifest() {
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {generateName: mp-, namespace: $ns, labels: {maroonedpods.io/maroon: "true"}}
+spec:
+  containers: [{name: c, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: 100m, memory: 64Mi}}}]
+YAML
+}
+# The API server picks configurations up asynchronously: wait until a dry run is mutated.
+for _ in $(seq 1 120); do
+  pod_manifest | kubectl create --dry-run=server -o jsonpath='{.metadata.annotations}' -f - 2>/dev/null |
+    grep -q maroonedpods.io/pod-uid && break
+  sleep 0.5
+done
+
+# --- N marooned pods through the webhook; they stay gated (no node yet).
+log "creating $pods marooned pods"
+for ((i = 0; i < pods; i++)); do echo ---; pod_manifest; done >"$work/pods.yaml"
+kubectl create -f "$work/pods.yaml" >/dev/null
+kubectl get pods -n "$ns" -o json >"$work/pods.json"
+python3 - "$work/pods.json" "$pods" >"$work/ids" <<'PY'
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+ids = [p["metadata"].get("annotations", {}).get("maroonedpods.io/pod-uid", "") for p in items]
+gated = [any(g["name"] == "maroonedpods.io/gate" for g in p["spec"].get("schedulingGates", [])) for p in items]
+if len(items) != int(sys.argv[2]) or not all(ids) or not all(gated):
+    sys.exit(f"expected {sys.argv[2]} gated pods with a marooned id, got {len(items)} ({sum(gated)} gated)")
+print("\n".join(ids))
+PY
+
+# --- Watches (receive times), started before the nodes exist.
+watch() {  # kind args...: one line per event, "receive-time json"
+  local kind=$1
+  shift
+  kubectl get "$@" -w --output-watch-events -o json | python3 -u -c '
+import json, sys, time
+dec, buf = json.JSONDecoder(), ""
+for chunk in iter(lambda: sys.stdin.readline(), ""):
+    buf += chunk
+    while True:
+        s = buf.lstrip()
+        try:
+            obj, end = dec.raw_decode(s)
+        except ValueError:
+            break
+        buf = s[end:]
+        print("%.6f" % time.time(), json.dumps(obj, separators=(",", ":")), flush=True)
+' >"$work/watch.$kind" &
+  watchers+=($!)
+}
+watch nodes nodes -l maroonedpods.io/pod-uid
+watch pods pods -n "$ns"
+sleep 2  # both watches established (their initial list of pods is in the file)
+
+metrics() { kubectl get --raw /metrics | grep '^apiserver_request_total{' >"$1"; }
+metrics "$work/metrics.before"
+
+# --- N dedicated nodes join: label and taint for each id, handed to kwok (which reports Ready).
+log "joining $pods kwok nodes"
+i=0
+while read -r id; do
+  cat <<YAML
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: marooned-$i
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels: {maroonedpods.io/pod-uid: "$id", type: kwok-marooned, kubernetes.io/hostname: marooned-$i, kubernetes.io/os: linux}
+spec:
+  taints: [{key: maroonedpods.io/dedicated, value: "$id", effect: NoSchedule}]
+status:
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+YAML
+  i=$((i + 1))
+done <"$work/ids" >"$work/nodes.yaml"
+kubectl create -f "$work/nodes.yaml" >/dev/null
+# Counted from the pod watch, so that waiting adds no requests to the ones measured.
+bound() {
+  python3 -c 'import json, sys
+names = set()
+for line in open(sys.argv[1]):
+    if line.endswith("\n"):  # the watcher may be mid-line
+        obj = json.loads(line.split(" ", 1)[1])["object"]
+        if obj.get("spec", {}).get("nodeName"):
+            names.add(obj["metadata"]["name"])
+print(len(names))' "$work/watch.pods"
+}
+for _ in $(seq 1 600); do
+  (($(bound) >= pods)) && break
+  sleep 1
+done
+(($(bound) >= pods)) || { log "only $(bound) of $pods pods bound after 10 min"; tail -20 "$work/webhook.log" >&2; exit 1; }
+metrics "$work/metrics.after"
+sleep 2  # the last watch events arrive
+kubectl get nodes -l maroonedpods.io/pod-uid -o json >"$work/nodes.json"
+kubectl get pods -n "$ns" -o json >"$work/pods.json"
+kubectl get events -n "$ns" -o json >"$work/events.json"
+curl -sk "https://127.0.0.1:$port/metrics" >"$work/controller.metrics"
+
+python3 - "$work" "$pods" <<'PY'
+import json, re, sys
+from datetime import datetime
+work, n = sys.argv[1], int(sys.argv[2])
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+def ready(node):
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+
+# (a) watch receive times: first event with the node Ready, first event with the pod bound.
+ready_at, released_at, bound_at = {}, {}, {}
+for line in open(f"{work}/watch.nodes"):
+    t, ev = line.split(" ", 1)
+    node = json.loads(ev)["object"]
+    pid = node["metadata"]["labels"]["maroonedpods.io/pod-uid"]
+    if ready(node):
+        ready_at.setdefault(pid, float(t))
+for line in open(f"{work}/watch.pods"):
+    t, ev = line.split(" ", 1)
+    pod = json.loads(ev)["object"]
+    pid = pod["metadata"].get("annotations", {}).get("maroonedpods.io/pod-uid")
+    if pid and not any(g["name"] == "maroonedpods.io/gate" for g in pod["spec"].get("schedulingGates", [])):
+        released_at.setdefault(pid, float(t))
+    if pid and pod["spec"].get("nodeName"):
+        bound_at.setdefault(pid, float(t))
+watch_ms = [(bound_at[i] - ready_at[i]) * 1000 for i in bound_at if i in ready_at]
+# The split: Ready → gate removed is the controller's, gate removed → bound the scheduler's.
+release_ms = [(released_at[i] - ready_at[i]) * 1000 for i in released_at if i in ready_at]
+bind_ms = [(bound_at[i] - released_at[i]) * 1000 for i in bound_at if i in released_at]
+
+# (b) the API's own timestamps (whole seconds).
+def ts(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+node_ready = {}
+for node in json.load(open(f"{work}/nodes.json"))["items"]:
+    for c in node["status"].get("conditions", []):
+        if c["type"] == "Ready" and c["status"] == "True":
+            node_ready[node["metadata"]["labels"]["maroonedpods.io/pod-uid"]] = ts(c["lastTransitionTime"])
+api_s, on_own_node = [], 0
+nodes_by_id = {nd["metadata"]["labels"]["maroonedpods.io/pod-uid"]: nd["metadata"]["name"]
+               for nd in json.load(open(f"{work}/nodes.json"))["items"]}
+for pod in json.load(open(f"{work}/pods.json"))["items"]:
+    pid = pod["metadata"]["annotations"]["maroonedpods.io/pod-uid"]
+    on_own_node += pod["spec"].get("nodeName") == nodes_by_id.get(pid)
+    for c in pod["status"].get("conditions", []):
+        if c["type"] == "PodScheduled" and c["status"] == "True" and pid in node_ready:
+            api_s.append(ts(c["lastTransitionTime"]) - node_ready[pid])
+
+# API requests between the nodes joining and the last pod bound.
+def read(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"apiserver_request_total\{(.*)\} (\S+)", line)
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
+        out[key] = out.get(key, 0) + float(m.group(2))
+    return out
+before, after = read(f"{work}/metrics.before"), read(f"{work}/metrics.after")
+delta = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0) > 0}
+total = sum(delta.values())
+events = json.load(open(f"{work}/events.json"))["items"]
+ctl_events = sum(1 for e in events if e.get("reportingComponent") == "nodeboot-gate-controller"
+                 and ts(e["firstTimestamp"]) >= min(node_ready.values(), default=0) - 1)
+removed = re.search(r"^nodeboot_marooned_gates_removed_total (\S+)", open(f"{work}/controller.metrics").read(), re.M)
+
+print(f"marooned pods: {n}, bound to their own dedicated node: {on_own_node}")
+print(f"node Ready -> pod bound, watch receive times ({len(watch_ms)} pods): "
+      f"p50 {pct(watch_ms, .5):.0f} ms, p99 {pct(watch_ms, .99):.0f} ms, max {max(watch_ms):.0f} ms")
+print(f"  of which node Ready -> gate removed (controller): p50 {pct(release_ms, .5):.0f} ms, p99 {pct(release_ms, .99):.0f} ms; "
+      f"gate removed -> bound (scheduler): p50 {pct(bind_ms, .5):.0f} ms, p99 {pct(bind_ms, .99):.0f} ms")
+print(f"node Ready -> pod bound, API timestamps ({len(api_s)} pods, 1 s resolution): "
+      f"p50 {pct(api_s, .5):.0f} s, p99 {pct(api_s, .99):.0f} s, max {max(api_s):.0f} s")
+print(f"API requests, nodes joining -> all bound: {total:.0f} total, {total / n:.1f} per pod (all clients)")
+for (verb, res, sub), v in sorted(delta.items(), key=lambda kv: -kv[1])[:12]:
+    print(f"  {verb:7} {res + ('/' + sub if sub else ''):28} {v:7.0f}  {v / n:5.2f}/pod")
+patches = delta.get(("PATCH", "pods", ""), 0)
+gates = float(removed.group(1)) if removed else 0
+print(f"controller: {gates:.0f} gate-removal PATCHes (its /metrics; PATCH pods by all clients: {patches:.0f}) + "
+      f"{ctl_events} Events = {(gates + ctl_events) / n:.2f} writes/pod; its reads are two list+watch informers (no per-pod GET)")
+PY

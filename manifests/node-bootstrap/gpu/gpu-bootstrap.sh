@@ -10,14 +10,18 @@
 #                              exists and vainfo reports the iHD driver with an encode
 #                              entrypoint; also 0 on a node without an Intel GPU (nothing to
 #                              prove there). The readiness probe.
+#   gpu-bootstrap.sh probe     the same question answered as ONE JSON result line (the
+#                              install result's shape) for `kubectl nodeboot verify --deep`;
+#                              read-only: installs, loads and writes nothing (no marker); exit
+#                              0 whenever it could answer (the verdict is in the line).
 #   gpu-bootstrap.sh live      exit 0 when the marker exists or the node is out of scope (no
 #                              Intel GPU, no apt-get): restarting the container cannot change
 #                              either. The liveness probe.
 #
 # In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
 # namespaces (nsenter into PID 1: hostPID, privileged), so apt-get and modprobe act on the
-# host (the seed used a chroot, which cannot reach the host's systemd); `install` also
-# writes its result line to the container's termination log, where `kubectl nodeboot
+# host (the seed used a chroot, which cannot reach the host's systemd); `install` and
+# `probe` also write their result line to the container's termination log, where `kubectl nodeboot
 # verify` reads it through the API. The marker makes a second run change nothing.
 # NODEBOOT_ROOT prefixes every host file path (tests run the script in a temporary root).
 set -euo pipefail
@@ -27,9 +31,9 @@ readonly self_name=gpu-bootstrap.sh
 if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
   # The script's own text goes along as an argument: nothing is copied onto the host.
   host=(nsenter --target 1 --mount --uts --ipc --net --pid -- env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
-  if [[ ${1:-} == install ]]; then
+  if [[ ${1:-} == install || ${1:-} == probe ]]; then
     rc=0
-    out=$("${host[@]}" install) || rc=$?
+    out=$("${host[@]}" "$1") || rc=$?
     printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
     printf '%s\n' "$out"
     exit "$rc"
@@ -231,12 +235,26 @@ cmd_live() {
   return 1
 }
 
+cmd_probe() {
+  read_os
+  if ! intel_gpu_present; then
+    emit not-applicable NoIntelGPU "no Intel display controller (PCI vendor 0x8086, class 0x03) on this node"
+  elif probe_quicksync; then
+    emit ok Ready "iHD driver with encode entrypoints"
+  else
+    local why="QuickSync does not work: $probe_problem"
+    [[ -e $marker ]] || why+=" (not bootstrapped: ${marker#"$root"} is missing)"
+    emit failed CheckFailed "$why"
+  fi
+}
+
 case ${1:-} in
   install) cmd_install ;;
   check) cmd_check ;;
   live) cmd_live ;;
+  probe) cmd_probe ;;
   *)
-    echo "usage: $self_name install|check|live" >&2
+    echo "usage: $self_name install|check|live|probe" >&2
     exit 2
     ;;
 esac

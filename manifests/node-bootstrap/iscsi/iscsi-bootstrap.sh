@@ -6,11 +6,16 @@
 #                                (ok, unsupported), 1 when a retry may help (apt failed)
 #   iscsi-bootstrap.sh check     exit 0 only while iscsid is active and iscsi_tcp is loaded
 #                                (the readiness probe)
+#   iscsi-bootstrap.sh probe     the same question answered as ONE JSON result line (the
+#                                install result's shape) for `kubectl nodeboot verify --deep`;
+#                                read-only: installs, loads, enables and writes nothing; exit 0
+#                                whenever it could answer (the verdict is in the line)
 #
 # In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
 # namespaces (nsenter into PID 1, which needs hostPID and privileged), so apt-get, systemctl
 # and modprobe act on the host; `install` also writes its result line to the container's
-# termination log, where `kubectl nodeboot verify` reads it through the API (no RBAC).
+# termination log (so does `probe`), where `kubectl nodeboot verify` reads it through the
+# API (no RBAC).
 # Idempotent: a node that already has open-iscsi, iscsid active and iscsi_tcp loaded (and
 # persisted) sees only read-only queries. NODEBOOT_ROOT prefixes every host file path
 # (tests run the script in a temporary root).
@@ -21,9 +26,9 @@ readonly self_name=iscsi-bootstrap.sh
 if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
   # The script's own text goes along as an argument: nothing is copied onto the host.
   host=(nsenter --target 1 --mount --uts --ipc --net --pid -- env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
-  if [[ ${1:-} == install ]]; then
+  if [[ ${1:-} == install || ${1:-} == probe ]]; then
     rc=0
-    out=$("${host[@]}" install) || rc=$?
+    out=$("${host[@]}" "$1") || rc=$?
     printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
     printf '%s\n' "$out"
     exit "$rc"
@@ -157,11 +162,25 @@ cmd_check() {
   fi
 }
 
+cmd_probe() {
+  read_os
+  if capability_ok; then
+    emit ok Ready "iscsid active, iscsi_tcp loaded"
+  elif ! package_installed open-iscsi; then
+    emit failed NotInstalled "open-iscsi is not installed (the rke2-node-bootstrap-iscsi DaemonSet installs it)"
+  elif ! iscsid_active; then
+    emit failed IscsidInactive "iscsid is $(systemctl is-active iscsid 2>/dev/null || true); see journalctl -u iscsid on the node"
+  else
+    emit failed IscsiTcpNotLoaded "iscsi_tcp is not loaded (modprobe iscsi_tcp; is linux-modules-extra for this kernel installed?)"
+  fi
+}
+
 case ${1:-} in
   install) cmd_install ;;
   check) cmd_check ;;
+  probe) cmd_probe ;;
   *)
-    echo "usage: $self_name install|check" >&2
+    echo "usage: $self_name install|check|probe" >&2
     exit 2
     ;;
 esac

@@ -174,6 +174,24 @@ class Node {
     return out;
   }
 
+  // Runs `probe` (verify --deep's read-only check): exit 0 and one JSON line on stdout.
+  json probe(const std::string& script) const {
+    auto r = run(script, {"probe"});
+    BOOST_TEST_INFO("stderr: " << r.err);
+    BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+    BOOST_REQUIRE_MESSAGE(std::count(r.out.begin(), r.out.end(), '\n') == 1, "not one line: " << r.out);
+    return json::parse(r.out);
+  }
+
+  // Every file under the root but the stand-ins' call log, with its contents: what a run changed.
+  std::map<std::string, std::string> files() const {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(root()))
+      if (e.is_regular_file() && e.path().filename() != "calls")
+        out[fs::relative(e.path(), root()).string()] = read_file(e.path());
+    return out;
+  }
+
   bool called(const std::string& prefix) const {
     for (const auto& c : calls())
       if (c.starts_with(prefix)) return true;
@@ -356,6 +374,80 @@ BOOST_AUTO_TEST_CASE(gpu_result_escapes_odd_text_into_valid_json) {
   node.add_intel_gpu();
   auto result = node.install("gpu/gpu-bootstrap.sh", 0);
   BOOST_TEST(result["os"] == "Ubuntu \"quoted\" \\ name");
+}
+
+// verify --deep's probe mode answers with the install result's shape and never changes the
+// node: no package, module, service or file, before the install, after it, and when broken.
+BOOST_AUTO_TEST_CASE(iscsi_probe_reports_one_line_and_installs_nothing) {
+  Node node;
+  auto before = node.files();
+  auto result = node.probe("iscsi/iscsi-bootstrap.sh");
+  BOOST_TEST(result["check"] == "iscsi");
+  BOOST_TEST(result["status"] == "failed");
+  BOOST_TEST(result["reason"] == "NotInstalled");
+  BOOST_TEST(result["iscsiTcp"] == false);
+  BOOST_TEST(node.mutating_calls().empty(), "probe changed the node: " << lines(node.mutating_calls()));
+  BOOST_TEST((node.files() == before));
+
+  node.install("iscsi/iscsi-bootstrap.sh", 0);
+  node.clear_calls();
+  before = node.files();
+  result = node.probe("iscsi/iscsi-bootstrap.sh");
+  BOOST_TEST(result["status"] == "ok");
+  BOOST_TEST(result["iscsid"] == "active");
+  BOOST_TEST(result["iscsiTcp"] == true);
+  BOOST_TEST(result["os"] == "Ubuntu 24.04.1 LTS");
+  BOOST_TEST(node.mutating_calls().empty(), "probe changed the node: " << lines(node.mutating_calls()));
+  BOOST_TEST((node.files() == before));
+
+  fs::remove(node.root() / "state/svc/iscsid.active");
+  before = node.files();
+  result = node.probe("iscsi/iscsi-bootstrap.sh");
+  BOOST_TEST(result["status"] == "failed");
+  BOOST_TEST(result["reason"] == "IscsidInactive");
+  BOOST_TEST(result["message"].get<std::string>().starts_with("iscsid is inactive"));
+  BOOST_TEST(node.mutating_calls().empty(), "probe changed the node: " << lines(node.mutating_calls()));
+  BOOST_TEST((node.files() == before));
+}
+
+BOOST_AUTO_TEST_CASE(gpu_probe_reports_one_line_and_installs_nothing) {
+  Node node;
+  node.add_other_device();
+  BOOST_TEST(node.probe("gpu/gpu-bootstrap.sh")["status"] == "not-applicable");
+
+  node.add_intel_gpu();
+  auto before = node.files();
+  auto result = node.probe("gpu/gpu-bootstrap.sh");
+  BOOST_TEST(result["check"] == "quicksync");
+  BOOST_TEST(result["status"] == "failed");
+  BOOST_TEST(result["reason"] == "CheckFailed");
+  const std::string message = result["message"];
+  BOOST_TEST(message.find("the i915 kernel module is not loaded") != std::string::npos, message);
+  BOOST_TEST(message.find("not bootstrapped: /var/lib/gpu-bootstrap.done is missing") != std::string::npos, message);
+  BOOST_TEST(node.calls().empty(), "probe touched the node: " << lines(node.calls()));
+  BOOST_TEST((node.files() == before));  // no marker, no modules-load.d file
+
+  node.install("gpu/gpu-bootstrap.sh", 0);
+  node.clear_calls();
+  before = node.files();
+  result = node.probe("gpu/gpu-bootstrap.sh");
+  BOOST_TEST(result["status"] == "ok");
+  BOOST_TEST(result["encode"] == json::parse(R"(["H264Main","HEVCMain"])"));
+  BOOST_TEST(node.mutating_calls().empty(), "probe changed the node: " << lines(node.mutating_calls()));
+  BOOST_TEST((node.files() == before));
+}
+
+BOOST_AUTO_TEST_CASE(in_the_probe_pod_the_result_is_also_the_termination_message) {
+  Node node;
+  node.add_intel_gpu();
+  const fs::path termination_log = node.root() / "termination-log";
+  auto r = node.run("gpu/gpu-bootstrap.sh", {"probe"},
+                    {{"NODEBOOT_IN_POD", "1"}, {"NODEBOOT_TERMINATION_LOG", termination_log.string()}});
+  BOOST_TEST_INFO("stderr: " << r.err);
+  BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+  BOOST_TEST(node.calls().front().starts_with("nsenter --target 1 --mount --uts --ipc --net --pid"));
+  BOOST_TEST(json::parse(read_file(termination_log)) == json::parse(r.out));
+  BOOST_TEST(json::parse(r.out)["status"] == "failed");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -68,5 +68,11 @@ inline constexpr std::string_view bootstrap_result_container = "bootstrap";
 // Intel GPU device plugin's resource and Node Feature Discovery's Intel GPU label.
 inline constexpr std::string_view intel_i915_resource = "gpu.intel.com/i915";
 inline constexpr std::string_view nfd_intel_gpu_label = "intel.feature.node.kubernetes.io/gpu";
+// `verify --deep`: its probe pods and their script ConfigMap carry app.kubernetes.io/name=
+// nodeboot-verify-probe and the run's id, so one label-selected delete cleans a run up
+// (and `-l app.kubernetes.io/name=nodeboot-verify-probe` finds what a killed run left).
+inline constexpr std::string_view verify_probe_name_label = "app.kubernetes.io/name";
+inline constexpr std::string_view verify_probe_name = "nodeboot-verify-probe";
+inline constexpr std::string_view verify_run_label = "nodeboot.io/verify-run";
 
 }  // namespace nodeboot::names

@@ -6,10 +6,14 @@
 #include <iostream>
 #include <ostream>
 
+#include "ipb_cli.hpp"
+#include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/flags.hpp"
 #include "nodeboot/plugin/verify/checks.hpp"
 #include "nodeboot/plugin/verify/collect.hpp"
+#include "nodeboot/plugin/verify/probe.hpp"
 #include "nodeboot/plugin/verify/render.hpp"
+#include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/yaml.hpp"
 
 namespace nodeboot::plugin::cmd {
@@ -21,6 +25,7 @@ struct Options {
   Selection selection;
   CheckSet checks;
   std::string output = "table";
+  std::optional<ProbeOptions> deep;
   kube::ConnectionFlags connection;
 };
 
@@ -36,13 +41,24 @@ cxxopts::Options flag_spec() {
       "loaded\n"
       "  quicksync  rke2-node-bootstrap-gpu pod Ready; its result: iHD with an encode entrypoint;\n"
       "             gpu.intel.com/i915 allocatable and NFD's Intel GPU label when present;\n"
-      "             not applicable on a node without an Intel GPU");
+      "             not applicable on a node without an Intel GPU\n\n"
+      "--deep asks each Ready node afresh instead of reading the DaemonSet pods' results: a\n"
+      "short-lived privileged probe pod per node (pinned, tolerating every taint) runs the\n"
+      "bootstrap scripts' read-only probe mode; its JSON result becomes the iscsi/quicksync\n"
+      "verdicts (SOURCE probe). The probe pods and their ConfigMap carry the label\n"
+      "nodeboot.io/verify-run=<id> and are deleted at the end, on errors and timeouts, and on\n"
+      "Ctrl-C (exit 1). Needs create/watch/deletecollection on pods and configmaps in\n"
+      "--deep-namespace.");
   options.custom_help("[NODE...] [flags]");
   options.add_options()("l,selector", "Label selector for the nodes (e.g. node-role.kubernetes.io/worker=true)",
                         cxxopts::value<std::string>())("checks", "Comma-separated checks to run: os,iscsi,quicksync",
                                                        cxxopts::value<std::string>())(
       "o,output", "Output format: table, wide, json or yaml", cxxopts::value<std::string>())(
-      "deep", "Run a privileged probe pod per node for a fresh on-node check (not available yet)")(
+      "deep", "Run a privileged probe pod per node for a fresh on-node check")(
+      "deep-timeout", "How long each probe pod may take (e.g. 90s, 2m)", cxxopts::value<std::string>())(
+      "deep-namespace", "Namespace of the probe pods (default kube-system)", cxxopts::value<std::string>())(
+      "deep-image", "Image of the probe pods (default docker.io/library/ubuntu:24.04, the DaemonSets' image)",
+      cxxopts::value<std::string>())(
       "h,help", "Show help")("nodes", "Node names", cxxopts::value<std::vector<std::string>>());
   kube::add_connection_flags(options);
   options.parse_positional({"nodes"});
@@ -82,8 +98,23 @@ std::expected<Options, int> complete(const std::vector<std::string>& args, Io& i
   if (parsed.count("output")) o.output = parsed["output"].as<std::string>();
   if (o.output != "table" && o.output != "wide" && o.output != "json" && o.output != "yaml")
     return usage("--output must be table, wide, json or yaml, not \"" + o.output + "\"");
-  if (parsed.count("deep"))
-    return usage("--deep (a probe pod per node) is not available in this build; the DaemonSet pods' results are used");
+  if (parsed.count("deep")) {
+    ProbeOptions deep;
+    deep.checks = o.checks;
+    if (parsed.count("deep-timeout")) {
+      auto t = parse_duration(parsed["deep-timeout"].as<std::string>(), "--deep-timeout");
+      if (!t) return usage(t.error().message);
+      if (t->count() <= 0) return usage("--deep-timeout must be positive, e.g. 2m");
+      deep.timeout = *t;
+    }
+    if (parsed.count("deep-namespace")) deep.namespace_ = parsed["deep-namespace"].as<std::string>();
+    if (parsed.count("deep-image")) deep.image = parsed["deep-image"].as<std::string>();
+    if (deep.namespace_.empty() || deep.image.empty()) return usage("--deep-namespace and --deep-image need a value");
+    o.deep = deep;
+  } else {
+    for (const char* flag : {"deep-timeout", "deep-namespace", "deep-image"})
+      if (parsed.count(flag)) return usage("--" + std::string(flag) + " needs --deep");
+  }
   o.connection = kube::connection_flags(parsed);
   return o;
 }
@@ -94,6 +125,45 @@ Progress progress_for(Io& io) {
   return [&io](size_t nodes, size_t pods) {
     io.err << "\rverify: read " << nodes << " nodes, " << pods << " bootstrap pods" << std::flush;
   };
+}
+
+// --deep: probe the Ready nodes (a NotReady node's kubelet would never start the pod) and
+// let the results replace their iscsi/quicksync verdicts. Returns exit_ok, or the exit code
+// when the run could not finish (interrupted, forbidden, ...), after cleaning up;
+// `leftovers` when the cleanup itself failed (the report still stands).
+int deep_check(const kube::RestConfig& config, const ProbeOptions& options, const std::vector<NodeFacts>& nodes,
+               std::vector<NodeReport>& reports, Io& io, bool& leftovers) {
+  auto stop = ipbcli::interrupt_token();  // Ctrl-C from here on ends the wait and cleans up
+  std::vector<std::string> ready;
+  for (const auto& n : nodes)
+    if (n.ready) ready.push_back(n.name);
+  kube::Client client(config);
+  const auto run = ProbeRun::create();
+  ProbeOutcome outcome;
+  if (!ready.empty()) {
+    io.err << "verify: probing " << ready.size() << (ready.size() == 1 ? " node" : " nodes") << " (probe pods -n "
+           << options.namespace_ << " -l " << run.selector() << ", timeout " << format_duration(options.timeout)
+           << ")" << std::endl;
+    outcome = run_probes(client, run, options, ready, stop);
+    io.err << "verify: cleaned up " << outcome.pods_deleted << " probe " << (outcome.pods_deleted == 1 ? "pod" : "pods")
+           << std::endl;
+  }
+  if (outcome.cleanup_error) io.err << "error: " << outcome.cleanup_error->message << '\n';
+  leftovers = outcome.cleanup_error.has_value();
+  if (outcome.interrupted) {
+    io.err << "error: interrupted: no verdicts\n";
+    return exit_error;
+  }
+  if (outcome.error) {
+    io.err << "error: " << outcome.error->message << '\n';
+    return exit_error;
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto it = outcome.by_node.find(nodes[i].name);
+    const ProbeFacts not_probed{.pod = "", .failure = "not probed: the node is not Ready"};
+    apply_probe(reports[i], nodes[i], it == outcome.by_node.end() ? not_probed : it->second, options.checks);
+  }
+  return exit_ok;
 }
 
 }  // namespace
@@ -123,8 +193,12 @@ int verify(std::vector<std::string> args, Io& io) {
       return it == by_node.end() ? nullptr : &it->second;
     };
     reports.push_back(evaluate(node, find(inv->iscsi), find(inv->gpu), o->checks));
-    summary.add(reports.back());
   }
+  bool leftovers = false;
+  if (o->deep && (o->checks.has(Check::iscsi) || o->checks.has(Check::quicksync)) && !inv->nodes.empty()) {
+    if (int rc = deep_check(*config, *o->deep, inv->nodes, reports, io, leftovers); rc != exit_ok) return rc;
+  }
+  for (const auto& r : reports) summary.add(r);
 
   if (o->output == "json" || o->output == "yaml") {
     auto doc = report_document(reports, o->checks, summary);
@@ -137,7 +211,7 @@ int verify(std::vector<std::string> args, Io& io) {
     io.out << '\n' << summary.line() << '\n';
   }
   for (const auto& name : inv->missing) io.err << "error: node \"" << name << "\" not found\n";
-  if (!inv->missing.empty()) return exit_error;
+  if (!inv->missing.empty() || leftovers) return exit_error;
   if (reports.empty()) {
     io.err << "error: no nodes"
            << (o->selection.label_selector.empty() ? "" : " match the selector \"" + o->selection.label_selector + "\"")

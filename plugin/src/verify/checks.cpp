@@ -20,6 +20,20 @@ int kernel_major(const std::string& kernel) {
   return ec == std::errc() ? major : -1;
 }
 
+// A result line that parses, says ok or not-applicable: the document; otherwise the failure.
+// `who` names where it came from in messages ("pod p", "probe pod p"); `context` follows a
+// failed result's reason.
+std::expected<json, CheckResult> good_result(const std::string& text, const std::string& who,
+                                             const std::string& context = "") {
+  auto doc = json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("status"))
+    return std::unexpected(fail(who + ": the bootstrap result is not the expected JSON line"));
+  const std::string status = doc.value("status", "");
+  if (status != "ok" && status != "not-applicable")
+    return std::unexpected(fail(doc.value("reason", status) + ": " + doc.value("message", "") + context));
+  return doc;
+}
+
 // The pod-level part shared by both DaemonSet checks: a pod that exists and has finished
 // bootstrapping with a result that parses. Returns the result, or the failure.
 std::expected<json, CheckResult> bootstrap_result(const PodFacts* pod, std::string_view daemonset) {
@@ -34,19 +48,55 @@ std::expected<json, CheckResult> bootstrap_result(const PodFacts* pod, std::stri
       return std::unexpected(fail("pod " + pod->name + ": the bootstrap container exited without a result"));
     return std::unexpected(fail("pod " + pod->name + " is still bootstrapping (" + pod->waiting + ")"));
   }
-  auto doc = json::parse(pod->result, nullptr, false);
-  if (!doc.is_object() || !doc.contains("status"))
-    return std::unexpected(fail("pod " + pod->name + ": the bootstrap result is not the expected JSON line"));
-  const std::string status = doc.value("status", "");
-  if (status != "ok" && status != "not-applicable") {
-    std::string why = doc.value("reason", status) + ": " + doc.value("message", "");
-    if (!pod->waiting.empty()) why += " (pod " + pod->waiting + ")";
-    return std::unexpected(fail(why));
-  }
+  auto doc = good_result(pod->result, "pod " + pod->name, pod->waiting.empty() ? "" : " (pod " + pod->waiting + ")");
+  if (!doc) return doc;
   if (!pod->ready)
     return std::unexpected(fail("pod " + pod->name + " is not Ready: its readiness probe no longer finds the " +
-                                "capability that bootstrap reported (" + doc.value("message", status) + ")"));
+                                "capability that bootstrap reported (" + doc->value("message", doc->value("status", "")) + ")"));
   return doc;
+}
+
+// The probe's part: the whole pod ran, and this check's container left a result.
+std::expected<json, CheckResult> probe_result(const ProbeFacts& probe, Check c) {
+  if (!probe.failure.empty()) return std::unexpected(fail(probe.failure));
+  const auto i = static_cast<size_t>(c);
+  if (probe.result[i].empty())
+    return std::unexpected(fail("probe pod " + probe.pod + ": container " + std::string(check_name(c)) + " " +
+                                (probe.problem[i].empty() ? "left no result" : probe.problem[i])));
+  return good_result(probe.result[i], "probe pod " + probe.pod);
+}
+
+// What an ok / not-applicable result says, whoever produced it.
+CheckResult iscsi_verdict(const json& doc) {
+  if (doc.value("status", "") != "ok") return fail("unexpected result " + doc.value("status", ""));
+  if (doc.value("iscsid", "") != "active" || doc.value("iscsiTcp", false) != true)
+    return fail("result says iscsid " + doc.value("iscsid", "?") + ", iscsi_tcp " +
+                (doc.value("iscsiTcp", false) ? "loaded" : "not loaded"));
+  return pass("iscsid active, iscsi_tcp loaded");
+}
+
+CheckResult quicksync_verdict(const json& doc, const NodeFacts& node) {
+  const bool nfd_says_gpu = node.nfd_gpu && *node.nfd_gpu == "true";
+  if (doc.value("status", "") == "not-applicable") {
+    if (nfd_says_gpu)
+      return fail("bootstrap found no Intel GPU but NFD labels the node " + std::string(names::nfd_intel_gpu_label) +
+                  "=true");
+    return {Verdict::not_applicable, "no Intel GPU on this node"};
+  }
+  const std::string driver = doc.value("vaDriver", "");
+  const auto encode = doc.value("encode", json::array());
+  if (driver.find("iHD") == std::string::npos || encode.empty())
+    return fail("result reports VA driver \"" + driver + "\" with " + std::to_string(encode.size()) +
+                " encode profiles; QuickSync needs iHD with an encode entrypoint");
+  if (node.i915_allocatable && *node.i915_allocatable <= 0)
+    return fail(std::string(names::intel_i915_resource) + " allocatable is 0: the Intel GPU device plugin sees no GPU");
+  if (node.nfd_gpu && !nfd_says_gpu)
+    return fail("NFD label " + std::string(names::nfd_intel_gpu_label) + "=" + *node.nfd_gpu);
+  std::string reason = "iHD, encode";
+  for (const auto& p : encode) reason += " " + (p.is_string() ? p.get<std::string>() : p.dump());
+  if (node.i915_allocatable) reason += ", " + std::to_string(*node.i915_allocatable) + " i915 allocatable";
+  if (nfd_says_gpu) reason += ", NFD gpu=true";
+  return pass(reason);
 }
 
 }  // namespace
@@ -112,38 +162,22 @@ CheckResult check_os(const NodeFacts& node) {
 
 CheckResult check_iscsi(const PodFacts* pod) {
   auto doc = bootstrap_result(pod, names::iscsi_daemonset);
-  if (!doc) return doc.error();
-  if (doc->value("status", "") != "ok") return fail("unexpected result " + doc->value("status", ""));
-  if (doc->value("iscsid", "") != "active" || doc->value("iscsiTcp", false) != true)
-    return fail("result says iscsid " + doc->value("iscsid", "?") + ", iscsi_tcp " +
-                (doc->value("iscsiTcp", false) ? "loaded" : "not loaded"));
-  return pass("iscsid active, iscsi_tcp loaded");
+  return doc ? iscsi_verdict(*doc) : doc.error();
 }
 
 CheckResult check_quicksync(const PodFacts* pod, const NodeFacts& node) {
   auto doc = bootstrap_result(pod, names::gpu_daemonset);
-  if (!doc) return doc.error();
-  const bool nfd_says_gpu = node.nfd_gpu && *node.nfd_gpu == "true";
-  if (doc->value("status", "") == "not-applicable") {
-    if (nfd_says_gpu)
-      return fail("bootstrap found no Intel GPU but NFD labels the node " + std::string(names::nfd_intel_gpu_label) +
-                  "=true");
-    return {Verdict::not_applicable, "no Intel GPU on this node"};
-  }
-  const std::string driver = doc->value("vaDriver", "");
-  const auto encode = doc->value("encode", json::array());
-  if (driver.find("iHD") == std::string::npos || encode.empty())
-    return fail("result reports VA driver \"" + driver + "\" with " + std::to_string(encode.size()) +
-                " encode profiles; QuickSync needs iHD with an encode entrypoint");
-  if (node.i915_allocatable && *node.i915_allocatable <= 0)
-    return fail(std::string(names::intel_i915_resource) + " allocatable is 0: the Intel GPU device plugin sees no GPU");
-  if (node.nfd_gpu && !nfd_says_gpu)
-    return fail("NFD label " + std::string(names::nfd_intel_gpu_label) + "=" + *node.nfd_gpu);
-  std::string reason = "iHD, encode";
-  for (const auto& p : encode) reason += " " + p.get<std::string>();
-  if (node.i915_allocatable) reason += ", " + std::to_string(*node.i915_allocatable) + " i915 allocatable";
-  if (nfd_says_gpu) reason += ", NFD gpu=true";
-  return pass(reason);
+  return doc ? quicksync_verdict(*doc, node) : doc.error();
+}
+
+CheckResult check_iscsi(const ProbeFacts& probe) {
+  auto doc = probe_result(probe, Check::iscsi);
+  return doc ? iscsi_verdict(*doc) : doc.error();
+}
+
+CheckResult check_quicksync(const ProbeFacts& probe, const NodeFacts& node) {
+  auto doc = probe_result(probe, Check::quicksync);
+  return doc ? quicksync_verdict(*doc, node) : doc.error();
 }
 
 bool NodeReport::failed() const {
@@ -163,6 +197,13 @@ NodeReport evaluate(const NodeFacts& node, const PodFacts* iscsi, const PodFacts
   if (checks.has(Check::iscsi)) r.checks[1] = check_iscsi(iscsi);
   if (checks.has(Check::quicksync)) r.checks[2] = check_quicksync(gpu, node);
   return r;
+}
+
+void apply_probe(NodeReport& report, const NodeFacts& node, const ProbeFacts& probe, const CheckSet& checks) {
+  report.source = "probe";
+  report.probe_pod = probe.pod;
+  if (checks.has(Check::iscsi)) report.checks[1] = check_iscsi(probe);
+  if (checks.has(Check::quicksync)) report.checks[2] = check_quicksync(probe, node);
 }
 
 bool prefer(const PodFacts& candidate, const PodFacts& current) {

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "nodeboot/kube/client.hpp"
+#include "json_path.hpp"
 #include "nodeboot/names.hpp"
 
 namespace nodeboot::plugin::verify {
@@ -16,23 +17,6 @@ using nlohmann::json;
 // with resourceVersion=0 the watch cache ignores `limit` and answers with the whole list in
 // one body, which would make memory grow with the fleet instead of one page.
 constexpr size_t page_size = 500;
-
-const json& at_path(const json& doc, std::initializer_list<const char*> keys) {
-  static const json null;
-  const json* cur = &doc;
-  for (const char* k : keys) {
-    if (!cur->is_object()) return null;
-    auto it = cur->find(k);
-    if (it == cur->end()) return null;
-    cur = &*it;
-  }
-  return *cur;
-}
-
-std::string str(const json& doc, std::initializer_list<const char*> keys) {
-  const json& v = at_path(doc, keys);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
 
 const json* condition(const json& obj, std::string_view type) {
   const json& conds = at_path(obj, {"status", "conditions"});

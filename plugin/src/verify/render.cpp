@@ -41,10 +41,14 @@ std::string message(const NodeReport& r, bool wide) {
 }  // namespace
 
 void render_table(std::ostream& out, const std::vector<NodeReport>& reports, const CheckSet& checks, bool wide) {
+  // --deep says where its verdicts came from; without it every row is "daemonset".
+  const bool probed = std::any_of(reports.begin(), reports.end(), [](const auto& r) { return r.source != "daemonset"; });
   std::vector<std::string> header{"NODE"};
   for (Check c : all_checks)
     if (checks.has(c)) header.push_back(upper(check_name(c)));
+  if (probed) header.push_back("SOURCE");
   if (wide) header.insert(header.end(), {"OS-IMAGE", "KERNEL", "ISCSI-POD", "GPU-POD"});
+  if (wide && probed) header.push_back("PROBE-POD");
   header.push_back("MESSAGE");
 
   std::vector<std::vector<std::string>> rows;
@@ -53,9 +57,11 @@ void render_table(std::ostream& out, const std::vector<NodeReport>& reports, con
     std::vector<std::string> row{r.name};
     for (Check c : all_checks)
       if (checks.has(c)) row.push_back(cell(r.at(c).verdict));
+    if (probed) row.push_back(r.source);
     if (wide)
       row.insert(row.end(), {r.os_image, r.kernel, r.iscsi_pod.empty() ? "<none>" : r.iscsi_pod,
                              r.gpu_pod.empty() ? "<none>" : r.gpu_pod});
+    if (wide && probed) row.push_back(r.probe_pod.empty() ? "<none>" : r.probe_pod);
     row.push_back(message(r, wide));
     rows.push_back(std::move(row));
   }
@@ -92,7 +98,7 @@ nlohmann::json report_document(const std::vector<NodeReport>& reports, const Che
                     {"text", summary.line()}};
   auto& nodes = doc["nodes"] = nlohmann::json::array();
   for (const auto& r : reports) {
-    nlohmann::json n{{"name", r.name}, {"passed", !r.failed()}};
+    nlohmann::json n{{"name", r.name}, {"passed", !r.failed()}, {"source", r.source}};
     for (Check c : all_checks)
       if (checks.has(c))
         n["checks"][std::string(check_name(c))] = {{"verdict", verdict_name(r.at(c).verdict)},
@@ -101,6 +107,7 @@ nlohmann::json report_document(const std::vector<NodeReport>& reports, const Che
     n["kernel"] = r.kernel;
     n["iscsiPod"] = r.iscsi_pod;
     n["gpuPod"] = r.gpu_pod;
+    if (r.source == "probe") n["probePod"] = r.probe_pod;
     nodes.push_back(std::move(n));
   }
   return doc;

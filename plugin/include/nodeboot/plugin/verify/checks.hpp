@@ -46,6 +46,15 @@ struct PodFacts {
   std::string result;          // its termination message: the one-line JSON result ("" = none yet)
 };
 
+// What a `verify --deep` probe pod left for its node: one container per check, each leaving
+// the script's probe result line as its termination message.
+struct ProbeFacts {
+  std::string pod;
+  std::string failure;                 // no result at all: "probe timed out after 2m (pod Running)"
+  std::array<std::string, 3> result{};   // by Check: that container's result line ("" = none)
+  std::array<std::string, 3> problem{};  // by Check: how that container ended without one
+};
+
 enum class Verdict { pass, fail, not_applicable, skipped };
 std::string_view verdict_name(Verdict v);  // "pass", "fail", "not-applicable", "skipped"
 
@@ -58,6 +67,8 @@ struct NodeReport {
   std::string name;
   std::array<CheckResult, 3> checks;  // indexed by Check
   std::string os_image, kernel, iscsi_pod, gpu_pod;
+  std::string source = "daemonset";  // where the iscsi/quicksync verdicts come from: "daemonset" or "probe"
+  std::string probe_pod;
   bool failed() const;
   const CheckResult& at(Check c) const { return checks[static_cast<size_t>(c)]; }
 };
@@ -65,9 +76,14 @@ struct NodeReport {
 CheckResult check_os(const NodeFacts& node);
 CheckResult check_iscsi(const PodFacts* pod);
 CheckResult check_quicksync(const PodFacts* pod, const NodeFacts& node);
+// The same verdicts from a --deep probe's results.
+CheckResult check_iscsi(const ProbeFacts& probe);
+CheckResult check_quicksync(const ProbeFacts& probe, const NodeFacts& node);
 
 // Runs the selected checks; `iscsi` / `gpu` are the node's pods (nullptr: none).
 NodeReport evaluate(const NodeFacts& node, const PodFacts* iscsi, const PodFacts* gpu, const CheckSet& checks);
+// --deep: the probe's verdicts replace the DaemonSet pods' iscsi and quicksync ones (os stays).
+void apply_probe(NodeReport& report, const NodeFacts& node, const ProbeFacts& probe, const CheckSet& checks);
 
 // When a node has several pods of one DaemonSet (a rollout): keep the one that speaks for
 // it now (not being deleted, then Ready). Returns whether `candidate` should replace `current`.

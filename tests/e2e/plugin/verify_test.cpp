@@ -2,7 +2,10 @@
 // every state the issue lists. Nodes and pods carry kwok.x-k8s.io/status=custom, so kwok
 // leaves alone the status this test writes through the status subresource (what a kubelet
 // would report: Ready conditions, the bootstrap init container's termination message).
+#include <signal.h>
+
 #include <boost/test/unit_test.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/test/support.hpp"
@@ -51,7 +54,10 @@ const json gpu_not_applicable = {{"v", 1},
 
 std::string now() { return "2026-01-01T00:00:00Z"; }
 
-void create_node(const std::string& name, const std::string& group, const std::string& os_image, bool intel) {
+// kwok_runs_pods: leave the node's status to kwok (heartbeats), which then also starts the
+// node's pods; otherwise the node keeps the status written here.
+void create_node(const std::string& name, const std::string& group, const std::string& os_image, bool intel,
+                 bool kwok_runs_pods = false) {
   json node = {{"apiVersion", "v1"},
                {"kind", "Node"},
                {"metadata",
@@ -59,6 +65,7 @@ void create_node(const std::string& name, const std::string& group, const std::s
                  {"labels", {{"type", "kwok"}, {"nodeboot-verify", group}, {"kubernetes.io/hostname", name}}},
                  {"annotations", {{"kwok.x-k8s.io/node", "fake"}, {"kwok.x-k8s.io/status", "custom"}}}}}};
   if (intel) node["metadata"]["labels"]["intel.feature.node.kubernetes.io/gpu"] = "true";
+  if (kwok_runs_pods) node["metadata"]["annotations"].erase("kwok.x-k8s.io/status");
   cluster().kubectl_ok({"create", "-f", "-"}, node.dump());
   json alloc = {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}};
   if (intel) alloc["gpu.intel.com/i915"] = "1";
@@ -84,6 +91,7 @@ void create_node(const std::string& name, const std::string& group, const std::s
                      {"bootID", ""},
                      {"kubeProxyVersion", ""}}}}}};
   cluster().kubectl_ok({"patch", "node", name, "--subresource=status", "--type=merge", "-p", status.dump()});
+  if (kwok_runs_pods) cluster().kubectl_ok({"wait", "--for=condition=Ready", "node/" + name, "--timeout=60s"});
 }
 
 // A bootstrap DaemonSet pod on `node`, with the status a kubelet would write; result null = none.
@@ -194,6 +202,98 @@ std::string verdict(const json& row, const std::string& check) { return row["che
 std::string reason(const json& row, const std::string& check) { return row["checks"][check]["reason"]; }
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// --deep against kwok nodes. kwok plays a kubelet that starts every container and never
+// ends one (and has no log endpoint), so the test plays the rest of the kubelet's part: it
+// waits until kwok has the probe pod Running, then writes the end a kubelet would report
+// through the status subresource (phase, each container's terminated state with the
+// script's result line as its termination message).
+
+// `kubectl nodeboot verify ARGS` in the background; its pid (kubectl execs the plugin) for signals.
+struct BackgroundVerify {
+  TempDir dir;
+  std::future<nodeboot::ProcessResult> result;
+  explicit BackgroundVerify(const std::vector<std::string>& args) {
+    std::string cmd = "echo $$ >" + (dir.path() / "pid").string() + "; exec kubectl nodeboot verify";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " >" + (dir.path() / "out").string() + " 2>" + (dir.path() / "err").string();
+    result = std::async(std::launch::async, [cmd] {
+      nodeboot::ProcessOptions o;
+      o.env_set["PATH"] = path_with_bin_dir();
+      o.env_set["KUBECONFIG"] = cluster().kubeconfig.string();
+      o.timeout = std::chrono::minutes(3);
+      return nodeboot::run_process({"/bin/sh", "-c", cmd}, o).value_or(nodeboot::ProcessResult{});
+    });
+  }
+  int pid() const { return std::stoi(read_file(dir.path() / "pid")); }
+  std::string out() const { return read_file(dir.path() / "out"); }
+  std::string err() const { return read_file(dir.path() / "err"); }
+};
+
+// The probe pods on `nodes`, by node name.
+std::map<std::string, json> probe_pods(const std::vector<std::string>& nodes) {
+  auto list = json::parse(cluster().kubectl_ok(
+      {"get", "pods", "-A", "-l", "app.kubernetes.io/name=nodeboot-verify-probe", "-o", "json"}));
+  std::map<std::string, json> by_node;
+  for (const auto& p : list["items"]) {
+    const std::string n = p["spec"]["nodeName"];
+    if (std::find(nodes.begin(), nodes.end(), n) != nodes.end()) by_node[n] = p;
+  }
+  return by_node;
+}
+
+// Waits until kwok reports every probe pod on `nodes` Running (so it will not overwrite what the test writes).
+std::map<std::string, json> running_probe_pods(const std::vector<std::string>& nodes) {
+  std::map<std::string, json> pods;
+  BOOST_REQUIRE(eventually([&] {
+    pods = probe_pods(nodes);
+    if (pods.size() != nodes.size()) return false;
+    for (const auto& [n, p] : pods)
+      if (p["status"].value("phase", "") != "Running" || !p["status"].contains("podIP")) return false;
+    return true;
+  }));
+  return pods;
+}
+
+// What a kubelet writes when both probe containers have ended.
+void play_probe_end(const json& pod, const json& iscsi_result, const json& gpu_result) {
+  auto ended = [](const std::string& name, const json& result) {
+    return json{{"name", name},
+                {"image", "docker.io/library/ubuntu:24.04"},
+                {"imageID", ""},
+                {"ready", false},
+                {"restartCount", 0},
+                {"state",
+                 {{"terminated",
+                   {{"exitCode", 0},
+                    {"reason", "Completed"},
+                    {"message", result.dump()},
+                    {"startedAt", now()},
+                    {"finishedAt", now()}}}}}};
+  };
+  json status = {{"status",
+                  {{"phase", "Succeeded"},
+                   {"containerStatuses", {ended("iscsi", iscsi_result), ended("quicksync", gpu_result)}}}}};
+  cluster().kubectl_ok({"patch", "pod", pod["metadata"]["name"], "-n", pod["metadata"]["namespace"],
+                        "--subresource=status", "--type=merge", "-p", status.dump()});
+}
+
+// The nodes and pods labelled nodeboot-verify=<group>, deleted however the test ends.
+struct Group {
+  std::string name;
+  explicit Group(const std::string& prefix) : name(unique_name(prefix)) {}
+  ~Group() {
+    cluster().kubectl({"delete", "nodes", "-l", "nodeboot-verify=" + name, "--wait=false"});
+    cluster().kubectl({"delete", "pods", "-n", "kube-system", "-l", "nodeboot-verify=" + name, "--grace-period=0",
+                       "--force", "--wait=false"});
+  }
+};
+
+bool no_probe_objects_left(const std::vector<std::string>& nodes) {
+  auto cms = json::parse(cluster().kubectl_ok(
+      {"get", "configmaps", "-A", "-l", "app.kubernetes.io/name=nodeboot-verify-probe", "-o", "json"}));
+  return probe_pods(nodes).empty() && cms["items"].empty();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(verify)
@@ -287,6 +387,98 @@ BOOST_AUTO_TEST_CASE(usage_and_lookup_errors_are_clear) {
   r = cluster().kubectl({"nodeboot", "verify", "-l", "nodeboot-verify=nothing-has-this"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.err, "no nodes match the selector"));
+}
+
+BOOST_AUTO_TEST_CASE(deep_probes_replace_the_daemonset_verdicts_time_out_and_clean_up) {
+  Group g("vdeep");
+  const std::string& group = g.name;
+  const std::vector<std::string> probed{group + "-good", group + "-bad", group + "-silent"};
+  for (const auto& n : probed) create_node(n, group, "Ubuntu 24.04.1 LTS", n != group + "-bad", true);
+  create_node(group + "-down", group, "Ubuntu 24.04.1 LTS", true);
+  json down = {{"status",
+                {{"conditions",
+                  {{{"type", "Ready"}, {"status", "False"}, {"reason", "NodeStatusUnknown"},
+                    {"message", "Kubelet stopped posting node status."}, {"lastHeartbeatTime", now()},
+                    {"lastTransitionTime", now()}}}}}}};
+  cluster().kubectl_ok({"patch", "node", group + "-down", "--subresource=status", "--type=merge", "-p", down.dump()});
+  // The good node's DaemonSet pod says its iSCSI is broken: --deep must not look at it.
+  create_pod("rke2-node-bootstrap-iscsi", group, group + "-good", true, iscsi_apt_failed);
+
+  BackgroundVerify verify({"-l", "nodeboot-verify=" + group, "--deep", "--deep-timeout", "20s", "-o", "json"});
+  auto pods = running_probe_pods(probed);
+  json iscsi_down = iscsi_ok;
+  iscsi_down["status"] = "failed";
+  iscsi_down["reason"] = "IscsidInactive";
+  iscsi_down["message"] = "iscsid is inactive; see journalctl -u iscsid on the node";
+  iscsi_down["iscsid"] = "inactive";
+  play_probe_end(pods[group + "-good"], iscsi_ok, gpu_ok);
+  play_probe_end(pods[group + "-bad"], iscsi_down, gpu_not_applicable);
+  // The silent node's probe stays Running: it times out.
+
+  const auto r = verify.result.get();
+  BOOST_TEST_INFO("stderr: " << verify.err());
+  BOOST_REQUIRE_EQUAL(r.exit_code, 3);
+  auto by = rows(json::parse(verify.out()));
+  BOOST_REQUIRE_EQUAL(by.size(), 4u);
+  for (const auto& [name, row] : by) BOOST_TEST(row["source"] == "probe", name);
+
+  auto good = by[group + "-good"];
+  BOOST_TEST(good["passed"] == true);
+  BOOST_TEST(verdict(good, "iscsi") == "pass");
+  BOOST_TEST(verdict(good, "quicksync") == "pass");
+  BOOST_TEST(good["probePod"] == pods[group + "-good"]["metadata"]["name"]);
+
+  auto bad = by[group + "-bad"];
+  BOOST_TEST(verdict(bad, "iscsi") == "fail");
+  BOOST_TEST(reason(bad, "iscsi") == "IscsidInactive: iscsid is inactive; see journalctl -u iscsid on the node");
+  BOOST_TEST(verdict(bad, "quicksync") == "not-applicable");
+
+  auto silent = by[group + "-silent"];
+  BOOST_TEST(verdict(silent, "iscsi") == "fail");
+  BOOST_TEST(reason(silent, "iscsi") == "probe timed out after 20s (pod Running)");
+  BOOST_TEST(verdict(silent, "os") == "pass");
+
+  auto node_down = by[group + "-down"];
+  BOOST_TEST(verdict(node_down, "os") == "fail");
+  BOOST_TEST(reason(node_down, "iscsi") == "not probed: the node is not Ready");
+
+  BOOST_TEST(contains(verify.err(), "verify: probing 3 nodes"));
+  BOOST_TEST(contains(verify.err(), "verify: cleaned up 3 probe pods"));
+  BOOST_TEST(no_probe_objects_left(probed));
+
+  // All healthy: exit 0, and the table names the source.
+  BackgroundVerify healthy({group + "-good", "--deep", "--checks", "iscsi"});
+  play_probe_end(running_probe_pods({group + "-good"})[group + "-good"], iscsi_ok, gpu_ok);
+  BOOST_TEST(healthy.result.get().exit_code == 0, healthy.err());
+  BOOST_TEST(contains(healthy.out(), "SOURCE"), healthy.out());
+  BOOST_TEST(contains(healthy.out(), "1 node: 1 passed, 0 failed"), healthy.out());
+  BOOST_TEST(no_probe_objects_left(probed));
+}
+
+// Ctrl-C while the probes run: the probe pods and their ConfigMap are deleted on the way out.
+BOOST_AUTO_TEST_CASE(ctrl_c_during_deep_deletes_the_probe_pods) {
+  Group g("vint");
+  const std::string& group = g.name;
+  const std::vector<std::string> nodes{group + "-a", group + "-b"};
+  for (const auto& n : nodes) create_node(n, group, "Ubuntu 24.04.1 LTS", false, true);
+  BackgroundVerify verify({"-l", "nodeboot-verify=" + group, "--deep", "--deep-timeout", "2m"});
+  running_probe_pods(nodes);
+  BOOST_REQUIRE(::kill(verify.pid(), SIGINT) == 0);
+  const auto r = verify.result.get();
+  BOOST_TEST(r.exit_code == 1, verify.err());  // not 130 (nor 137 from the 3-minute guard): it stopped itself
+  BOOST_TEST(contains(verify.err(), "verify: cleaned up 2 probe pods"), verify.err());
+  BOOST_TEST(contains(verify.err(), "error: interrupted"), verify.err());
+  BOOST_TEST(verify.out().empty(), verify.out());
+  BOOST_TEST(no_probe_objects_left(nodes));
+}
+
+BOOST_AUTO_TEST_CASE(deep_flags_are_checked) {
+  auto r = cluster().kubectl({"nodeboot", "verify", "--deep-timeout", "10s"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(contains(r.err, "--deep-timeout needs --deep"));
+  r = cluster().kubectl({"nodeboot", "verify", "--deep", "--deep-timeout", "soon"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(contains(r.err, "--deep-timeout"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -144,7 +144,13 @@ int deep_check(const kube::RestConfig& config, const ProbeOptions& options, cons
     io.err << "verify: probing " << ready.size() << (ready.size() == 1 ? " node" : " nodes") << " (probe pods -n "
            << options.namespace_ << " -l " << run.selector() << ", timeout " << format_duration(options.timeout)
            << ")" << std::endl;
-    outcome = run_probes(client, run, options, ready, stop);
+    ProbeProgress progress;
+    if (progress_for(io))  // a terminal: say how far the probes are
+      progress = [&io](size_t answered, size_t total) {
+        io.err << "\rverify: " << answered << "/" << total << " probes answered" << std::flush;
+      };
+    outcome = run_probes(client, run, options, ready, stop, progress);
+    if (progress) io.err << "\r\033[K" << std::flush;
     io.err << "verify: cleaned up " << outcome.pods_deleted << " probe " << (outcome.pods_deleted == 1 ? "pod" : "pods")
            << std::endl;
   }

@@ -227,7 +227,21 @@ bool fatal_for_the_run(const Error& e) {
          e.kind == ErrorKind::transport;
 }
 
-size_t count_items(const json& list) {
+// deletecollection, counting what it deleted. The answer lists every deleted object in
+// full (thousands of pods at scale): only the items' count is kept, not their fields.
+Result<size_t> delete_run(kube::Client& client, const kube::ResourceRef& ref, const std::string& ns,
+                          const ProbeRun& run) {
+  // Grace period 0: the probe changes nothing on the node, and a pod on an unreachable node
+  // (the very ones that time out) would otherwise stay Terminating until its kubelet
+  // returns; the kubelet still stops the containers when it sees the pod gone.
+  auto resp = client.send(kube::delete_collection_request(ref, ns, {.label_selector = run.selector()},
+                                                          {.grace_period_seconds = 0}));
+  if (!resp) return std::unexpected(resp.error());
+  if (resp->status < 200 || resp->status >= 300)
+    return std::unexpected(kube::api_error(resp->status, resp->body, resp->retry_after));
+  auto list = json::parse(
+      resp->body, [](int depth, json::parse_event_t ev, json&) { return !(ev == json::parse_event_t::key && depth > 2); },
+      false);
   const json& items = at_path(list, {"items"});
   return items.is_array() ? items.size() : 0;
 }
@@ -235,7 +249,8 @@ size_t count_items(const json& list) {
 }  // namespace
 
 ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOptions& options,
-                        const std::vector<std::string>& nodes, std::stop_token stop) {
+                        const std::vector<std::string>& nodes, std::stop_token stop,
+                        const ProbeProgress& progress) {
   ProbeOutcome out;
   std::mutex m;
   std::condition_variable cv;
@@ -342,6 +357,7 @@ ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOp
         if (slot.created && !slot.done && now >= slot.deadline)
           finish(slot, {.pod = slot.facts.pod,
                         .failure = "probe timed out after " + format_duration(options.timeout) + " (" + slot.detail + ")"});
+      if (progress) progress(slots.size() - remaining, slots.size());
       if (remaining == 0) break;
       cv.wait_for(lock, tick);
     }
@@ -353,18 +369,14 @@ ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOp
   watch_stop.request_stop();
   if (watcher.joinable()) watcher.join();
 
-  // Cleanup, whatever happened. Grace period 0: the probe changes nothing on the node, and a
-  // pod on an unreachable node (the very ones that time out) would otherwise stay Terminating
-  // until its kubelet returns; the kubelet still stops the containers when it sees the pod gone.
-  const kube::ListOptions by_run{.label_selector = run.selector()};
-  const kube::DeleteOptions now{.grace_period_seconds = 0};
-  auto deleted = client.remove_collection(kube::resources::pods, ns, by_run, now);
+  // Cleanup, whatever happened.
+  auto deleted = delete_run(client, kube::resources::pods, ns, run);
   if (deleted)
-    out.pods_deleted = count_items(*deleted);
+    out.pods_deleted = *deleted;
   else
     out.cleanup_error = Error{deleted.error().kind, "deleting the probe pods (-l " + run.selector() + " in namespace " +
                                                         ns + "): " + kube::kubectl_message(deleted.error())};
-  auto cms = client.remove_collection(kube::resources::configmaps, ns, by_run, now);
+  auto cms = delete_run(client, kube::resources::configmaps, ns, run);
   if (!cms && !out.cleanup_error)
     out.cleanup_error = Error{cms.error().kind, "deleting the probe ConfigMap (-l " + run.selector() +
                                                     " in namespace " + ns + "): " + kube::kubectl_message(cms.error())};

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
@@ -75,9 +76,13 @@ struct ProbeOutcome {
   std::optional<Error> cleanup_error;
 };
 
+// Called from the waiting thread a few times a second: nodes answered so far, of all.
+using ProbeProgress = std::function<void(size_t answered, size_t total)>;
+
 // Probes `nodes` and always cleans up before returning, whatever happened. `stop` (Ctrl-C)
 // ends the wait within about a second; the pods created until then are deleted.
 ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOptions& options,
-                        const std::vector<std::string>& nodes, std::stop_token stop);
+                        const std::vector<std::string>& nodes, std::stop_token stop,
+                        const ProbeProgress& progress = {});
 
 }  // namespace nodeboot::plugin::verify

@@ -55,7 +55,7 @@ cxxopts::Options flag_spec() {
                                                        cxxopts::value<std::string>())(
       "o,output", "Output format: table, wide, json or yaml", cxxopts::value<std::string>())(
       "deep", "Run a privileged probe pod per node for a fresh on-node check")(
-      "deep-timeout", "How long each probe pod may take (e.g. 90s, 2m)", cxxopts::value<std::string>())(
+      "deep-timeout", "How long each probe pod may take (default 2m)", cxxopts::value<std::string>())(
       "deep-namespace", "Namespace of the probe pods (default kube-system)", cxxopts::value<std::string>())(
       "deep-image", "Image of the probe pods (default docker.io/library/ubuntu:24.04, the DaemonSets' image)",
       cxxopts::value<std::string>())(

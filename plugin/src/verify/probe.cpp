@@ -249,14 +249,19 @@ Result<size_t> delete_run(kube::Client& client, const kube::ResourceRef& ref, co
 }  // namespace
 
 ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOptions& options,
-                        const std::vector<std::string>& nodes, std::stop_token stop,
+                        const std::vector<std::string>& asked, std::stop_token stop,
                         const ProbeProgress& progress) {
   ProbeOutcome out;
   std::mutex m;
   std::condition_variable cv;
   std::unordered_map<std::string, Slot> slots;
-  slots.reserve(nodes.size());
-  for (const auto& n : nodes) slots[n].facts.pod = run.pod_name(n);
+  slots.reserve(asked.size());
+  std::vector<std::string> nodes;  // each once, however often it was named
+  for (const auto& n : asked)
+    if (slots.try_emplace(n).second) {
+      slots[n].facts.pod = run.pod_name(n);
+      nodes.push_back(n);
+    }
   size_t remaining = slots.size();
   std::optional<Error> run_error;
   const std::string ns = options.namespace_;

@@ -58,8 +58,8 @@ cxxopts::Options flag_spec() {
       "deep-timeout", "How long each probe pod may take (default 2m)", cxxopts::value<std::string>())(
       "deep-namespace", "Namespace of the probe pods (default kube-system)", cxxopts::value<std::string>())(
       "deep-image", "Image of the probe pods (default docker.io/library/ubuntu:24.04, the DaemonSets' image)",
-      cxxopts::value<std::string>())(
-      "h,help", "Show help")("nodes", "Node names", cxxopts::value<std::vector<std::string>>());
+      cxxopts::value<std::string>())("h,help", "Show help")("nodes", "Node names",
+                                                            cxxopts::value<std::vector<std::string>>());
   kube::add_connection_flags(options);
   options.parse_positional({"nodes"});
   options.positional_help("[NODE...]");
@@ -142,8 +142,8 @@ int deep_check(const kube::RestConfig& config, const ProbeOptions& options, cons
   ProbeOutcome outcome;
   if (!ready.empty()) {
     io.err << "verify: probing " << ready.size() << (ready.size() == 1 ? " node" : " nodes") << " (probe pods -n "
-           << options.namespace_ << " -l " << run.selector() << ", timeout " << format_duration(options.timeout)
-           << ")" << std::endl;
+           << options.namespace_ << " -l " << run.selector() << ", timeout " << format_duration(options.timeout) << ")"
+           << std::endl;
     ProbeProgress progress;
     if (progress_for(io))  // a terminal: say how far the probes are
       progress = [&io](size_t answered, size_t total) {

@@ -52,7 +52,8 @@ std::expected<json, CheckResult> bootstrap_result(const PodFacts* pod, std::stri
   if (!doc) return doc;
   if (!pod->ready)
     return std::unexpected(fail("pod " + pod->name + " is not Ready: its readiness probe no longer finds the " +
-                                "capability that bootstrap reported (" + doc->value("message", doc->value("status", "")) + ")"));
+                                "capability that bootstrap reported (" +
+                                doc->value("message", doc->value("status", "")) + ")"));
   return doc;
 }
 

@@ -7,8 +7,8 @@
 #include <random>
 #include <thread>
 
-#include "nodeboot/kube/errors.hpp"
 #include "json_path.hpp"
+#include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/verify/scripts.hpp"
 #include "nodeboot/util/duration.hpp"
@@ -104,51 +104,52 @@ json probe_configmap(const ProbeRun& run, const ProbeOptions& options) {
   json data = json::object();
   for (const auto& c : containers)
     if (options.checks.has(c.check)) data[std::string(c.script_file)] = std::string(c.script);
-  return {{"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata", {{"name", run.configmap_name()}, {"namespace", options.namespace_}, {"labels", probe_labels(run)}}},
-          {"data", data}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata", {{"name", run.configmap_name()}, {"namespace", options.namespace_}, {"labels", probe_labels(run)}}},
+      {"data", data}};
 }
 
 json probe_pod(const ProbeRun& run, const ProbeOptions& options, std::string_view node) {
   json specs = json::array();
   for (const auto& c : containers) {
     if (!options.checks.has(c.check)) continue;
-    specs.push_back(
-        {{"name", std::string(check_name(c.check))},
-         {"image", options.image},
-         {"imagePullPolicy", "IfNotPresent"},
-         {"command", {"/bin/bash", "/scripts/" + std::string(c.script_file), "probe"}},
-         // The script enters PID 1's namespaces, so systemctl, /proc/modules and vainfo see the host.
-         {"env", {{{"name", "NODEBOOT_IN_POD"}, {"value", "1"}}}},
-         {"securityContext", {{"privileged", true}}},
-         {"resources",
-          {{"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}},
-           {"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}}}},
-         {"terminationMessagePolicy", "FallbackToLogsOnError"},
-         {"volumeMounts", {{{"name", "scripts"}, {"mountPath", "/scripts"}, {"readOnly", true}}}}});
+    specs.push_back({{"name", std::string(check_name(c.check))},
+                     {"image", options.image},
+                     {"imagePullPolicy", "IfNotPresent"},
+                     {"command", {"/bin/bash", "/scripts/" + std::string(c.script_file), "probe"}},
+                     // The script enters PID 1's namespaces, so systemctl, /proc/modules and vainfo see the host.
+                     {"env", {{{"name", "NODEBOOT_IN_POD"}, {"value", "1"}}}},
+                     {"securityContext", {{"privileged", true}}},
+                     {"resources",
+                      {{"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}},
+                       {"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}}}},
+                     {"terminationMessagePolicy", "FallbackToLogsOnError"},
+                     {"volumeMounts", {{{"name", "scripts"}, {"mountPath", "/scripts"}, {"readOnly", true}}}}});
   }
   // The kubelet's own backstop should this process die before cleaning up: the pod cannot
   // outlive the wait for it (counted from its start on the node, so never sooner).
   const auto deadline = std::max<long long>(
       1, std::chrono::duration_cast<std::chrono::seconds>(options.timeout + std::chrono::milliseconds(999)).count());
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata", {{"name", run.pod_name(node)}, {"namespace", options.namespace_}, {"labels", probe_labels(run)}}},
-          {"spec",
-           {{"nodeName", std::string(node)},
-            {"restartPolicy", "Never"},
-            {"activeDeadlineSeconds", deadline},
-            // Read-only scripts: nothing to wind down, and a stuck node should not hold the pod.
-            {"terminationGracePeriodSeconds", 1},
-            {"hostPID", true},
-            // Like the DaemonSets: a node whose CNI is broken still gets its probe.
-            {"hostNetwork", true},
-            {"automountServiceAccountToken", false},
-            {"enableServiceLinks", false},
-            {"tolerations", {{{"operator", "Exists"}}}},
-            {"containers", specs},
-            {"volumes", {{{"name", "scripts"}, {"configMap", {{"name", run.configmap_name()}}}}}}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", run.pod_name(node)}, {"namespace", options.namespace_}, {"labels", probe_labels(run)}}},
+      {"spec",
+       {{"nodeName", std::string(node)},
+        {"restartPolicy", "Never"},
+        {"activeDeadlineSeconds", deadline},
+        // Read-only scripts: nothing to wind down, and a stuck node should not hold the pod.
+        {"terminationGracePeriodSeconds", 1},
+        {"hostPID", true},
+        // Like the DaemonSets: a node whose CNI is broken still gets its probe.
+        {"hostNetwork", true},
+        {"automountServiceAccountToken", false},
+        {"enableServiceLinks", false},
+        {"tolerations", {{{"operator", "Exists"}}}},
+        {"containers", specs},
+        {"volumes", {{{"name", "scripts"}, {"configMap", {{"name", run.configmap_name()}}}}}}}}};
 }
 
 ProbeState probe_state(const json& pod) {
@@ -223,8 +224,7 @@ struct Slot {
 bool fatal_for_the_run(const Error& e) {
   // Every other pod would hit the same wall: no permission (RBAC, Pod Security Admission),
   // no namespace, no API server.
-  return kube::is_forbidden(e) || kube::is_unauthorized(e) || kube::is_not_found(e) ||
-         e.kind == ErrorKind::transport;
+  return kube::is_forbidden(e) || kube::is_unauthorized(e) || kube::is_not_found(e) || e.kind == ErrorKind::transport;
 }
 
 // deletecollection, counting what it deleted. The answer lists every deleted object in
@@ -234,14 +234,14 @@ Result<size_t> delete_run(kube::Client& client, const kube::ResourceRef& ref, co
   // Grace period 0: the probe changes nothing on the node, and a pod on an unreachable node
   // (the very ones that time out) would otherwise stay Terminating until its kubelet
   // returns; the kubelet still stops the containers when it sees the pod gone.
-  auto resp = client.send(kube::delete_collection_request(ref, ns, {.label_selector = run.selector()},
-                                                          {.grace_period_seconds = 0}));
+  auto resp = client.send(
+      kube::delete_collection_request(ref, ns, {.label_selector = run.selector()}, {.grace_period_seconds = 0}));
   if (!resp) return std::unexpected(resp.error());
   if (resp->status < 200 || resp->status >= 300)
     return std::unexpected(kube::api_error(resp->status, resp->body, resp->retry_after));
   auto list = json::parse(
-      resp->body, [](int depth, json::parse_event_t ev, json&) { return !(ev == json::parse_event_t::key && depth > 2); },
-      false);
+      resp->body,
+      [](int depth, json::parse_event_t ev, json&) { return !(ev == json::parse_event_t::key && depth > 2); }, false);
   const json& items = at_path(list, {"items"});
   return items.is_array() ? items.size() : 0;
 }
@@ -249,8 +249,7 @@ Result<size_t> delete_run(kube::Client& client, const kube::ResourceRef& ref, co
 }  // namespace
 
 ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOptions& options,
-                        const std::vector<std::string>& asked, std::stop_token stop,
-                        const ProbeProgress& progress) {
+                        const std::vector<std::string>& asked, std::stop_token stop, const ProbeProgress& progress) {
   ProbeOutcome out;
   std::mutex m;
   std::condition_variable cv;
@@ -274,8 +273,9 @@ ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOp
   };
 
   auto cm = client.create(kube::resources::configmaps, ns, probe_configmap(run, options));
-  if (!cm) run_error = Error{cm.error().kind, "creating the probe scripts' ConfigMap in namespace " + ns + ": " +
-                                                  kube::kubectl_message(cm.error())};
+  if (!cm)
+    run_error = Error{cm.error().kind, "creating the probe scripts' ConfigMap in namespace " + ns + ": " +
+                                           kube::kubectl_message(cm.error())};
 
   // One watch over the run's pods (a label selector), started before the first pod: a pod
   // that ends before the watch connects still arrives, as an ADDED event with its end state.
@@ -284,29 +284,29 @@ ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOp
   if (!run_error)
     watcher = std::jthread([&] {
       kube::WatchOptions wo{.label_selector = run.selector()};
-      auto r = client.watch(
-          kube::resources::pods, ns, wo,
-          [&](const kube::WatchEvent& ev) {
-            if (ev.type == kube::WatchEventType::bookmark) return true;
-            if (ev.type == kube::WatchEventType::error) return true;  // Client::watch acts on it
-            const std::string node = str(ev.object, {"spec", "nodeName"});
-            ProbeState st = probe_state(ev.object);
-            std::lock_guard lock(m);
-            auto it = slots.find(node);
-            if (it == slots.end() || it->second.done) return true;
-            Slot& slot = it->second;
-            slot.detail = st.detail;
-            if (ev.type == kube::WatchEventType::deleted && !st.done) {
-              st.facts.failure = "probe pod " + st.facts.pod + " was deleted before it finished (" + st.detail + ")";
-              st.done = true;
-            }
-            if (st.done) {
-              finish(slot, std::move(st.facts));
-              cv.notify_all();
-            }
-            return true;
-          },
-          {.stop = watch_stop.get_token(), .give_up_after = options.timeout});
+      auto r = client.watch(kube::resources::pods, ns, wo,
+                            [&](const kube::WatchEvent& ev) {
+                              if (ev.type == kube::WatchEventType::bookmark) return true;
+                              if (ev.type == kube::WatchEventType::error) return true;  // Client::watch acts on it
+                              const std::string node = str(ev.object, {"spec", "nodeName"});
+                              ProbeState st = probe_state(ev.object);
+                              std::lock_guard lock(m);
+                              auto it = slots.find(node);
+                              if (it == slots.end() || it->second.done) return true;
+                              Slot& slot = it->second;
+                              slot.detail = st.detail;
+                              if (ev.type == kube::WatchEventType::deleted && !st.done) {
+                                st.facts.failure =
+                                    "probe pod " + st.facts.pod + " was deleted before it finished (" + st.detail + ")";
+                                st.done = true;
+                              }
+                              if (st.done) {
+                                finish(slot, std::move(st.facts));
+                                cv.notify_all();
+                              }
+                              return true;
+                            },
+                            {.stop = watch_stop.get_token(), .give_up_after = options.timeout});
       if (!r) {
         std::lock_guard lock(m);
         if (!run_error)
@@ -331,19 +331,20 @@ ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOp
           if (created) {
             slot.created = true;
             slot.deadline = Clock::now() + options.timeout;
-            if (slot.detail == "pod not created") slot.detail = "pod Pending: not started on the node yet (is its kubelet up?)";
+            if (slot.detail == "pod not created")
+              slot.detail = "pod Pending: not started on the node yet (is its kubelet up?)";
             continue;
           }
           if (fatal_for_the_run(created.error())) {
             if (!run_error)
-              run_error = Error{created.error().kind,
-                                "creating probe pod " + slot.facts.pod + " in namespace " + ns + ": " +
-                                    kube::kubectl_message(created.error())};
+              run_error = Error{created.error().kind, "creating probe pod " + slot.facts.pod + " in namespace " + ns +
+                                                          ": " + kube::kubectl_message(created.error())};
             abort_creating = true;
             cv.notify_all();
             return;
           }
-          ProbeFacts f{.pod = slot.facts.pod, .failure = "creating the probe pod: " + kube::kubectl_message(created.error())};
+          ProbeFacts f{.pod = slot.facts.pod,
+                       .failure = "creating the probe pod: " + kube::kubectl_message(created.error())};
           finish(slot, std::move(f));
           cv.notify_all();
         }
@@ -360,8 +361,9 @@ ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOp
       const auto now = Clock::now();
       for (auto& [node, slot] : slots)
         if (slot.created && !slot.done && now >= slot.deadline)
-          finish(slot, {.pod = slot.facts.pod,
-                        .failure = "probe timed out after " + format_duration(options.timeout) + " (" + slot.detail + ")"});
+          finish(slot,
+                 {.pod = slot.facts.pod,
+                  .failure = "probe timed out after " + format_duration(options.timeout) + " (" + slot.detail + ")"});
       if (progress) progress(slots.size() - remaining, slots.size());
       if (remaining == 0) break;
       cv.wait_for(lock, tick);

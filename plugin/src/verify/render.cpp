@@ -42,7 +42,8 @@ std::string message(const NodeReport& r, bool wide) {
 
 void render_table(std::ostream& out, const std::vector<NodeReport>& reports, const CheckSet& checks, bool wide) {
   // --deep says where its verdicts came from; without it every row is "daemonset".
-  const bool probed = std::any_of(reports.begin(), reports.end(), [](const auto& r) { return r.source != "daemonset"; });
+  const bool probed =
+      std::any_of(reports.begin(), reports.end(), [](const auto& r) { return r.source != "daemonset"; });
   std::vector<std::string> header{"NODE"};
   for (Check c : all_checks)
     if (checks.has(c)) header.push_back(upper(check_name(c)));

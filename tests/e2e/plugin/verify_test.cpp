@@ -231,8 +231,8 @@ struct BackgroundVerify {
 
 // The probe pods on `nodes`, by node name.
 std::map<std::string, json> probe_pods(const std::vector<std::string>& nodes) {
-  auto list = json::parse(cluster().kubectl_ok(
-      {"get", "pods", "-A", "-l", "app.kubernetes.io/name=nodeboot-verify-probe", "-o", "json"}));
+  auto list = json::parse(
+      cluster().kubectl_ok({"get", "pods", "-A", "-l", "app.kubernetes.io/name=nodeboot-verify-probe", "-o", "json"}));
   std::map<std::string, json> by_node;
   for (const auto& p : list["items"]) {
     const std::string n = p["spec"]["nodeName"];
@@ -397,8 +397,11 @@ BOOST_AUTO_TEST_CASE(deep_probes_replace_the_daemonset_verdicts_time_out_and_cle
   create_node(group + "-down", group, "Ubuntu 24.04.1 LTS", true);
   json down = {{"status",
                 {{"conditions",
-                  {{{"type", "Ready"}, {"status", "False"}, {"reason", "NodeStatusUnknown"},
-                    {"message", "Kubelet stopped posting node status."}, {"lastHeartbeatTime", now()},
+                  {{{"type", "Ready"},
+                    {"status", "False"},
+                    {"reason", "NodeStatusUnknown"},
+                    {"message", "Kubelet stopped posting node status."},
+                    {"lastHeartbeatTime", now()},
                     {"lastTransitionTime", now()}}}}}}};
   cluster().kubectl_ok({"patch", "node", group + "-down", "--subresource=status", "--type=merge", "-p", down.dump()});
   // The good node's DaemonSet pod says its iSCSI is broken: --deep must not look at it.
@@ -470,6 +473,25 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_deep_deletes_the_probe_pods) {
   BOOST_TEST(contains(verify.err(), "error: interrupted"), verify.err());
   BOOST_TEST(verify.out().empty(), verify.out());
   BOOST_TEST(no_probe_objects_left(nodes));
+}
+
+// A namespace whose Pod Security level forbids the probe: a clear error, exit 1, and the
+// ConfigMap made before the first pod was refused is gone again.
+BOOST_AUTO_TEST_CASE(deep_in_a_restricted_namespace_fails_clearly_and_leaves_nothing) {
+  Group g("vpsa");
+  const std::string node = g.name + "-a";
+  create_node(node, g.name, "Ubuntu 24.04.1 LTS", false, true);
+  const std::string ns = g.name;
+  cluster().kubectl_ok({"create", "namespace", ns});
+  cluster().kubectl_ok({"label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted"});
+  auto r = cluster().kubectl({"nodeboot", "verify", node, "--deep", "--deep-namespace", ns});
+  BOOST_TEST(r.exit_code == 1, r.err);
+  BOOST_TEST(contains(r.err, "in namespace " + ns), r.err);
+  BOOST_TEST(contains(r.err, "violates PodSecurity \"restricted"), r.err);
+  BOOST_TEST(contains(r.err, "verify: cleaned up 0 probe pods"), r.err);
+  BOOST_TEST(cluster().kubectl_ok({"get", "configmaps", "-n", ns, "-l", "app.kubernetes.io/name=nodeboot-verify-probe",
+                                   "-o", "name"}) == "");
+  cluster().kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
 BOOST_AUTO_TEST_CASE(deep_flags_are_checked) {

@@ -19,11 +19,14 @@ const ProbeRun run{"0a1b2c3d"};
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 const json iscsi_ok = {{"v", 1}, {"check", "iscsi"}, {"status", "ok"}, {"iscsid", "active"}, {"iscsiTcp", true}};
-const json gpu_ok = {{"v", 1}, {"check", "quicksync"}, {"status", "ok"}, {"vaDriver", "Intel iHD driver"},
-                     {"encode", {"H264Main"}}};
+const json gpu_ok = {
+    {"v", 1}, {"check", "quicksync"}, {"status", "ok"}, {"vaDriver", "Intel iHD driver"}, {"encode", {"H264Main"}}};
 
 json terminated(const std::string& name, int exit_code, const std::string& message) {
-  return {{"name", name}, {"state", {{"terminated", {{"exitCode", exit_code}, {"reason", exit_code ? "Error" : "Completed"}, {"message", message}}}}}};
+  return {{"name", name},
+          {"state",
+           {{"terminated",
+             {{"exitCode", exit_code}, {"reason", exit_code ? "Error" : "Completed"}, {"message", message}}}}}};
 }
 
 json pod_with(const std::string& phase, json statuses, json extra_status = json::object()) {
@@ -33,8 +36,14 @@ json pod_with(const std::string& phase, json statuses, json extra_status = json:
 }
 
 NodeFacts node() {
-  return {.name = "n1", .ready = true, .ready_detail = "", .os_image = "Ubuntu 24.04.1 LTS",
-          .kernel = "6.8.0-45-generic", .arch = "amd64", .i915_allocatable = std::nullopt, .nfd_gpu = std::nullopt};
+  return {.name = "n1",
+          .ready = true,
+          .ready_detail = "",
+          .os_image = "Ubuntu 24.04.1 LTS",
+          .kernel = "6.8.0-45-generic",
+          .arch = "amd64",
+          .i915_allocatable = std::nullopt,
+          .nfd_gpu = std::nullopt};
 }
 
 }  // namespace
@@ -109,7 +118,8 @@ BOOST_AUTO_TEST_CASE(long_node_names_still_give_valid_distinct_pod_names) {
 }
 
 BOOST_AUTO_TEST_CASE(a_finished_pod_gives_each_containers_result) {
-  auto st = probe_state(pod_with("Succeeded", {terminated("iscsi", 0, iscsi_ok.dump()), terminated("quicksync", 0, gpu_ok.dump())}));
+  auto st = probe_state(
+      pod_with("Succeeded", {terminated("iscsi", 0, iscsi_ok.dump()), terminated("quicksync", 0, gpu_ok.dump())}));
   BOOST_TEST(st.done);
   BOOST_TEST(st.facts.failure.empty());
   BOOST_TEST(st.facts.pod == "nodeboot-verify-0a1b2c3d-n1");
@@ -126,12 +136,16 @@ BOOST_AUTO_TEST_CASE(a_finished_pod_gives_each_containers_result) {
 
 BOOST_AUTO_TEST_CASE(a_rejected_or_stuck_pod_says_why) {
   // The kubelet refused the pod before any container ran.
-  auto st = probe_state(pod_with("Failed", json::array(), {{"reason", "OutOfcpu"}, {"message", "Node didn't have enough resource: cpu"}}));
+  auto st = probe_state(pod_with("Failed", json::array(),
+                                 {{"reason", "OutOfcpu"}, {"message", "Node didn't have enough resource: cpu"}}));
   BOOST_TEST(st.done);
-  BOOST_TEST(st.facts.failure == "probe pod nodeboot-verify-0a1b2c3d-n1 Failed: OutOfcpu: Node didn't have enough resource: cpu");
+  BOOST_TEST(st.facts.failure ==
+             "probe pod nodeboot-verify-0a1b2c3d-n1 Failed: OutOfcpu: Node didn't have enough resource: cpu");
 
   // An image that may still come: keep waiting, but a timeout will say why it waited.
-  json waiting = {{"name", "iscsi"}, {"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image \"x\""}}}}}};
+  json waiting = {
+      {"name", "iscsi"},
+      {"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image \"x\""}}}}}};
   st = probe_state(pod_with("Pending", {waiting}));
   BOOST_TEST(!st.done);
   BOOST_TEST(st.detail == "pod Pending: container iscsi ImagePullBackOff: Back-off pulling image \"x\"");

@@ -49,8 +49,8 @@ struct ProbeOptions {
 struct ProbeRun {
   std::string id;  // 8 lowercase hex characters
   static ProbeRun create();
-  std::string selector() const;        // "nodeboot.io/verify-run=<id>"
-  std::string configmap_name() const;  // "nodeboot-verify-<id>"
+  std::string selector() const;                       // "nodeboot.io/verify-run=<id>"
+  std::string configmap_name() const;                 // "nodeboot-verify-<id>"
   std::string pod_name(std::string_view node) const;  // "nodeboot-verify-<id>-<node>", shortened to fit
 };
 

@@ -5,22 +5,13 @@
 #include "nodeboot/plugin/verify/checks.hpp"
 #include "nodeboot/plugin/verify/collect.hpp"
 #include "nodeboot/plugin/verify/render.hpp"
+#include "verify_facts.hpp"
 
 using namespace nodeboot::plugin::verify;
 using nlohmann::json;
+using nodeboot::plugin::verify::test::ubuntu_node;
 
 namespace {
-
-NodeFacts ubuntu_node() {
-  return {.name = "n1",
-          .ready = true,
-          .ready_detail = "",
-          .os_image = "Ubuntu 24.04.1 LTS",
-          .kernel = "6.8.0-45-generic",
-          .arch = "amd64",
-          .i915_allocatable = std::nullopt,
-          .nfd_gpu = std::nullopt};
-}
 
 PodFacts pod(json result, bool ready = true) {
   return {.name = "p",

@@ -8,6 +8,7 @@
 #include "nodeboot/plugin/verify/probe.hpp"
 #include "nodeboot/plugin/verify/render.hpp"
 #include "nodeboot/test/support.hpp"
+#include "verify_facts.hpp"
 
 using namespace nodeboot::plugin::verify;
 using nlohmann::json;
@@ -33,17 +34,6 @@ json pod_with(const std::string& phase, json statuses, json extra_status = json:
   json status = {{"phase", phase}, {"containerStatuses", std::move(statuses)}};
   status.update(extra_status);
   return {{"metadata", {{"name", "nodeboot-verify-0a1b2c3d-n1"}}}, {"spec", {{"nodeName", "n1"}}}, {"status", status}};
-}
-
-NodeFacts node() {
-  return {.name = "n1",
-          .ready = true,
-          .ready_detail = "",
-          .os_image = "Ubuntu 24.04.1 LTS",
-          .kernel = "6.8.0-45-generic",
-          .arch = "amd64",
-          .i915_allocatable = std::nullopt,
-          .nfd_gpu = std::nullopt};
 }
 
 }  // namespace
@@ -165,7 +155,7 @@ BOOST_AUTO_TEST_CASE(a_rejected_or_stuck_pod_says_why) {
 
 BOOST_AUTO_TEST_CASE(probe_results_replace_the_daemonset_verdicts) {
   CheckSet all;
-  auto n = node();
+  auto n = nodeboot::plugin::verify::test::ubuntu_node();
   NodeReport r = evaluate(n, nullptr, nullptr, all);  // no DaemonSet pods at all
   ProbeFacts probe{.pod = "p", .failure = "", .result = {"", iscsi_ok.dump(), gpu_ok.dump()}, .problem = {}};
   apply_probe(r, n, probe, all);

@@ -31,7 +31,9 @@ Answer parse(const nodeboot::ProcessResult& r) {
 }
 
 Answer helper(const std::vector<std::string>& words) {
-  std::vector<std::string> argv{"kubectl_complete-nodeboot"};
+  // By path: run_process searches the test's own PATH; the helper then finds kubectl-nodeboot
+  // through the PATH given here, as it does when kubectl runs it.
+  std::vector<std::string> argv{(bin_dir() / "kubectl_complete-nodeboot").string()};
   argv.insert(argv.end(), words.begin(), words.end());
   nodeboot::ProcessOptions o;
   o.env_set["PATH"] = path_with_bin_dir();

@@ -13,7 +13,7 @@ set_tests_properties(integration/release_build PROPERTIES LABELS integration FIX
 add_test(NAME integration/krew_build
   COMMAND bash -c "dir=$(\"$0\") && ln -sfn \"$dir\" \"$1\"" "${PROJECT_SOURCE_DIR}/tests/cluster/build-krew.sh" "${NODEBOOT_KREW_BIN}")
 set_tests_properties(integration/krew_build PROPERTIES LABELS integration FIXTURES_SETUP krew TIMEOUT 1800)
-foreach(t integration/release_archive e2e/release_krew)
+foreach(t integration/release_archive e2e/release_krew e2e/release_install)
   if(TEST ${t})
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "NODEBOOT_DIST=${NODEBOOT_DIST}" "NODEBOOT_KREW_BIN=${NODEBOOT_KREW_BIN}")
     set_property(TEST ${t} APPEND PROPERTY FIXTURES_REQUIRED release_dist)

@@ -155,11 +155,38 @@ kubectl patch node kwok-node-4 --subresource=status --type=merge -p '{"status":{
 wait "$watcher"; step kubectl nodeboot status kwok-node-4; rm -rf "$ipb"
 
 # --- Node readiness (seeds 000/001): the two bootstrap DaemonSets and verify. kwok runs no
-# containers, so no pod reports a result: verify says so for each node and exits 3.
+# containers, so no pod reports a result by itself. For three nodes the demo plays the
+# kubelet: the bootstrap init container's termination message carries the JSON line the
+# scripts print (good, no Intel GPU, a failed apt install); the other nodes' pods say
+# nothing, and verify says so and exits 3.
 note "iSCSI and QuickSync readiness across the nodes"
 step kubectl apply -k "$root/manifests/node-bootstrap/iscsi"
 step kubectl apply -k "$root/manifests/node-bootstrap/gpu"
-sleep 5
+kubectl rollout status -n kube-system ds/rke2-node-bootstrap-iscsi --timeout=60s >/dev/null
+kubectl rollout status -n kube-system ds/rke2-node-bootstrap-gpu --timeout=60s >/dev/null
+play_result() {  # daemonset node result-json: report RESULT as that node's bootstrap result
+  local pod
+  pod=$(kubectl get pods -n kube-system -l "app=$1" --field-selector "spec.nodeName=$2" -o jsonpath='{.items[0].metadata.name}')
+  kubectl annotate pod -n kube-system "$pod" kwok.x-k8s.io/status=custom --overwrite >/dev/null
+  kubectl patch pod -n kube-system "$pod" --subresource=status --type=merge -p "$(python3 -c '
+import json, sys
+now = "2026-01-01T00:00:00Z"
+print(json.dumps({"status": {"initContainerStatuses": [{
+    "name": "bootstrap", "image": "docker.io/library/ubuntu:24.04", "imageID": "", "ready": True,
+    "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": sys.argv[1],
+                                                "startedAt": now, "finishedAt": now}}}]}}))' "$3")" >/dev/null
+}
+os='"os":"Ubuntu 24.04.1 LTS"'
+iscsi_ok='{"v":1,"check":"iscsi","status":"ok","reason":"Ready","message":"iscsid active, iscsi_tcp loaded",'$os',"iscsid":"active","iscsiTcp":true}'
+gpu_ok='{"v":1,"check":"quicksync","status":"ok","reason":"Ready","message":"iHD driver with encode entrypoints",'$os',"i915":true,"renderNode":"/dev/dri/renderD128","vaDriver":"Intel iHD driver","encode":["H264Main","HEVCMain"]}'
+gpu_none='{"v":1,"check":"quicksync","status":"not-applicable","reason":"NoIntelGPU","message":"no Intel display controller on this node",'$os',"i915":false,"renderNode":"","vaDriver":"","encode":[]}'
+iscsi_failed='{"v":1,"check":"iscsi","status":"failed","reason":"AptFailed","message":"apt-get install open-iscsi failed: E: Unable to locate package open-iscsi",'$os',"iscsid":"inactive","iscsiTcp":false}'
+for node in kwok-node-0 kwok-node-1 kwok-node-2; do play_result rke2-node-bootstrap-iscsi "$node" "$iscsi_ok"; done
+play_result rke2-node-bootstrap-gpu kwok-node-0 "$gpu_ok"
+play_result rke2-node-bootstrap-gpu kwok-node-1 "$gpu_none"
+play_result rke2-node-bootstrap-iscsi kwok-node-2 "$iscsi_failed"
+play_result rke2-node-bootstrap-gpu kwok-node-2 "$gpu_ok"
+step kubectl nodeboot verify kwok-node-0 kwok-node-1 || true
 step kubectl nodeboot verify || true
 if ((keep)); then
   printf '\nThe cluster stays up (and nodeboot-webhook, pid %s, its log in %s):\n' "$webhook_pid" "$demo/webhook.log"

@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 iproute2
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcxxopts-dev
   libcurl4-openssl-dev libboost-test-dev libsimdjson-dev
+  libnghttp2-dev zlib1g-dev dpkg-dev  # the portable kubectl-nodeboot (scripts/release.sh): static archives, curl's source
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   golang-go
 )

@@ -219,14 +219,24 @@ def pct(xs, q):
 def ready(node):
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
 
-# (a) watch receive times: first event with the node Ready, first event with the pod bound.
-ready_at, released_at, bound_at = {}, {}, {}
+def schedulable(node):
+    # Ready and free of every NoSchedule taint but its own dedicated one: the node lifecycle
+    # controller lifts node.kubernetes.io/not-ready only after Ready, and the gate controller
+    # waits for that (a pod released earlier only bounces off the scheduler into its backoff).
+    return ready(node) and all(t["key"] == "maroonedpods.io/dedicated" or t.get("effect") != "NoSchedule"
+                               for t in node.get("spec", {}).get("taints", []))
+
+# (a) watch receive times: first event with the node Ready (and schedulable), first event with
+# the pod released, first with the pod bound.
+ready_at, schedulable_at, released_at, bound_at = {}, {}, {}, {}
 for line in open(f"{work}/watch.nodes"):
     t, ev = line.split(" ", 1)
     node = json.loads(ev)["object"]
     pid = node["metadata"]["labels"]["maroonedpods.io/pod-uid"]
     if ready(node):
         ready_at.setdefault(pid, float(t))
+    if schedulable(node):
+        schedulable_at.setdefault(pid, float(t))
 for line in open(f"{work}/watch.pods"):
     t, ev = line.split(" ", 1)
     pod = json.loads(ev)["object"]
@@ -236,8 +246,10 @@ for line in open(f"{work}/watch.pods"):
     if pid and pod["spec"].get("nodeName"):
         bound_at.setdefault(pid, float(t))
 watch_ms = [(bound_at[i] - ready_at[i]) * 1000 for i in bound_at if i in ready_at]
-# The split: Ready → gate removed is the controller's, gate removed → bound the scheduler's.
-release_ms = [(released_at[i] - ready_at[i]) * 1000 for i in released_at if i in ready_at]
+# The split: Ready → schedulable is kube-controller-manager's (the not-ready taint), schedulable
+# → gate removed the gate controller's, gate removed → bound the scheduler's.
+untaint_ms = [(schedulable_at[i] - ready_at[i]) * 1000 for i in schedulable_at if i in ready_at]
+release_ms = [(released_at[i] - schedulable_at[i]) * 1000 for i in released_at if i in schedulable_at]
 bind_ms = [(bound_at[i] - released_at[i]) * 1000 for i in bound_at if i in released_at]
 
 # (b) the API's own timestamps (whole seconds).
@@ -278,7 +290,9 @@ removed = re.search(r"^nodeboot_marooned_gates_removed_total (\S+)", open(f"{wor
 print(f"marooned pods: {n}, bound to their own dedicated node: {on_own_node}")
 print(f"node Ready -> pod bound, watch receive times ({len(watch_ms)} pods): "
       f"p50 {pct(watch_ms, .5):.0f} ms, p99 {pct(watch_ms, .99):.0f} ms, max {max(watch_ms):.0f} ms")
-print(f"  of which node Ready -> gate removed (controller): p50 {pct(release_ms, .5):.0f} ms, p99 {pct(release_ms, .99):.0f} ms; "
+print(f"  of which Ready -> not-ready taint lifted (kube-controller-manager): p50 {pct(untaint_ms, .5):.0f} ms, "
+      f"p99 {pct(untaint_ms, .99):.0f} ms;")
+print(f"  taint lifted -> gate removed (gate controller): p50 {pct(release_ms, .5):.0f} ms, p99 {pct(release_ms, .99):.0f} ms; "
       f"gate removed -> bound (scheduler): p50 {pct(bind_ms, .5):.0f} ms, p99 {pct(bind_ms, .99):.0f} ms")
 print(f"node Ready -> pod bound, API timestamps ({len(api_s)} pods, 1 s resolution): "
       f"p50 {pct(api_s, .5):.0f} s, p99 {pct(api_s, .99):.0f} s, max {max(api_s):.0f} s")

@@ -76,7 +76,7 @@ apply_chunks() {  # file: server-side apply, 500 objects per kubectl (idempotent
   rm -f "$work"/chunk.*
   split -l 500 "$1" "$work/chunk."
   for chunk in "$work"/chunk.*; do
-    kubectl apply --server-side --field-manager nodeboot-bench -f "$chunk" >/dev/null
+    kubectl apply --server-side --force-conflicts --field-manager nodeboot-bench -f "$chunk" >/dev/null
   done
 }
 wait_count() {  # what target command...: until the command prints a number >= target (15 min at most)

@@ -1,6 +1,7 @@
 #include "nodeboot/plugin/app.hpp"
 #include "nodeboot/plugin/cmd/abort.hpp"
 #include "nodeboot/plugin/cmd/cluster.hpp"
+#include "nodeboot/plugin/cmd/complete.hpp"
 #include "nodeboot/plugin/cmd/finish.hpp"
 #include "nodeboot/plugin/cmd/marooned.hpp"
 #include "nodeboot/plugin/cmd/retry.hpp"
@@ -26,6 +27,7 @@ std::span<const CommandSpec> commands() {
       {"cluster", "Bootstrap a bare-metal Flatcar cluster from cluster.yaml (PXE, Matchbox, dnsmasq)", cmd::cluster},
       {"marooned", "Marooned pods: list, join-info, vmi", cmd::marooned},
       {"version", "Print the client and server versions", cmd::version},
+      {"__complete", "Shell completion for kubectl_complete-nodeboot (hidden)", cmd::complete},
   };
   return table;
 }

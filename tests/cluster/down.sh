@@ -12,7 +12,14 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n $state ]] || { echo "down.sh: --state-dir is required" >&2; exit 2; }
-[[ -f $state/pids ]] || { ((quiet)) || echo "down.sh: no cluster at $state" >&2; exit 0; }
+data=("$state/etcd" "$state/pki" "$state/kubeconfig" "$state/tokens.csv" "$state/env" "$state"/cmdline.*)
+if [[ ! -f $state/pids ]]; then
+  # No processes to stop, but data may be left by a teardown cut short (a reaper killed
+  # between removing pids and the data, a machine restart): up.sh must start from empty.
+  rm -rf "${data[@]}"
+  ((quiet)) || echo "down.sh: no cluster at $state" >&2
+  exit 0
+fi
 
 mapfile -t entries < "$state/pids"
 rm -f "$state/pids"   # tells the reaper the teardown is under way
@@ -46,6 +53,6 @@ if [[ -f $state/env ]]; then
     fi
   done
 fi
-rm -rf "$state/etcd" "$state/pki" "$state/kubeconfig" "$state/tokens.csv" "$state/env" "$state"/cmdline.*
+rm -rf "${data[@]}"
 ((quiet)) || echo "down.sh: cluster at $state stopped" >&2
 exit $status

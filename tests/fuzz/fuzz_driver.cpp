@@ -2,7 +2,8 @@
 // nodeboot's C++23, so libFuzzer is out of reach here). It replays every file of the
 // corpus folders given, then mutates them for -runs=N executions or -seconds=S: byte
 // flips, interesting bytes, YAML / kubeconfig tokens from a dictionary, deletions,
-// duplications, splices of two inputs, and deep nesting. Coverage is not measured; the
+// duplications, splices of two inputs, and deep nesting (tokens from the target's
+// fuzz_dictionary() when it has one). Coverage is not measured; the
 // structure-aware dictionary makes up for part of that. Deterministic for a given -seed.
 // On a sanitizer report the offending input is written to ./crash-input (death callback).
 #include <algorithm>
@@ -23,6 +24,9 @@
 #endif
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+// A target may bring its own mutation tokens (the webhook's are JSON); weak, so a target
+// without them gets the YAML / kubeconfig set below.
+__attribute__((weak)) std::vector<std::string> fuzz_dictionary();
 
 namespace {
 
@@ -33,7 +37,7 @@ void dump_current() {
   std::fprintf(stderr, "fuzz: the failing input is in ./crash-input (%zu bytes)\n", current.size());
 }
 
-const std::vector<std::string> kDictionary = {
+const std::vector<std::string> kYamlDictionary = {
     "apiVersion: v1\n", "kind: Config\n", "current-context: ctx\n", "clusters:\n", "users:\n", "contexts:\n",
     "- name: c\n", "- name: u\n", "- name: ctx\n", "  cluster:\n", "  user:\n", "  context:\n",
     "    server: https://127.0.0.1:6443\n", "    certificate-authority: ca.crt\n",
@@ -48,7 +52,8 @@ const std::vector<std::string> kDictionary = {
     "0x1F", "1e309", "\xef\xbb\xbf", "\xff\xfe", std::string(1, '\0'),
 };
 
-std::string mutate(std::string s, const std::vector<std::string>& corpus, std::mt19937_64& rng) {
+std::string mutate(std::string s, const std::vector<std::string>& corpus, const std::vector<std::string>& dictionary,
+                   std::mt19937_64& rng) {
   auto pick = [&](std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng() % n); };
   const int steps = 1 + static_cast<int>(rng() % 6);
   for (int i = 0; i < steps; ++i) {
@@ -63,7 +68,7 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus, std::m
       }
       case 2:
       case 3:  // a dictionary token
-        s.insert(pick(s.size() + 1), kDictionary[pick(kDictionary.size())]);
+        s.insert(pick(s.size() + 1), dictionary[pick(dictionary.size())]);
         break;
       case 4:  // delete a range
         if (!s.empty()) {
@@ -142,12 +147,13 @@ int main(int argc, char** argv) {
     run_one(input);
     ++executions;
   }
+  const std::vector<std::string> dictionary = fuzz_dictionary ? fuzz_dictionary() : kYamlDictionary;
   std::mt19937_64 rng(seed);
   while (true) {
     if (seconds > 0 ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= seconds
                     : executions >= runs)
       break;
-    run_one(mutate(corpus[rng() % corpus.size()], corpus, rng));
+    run_one(mutate(corpus[rng() % corpus.size()], corpus, dictionary, rng));
     ++executions;
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -127,10 +128,32 @@ thread_local SSL* connection_ssl = nullptr;
 // Set when the answer being written must end the connection.
 thread_local bool close_after_response = false;
 
+// The socket corked for the answer being written, or -1.
+thread_local int corked_fd = -1;
+
 int remember_connection(SSL* ssl, int*, void*) {
   connection_ssl = ssl;
   close_after_response = false;
+  corked_fd = -1;
   return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// cpp-httplib 0.11.4 writes an answer's head and body with two SSL_writes; with TCP_NODELAY
+// that is two TCP segments, and two wake-ups of the API server, per admission. Corked while
+// they are written, they leave as one segment when the logger (which cpp-httplib calls
+// right after the write) uncorks.
+void cork_answer() {
+  if (!connection_ssl) return;
+  const int fd = SSL_get_fd(connection_ssl);
+  const int on = 1;
+  if (fd >= 0 && ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) corked_fd = fd;
+}
+
+void uncork_answer() {
+  if (corked_fd < 0) return;
+  const int off = 0;
+  ::setsockopt(corked_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+  corked_fd = -1;
 }
 
 void reject_in_band(httplib::Response& res, int code, std::string message, bool close) {
@@ -147,6 +170,7 @@ void reject_in_band(httplib::Response& res, int code, std::string message, bool 
 // client reads the whole answer and a clean end (closing with unread input would send a
 // reset that can destroy the answer in flight).
 void end_connection_after_response() {
+  uncork_answer();
   if (!close_after_response || !connection_ssl) return;
   close_after_response = false;
   SSL_shutdown(connection_ssl);
@@ -343,6 +367,7 @@ Result<int> Server::start() {
   const auto admission = [this](std::function<AdmissionResponse(const AdmissionRequest&)> handler) {
     return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
       res.set_content(serve_admission(req.body, handler), json_type);
+      cork_answer();
     };
   };
   http.Post("/mutate/pods", admission([this](const AdmissionRequest& r) { return mutate_pod(r, cluster_->taint_key()); }));

@@ -55,11 +55,22 @@ std::optional<std::string> node_not_eligible(const nlohmann::json& node, std::st
   if (const auto spec = node.find("spec"); spec != node.end() && spec->is_object() && spec->value("unschedulable", false))
     return std::string("it is cordoned");
   const auto key = dedicated_taint_key(taint_key);
+  bool ours = false;
+  std::optional<std::string> foreign;
   if (const auto* taints = spec_list(node, "taints"))
-    for (const auto& t : *taints)
-      if (t.is_object() && t.value("key", "") == key && t.value("value", "") == id && t.value("effect", "") == "NoSchedule")
-        return std::nullopt;
-  return "it lacks the taint " + key + "=" + std::string(id) + ":NoSchedule";
+    for (const auto& t : *taints) {
+      if (!t.is_object() || t.value("effect", "") != "NoSchedule") continue;
+      if (t.value("key", "") == key && t.value("value", "") == id) ours = true;
+      else if (!foreign) foreign = t.value("key", "");
+    }
+  if (!ours) return "it lacks the taint " + key + "=" + std::string(id) + ":NoSchedule";
+  // The pod tolerates only its own NoSchedule taint. Released while another one is still
+  // there (typically node.kubernetes.io/not-ready, which the node lifecycle controller
+  // removes a moment after Ready), the scheduler would turn it away and retry only after
+  // its backoff: tens of seconds. The taint's removal is a node event, so waiting costs
+  // nothing.
+  if (foreign) return "it still carries the taint " + *foreign + ":NoSchedule";
+  return std::nullopt;
 }
 
 std::optional<nlohmann::json> gate_removal_patch(const nlohmann::json& pod) {

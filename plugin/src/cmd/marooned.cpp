@@ -152,17 +152,21 @@ int list(std::vector<std::string> args, Io& io) {
   }
   auto col = [](std::string s, std::size_t w) { return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' '); };
   std::size_t wn = 9, wp = 3, ws = 14, wnode = 4;
+  // Width from what is printed: an empty name shows as <none>, as kubectl does.
+  auto shown = [](const json& v) {
+    auto s = v.get<std::string>();
+    return s.empty() ? std::string("<none>") : s;
+  };
   for (const auto& r : rows) {
     wn = std::max(wn, r["namespace"].get<std::string>().size());
-    wp = std::max(wp, r["pod"].get<std::string>().size());
-    wnode = std::max(wnode, r["node"].get<std::string>().size());
+    wp = std::max(wp, shown(r["pod"]).size());
+    wnode = std::max(wnode, shown(r["node"]).size());
   }
   if (ns.empty()) io.out << col("NAMESPACE", wn);
   io.out << col("POD", wp) << col("ID", 36) << col("STATE", ws) << col("NODE", wnode) << "AGE\n";
   for (const auto& r : rows) {
     if (ns.empty()) io.out << col(r["namespace"], wn);
-    io.out << col(r["pod"].get<std::string>().empty() ? "<none>" : r["pod"].get<std::string>(), wp) << col(r["id"], 36)
-           << col(r["state"], ws) << col(r["node"].get<std::string>().empty() ? "<none>" : r["node"].get<std::string>(), wnode)
+    io.out << col(shown(r["pod"]), wp) << col(r["id"], 36) << col(r["state"], ws) << col(shown(r["node"]), wnode)
            << age(r["created"]) << '\n';
   }
   return exit_ok;

@@ -197,6 +197,21 @@ BOOST_AUTO_TEST_CASE(deleting_the_pod_cordons_and_marks_its_node) {
   }));
 }
 
+BOOST_AUTO_TEST_CASE(a_finished_pod_cordons_and_marks_its_node) {
+  auto& env = *Suite::env;
+  const auto [name, node] = marooned_pod_on_its_node();
+  // The pod ends as a kubelet would report it (kwok runs no containers): phase Succeeded
+  // through the status subresource. The pod object stays; its node is done for all that.
+  cluster().kubectl_ok({"patch", "pod", "-n", env.ns, name, "--subresource=status", "--type=merge", "-p",
+                        R"({"status":{"phase":"Succeeded"}})"});
+  BOOST_TEST(eventually([&] {
+    const auto n = kubectl_json({"get", "node", node});
+    return n["spec"].value("unschedulable", false) &&
+           n["metadata"]["annotations"].value(std::string(names::maroon_cleanup), "") == "true";
+  }));
+  BOOST_TEST(get_pod(env.ns, name)["status"].value("phase", "") == "Succeeded");
+}
+
 BOOST_AUTO_TEST_CASE(one_replica_holds_the_lease_and_the_other_takes_over) {
   auto& env = *Suite::env;
   BOOST_TEST(eventually([] { return lease_holder() == "replica-a"; }));

@@ -194,6 +194,11 @@ BOOST_AUTO_TEST_CASE(list_shows_id_state_and_node) {
   BOOST_TEST(table.out.starts_with("POD "), table.out);
   const auto line = table.out.substr(table.out.find(fresh["metadata"]["name"].get<std::string>()));
   BOOST_TEST(line.substr(0, line.find('\n')).find(" Gated ") != std::string::npos, table.out);
+  // Columns line up, also where a value is <none> (the fresh pod has no node yet).
+  const auto header = table.out.substr(0, table.out.find('\n'));
+  const auto row = line.substr(0, line.find('\n'));
+  BOOST_TEST(row.find("<none>") == header.find("NODE"), table.out);
+  BOOST_TEST(row.rfind(' ', row.size() - 1) + 1 == header.find("AGE"), table.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

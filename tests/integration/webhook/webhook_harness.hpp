@@ -212,8 +212,10 @@ class RawTls {
 
   // True when the server closed the connection within `within`: a read sees EOF or a
   // reset, not data and not a timeout.
-  bool closed_by_peer(std::chrono::seconds within = std::chrono::seconds(5)) {
-    timeval tv{static_cast<time_t>(within.count()), 0};
+  bool closed_by_peer(std::chrono::milliseconds within = std::chrono::seconds(5)) {
+    // Whole milliseconds of at least 1: a zero SO_RCVTIMEO would mean "wait forever".
+    const auto ms = std::max<std::chrono::milliseconds::rep>(1, within.count());
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char c;
     errno = 0;

@@ -1,4 +1,5 @@
 #include <regex>
+#include <set>
 
 #include "nodeboot/webhook/pods.hpp"
 #include "review_fixtures.hpp"
@@ -43,6 +44,17 @@ json with_object(json review, const json& object) {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(webhook_mutate)
+
+BOOST_AUTO_TEST_CASE(marooned_ids_are_distinct_uuid_v4s_across_random_pool_refills) {
+  // The ids come from a per-thread pool of CSPRNG bytes, 256 at a time: 600 cross two refills.
+  std::set<std::string> ids;
+  for (int i = 0; i < 600; ++i) {
+    const auto id = wh::new_marooned_id();
+    BOOST_TEST(std::regex_match(id, uuid_v4), id);
+    ids.insert(id);
+  }
+  BOOST_TEST(ids.size() == 600u);
+}
 
 BOOST_AUTO_TEST_CASE(kubectl_named_pod_keeps_defaulted_tolerations_and_slash_keys) {
   const auto review = review_fixture("pod_create_named.json");

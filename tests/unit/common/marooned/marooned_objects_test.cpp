@@ -26,6 +26,16 @@ BOOST_AUTO_TEST_CASE(node_is_eligible_only_when_ready_schedulable_and_tainted_fo
   BOOST_TEST(node_not_eligible(node(true, false, "other"), id, "maroonedpods.io")->find("lacks the taint") != std::string::npos);
   BOOST_TEST(node_not_eligible(node(true, false, id), id, "example.com")->find("lacks the taint example.com/dedicated") != std::string::npos);
   BOOST_TEST(node_not_eligible(node(true, false, id), "other-id", "maroonedpods.io")->find("not labelled") != std::string::npos);
+  // Ready, but the node lifecycle controller has not lifted its not-ready taint yet: the
+  // scheduler would refuse the pod.
+  json lagging = node(true, false, id);
+  lagging["spec"]["taints"].push_back({{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}});
+  BOOST_TEST(*node_not_eligible(lagging, id, "maroonedpods.io") == "it still carries the taint node.kubernetes.io/not-ready:NoSchedule");
+  // NoExecute taints are not the scheduler's business here (the pod tolerates not-ready
+  // and unreachable NoExecute by default).
+  json no_execute = node(true, false, id);
+  no_execute["spec"]["taints"].push_back({{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoExecute"}});
+  BOOST_TEST(!node_not_eligible(no_execute, id, "maroonedpods.io"));
 }
 
 BOOST_AUTO_TEST_CASE(gate_patch_removes_only_our_gate_and_fails_if_the_gates_changed) {

@@ -1,5 +1,7 @@
 #include "nodeboot/plugin/cmd/verify.hpp"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <cxxopts.hpp>
@@ -86,7 +88,12 @@ std::expected<Options, int> complete(const std::vector<std::string>& args, Io& i
     return std::unexpected(exit_ok);
   }
   Options o;
-  if (parsed.count("nodes")) o.selection.names = parsed["nodes"].as<std::vector<std::string>>();
+  if (parsed.count("nodes")) {
+    // A node named twice is verified (and reported) once, in the order first named.
+    for (auto& name : parsed["nodes"].as<std::vector<std::string>>())
+      if (std::find(o.selection.names.begin(), o.selection.names.end(), name) == o.selection.names.end())
+        o.selection.names.push_back(std::move(name));
+  }
   if (parsed.count("selector")) o.selection.label_selector = parsed["selector"].as<std::string>();
   if (!o.selection.names.empty() && parsed.count("selector"))
     return usage("name NODE arguments or give -l/--selector, not both");

@@ -354,6 +354,9 @@ BOOST_AUTO_TEST_CASE(every_pod_state_gets_the_right_row_and_exit_code) {
   // Only the healthy nodes, by name: exit 0.
   auto healthy = verify_json({f.node("good"), f.node("nonintel")}, 0);
   BOOST_TEST(healthy["summary"]["passed"] == 2);
+  // A node named twice is one row.
+  auto twice = verify_json({f.node("good"), f.node("good")}, 0);
+  BOOST_TEST(twice["summary"]["nodes"] == 1);
   // A subset of checks: the wrong-OS node passes when only iscsi is asked about.
   auto only_iscsi = verify_json({f.node("wrongos"), "--checks", "iscsi"}, 0);
   BOOST_TEST(only_iscsi["checks"] == json::array({"iscsi"}));

@@ -14,6 +14,7 @@
 
 #include <httplib.h>
 
+#include "keepalive_wait.hpp"
 #include "nodeboot/webhook/log.hpp"
 #include "nodeboot/webhook/nodes.hpp"
 #include "nodeboot/webhook/pods.hpp"
@@ -27,7 +28,7 @@ namespace {
 // everyone else. This pool starts threads on demand up to a maximum and retires idle ones.
 class ConnectionPool final : public httplib::TaskQueue {
  public:
-  explicit ConnectionPool(std::size_t max_threads) : max_threads_(max_threads) {}
+  ConnectionPool(std::size_t max_threads, std::chrono::seconds keep_alive) : max_threads_(max_threads), keep_alive_(keep_alive) {}
 
   void enqueue(std::function<void()> fn) override {
     std::lock_guard lock(mutex_);
@@ -62,7 +63,9 @@ class ConnectionPool final : public httplib::TaskQueue {
   }
 
   static void* entry(void* self) {
-    static_cast<ConnectionPool*>(self)->work();
+    auto* pool = static_cast<ConnectionPool*>(self);
+    const IdleWait idle_wait(pool->keep_alive_);
+    pool->work();
     return nullptr;
   }
 
@@ -86,6 +89,7 @@ class ConnectionPool final : public httplib::TaskQueue {
   }
 
   const std::size_t max_threads_;
+  const std::chrono::seconds keep_alive_;
   std::mutex mutex_;
   std::condition_variable work_;
   std::condition_variable done_;
@@ -287,7 +291,8 @@ Result<int> Server::start() {
   if (!http.is_valid()) return fail(ErrorKind::config, "cannot set up TLS (is --client-ca a readable PEM file?)");
 
   const auto max_connections = options_.max_connections;
-  http.new_task_queue = [max_connections] { return new ConnectionPool(max_connections); };
+  const auto keep_alive = options_.keep_alive;
+  http.new_task_queue = [max_connections, keep_alive] { return new ConnectionPool(max_connections, keep_alive); };
   // Debian builds cpp-httplib with TCP_NODELAY off: every keep-alive answer would wait
   // ~40 ms for Nagle plus the client's delayed ACK.
   http.set_tcp_nodelay(true);

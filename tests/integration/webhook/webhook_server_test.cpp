@@ -24,7 +24,7 @@ struct Served {
   std::unique_ptr<wh::Server> server;
   int port = 0;
 
-  explicit Served(std::filesystem::path client_ca = {}) {
+  explicit Served(std::filesystem::path client_ca = {}, std::chrono::seconds keep_alive = std::chrono::seconds(120)) {
     pki.write_serving(certs.path(), pki.issue("nodeboot-webhook"));
     wh::ServerOptions options;
     options.cert_dir = certs.path();
@@ -32,6 +32,7 @@ struct Served {
     options.host = "127.0.0.1";
     options.port = 0;
     options.cert_poll = std::chrono::milliseconds(20);  // rotation tests rotate fast
+    options.keep_alive = keep_alive;
     server = std::make_unique<wh::Server>(options, std::make_shared<wh::OfflineClusterView>("maroonedpods.io"));
     auto started = server->start();
     BOOST_REQUIRE_MESSAGE(started.has_value(), (started ? std::string() : started.error().message));
@@ -246,6 +247,27 @@ BOOST_AUTO_TEST_CASE(slow_and_idle_connections_do_not_starve_the_server) {
                                                                              << percentile(latencies_ms, 0.99) << " ms");
   BOOST_TEST(failed == 0);
   BOOST_TEST(latencies_ms.size() == 2000u);
+}
+
+// Between requests a connection waits in keepalive_wait.cpp's poll() rather than in
+// cpp-httplib's 10 ms polls: requests after short and long pauses are still answered on the
+// same connection, and an idle one is still closed once the keep-alive timeout has passed.
+BOOST_AUTO_TEST_CASE(keep_alive_connections_answer_after_pauses_and_close_when_idle_too_long) {
+  Served s({}, std::chrono::seconds(2));
+  RawTls t(s.port, s.pki.ca_file());
+  BOOST_REQUIRE(t.handshake());
+  for (const auto pause : {0, 15, 300, 1200}) {  // ms: under, over 10 ms, and well over
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+    BOOST_REQUIRE(t.send(http_post("/mutate/pods", pod_review())));
+    const auto response = t.read_response();
+    BOOST_REQUIRE_MESSAGE(!response.empty(), "no answer after a " << pause << " ms pause");
+    BOOST_TEST(in_band(response).contains("patch"), pause);
+  }
+  const auto idle_since = std::chrono::steady_clock::now();
+  BOOST_TEST(t.closed_by_peer(std::chrono::seconds(6)));
+  // Not before the timeout (2 s): the wait ends on the timeout, not on a stray wake-up.
+  const auto idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - idle_since);
+  BOOST_TEST(idle_ms.count() >= 1900);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_then_exits) {

@@ -80,8 +80,10 @@ done
 step kubectl get mutatingwebhookconfigurations,validatingwebhookconfigurations
 
 # --- Marooned pods (seed 004): a generateName pod comes back gated and pinned to a node of
-# its own; the node a VM would bring joins (a kwok node with the label and taint that
-# `nodeboot-agent join` writes); once it is Ready the controller releases the gate and the
+# its own; the controller issues the pod's single-use join credential; the VM's first boot
+# runs the real `nodeboot-agent join` on the rendered join-info (k3s-agent played by the
+# test stand-in, which registers a kwok node as that node's kubelet); the node presents
+# its proof, the controller vouches for it and, once it is Ready, releases the gate; the
 # real scheduler binds the pod there.
 note "A marooned pod: gated and pinned at admission"
 kubectl create namespace demo >/dev/null
@@ -95,18 +97,25 @@ POD
 step kubectl get -n demo "$pod" -o jsonpath='{"gates: "}{.spec.schedulingGates}{"\nnodeSelector: "}{.spec.nodeSelector}{"\ntolerations: "}{.spec.tolerations}{"\n"}'
 step kubectl nodeboot marooned list -n demo
 id=$(kubectl get -n demo "$pod" -o jsonpath='{.metadata.annotations.maroonedpods\.io/pod-uid}')
-note "Its dedicated node joins (label maroonedpods.io/pod-uid=$id, taint maroonedpods.io/dedicated=$id:NoSchedule)"
-kubectl apply -f - >/dev/null <<NODE
-apiVersion: v1
-kind: Node
-metadata:
-  name: marooned-$id
-  annotations: {kwok.x-k8s.io/node: fake}
-  labels: {type: kwok, kubernetes.io/hostname: marooned-$id, maroonedpods.io/pod-uid: "$id"}
-spec:
-  taints: [{key: maroonedpods.io/dedicated, value: "$id", effect: NoSchedule}]
-NODE
+note "Its VM boots with join-info.yaml (token and the pod's join credential) and runs nodeboot-agent join"
+for _ in $(seq 1 60); do kubectl get secret -n nodeboot-marooned "marooned-join-$id" >/dev/null 2>&1 && break; sleep 0.5; done
+mkdir -p "$demo/vm/etc/marooned"
+printf 'abcdef.0123456789abcdef\n' >"$demo/join-token"
+step kubectl nodeboot marooned join-info "${pod#pod/}" -n demo --token-file "$demo/join-token" \
+  --output-file "$demo/vm/etc/marooned/join-info.yaml"
+NODEBOOT_HOST_ROOT="$demo/vm" NODEBOOT_E2E_PKI="$state/pki" step nodeboot-agent join --host-root "$demo/vm" \
+  --service-manager "$root/tests/e2e/marooned/standin_systemctl.sh" --node-name "marooned-$id" --timeout 120
 kubectl wait -n demo "$pod" --for=jsonpath='{.spec.nodeName}'="marooned-$id" --timeout=120s >/dev/null
+step kubectl get node "marooned-$id" -L maroonedpods.io/pod-uid -L node-restriction.kubernetes.io/maroonedpods.io-pod-uid
+note "An ordinary pod cannot name (or select, or tolerate its way onto) a dedicated node"
+step kubectl create -n demo -f - <<POD || true
+apiVersion: v1
+kind: Pod
+metadata: {generateName: sneaky-}
+spec:
+  nodeName: marooned-$id
+  containers: [{name: app, image: registry.k8s.io/pause:3.10}]
+POD
 step kubectl get -n demo "$pod" -o wide
 step kubectl get events -n demo --field-selector involvedObject.kind=Pod --sort-by=.lastTimestamp
 note "Only the controller may release a gate: another user's attempt is refused"

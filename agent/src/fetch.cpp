@@ -1,4 +1,5 @@
 #include "nodeboot/agent/fetch.hpp"
+#include "nodeboot/util/curl_trust.hpp"
 
 #include <curl/curl.h>
 
@@ -88,8 +89,7 @@ FetchResult fetch(const FetchRequest& request, const BodySink& sink) {
   // Only https: a redirect must not downgrade, nor carry the token to another scheme.
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_blob ca{const_cast<char*>(request.ca_pem.data()), request.ca_pem.size(), CURL_BLOB_COPY};
-  if (!request.ca_pem.empty()) curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+  trust_only(c, request.ca_pem);
 
   curl_slist* headers = nullptr;
   std::string auth;

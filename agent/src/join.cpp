@@ -15,6 +15,7 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
+#include "nodeboot/marooned/join.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/process.hpp"
@@ -92,8 +93,9 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
     else if (key == "token") info.token = Secret(*value);
     else if (key == "pod_uid") info.pod_uid = *value;
     else if (key == "taint_key") info.taint_key = *value;
+    else if (key == "credential") info.credential = Secret(*value);
     else problems.push_back("line " + std::to_string(number) + ": unknown field \"" + key +
-                            "\" (expected server_url, token, pod_uid, taint_key)");
+                            "\" (expected server_url, token, pod_uid, taint_key, credential)");
   }
   static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
   static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
@@ -104,6 +106,10 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
   if (!std::regex_match(info.pod_uid, uuid))
     problems.push_back("pod_uid: must be the pod's " + std::string(names::maroon_pod_uid) +
                        " annotation, a lowercase UUID; got \"" + info.pod_uid + "\"");
+  static const std::regex credential("^[0-9a-f]{64}$");
+  if (!std::regex_match(info.credential.reveal(), credential))
+    problems.push_back("credential: must be the pod's join credential, 64 hex digits (from `kubectl nodeboot marooned "
+                       "join-info`, which reads it from Secret nodeboot-marooned/marooned-join-<pod_uid>)");
   if (!seen.contains("taint_key")) info.taint_key = std::string(names::maroon_default_taint_key);
   if (info.taint_key.size() > 253 || !std::regex_match(info.taint_key, subdomain))
     problems.push_back("taint_key: must be a DNS subdomain such as maroonedpods.io (MaroonedPodsConfig "
@@ -120,7 +126,8 @@ Secret k3s_config(const JoinInfo& info, const std::string& node_name) {
   return Secret("# Written by nodeboot-agent join from " + std::string(names::join_info_path) + ".\n" +
                 "server: " + q(info.server_url) + "\ntoken: " + q(info.token.reveal()) + "\nnode-name: " + q(node_name) +
                 "\nnode-label:\n  - " + q(std::string(names::maroon_pod_uid) + "=" + info.pod_uid) +
-                "\nnode-taint:\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoSchedule") + "\n");
+                "\nnode-taint:\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoSchedule") +
+                "\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoExecute") + "\n");
 }
 
 int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -174,8 +181,8 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "error: " << w.error().message << '\n';
     return 1;
   }
-  out << "wrote " << config_path.string() << " (label " << names::maroon_pod_uid << "=" << info->pod_uid << ", taint "
-      << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule)\n";
+  out << "wrote " << config_path.string() << " (label " << names::maroon_pod_uid << "=" << info->pod_uid << ", taints "
+      << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule and :NoExecute)\n";
 
   auto argv_start = o.service_manager;
   argv_start.insert(argv_start.end(), {"start", "--no-block", "k3s-agent.service"});
@@ -189,8 +196,13 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
 
   // Registered = the k3s agent has its kubelet credentials and its Node carries our label.
+  // Then the proof goes on the Node (with the kubelet's credentials: NodeRestriction lets
+  // a node annotate only itself), and the controller's vouched label is awaited.
   const auto kubeconfig = under(o.host_root, "/var/lib/rancher/k3s/agent/kubelet.kubeconfig");
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  const std::string id_label(names::maroon_pod_uid), vouched_label(names::maroon_vouched_label);
+  const auto proof = marooned::join_proof(info->credential, info->pod_uid, o.node_name);
+  bool presented = false;
   std::string last = "k3s-agent has not written " + kubeconfig.string() + " yet";
   while (std::chrono::steady_clock::now() < deadline) {
     if (std::filesystem::exists(kubeconfig)) {
@@ -199,13 +211,26 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
         cfg->timeout = std::chrono::seconds(10);
         kube::Client client(std::move(*cfg));
         auto node = client.get(kube::resources::nodes, "", o.node_name);
-        if (node && (*node)["metadata"].value("labels", nlohmann::json::object()).value(std::string(names::maroon_pod_uid), "") ==
-                        info->pod_uid) {
-          out << "node " << o.node_name << " registered for marooned pod " << info->pod_uid << '\n';
+        const auto labels = node ? (*node)["metadata"].value("labels", nlohmann::json::object()) : nlohmann::json::object();
+        if (node && labels.value(vouched_label, "") == info->pod_uid) {
+          out << "node " << o.node_name << " registered and vouched for marooned pod " << info->pod_uid << '\n';
           return 0;
         }
-        last = node ? "node " + o.node_name + " lacks the label " + std::string(names::maroon_pod_uid)
-                    : "node " + o.node_name + ": " + node.error().message;
+        if (node && labels.value(id_label, "") == info->pod_uid && !presented) {
+          const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_join_proof), proof}}}}}};
+          auto r = client.patch(kube::resources::nodes, "", o.node_name, kube::PatchType::merge, patch);
+          if (r) {
+            presented = true;
+            out << "node " << o.node_name << " registered; join proof presented, waiting for the controller to vouch for it\n";
+          }
+          last = r ? "the controller has not vouched for node " + o.node_name +
+                         " yet (its Events on the marooned pod say why; is nodeboot-webhook's gate-release controller running?)"
+                   : "presenting the join proof on node " + o.node_name + ": " + r.error().message;
+        } else if (!node) {
+          last = "node " + o.node_name + ": " + node.error().message;
+        } else if (!presented) {
+          last = "node " + o.node_name + " lacks the label " + id_label;
+        }
       } else {
         last = cfg.error().message;
       }
@@ -213,7 +238,7 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
     // A local file and one GET per second while the node boots: cheap, and bounded by --timeout.
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  err << "error: node " << o.node_name << " did not register within " << o.timeout.count() << " s: " << last << '\n';
+  err << "error: node " << o.node_name << " was not vouched for within " << o.timeout.count() << " s: " << last << '\n';
   return 1;
 }
 

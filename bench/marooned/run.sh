@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: marooned pods end to end on a real control plane (tests/cluster/up.sh: etcd,
 # kube-apiserver, kube-scheduler, kube-controller-manager, kwok). N marooned pods are
-# created through the real nodeboot-webhook (gated and pinned), then N kwok nodes join with
-# each pod's label and taint; the gate-release controller (the same nodeboot-webhook process,
-# --enable-gate-controller, as the nodeboot-webhook ServiceAccount) releases each pod once
-# its node is Ready and the real scheduler binds it.
+# created through the real nodeboot-webhook (gated and pinned; the controller issues each a
+# join credential), then N kwok nodes join with each pod's label, taints and join proof;
+# the gate-release controller (the same nodeboot-webhook process, --enable-gate-controller,
+# as the nodeboot-webhook ServiceAccount) vouches for each node and releases its pod once
+# it is Ready, and the real scheduler binds it.
 #
 # Reports, from the API server only:
 #   - node Ready → pod bound, p50/p99/max, two ways: (a) receive times of one watch on the
@@ -51,6 +52,7 @@ ns=marooned-bench
 
 # --- The controller's identity and RBAC, the CRD and its default object (manifests/marooned).
 kubectl create namespace nodeboot-system >/dev/null
+kubectl create namespace nodeboot-marooned >/dev/null
 kubectl create serviceaccount nodeboot-webhook -n nodeboot-system >/dev/null
 kubectl apply -f "$repo/manifests/marooned/crd.yaml" -f "$repo/manifests/marooned/rbac.yaml" >/dev/null
 kubectl wait --for=condition=Established crd/maroonedpodsconfigs.maroonedpods.io --timeout=60s >/dev/null
@@ -87,7 +89,7 @@ done
 [[ $(curl -sk "https://127.0.0.1:$port/readyz") == ok ]] || { log "nodeboot-webhook not ready"; exit 1; }
 bundle=$(base64 -w0 <"$work/ca.crt")
 for kind in Mutating Validating; do
-  if [[ $kind == Mutating ]]; then path=/mutate/pods ops=CREATE extra='reinvocationPolicy: IfNeeded'; else path=/validate/pods ops=UPDATE extra=''; fi
+  if [[ $kind == Mutating ]]; then path=/mutate/pods ops=CREATE extra='reinvocationPolicy: Never'; else path=/validate/pods ops='CREATE, UPDATE' extra=''; fi
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: admissionregistration.k8s.io/v1
 kind: ${kind}WebhookConfiguration
@@ -95,7 +97,7 @@ metadata: {name: marooned-bench}
 webhooks:
 - name: ${kind,,}.pods.nodeboot.io
   clientConfig: {url: "https://127.0.0.1:$port$path", caBundle: "$bundle"}
-  rules: [{apiGroups: [""], apiVersions: [v1], operations: [$ops], resources: [pods]}]
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [$ops], resources: [pods, pods/status]}]
   namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $ns}}
   objectSelector: {matchLabels: {maroonedpods.io/maroon: "true"}}
   sideEffects: None
@@ -163,26 +165,35 @@ sleep 2  # both watches established (their initial list of pods is in the file)
 metrics() { kubectl get --raw /metrics | grep '^apiserver_request_total{' >"$1"; }
 metrics "$work/metrics.before"
 
-# --- N dedicated nodes join: label and taint for each id, handed to kwok (which reports Ready).
+# --- N dedicated nodes join: label, taints and join proof for each id (the HMAC of the
+# credential the controller issued), handed to kwok (which reports Ready). The credentials
+# are read before the measurement starts.
 log "joining $pods kwok nodes"
-i=0
-while read -r id; do
-  cat <<YAML
----
+for _ in $(seq 1 240); do
+  (($(kubectl get secrets -n nodeboot-marooned -l maroonedpods.io/pod-uid -o name | wc -l) >= pods)) && break
+  sleep 0.5
+done
+kubectl get secrets -n nodeboot-marooned -l maroonedpods.io/pod-uid -o json >"$work/credentials.json"
+python3 - "$work/ids" "$work/credentials.json" >"$work/nodes.yaml" <<'PY'
+import base64, hashlib, hmac, json, sys
+creds = {s["metadata"]["labels"]["maroonedpods.io/pod-uid"]: base64.b64decode(s["data"]["credential"])
+         for s in json.load(open(sys.argv[2]))["items"]}
+for i, pid in enumerate(l.strip() for l in open(sys.argv[1]) if l.strip()):
+    name = f"marooned-{i}"
+    proof = hmac.new(creds[pid], f"nodeboot-join/v1\n{pid}\n{name}".encode(), hashlib.sha256).hexdigest()
+    print(f"""---
 apiVersion: v1
 kind: Node
 metadata:
-  name: marooned-$i
-  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
-  labels: {maroonedpods.io/pod-uid: "$id", type: kwok-marooned, kubernetes.io/hostname: marooned-$i, kubernetes.io/os: linux}
+  name: {name}
+  annotations: {{kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0", maroonedpods.io/join-proof: "{proof}"}}
+  labels: {{maroonedpods.io/pod-uid: "{pid}", type: kwok-marooned, kubernetes.io/hostname: {name}, kubernetes.io/os: linux}}
 spec:
-  taints: [{key: maroonedpods.io/dedicated, value: "$id", effect: NoSchedule}]
+  taints: [{{key: maroonedpods.io/dedicated, value: "{pid}", effect: NoSchedule}}, {{key: maroonedpods.io/dedicated, value: "{pid}", effect: NoExecute}}]
 status:
-  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
-  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
-YAML
-  i=$((i + 1))
-done <"$work/ids" >"$work/nodes.yaml"
+  allocatable: {{cpu: "4", memory: 8Gi, pods: "110"}}
+  capacity: {{cpu: "4", memory: 8Gi, pods: "110"}}""")
+PY
 kubectl create -f "$work/nodes.yaml" >/dev/null
 # Counted from the pod watch, so that waiting adds no requests to the ones measured.
 bound() {
@@ -302,5 +313,6 @@ for (verb, res, sub), v in sorted(delta.items(), key=lambda kv: -kv[1])[:12]:
 patches = delta.get(("PATCH", "pods", ""), 0)
 gates = float(removed.group(1)) if removed else 0
 print(f"controller: {gates:.0f} gate-removal PATCHes (its /metrics; PATCH pods by all clients: {patches:.0f}) + "
-      f"{ctl_events} Events = {(gates + ctl_events) / n:.2f} writes/pod; its reads are two list+watch informers (no per-pod GET)")
+      f"{ctl_events} Events = {(gates + ctl_events) / n:.2f} writes/pod, plus per pod one GET and one DELETE of its "
+      f"join credential and one PATCH vouching for its node (in the table above); informers for the rest")
 PY

@@ -121,14 +121,18 @@ POLICY
 fi
 # ServiceAccount admission is off: it rejects pods created in a namespace before the
 # controller manager has made its default ServiceAccount, a race tests would keep hitting.
+# Node authorization and NodeRestriction are on, as in production clusters: a kubelet may
+# change only its own Node and may not set node-restriction.kubernetes.io/ labels, which
+# marooned isolation rests on (e2e/marooned plays nodes with system:node:<name> certificates).
 start kube-apiserver "$bin/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --secure-port "$api_port" --cert-dir "$pki" --tls-cert-file "$pki/apiserver.crt" \
   --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
   --service-cluster-ip-range 10.0.0.0/24 --service-account-issuer https://kubernetes.default.svc \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --token-auth-file "$state/tokens.csv" --authorization-mode RBAC --allow-privileged=true \
-  --disable-admission-plugins ServiceAccount --profiling=false --v=1 "${audit_flags[@]}"
+  --token-auth-file "$state/tokens.csv" --authorization-mode Node,RBAC --allow-privileged=true \
+  --enable-admission-plugins NodeRestriction --disable-admission-plugins ServiceAccount --profiling=false --v=1 \
+  "${audit_flags[@]}"
 
 curl_api() { curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$server$1"; }
 for _ in $(seq 1 240); do  # 60 s: a cold apiserver on 2 busy cores takes ~10 s

@@ -36,6 +36,8 @@ class FixedCluster final : public wh::ClusterView {
  public:
   explicit FixedCluster(bool exists) : exists_(exists) {}
   std::string taint_key() const override { return "maroonedpods.io"; }
+  bool node_agent_namespace(std::string_view ns) const override { return ns == "kube-system"; }
+  bool dedicated_node(std::string_view name) const override { return exists_ && name == "dedicated"; }
   nodeboot::Result<bool> bootstrap_secret_exists(std::string_view) override { return exists_; }
   bool synced() const override { return true; }
 
@@ -112,8 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FixedCluster without_secret(false);
   const std::vector<std::function<wh::AdmissionResponse(const wh::AdmissionRequest&)>> handlers = {
       [](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, "maroonedpods.io", &fixed_id); },
-      [](const wh::AdmissionRequest& r) {
-        return wh::validate_pod(r, "maroonedpods.io", "system:serviceaccount:nodeboot-system:nodeboot-webhook");
+      [&](const wh::AdmissionRequest& r) {
+        return wh::validate_pod(
+            r, wh::PodPolicy{"maroonedpods.io", "system:serviceaccount:nodeboot-system:nodeboot-webhook", &with_secret});
       },
       [](const wh::AdmissionRequest& r) { return wh::validate_secret(r); },
       [&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", with_secret); },

@@ -14,53 +14,92 @@ namespace {
 // The CRD is issue 4's (cluster-scoped, the object named `default`).
 const kube::ResourceRef maroonedpodsconfigs{"maroonedpods.io", "v1alpha1", "maroonedpodsconfigs", false,
                                             "MaroonedPodsConfig"};
+
+bool default_node_agent_namespace(std::string_view ns) {
+  return std::ranges::find(names::maroon_default_node_agent_namespaces, ns) !=
+         std::end(names::maroon_default_node_agent_namespaces);
+}
+
+kube::Informer node_informer(kube::Client& client, std::string_view label) {
+  return kube::Informer(
+      client, kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(label)},
+      kube::InformerHandlers{.on_error = [label = std::string(label)](const Error& e) {
+        log_error("watching dedicated nodes", {{"label", label}, {"error", e.message}});
+      }});
+}
 }  // namespace
 
+bool OfflineClusterView::node_agent_namespace(std::string_view ns) const { return default_node_agent_namespace(ns); }
+
 ApiClusterView::ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono::seconds refresh)
-    : client_(std::move(client)), taint_key_(names::maroon_default_taint_key) {
-  thread_ = std::thread([this, refresh] { refresh_loop(refresh); });
+    : client_(std::move(client)),
+      claimed_nodes_(node_informer(*client_, names::maroon_pod_uid)),
+      vouched_nodes_(node_informer(*client_, names::maroon_vouched_label)) {
+  config_.taint_key = names::maroon_default_taint_key;
+  for (const auto ns : names::maroon_default_node_agent_namespaces) config_.node_agent_namespaces.emplace(ns);
+  claimed_nodes_.start();
+  vouched_nodes_.start();
+  thread_ = std::jthread([this, refresh](std::stop_token stop) { refresh_loop(stop, refresh); });
 }
 
 ApiClusterView::~ApiClusterView() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
+  thread_.request_stop();
   wake_.notify_all();
-  thread_.join();
+  thread_ = {};  // joins
+  claimed_nodes_.stop();
+  vouched_nodes_.stop();
 }
 
 std::string ApiClusterView::taint_key() const {
   std::lock_guard lock(mutex_);
-  return taint_key_;
+  return config_.taint_key;
 }
 
-Result<std::string> ApiClusterView::read_taint_key() {
-  auto obj = client_->get(maroonedpodsconfigs, "", "default");
+bool ApiClusterView::node_agent_namespace(std::string_view ns) const {
+  std::lock_guard lock(mutex_);
+  return config_.node_agent_namespaces.contains(ns);
+}
+
+bool ApiClusterView::dedicated_node(std::string_view name) const {
+  return claimed_nodes_.get("", name).has_value() || vouched_nodes_.get("", name).has_value();
+}
+
+bool ApiClusterView::synced() const { return synced_.load() && claimed_nodes_.synced() && vouched_nodes_.synced(); }
+
+Result<ApiClusterView::Config> ApiClusterView::read_config() {
+  Config config;
+  config.taint_key = names::maroon_default_taint_key;
+  for (const auto ns : names::maroon_default_node_agent_namespaces) config.node_agent_namespaces.emplace(ns);
+  auto obj = client_->get(maroonedpodsconfigs, "", names::maroon_config_name);
   // No CRD or no `default` object: the documented defaults apply.
-  if (!obj && kube::is_not_found(obj.error())) return std::string(names::maroon_default_taint_key);
+  if (!obj && kube::is_not_found(obj.error())) return config;
   if (!obj) return std::unexpected(obj.error());
-  const auto ptr = nlohmann::json::json_pointer("/spec/nodeTaintKey");
-  if (obj->contains(ptr) && obj->at(ptr).is_string() && !obj->at(ptr).get<std::string>().empty())
-    return obj->at(ptr).get<std::string>();
-  return std::string(names::maroon_default_taint_key);
+  const auto spec = obj->value("spec", nlohmann::json::object());
+  if (const auto key = spec.find("nodeTaintKey"); key != spec.end() && key->is_string() && !key->get<std::string>().empty())
+    config.taint_key = key->get<std::string>();
+  if (const auto list = spec.find("nodeAgentNamespaces"); list != spec.end() && list->is_array()) {
+    config.node_agent_namespaces.clear();
+    for (const auto& ns : *list)
+      if (ns.is_string()) config.node_agent_namespaces.insert(ns.get<std::string>());
+  }
+  return config;
 }
 
-void ApiClusterView::refresh_loop(std::chrono::seconds refresh) {
+void ApiClusterView::refresh_loop(std::stop_token stop, std::chrono::seconds refresh) {
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (!stop.stop_requested()) {
     lock.unlock();
-    auto key = read_taint_key();
+    auto config = read_config();
     lock.lock();
-    if (key) {
-      if (*key != taint_key_) log_info("taint key from MaroonedPodsConfig", {{"taintKey", *key}});
-      taint_key_ = std::move(*key);
+    if (config) {
+      if (config->taint_key != config_.taint_key) log_info("taint key from MaroonedPodsConfig", {{"taintKey", config->taint_key}});
+      config_ = std::move(*config);
       synced_ = true;
     } else {
-      log_error("reading MaroonedPodsConfig failed", {{"error", key.error().message}});
+      log_error("reading MaroonedPodsConfig failed", {{"error", config.error().message}});
     }
     // Until the first read succeeds, retry soon: readiness waits for it.
-    wake_.wait_for(lock, synced_ ? refresh : std::chrono::seconds(1), [&] { return stopping_; });
+    wake_.wait_for(lock, stop, synced_ ? refresh : std::chrono::seconds(1), [] { return false; });
   }
 }
 

@@ -377,7 +377,8 @@ Result<int> Server::start() {
   };
   http.Post("/mutate/pods", admission([this](const AdmissionRequest& r) { return mutate_pod(r, cluster_->taint_key()); }));
   http.Post("/validate/pods", admission([this](const AdmissionRequest& r) {
-              return validate_pod(r, cluster_->taint_key(), options_.controller_username);
+              const auto taint_key = cluster_->taint_key();
+              return validate_pod(r, PodPolicy{taint_key, options_.controller_username, cluster_.get()});
             }));
   http.Post("/validate/secrets", admission([](const AdmissionRequest& r) { return validate_secret(r); }));
   http.Post("/validate/nodes", admission([this](const AdmissionRequest& r) {

@@ -8,6 +8,10 @@
 namespace nodeboot::names {
 
 inline constexpr std::string_view system_namespace = "nodeboot-system";
+// Marooned pods' VMs, their user-data and join credentials: a namespace of their own, so
+// that no tenant and no other nodeboot component (the in-place bootstrap agent reads
+// Secrets in system_namespace) can read a join credential.
+inline constexpr std::string_view marooned_namespace = "nodeboot-marooned";
 
 // In-place bootstrap (seed 003).
 inline constexpr std::string_view schedule_label = "nodeboot.io/ipb-schedule";
@@ -56,6 +60,26 @@ inline constexpr std::string_view maroon_cleanup = "maroonedpods.io/cleanup";
 inline constexpr std::string_view maroon_config_name = "default";  // the MaroonedPodsConfig both read
 inline constexpr std::string_view gate_controller_lease = "nodeboot-gate-controller";
 inline constexpr std::string_view join_info_path = "/etc/marooned/join-info.yaml";
+// A node's own labels prove nothing (a kubelet labels and taints itself). The controller
+// vouches for a dedicated node by setting this label, under node-restriction.kubernetes.io/,
+// which the NodeRestriction admission plugin forbids a kubelet to set on its Node, once the
+// node proved with the pod's single-use join credential which pod it serves. Marooned pods
+// select it (beside maroon_pod_uid) so their placement rests on what the controller vouched.
+inline constexpr std::string_view maroon_vouched_label = "node-restriction.kubernetes.io/maroonedpods.io-pod-uid";
+// On a vouched node (set by the controller): the owning pod's metadata.uid and namespace/name.
+inline constexpr std::string_view maroon_owner_pod_uid = "maroonedpods.io/owner-pod-uid";
+inline constexpr std::string_view maroon_owner_pod = "maroonedpods.io/owner-pod";
+// On a joining node (set by nodeboot-agent join with the kubelet's credentials): the hex
+// HMAC-SHA256 proof of the join credential for (id, node name); see marooned/join.hpp.
+inline constexpr std::string_view maroon_join_proof = "maroonedpods.io/join-proof";
+// The join credential: Secret nodeboot-marooned/marooned-join-<id>, this type, key `credential`
+// (hex), label maroon_pod_uid=<id>. Issued by the controller per pod, deleted once a node joined.
+inline constexpr std::string_view maroon_join_secret_type = "maroonedpods.io/join-credential";
+inline constexpr std::string_view maroon_join_secret_prefix = "marooned-join-";
+inline constexpr std::string_view maroon_join_credential_key = "credential";
+// MaroonedPodsConfig spec.nodeAgentNamespaces default: namespaces whose pods may run on
+// dedicated nodes (CNI, kube-proxy, node agents with a blanket toleration).
+inline constexpr std::string_view maroon_default_node_agent_namespaces[] = {"kube-system", "nodeboot-system"};
 
 // Node bootstrap (seeds 000/001): the seed DaemonSets keep their names in kube-system; each
 // pod carries label app=<DaemonSet name>. The init container `bootstrap` leaves one JSON

@@ -15,6 +15,7 @@
 
 #include "base64.hpp"
 #include "nodeboot/version.hpp"
+#include "nodeboot/util/curl_trust.hpp"
 
 namespace nodeboot::kube {
 namespace {
@@ -219,8 +220,8 @@ CURLcode perform(CURL* c, const RestConfig& cfg, const Credentials& creds, const
   }
 
   // TLS: trust, SNI override, client certificate.
-  curl_blob ca = blob_of(cfg.ca_pem), cert = blob_of(creds.client_cert_pem), key = blob_of(creds.client_key_pem.reveal());
-  if (!cfg.ca_pem.empty()) curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+  curl_blob cert = blob_of(creds.client_cert_pem), key = blob_of(creds.client_key_pem.reveal());
+  trust_only(c, cfg.ca_pem);
   if (cfg.insecure_skip_tls_verify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -5,6 +5,11 @@
 namespace nodeboot::marooned {
 namespace {
 
+// A JSON pointer to `key` under `base`, escaped as RFC 6901 requires ("/" in label keys).
+std::string pointer(const char* base, std::string_view key) {
+  return (nlohmann::json::json_pointer(base) / std::string(key)).to_string();
+}
+
 std::string string_at(const nlohmann::json& object, const char* map, std::string_view key) {
   const auto meta = object.find("metadata");
   if (meta == object.end() || !meta->is_object()) return "";
@@ -23,7 +28,19 @@ const nlohmann::json* spec_list(const nlohmann::json& object, const char* field)
 
 }  // namespace
 
-std::string pod_id(const nlohmann::json& pod) { return string_at(pod, "annotations", names::maroon_pod_uid); }
+std::string pod_id(const nlohmann::json& pod) {
+  auto id = string_at(pod, "annotations", names::maroon_pod_uid);
+  const auto spec = pod.find("spec");
+  if (id.empty() || spec == pod.end() || !spec->is_object()) return "";
+  const auto selector = spec->find("nodeSelector");
+  if (selector == spec->end() || !selector->is_object()) return "";
+  const auto pinned = selector->find(std::string(names::maroon_pod_uid));
+  if (pinned == selector->end() || *pinned != id) return "";
+  // Pods created before the vouched label existed lack this entry; where it exists it agrees.
+  const auto vouched = selector->find(std::string(names::maroon_vouched_label));
+  if (vouched != selector->end() && *vouched != id) return "";
+  return id;
+}
 
 bool gated(const nlohmann::json& pod) {
   const auto* gates = spec_list(pod, "schedulingGates");
@@ -41,12 +58,19 @@ bool finished(const nlohmann::json& pod) {
 }
 
 std::string node_id(const nlohmann::json& node) { return string_at(node, "labels", names::maroon_pod_uid); }
+std::string vouched_id(const nlohmann::json& node) { return string_at(node, "labels", names::maroon_vouched_label); }
+std::string owner_uid(const nlohmann::json& node) { return string_at(node, "annotations", names::maroon_owner_pod_uid); }
 
 std::string dedicated_taint_key(std::string_view taint_key) { return std::string(taint_key) + "/dedicated"; }
 
-std::optional<std::string> node_not_eligible(const nlohmann::json& node, std::string_view id,
+std::optional<std::string> node_not_eligible(const nlohmann::json& node, std::string_view id, std::string_view pod_uid,
                                              std::string_view taint_key) {
-  if (id.empty() || node_id(node) != id) return "it is not labelled " + std::string(names::maroon_pod_uid) + "=" + std::string(id);
+  if (id.empty() || vouched_id(node) != id)
+    return "it is not vouched for this pod (label " + std::string(names::maroon_vouched_label) + "=" + std::string(id) +
+           "): it has not presented the pod's join credential";
+  if (pod_uid.empty() || owner_uid(node) != pod_uid)
+    return "it is vouched for another pod (" + std::string(names::maroon_owner_pod_uid) + " is not " +
+           std::string(pod_uid) + ")";
   bool ready = false;
   if (const auto status = node.find("status"); status != node.end() && status->is_object())
     for (const auto& c : status->value("conditions", nlohmann::json::array()))
@@ -77,11 +101,39 @@ std::optional<nlohmann::json> gate_removal_patch(const nlohmann::json& pod) {
   const auto* gates = spec_list(pod, "schedulingGates");
   if (!gates) return std::nullopt;
   for (std::size_t i = 0; i < gates->size(); ++i)
-    if ((*gates)[i].is_object() && (*gates)[i].value("name", "") == names::maroon_gate)
-      return nlohmann::json::array(
-          {{{"op", "test"}, {"path", "/spec/schedulingGates"}, {"value", *gates}},
-           {{"op", "remove"}, {"path", "/spec/schedulingGates/" + std::to_string(i)}}});
+    if ((*gates)[i].is_object() && (*gates)[i].value("name", "") == names::maroon_gate) {
+      auto patch = nlohmann::json::array({{{"op", "test"}, {"path", "/spec/schedulingGates"}, {"value", *gates}}});
+      // A marooned pod always has a nodeSelector (the webhook pins it); its id is "" only
+      // for a pod the webhook never saw, which gets no selector from here.
+      const auto id = pod_id(pod);
+      const auto& selector = pod["spec"].value("nodeSelector", nlohmann::json::object());
+      if (!id.empty() && !selector.contains(std::string(names::maroon_vouched_label)))
+        patch.push_back({{"op", "add"}, {"path", pointer("/spec/nodeSelector", names::maroon_vouched_label)}, {"value", id}});
+      patch.push_back({{"op", "remove"}, {"path", "/spec/schedulingGates/" + std::to_string(i)}});
+      return patch;
+    }
   return std::nullopt;
+}
+
+nlohmann::json vouch_patch(const nlohmann::json& node, std::string_view id, const nlohmann::json& pod) {
+  const auto& meta = pod["metadata"];
+  const std::string owner = meta.value("namespace", "") + "/" + meta.value("name", "");
+  auto patch = nlohmann::json::array();
+  const auto& node_meta = node["metadata"];
+  // The node must still claim this id when it is vouched (a `test` fails the whole patch).
+  patch.push_back({{"op", "test"}, {"path", pointer("/metadata/labels", names::maroon_pod_uid)},
+                   {"value", std::string(id)}});
+  patch.push_back({{"op", "add"}, {"path", pointer("/metadata/labels", names::maroon_vouched_label)},
+                   {"value", std::string(id)}});
+  if (!node_meta.contains("annotations") || !node_meta["annotations"].is_object())
+    patch.push_back({{"op", "add"}, {"path", "/metadata/annotations"}, {"value", nlohmann::json::object()}});
+  patch.push_back({{"op", "add"}, {"path", pointer("/metadata/annotations", names::maroon_owner_pod_uid)},
+                   {"value", meta.value("uid", "")}});
+  patch.push_back({{"op", "add"}, {"path", pointer("/metadata/annotations", names::maroon_owner_pod)},
+                   {"value", owner}});
+  if (node_meta.value("annotations", nlohmann::json::object()).contains(std::string(names::maroon_join_proof)))
+    patch.push_back({{"op", "remove"}, {"path", pointer("/metadata/annotations", names::maroon_join_proof)}});
+  return patch;
 }
 
 }  // namespace nodeboot::marooned

@@ -14,6 +14,7 @@
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/kube/flags.hpp"
+#include "nodeboot/marooned/join.hpp"
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/marooned/render.hpp"
@@ -114,7 +115,11 @@ int list(std::vector<std::string> args, Io& io) {
   }
   const auto taint_key = read_taint_key(client);
   std::map<std::string, const json*> node_by_id;
-  for (const auto& n : (*nodes)["items"]) node_by_id[nodeboot::marooned::node_id(n)] = &n;
+  // A node the controller vouched for wins over others that merely claim the id.
+  for (const auto& n : (*nodes)["items"]) {
+    auto& slot = node_by_id[nodeboot::marooned::node_id(n)];
+    if (!slot || !nodeboot::marooned::vouched_id(n).empty()) slot = &n;
+  }
   json rows = json::array();
   std::set<std::string> seen;
   for (const auto& pod : (*pods)["items"]) {
@@ -129,7 +134,8 @@ int list(std::vector<std::string> args, Io& io) {
                 {"node", node ? (*node)["metadata"].value("name", "") : ""},
                 {"created", pod["metadata"].value("creationTimestamp", "")}};
     if (node && row["state"] == "WaitingForNode")
-      row["reason"] = nodeboot::marooned::node_not_eligible(*node, id, taint_key).value_or("about to be released");
+      row["reason"] = nodeboot::marooned::node_not_eligible(*node, id, pod["metadata"].value("uid", ""), taint_key)
+                          .value_or("about to be released");
     rows.push_back(row);
   }
   if (ns.empty())  // nodes whose pod is gone are only known for certain across all namespaces
@@ -239,6 +245,23 @@ Result<Secret> join_token(kube::Client& client, const cxxopts::ParseResult& pars
   return token.token();
 }
 
+// The pod's join credential, issued by the gate-release controller.
+Result<Secret> join_credential(kube::Client& client, const Target& target) {
+  const auto name = nodeboot::marooned::join_secret_name(target.id);
+  auto secret = client.get(kube::resources::secrets, names::marooned_namespace, name);
+  if (!secret && kube::is_not_found(secret.error()))
+    return fail(ErrorKind::not_found,
+                "the pod's join credential (Secret " + std::string(names::marooned_namespace) + "/" + name +
+                    ") does not exist: nodeboot-webhook's gate-release controller (--enable-gate-controller) issues it "
+                    "for a gated marooned pod, and deletes it once a node has joined with it");
+  if (!secret) return fail(Error{secret.error().kind, "reading the join credential: " + kube::kubectl_message(secret.error())});
+  if ((*secret)["metadata"].value("annotations", json::object()).value(std::string(names::maroon_owner_pod_uid), "") !=
+      target.pod["metadata"].value("uid", ""))
+    return fail(ErrorKind::invalid_input, "Secret " + std::string(names::marooned_namespace) + "/" + name +
+                                              " was issued for another pod with the same id; refusing to use it");
+  return nodeboot::marooned::credential_of(*secret);
+}
+
 struct Common {
   std::unique_ptr<kube::Client> client;
   Target target;
@@ -286,12 +309,17 @@ int join_info(std::vector<std::string> args, Io& io) {
     io.err << "error: " << c.error().message << '\n';
     return c.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
   }
+  auto credential = join_credential(*c->client, c->target);
+  if (!credential) {
+    io.err << "error: " << credential.error().message << '\n';
+    return exit_error;
+  }
   auto token = join_token(*c->client, p.result, c->target.id);
   if (!token) {
     io.err << "error: " << token.error().message << '\n';
     return exit_error;
   }
-  const mr::JoinInfo info{c->server_url, std::move(*token), c->target.id, c->taint_key};
+  const mr::JoinInfo info{c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)};
   const Secret content = p.result.count("cloud-init") ? mr::cloud_init(info) : mr::join_info_yaml(info);
   if (p.result.count("stdout")) {
     io.out << content.reveal();
@@ -329,7 +357,7 @@ int vmi(std::vector<std::string> args, Io& io) {
     io.err << "error: " << c.error().message << '\n';
     return c.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
   }
-  const auto ns = c->target.pod["metadata"].value("namespace", "");
+  const std::string ns(names::marooned_namespace);  // the VM and its user-data live in nodeboot's namespace
   auto vm = mr::render_vmi(c->target.pod, c->config_spec, mr::userdata_secret_name(c->target.id));
   if (!vm) {
     io.err << "error: " << vm.error().message << '\n';
@@ -347,12 +375,18 @@ int vmi(std::vector<std::string> args, Io& io) {
              << '\n';
       return exit_error;
     }
+    auto credential = join_credential(*c->client, c->target);
+    if (!credential) {
+      io.err << "error: " << credential.error().message << '\n';
+      return exit_error;
+    }
     auto token = join_token(*c->client, p.result, c->target.id);
     if (!token) {
       io.err << "error: " << token.error().message << '\n';
       return exit_error;
     }
-    const auto userdata = mr::cloud_init({c->server_url, std::move(*token), c->target.id, c->taint_key});
+    const auto userdata =
+        mr::cloud_init({c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)});
     json secret = {{"apiVersion", "v1"},
                    {"kind", "Secret"},
                    {"metadata", {{"name", mr::userdata_secret_name(c->target.id)}, {"namespace", ns},

@@ -1,7 +1,5 @@
 #include "nodeboot/plugin/marooned/render.hpp"
 
-#include <openssl/rand.h>
-
 #include <array>
 #include <cmath>
 #include <ctime>
@@ -10,6 +8,7 @@
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/random.hpp"
 
 namespace nodeboot::plugin::marooned {
 namespace {
@@ -65,7 +64,7 @@ std::string random_lowercase_alnum(std::size_t n) {
   std::string out;
   std::array<unsigned char, 64> buf{};
   while (out.size() < n) {
-    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) throw std::runtime_error("the CSPRNG failed");
+    random_bytes(buf);
     for (unsigned char b : buf)
       if (b < limit && out.size() < n) out += alphabet[b % alphabet.size()];
   }
@@ -95,7 +94,8 @@ nlohmann::json bootstrap_token_secret(const BootstrapToken& token, std::chrono::
 
 Secret join_info_yaml(const JoinInfo& info) {
   return Secret("server_url: " + yaml_quoted(info.server_url) + "\ntoken: " + yaml_quoted(info.token.reveal()) +
-                "\npod_uid: " + yaml_quoted(info.pod_uid) + "\ntaint_key: " + yaml_quoted(info.taint_key) + "\n");
+                "\npod_uid: " + yaml_quoted(info.pod_uid) + "\ntaint_key: " + yaml_quoted(info.taint_key) +
+                "\ncredential: " + yaml_quoted(info.credential.reveal()) + "\n");
 }
 
 Secret cloud_init(const JoinInfo& info) {
@@ -178,7 +178,10 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
   constexpr std::int64_t mi = 1024 * 1024;
   const std::int64_t mem_mi = std::max((requests->memory_bytes + *overhead_mem + mi - 1) / mi, base_mem_mi);
 
-  const std::string ns = member(pod, "metadata").value("namespace", "default");
+  // The VM (and its user-data Secret, which holds the join token and credential) lives in
+  // nodeboot's namespace, out of the tenant's reach.
+  const std::string ns(names::marooned_namespace);
+  const std::string pod_ref = member(pod, "metadata").value("namespace", "default") + "/" + member(pod, "metadata").value("name", "");
   nlohmann::json domain = {
       {"cpu", {{"cores", (cpu + 999) / 1000}}},  // whole cores for the guest; the request below keeps the millis
       {"resources", {{"requests", {{"cpu", std::to_string(cpu) + "m"}, {"memory", std::to_string(mem_mi) + "Mi"}}}}},
@@ -202,7 +205,7 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
        {{"name", vmi_name(id)},
         {"namespace", ns},
         {"labels", {{std::string(names::maroon_pod_uid), id}}},
-        {"annotations", {{"maroonedpods.io/pod", ns + "/" + member(pod, "metadata").value("name", "")}}}}},
+        {"annotations", {{std::string(names::maroon_owner_pod), pod_ref}}}}},
       {"spec",
        {{"domain", domain},
         {"networks", {{{"name", "default"}, {"pod", nlohmann::json::object()}}}},

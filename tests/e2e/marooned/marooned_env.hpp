@@ -1,7 +1,8 @@
 #pragma once
 
 // e2e setup for marooned pods: the real nodeboot-webhook registered with the real API
-// server (mutating + validating for pods, limited to one test namespace), the
+// server (the shipped pod webhooks, limited to one test namespace), nodes played with
+// kubelet identities (system:node:<name>) under NodeRestriction, the
 // MaroonedPodsConfig CRD and the controller's RBAC from manifests/marooned, and
 // gate-release controller replicas running as nodeboot-system/nodeboot-webhook with a
 // TokenRequest token. Small on purpose; the webhook's own e2e helpers can replace it.
@@ -20,6 +21,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/marooned/join.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/util/base64.hpp"
@@ -104,28 +106,39 @@ class Env {
  public:
   TempDir dir;
   std::string ns = unique_name("marooned");
+  // A namespace listed in MaroonedPodsConfig spec.nodeAgentNamespaces: its pods may run on
+  // dedicated nodes (node agents).
+  std::string agents_ns = unique_name("marooned-agents");
   std::string config_name = unique_name("nodeboot-marooned-e2e");
   webhook::KeyPair ca;
   std::filesystem::path sa_kubeconfig;
+  std::string server;   // the API server's URL
+  std::string ca_data;  // its CA, base64 (certificate-authority-data)
 
   Env() {
     const auto& c = cluster();
     c.kubectl({"create", "namespace", std::string(names::system_namespace)});
+    c.kubectl({"create", "namespace", std::string(names::marooned_namespace)});
     c.kubectl({"create", "serviceaccount", std::string(names::webhook_service_account), "-n",
                std::string(names::system_namespace)});
     const auto manifests = source_dir() / "manifests/marooned";
     c.kubectl_ok({"apply", "-f", (manifests / "crd.yaml").string(), "-f", (manifests / "rbac.yaml").string()});
     c.kubectl_ok({"wait", "--for=condition=Established", "crd/maroonedpodsconfigs.maroonedpods.io", "--timeout=60s"});
     c.kubectl_ok({"apply", "-f", (manifests / "default-config.yaml").string()});
+    c.kubectl_ok({"patch", "mpconfig", "default", "--type=merge", "-p",
+                  json{{"spec", {{"nodeAgentNamespaces", {"kube-system", std::string(names::system_namespace), agents_ns}}}}}.dump()});
     c.kubectl({"delete", "lease", std::string(names::gate_controller_lease), "-n", std::string(names::system_namespace),
                "--ignore-not-found"});
     c.kubectl_ok({"create", "namespace", ns});
+    c.kubectl_ok({"create", "namespace", agents_ns});
 
     // The controller's identity: a bound ServiceAccount token (TokenRequest API).
     const auto token = c.kubectl_ok({"create", "token", std::string(names::webhook_service_account), "-n",
                                      std::string(names::system_namespace), "--duration", "2h"});
     const auto view = kubectl_json({"config", "view", "--raw", "--minify"});
     const auto& cl = view["clusters"][0]["cluster"];
+    server = cl["server"];
+    ca_data = cl["certificate-authority-data"];
     sa_kubeconfig = dir.write("sa.kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
                                                "    server: " + cl["server"].get<std::string>() +
                                                "\n    certificate-authority-data: " +
@@ -152,6 +165,7 @@ class Env {
     c.kubectl({"delete", "mutatingwebhookconfiguration", config_name, "--ignore-not-found"});
     c.kubectl({"delete", "validatingwebhookconfiguration", config_name, "--ignore-not-found"});
     c.kubectl({"delete", "namespace", ns, "--wait=false"});
+    c.kubectl({"delete", "namespace", agents_ns, "--wait=false"});
     c.kubectl({"delete", "nodes", "-l", std::string(names::maroon_pod_uid), "--wait=false"});
   }
 
@@ -179,40 +193,71 @@ class Env {
     return w;
   }
 
-  // Registers `w` for pods in the test namespace only (other e2e suites share the cluster).
+  // Registers `w` with the pod webhooks of manifests/webhook/base/webhooks.yaml as shipped
+  // (rules, object selectors, CEL match conditions, reinvocation), pointed at `w` and
+  // limited to the test namespace (other e2e suites share the cluster).
   void register_webhooks(const WebhookProcess& w) {
     const std::string url = "https://127.0.0.1:" + std::to_string(w.port);
-    const json common = {
-        {"clientConfig", {{"caBundle", base64_encode(ca.cert_pem)}}},
-        {"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", ns}}}}},
-        {"objectSelector", {{"matchLabels", {{std::string(names::maroon_label), "true"}}}}},
-        {"sideEffects", "None"},
-        {"admissionReviewVersions", {"v1"}},
-        {"failurePolicy", "Fail"},
-        {"timeoutSeconds", 5}};
-    json mutating = common;
-    mutating["name"] = "mutate.pods.nodeboot.io";
-    mutating["clientConfig"]["url"] = url + "/mutate/pods";
-    mutating["rules"] = {{{"apiGroups", {""}}, {"apiVersions", {"v1"}}, {"operations", {"CREATE"}}, {"resources", {"pods"}}}};
-    mutating["reinvocationPolicy"] = "IfNeeded";
-    json validating = common;
-    validating["name"] = "validate.pods.nodeboot.io";
-    validating["clientConfig"]["url"] = url + "/validate/pods";
-    validating["rules"] = {{{"apiGroups", {""}}, {"apiVersions", {"v1"}}, {"operations", {"UPDATE"}}, {"resources", {"pods"}}}};
     const auto& c = cluster();
-    c.kubectl_ok({"apply", "-f", "-"},
-                 json{{"apiVersion", "admissionregistration.k8s.io/v1"}, {"kind", "MutatingWebhookConfiguration"},
-                      {"metadata", {{"name", config_name}}}, {"webhooks", {mutating}}}.dump());
-    c.kubectl_ok({"apply", "-f", "-"},
-                 json{{"apiVersion", "admissionregistration.k8s.io/v1"}, {"kind", "ValidatingWebhookConfiguration"},
-                      {"metadata", {{"name", config_name}}}, {"webhooks", {validating}}}.dump());
-    // The API server picks configurations up asynchronously: wait until a dry run is mutated.
+    const auto shipped = json::parse(c.kubectl_ok(
+        {"create", "--dry-run=client", "-o", "json", "-f", (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
+    for (auto config : shipped["items"]) {
+      json hooks = json::array();
+      for (auto hook : config["webhooks"]) {
+        if (hook["name"].get<std::string>().find(".pods.") == std::string::npos) continue;
+        const std::string path = hook["clientConfig"]["service"]["path"];
+        hook["clientConfig"] = {{"url", url + path}, {"caBundle", base64_encode(ca.cert_pem)}};
+        hook["namespaceSelector"] = {
+            {"matchExpressions", {{{"key", "kubernetes.io/metadata.name"}, {"operator", "In"}, {"values", {ns, agents_ns}}}}}};
+        hooks.push_back(hook);
+      }
+      BOOST_REQUIRE(!hooks.empty());
+      config["metadata"] = {{"name", config_name}};
+      config["webhooks"] = hooks;
+      c.kubectl_ok({"apply", "-f", "-"}, config.dump());
+    }
+    // The API server picks configurations up asynchronously: wait until a dry run is mutated
+    // and an ordinary pod naming a dedicated node is refused.
     BOOST_REQUIRE(eventually([&] {
       auto r = c.kubectl({"create", "--dry-run=server", "-o", "json", "-f", "-"}, pod(true).dump());
-      return r.exit_code == 0 && json::parse(r.out)["metadata"].contains("annotations");
+      if (r.exit_code != 0 || !json::parse(r.out)["metadata"].contains("annotations")) return false;
+      auto p = pod(false);
+      p["spec"]["nodeSelector"] = {{std::string(names::maroon_pod_uid), "x"}};
+      return c.kubectl({"create", "--dry-run=server", "-f", "-"}, p.dump()).exit_code != 0;
     }));
   }
 
+  // A kubeconfig that authenticates as the kubelet of node `name` (system:node:<name>, group
+  // system:nodes, signed by the test cluster's CA): the Node authorizer and NodeRestriction
+  // treat it as they treat a real kubelet.
+  std::filesystem::path node_kubeconfig(const std::string& name) const {
+    const auto pki = cluster().state_dir / "pki";
+    const auto base = dir.path() / ("node-" + name);
+    auto req = run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                    "/O=system:nodes/CN=system:node:" + name, "-keyout", base.string() + ".key", "-out", base.string() + ".csr"});
+    BOOST_REQUIRE_MESSAGE(req.exit_code == 0, req.err);
+    auto sign = run({"openssl", "x509", "-req", "-in", base.string() + ".csr", "-CA", (pki / "ca.crt").string(), "-CAkey",
+                     (pki / "ca.key").string(), "-set_serial", std::to_string(std::hash<std::string>{}(name) >> 1),
+                     "-days", "1", "-out", base.string() + ".crt"});
+    BOOST_REQUIRE_MESSAGE(sign.exit_code == 0, sign.err);
+    return dir.write("node-" + name + ".kubeconfig",
+                     "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: " + server +
+                         "\n    certificate-authority-data: " + ca_data + "\nusers:\n- name: kubelet\n  user:\n"
+                         "    client-certificate: " + base.string() + ".crt\n    client-key: " + base.string() +
+                         ".key\ncontexts:\n- name: c\n  context: {cluster: c, user: kubelet}\ncurrent-context: c\n");
+  }
+
+  // The join credential the controller issued for marooned id `id` (waits for it).
+  Secret credential(const std::string& id) const {
+    json secret;
+    BOOST_REQUIRE_MESSAGE(eventually([&] {
+      auto r = cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace),
+                                  nodeboot::marooned::join_secret_name(id), "-o", "json"});
+      if (r.exit_code == 0) secret = json::parse(r.out);
+      return r.exit_code == 0;
+    }), "the controller issued no join credential for " << id);
+    return nodeboot::marooned::credential_of(secret).value();
+  }
   json pod(bool marooned, const std::string& generate_name = "mp-") const {
     json container = {{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"},
                       {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "64Mi"}}}}}};
@@ -224,24 +269,38 @@ class Env {
     return p;
   }
 
-  // A kwok node as a marooned VM would register: label and taint for `id`. With `ready`
-  // false it is held NotReady (kwok leaves custom-status nodes alone) until make_ready().
-  std::string join_node(const std::string& id, bool ready, const std::string& taint_key = "maroonedpods.io") const {
+  // How a node joins in a test.
+  enum class Proof { valid, none, forged };
+
+  // A kwok node as a marooned VM would register, created by its own kubelet identity:
+  // label and taints for `id`, and (Proof::valid) the join proof made from the credential
+  // the controller issued for `id`. With `ready` false it is held NotReady (kwok leaves
+  // custom-status nodes alone) until make_ready().
+  std::string join_node(const std::string& id, bool ready, const std::string& taint_key = "maroonedpods.io",
+                        Proof proof = Proof::valid) const {
     const std::string name = unique_name("marooned-node");
     json annotations = {{"kwok.x-k8s.io/node", "fake"}, {"node.alpha.kubernetes.io/ttl", "0"}};
     if (!ready) annotations["kwok.x-k8s.io/status"] = "custom";
+    if (proof == Proof::valid)
+      annotations[std::string(names::maroon_join_proof)] = nodeboot::marooned::join_proof(credential(id), id, name);
+    else if (proof == Proof::forged)
+      annotations[std::string(names::maroon_join_proof)] =
+          nodeboot::marooned::join_proof(Secret(std::string(64, '0')), id, name);
+    json taints = json::array();
+    for (const auto* effect : {"NoSchedule", "NoExecute"})
+      taints.push_back({{"key", taint_key + "/dedicated"}, {"value", id}, {"effect", effect}});
     json node = {
         {"apiVersion", "v1"},
         {"kind", "Node"},
         {"metadata", {{"name", name}, {"annotations", annotations},
                       {"labels", {{std::string(names::maroon_pod_uid), id}, {"type", "kwok-marooned"},
                                   {"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"}}}}},
-        {"spec", {{"taints", {{{"key", taint_key + "/dedicated"}, {"value", id}, {"effect", "NoSchedule"}}}}}},
+        {"spec", {{"taints", taints}}},
         {"status", {{"allocatable", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
                     {"capacity", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
                     {"conditions", {{{"type", "Ready"}, {"status", "False"}, {"reason", "KubeletNotReady"},
                                      {"message", "booting"}}}}}}};
-    cluster().kubectl_ok({"create", "-f", "-"}, node.dump());
+    cluster().kubectl_ok({"--kubeconfig", node_kubeconfig(name).string(), "create", "-f", "-"}, node.dump());
     return name;
   }
 
@@ -250,6 +309,22 @@ class Env {
     cluster().kubectl_ok({"annotate", "node", node, "kwok.x-k8s.io/status-"});
   }
 };
+
+// The usual suite fixture: an Env, an admission-only nodeboot-webhook registered with the
+// API server, and one gate-release controller replica named `identity`.
+struct Installation {
+  Env env;
+  WebhookProcess admission;
+  WebhookProcess controller;
+  explicit Installation(const std::string& identity)
+      : admission(env.start("")), controller((env.register_webhooks(admission), env.start(identity))) {}
+};
+
+inline json create_pod(const json& manifest) {
+  return json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, manifest.dump()));
+}
+
+inline json get_pod(const std::string& ns, const std::string& name) { return kubectl_json({"get", "pod", "-n", ns, name}); }
 
 inline std::string pod_uid_of(const json& pod) {
   return pod["metadata"].value("annotations", json::object()).value(std::string(names::maroon_pod_uid), "");

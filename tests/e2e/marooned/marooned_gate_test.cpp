@@ -15,25 +15,10 @@ namespace names = nodeboot::names;
 namespace {
 
 struct Suite {
-  static inline Env* env = nullptr;
-  static inline WebhookProcess* admission = nullptr;
-  static inline WebhookProcess* replica_a = nullptr;
-  void setup() {
-    env = new Env();
-    admission = new WebhookProcess(env->start(""));
-    env->register_webhooks(*admission);
-    replica_a = new WebhookProcess(env->start("replica-a"));
-  }
-  void teardown() {
-    delete replica_a;
-    delete admission;
-    delete env;
-  }
+  static inline Installation* nb = nullptr;
+  void setup() { nb = new Installation("replica-a"); }
+  void teardown() { delete nb; }
 };
-
-json create_pod(const json& manifest) { return json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, manifest.dump())); }
-
-json get_pod(const std::string& ns, const std::string& name) { return kubectl_json({"get", "pod", "-n", ns, name}); }
 
 std::string scheduled_reason(const json& pod) {
   for (const auto& c : pod["status"].value("conditions", json::array()))
@@ -62,7 +47,7 @@ std::string lease_holder() {
 
 // Creates a marooned pod and its Ready node; returns {pod name, node name} once bound.
 std::pair<std::string, std::string> marooned_pod_on_its_node() {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const auto pod = create_pod(env.pod(true));
   const std::string name = pod["metadata"]["name"];
   const auto node = env.join_node(pod_uid_of(pod), true);
@@ -92,23 +77,35 @@ void controller_has_seen_everything_so_far() { marooned_pod_on_its_node(); }
 BOOST_AUTO_TEST_SUITE(marooned_gate, *boost::unit_test::fixture<Suite>())
 
 BOOST_AUTO_TEST_CASE(generate_name_pod_stays_gated_until_its_node_is_ready_then_binds_there) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const auto created = create_pod(env.pod(true, "gen-"));
   const std::string name = created["metadata"]["name"];
   const auto id = pod_uid_of(created);
   BOOST_TEST_REQUIRE(id.size() == 36u, "the webhook assigned no marooned id: " << created.dump());
   BOOST_TEST(has_gate(created));
   BOOST_TEST(created["spec"]["nodeSelector"].value(std::string(names::maroon_pod_uid), "") == id);
-  bool tolerated = false;
-  for (const auto& t : created["spec"]["tolerations"])
-    tolerated |= t.value("key", "") == "maroonedpods.io/dedicated" && t.value("value", "") == id &&
-                 t.value("effect", "") == "NoSchedule" && t.value("operator", "") == "Equal";
-  BOOST_TEST(tolerated);
+  BOOST_TEST(created["spec"]["nodeSelector"].value(std::string(names::maroon_vouched_label), "") == id);
+  for (const std::string effect : {"NoSchedule", "NoExecute"}) {
+    bool tolerated = false;
+    for (const auto& t : created["spec"]["tolerations"])
+      tolerated |= t.value("key", "") == "maroonedpods.io/dedicated" && t.value("value", "") == id &&
+                   t.value("effect", "") == effect && t.value("operator", "") == "Equal";
+    BOOST_TEST(tolerated, effect);
+  }
   BOOST_TEST(eventually([&] { return scheduled_reason(get_pod(env.ns, name)) == "SchedulingGated"; }));
 
-  // The node joins with label and taint but is not Ready yet: the gate stays.
+  // The node joins with label, taints and proof but is not Ready yet: it is vouched for,
+  // the credential is spent, the gate stays.
   const auto node = env.join_node(id, false);
   BOOST_TEST(eventually([&] { return events_of(env.ns, name).contains("WaitingForNode"); }));
+  const auto vouched = kubectl_json({"get", "node", node});
+  BOOST_TEST(vouched["metadata"]["labels"].value(std::string(names::maroon_vouched_label), "") == id);
+  BOOST_TEST(vouched["metadata"]["annotations"].value(std::string(names::maroon_owner_pod_uid), "") ==
+             created["metadata"]["uid"].get<std::string>());
+  BOOST_TEST(!vouched["metadata"]["annotations"].contains(std::string(names::maroon_join_proof)));
+  BOOST_TEST(cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace),
+                                "marooned-join-" + id}).exit_code != 0);  // spent
+  BOOST_TEST(events_of(env.ns, name).contains("NodeVouched"));
   controller_has_seen_everything_so_far();
   auto pod = get_pod(env.ns, name);
   BOOST_TEST(has_gate(pod));
@@ -127,28 +124,43 @@ BOOST_AUTO_TEST_CASE(generate_name_pod_stays_gated_until_its_node_is_ready_then_
     const auto events = events_of(env.ns, name);
     return events.contains("NodeReady") && events.contains("GateRemoved");
   }));
-  BOOST_TEST(Suite::replica_a->metric("nodeboot_marooned_gates_removed_total") >= 1);
+  BOOST_TEST(Suite::nb->controller.metric("nodeboot_marooned_gates_removed_total") >= 1);
 }
 
 BOOST_AUTO_TEST_CASE(second_pod_and_ordinary_pods_never_land_on_a_dedicated_node) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const auto [first, first_node] = marooned_pod_on_its_node();
   const auto [second, second_node] = marooned_pod_on_its_node();
   BOOST_TEST(first_node != second_node);
 
-  // An ordinary pod pinned by hostname to a dedicated node is refused by its taint.
-  std::vector<std::string> ordinary;
+  // An ordinary pod pinned by hostname to a dedicated node is refused at admission; without
+  // the webhook it would be refused by the taint.
   for (const auto& node : {first_node, second_node}) {
     auto p = env.pod(false, "plain-");
     p["spec"]["nodeSelector"] = {{"kubernetes.io/hostname", node}};
+    auto r = cluster().kubectl({"create", "-f", "-"}, p.dump());
+    BOOST_TEST(r.exit_code != 0);
+    BOOST_TEST(r.err.find("names " + node + ", a marooned pod's dedicated node") != std::string::npos, r.err);
+  }
+  // One pinned to an ordinary kwok node is admitted and scheduled as usual.
+  std::vector<std::string> ordinary;
+  {
+    auto p = env.pod(false, "plain-");
+    p["spec"]["nodeSelector"] = {{"type", "kwok"}};
     ordinary.push_back(create_pod(p)["metadata"]["name"]);
   }
   // A marooned pod whose node never joins stays gated even with dedicated nodes Ready.
   const auto orphan = create_pod(env.pod(true))["metadata"]["name"].get<std::string>();
-  for (const auto& name : ordinary)
-    BOOST_TEST(eventually([&] { return scheduled_reason(get_pod(env.ns, name)) == "Unschedulable"; }));
+  for (const auto& name : ordinary) {
+    std::string bound;
+    BOOST_TEST(eventually([&] {
+      bound = get_pod(env.ns, name)["spec"].value("nodeName", "");
+      return !bound.empty();
+    }));
+    BOOST_TEST(bound != first_node);
+    BOOST_TEST(bound != second_node);
+  }
   controller_has_seen_everything_so_far();
-  for (const auto& name : ordinary) BOOST_TEST(get_pod(env.ns, name)["spec"].value("nodeName", "").empty());
   BOOST_TEST(has_gate(get_pod(env.ns, orphan)));
   BOOST_TEST(get_pod(env.ns, orphan)["spec"].value("nodeName", "").empty());
   BOOST_TEST(get_pod(env.ns, first)["spec"].value("nodeName", "") == first_node);
@@ -156,7 +168,7 @@ BOOST_AUTO_TEST_CASE(second_pod_and_ordinary_pods_never_land_on_a_dedicated_node
 }
 
 BOOST_AUTO_TEST_CASE(a_ready_node_that_is_cordoned_or_tainted_for_another_key_releases_nothing) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const auto cordoned_pod = create_pod(env.pod(true));
   const auto wrong_taint_pod = create_pod(env.pod(true));
   const auto cordoned = env.join_node(pod_uid_of(cordoned_pod), false);
@@ -176,7 +188,7 @@ BOOST_AUTO_TEST_CASE(a_ready_node_that_is_cordoned_or_tainted_for_another_key_re
 }
 
 BOOST_AUTO_TEST_CASE(only_the_controller_may_remove_the_gate) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const std::string name = create_pod(env.pod(true))["metadata"]["name"];
   // cluster-admin, but not the controller's ServiceAccount.
   auto r = cluster().kubectl({"patch", "pod", "-n", env.ns, name, "--type=json", "-p",
@@ -187,7 +199,7 @@ BOOST_AUTO_TEST_CASE(only_the_controller_may_remove_the_gate) {
 }
 
 BOOST_AUTO_TEST_CASE(deleting_the_pod_cordons_and_marks_its_node) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const auto [name, node] = marooned_pod_on_its_node();
   cluster().kubectl_ok({"delete", "pod", "-n", env.ns, name, "--grace-period=0", "--force", "--wait=false"});
   BOOST_TEST(eventually([&] {
@@ -198,7 +210,7 @@ BOOST_AUTO_TEST_CASE(deleting_the_pod_cordons_and_marks_its_node) {
 }
 
 BOOST_AUTO_TEST_CASE(a_finished_pod_cordons_and_marks_its_node) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   const auto [name, node] = marooned_pod_on_its_node();
   // The pod ends as a kubelet would report it (kwok runs no containers): phase Succeeded
   // through the status subresource. The pod object stays; its node is done for all that.
@@ -213,7 +225,7 @@ BOOST_AUTO_TEST_CASE(a_finished_pod_cordons_and_marks_its_node) {
 }
 
 BOOST_AUTO_TEST_CASE(one_replica_holds_the_lease_and_the_other_takes_over) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   BOOST_TEST(eventually([] { return lease_holder() == "replica-a"; }));
   auto replica_b = env.start("replica-b");
   const auto [first, first_node] = marooned_pod_on_its_node();
@@ -224,7 +236,7 @@ BOOST_AUTO_TEST_CASE(one_replica_holds_the_lease_and_the_other_takes_over) {
   BOOST_TEST(lease_holder() == "replica-a");
 
   // A clean stop releases the Lease; the other replica takes over and acts.
-  BOOST_TEST(Suite::replica_a->process->stop(SIGTERM) == 0);
+  BOOST_TEST(Suite::nb->controller.process->stop(SIGTERM) == 0);
   BOOST_TEST(eventually([] { return lease_holder() == "replica-b"; }, std::chrono::seconds(20)));
   const auto [second, second_node] = marooned_pod_on_its_node();
   for (const auto& [reason, who] : events_of(env.ns, second)) BOOST_TEST(who == "replica-b", reason << " by " << who);

@@ -1,6 +1,8 @@
 // join-info → vmi → join round trip (seed 004): what `kubectl nodeboot marooned` renders
-// for a pod the real webhook mutated drives `nodeboot-agent join` in a temporary root to a
-// k3s configuration (and a registered node) whose label and taint match the pod's.
+// for a pod the real webhook mutated (with the join credential the real controller issued)
+// drives `nodeboot-agent join` in a temporary root to a k3s configuration whose label and
+// taints match the pod's, a node registered by its own kubelet identity, its join proof,
+// and the controller's vouching.
 #include <sys/stat.h>
 
 #include <regex>
@@ -18,20 +20,17 @@ namespace names = nodeboot::names;
 namespace {
 
 struct Suite {
-  static inline Env* env = nullptr;
-  static inline WebhookProcess* admission = nullptr;
+  static inline Installation* nb = nullptr;  // the controller issues the join credential and vouches
   static inline json pod;
   void setup() {
-    env = new Env();
-    admission = new WebhookProcess(env->start(""));
-    env->register_webhooks(*admission);
-    pod = json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, env->pod(true, "join-").dump()));
+    nb = new Installation("join");
+    pod = create_pod(nb->env.pod(true, "join-"));
+    nb->env.credential(pod_uid_of(pod));  // waits until the controller has issued it
   }
   void teardown() {
     cluster().kubectl({"delete", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string(),
                        "--ignore-not-found", "--wait=false"});
-    delete admission;
-    delete env;
+    delete nb;
   }
 };
 
@@ -40,7 +39,7 @@ std::string id() { return pod_uid_of(Suite::pod); }
 
 nodeboot::ProcessResult plugin(std::vector<std::string> args) {
   args.insert(args.begin(), {"nodeboot", "marooned"});
-  args.insert(args.end(), {"-n", Suite::env->ns});
+  args.insert(args.end(), {"-n", Suite::nb->env.ns});
   return cluster().kubectl(args);
 }
 
@@ -73,6 +72,9 @@ BOOST_AUTO_TEST_CASE(join_info_goes_only_to_the_named_file) {
   BOOST_TEST(text.find("pod_uid: \"" + id() + "\"") != std::string::npos, text);
   BOOST_TEST(text.find("token: \"abcdef.0123456789abcdef\"") != std::string::npos);
   BOOST_TEST(text.find("taint_key: \"maroonedpods.io\"") != std::string::npos);
+  const auto credential = Suite::nb->env.credential(id()).reveal();
+  BOOST_TEST(text.find("credential: \"" + credential + "\"") != std::string::npos);
+  BOOST_TEST(r.err.find(credential) == std::string::npos);
 
   auto no_file = plugin({"join-info", pod_name()});
   BOOST_TEST(no_file.exit_code == 2);
@@ -118,10 +120,12 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
   auto r = plugin({"vmi", pod_name(), "--apply", "--token-file", token_file.string()});
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   BOOST_TEST(r.out.find("0123456789abcdef") == std::string::npos);
-  const auto secret = kubectl_json({"get", "secret", "-n", Suite::env->ns, "marooned-" + id() + "-userdata"});
+  // The VM and its user-data (token and credential) live in nodeboot's namespace, not the tenant's.
+  BOOST_TEST(cluster().kubectl({"get", "secret", "-n", Suite::nb->env.ns, "marooned-" + id() + "-userdata"}).exit_code != 0);
+  const auto secret = kubectl_json({"get", "secret", "-n", std::string(names::marooned_namespace), "marooned-" + id() + "-userdata"});
   const auto userdata = nodeboot::base64_decode(secret["data"]["userdata"].get<std::string>()).value();
   BOOST_TEST(userdata.starts_with("#cloud-config\n"));
-  kubectl_json({"get", "virtualmachineinstance", "-n", Suite::env->ns, "marooned-" + id()});
+  kubectl_json({"get", "virtualmachineinstance", "-n", std::string(names::marooned_namespace), "marooned-" + id()});
 
   // The VM's first boot, in a temporary root.
   TempDir root;
@@ -133,26 +137,34 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
                    "--node-name", node, "--timeout", "60"},
                   [] {
                     nodeboot::ProcessOptions o;
-                    o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()}, {"PATH", path_with_bin_dir()}};
+                    o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()},
+                                 {"PATH", path_with_bin_dir()},
+                                 {"NODEBOOT_E2E_PKI", (cluster().state_dir / "pki").string()}};
                     return o;
                   }());
   BOOST_TEST_REQUIRE(join.exit_code == 0, join.out << join.err);
   BOOST_TEST(join.out.find("0123456789abcdef") == std::string::npos);
+  BOOST_TEST(join.out.find("registered and vouched for marooned pod " + id()) != std::string::npos, join.out);
 
   // What the k3s agent would register with equals what the webhook put in the pod.
   const auto config = read_file(root.path() / "etc/rancher/k3s/config.yaml");
   const auto& spec = Suite::pod["spec"];
   const std::string selector = spec["nodeSelector"][std::string(names::maroon_pod_uid)];
   BOOST_TEST(config.find("\"" + std::string(names::maroon_pod_uid) + "=" + selector + "\"") != std::string::npos, config);
-  std::string toleration;
+  int tolerations = 0;
   for (const auto& t : spec["tolerations"])
-    if (t.value("key", "") == "maroonedpods.io/dedicated")
-      toleration = t["key"].get<std::string>() + "=" + t["value"].get<std::string>() + ":" + t["effect"].get<std::string>();
-  BOOST_TEST_REQUIRE(!toleration.empty());
-  BOOST_TEST(config.find("\"" + toleration + "\"") != std::string::npos, config);
+    if (t.value("key", "") == "maroonedpods.io/dedicated") {
+      ++tolerations;
+      const auto taint = t["key"].get<std::string>() + "=" + t["value"].get<std::string>() + ":" + t["effect"].get<std::string>();
+      BOOST_TEST(config.find("\"" + taint + "\"") != std::string::npos, config);
+    }
+  BOOST_TEST(tolerations == 2);
   BOOST_TEST(config.find("token: \"abcdef.0123456789abcdef\"") != std::string::npos);
   const auto registered = kubectl_json({"get", "node", node});
   BOOST_TEST(registered["metadata"]["labels"][std::string(names::maroon_pod_uid)] == selector);
+  // Vouched by the controller after the proof, which is gone once used.
+  BOOST_TEST(registered["metadata"]["labels"][std::string(names::maroon_vouched_label)] == selector);
+  BOOST_TEST(!registered["metadata"]["annotations"].contains(std::string(names::maroon_join_proof)));
   BOOST_TEST(registered["spec"]["taints"][0]["key"] == "maroonedpods.io/dedicated");
   BOOST_TEST(registered["spec"]["taints"][0]["value"] == selector);
 }
@@ -173,7 +185,7 @@ BOOST_AUTO_TEST_CASE(config_crd_defaults_and_validates) {
 }
 
 BOOST_AUTO_TEST_CASE(list_shows_id_state_and_node) {
-  auto& env = *Suite::env;
+  auto& env = Suite::nb->env;
   auto r = plugin({"list", "-o", "json"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   const auto rows = json::parse(r.out)["items"];
@@ -182,13 +194,13 @@ BOOST_AUTO_TEST_CASE(list_shows_id_state_and_node) {
     if (row["pod"] == pod_name()) {
       found = true;
       BOOST_TEST(row["id"] == id());
-      // The round trip above registered a node for it (Ready or not, the gate is still on:
-      // no controller runs in this suite).
-      BOOST_TEST(row["state"] == "WaitingForNode");
+      // The round trip above registered and vouched a node for it; kwok reports it Ready and
+      // the controller released the pod onto it.
+      BOOST_TEST(row["state"] != "Gated");
       BOOST_TEST(!row["node"].get<std::string>().empty());
     }
   BOOST_TEST(found, r.out);
-  const auto fresh = json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, env.pod(true, "list-").dump()));
+  const auto fresh = create_pod(env.pod(true, "list-"));
   auto table = plugin({"list"});
   BOOST_TEST_REQUIRE(table.exit_code == 0, table.err);
   BOOST_TEST(table.out.starts_with("POD "), table.out);

@@ -2,10 +2,14 @@
 // its own CA made by the openssl CLI: Ignition (an MCS-like server that answers spec
 // 2.2.0 unless asked for 3.x), payloads, a registry, mirrors and the report URL. The
 // engine runs the real commands (harmless ones) in a temporary host root.
+#include <sys/mount.h>
+
 #include <boost/test/unit_test.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -272,6 +276,43 @@ BOOST_AUTO_TEST_CASE(wrong_ca_fails_tls_verification) {
   BOOST_TEST(r->outcome.reason == "IgnitionTLSFailed");
   BOOST_TEST(r->outcome.message.find("ca.crt") != std::string::npos);
   BOOST_TEST(r->label_removals == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_host_only_the_system_store_trusts_is_refused) {
+  // The check runs in a copy of this test process in a private mount namespace (unshare
+  // -m), whose /etc/ssl/certs it replaces with a store holding the CA that signed the
+  // server's certificate: the system trusts the server, the bootstrap Secret's ca.crt names
+  // another CA, and the agent must refuse. Nothing on the host changes.
+  if (std::getenv("NODEBOOT_SYSTEM_STORE_CHILD")) {
+    TempDir store;
+    const auto ca = test::read_file(pki().ca);
+    store.write("ca-certificates.crt", ca);
+    auto hash = test::run({"openssl", "x509", "-hash", "-noout", "-in", pki().ca.string()});
+    BOOST_REQUIRE(hash.exit_code == 0);
+    store.write(hash.out.substr(0, hash.out.find('\n')) + ".0", ca);
+    BOOST_REQUIRE_MESSAGE(::mount(store.path().c_str(), "/etc/ssl/certs", nullptr, MS_BIND, nullptr) == 0,
+                          "bind-mounting the test store over /etc/ssl/certs: " << std::strerror(errno));
+    Remote remote;
+    Secret token(good_token);
+    std::string body;
+    // Control: with no CA of its own the agent uses the system store, which now trusts the
+    // server; without this the refusal below could come from a mount that did not happen.
+    auto system = fetch_to_string({.url = remote.url("/ignition"), .bearer = &token, .accept = "application/json"}, body);
+    BOOST_TEST(system.ok(), system.detail);
+    auto pinned = fetch_to_string(
+        {.url = remote.url("/ignition"), .bearer = &token, .ca_pem = test::read_file(pki().other_ca), .accept = "application/json"},
+        body);
+    BOOST_TEST(!pinned.ok());
+    BOOST_TEST((pinned.failure == FetchFailure::tls), pinned.detail);
+    return;
+  }
+  nodeboot::ProcessOptions o;
+  o.env_set["NODEBOOT_SYSTEM_STORE_CHILD"] = "1";
+  o.timeout = std::chrono::seconds(120);
+  auto r = test::run({"unshare", "-m", fs::read_symlink("/proc/self/exe").string(),
+                      "--run_test=agent_ipb/a_host_only_the_system_store_trusts_is_refused"},
+                     o);
+  BOOST_TEST(r.exit_code == 0, r.out << r.err);
 }
 
 BOOST_AUTO_TEST_CASE(mcs_answers_spec_2_without_the_accept_header) {

@@ -30,8 +30,14 @@ std::string check_marooned(const json& pod, std::string_view taint_key = "maroon
   const auto id = pod["metadata"]["annotations"]["maroonedpods.io/pod-uid"].get<std::string>();
   BOOST_TEST(std::regex_match(id, uuid_v4), id);
   BOOST_TEST(pod["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] == id);
-  const json toleration = {{"key", std::string(taint_key) + "/dedicated"}, {"operator", "Equal"}, {"value", id}, {"effect", "NoSchedule"}};
-  BOOST_TEST(std::ranges::count(pod["spec"]["tolerations"], toleration) == 1);
+  BOOST_TEST(pod["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] == id);
+  const auto key = std::string(taint_key) + "/dedicated";
+  for (const auto* effect : {"NoSchedule", "NoExecute"}) {
+    const json toleration = {{"key", key}, {"operator", "Equal"}, {"value", id}, {"effect", effect}};
+    BOOST_TEST(std::ranges::count(pod["spec"]["tolerations"], toleration) == 1);
+  }
+  // No other toleration of the dedicated taint survives (a client's, for another id).
+  BOOST_TEST(std::ranges::count_if(pod["spec"]["tolerations"], [&](const json& t) { return t.value("key", "") == key; }) == 2);
   BOOST_TEST(std::ranges::count(pod["spec"]["schedulingGates"], json{{"name", "maroonedpods.io/gate"}}) == 1);
   return id;
 }
@@ -61,11 +67,11 @@ BOOST_AUTO_TEST_CASE(kubectl_named_pod_keeps_defaulted_tolerations_and_slash_key
   BOOST_REQUIRE(review["request"]["object"]["spec"]["tolerations"].size() == 2u);  // DefaultTolerationSeconds
   const auto pod = mutated_pod(review);
   check_marooned(pod);
-  BOOST_TEST(pod["spec"]["tolerations"].size() == 3u);
+  BOOST_TEST(pod["spec"]["tolerations"].size() == 4u);
   BOOST_TEST(pod["spec"]["tolerations"][0]["key"] == "node.kubernetes.io/not-ready");
   BOOST_TEST(pod["spec"]["nodeSelector"]["kubernetes.io/hostname"] == "kwok-node-0");
   BOOST_TEST(pod["spec"]["nodeSelector"]["topology.kubernetes.io/zone"] == "z1");
-  BOOST_TEST(pod["spec"]["nodeSelector"].size() == 3u);
+  BOOST_TEST(pod["spec"]["nodeSelector"].size() == 4u);
   BOOST_TEST(pod["metadata"]["managedFields"] == review["request"]["object"]["metadata"]["managedFields"]);
   BOOST_TEST(pod["metadata"]["name"] == "named-pod");
 }
@@ -89,7 +95,7 @@ BOOST_AUTO_TEST_CASE(pod_without_tolerations_annotations_or_selector_keys) {
   object["metadata"].erase("annotations");
   const auto pod = mutated_pod(with_object(review_fixture("pod_create_generate_name.json"), object));
   check_marooned(pod);
-  BOOST_TEST(pod["spec"]["tolerations"].size() == 1u);
+  BOOST_TEST(pod["spec"]["tolerations"].size() == 2u);
   // null lists and maps, as some clients send them, are created too.
   object["spec"]["tolerations"] = nullptr;
   object["spec"]["nodeSelector"] = nullptr;
@@ -108,20 +114,28 @@ BOOST_AUTO_TEST_CASE(existing_gates_and_annotations_are_appended_to_not_replaced
   BOOST_TEST(pod["metadata"]["annotations"]["team"] == "a/b~c");
 }
 
-BOOST_AUTO_TEST_CASE(reinvocation_of_a_mutated_pod_is_a_no_op) {
+BOOST_AUTO_TEST_CASE(a_client_supplied_id_is_replaced_never_trusted) {
+  // A tenant copies a victim's id into the annotation, the selector and a toleration (and
+  // adds a blanket toleration of the dedicated key): the pod gets a fresh id all the same.
+  const std::string victim = "0b7c1e3a-1111-4222-8333-444455556666";
   const auto review = review_fixture("pod_create_named.json");
-  const auto once = mutated_pod(review);
-  const auto id = check_marooned(once);
-  const auto again = mutate(with_object(review, once));
-  BOOST_TEST(again["allowed"] == true);
-  BOOST_TEST(!again.contains("patch"));
-  // A later webhook dropped our toleration and selector: restored with the same id.
-  auto partial = once;
-  partial["spec"].erase("nodeSelector");
-  partial["spec"]["tolerations"].erase(2);
-  const auto repaired = kubectl_patch(partial, decoded_patch(mutate(with_object(review, partial))));
-  BOOST_TEST(check_marooned(repaired) == id);
-  BOOST_TEST(repaired["spec"]["schedulingGates"].size() == 1u);
+  auto object = review["request"]["object"];
+  object["metadata"]["annotations"] = {{"maroonedpods.io/pod-uid", victim}};
+  object["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] = victim;
+  object["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] = victim;
+  object["spec"]["tolerations"].push_back(
+      {{"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", victim}, {"effect", "NoSchedule"}});
+  object["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}});
+  object["spec"]["tolerations"].push_back({{"key", "example.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
+  const auto pod = mutated_pod(with_object(review, object));
+  const auto id = check_marooned(pod);
+  BOOST_TEST(id != victim);
+  BOOST_TEST(pod.dump().find(victim) == std::string::npos, pod.dump());
+  // Tolerations of other keys are kept as they were, tolerationSeconds included.
+  BOOST_TEST(pod["spec"]["tolerations"][0] == object["spec"]["tolerations"][0]);
+  BOOST_TEST(pod["spec"]["tolerations"][2] == object["spec"]["tolerations"][4]);
+  // Called again (reinvocation, or a replayed mutated pod) it mints yet another id.
+  BOOST_TEST(check_marooned(mutated_pod(with_object(review, pod))) != id);
 }
 
 BOOST_AUTO_TEST_CASE(only_exactly_true_maroons_and_only_at_create) {

@@ -2,13 +2,14 @@
 
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
+#include <algorithm>
 #include <cstdio>
 
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/marooned/join.hpp"
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/util/random.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook::controller {
@@ -37,6 +38,8 @@ class WithController final : public ClusterView {
   WithController(std::shared_ptr<ClusterView> inner, const GateController& gate)
       : inner_(std::move(inner)), gate_(gate) {}
   std::string taint_key() const override { return inner_->taint_key(); }
+  bool node_agent_namespace(std::string_view ns) const override { return inner_->node_agent_namespace(ns); }
+  bool dedicated_node(std::string_view name) const override { return inner_->dedicated_node(name); }
   Result<bool> bootstrap_secret_exists(std::string_view node) override { return inner_->bootstrap_secret_exists(node); }
   bool synced() const override { return inner_->synced() && gate_.synced(); }
 
@@ -48,12 +51,10 @@ class WithController final : public ClusterView {
 std::string default_identity() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  unsigned char r[4];
-  RAND_bytes(r, sizeof r);
-  char suffix[9];
-  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
-  return std::string(host) + "_" + suffix;
+  return std::string(host) + "_" + random_hex(4);
 }
+
+std::string uid_of(const nlohmann::json& object) { return object["metadata"].value("uid", ""); }
 
 }  // namespace
 
@@ -77,13 +78,7 @@ GateController::GateController(kube::RestConfig config, ControllerOptions option
   kube::InformerHandlers node_handlers{
       .on_add = [this](const nlohmann::json& n) { on_node(n); },
       .on_update = [this](const nlohmann::json&, const nlohmann::json& n) { on_node(n); },
-      .on_delete =
-          [this](const nlohmann::json& n) {
-            const auto id = marooned::node_id(n);
-            std::lock_guard lock(mu_);
-            if (node_by_id_[id] == n["metadata"].value("name", "")) node_by_id_.erase(id);
-            eligible_since_.erase(id);
-          },
+      .on_delete = [this](const nlohmann::json& n) { on_node_deleted(n); },
       .on_error = [](const Error& e) { log_error("watching marooned nodes", {{"error", e.message}}); }};
   pods_ = std::make_unique<kube::Informer>(client_, pods, "",
                                            kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
@@ -133,21 +128,25 @@ void GateController::on_pod(const nlohmann::json& pod) {
   const auto key = key_of(pod);
   const auto id = marooned::pod_id(pod);
   const bool gated = marooned::gated(pod);
+  std::vector<std::string> also;  // pods sharing the id: their conflict state changed too
   {
     std::lock_guard lock(mu_);
     if (!id.empty()) {
-      pod_by_id_[id] = key;
-      id_by_pod_[key] = id;
+      auto& claimants = pods_by_id_[id];
+      claimants.insert(key);
+      id_by_pod_[key] = {id, uid_of(pod)};
+      if (claimants.size() > 1) also.assign(claimants.begin(), claimants.end());
     }
     if (gated) {
       gated_.insert(key);
     } else {
       gated_.erase(key);
-      released_uids_.erase(pod["metadata"].value("uid", ""));
+      released_uids_.erase(uid_of(pod));
     }
   }
   // Released and running pods need nothing until they finish or go.
   if (gated || marooned::finished(pod)) enqueue(key);
+  for (const auto& k : also) enqueue(k);
 }
 
 void GateController::on_pod_deleted(const nlohmann::json& pod) {
@@ -156,11 +155,14 @@ void GateController::on_pod_deleted(const nlohmann::json& pod) {
   {
     std::lock_guard lock(mu_);
     gated_.erase(key);
-    told_waiting_.erase(pod["metadata"].value("uid", ""));
-    released_uids_.erase(pod["metadata"].value("uid", ""));
+    told_.erase(uid_of(pod));
+    released_uids_.erase(uid_of(pod));
     if (id.empty()) return;
-    id_by_pod_[key] = id;
-    if (pod_by_id_[id] == key) pod_by_id_.erase(id);
+    id_by_pod_[key] = {id, uid_of(pod)};
+    if (auto it = pods_by_id_.find(id); it != pods_by_id_.end()) {
+      it->second.erase(key);
+      if (it->second.empty()) pods_by_id_.erase(it);
+    }
     deleted_pods_.insert(key);
   }
   enqueue(key);
@@ -169,18 +171,36 @@ void GateController::on_pod_deleted(const nlohmann::json& pod) {
 void GateController::on_node(const nlohmann::json& node) {
   const auto id = marooned::node_id(node);
   if (id.empty()) return;
-  const bool eligible = !marooned::node_not_eligible(node, id, options_.taint_key());
-  std::string key;
+  const auto name = node["metadata"].value("name", "");
+  std::vector<std::string> keys;
   {
     std::lock_guard lock(mu_);
-    node_by_id_[id] = node["metadata"].value("name", "");
+    nodes_by_id_[id].insert(name);
+    // A node is eligible for its vouched id only; eligibility for the metric is measured
+    // against the pod the controller recorded as its owner.
+    const auto vouched = marooned::vouched_id(node);
+    bool eligible = false;
+    if (!vouched.empty()) {
+      const auto owner = marooned::owner_uid(node);
+      eligible = !marooned::node_not_eligible(node, vouched, owner, options_.taint_key());
+    }
     if (eligible)
       eligible_since_.try_emplace(id, Clock::now());
     else
       eligible_since_.erase(id);
-    if (auto it = pod_by_id_.find(id); it != pod_by_id_.end()) key = it->second;
+    if (auto it = pods_by_id_.find(id); it != pods_by_id_.end()) keys.assign(it->second.begin(), it->second.end());
   }
-  if (!key.empty()) enqueue(key);
+  for (const auto& k : keys) enqueue(k);
+}
+
+void GateController::on_node_deleted(const nlohmann::json& node) {
+  const auto id = marooned::node_id(node);
+  std::lock_guard lock(mu_);
+  if (auto it = nodes_by_id_.find(id); it != nodes_by_id_.end()) {
+    it->second.erase(node["metadata"].value("name", ""));
+    if (it->second.empty()) nodes_by_id_.erase(it);
+  }
+  eligible_since_.erase(id);
 }
 
 void GateController::enqueue(const std::string& key) {
@@ -241,49 +261,160 @@ void GateController::work(std::stop_token stop) {
   }
 }
 
+std::vector<nlohmann::json> GateController::nodes_claiming(const std::string& id) const {
+  std::set<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = nodes_by_id_.find(id); it != nodes_by_id_.end()) names = it->second;
+  }
+  std::vector<nlohmann::json> out;
+  for (const auto& n : names)
+    if (auto node = nodes_->get("", n)) out.push_back(std::move(*node));
+  return out;
+}
+
 bool GateController::reconcile(const std::string& key) {
   const auto slash = key.find('/');
   const auto pod = pods_->get(key.substr(0, slash), key.substr(slash + 1));
   if (!pod) {
-    std::string id;
+    PodRef ref;
     {
       std::lock_guard lock(mu_);
       if (!deleted_pods_.contains(key)) return true;
-      id = id_by_pod_[key];
+      ref = id_by_pod_[key];
     }
-    if (!clean_up(id, "its pod " + key + " was deleted")) return false;
+    if (!clean_up(ref.id, ref.uid, "its pod " + key + " was deleted")) return false;
     std::lock_guard lock(mu_);
     deleted_pods_.erase(key);
     id_by_pod_.erase(key);
-    eligible_since_.erase(id);
+    issued_.erase(ref.id);
     return true;
   }
   const auto id = marooned::pod_id(*pod);
-  if (id.empty()) return true;  // not mutated by the webhook: not ours to release
-  if (marooned::finished(*pod)) return clean_up(id, "its pod " + key + " finished");
-  if (marooned::gated(*pod)) return release(*pod, id);
-  return true;
+  if (id.empty()) return true;  // not (or no longer consistently) mutated by the webhook: not ours
+  std::size_t claimants = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = pods_by_id_.find(id); it != pods_by_id_.end()) claimants = it->second.size();
+  }
+  if (claimants > 1) {
+    // Only a pod that bypassed the mutating webhook can share an id. Neither pod is
+    // released or cleaned up for: which one owns the node is not ours to guess.
+    warn_once(*pod, "MaroonedIdConflict",
+              std::to_string(claimants) + " live pods claim marooned id " + id +
+                  "; none of them is released and no node is vouched until only one remains");
+    return true;
+  }
+  if (marooned::finished(*pod)) return clean_up(id, uid_of(*pod), "its pod " + key + " finished");
+  if (!marooned::gated(*pod)) return true;
+  auto node = vouched_node(*pod, id);
+  if (!node) {
+    log_error("vouching for the dedicated node failed", {{"podUID", id}, {"error", node.error().message}});
+    std::lock_guard lock(mu_);
+    ++api_errors_;
+    return false;
+  }
+  return release(*pod, id, *node);
 }
 
-bool GateController::release(const nlohmann::json& pod, const std::string& id) {
+Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohmann::json& pod,
+                                                                              const std::string& id) {
+  const auto candidates = nodes_claiming(id);
+  for (const auto& n : candidates)
+    if (marooned::vouched_id(n) == id) return std::optional<nlohmann::json>(n);
+  if (!elector_.leading()) return std::optional<nlohmann::json>();
+  // No node vouched yet. Until one presents a proof, all there is to do is to make sure
+  // the pod's credential exists (create first: the common case is a new pod).
+  const auto secret_name = marooned::join_secret_name(id);
+  const bool proof_presented = std::ranges::any_of(candidates, [](const nlohmann::json& n) {
+    return n["metadata"].value("annotations", nlohmann::json::object()).contains(std::string(names::maroon_join_proof));
+  });
+  bool issued = false;
+  {
+    std::lock_guard lock(mu_);
+    issued = issued_.contains(id);
+  }
+  if (!proof_presented) {
+    if (issued) return std::optional<nlohmann::json>();
+    auto created = client_.create(kube::resources::secrets, names::marooned_namespace,
+                                  marooned::join_secret(id, pod, marooned::new_join_credential()));
+    if (!created && !kube::is_already_exists(created.error())) return std::unexpected(created.error());
+    if (created) {
+      log_info("join credential issued", {{"podUID", id}, {"secret", std::string(names::marooned_namespace) + "/" + secret_name}});
+      event(pod, "JoinCredentialIssued",
+            "issued the single-use join credential for the dedicated node (Secret " + std::string(names::marooned_namespace) +
+                "/" + secret_name + ")");
+    }
+    std::lock_guard lock(mu_);
+    issued_.insert(id);
+    return std::optional<nlohmann::json>();
+  }
+  auto secret = client_.get(kube::resources::secrets, names::marooned_namespace, secret_name);
+  if (!secret && kube::is_not_found(secret.error())) {
+    // Proof presented but no credential: never issued, or spent on a node that is gone.
+    for (const auto& n : candidates)
+      warn_once(pod, "JoinRefused", "node " + n["metadata"].value("name", "") + " claims marooned id " + id +
+                                        " but the pod has no unspent join credential");
+    return std::optional<nlohmann::json>();
+  }
+  if (!secret) return std::unexpected(secret.error());
+  if ((*secret)["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_owner_pod_uid), "") !=
+      uid_of(pod)) {
+    warn_once(pod, "JoinRefused", "the join credential Secret " + secret_name + " was issued for another pod");
+    return std::optional<nlohmann::json>();
+  }
+  auto credential = marooned::credential_of(*secret);
+  if (!credential) return std::unexpected(credential.error());
+  for (const auto& n : candidates) {
+    const auto name = n["metadata"].value("name", "");
+    const auto proof =
+        n["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_join_proof), "");
+    if (proof.empty()) continue;  // not presented yet: its annotation is a node event
+    if (!marooned::proof_matches(*credential, id, name, proof)) {
+      log_error("join proof rejected", {{"node", name}, {"podUID", id}});
+      warn_once(pod, "JoinRefused", "node " + name + " presented a join proof that does not match the pod's credential");
+      continue;
+    }
+    auto patched = client_.patch(kube::resources::nodes, "", name, kube::PatchType::json, marooned::vouch_patch(n, id, pod));
+    if (!patched) {
+      if (kube::is_invalid(patched.error()) || kube::is_not_found(patched.error())) continue;  // changed or gone meanwhile
+      return std::unexpected(patched.error());
+    }
+    // Spent: deleted only this incarnation, so a credential re-issued later is not lost.
+    kube::DeleteOptions once;
+    once.precondition_uid = (*secret)["metadata"].value("uid", "");
+    if (auto r = client_.remove(kube::resources::secrets, names::marooned_namespace, secret_name, once);
+        !r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
+      log_error("deleting the spent join credential failed", {{"secret", secret_name}, {"error", r.error().message}});
+    log_info("dedicated node vouched", {{"node", name}, {"podUID", id}});
+    event(pod, "NodeVouched", "node " + name + " presented the pod's join credential; labelled " +
+                                  std::string(names::maroon_vouched_label) + "=" + id);
+    {
+      std::lock_guard lock(mu_);
+      ++vouched_;
+    }
+    return std::optional<nlohmann::json>(std::move(*patched));
+  }
+  return std::optional<nlohmann::json>();
+}
+
+bool GateController::release(const nlohmann::json& pod, const std::string& id, const std::optional<nlohmann::json>& node) {
   const auto& meta = pod["metadata"];
   const std::string ns = meta.value("namespace", ""), name = meta.value("name", ""), uid = meta.value("uid", "");
-  std::string node_name;
   {
     std::lock_guard lock(mu_);
     if (released_uids_.contains(uid)) return true;
-    if (auto it = node_by_id_.find(id); it != node_by_id_.end()) node_name = it->second;
   }
-  const auto node = node_name.empty() ? std::nullopt : nodes_->get("", node_name);
+  const std::string node_name = node ? (*node)["metadata"].value("name", "") : "";
   const auto taint_key = options_.taint_key();
   std::optional<std::string> why =
-      node ? marooned::node_not_eligible(*node, id, taint_key)
-           : std::optional<std::string>("no node has joined with label " + std::string(names::maroon_pod_uid) + "=" + id);
+      node ? marooned::node_not_eligible(*node, id, uid, taint_key)
+           : std::optional<std::string>("no node has joined with the pod's join credential");
   if (why) {
     bool first = false;
     {
       std::lock_guard lock(mu_);
-      first = told_waiting_.insert(uid).second;
+      first = told_[uid].insert("WaitingForNode").second;
     }
     if (first)
       event(pod, "WaitingForNode",
@@ -311,7 +442,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id) {
   {
     std::lock_guard lock(mu_);
     ++released_;
-    told_waiting_.erase(uid);
+    told_.erase(uid);
     released_uids_.insert(uid);
     if (auto it = eligible_since_.find(id); it != eligible_since_.end()) {
       const double s = std::chrono::duration<double>(Clock::now() - it->second).count();
@@ -326,37 +457,69 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id) {
   return true;
 }
 
-bool GateController::clean_up(const std::string& id, const std::string& why) {
-  std::string node_name;
+bool GateController::clean_up(const std::string& id, const std::string& pod_uid, const std::string& why) {
+  if (!elector_.leading()) return true;
   {
     std::lock_guard lock(mu_);
-    if (auto it = node_by_id_.find(id); it != node_by_id_.end()) node_name = it->second;
+    // Another live pod claims the id (a webhook bypass): whose node it is is unknowable.
+    if (auto it = pods_by_id_.find(id); it != pods_by_id_.end() && !it->second.empty()) {
+      bool others = false;
+      for (const auto& k : it->second)
+        if (id_by_pod_[k].uid != pod_uid) others = true;
+      if (others) return true;
+    }
   }
-  if (node_name.empty()) return true;  // no node joined: nothing to clean
-  const auto node = nodes_->get("", node_name);
-  if (!node) return true;
-  const bool cordoned = (*node)["spec"].value("unschedulable", false);
-  const auto& ann = (*node)["metadata"].value("annotations", nlohmann::json::object());
-  if (cordoned && ann.value(std::string(names::maroon_cleanup), "") == "true") return true;
-  if (!elector_.leading()) return true;
-  // Deleting the VM behind the node is KubeVirt's job (or whoever created it); the mark
-  // tells it, and the cordon keeps anything else off meanwhile.
-  const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_cleanup), "true"}}}}},
-                                {"spec", {{"unschedulable", true}}}};
-  auto r = client_.patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
-  if (!r && !kube::is_not_found(r.error())) {
-    log_error("cordoning the dedicated node failed", {{"node", node_name}, {"error", r.error().message}});
-    std::lock_guard lock(mu_);
-    ++api_errors_;
+  // An unspent credential of this pod goes with it.
+  const auto secret_name = marooned::join_secret_name(id);
+  if (auto secret = client_.get(kube::resources::secrets, names::marooned_namespace, secret_name); secret) {
+    if ((*secret)["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_owner_pod_uid), "") ==
+        pod_uid) {
+      kube::DeleteOptions once;
+      once.precondition_uid = (*secret)["metadata"].value("uid", "");
+      if (auto r = client_.remove(kube::resources::secrets, names::marooned_namespace, secret_name, once);
+          !r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
+        return false;
+    }
+  } else if (!kube::is_not_found(secret.error())) {
     return false;
   }
-  log_info("dedicated node cordoned and marked for cleanup", {{"node", node_name}, {"reason", why}});
-  std::lock_guard lock(mu_);
-  ++cleaned_;
+  // Only the node vouched for this very pod (by metadata.uid) is cordoned: deleting a pod
+  // that claimed someone else's id touches nothing of theirs.
+  for (const auto& node : nodes_claiming(id)) {
+    if (marooned::vouched_id(node) != id || marooned::owner_uid(node) != pod_uid) continue;
+    const auto node_name = node["metadata"].value("name", "");
+    const bool cordoned = node["spec"].value("unschedulable", false);
+    const auto& ann = node["metadata"].value("annotations", nlohmann::json::object());
+    if (cordoned && ann.value(std::string(names::maroon_cleanup), "") == "true") continue;
+    // Deleting the VM behind the node is KubeVirt's job (or whoever created it); the mark
+    // tells it, and the cordon keeps anything else off meanwhile.
+    const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_cleanup), "true"}}}}},
+                                  {"spec", {{"unschedulable", true}}}};
+    auto r = client_.patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
+    if (!r && !kube::is_not_found(r.error())) {
+      log_error("cordoning the dedicated node failed", {{"node", node_name}, {"error", r.error().message}});
+      std::lock_guard lock(mu_);
+      ++api_errors_;
+      return false;
+    }
+    log_info("dedicated node cordoned and marked for cleanup", {{"node", node_name}, {"reason", why}});
+    std::lock_guard lock(mu_);
+    ++cleaned_;
+  }
   return true;
 }
 
-void GateController::event(const nlohmann::json& pod, const std::string& reason, const std::string& message) {
+void GateController::warn_once(const nlohmann::json& pod, const std::string& reason, const std::string& message) {
+  {
+    std::lock_guard lock(mu_);
+    if (!told_[uid_of(pod)].insert(reason + ":" + message).second) return;
+  }
+  log_error(reason, {{"pod", key_of(pod)}, {"message", message}});
+  event(pod, reason, message, "Warning");
+}
+
+void GateController::event(const nlohmann::json& pod, const std::string& reason, const std::string& message,
+                           const char* type) {
   if (!elector_.leading()) return;
   const auto& meta = pod["metadata"];
   const auto now = micro_time(std::chrono::system_clock::now());
@@ -374,7 +537,7 @@ void GateController::event(const nlohmann::json& pod, const std::string& reason,
         {"resourceVersion", meta.value("resourceVersion", "")}}},
       {"reason", reason},
       {"message", message},
-      {"type", "Normal"},
+      {"type", type},
       {"source", {{"component", component}}},
       {"reportingComponent", component},
       {"reportingInstance", options_.leader.identity},
@@ -418,6 +581,9 @@ std::string GateController::render_metrics() const {
   out += "# HELP nodeboot_marooned_nodes_cleaned_total Dedicated nodes cordoned and marked for cleanup.\n"
          "# TYPE nodeboot_marooned_nodes_cleaned_total counter\n"
          "nodeboot_marooned_nodes_cleaned_total " + std::to_string(cleaned_) + "\n";
+  out += "# HELP nodeboot_marooned_nodes_vouched_total Dedicated nodes vouched after presenting their pod's join credential.\n"
+         "# TYPE nodeboot_marooned_nodes_vouched_total counter\n"
+         "nodeboot_marooned_nodes_vouched_total " + std::to_string(vouched_) + "\n";
   out += "# HELP nodeboot_gate_controller_api_errors_total Failed writes, retried with backoff.\n"
          "# TYPE nodeboot_gate_controller_api_errors_total counter\n"
          "nodeboot_gate_controller_api_errors_total " + std::to_string(api_errors_) + "\n";

@@ -2,7 +2,9 @@
 
 // `nodeboot-agent join` (seed 004): on a marooned pod's dedicated VM, read
 // /etc/marooned/join-info.yaml, write the k3s agent configuration that registers the node
-// with the pod's label and taint, start k3s-agent and wait until the node is registered.
+// with the pod's label and taints, start k3s-agent, wait until the node is registered,
+// present the join proof (nodeboot/marooned/join.hpp) on the Node with the kubelet's own
+// credentials, and wait until the gate-release controller has vouched for the node.
 
 #include <chrono>
 #include <filesystem>
@@ -20,13 +22,16 @@ struct JoinInfo {
   Secret token;
   std::string pod_uid;
   std::string taint_key;
+  Secret credential;  // the pod's single-use join credential (64 hex digits)
 };
 
 // Parses join-info.yaml (a flat map of strings, as `kubectl nodeboot marooned join-info`
 // writes it); every problem is reported at once, each naming the field and the fix.
 Result<JoinInfo> parse_join_info(const std::string& text);
 
-// The k3s agent's /etc/rancher/k3s/config.yaml for `info` (holds the token).
+// The k3s agent's /etc/rancher/k3s/config.yaml for `info` (holds the token): the pod's
+// label and its dedicated taint twice, NoSchedule (keeps others off) and NoExecute (evicts
+// whatever got there anyway).
 Secret k3s_config(const JoinInfo& info, const std::string& node_name);
 
 struct JoinOptions {

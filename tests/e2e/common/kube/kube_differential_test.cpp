@@ -69,6 +69,9 @@ struct Situation {
   bool flags_override = false;     // flags change the kubeconfig's answer: skip `config view`
   bool in_cluster = false;
   bool expect_failure = false;     // both must refuse
+  // The cluster's CA is in the system trust store (/etc/ssl/certs, replaced in a private
+  // mount namespace by run_in, so nothing on the host changes).
+  bool system_trusts_cluster_ca = false;
 };
 
 std::string cluster_entry(const std::string& name, const std::string& server, const std::string& extra = "") {
@@ -362,6 +365,19 @@ std::vector<Situation> situations() {
                                          .string();
                },
                "", false, false, true});
+  // The system store holds the cluster's CA. Without a CA in the kubeconfig both use it;
+  // with another CA named there, both trust only that one and refuse the server.
+  const auto with_ca = [&](const std::string& ca_lines) {
+    return [&f, ca_lines](const TempDir& d, auto& env, auto&) {
+      env["KUBECONFIG"] =
+          d.write("config", kubeconfig("ctx", cluster_entry("c", f.server, ca_lines), admin_user("u"), context("ctx", "c", "u")))
+              .string();
+    };
+  };
+  s.push_back({"no CA in the kubeconfig: the system trust store", with_ca("\n"), "nodeboot-e2e-admin", false, false, false,
+               true});
+  s.push_back({"refused: a server whose CA only the system trusts, the kubeconfig naming another",
+               with_ca("    certificate-authority-data: " + f.admin_crt_b64 + "\n"), "", false, false, true, true});
   s.push_back({"refused: a wrong CA in the kubeconfig",
                [&](const TempDir& d, auto& env, auto&) {
                  env["KUBECONFIG"] = d.write("config", kubeconfig("ctx",
@@ -399,6 +415,21 @@ Outcome run_in(const Situation& s, const TempDir& d, const std::map<std::string,
     wrapped.insert(wrapped.end(), argv.begin(), argv.end());
     argv = std::move(wrapped);
   }
+  if (s.system_trusts_cluster_ca) {
+    // A system store holding only the cluster's CA, as a bundle and as a hashed name (the
+    // two places libcurl and Go look), bind-mounted over /etc/ssl/certs.
+    const auto store = d.path() / "system-certs";
+    fs::create_directories(store);
+    const auto ca = read_file(facts().pki / "ca.crt");
+    d.write("system-certs/ca-certificates.crt", ca);
+    auto hash = run({"openssl", "x509", "-hash", "-noout", "-in", (facts().pki / "ca.crt").string()});
+    BOOST_REQUIRE(hash.exit_code == 0);
+    d.write("system-certs/" + hash.out.substr(0, hash.out.find('\n')) + ".0", ca);
+    std::vector<std::string> wrapped = {"unshare", "-m", "sh", "-c",
+                                        "mount --bind \"$0\" /etc/ssl/certs && exec \"$@\"", store.string()};
+    wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+    argv = std::move(wrapped);
+  }
   auto r = run(argv, o);
   return {r.exit_code, r.out, r.err};
 }
@@ -410,7 +441,7 @@ BOOST_AUTO_TEST_SUITE(kube_differential)
 BOOST_AUTO_TEST_CASE(nodeboot_resolves_what_kubectl_resolves) {
   auto all = situations();
   BOOST_TEST_MESSAGE(all.size() << " kubeconfig situations");
-  BOOST_TEST(all.size() >= 15u);
+  BOOST_TEST(all.size() >= 17u);
   for (const auto& s : all) {
     BOOST_TEST_CONTEXT("situation: " << s.name) {
       TempDir d;

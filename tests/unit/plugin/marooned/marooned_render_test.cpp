@@ -12,7 +12,8 @@ using nlohmann::json;
 namespace {
 json pod(const json& containers, const json& init = json::array()) {
   return {{"metadata", {{"name", "p"}, {"namespace", "ns"}, {"annotations", {{"maroonedpods.io/pod-uid", "0b7c1e3a-1111-4222-8333-444455556666"}}}}},
-          {"spec", {{"containers", containers}, {"initContainers", init}}}};
+          {"spec", {{"containers", containers}, {"initContainers", init},
+                    {"nodeSelector", {{"maroonedpods.io/pod-uid", "0b7c1e3a-1111-4222-8333-444455556666"}}}}}};
 }
 json requests(const char* cpu, const char* mem) { return {{"resources", {{"requests", {{"cpu", cpu}, {"memory", mem}}}}}}; }
 }  // namespace
@@ -43,9 +44,10 @@ BOOST_AUTO_TEST_CASE(bootstrap_secret_has_the_authenticators_shape) {
 }
 
 BOOST_AUTO_TEST_CASE(cloud_init_writes_join_info_privately) {
-  const JoinInfo info{"https://10.0.0.1:6443", nodeboot::Secret("a.b"), "id-1", "example.com"};
+  const JoinInfo info{"https://10.0.0.1:6443", nodeboot::Secret("a.b"), "id-1", "example.com", nodeboot::Secret("c0ffee")};
   const auto y = join_info_yaml(info).reveal();
-  BOOST_TEST(y == "server_url: \"https://10.0.0.1:6443\"\ntoken: \"a.b\"\npod_uid: \"id-1\"\ntaint_key: \"example.com\"\n");
+  BOOST_TEST(y == "server_url: \"https://10.0.0.1:6443\"\ntoken: \"a.b\"\npod_uid: \"id-1\"\ntaint_key: \"example.com\"\n"
+                  "credential: \"c0ffee\"\n");
   const auto c = cloud_init(info).reveal();
   BOOST_TEST(c.starts_with("#cloud-config\nwrite_files:\n- path: /etc/marooned/join-info.yaml\n"));
   BOOST_TEST(c.find("permissions: '0600'") != std::string::npos);
@@ -72,6 +74,9 @@ BOOST_AUTO_TEST_CASE(vmi_adds_overhead_to_requests_and_respects_the_floor) {
   BOOST_TEST((*big)["spec"]["domain"]["resources"]["requests"]["cpu"] == "2000m");
   BOOST_TEST((*big)["spec"]["domain"]["resources"]["requests"]["memory"] == "3584Mi");
   BOOST_TEST((*big)["spec"]["domain"]["cpu"]["cores"] == 2);
+  // In nodeboot's namespace (its user-data holds the join token and credential), not the pod's.
+  BOOST_TEST((*big)["metadata"]["namespace"] == "nodeboot-marooned");
+  BOOST_TEST((*big)["metadata"]["annotations"]["maroonedpods.io/owner-pod"] == "ns/p");
   BOOST_TEST((*big)["spec"]["volumes"][1]["cloudInitNoCloud"]["secretRef"]["name"] == "ud");
   BOOST_TEST(!(*big)["spec"]["domain"].contains("firmware"));
 

@@ -1,8 +1,15 @@
 #pragma once
 
 // Marooned pods (seed 004, DESIGN.md): what the webhook reads from a Pod, the mutation it
-// applies at CREATE and the changes it forbids at UPDATE.
+// applies at CREATE, and what it forbids.
+//
+// Threat model: any tenant may create and update pods in its own namespaces (and their
+// status, where RBAC allows it). The marooned id is minted here at CREATE and never taken
+// from the client (reinvocationPolicy Never: a second call would see the client's values
+// and ours alike, and cannot tell them apart). The validating side then checks, for every
+// pod that could reach a dedicated node, that nothing but the owning marooned pod does.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,12 +19,23 @@
 
 namespace nodeboot::webhook {
 
+class ClusterView;
+
 struct Toleration {
   std::string key;
   std::string op;  // "" means Equal
   std::string value;
-  std::string effect;
+  std::string effect;  // "" means every effect
+  std::optional<std::int64_t> seconds;
   bool operator==(const Toleration&) const = default;
+};
+
+// One required node-affinity term, as far as placement on dedicated nodes goes.
+struct AffinityTerm {
+  std::vector<std::string> node_names;      // matchFields metadata.name In
+  std::vector<std::string> hostnames;       // matchExpressions kubernetes.io/hostname In
+  bool excludes_dedicated = false;          // <vouched label> DoesNotExist
+  std::vector<std::string> marooned_keys;   // requirements on the marooned labels other than excluding them
 };
 
 // The marooned-relevant parts of a Pod. "present" flags distinguish a missing (or null)
@@ -27,30 +45,49 @@ struct PodView {
   bool annotations_present = false;
   std::optional<std::string> pod_uid_annotation;  // maroonedpods.io/pod-uid
   bool node_selector_present = false;
-  std::optional<std::string> node_selector_pod_uid;
+  std::optional<std::string> node_selector_pod_uid;   // nodeSelector maroonedpods.io/pod-uid
+  std::optional<std::string> node_selector_vouched;   // nodeSelector <vouched label>
+  std::optional<std::string> node_selector_hostname;  // nodeSelector kubernetes.io/hostname
   bool tolerations_present = false;
-  std::vector<Toleration> dedicated_tolerations;  // those whose key is <taintKey>/dedicated
+  std::vector<Toleration> tolerations;
   bool gates_present = false;
-  bool gated = false;                             // maroonedpods.io/gate among the gates
+  bool gated = false;  // maroonedpods.io/gate among the gates
+  std::string node_name;
+  std::vector<AffinityTerm> required_terms;  // required node affinity, one per nodeSelectorTerm
 
   bool marooned() const { return maroon_label == "true"; }
+  // The tolerations keyed `dedicated_key` (<taintKey>/dedicated), in order.
+  std::vector<Toleration> dedicated_tolerations(std::string_view dedicated_key) const;
 };
 
-// Decodes `pod` (raw JSON of a Pod object); dedicated tolerations are those keyed
-// `<taint_key>/dedicated`.
-Result<PodView> decode_pod(std::string_view pod, std::string_view taint_key);
+// Decodes `pod` (raw JSON of a Pod object).
+Result<PodView> decode_pod(std::string_view pod);
 
 // A fresh marooned id: a random (version 4) UUID from OpenSSL's CSPRNG.
 std::string new_marooned_id();
 
-// /mutate/pods: gate, pin and tolerate a marooned pod at CREATE. `make_id` is injectable
-// so tests get stable ids.
+// /mutate/pods: gate, pin and tolerate a marooned pod at CREATE, under a fresh id. Any
+// id the client supplied (annotation, nodeSelector entries, <taintKey>/dedicated
+// tolerations) is replaced. `make_id` is injectable so tests get stable ids.
 AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view taint_key,
                              std::string (*make_id)() = &new_marooned_id);
 
-// /validate/pods: at UPDATE only `controller_username` may remove the gate or change the
-// marooned id, nodeSelector, toleration or the maroon label itself.
-AdmissionResponse validate_pod(const AdmissionRequest& request, std::string_view taint_key,
-                               std::string_view controller_username);
+struct PodPolicy {
+  std::string_view taint_key;
+  std::string_view controller_username;  // the only user that may release a gate
+  const ClusterView* cluster;            // dedicated nodes, node-agent namespaces
+};
+
+// /validate/pods:
+// - CREATE of a marooned pod: it must carry exactly what mutate_pod gives it (a later
+//   webhook may not have undone it), and no nodeName.
+// - UPDATE (also of pods/status) of a marooned pod: only the controller may remove the
+//   gate or change the id, the nodeSelector entries or the dedicated tolerations; nobody
+//   may add or remove the maroon label once the pod exists.
+// - CREATE or UPDATE of any other pod outside the node-agent namespaces: it may not
+//   select the marooned labels, tolerate <taintKey>/dedicated, name a dedicated node
+//   (nodeName, nodeSelector hostname, affinity), or tolerate every taint without being
+//   confined to ordinary nodes. An UPDATE is refused only for what it newly adds.
+AdmissionResponse validate_pod(const AdmissionRequest& request, const PodPolicy& policy);
 
 }  // namespace nodeboot::webhook

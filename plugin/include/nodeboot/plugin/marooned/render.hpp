@@ -37,9 +37,10 @@ struct JoinInfo {
   Secret token;
   std::string pod_uid;
   std::string taint_key;
+  Secret credential;  // the pod's single-use join credential (nodeboot/marooned/join.hpp)
 };
 
-// /etc/marooned/join-info.yaml (holds the token).
+// /etc/marooned/join-info.yaml (holds the token and the join credential).
 Secret join_info_yaml(const JoinInfo& info);
 // #cloud-config user-data writing join-info.yaml (mode 0600) for nodeboot-agent join.
 Secret cloud_init(const JoinInfo& info);

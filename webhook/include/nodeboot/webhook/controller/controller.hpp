@@ -1,8 +1,12 @@
 #pragma once
 
 // The gate-release controller (seed 004): the webhook gates and pins a marooned pod; this
-// removes the gate once the pod's dedicated node is Ready, schedulable and tainted for it,
-// and cordons and marks that node for cleanup when the pod is gone or finished.
+// issues the pod's single-use join credential (Secret nodeboot-marooned/marooned-join-<id>),
+// vouches for the node that proves it holds it (label node-restriction.kubernetes.io/
+// maroonedpods.io-pod-uid, owner pod uid; see nodeboot/marooned/join.hpp), removes the gate
+// once that node is Ready, schedulable and tainted for it, and cordons and marks that node
+// for cleanup when the pod (by metadata.uid) is gone or finished. Two live pods claiming
+// one id (only possible past the webhook) get neither release nor cleanup.
 //
 // Event-driven: two informers (marooned pods, marooned nodes) feed a de-duplicating work
 // queue keyed by pod; a node event queues the pod with the node's id. Nothing polls: a pod
@@ -19,9 +23,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <cxxopts.hpp>
 
@@ -59,17 +65,26 @@ class GateController {
   void on_pod(const nlohmann::json& pod);
   void on_pod_deleted(const nlohmann::json& pod);
   void on_node(const nlohmann::json& node);
+  void on_node_deleted(const nlohmann::json& node);
+  // Cached nodes claiming `id` (their own label).
+  std::vector<nlohmann::json> nodes_claiming(const std::string& id) const;
+  // The node vouched for `id`, vouching for one that presented a valid proof (and issuing
+  // the pod's credential first when there is none); nullopt while none has.
+  Result<std::optional<nlohmann::json>> vouched_node(const nlohmann::json& pod, const std::string& id);
   void enqueue(const std::string& key);
   void enqueue_all();
   void retry_later(const std::string& key);
   void work(std::stop_token stop);
   // false: failed in a way worth retrying.
   bool reconcile(const std::string& key);
-  bool release(const nlohmann::json& pod, const std::string& id);
-  bool clean_up(const std::string& id, const std::string& why);
+  bool release(const nlohmann::json& pod, const std::string& id, const std::optional<nlohmann::json>& node);
+  bool clean_up(const std::string& id, const std::string& pod_uid, const std::string& why);
+  // A Warning event and an error log line, once per pod and message.
+  void warn_once(const nlohmann::json& pod, const std::string& reason, const std::string& message);
   // Queues an Event for the recorder thread: Events are for people, and writing them on the
   // worker's path cost every queued pod two extra round trips before its release.
-  void event(const nlohmann::json& pod, const std::string& reason, const std::string& message);
+  void event(const nlohmann::json& pod, const std::string& reason, const std::string& message,
+             const char* type = "Normal");
   void record_events(std::stop_token stop);
 
   kube::Client client_;
@@ -85,13 +100,18 @@ class GateController {
   std::set<std::string> queued_;
   std::multimap<Clock::time_point, std::string> delayed_;
   std::map<std::string, int> failures_;
-  std::map<std::string, std::string> pod_by_id_;   // marooned id → "ns/name"
-  std::map<std::string, std::string> id_by_pod_;   // "ns/name" → id, kept after deletion until cleaned up
-  std::set<std::string> deleted_pods_;             // keys whose pod is gone and whose node needs cleanup
-  std::map<std::string, std::string> node_by_id_;  // marooned id → node name
-  std::map<std::string, Clock::time_point> eligible_since_;  // id → when its node was first seen eligible
+  struct PodRef {
+    std::string id;
+    std::string uid;  // metadata.uid
+  };
+  std::map<std::string, std::set<std::string>> pods_by_id_;   // marooned id → live "ns/name" claiming it
+  std::map<std::string, PodRef> id_by_pod_;                   // "ns/name" → id, kept after deletion until cleaned up
+  std::set<std::string> deleted_pods_;                        // keys whose pod is gone and whose node needs cleanup
+  std::map<std::string, std::set<std::string>> nodes_by_id_;  // marooned id → names of nodes claiming it
+  std::map<std::string, Clock::time_point> eligible_since_;   // id → when its node was first seen eligible
   std::set<std::string> gated_;                    // keys of gated pods (the gauge)
-  std::set<std::string> told_waiting_;             // pod uids that got their WaitingForNode event
+  std::set<std::string> issued_;  // ids whose credential this replica created or found (saves a create per event)
+  std::map<std::string, std::set<std::string>> told_;  // pod uid → events already given (one of each)
   // Pod uids whose gate this replica removed while its cache still shows the gate: a node
   // heartbeat queues the pod again before the informer catches up, and a second patch
   // (and NodeReady event) would only fail its `test`.
@@ -103,6 +123,7 @@ class GateController {
   double latency_sum_ = 0;
   std::uint64_t released_ = 0;
   std::uint64_t cleaned_ = 0;
+  std::uint64_t vouched_ = 0;
   std::uint64_t api_errors_ = 0;
 
   std::deque<nlohmann::json> events_;  // guarded by mu_; bounded by max_queued_events

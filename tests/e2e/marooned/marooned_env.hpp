@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -199,9 +200,17 @@ class Env {
   void register_webhooks(const WebhookProcess& w) {
     const std::string url = "https://127.0.0.1:" + std::to_string(w.port);
     const auto& c = cluster();
-    const auto shipped = json::parse(c.kubectl_ok(
+    // kubectl prints one JSON document per object, back to back.
+    std::istringstream shipped(c.kubectl_ok(
         {"create", "--dry-run=client", "-o", "json", "-f", (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
-    for (auto config : shipped["items"]) {
+    std::vector<json> configs;
+    while ((shipped >> std::ws).peek() != EOF) {
+      json doc;
+      shipped >> doc;
+      configs.push_back(std::move(doc));
+    }
+    BOOST_REQUIRE(configs.size() == 2u);
+    for (auto config : configs) {
       json hooks = json::array();
       for (auto hook : config["webhooks"]) {
         if (hook["name"].get<std::string>().find(".pods.") == std::string::npos) continue;

@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev libboost-test-dev libsimdjson-dev
   libnghttp2-dev zlib1g-dev dpkg-dev  # the portable kubectl-nodeboot (scripts/release.sh): static archives, curl's source
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
+  shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
   golang-go
 )
 # Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with

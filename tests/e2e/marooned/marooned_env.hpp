@@ -123,7 +123,8 @@ class Env {
     c.kubectl({"create", "serviceaccount", std::string(names::webhook_service_account), "-n",
                std::string(names::system_namespace)});
     const auto manifests = source_dir() / "manifests/marooned";
-    c.kubectl_ok({"apply", "-f", (manifests / "crd.yaml").string(), "-f", (manifests / "rbac.yaml").string()});
+    c.kubectl_ok({"apply", "-f", (manifests / "crd.yaml").string(), "-f", (manifests / "rbac.yaml").string(), "-f",
+                  (manifests / "policy.yaml").string()});
     c.kubectl_ok({"wait", "--for=condition=Established", "crd/maroonedpodsconfigs.maroonedpods.io", "--timeout=60s"});
     c.kubectl_ok({"apply", "-f", (manifests / "default-config.yaml").string()});
     c.kubectl_ok({"patch", "mpconfig", "default", "--type=merge", "-p",

@@ -289,4 +289,39 @@ BOOST_AUTO_TEST_CASE(node_agents_in_the_allowed_namespaces_still_run_there) {
   cluster().kubectl({"delete", "daemonset", "-n", env.ns, "everywhere", "--wait=false"});
 }
 
+BOOST_AUTO_TEST_CASE(the_controllers_token_cannot_rewrite_other_pods_or_nodes) {
+  // RBAC lets the controller's service account patch every pod and node; the shipped
+  // ValidatingAdmissionPolicies leave it only its own job. Tried with its real token.
+  auto& env = Suite::nb->env;
+  const auto v = victim();
+  const auto as_controller = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--kubeconfig", env.sa_kubeconfig.string()});
+    return cluster().kubectl(args);
+  };
+  const std::string plain = create_pod(env.pod(false, "plain-"))["metadata"]["name"];
+  // Policies are picked up asynchronously: the first refusal may take a moment.
+  nodeboot::ProcessResult r;
+  BOOST_TEST(eventually([&] {
+    r = as_controller({"label", "pod", "-n", env.ns, plain, "stolen=1"});
+    return r.exit_code != 0;
+  }), r.out);
+  BOOST_TEST(r.err.find("nodeboot-gate-controller-pods") != std::string::npos, r.err);
+  r = as_controller({"label", "node", "kwok-node-0", "stolen=1"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("only nodes that claim a marooned id") != std::string::npos, r.err);
+  // On the victim's own node: uncordon-only and taint changes are refused, as is re-pointing the vouched label.
+  r = as_controller({"taint", "node", v.node, "maroonedpods.io/dedicated-"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("not change its taints") != std::string::npos, r.err);
+  r = as_controller({"label", "node", v.node, "--overwrite", "kubernetes.io/hostname=elsewhere"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("only set the vouched label") != std::string::npos, r.err);
+  // A marooned pod's tolerations stay as the webhook set them.
+  r = as_controller({"patch", "pod", "-n", env.ns, v.name, "--type=json", "-p",
+                     R"([{"op":"add","path":"/spec/tolerations/-","value":{"operator":"Exists"}}])"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("tolerations") != std::string::npos, r.err);
+  undisturbed(v);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -141,9 +141,12 @@ class Abuser:
         return opened
 
     def run(self):
-        # Open everything (a burst at a time, so handshakes proceed meanwhile).
-        while not self.stop and any(self.open_counts[k] < n for k, n in self.targets.items()):
-            self.top_up(500)
+        # Open everything (a burst at a time, so handshakes proceed meanwhile). A server that
+        # sheds closes some while others open, so this ends once as many were opened as are
+        # held, not when all are open at one instant.
+        opened = 0
+        while not self.stop and opened < sum(self.targets.values()):
+            opened += self.top_up(500) or 0
             self.poll(0.01)
         print(f"held {sum(self.targets.values())}", flush=True)
         next_dribble = time.monotonic()

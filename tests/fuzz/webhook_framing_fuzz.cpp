@@ -13,6 +13,7 @@
 //
 // Built by the plain g++ driver (fuzz_driver.cpp, ctest fuzz/webhook_framing).
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -21,6 +21,11 @@ int ctx_index() {
 // client has read them, and the connection's unread input is dropped with it.
 constexpr auto closing_linger = std::chrono::seconds(1);
 
+// The connection this thread serves (cpp-httplib serves a connection on one thread from
+// accept to close). Only for the answers cpp-httplib writes before it sets Request::ssl (a
+// request head it cannot read); everything else finds its connection through the SSL.
+thread_local void* serving = nullptr;
+
 void set_cork(int fd, bool on) {
   const int value = on ? 1 : 0;
   ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
@@ -57,7 +62,7 @@ void ConnectionTable::stop() {
 }
 
 ConnectionTable::Entry* ConnectionTable::entry_of(const SSL* ssl) {
-  return ssl ? static_cast<Entry*>(SSL_get_ex_data(ssl, ssl_index())) : nullptr;
+  return static_cast<Entry*>(ssl ? SSL_get_ex_data(ssl, ssl_index()) : serving);
 }
 
 void ConnectionTable::set(Entry& e, State state) {
@@ -104,9 +109,11 @@ void ConnectionTable::opened(SSL* ssl) {
   }
   metrics_.connections(+1);
   SSL_set_ex_data(ssl, ssl_index(), e);
+  serving = e;
 }
 
 void ConnectionTable::closed(Entry* e) {
+  if (serving == e) serving = nullptr;
   if (e->in_flight) metrics_.in_flight(-1);  // a request that never got its answer
   metrics_.connections(-1);
   std::lock_guard lock(mutex_);

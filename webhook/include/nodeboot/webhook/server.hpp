@@ -35,10 +35,12 @@ struct ServerOptions {
   // idle connections per host; 512 leaves room for several API servers. Past the cap, a new
   // connection sheds the oldest idle one, so idle abusers cannot lock the API server out.
   std::size_t max_connections = 512;
-  // Accepted connections waiting for a thread when none can be shed at once (every thread
-  // busy with a request); past this a new connection is closed unserved. The kernel's listen
-  // backlog (CPPHTTPLIB_LISTEN_BACKLOG, cmake/dependencies.cmake) queues before it.
-  std::size_t max_queued = 128;
+  // Accepted connections waiting for a thread (at the cap, each one sheds an idle
+  // connection, whose thread then takes it); past this a new connection is closed unserved.
+  // A queued connection costs a descriptor and a few bytes; 1024 rides out a flood of
+  // reconnects without refusing the API server. The kernel's listen backlog
+  // (CPPHTTPLIB_LISTEN_BACKLOG, cmake/dependencies.cmake) queues before it.
+  std::size_t max_queued = 1024;
   RequestLimits limits;
   // Longer than the API server's 90 s idle-connection timeout, so the client closes idle
   // connections first and never sends into one the server is closing.

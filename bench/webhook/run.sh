@@ -157,7 +157,7 @@ abuse_out=$work/abuse.out
 python3 "$here/abuse.py" "$port_nb" >"$abuse_out" 2>&1 &
 abuse_pid=$!
 pids+=("$abuse_pid")
-until grep -q '^held' "$abuse_out"; do
+until grep -qs '^held' "$abuse_out"; do
   kill -0 "$abuse_pid" 2>/dev/null || { cat "$abuse_out" >&2; echo "run.sh: abuse.py failed" >&2; exit 1; }
   sleep 0.1
 done
@@ -175,7 +175,7 @@ hostile_out=$work/hostile.out
 nice -n 10 python3 "$here/abuse.py" "$port_nb" --tcp 10000 --idle 1000 --slow 100 --deep 2 >"$hostile_out" 2>&1 &
 hostile_pid=$!
 pids+=("$hostile_pid")
-until grep -q '^held' "$hostile_out"; do
+until grep -qs '^held' "$hostile_out"; do
   kill -0 "$hostile_pid" 2>/dev/null || { cat "$hostile_out" >&2; echo "run.sh: abuse.py failed" >&2; exit 1; }
   sleep 0.2
 done

@@ -161,6 +161,7 @@ std::chrono::nanoseconds ConnectionTable::answered(const SSL* ssl, bool close) {
   } else {
     set(*e, State::idle);
   }
+  e->served.store(true, std::memory_order_relaxed);
   return Clock::now() - e->started;
 }
 
@@ -171,12 +172,18 @@ bool ConnectionTable::shed_oldest_idle() {
   constexpr std::size_t max_passed = 8;
   while (true) {
     Entry* oldest = nullptr;
+    // Ordered by (served, since): never-served connections first, then the longest idle.
+    const auto before = [](const Entry& a, const Entry& b) {
+      const bool a_served = a.served.load(std::memory_order_relaxed) && a.state.load() != State::closing;
+      const bool b_served = b.served.load(std::memory_order_relaxed) && b.state.load() != State::closing;
+      if (a_served != b_served) return !a_served;
+      return a.since.load(std::memory_order_relaxed) < b.since.load(std::memory_order_relaxed);
+    };
     for (auto& e : entries_) {
       const auto state = e.state.load(std::memory_order_acquire);
       if (e.shut || (state != State::idle && state != State::handshake && state != State::closing)) continue;
       if (std::find(passed.begin(), passed.end(), &e) != passed.end()) continue;
-      if (!oldest || e.since.load(std::memory_order_relaxed) < oldest->since.load(std::memory_order_relaxed))
-        oldest = &e;
+      if (!oldest || before(e, *oldest)) oldest = &e;
     }
     if (!oldest) return false;
     pollfd p{oldest->fd, POLLIN, 0};

@@ -61,8 +61,11 @@ class ConnectionTable {
   // not served. Returns the time since headers_read.
   std::chrono::nanoseconds answered(const SSL* ssl, bool close);
 
-  // Shuts the connection that has been idle (or in its handshake) longest; false when none
-  // is. Called when the connection cap is reached and a new connection waits.
+  // Shuts the connection that has been idle (or in its handshake) longest, among those that
+  // never answered a request first (a flood of idle or silent connections goes before the
+  // API server's working ones, whose pauses between reviews are shorter than the flood's
+  // turnover); false when none is idle. Called when the connection cap is reached and a new
+  // connection waits.
   bool shed_oldest_idle();
 
  private:
@@ -74,6 +77,7 @@ class ConnectionTable {
     std::atomic<State> state{State::handshake};
     std::atomic<Clock::rep> since{0};  // when the state began
     bool shut = false;                 // shut down already (under the table's lock)
+    std::atomic<bool> served{false};   // has answered a request
     // The connection's own thread only:
     Clock::time_point started;  // headers read
     bool in_flight = false;

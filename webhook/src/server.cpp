@@ -35,7 +35,11 @@ class ConnectionPool final : public httplib::TaskQueue {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   bool enqueue(std::function<void()> fn) override {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    // A full queue holds the accept loop back for a moment (new connections wait in the
+    // kernel's listen backlog meanwhile, which costs nothing here) rather than closing the
+    // next connection, which may be the API server's.
+    room_.wait_for(lock, queue_full_wait, [&] { return shutdown_ || jobs_.size() < max_queued_; });
     if (shutdown_ || jobs_.size() >= max_queued_) {
       metrics_.refused();
       return false;  // cpp-httplib closes the connection
@@ -58,6 +62,7 @@ class ConnectionPool final : public httplib::TaskQueue {
       shutdown_ = true;
     }
     work_.notify_all();
+    room_.notify_all();
     // Workers run the connections still queued (cpp-httplib closes them at once, the
     // listener being gone) before they end.
     for (auto& w : workers_) w.thread = {};
@@ -68,6 +73,10 @@ class ConnectionPool final : public httplib::TaskQueue {
     std::jthread thread;
     bool done = false;
   };
+  // How long a full queue holds the accept loop before a connection is refused: long
+  // enough for shed connections to give their threads back, short enough that a stuck
+  // server still refuses rather than letting the backlog go stale.
+  static constexpr auto queue_full_wait = std::chrono::seconds(1);
   // Threads above `spare` retire after this long without work.
   static constexpr auto idle_retire = std::chrono::seconds(30);
   static constexpr std::size_t spare = 4;
@@ -92,6 +101,7 @@ class ConnectionPool final : public httplib::TaskQueue {
       if (!jobs_.empty()) {
         auto fn = std::move(jobs_.front());
         jobs_.pop_front();
+        room_.notify_one();
         lock.unlock();
         fn();
         fn = nullptr;
@@ -112,6 +122,7 @@ class ConnectionPool final : public httplib::TaskQueue {
   Metrics& metrics_;
   std::mutex mutex_;
   std::condition_variable work_;
+  std::condition_variable room_;  // the queue has room again
   std::deque<std::function<void()>> jobs_;
   std::vector<Worker> workers_;  // reserved to max_threads_: never reallocated
   std::size_t live_ = 0;

@@ -216,12 +216,18 @@ BOOST_AUTO_TEST_CASE(the_request_deadline_closes_dribblers_and_silent_handshakes
              s.metrics());
 }
 
-BOOST_AUTO_TEST_CASE(idle_connections_are_shed_oldest_first_so_a_fresh_client_gets_through) {
+BOOST_AUTO_TEST_CASE(idle_connections_are_shed_oldest_first_so_fresh_and_working_clients_get_through) {
   constexpr int cap = 16;
   Served s([](wh::ServerOptions& o) { o.max_connections = cap; });
   // 3x the cap in idle connections: half finish the handshake and idle, half never start
   // TLS. Without shedding, the first `cap` would hold every thread for the keep-alive
   // timeout (120 s) or the handshake deadline (10 s).
+  // The API server's connection, opened first and working: older than the whole flood,
+  // but it has answered a review, so the flood's never-used connections go before it.
+  auto api = s.connect();
+  BOOST_REQUIRE(api->handshake());
+  BOOST_REQUIRE(api->send(http_post("/mutate/pods", pod_review())));
+  BOOST_REQUIRE(in_band(api->read_response()).contains("patch"));
   std::vector<std::unique_ptr<RawTls>> held;
   for (int i = 0; i < 3 * cap; ++i) {
     held.push_back(s.connect());
@@ -241,6 +247,9 @@ BOOST_AUTO_TEST_CASE(idle_connections_are_shed_oldest_first_so_a_fresh_client_ge
   // The oldest went first: the first handshaken connection is closed, the newest is not.
   BOOST_TEST(held.front()->closed_by_peer(std::chrono::milliseconds(500)));
   BOOST_TEST(!held[held.size() - 2]->closed_by_peer(std::chrono::milliseconds(10)));
+  BOOST_TEST(!api->closed_by_peer(std::chrono::milliseconds(10)));
+  BOOST_REQUIRE(api->send(http_post("/mutate/pods", pod_review())));
+  BOOST_TEST(in_band(api->read_response()).contains("patch"));
   const auto metrics = s.metrics();
   BOOST_TEST(metrics.find("nodeboot_webhook_connections_shed_total{reason=\"idle\"} 0") == std::string::npos, metrics);
 }

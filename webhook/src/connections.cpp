@@ -33,8 +33,8 @@ void set_cork(int fd, bool on) {
 
 }  // namespace
 
-ConnectionTable::ConnectionTable(std::chrono::milliseconds deadline, Metrics& metrics)
-    : deadline_(deadline), metrics_(metrics) {}
+ConnectionTable::ConnectionTable(std::chrono::milliseconds deadline, std::chrono::milliseconds grace, Metrics& metrics)
+    : deadline_(deadline), grace_(grace), metrics_(metrics) {}
 
 ConnectionTable::~ConnectionTable() { stop(); }
 
@@ -167,41 +167,56 @@ std::chrono::nanoseconds ConnectionTable::answered(const SSL* ssl, bool close) {
 
 bool ConnectionTable::shed_oldest_idle() {
   std::lock_guard lock(mutex_);
+  return shed_locked(Clock::now().time_since_epoch().count());
+}
+
+bool ConnectionTable::shed_locked(Clock::rep now) {
+  const auto grace = std::chrono::duration_cast<Clock::duration>(grace_).count();
+  // Lower is shed first: 0 ending, 1 never answered and past its grace, 2 working and idle.
+  const auto rank = [&](const Entry& e) {
+    if (e.state.load(std::memory_order_relaxed) == State::closing) return 0;
+    return e.served.load(std::memory_order_relaxed) ? 2 : 1;
+  };
   std::vector<const Entry*> passed;  // idle, but input is waiting: a request just arrived
-  // A few candidates at most are passed over; the next oldest is then shed regardless.
+  // A few candidates at most are passed over; the next is then shed regardless.
   constexpr std::size_t max_passed = 8;
   while (true) {
-    Entry* oldest = nullptr;
-    // Ordered by (served, since): never-served connections first, then the longest idle.
-    const auto before = [](const Entry& a, const Entry& b) {
-      const bool a_served = a.served.load(std::memory_order_relaxed) && a.state.load() != State::closing;
-      const bool b_served = b.served.load(std::memory_order_relaxed) && b.state.load() != State::closing;
-      if (a_served != b_served) return !a_served;
-      return a.since.load(std::memory_order_relaxed) < b.since.load(std::memory_order_relaxed);
-    };
+    Entry* victim = nullptr;
+    bool in_grace = false;  // a new connection has not had its chance yet
     for (auto& e : entries_) {
       const auto state = e.state.load(std::memory_order_acquire);
       if (e.shut || (state != State::idle && state != State::handshake && state != State::closing)) continue;
+      const int r = rank(e);
+      // The grace runs from the connection's last step (its handshake began, its handshake
+      // finished): a client making progress is not shed, one that stalls is.
+      if (r == 1 && now - e.since.load(std::memory_order_relaxed) < grace) {
+        in_grace = true;
+        continue;
+      }
       if (std::find(passed.begin(), passed.end(), &e) != passed.end()) continue;
-      if (!oldest || before(e, *oldest)) oldest = &e;
+      if (!victim || r < rank(*victim) ||
+          (r == rank(*victim) &&
+           e.since.load(std::memory_order_relaxed) < victim->since.load(std::memory_order_relaxed)))
+        victim = &e;
     }
-    if (!oldest) return false;
-    pollfd p{oldest->fd, POLLIN, 0};
-    if (oldest->state.load(std::memory_order_relaxed) == State::idle && passed.size() < max_passed &&
+    if (!victim || (rank(*victim) == 2 && in_grace)) return false;
+    pollfd p{victim->fd, POLLIN, 0};
+    if (victim->state.load(std::memory_order_relaxed) == State::idle && passed.size() < max_passed &&
         ::poll(&p, 1, 0) > 0) {
-      passed.push_back(oldest);
+      passed.push_back(victim);
       continue;
     }
-    ::shutdown(oldest->fd, SHUT_RDWR);
-    oldest->shut = true;
+    ::shutdown(victim->fd, SHUT_RDWR);
+    victim->shut = true;
     metrics_.shed_idle();
     return true;
   }
 }
 
 void ConnectionTable::watch(std::stop_token stop) {
-  // Four checks a second: a deadline is kept to within a quarter of a second.
-  constexpr auto tick = std::chrono::milliseconds(250);
+  // Ten checks a second: a deadline is kept to within a tenth of a second, and a connection
+  // waiting for a thread gets one soon after a connection passes its grace.
+  constexpr auto tick = std::chrono::milliseconds(100);
   const auto limit = std::chrono::duration_cast<Clock::duration>(deadline_).count();
   const auto linger = std::chrono::duration_cast<Clock::duration>(closing_linger).count();
   std::unique_lock lock(mutex_);
@@ -221,6 +236,12 @@ void ConnectionTable::watch(std::stop_token stop) {
         metrics_.shed_deadline();
       }
     }
+    // Connections waiting for a thread that shedding could not serve when they arrived;
+    // those already shut down give their threads back shortly.
+    std::size_t ending = 0;
+    for (const auto& e : entries_) ending += e.shut ? 1u : 0u;
+    for (auto want = waiting_.load(std::memory_order_relaxed); want > ending; --want)
+      if (!shed_locked(now)) break;
   }
 }
 

@@ -39,7 +39,9 @@ class ConnectionTable {
 
   // `deadline`: for a handshake from its start, for a request from its first byte until
   // its handler runs.
-  ConnectionTable(std::chrono::milliseconds deadline, Metrics& metrics);
+  // `grace`: how long after its last step (handshake begun, handshake done) a connection
+  // that has not answered a request yet is safe from shedding.
+  ConnectionTable(std::chrono::milliseconds deadline, std::chrono::milliseconds grace, Metrics& metrics);
   ~ConnectionTable();
   ConnectionTable(const ConnectionTable&) = delete;
   ConnectionTable& operator=(const ConnectionTable&) = delete;
@@ -61,12 +63,16 @@ class ConnectionTable {
   // not served. Returns the time since headers_read.
   std::chrono::nanoseconds answered(const SSL* ssl, bool close);
 
-  // Shuts the connection that has been idle (or in its handshake) longest, among those that
-  // never answered a request first (a flood of idle or silent connections goes before the
-  // API server's working ones, whose pauses between reviews are shorter than the flood's
-  // turnover); false when none is idle. Called when the connection cap is reached and a new
-  // connection waits.
+  // Sheds one connection for a connection waiting for a thread, in this order: one already
+  // ending after a refusal; one that never answered a request and is past its grace, oldest
+  // first; only when no new connection is in its grace, the working connection idle longest.
+  // A flood of idle or silent connections thus goes before the API server's connections,
+  // whose pauses between reviews are short, and a new connection gets its grace to send its
+  // first request. False when nothing may be shed now; the watchdog then tries again for as
+  // many connections as wait (set_waiting).
   bool shed_oldest_idle();
+  // Connections accepted and waiting for a thread (the pool keeps this current).
+  void set_waiting(std::size_t n) { waiting_.store(n, std::memory_order_relaxed); }
 
  private:
   enum class State : std::uint8_t { handshake, idle, request, handling, closing };
@@ -96,8 +102,11 @@ class ConnectionTable {
   void opened(SSL* ssl);
   void closed(Entry* entry);
   void watch(std::stop_token stop);
+  bool shed_locked(Clock::rep now);
 
   const std::chrono::milliseconds deadline_;
+  const std::chrono::milliseconds grace_;
+  std::atomic<std::size_t> waiting_{0};
   Metrics& metrics_;
   std::mutex mutex_;
   std::list<Entry> entries_;

@@ -45,6 +45,7 @@ class ConnectionPool final : public httplib::TaskQueue {
       return false;  // cpp-httplib closes the connection
     }
     jobs_.push_back(std::move(fn));
+    table_.set_waiting(jobs_.size() > idle_ ? jobs_.size() - idle_ : 0);
     if (jobs_.size() > idle_) {
       if (live_ < max_threads_)
         spawn_locked();
@@ -101,6 +102,7 @@ class ConnectionPool final : public httplib::TaskQueue {
       if (!jobs_.empty()) {
         auto fn = std::move(jobs_.front());
         jobs_.pop_front();
+        table_.set_waiting(jobs_.size() > idle_ ? jobs_.size() - idle_ : 0);
         room_.notify_one();
         lock.unlock();
         fn();
@@ -162,7 +164,7 @@ void reject_in_band(httplib::Response& res, int code, std::string message, bool 
 }  // namespace
 
 struct Server::Impl {
-  Impl(std::chrono::milliseconds deadline, Metrics& metrics) : table(deadline, metrics) {}
+  Impl(const RequestLimits& limits, Metrics& metrics) : table(limits.request_deadline, limits.shed_grace, metrics) {}
   ConnectionTable table;  // outlives the server: its SSL objects point at it
   std::unique_ptr<httplib::SSLServer> http;
 };
@@ -171,7 +173,7 @@ Server::Server(ServerOptions options, std::shared_ptr<ClusterView> cluster)
     : options_(std::move(options)),
       cluster_(std::move(cluster)),
       certs_(options_.cert_dir),
-      impl_(std::make_unique<Impl>(options_.limits.request_deadline, metrics_)) {}
+      impl_(std::make_unique<Impl>(options_.limits, metrics_)) {}
 
 Server::~Server() { stop(); }
 

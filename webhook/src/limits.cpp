@@ -100,6 +100,12 @@ std::size_t string_end(std::string_view s, std::size_t open) {
   return std::string_view::npos;
 }
 
+// A uid worth echoing unparsed: printable ASCII without escapes (Kubernetes uids are
+// UUIDs); anything else is left for the parser, which validates it.
+bool plain_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; });
+}
+
 }  // namespace
 
 NestingScan scan_nesting(std::string_view json, std::size_t max_depth) {
@@ -122,8 +128,7 @@ NestingScan scan_nesting(std::string_view json, std::size_t max_depth) {
         const auto text = json.substr(i + 1, end - i - 1);
         if (depth < tracked && is_object[depth] && expect_key[depth]) {
           last_key[depth] = text;
-        } else if (depth == 2 && in_request && last_key[2] == "uid" && scan.uid.empty() &&
-                   text.find('\\') == std::string_view::npos) {
+        } else if (depth == 2 && in_request && last_key[2] == "uid" && scan.uid.empty() && plain_ascii(text)) {
           scan.uid.assign(text);
         }
         i = end;

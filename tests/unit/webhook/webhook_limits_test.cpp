@@ -32,6 +32,10 @@ BOOST_AUTO_TEST_CASE(nesting_scan_reads_request_uid_wherever_the_depth_is_exceed
   BOOST_TEST(wh::scan_nesting(R"({"uid":"x","request":{"object":{"uid":"y"}}})", 64).uid == "");
   BOOST_TEST(wh::scan_nesting(R"({"request":{"name":"uid","kind":"u"}})", 64).uid == "");
   BOOST_TEST(wh::scan_nesting(R"({"other":{"uid":"z"}})", 64).uid == "");
+  // Not echoed unparsed: escapes or bytes outside printable ASCII (the answer must stay
+  // valid JSON; the fuzz target found an invalid UTF-8 uid echoed as it was).
+  BOOST_TEST(wh::scan_nesting("{\"request\":{\"uid\":\"a\xff\"}}", 64).uid == "");
+  BOOST_TEST(wh::scan_nesting(R"({"request":{"uid":"a\"b"}})", 64).uid == "");
 }
 
 BOOST_AUTO_TEST_CASE(serve_admission_refuses_deep_reviews_before_decoding) {

@@ -4,9 +4,10 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 iproute2
-  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcxxopts-dev
+  libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcxxopts-dev
   libcurl4-openssl-dev libboost-test-dev libsimdjson-dev
-  libnghttp2-dev zlib1g-dev dpkg-dev  # the portable kubectl-nodeboot (scripts/release.sh): static archives, curl's source
+  libnghttp2-dev zlib1g-dev  # the portable kubectl-nodeboot (scripts/release.sh): static archives
+  dpkg-dev  # dpkg-source: curl's source (release) and cpp-httplib's (packaging/httplib, at configure)
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
   golang-go

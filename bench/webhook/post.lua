@@ -40,7 +40,9 @@ end
 -- make the single wrk thread the bottleneck; summary.errors.status counts non-2xx/3xx.
 
 function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_us=%d p99_us=%d non200=%d socket_errors=%d\n",
+  local e = summary.errors
+  io.write(string.format("RESULT rps=%.0f p50_us=%d p99_us=%d non200=%d socket_errors=%d " ..
+    "(connect=%d read=%d write=%d timeout=%d) requests=%d\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    e.status, e.connect + e.read + e.write + e.timeout, e.connect, e.read, e.write, e.timeout, summary.requests))
 end

@@ -8,6 +8,14 @@
 # Per server: saturation throughput, then p50/p99 at fixed offered rates, then peak RSS.
 # Then nodeboot-webhook again at 2,000 req/s while abuse.py holds 200 slow or idle
 # connections open (80 without TLS, 70 idle after the handshake, 50 dribbling headers).
+# Then the hostile phase (issue 14's attack): 2,000 req/s of legitimate reviews while
+# abuse.py holds 10,000 raw TCP connections, 1,000 idle TLS connections and 100 header
+# dribblers, and streams reviews of 6 MiB nested 3,000,000 deep (and of 1.4 MB nested
+# 700,000 deep, under the route's cap) at /validate/secrets; its p99 and failed requests
+# are compared with the quiet run at the same rate, and the webhook's RSS is sampled
+# throughout (goals: p99 within 3x of quiet, no failed request, RSS under the Deployment's
+# 128 MiB limit). The abusers run under `nice`: on a real cluster they are someone else's
+# machines, here they share the webhook's two cores.
 #
 # Fixed rates: wrk2 (wrk with a constant-throughput, coordinated-omission-free mode) is not
 # in Debian, so post.lua paces 20 connections with wrk's delay() along one schedule of
@@ -30,6 +38,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "run.sh: unknown flag $1" >&2; exit 2 ;;
   esac
 done
+# The hostile phase holds 11,100 connections from one process.
+ulimit -n "$(ulimit -Hn)"
 for tool in wrk nginx go openssl; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
@@ -147,7 +157,7 @@ abuse_out=$work/abuse.out
 python3 "$here/abuse.py" "$port_nb" >"$abuse_out" 2>&1 &
 abuse_pid=$!
 pids+=("$abuse_pid")
-until grep -q '^held' "$abuse_out"; do
+until grep -qs '^held' "$abuse_out"; do
   kill -0 "$abuse_pid" 2>/dev/null || { cat "$abuse_out" >&2; echo "run.sh: abuse.py failed" >&2; exit 1; }
   sleep 0.1
 done
@@ -160,6 +170,32 @@ printf '%-20s %9s %8s %8s %14s %4s/%4s/%4s %8s\n' "nodeboot+200 abusers" - - - -
 echo "  abusers: $(grep -h '^held' "$abuse_out"), $(grep -h '^reopened' "$abuse_out" || echo 'reopened ?');" \
   "failed requests: $(( $(field non200 "$abused") + $(field socket_errors "$abused") ))"
 
+# The hostile phase.
+hostile_out=$work/hostile.out
+nice -n 10 python3 "$here/abuse.py" "$port_nb" --tcp 10000 --idle 1000 --slow 100 --deep 2 >"$hostile_out" 2>&1 &
+hostile_pid=$!
+pids+=("$hostile_pid")
+until grep -qs '^held' "$hostile_out"; do
+  kill -0 "$hostile_pid" 2>/dev/null || { cat "$hostile_out" >&2; echo "run.sh: abuse.py failed" >&2; exit 1; }
+  sleep 0.2
+done
+sleep 2  # let the first wave of shedding settle, as a real attack would be under way
+rss_samples=$work/rss.samples
+( while kill -0 "$nb_pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$nb_pid/status"; sleep 0.2; done ) >"$rss_samples" &
+sampler_pid=$!
+pids+=("$sampler_pid")
+hostile=$(run_wrk nodeboot-hostile "$port_nb" 2000 20)
+kill "$sampler_pid" 2>/dev/null || true
+shed=$(curl -sk "https://127.0.0.1:$port_nb/metrics" | grep -E '^nodeboot_webhook_connections(_shed_total|_refused_total)?[ {]' | tr '\n' ' ')
+kill -TERM "$hostile_pid"
+wait "$hostile_pid" 2>/dev/null || true
+rss_hostile=$(printf '%.1f' "$(echo "$(sort -n "$rss_samples" | tail -1) / 1024" | bc -l)")
+failed_hostile=$(( $(field non200 "$hostile") + $(field socket_errors "$hostile") ))
+printf '%-20s %9s %8s %8s %14s %4s/%4s/%4s %8s\n' "nodeboot hostile" - - - - \
+  "$(field rps "$hostile")" "$(ms "$(field p50_us "$hostile")")" "$(ms "$(field p99_us "$hostile")")" "$rss_hostile"
+echo "  abusers: $(grep -h '^held' "$hostile_out"), $(grep -h '^reopened' "$hostile_out" || echo 'reopened ?')"
+echo "  webhook: $shed"
+
 verdict() { if [[ $(echo "$1" | bc -l) == 1 ]]; then echo met; else echo MISSED; fi; }
 cr_ratio=$(echo "${result[nodeboot]} / ${result[controller-runtime]}" | bc -l)
 ng_ratio=$(echo "${result[nodeboot]} / ${result[nginx]}" | bc -l)
@@ -171,4 +207,11 @@ printf 'nodeboot p99 at 2,000 req/s:              %5s ms (target <= 1 ms) %s (ng
 printf 'nodeboot p99 at 2,000 req/s, 200 abusers: %5s ms (reported, no target)\n' "$(ms "$(field p99_us "$abused")")"
 printf 'nodeboot peak RSS:                        %5s MiB (target <= 20)   %s\n' "${rss_mib[nodeboot]}" \
   "$(verdict "${rss_mib[nodeboot]} <= 20")"
+hostile_ratio=$(echo "$(field p99_us "$hostile") / ${p99_2k[nodeboot]}" | bc -l)
+printf 'hostile p99 at 2,000 req/s:               %5s ms, %5.2fx quiet (target <= 3x)  %s\n' \
+  "$(ms "$(field p99_us "$hostile")")" "$hostile_ratio" "$(verdict "$hostile_ratio <= 3")"
+printf 'hostile failed requests:                  %5s (target 0)   %s\n' "$failed_hostile" \
+  "$(verdict "$failed_hostile == 0")"
+printf 'hostile peak RSS:                         %5s MiB (target < 128)  %s\n' "$rss_hostile" \
+  "$(verdict "$rss_hostile < 128")"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) cores"

@@ -26,7 +26,7 @@ flags=(-std=c++2b -D__cpp_concepts=202002L -Wno-macro-redefined -O1 -g -fno-omit
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DSIMDJSON_THREADS_ENABLED=1
        -I"$root/common/include" -I"$root/webhook/include")
 sources=("$here/webhook_review_fuzz.cpp"
-         "$root"/webhook/src/{admission,json,log,pods,secrets,nodes}.cpp
+         "$root"/webhook/src/{admission,json,limits,metrics,certs,log,pods,secrets,nodes}.cpp
          "$root"/common/src/bootstrap/*.cpp "$root"/common/src/util/{base64,secret}.cpp)
 objects=()
 for src in "${sources[@]}"; do

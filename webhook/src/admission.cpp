@@ -41,9 +41,15 @@ AdmissionResponse AdmissionResponse::patched(std::string json_patch) {
 }
 
 void PaddedBody::assign(std::string_view body) {
-  if (buffer_.size() < body.size() + simdjson::SIMDJSON_PADDING) buffer_.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  if (buffer_.size() < body.size() + simdjson::SIMDJSON_PADDING)
+    buffer_.resize(body.size() + simdjson::SIMDJSON_PADDING);
   body.copy(buffer_.data(), body.size());
   size_ = body.size();
+}
+
+void PaddedBody::release() {
+  std::string().swap(buffer_);
+  size_ = 0;
 }
 
 std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& body) {
@@ -183,22 +189,47 @@ std::string pointer_token(std::string_view key) {
   return out;
 }
 
-std::string serve_admission(std::string_view body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler) {
-  thread_local PaddedBody padded;
+namespace {
+
+std::string decode_and_handle(PaddedBody& padded, std::string_view body,
+                              const std::function<AdmissionResponse(const AdmissionRequest&)>& handler) {
   padded.assign(body);
   auto request = decode_review(padded);
   if (!request)
-    return encode_review(request.error().uid,
-                         AdmissionResponse::errored(400, "cannot decode the AdmissionReview: " + request.error().message));
+    return encode_review(request.error().uid, AdmissionResponse::errored(400, "cannot decode the AdmissionReview: " +
+                                                                                  request.error().message));
   try {
     return encode_review(request->uid, handler(*request));
   } catch (const std::exception& e) {
     log_error("admission handler failed", {{"uid", request->uid}, {"error", e.what()}});
-    return encode_review(request->uid, AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+    return encode_review(request->uid,
+                         AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
   } catch (...) {
     log_error("admission handler failed", {{"uid", request->uid}});
-    return encode_review(request->uid, AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+    return encode_review(request->uid,
+                         AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
   }
+}
+
+}  // namespace
+
+std::string serve_admission(std::string_view body,
+                            const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
+                            const RequestLimits& limits) {
+  // Before any parser builds anything: a DOM of a document nested millions deep (nlohmann,
+  // in the Secret and Node handlers) costs hundreds of bytes per level.
+  if (auto scan = scan_nesting(body, limits.max_depth); scan.too_deep)
+    return encode_review(
+        scan.uid, AdmissionResponse::errored(
+                      400, "the AdmissionReview nests arrays and objects " + std::to_string(scan.depth) +
+                               " levels deep; nodeboot-webhook reads at most " + std::to_string(limits.max_depth)));
+  thread_local PaddedBody padded;
+  auto answer = decode_and_handle(padded, body, handler);
+  if (body.size() > limits.shrink_after) {
+    padded.release();
+    release_thread_parser();
+  }
+  return answer;
 }
 
 }  // namespace nodeboot::webhook

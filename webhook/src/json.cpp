@@ -1,17 +1,27 @@
 #include "nodeboot/webhook/json.hpp"
 
+#include "nodeboot/webhook/limits.hpp"
+
 namespace nodeboot::webhook {
 
 namespace od = simdjson::ondemand;
 
-// 7 MiB: an UPDATE review carries object and oldObject, each up to the API server's
-// 3 MiB request limit, plus the envelope (controller-runtime uses the same cap).
-inline constexpr std::size_t max_document = 7 * 1024 * 1024;
+namespace {
 
-od::parser& thread_parser() {
-  thread_local od::parser parser(max_document);
+// The largest body any route accepts (RequestLimits::largest_body; the transport refuses
+// larger ones unread).
+std::size_t max_document() { return RequestLimits{}.largest_body(); }
+
+od::parser& parser_slot() {
+  thread_local od::parser parser(max_document());
   return parser;
 }
+
+}  // namespace
+
+od::parser& thread_parser() { return parser_slot(); }
+
+void release_thread_parser() { parser_slot() = od::parser(max_document()); }
 
 bool is_null(od::value& v) {
   od::json_type type;
@@ -66,11 +76,21 @@ void append_json_string(std::string& out, std::string_view text) {
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";

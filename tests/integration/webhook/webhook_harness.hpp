@@ -8,15 +8,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-
+#include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -25,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/test/unit_test.hpp>
 
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/webhook/pki.hpp"
@@ -40,7 +38,8 @@ class WebhookPki {
  public:
   WebhookPki() {
     const auto now = std::chrono::system_clock::now();
-    auto ca = webhook::issue_certificate({"nodeboot-test-ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(24)}, nullptr);
+    auto ca = webhook::issue_certificate(
+        {"nodeboot-test-ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(24)}, nullptr);
     BOOST_REQUIRE(ca.has_value());
     ca_ = std::move(*ca);
     ca_file_ = dir_.write("ca.crt", ca_.cert_pem);
@@ -51,9 +50,12 @@ class WebhookPki {
 
   webhook::KeyPair issue(const std::string& cn, bool client = false) const {
     const auto now = std::chrono::system_clock::now();
-    webhook::CertificateRequest req{cn, client ? std::vector<std::string>{} : std::vector<std::string>{"localhost"},
-                                    client ? std::vector<std::string>{} : std::vector<std::string>{"127.0.0.1"}, false,
-                                    now - std::chrono::minutes(5), now + std::chrono::hours(24)};
+    webhook::CertificateRequest req{cn,
+                                    client ? std::vector<std::string>{} : std::vector<std::string>{"localhost"},
+                                    client ? std::vector<std::string>{} : std::vector<std::string>{"127.0.0.1"},
+                                    false,
+                                    now - std::chrono::minutes(5),
+                                    now + std::chrono::hours(24)};
     auto pair = webhook::issue_certificate(req, &ca_);
     BOOST_REQUIRE(pair.has_value());
     return std::move(*pair);
@@ -112,18 +114,21 @@ class WebhookProcess {
   int port() {
     static const std::regex serving(R"re("msg":"serving","address":"[^"]*:(\d+)")re");
     int found = 0;
-    const bool ok = eventually([&] {
-      std::smatch m;
-      const auto text = log();
-      if (std::regex_search(text, m, serving)) found = std::stoi(m[1]);
-      return found != 0 || exited();
-    }, std::chrono::seconds(20), std::chrono::milliseconds(20));
+    const bool ok = eventually(
+        [&] {
+          std::smatch m;
+          const auto text = log();
+          if (std::regex_search(text, m, serving)) found = std::stoi(m[1]);
+          return found != 0 || exited();
+        },
+        std::chrono::seconds(20), std::chrono::milliseconds(20));
     BOOST_REQUIRE_MESSAGE(ok && found != 0, "nodeboot-webhook did not start:\n" << log());
     return found;
   }
 
   std::string log() const { return read_file(log_); }
   void signal(int sig) const { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
 
   bool exited() {
     if (exited_) return true;
@@ -220,7 +225,14 @@ class RawTls {
     char c;
     errno = 0;
     const int n = SSL_read(ssl_, &c, 1);
-    if (n > 0) return false;
+    const int saved_errno = errno;
+    const timeval normal{10, 0};  // back to the constructor's timeout for later reads
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &normal, sizeof normal);
+    errno = saved_errno;
+    if (n > 0) {
+      buffer_.push_back(c);  // not closed: keep the byte for read_response
+      return false;
+    }
     const int err = SSL_get_error(ssl_, n);
     return err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK) ||
            err == SSL_ERROR_SSL;
@@ -247,8 +259,17 @@ class RawTls {
   std::string buffer_;
 };
 
-inline std::string http_post(std::string_view path, std::string_view body, std::string_view content_type = "application/json") {
-  std::string req = "POST " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + std::string(content_type) +
+// A field of /proc/PID/status in KiB (VmRSS, VmHWM), 0 when unreadable.
+inline long proc_status_kib(pid_t pid, const std::string& field) {
+  const auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  const auto at = text.find(field + ":");
+  return at == std::string::npos ? 0 : std::stol(text.substr(at + field.size() + 1));
+}
+
+inline std::string http_post(std::string_view path, std::string_view body,
+                             std::string_view content_type = "application/json") {
+  std::string req = "POST " + std::string(path) +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + std::string(content_type) +
                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   req += body;
   return req;

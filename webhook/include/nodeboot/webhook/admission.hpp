@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "nodeboot/util/result.hpp"
+#include "nodeboot/webhook/limits.hpp"
 
 namespace nodeboot::webhook {
 
@@ -27,8 +28,8 @@ struct AdmissionRequest {
   std::string kind;       // request.kind.kind, e.g. "Pod"
   std::string operation;  // CREATE, UPDATE, DELETE, CONNECT
   std::string namespace_;
-  std::string name;       // empty for generateName objects at CREATE
-  std::string username;   // request.userInfo.username
+  std::string name;      // empty for generateName objects at CREATE
+  std::string username;  // request.userInfo.username
   bool dry_run = false;
   // Slices of the review body (valid as long as the body is): the raw JSON objects, empty
   // when absent or null. The body is padded for simdjson (see decode_review).
@@ -38,10 +39,10 @@ struct AdmissionRequest {
 
 struct AdmissionResponse {
   bool allowed = true;
-  int code = 200;                  // status.code when not allowed or errored
-  std::string message;             // status.message
-  std::string reason;              // status.reason (Forbidden, BadRequest, InternalError)
-  std::string patch;               // a JSON Patch document; empty = no patch
+  int code = 200;       // status.code when not allowed or errored
+  std::string message;  // status.message
+  std::string reason;   // status.reason (Forbidden, BadRequest, InternalError)
+  std::string patch;    // a JSON Patch document; empty = no patch
   std::vector<std::string> warnings;
 
   static AdmissionResponse allow(std::string message = {});
@@ -55,6 +56,8 @@ struct AdmissionResponse {
 class PaddedBody {
  public:
   void assign(std::string_view body);
+  // Gives the buffer back (after a large body).
+  void release();
   std::string_view view() const noexcept { return {buffer_.data(), size_}; }
   std::size_t capacity() const noexcept { return buffer_.size(); }
 
@@ -78,8 +81,12 @@ std::string encode_review(std::string_view uid, const AdmissionResponse& respons
 void append_patch_op(std::string& patch, std::string_view op, std::string_view path, std::string_view value_json);
 
 // Runs one admission body through decoding and `handler`, always producing a review
-// (in-band errors, uid echoed when readable). The transport calls it; so do the fuzz target and tests.
-std::string serve_admission(std::string_view body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler);
+// (in-band errors, uid echoed when readable). A body nested deeper than limits.max_depth is
+// refused before any parser sees it; after a body over limits.shrink_after this thread's
+// decoding buffers are released. The transport calls it; so do the fuzz targets and tests.
+std::string serve_admission(std::string_view body,
+                            const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
+                            const RequestLimits& limits = {});
 
 // A JSON Pointer token: "~" → "~0", "/" → "~1" (RFC 6901).
 std::string pointer_token(std::string_view key);

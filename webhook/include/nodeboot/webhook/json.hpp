@@ -3,21 +3,23 @@
 // Small helpers over simdjson On-Demand and for writing JSON by hand (the webhook's
 // responses are a few fixed shapes, so building them as strings avoids a DOM).
 
+#include <simdjson.h>
+
 #include <string>
 #include <string_view>
-
-#include <simdjson.h>
 
 namespace nodeboot::webhook {
 
 // One On-Demand parser per thread, reused across requests (it keeps its buffers).
 simdjson::ondemand::parser& thread_parser();
+// Gives this thread's parser buffers back (they grow to the largest document it read).
+void release_thread_parser();
 
 // These return true on error (wrong type, invalid JSON) so call sites read `if (bad)`.
 bool is_null(simdjson::ondemand::value& v);
-bool read_string(simdjson::ondemand::value& v, std::string& out);                              // null → ""
+bool read_string(simdjson::ondemand::value& v, std::string& out);                                  // null → ""
 bool read_member_string(simdjson::ondemand::value& v, std::string_view member, std::string& out);  // {member: "..."}
-bool read_raw_object(simdjson::ondemand::value& v, std::string_view& out);                     // null → ""
+bool read_raw_object(simdjson::ondemand::value& v, std::string_view& out);                         // null → ""
 
 // `text` as a JSON string, quotes included.
 void append_json_string(std::string& out, std::string_view text);

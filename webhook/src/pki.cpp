@@ -55,7 +55,8 @@ Result<KeyPair> issue_certificate(const CertificateRequest& request, const KeyPa
   X509_set_version(cert.get(), 2);  // v3, needed for extensions
   // 159 random bits: a positive 20-byte serial as RFC 5280 section 4.1.2.2 allows.
   unsigned char serial[20];
-  RAND_bytes(serial, sizeof serial);
+  // A serial that is not random would make two certificates from this CA collide.
+  if (RAND_bytes(serial, sizeof serial) != 1) return error("the CSPRNG failed drawing a serial number");
   serial[0] &= 0x7f;
   std::unique_ptr<BIGNUM, Deleter<BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
   BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()));

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -113,6 +114,8 @@ class Env {
   std::string config_name = unique_name("nodeboot-marooned-e2e");
   webhook::KeyPair ca;
   std::filesystem::path sa_kubeconfig;
+  // What to print when a wait on the controller fails (its log, when one runs).
+  std::function<std::string()> diagnostics;
   std::string server;   // the API server's URL
   std::string ca_data;  // its CA, base64 (certificate-authority-data)
 
@@ -172,7 +175,10 @@ class Env {
   }
 
   // Starts nodeboot-webhook; `controller_identity` "" = no gate-release controller.
-  WebhookProcess start(const std::string& controller_identity) {
+  // `short_lease`: lease periods short enough for a takeover after a crash to fit in a test
+  // (4 s / 3 s / 0.5 s); otherwise the shipped defaults (15 s / 10 s / 2 s), which a loaded
+  // machine (the test command builds in parallel with the e2e layer) cannot make flap.
+  WebhookProcess start(const std::string& controller_identity, bool short_lease = true) {
     WebhookProcess w;
     w.port = free_loopback_port();
     w.identity = controller_identity;
@@ -180,9 +186,9 @@ class Env {
                                   "--port", std::to_string(w.port), "--bind-address", "127.0.0.1",
                                   "--kubeconfig", sa_kubeconfig.string()};
     if (!controller_identity.empty())
-      argv.insert(argv.end(), {"--enable-gate-controller", "--leader-elect-identity", controller_identity,
-                               // Short periods so a takeover after a crash fits in a test.
-                               "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
+      argv.insert(argv.end(), {"--enable-gate-controller", "--leader-elect-identity", controller_identity});
+    if (!controller_identity.empty() && short_lease)
+      argv.insert(argv.end(), {"--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
                                "--leader-elect-retry-period", "0.5"});
     w.process = std::make_unique<Background>(
         argv, dir.path() / ("webhook-" + (controller_identity.empty() ? std::string("admission") : controller_identity) + ".log"));
@@ -260,12 +266,13 @@ class Env {
   // The join credential the controller issued for marooned id `id` (waits for it).
   Secret credential(const std::string& id) const {
     json secret;
+    // 120 s: the controller retries a failed write after 1, 2, 4, ... s.
     BOOST_REQUIRE_MESSAGE(eventually([&] {
       auto r = cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace),
                                   nodeboot::marooned::join_secret_name(id), "-o", "json"});
       if (r.exit_code == 0) secret = json::parse(r.out);
       return r.exit_code == 0;
-    }), "the controller issued no join credential for " << id);
+    }, std::chrono::seconds(120)), "the controller issued no join credential for " << id << "\n" << (diagnostics ? diagnostics() : ""));
     return nodeboot::marooned::credential_of(secret).value();
   }
   json pod(bool marooned, const std::string& generate_name = "mp-") const {
@@ -321,13 +328,16 @@ class Env {
 };
 
 // The usual suite fixture: an Env, an admission-only nodeboot-webhook registered with the
-// API server, and one gate-release controller replica named `identity`.
+// API server, and one gate-release controller replica named `identity` (with short lease
+// periods only when the suite tests takeovers).
 struct Installation {
   Env env;
   WebhookProcess admission;
   WebhookProcess controller;
-  explicit Installation(const std::string& identity)
-      : admission(env.start("")), controller((env.register_webhooks(admission), env.start(identity))) {}
+  explicit Installation(const std::string& identity, bool short_lease = false)
+      : admission(env.start("")), controller((env.register_webhooks(admission), env.start(identity, short_lease))) {
+    env.diagnostics = [this] { return "controller log:\n" + controller.process->log(); };
+  }
 };
 
 inline json create_pod(const json& manifest) {

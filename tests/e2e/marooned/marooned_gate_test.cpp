@@ -16,7 +16,7 @@ namespace {
 
 struct Suite {
   static inline Installation* nb = nullptr;
-  void setup() { nb = new Installation("replica-a"); }
+  void setup() { nb = new Installation("replica-a", /*short_lease=*/true); }
   void teardown() { delete nb; }
 };
 

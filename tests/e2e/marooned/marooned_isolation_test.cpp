@@ -277,10 +277,12 @@ BOOST_AUTO_TEST_CASE(node_agents_in_the_allowed_namespaces_still_run_there) {
                 {{"metadata", {{"labels", {{"app", "everywhere"}}}}},
                  {"spec", {{"containers", env.pod(false)["spec"]["containers"]}, {"tolerations", {{{"operator", "Exists"}}}}}}}}}}};
   cluster().kubectl_ok({"create", "-f", "-"}, ds.dump());
+  // The DaemonSet controller stops a sync at its first refused pod and backs off, so which
+  // dedicated node (earlier cases left several) it reports first is not fixed.
   BOOST_TEST(eventually([&] {
     const auto list = kubectl_json({"get", "events", "-n", env.ns, "--field-selector", "involvedObject.name=everywhere"});
     for (const auto& e : list["items"])
-      if (e.value("message", "").find("names " + v.node) != std::string::npos) return true;
+      if (e.value("message", "").find("a marooned pod's dedicated node") != std::string::npos) return true;
     return false;
   }));
   const auto ds_pods = kubectl_json({"get", "pods", "-n", env.ns, "-l", "app=everywhere"});

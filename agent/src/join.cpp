@@ -16,6 +16,7 @@
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/marooned/join.hpp"
+#include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/process.hpp"
@@ -97,13 +98,12 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
     else problems.push_back("line " + std::to_string(number) + ": unknown field \"" + key +
                             "\" (expected server_url, token, pod_uid, taint_key, credential)");
   }
-  static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
   static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   if (!info.server_url.starts_with("https://") || info.server_url.size() <= 8)
     problems.push_back("server_url: must be the API server's https:// URL, e.g. https://10.0.0.1:6443");
   if (info.token.empty() || info.token.reveal().find_first_of(" \t\r\n") != std::string::npos)
     problems.push_back("token: must be a non-empty join token without spaces (from `kubectl nodeboot marooned join-info`)");
-  if (!std::regex_match(info.pod_uid, uuid))
+  if (!marooned::is_marooned_id(info.pod_uid))
     problems.push_back("pod_uid: must be the pod's " + std::string(names::maroon_pod_uid) +
                        " annotation, a lowercase UUID; got \"" + info.pod_uid + "\"");
   static const std::regex credential("^[0-9a-f]{64}$");

@@ -15,6 +15,14 @@ namespace {
 const kube::ResourceRef maroonedpodsconfigs{"maroonedpods.io", "v1alpha1", "maroonedpodsconfigs", false,
                                             "MaroonedPodsConfig"};
 
+// The documented defaults, which apply without a MaroonedPodsConfig `default`.
+ApiClusterView::Config default_config() {
+  ApiClusterView::Config config;
+  config.taint_key = names::maroon_default_taint_key;
+  for (const auto ns : names::maroon_default_node_agent_namespaces) config.node_agent_namespaces.emplace(ns);
+  return config;
+}
+
 bool default_node_agent_namespace(std::string_view ns) {
   return std::ranges::find(names::maroon_default_node_agent_namespaces, ns) !=
          std::end(names::maroon_default_node_agent_namespaces);
@@ -34,9 +42,8 @@ bool OfflineClusterView::node_agent_namespace(std::string_view ns) const { retur
 ApiClusterView::ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono::seconds refresh)
     : client_(std::move(client)),
       claimed_nodes_(node_informer(*client_, names::maroon_pod_uid)),
-      vouched_nodes_(node_informer(*client_, names::maroon_vouched_label)) {
-  config_.taint_key = names::maroon_default_taint_key;
-  for (const auto ns : names::maroon_default_node_agent_namespaces) config_.node_agent_namespaces.emplace(ns);
+      vouched_nodes_(node_informer(*client_, names::maroon_vouched_label)),
+      config_(default_config()) {
   claimed_nodes_.start();
   vouched_nodes_.start();
   thread_ = std::jthread([this, refresh](std::stop_token stop) { refresh_loop(stop, refresh); });
@@ -67,9 +74,7 @@ bool ApiClusterView::dedicated_node(std::string_view name) const {
 bool ApiClusterView::synced() const { return synced_.load() && claimed_nodes_.synced() && vouched_nodes_.synced(); }
 
 Result<ApiClusterView::Config> ApiClusterView::read_config() {
-  Config config;
-  config.taint_key = names::maroon_default_taint_key;
-  for (const auto ns : names::maroon_default_node_agent_namespaces) config.node_agent_namespaces.emplace(ns);
+  auto config = default_config();
   auto obj = client_->get(maroonedpodsconfigs, "", names::maroon_config_name);
   // No CRD or no `default` object: the documented defaults apply.
   if (!obj && kube::is_not_found(obj.error())) return config;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 
+#include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/random.hpp"
 #include "nodeboot/webhook/cluster.hpp"
@@ -226,15 +227,6 @@ std::array<Toleration, 2> own_tolerations(std::string_view key, std::string_view
           Toleration{std::string(key), "Equal", std::string(id), "NoExecute", std::nullopt}};
 }
 
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
-  }
-  return true;
-}
-
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? std::string(sep) : "") + parts[i];
@@ -245,7 +237,7 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 std::vector<std::string> marooned_shape_problems(const PodView& pod, std::string_view taint_key) {
   std::vector<std::string> problems;
   const std::string id = pod.pod_uid_annotation.value_or("");
-  if (!is_uuid(id)) {
+  if (!marooned::is_marooned_id(id)) {
     problems.push_back("annotation " + std::string(names::maroon_pod_uid) + " is not a marooned id");
     return problems;
   }

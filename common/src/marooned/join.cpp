@@ -35,6 +35,11 @@ nlohmann::json join_secret(std::string_view id, const nlohmann::json& pod, const
           {"data", {{std::string(names::maroon_join_credential_key), base64_encode(credential.reveal())}}}};
 }
 
+std::string credential_owner_uid(const nlohmann::json& secret) {
+  const auto meta = secret.value("metadata", nlohmann::json::object());
+  return meta.value("annotations", nlohmann::json::object()).value(std::string(names::maroon_owner_pod_uid), "");
+}
+
 Result<Secret> credential_of(const nlohmann::json& secret) {
   const auto name = secret["metadata"].value("name", "");
   if (secret.value("type", "") != names::maroon_join_secret_type)
@@ -57,13 +62,7 @@ std::string join_proof(const Secret& credential, std::string_view id, std::strin
   if (!HMAC(EVP_sha256(), credential.reveal().data(), static_cast<int>(credential.reveal().size()),
             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac.data(), &length))
     throw std::runtime_error("OpenSSL's HMAC-SHA256 failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
+  return base16_encode({reinterpret_cast<const char*>(mac.data()), length});
 }
 
 bool proof_matches(const Secret& credential, std::string_view id, std::string_view node_name, std::string_view proof) {

@@ -28,6 +28,15 @@ const nlohmann::json* spec_list(const nlohmann::json& object, const char* field)
 
 }  // namespace
 
+bool is_marooned_id(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  }
+  return true;
+}
+
 std::string pod_id(const nlohmann::json& pod) {
   auto id = string_at(pod, "annotations", names::maroon_pod_uid);
   const auto spec = pod.find("spec");

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "nodeboot/util/base64.hpp"
+
 namespace nodeboot {
 
 void random_bytes(std::span<unsigned char> out) {
@@ -21,13 +23,7 @@ void random_bytes(std::span<unsigned char> out) {
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
   random_bytes(raw);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * bytes);
-  for (const auto b : raw) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
+  auto out = base16_encode({reinterpret_cast<const char*>(raw.data()), raw.size()});
   OPENSSL_cleanse(raw.data(), raw.size());
   return out;
 }

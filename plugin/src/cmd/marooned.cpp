@@ -255,8 +255,7 @@ Result<Secret> join_credential(kube::Client& client, const Target& target) {
                     ") does not exist: nodeboot-webhook's gate-release controller (--enable-gate-controller) issues it "
                     "for a gated marooned pod, and deletes it once a node has joined with it");
   if (!secret) return fail(Error{secret.error().kind, "reading the join credential: " + kube::kubectl_message(secret.error())});
-  if ((*secret)["metadata"].value("annotations", json::object()).value(std::string(names::maroon_owner_pod_uid), "") !=
-      target.pod["metadata"].value("uid", ""))
+  if (nodeboot::marooned::credential_owner_uid(*secret) != target.pod["metadata"].value("uid", ""))
     return fail(ErrorKind::invalid_input, "Secret " + std::string(names::marooned_namespace) + "/" + name +
                                               " was issued for another pod with the same id; refusing to use it");
   return nodeboot::marooned::credential_of(*secret);

@@ -172,18 +172,15 @@ void GateController::on_node(const nlohmann::json& node) {
   const auto id = marooned::node_id(node);
   if (id.empty()) return;
   const auto name = node["metadata"].value("name", "");
+  // A node is eligible for its vouched id only, measured against the pod the controller
+  // recorded as its owner (the release latency metric starts here).
+  const auto vouched = marooned::vouched_id(node);
+  const bool eligible =
+      !vouched.empty() && !marooned::node_not_eligible(node, vouched, marooned::owner_uid(node), options_.taint_key());
   std::vector<std::string> keys;
   {
     std::lock_guard lock(mu_);
     nodes_by_id_[id].insert(name);
-    // A node is eligible for its vouched id only; eligibility for the metric is measured
-    // against the pod the controller recorded as its owner.
-    const auto vouched = marooned::vouched_id(node);
-    bool eligible = false;
-    if (!vouched.empty()) {
-      const auto owner = marooned::owner_uid(node);
-      eligible = !marooned::node_not_eligible(node, vouched, owner, options_.taint_key());
-    }
     if (eligible)
       eligible_since_.try_emplace(id, Clock::now());
     else
@@ -358,8 +355,7 @@ Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohman
     return std::optional<nlohmann::json>();
   }
   if (!secret) return std::unexpected(secret.error());
-  if ((*secret)["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_owner_pod_uid), "") !=
-      uid_of(pod)) {
+  if (marooned::credential_owner_uid(*secret) != uid_of(pod)) {
     warn_once(pod, "JoinRefused", "the join credential Secret " + secret_name + " was issued for another pod");
     return std::optional<nlohmann::json>();
   }
@@ -380,11 +376,7 @@ Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohman
       if (kube::is_invalid(patched.error()) || kube::is_not_found(patched.error())) continue;  // changed or gone meanwhile
       return std::unexpected(patched.error());
     }
-    // Spent: deleted only this incarnation, so a credential re-issued later is not lost.
-    kube::DeleteOptions once;
-    once.precondition_uid = (*secret)["metadata"].value("uid", "");
-    if (auto r = client_.remove(kube::resources::secrets, names::marooned_namespace, secret_name, once);
-        !r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
+    if (auto r = delete_credential(*secret); !r)
       log_error("deleting the spent join credential failed", {{"secret", secret_name}, {"error", r.error().message}});
     log_info("dedicated node vouched", {{"node", name}, {"podUID", id}});
     event(pod, "NodeVouched", "node " + name + " presented the pod's join credential; labelled " +
@@ -470,19 +462,9 @@ bool GateController::clean_up(const std::string& id, const std::string& pod_uid,
     }
   }
   // An unspent credential of this pod goes with it.
-  const auto secret_name = marooned::join_secret_name(id);
-  if (auto secret = client_.get(kube::resources::secrets, names::marooned_namespace, secret_name); secret) {
-    if ((*secret)["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_owner_pod_uid), "") ==
-        pod_uid) {
-      kube::DeleteOptions once;
-      once.precondition_uid = (*secret)["metadata"].value("uid", "");
-      if (auto r = client_.remove(kube::resources::secrets, names::marooned_namespace, secret_name, once);
-          !r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
-        return false;
-    }
-  } else if (!kube::is_not_found(secret.error())) {
-    return false;
-  }
+  auto secret = client_.get(kube::resources::secrets, names::marooned_namespace, marooned::join_secret_name(id));
+  if (!secret && !kube::is_not_found(secret.error())) return false;
+  if (secret && marooned::credential_owner_uid(*secret) == pod_uid && !delete_credential(*secret)) return false;
   // Only the node vouched for this very pod (by metadata.uid) is cordoned: deleting a pod
   // that claimed someone else's id touches nothing of theirs.
   for (const auto& node : nodes_claiming(id)) {
@@ -507,6 +489,15 @@ bool GateController::clean_up(const std::string& id, const std::string& pod_uid,
     ++cleaned_;
   }
   return true;
+}
+
+Result<void> GateController::delete_credential(const nlohmann::json& secret) {
+  // Only this incarnation: a credential re-issued meanwhile is not lost.
+  kube::DeleteOptions once;
+  once.precondition_uid = uid_of(secret);
+  auto r = client_.remove(kube::resources::secrets, names::marooned_namespace, secret["metadata"].value("name", ""), once);
+  if (!r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error())) return std::unexpected(r.error());
+  return {};
 }
 
 void GateController::warn_once(const nlohmann::json& pod, const std::string& reason, const std::string& message) {

@@ -25,6 +25,8 @@ Secret new_join_credential();
 std::string join_secret_name(std::string_view id);
 // The credential Secret for the pod (`pod`: its namespace, name and uid are recorded).
 nlohmann::json join_secret(std::string_view id, const nlohmann::json& pod, const Secret& credential);
+// metadata.uid of the pod a credential Secret was issued for ("" when not recorded).
+std::string credential_owner_uid(const nlohmann::json& secret);
 // The credential in a Secret read from the API server (data.credential, base64).
 Result<Secret> credential_of(const nlohmann::json& secret);
 

@@ -18,6 +18,9 @@
 
 namespace nodeboot::marooned {
 
+// Whether `s` has the form of a marooned id: a lowercase UUID (8-4-4-4-12 hex digits).
+bool is_marooned_id(std::string_view s);
+
 // The pod's marooned id: annotation maroonedpods.io/pod-uid when the pod's nodeSelector
 // pins the same id (the webhook wrote both at CREATE; the guard keeps them), "" otherwise.
 std::string pod_id(const nlohmann::json& pod);

@@ -60,6 +60,11 @@ class OfflineClusterView final : public ClusterView {
 // network.
 class ApiClusterView final : public ClusterView {
  public:
+  // What it reads from MaroonedPodsConfig `default`.
+  struct Config {
+    std::string taint_key;
+    std::set<std::string, std::less<>> node_agent_namespaces;
+  };
   ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono::seconds refresh);
   ~ApiClusterView() override;
   std::string taint_key() const override;
@@ -69,10 +74,6 @@ class ApiClusterView final : public ClusterView {
   bool synced() const override;
 
  private:
-  struct Config {
-    std::string taint_key;
-    std::set<std::string, std::less<>> node_agent_namespaces;
-  };
   void refresh_loop(std::stop_token stop, std::chrono::seconds refresh);
   Result<Config> read_config();
 

@@ -79,6 +79,8 @@ class GateController {
   bool reconcile(const std::string& key);
   bool release(const nlohmann::json& pod, const std::string& id, const std::optional<nlohmann::json>& node);
   bool clean_up(const std::string& id, const std::string& pod_uid, const std::string& why);
+  // Deletes this incarnation of a join credential Secret (gone already is fine).
+  Result<void> delete_credential(const nlohmann::json& secret);
   // A Warning event and an error log line, once per pod and message.
   void warn_once(const nlohmann::json& pod, const std::string& reason, const std::string& message);
   // Queues an Event for the recorder thread: Events are for people, and writing them on the

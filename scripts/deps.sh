@@ -10,6 +10,7 @@ packages=(
   dpkg-dev  # dpkg-source: curl's source (release) and cpp-httplib's (packaging/httplib, at configure)
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
+  ccache  # rebuilds (second build tree, branch switches) reuse objects
   golang-go
 )
 # Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with

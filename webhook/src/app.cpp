@@ -12,6 +12,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/version.hpp"
 #include "nodeboot/webhook/cluster.hpp"
+#include "nodeboot/webhook/controller/completion.hpp"
 #include "nodeboot/webhook/controller/controller.hpp"
 #include "nodeboot/webhook/log.hpp"
 #include "nodeboot/webhook/selfcerts.hpp"
@@ -74,6 +75,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   std::shared_ptr<ClusterView> cluster;
   std::shared_ptr<kube::Client> client;
   std::unique_ptr<controller::GateController> gate;  // --enable-gate-controller
+  std::unique_ptr<controller::CompletionController> completion;  // --enable-completion-controller
   if (parsed.count("no-api")) {
     if (parsed.count("self-managed-certs")) {
       err << "error: --self-managed-certs needs API access; drop --no-api\n";
@@ -135,6 +137,18 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
     }
     gate = std::move(*started);
   }
+  if (parsed.count("enable-completion-controller")) {
+    if (!client) {
+      err << "error: --enable-completion-controller needs API access; drop --no-api\n";
+      return 2;
+    }
+    auto started = controller::start_completion_from_flags(parsed, client->config());
+    if (!started) {
+      err << "error: " << started.error().message << '\n';
+      return 2;
+    }
+    completion = std::move(*started);
+  }
 
   ServerOptions options;
   options.cert_dir = parsed["cert-dir"].as<std::string>();
@@ -144,7 +158,9 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   options.max_connections = parsed["max-connections"].as<std::size_t>();
   options.controller_username = parsed["controller-username"].as<std::string>();
   options.schedule_label = parsed["schedule-label"].as<std::string>();
-  if (gate) options.extra_metrics = [&gate] { return gate->render_metrics(); };
+  options.extra_metrics = [&gate, &completion] {
+    return (gate ? gate->render_metrics() : std::string()) + (completion ? completion->render_metrics() : std::string());
+  };
   Server server(options, cluster);
   auto port = server.start();
   if (!port) {
@@ -154,7 +170,9 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   const int sig = wait_for_signal();
   log_info("signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.begin_shutdown();
-  if (gate) gate->stop();  // release the Lease first, so another replica takes over at once
+  // Release the Leases first, so another replica takes over at once.
+  if (gate) gate->stop();
+  if (completion) completion->stop();
   // Keep answering while the API server notices the endpoint is gone.
   std::this_thread::sleep_for(std::chrono::seconds(parsed["shutdown-delay"].as<int>()));
   auto stopped = std::async(std::launch::async, [&] { server.stop(); });
@@ -211,6 +229,7 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
   // clang-format on
   kube::add_connection_flags(options);
   controller::add_flags(options);
+  controller::add_completion_flags(options);
   std::vector<const char*> cargv;
   for (auto& a : argv) cargv.push_back(a.c_str());
   cxxopts::ParseResult parsed;

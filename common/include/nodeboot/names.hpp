@@ -59,6 +59,8 @@ inline constexpr std::string_view webhook_service_account = "nodeboot-webhook";
 inline constexpr std::string_view maroon_cleanup = "maroonedpods.io/cleanup";
 inline constexpr std::string_view maroon_config_name = "default";  // the MaroonedPodsConfig both read
 inline constexpr std::string_view gate_controller_lease = "nodeboot-gate-controller";
+// The in-place bootstrap completion controller's Lease (nodeboot-webhook --enable-completion-controller).
+inline constexpr std::string_view completion_controller_lease = "nodeboot-ipb-completion";
 inline constexpr std::string_view join_info_path = "/etc/marooned/join-info.yaml";
 // A node's own labels prove nothing (a kubelet labels and taints itself). The controller
 // vouches for a dedicated node by setting this label, under node-restriction.kubernetes.io/,

@@ -80,6 +80,7 @@ Result<void> Informer::relist() {
   auto version = client_.list_pages(ref_, ns_, opts, [&](nlohmann::json& page) -> Result<void> {
     if (page.contains("items") && page["items"].is_array())
       for (auto& item : page["items"]) {
+        if (handlers_.transform) item = handlers_.transform(std::move(item));
         Key k = key_of(item);
         fresh.emplace(std::move(k), std::move(item));
       }
@@ -124,22 +125,24 @@ void Informer::apply(const WatchEvent& ev) {
     return;
   }
   if (!ev.object.is_object() || !ev.object.contains("metadata")) return;
-  Key k = key_of(ev.object);
+  const auto version = ev.resource_version();
+  const nlohmann::json object = handlers_.transform ? handlers_.transform(ev.object) : ev.object;
+  Key k = key_of(object);
   std::optional<nlohmann::json> old;
   {
     std::unique_lock lock(mu_);
     auto it = store_.find(k);
     if (it != store_.end()) old = it->second;
     if (ev.type == WatchEventType::deleted) store_.erase(k);
-    else store_[k] = ev.object;
-    version_ = ev.resource_version();
+    else store_[k] = object;
+    version_ = version;
   }
   if (ev.type == WatchEventType::deleted) {
-    if (handlers_.on_delete) handlers_.on_delete(ev.object);
+    if (handlers_.on_delete) handlers_.on_delete(object);
   } else if (old) {
-    if (handlers_.on_update) handlers_.on_update(*old, ev.object);
+    if (handlers_.on_update) handlers_.on_update(*old, object);
   } else if (handlers_.on_add) {
-    handlers_.on_add(ev.object);
+    handlers_.on_add(object);
   }
 }
 

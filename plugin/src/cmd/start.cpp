@@ -174,7 +174,7 @@ int start(std::vector<std::string> args, Io& io) {
        cxxopts::value<int>())
       ("soak", "Wait this long after a node finishes before starting the next", cxxopts::value<std::string>()->default_value("0s"))
       ("continue-on-failure", "Keep rolling after a node fails (it stays cordoned and keeps its slot)")
-      ("keep-secret", "Keep each node's bootstrap Secret after it finishes")
+      ("keep-secret", "Keep each node's bootstrap Secret after it finishes (recorded: the completion controller keeps it too)")
       ("roll-timeout", "Give up waiting for the roll after this long (0: no limit)",
        cxxopts::value<std::string>()->default_value("0"))
       ("nodes", "", cxxopts::value<std::vector<std::string>>());
@@ -214,7 +214,7 @@ int start(std::vector<std::string> args, Io& io) {
   ipb::Context ctx{**client, p["schedule-label"].as<std::string>(), *dry,
                    [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
                    ipbcli::interrupt_token()};
-  const ipb::StartSpec spec{std::move(*data), p.count("drain") > 0, *drain};
+  const ipb::StartSpec spec{std::move(*data), p.count("drain") > 0, *drain, p.count("keep-secret") > 0};
   const bool continue_on_failure = p.count("continue-on-failure") > 0;
   std::vector<Change> all;
   auto start_one = [&](const std::string& node) -> bool {

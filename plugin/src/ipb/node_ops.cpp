@@ -244,7 +244,9 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   // 1. The prior state, before anything changes; an existing record is the truth (a second
   //    start must not record the cordon it made itself). Create first and read only when
   //    it exists: a first start, the common case, costs one request instead of two.
-  auto cm = create_or_get(ctx, configmaps, prior_state_configmap(node, record_prior_state(*n, rfc3339_now())));
+  auto prior = record_prior_state(*n, rfc3339_now());
+  prior.keep_secret = spec.keep_secret;
+  auto cm = create_or_get(ctx, configmaps, prior_state_configmap(node, prior));
   if (!cm && kube::is_not_found(cm.error()))
     return fail(ErrorKind::not_found,
                 "namespace " + ns + " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");

@@ -50,6 +50,7 @@ PriorState record_prior_state(const json& node, std::string now_rfc3339) {
   for (const auto& t : node.value("/spec/taints"_json_pointer, json::array()))
     if (t.value("key", "") != unschedulable_taint) s.taints.push_back(t);
   s.boot_id = node.value("/status/nodeInfo/bootID"_json_pointer, std::string());
+  s.uid = node.value("/metadata/uid"_json_pointer, std::string());
   s.recorded = std::move(now_rfc3339);
   return s;
 }
@@ -59,7 +60,9 @@ json to_json(const PriorState& p) {
           {"labels", p.labels},
           {"taints", p.taints},
           {"bootID", p.boot_id},
-          {"recorded", p.recorded}};
+          {"uid", p.uid},
+          {"recorded", p.recorded},
+          {"keepSecret", p.keep_secret}};
 }
 
 std::optional<PriorState> prior_state_from_json(const json& doc) {
@@ -70,7 +73,9 @@ std::optional<PriorState> prior_state_from_json(const json& doc) {
     if (v.is_string()) p.labels[k] = v.get<std::string>();
   p.taints = doc.value("taints", json::array());
   p.boot_id = doc.value("bootID", "");
+  p.uid = doc.value("uid", "");
   p.recorded = doc.value("recorded", "");
+  p.keep_secret = doc.value("keepSecret", false);
   return p;
 }
 

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/marooned/join.hpp"
@@ -16,19 +15,10 @@ namespace nodeboot::webhook::controller {
 namespace {
 
 constexpr std::string_view component = "nodeboot-gate-controller";
-// Events waiting for the recorder while the API server is slow: a few per marooned pod for
-// thousands of pods, then new ones are dropped rather than growing without bound.
-constexpr std::size_t max_queued_events = 10000;
 
 std::string key_of(const nlohmann::json& object) {
   const auto& meta = object.at("metadata");
   return meta.value("namespace", "") + "/" + meta.value("name", "");
-}
-
-// Retries of failed API calls: 1 s doubling to 5 min, per pod (client-go's workqueue
-// default rate limiter caps at 1000 s; a gate waiting 5 min on a broken API is enough).
-std::chrono::milliseconds backoff(int failures) {
-  return std::chrono::milliseconds(std::min(1000L << std::min(failures - 1, 9), 300000L));
 }
 
 // Readiness of the webhook also waits for the controller's caches, so a replica that
@@ -59,70 +49,30 @@ std::string uid_of(const nlohmann::json& object) { return object["metadata"].val
 }  // namespace
 
 GateController::GateController(kube::RestConfig config, ControllerOptions options)
-    : client_(config),
-      lease_client_([&] {
-        config.timeout = options.leader.renew_deadline / 2;
-        return config;
-      }()),
-      options_(std::move(options)),
-      elector_(lease_client_, options_.leader, [this] { enqueue_all(); }, [this] {
-        log_info("no longer the leader: the controller stops writing", {{"identity", options_.leader.identity}});
-      }) {
-  const auto& pods = kube::resources::pods;
-  const auto& nodes = kube::resources::nodes;
-  kube::InformerHandlers pod_handlers{
-      .on_add = [this](const nlohmann::json& p) { on_pod(p); },
-      .on_update = [this](const nlohmann::json&, const nlohmann::json& p) { on_pod(p); },
-      .on_delete = [this](const nlohmann::json& p) { on_pod_deleted(p); },
-      .on_error = [](const Error& e) { log_error("watching marooned pods", {{"error", e.message}}); }};
-  kube::InformerHandlers node_handlers{
-      .on_add = [this](const nlohmann::json& n) { on_node(n); },
-      .on_update = [this](const nlohmann::json&, const nlohmann::json& n) { on_node(n); },
-      .on_delete = [this](const nlohmann::json& n) { on_node_deleted(n); },
-      .on_error = [](const Error& e) { log_error("watching marooned nodes", {{"error", e.message}}); }};
-  pods_ = std::make_unique<kube::Informer>(client_, pods, "",
-                                           kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
-                                           std::move(pod_handlers));
-  nodes_ = std::make_unique<kube::Informer>(client_, nodes, "",
-                                            kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)},
-                                            std::move(node_handlers));
+    : options_(std::move(options)),
+      rt_(config, options_.leader, std::string(component), [this] { enqueue_all(); },
+          [this](const std::string& key) { return reconcile(key); }) {
+  pods_ = &rt_.inform(
+      kube::resources::pods, "", kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
+      {.on_add = [this](const nlohmann::json& p) { on_pod(p); },
+       .on_update = [this](const nlohmann::json&, const nlohmann::json& p) { on_pod(p); },
+       .on_delete = [this](const nlohmann::json& p) { on_pod_deleted(p); },
+       .on_error = [](const Error& e) { log_error("watching marooned pods", {{"error", e.message}}); }});
+  nodes_ = &rt_.inform(
+      kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)},
+      {.on_add = [this](const nlohmann::json& n) { on_node(n); },
+       .on_update = [this](const nlohmann::json&, const nlohmann::json& n) { on_node(n); },
+       .on_delete = [this](const nlohmann::json& n) { on_node_deleted(n); },
+       .on_error = [](const Error& e) { log_error("watching marooned nodes", {{"error", e.message}}); }});
 }
 
 GateController::~GateController() { stop(); }
 
-void GateController::start() {
-  pods_->start();
-  nodes_->start();
-  worker_ = std::jthread([this](std::stop_token st) { work(st); });
-  recorder_ = std::jthread([this](std::stop_token st) { record_events(st); });
-  elector_thread_ = std::jthread([this](std::stop_token st) {
-    // Campaign only with warm caches: a new leader acts on what it has seen.
-    while (!st.stop_requested() &&
-           !(pods_->wait_synced(std::chrono::seconds(1)) && nodes_->wait_synced(std::chrono::seconds(1)))) {
-    }
-    elector_.run(st);
-  });
-}
+void GateController::start() { rt_.start(); }
 
-void GateController::stop() {
-  if (elector_thread_.joinable()) {
-    elector_thread_.request_stop();
-    elector_thread_.join();  // releases the Lease
-  }
-  if (worker_.joinable()) {
-    worker_.request_stop();
-    wake_.notify_all();
-    worker_.join();
-  }
-  if (recorder_.joinable()) {
-    recorder_.request_stop();  // what is still queued is dropped: Events are best effort
-    recorder_.join();
-  }
-  pods_->stop();
-  nodes_->stop();
-}
+void GateController::stop() { rt_.stop(); }
 
-bool GateController::synced() const { return pods_->synced() && nodes_->synced(); }
+bool GateController::synced() const { return rt_.synced(); }
 
 void GateController::on_pod(const nlohmann::json& pod) {
   const auto key = key_of(pod);
@@ -201,13 +151,7 @@ void GateController::on_node_deleted(const nlohmann::json& node) {
 }
 
 void GateController::enqueue(const std::string& key) {
-  if (!elector_.leading()) return;  // a new leader queues everything it has cached
-  {
-    std::lock_guard lock(mu_);
-    if (!queued_.insert(key).second) return;
-    queue_.push_back(key);
-  }
-  wake_.notify_one();
+  rt_.add(key);  // only while leading: a new leader queues everything it has cached
 }
 
 void GateController::enqueue_all() {
@@ -219,43 +163,6 @@ void GateController::enqueue_all() {
     keys.insert(keys.end(), deleted_pods_.begin(), deleted_pods_.end());
   }
   for (const auto& k : keys) enqueue(k);
-}
-
-void GateController::retry_later(const std::string& key) {
-  std::lock_guard lock(mu_);
-  delayed_.emplace(Clock::now() + backoff(++failures_[key]), key);
-}
-
-void GateController::work(std::stop_token stop) {
-  std::unique_lock lock(mu_);
-  while (!stop.stop_requested()) {
-    const auto now = Clock::now();
-    while (!delayed_.empty() && delayed_.begin()->first <= now) {
-      auto key = delayed_.begin()->second;
-      delayed_.erase(delayed_.begin());
-      if (queued_.insert(key).second) queue_.push_back(std::move(key));
-    }
-    if (queue_.empty()) {
-      if (delayed_.empty())
-        wake_.wait(lock, stop, [&] { return !queue_.empty(); });
-      else
-        wake_.wait_until(lock, stop, delayed_.begin()->first, [&] { return !queue_.empty(); });
-      continue;
-    }
-    auto key = std::move(queue_.front());
-    queue_.pop_front();
-    queued_.erase(key);  // an event while we work queues it again
-    lock.unlock();
-    const bool ok = !elector_.leading() || reconcile(key);
-    lock.lock();
-    if (ok) {
-      failures_.erase(key);
-    } else {
-      lock.unlock();
-      retry_later(key);
-      lock.lock();
-    }
-  }
 }
 
 std::vector<nlohmann::json> GateController::nodes_claiming(const std::string& id) const {
@@ -319,7 +226,7 @@ Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohman
   const auto candidates = nodes_claiming(id);
   for (const auto& n : candidates)
     if (marooned::vouched_id(n) == id) return std::optional<nlohmann::json>(n);
-  if (!elector_.leading()) return std::optional<nlohmann::json>();
+  if (!rt_.leading()) return std::optional<nlohmann::json>();
   // No node vouched yet. Until one presents a proof, all there is to do is to make sure
   // the pod's credential exists (create first: the common case is a new pod).
   const auto secret_name = marooned::join_secret_name(id);
@@ -333,7 +240,7 @@ Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohman
   }
   if (!proof_presented) {
     if (issued) return std::optional<nlohmann::json>();
-    auto created = client_.create(kube::resources::secrets, names::marooned_namespace,
+    auto created = rt_.client().create(kube::resources::secrets, names::marooned_namespace,
                                   marooned::join_secret(id, pod, marooned::new_join_credential()));
     if (!created && !kube::is_already_exists(created.error())) return std::unexpected(created.error());
     if (created) {
@@ -346,7 +253,7 @@ Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohman
     issued_.insert(id);
     return std::optional<nlohmann::json>();
   }
-  auto secret = client_.get(kube::resources::secrets, names::marooned_namespace, secret_name);
+  auto secret = rt_.client().get(kube::resources::secrets, names::marooned_namespace, secret_name);
   if (!secret && kube::is_not_found(secret.error())) {
     // Proof presented but no credential: never issued, or spent on a node that is gone.
     for (const auto& n : candidates)
@@ -371,7 +278,7 @@ Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohman
       warn_once(pod, "JoinRefused", "node " + name + " presented a join proof that does not match the pod's credential");
       continue;
     }
-    auto patched = client_.patch(kube::resources::nodes, "", name, kube::PatchType::json, marooned::vouch_patch(n, id, pod));
+    auto patched = rt_.client().patch(kube::resources::nodes, "", name, kube::PatchType::json, marooned::vouch_patch(n, id, pod));
     if (!patched) {
       if (kube::is_invalid(patched.error()) || kube::is_not_found(patched.error())) continue;  // changed or gone meanwhile
       return std::unexpected(patched.error());
@@ -416,8 +323,8 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id, c
   const auto patch = marooned::gate_removal_patch(pod);
   if (!patch) return true;
   event(pod, "NodeReady", "dedicated node " + node_name + " is Ready, schedulable and tainted for this pod");
-  if (!elector_.leading()) return true;
-  auto patched = client_.patch(kube::resources::pods, ns, name, kube::PatchType::json, *patch);
+  if (!rt_.leading()) return true;
+  auto patched = rt_.client().patch(kube::resources::pods, ns, name, kube::PatchType::json, *patch);
   if (!patched) {
     const auto& e = patched.error();
     // The gate list changed (the `test` failed), or the pod is gone: the informer brings
@@ -437,11 +344,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id, c
     told_.erase(uid);
     released_uids_.insert(uid);
     if (auto it = eligible_since_.find(id); it != eligible_since_.end()) {
-      const double s = std::chrono::duration<double>(Clock::now() - it->second).count();
-      std::size_t b = 0;
-      while (b < buckets.size() && s > buckets[b]) ++b;
-      ++latency_[b];
-      latency_sum_ += s;
+      ready_to_release_.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
     }
   }
   log_info("gate removed", {{"pod", ns + "/" + name}, {"node", node_name}, {"podUID", id}});
@@ -450,7 +353,7 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id, c
 }
 
 bool GateController::clean_up(const std::string& id, const std::string& pod_uid, const std::string& why) {
-  if (!elector_.leading()) return true;
+  if (!rt_.leading()) return true;
   {
     std::lock_guard lock(mu_);
     // Another live pod claims the id (a webhook bypass): whose node it is is unknowable.
@@ -462,7 +365,7 @@ bool GateController::clean_up(const std::string& id, const std::string& pod_uid,
     }
   }
   // An unspent credential of this pod goes with it.
-  auto secret = client_.get(kube::resources::secrets, names::marooned_namespace, marooned::join_secret_name(id));
+  auto secret = rt_.client().get(kube::resources::secrets, names::marooned_namespace, marooned::join_secret_name(id));
   if (!secret && !kube::is_not_found(secret.error())) return false;
   if (secret && marooned::credential_owner_uid(*secret) == pod_uid && !delete_credential(*secret)) return false;
   // Only the node vouched for this very pod (by metadata.uid) is cordoned: deleting a pod
@@ -477,7 +380,7 @@ bool GateController::clean_up(const std::string& id, const std::string& pod_uid,
     // tells it, and the cordon keeps anything else off meanwhile.
     const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_cleanup), "true"}}}}},
                                   {"spec", {{"unschedulable", true}}}};
-    auto r = client_.patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
+    auto r = rt_.client().patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
     if (!r && !kube::is_not_found(r.error())) {
       log_error("cordoning the dedicated node failed", {{"node", node_name}, {"error", r.error().message}});
       std::lock_guard lock(mu_);
@@ -495,7 +398,7 @@ Result<void> GateController::delete_credential(const nlohmann::json& secret) {
   // Only this incarnation: a credential re-issued meanwhile is not lost.
   kube::DeleteOptions once;
   once.precondition_uid = uid_of(secret);
-  auto r = client_.remove(kube::resources::secrets, names::marooned_namespace, secret["metadata"].value("name", ""), once);
+  auto r = rt_.client().remove(kube::resources::secrets, names::marooned_namespace, secret["metadata"].value("name", ""), once);
   if (!r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error())) return std::unexpected(r.error());
   return {};
 }
@@ -511,92 +414,20 @@ void GateController::warn_once(const nlohmann::json& pod, const std::string& rea
 
 void GateController::event(const nlohmann::json& pod, const std::string& reason, const std::string& message,
                            const char* type) {
-  if (!elector_.leading()) return;
-  const auto& meta = pod["metadata"];
-  const auto now = micro_time(std::chrono::system_clock::now());
-  const std::string ns = meta.value("namespace", "");
-  nlohmann::json ev = {
-      {"apiVersion", "v1"},
-      {"kind", "Event"},
-      {"metadata", {{"generateName", meta.value("name", "") + "."}, {"namespace", ns}}},
-      {"involvedObject",
-       {{"apiVersion", "v1"},
-        {"kind", "Pod"},
-        {"namespace", ns},
-        {"name", meta.value("name", "")},
-        {"uid", meta.value("uid", "")},
-        {"resourceVersion", meta.value("resourceVersion", "")}}},
-      {"reason", reason},
-      {"message", message},
-      {"type", type},
-      {"source", {{"component", component}}},
-      {"reportingComponent", component},
-      {"reportingInstance", options_.leader.identity},
-      {"firstTimestamp", now},
-      {"lastTimestamp", now},
-      {"count", 1}};
-  {
-    std::lock_guard lock(mu_);
-    if (events_.size() >= max_queued_events) {
-      log_error("event queue full; dropping an event", {{"reason", reason}});
-      return;
-    }
-    events_.push_back(std::move(ev));
-  }
-  events_wake_.notify_one();
-}
-
-void GateController::record_events(std::stop_token stop) {
-  std::unique_lock lock(mu_);
-  while (events_wake_.wait(lock, stop, [&] { return !events_.empty(); })) {
-    auto ev = std::move(events_.front());
-    events_.pop_front();
-    lock.unlock();
-    // Events are for people; losing one must not hold up a release.
-    const std::string ns = ev["metadata"]["namespace"];
-    if (auto r = client_.create(kube::resources::events, ns, ev); !r)
-      log_error("recording an event failed", {{"reason", ev.value("reason", "")}, {"error", r.error().message}});
-    lock.lock();
-  }
+  rt_.event(pod, reason, message, type);
 }
 
 std::string GateController::render_metrics() const {
   std::lock_guard lock(mu_);
   std::string out;
-  out += "# HELP nodeboot_marooned_gated_pods Marooned pods still held by the gate.\n"
-         "# TYPE nodeboot_marooned_gated_pods gauge\n"
-         "nodeboot_marooned_gated_pods " + std::to_string(gated_.size()) + "\n";
-  out += "# HELP nodeboot_marooned_gates_removed_total Gates this replica removed.\n"
-         "# TYPE nodeboot_marooned_gates_removed_total counter\n"
-         "nodeboot_marooned_gates_removed_total " + std::to_string(released_) + "\n";
-  out += "# HELP nodeboot_marooned_nodes_cleaned_total Dedicated nodes cordoned and marked for cleanup.\n"
-         "# TYPE nodeboot_marooned_nodes_cleaned_total counter\n"
-         "nodeboot_marooned_nodes_cleaned_total " + std::to_string(cleaned_) + "\n";
-  out += "# HELP nodeboot_marooned_nodes_vouched_total Dedicated nodes vouched after presenting their pod's join credential.\n"
-         "# TYPE nodeboot_marooned_nodes_vouched_total counter\n"
-         "nodeboot_marooned_nodes_vouched_total " + std::to_string(vouched_) + "\n";
-  out += "# HELP nodeboot_gate_controller_api_errors_total Failed writes, retried with backoff.\n"
-         "# TYPE nodeboot_gate_controller_api_errors_total counter\n"
-         "nodeboot_gate_controller_api_errors_total " + std::to_string(api_errors_) + "\n";
-  out += "# HELP nodeboot_gate_controller_leader Whether this replica holds the Lease.\n"
-         "# TYPE nodeboot_gate_controller_leader gauge\n"
-         "nodeboot_gate_controller_leader " + std::string(elector_.leading() ? "1" : "0") + "\n";
-  out += "# HELP nodeboot_marooned_node_ready_to_release_seconds From the node event that made it Ready, "
-         "schedulable and tainted to the gate removed.\n"
-         "# TYPE nodeboot_marooned_node_ready_to_release_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  char le[32];
-  for (std::size_t i = 0; i < buckets.size(); ++i) {
-    cumulative += latency_[i];
-    std::snprintf(le, sizeof le, "%g", buckets[i]);
-    out += "nodeboot_marooned_node_ready_to_release_seconds_bucket{le=\"" + std::string(le) + "\"} " +
-           std::to_string(cumulative) + "\n";
-  }
-  cumulative += latency_[buckets.size()];
-  out += "nodeboot_marooned_node_ready_to_release_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
-  std::snprintf(le, sizeof le, "%.6f", latency_sum_);
-  out += "nodeboot_marooned_node_ready_to_release_seconds_sum " + std::string(le) + "\n";
-  out += "nodeboot_marooned_node_ready_to_release_seconds_count " + std::to_string(cumulative) + "\n";
+  out += metric("nodeboot_marooned_gated_pods", "gauge", "Marooned pods still held by the gate.", gated_.size());
+  out += metric("nodeboot_marooned_gates_removed_total", "counter", "Gates this replica removed.", released_);
+  out += metric("nodeboot_marooned_nodes_cleaned_total", "counter", "Dedicated nodes cordoned and marked for cleanup.", cleaned_);
+  out += metric("nodeboot_marooned_nodes_vouched_total", "counter", "Dedicated nodes vouched after presenting their pod's join credential.", vouched_);
+  out += metric("nodeboot_gate_controller_api_errors_total", "counter", "Failed writes, retried with backoff.", api_errors_);
+  out += metric("nodeboot_gate_controller_leader", "gauge", "Whether this replica holds the Lease.", rt_.leading() ? 1u : 0u);
+  out += ready_to_release_.render("nodeboot_marooned_node_ready_to_release_seconds",
+                                  "From the node event that made it Ready, schedulable and tainted to the gate removed.");
   return out;
 }
 
@@ -616,15 +447,12 @@ void add_flags(cxxopts::Options& options) {
        cxxopts::value<double>()->default_value("2"));
 }
 
-Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
-                                                         const kube::RestConfig& config,
-                                                         std::shared_ptr<ClusterView>& cluster) {
-  if (!parsed.count("enable-gate-controller")) return nullptr;
+Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std::string_view lease) {
   const auto ms = [&](const char* flag) {
     return std::chrono::milliseconds(static_cast<long>(parsed[flag].as<double>() * 1000));
   };
   LeaderOptions leader{.namespace_ = parsed["leader-elect-namespace"].as<std::string>(),
-                       .name = std::string(names::gate_controller_lease),
+                       .name = std::string(lease),
                        .identity = parsed.count("leader-elect-identity")
                                        ? parsed["leader-elect-identity"].as<std::string>()
                                        : default_identity(),
@@ -636,9 +464,18 @@ Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseRes
     return fail(ErrorKind::invalid_input,
                 "leader election needs 0 < --leader-elect-retry-period < --leader-elect-renew-deadline < "
                 "--leader-elect-lease-duration (the defaults are 2 < 10 < 15)");
+  return leader;
+}
+
+Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
+                                                         const kube::RestConfig& config,
+                                                         std::shared_ptr<ClusterView>& cluster) {
+  if (!parsed.count("enable-gate-controller")) return nullptr;
+  auto leader = leader_from_flags(parsed, names::gate_controller_lease);
+  if (!leader) return std::unexpected(leader.error());
   auto inner = cluster;
   auto gate = std::make_unique<GateController>(
-      config, ControllerOptions{.leader = std::move(leader), .taint_key = [inner] { return inner->taint_key(); }});
+      config, ControllerOptions{.leader = std::move(*leader), .taint_key = [inner] { return inner->taint_key(); }});
   gate->start();
   cluster = std::make_shared<WithController>(inner, *gate);
   return gate;

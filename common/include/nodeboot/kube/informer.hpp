@@ -32,6 +32,10 @@ struct InformerHandlers {
   std::function<void(const nlohmann::json& last_known)> on_delete{};
   // Errors the informer recovers from by itself (it retries with backoff): for logging.
   std::function<void(const Error& error)> on_error{};
+  // Applied to every object before it is cached or handed to a handler (client-go's
+  // SetTransform): a cache of all Nodes keeps only the fields its controller reads. Must
+  // keep metadata.name, metadata.namespace and metadata.resourceVersion.
+  std::function<nlohmann::json(nlohmann::json object)> transform{};
 };
 
 class Informer {

@@ -51,6 +51,7 @@ struct StartSpec {
   bootstrap::SecretData data;  // validated by the caller with bootstrap::parse
   bool drain = false;
   DrainOptions drain_options;
+  bool keep_secret = false;  // recorded: the completion controller leaves the Secret
 };
 
 // record prior state → cordon → drain (if asked) → create/replace the Secret → label.

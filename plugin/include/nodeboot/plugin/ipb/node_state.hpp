@@ -44,7 +44,9 @@ struct PriorState {
   std::map<std::string, std::string> labels;
   nlohmann::json taints = nlohmann::json::array();  // without the cordon taint (it follows `unschedulable`)
   std::string boot_id;
-  std::string recorded;  // RFC 3339, for status
+  std::string uid;        // the Node's metadata.uid: a new one means the node re-registered
+  std::string recorded;   // RFC 3339, for status
+  bool keep_secret = false;  // start --keep-secret: completion leaves the bootstrap Secret
 };
 
 PriorState record_prior_state(const nlohmann::json& node, std::string now_rfc3339);

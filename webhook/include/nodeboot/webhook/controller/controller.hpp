@@ -35,6 +35,7 @@
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/webhook/cluster.hpp"
 #include "nodeboot/webhook/controller/leader.hpp"
+#include "nodeboot/webhook/controller/runtime.hpp"
 
 namespace nodeboot::webhook::controller {
 
@@ -56,7 +57,7 @@ class GateController {
   void stop();
 
   bool synced() const;
-  bool leading() const { return elector_.leading(); }
+  bool leading() const { return rt_.leading(); }
   // Prometheus text: gated pods, releases, node-ready-to-release latency, leadership.
   std::string render_metrics() const;
 
@@ -73,8 +74,6 @@ class GateController {
   Result<std::optional<nlohmann::json>> vouched_node(const nlohmann::json& pod, const std::string& id);
   void enqueue(const std::string& key);
   void enqueue_all();
-  void retry_later(const std::string& key);
-  void work(std::stop_token stop);
   // false: failed in a way worth retrying.
   bool reconcile(const std::string& key);
   bool release(const nlohmann::json& pod, const std::string& id, const std::optional<nlohmann::json>& node);
@@ -87,21 +86,13 @@ class GateController {
   // worker's path cost every queued pod two extra round trips before its release.
   void event(const nlohmann::json& pod, const std::string& reason, const std::string& message,
              const char* type = "Normal");
-  void record_events(std::stop_token stop);
 
-  kube::Client client_;
-  kube::Client lease_client_;  // short deadlines: a lease call must not outlast the renew deadline
   ControllerOptions options_;
-  LeaderElector elector_;
-  std::unique_ptr<kube::Informer> pods_;
-  std::unique_ptr<kube::Informer> nodes_;
+  Runtime rt_;
+  kube::Informer* pods_ = nullptr;  // owned by rt_
+  kube::Informer* nodes_ = nullptr;
 
   mutable std::mutex mu_;
-  std::condition_variable_any wake_;
-  std::deque<std::string> queue_;
-  std::set<std::string> queued_;
-  std::multimap<Clock::time_point, std::string> delayed_;
-  std::map<std::string, int> failures_;
   struct PodRef {
     std::string id;
     std::string uid;  // metadata.uid
@@ -120,24 +111,18 @@ class GateController {
   std::set<std::string> released_uids_;
 
   // Metrics.
-  static constexpr std::array<double, 12> buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-  std::array<std::uint64_t, buckets.size() + 1> latency_{};
-  double latency_sum_ = 0;
+  Histogram ready_to_release_{{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   std::uint64_t released_ = 0;
   std::uint64_t cleaned_ = 0;
   std::uint64_t vouched_ = 0;
   std::uint64_t api_errors_ = 0;
 
-  std::deque<nlohmann::json> events_;  // guarded by mu_; bounded by max_queued_events
-  std::condition_variable_any events_wake_;
-
-  std::jthread elector_thread_;
-  std::jthread worker_;
-  std::jthread recorder_;
 };
 
 // --enable-gate-controller and the leader-election flags.
 void add_flags(cxxopts::Options& options);
+// The leader-election flags, for the Lease named `lease` (one per controller).
+Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std::string_view lease);
 // Starts the controller when --enable-gate-controller is given (nullptr otherwise; an error
 // for inconsistent leader-election flags) and
 // wraps `cluster` so /readyz also waits for the controller's caches.

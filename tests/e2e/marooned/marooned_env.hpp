@@ -178,13 +178,16 @@ class Env {
   // `short_lease`: lease periods short enough for a takeover after a crash to fit in a test
   // (4 s / 3 s / 0.5 s); otherwise the shipped defaults (15 s / 10 s / 2 s), which a loaded
   // machine (the test command builds in parallel with the e2e layer) cannot make flap.
-  WebhookProcess start(const std::string& controller_identity, bool short_lease = true) {
+  // `extra`: more flags (another controller, its settings).
+  WebhookProcess start(const std::string& controller_identity, bool short_lease = true,
+                       const std::vector<std::string>& extra = {}) {
     WebhookProcess w;
     w.port = free_loopback_port();
     w.identity = controller_identity;
     std::vector<std::string> argv{(bin_dir() / "nodeboot-webhook").string(), "--cert-dir", (dir.path() / "tls").string(),
                                   "--port", std::to_string(w.port), "--bind-address", "127.0.0.1",
                                   "--kubeconfig", sa_kubeconfig.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     if (!controller_identity.empty())
       argv.insert(argv.end(), {"--enable-gate-controller", "--leader-elect-identity", controller_identity});
     if (!controller_identity.empty() && short_lease)

@@ -1,0 +1,94 @@
+#pragma once
+
+// What the in-place bootstrap e2e suites share: reading nodes, kwok nodes of one test, and
+// the reboot as a kubelet would show it.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nodeboot/names.hpp"
+#include "nodeboot/test/support.hpp"
+
+namespace nodeboot::test::ipb {
+
+using nlohmann::json;
+
+inline json get(const std::vector<std::string>& what) {
+  std::vector<std::string> args{"get"};
+  args.insert(args.end(), what.begin(), what.end());
+  args.insert(args.end(), {"-o", "json"});
+  return json::parse(cluster().kubectl_ok(args));
+}
+inline json node(const std::string& name) { return get({"node", name}); }
+
+// What nodeboot could change on a node: labels, annotations, spec (cordon, taints). Not the
+// resourceVersion, and not what kube-controller-manager owns: on a freshly created node its
+// node lifecycle controller lifts node.kubernetes.io/not-ready and its TTL controller adds
+// node.alpha.kubernetes.io/ttl, seconds later on a loaded machine, and kwok's status
+// updates move the resourceVersion on a node nobody in the test touched.
+inline json node_config(const std::string& name) {
+  auto n = node(name);
+  json annotations = n["metadata"].value("annotations", json::object());
+  annotations.erase("node.alpha.kubernetes.io/ttl");
+  json spec = n.value("spec", json::object());
+  if (spec.contains("taints")) {
+    json ours = json::array();
+    for (const auto& t : spec["taints"])
+      if (!t.value("key", "").starts_with("node.kubernetes.io/")) ours.push_back(t);
+    spec["taints"] = ours;
+  }
+  return {{"labels", n["metadata"].value("labels", json::object())}, {"annotations", annotations}, {"spec", spec}};
+}
+
+inline bool exists(const std::vector<std::string>& what) {
+  std::vector<std::string> args{"get"};
+  args.insert(args.end(), what.begin(), what.end());
+  return cluster().kubectl(args).exit_code == 0;
+}
+
+inline std::string annotation(const json& n, std::string_view key) {
+  return n.value("/metadata/annotations"_json_pointer, json::object()).value(std::string(key), "");
+}
+
+// Nodes of this test, deleted afterwards so later suites see only healthy kwok nodes.
+struct Nodes {
+  std::vector<std::string> names;
+  std::string selector;
+  Nodes(const std::string& prefix, int count) {
+    const std::string p = unique_name(prefix);
+    for (int i = 0; i < count; ++i) names.push_back(p + "-" + std::to_string(i));  // deleted even if creation fails
+    auto r = run({(source_dir() / "tests/cluster/nodes.sh").string(), "--state-dir", cluster().state_dir.string(),
+                  "--count", std::to_string(count), "--prefix", p});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "nodes.sh: " << r.err);
+    selector = "nodeboot-e2e=" + p;
+    for (const auto& n : names) {
+      cluster().kubectl_ok({"label", "node", n, selector});
+    }
+  }
+  ~Nodes() {
+    std::vector<std::string> args{"delete", "node", "--wait=false"};
+    args.insert(args.end(), names.begin(), names.end());
+    cluster().kubectl(args);
+  }
+};
+
+// The reboot as a kubelet would show it: NotReady, then Ready with a new bootID.
+// kwok lets go of the node's status first; without its heartbeats the node lifecycle
+// controller would mark it NotReady after its grace period, so the test plays the reboot
+// only once the node side is done.
+inline void play_reboot(const std::string& n, const std::string& boot_id) {
+  cluster().kubectl_ok({"annotate", "node", n, "kwok.x-k8s.io/status=custom", "--overwrite"});
+  auto cond = [](const char* status) {
+    return json{{"type", "Ready"}, {"status", status}, {"reason", status == std::string("True") ? "KubeletReady" : "KubeletNotReady"},
+                {"message", "played by the e2e test"}};
+  };
+  cluster().kubectl_ok({"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
+                        json{{"status", {{"conditions", {cond("False")}}}}}.dump()});
+  cluster().kubectl_ok({"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
+                        json{{"status", {{"nodeInfo", {{"bootID", boot_id}}}, {"conditions", {cond("True")}}}}}.dump()});
+}
+
+}  // namespace nodeboot::test::ipb

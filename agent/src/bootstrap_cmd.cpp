@@ -8,7 +8,9 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/agent/host_steps.hpp"
 #include "nodeboot/agent/ipb.hpp"
+#include "nodeboot/agent/node_reporter.hpp"
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
@@ -20,32 +22,6 @@ namespace nodeboot::agent {
 namespace {
 
 using nlohmann::json;
-
-// Writes each step as the node's nodeboot.io/* annotations (a merge patch: nothing else
-// on the Node is touched, and no resourceVersion race with the kubelet's status writes).
-class NodeAnnotator final : public Reporter {
- public:
-  NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log)
-      : client_(client), node_(std::move(node)), attempt_(std::move(attempt)), log_(log) {}
-
-  void report(const Step& step) override {
-    json ann = {{std::string(names::ann_state), to_string(step.state)},
-                {std::string(names::ann_progress), std::to_string(step.progress)},
-                {std::string(names::ann_reason), step.reason},
-                {std::string(names::ann_message), step.message},
-                {std::string(names::ann_updated), rfc3339_now()},
-                {std::string(names::ann_attempt), attempt_}};
-    auto r = client_.patch(kube::resources::nodes, "", node_, kube::PatchType::merge,
-                           {{"metadata", {{"annotations", ann}}}},
-                           kube::PatchOptions{.field_manager = std::string(names::agent_field_manager)});
-    if (!r) log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
-  }
-
- private:
-  kube::Client& client_;
-  std::string node_, attempt_;
-  std::ostream& log_;
-};
 
 volatile std::sig_atomic_t stop_requested = 0;
 
@@ -73,6 +49,17 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
       ("entrypoint-command", "RHEL: run the unpacked payload, with WORKER_ID, CLUSTER_ID, REGION set (/bin/sh -c)",
        cxxopts::value<std::string>()->default_value(defaults.entrypoint_command))
       ("reboot-command", "Reboot the host (/bin/sh -c)", cxxopts::value<std::string>()->default_value(defaults.reboot_command))
+      ("host-exec", "Prefix that runs a command in the host's namespaces (\"\" = as is)",
+       cxxopts::value<std::string>()->default_value("nsenter -t 1 -m -u -i -n -p --"))
+      ("host-unit", "Transient systemd unit (systemd-run) that runs firstboot/entrypoint and the reboot on the host, "
+                    "so the pod's deletion cannot kill them (\"\" = run them in this process)",
+       cxxopts::value<std::string>()->default_value("nodeboot-ipb"))
+      ("host-kubeconfig", "The kubelet's kubeconfig on the host: the host unit reports with it",
+       cxxopts::value<std::string>()->default_value(defaults.host_kubeconfig))
+      ("host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
+       cxxopts::value<std::string>()->default_value("/"))
+      ("boot-id-file", "The running boot's id (only tests change it)",
+       cxxopts::value<std::string>()->default_value(defaults.boot_id_file))
       ("http-timeout", "Deadline of one HTTPS request", cxxopts::value<std::string>()->default_value("30s"))
       ("attempts", "Tries of a step that failed transiently", cxxopts::value<int>()->default_value("4"))
       ("backoff", "Wait before the second try; doubled after each", cxxopts::value<std::string>()->default_value("2s"))
@@ -107,6 +94,11 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
   o.firstboot_command = parsed["firstboot-command"].as<std::string>();
   o.entrypoint_command = parsed["entrypoint-command"].as<std::string>();
   o.reboot_command = parsed["reboot-command"].as<std::string>();
+  o.host_exec = parsed["host-exec"].as<std::string>();
+  o.host_unit = parsed["host-unit"].as<std::string>();
+  o.host_kubeconfig = parsed["host-kubeconfig"].as<std::string>();
+  o.host_root_on_host = parsed["host-root-on-host"].as<std::string>();
+  o.boot_id_file = parsed["boot-id-file"].as<std::string>();
   o.attempts = std::max(1, parsed["attempts"].as<int>());
   auto http_timeout = parse_duration(parsed["http-timeout"].as<std::string>(), "--http-timeout");
   auto backoff = parse_duration(parsed["backoff"].as<std::string>(), "--backoff");
@@ -161,6 +153,27 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
     return finish(0);
   }
   NodeAnnotator annotator(client, node, attempt, err);
+  o.node = node;
+  o.attempt = attempt;
+  // The host may already have this attempt: handed to its unit (a restarted container must
+  // not run anything twice), or its steps cut short in this process (resume them).
+  auto plan = load_plan(o.host_root);
+  if (!plan) {
+    annotator.report(Step{State::failed, 0, "ProgressUnreadable", plan.error().message});
+    err << "error: " << plan.error().message << '\n';
+    return failed();
+  }
+  if (*plan && (*plan)->node == node && (*plan)->attempt == attempt && !(*plan)->finished) {
+    if ((*plan)->handed_over) {
+      err << "nodeboot-agent: attempt " << attempt << " of node " << node
+          << " belongs to the host unit; nothing to do\n";
+      return finish(0);
+    }
+    if (!o.dry_run) {
+      const Outcome resumed = run_host_steps(o.host_root, **plan, annotator, err);
+      return resumed.state == State::failed ? failed() : finish(0);
+    }
+  }
 
   const std::string secret_name = bootstrap::secret_name(node);
   auto secret = client.get(kube::resources::secrets, names::system_namespace, secret_name);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/fetch.hpp"
+#include "nodeboot/agent/host_steps.hpp"
 #include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/process.hpp"
@@ -84,22 +85,6 @@ class Sha256 {
  private:
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
 };
-
-Result<void> write_file(const fs::path& path, std::string_view contents, fs::perms perms) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  // Write aside and rename: a reboot mid-write must not leave firstboot half a config.
-  const fs::path tmp = path.string() + ".nodeboot-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    if (!out) return fail(ErrorKind::io, "cannot write " + path.string());
-  }
-  fs::permissions(tmp, perms, ec);
-  fs::rename(tmp, path, ec);
-  if (ec) return fail(ErrorKind::io, "cannot write " + path.string() + ": " + ec.message());
-  return {};
-}
 
 std::string tail(const std::string& s, std::size_t n) {
   std::string t = s.size() > n ? "…" + s.substr(s.size() - n) : s;
@@ -223,14 +208,11 @@ class Runner {
     if (!opt_.dry_run) {
       // The augmented config holds the node's kubeconfig: root only.
       const auto owner_rw = fs::perms::owner_read | fs::perms::owner_write;
-      auto w = write_file(host(ignition::encapsulated_path), ignition::encapsulate(*config, rendered).dump(), owner_rw);
-      if (w) w = write_file(host("/var/lib/nodeboot/ignition.json"), config->dump(), owner_rw);
+      auto w = write_atomically(host(ignition::encapsulated_path), ignition::encapsulate(*config, rendered).dump(), owner_rw);
+      if (w) w = write_atomically(host("/var/lib/nodeboot/ignition.json"), config->dump(), owner_rw);
       if (!w) return failed("WriteFailed", w.error().message);
     }
-    if (auto f = run_command(State::applying, 80, "machine-config-daemon firstboot", opt_.firstboot_command, {},
-                             "FirstbootFailed"))
-      return *f;
-    return reboot();
+    return host_phase({{"firstboot", opt_.firstboot_command}, {"reboot", opt_.reboot_command}}, {});
   }
 
   Outcome rhel(const bootstrap::Rhel& rh) {
@@ -289,44 +271,88 @@ class Runner {
                     "the payload is not a tar archive tar can unpack: " + (tar ? tail(tar->err, 200) : tar.error().message));
     if (opt_.dry_run) fs::remove_all(dir, ec);
 
-    if (auto f = run_command(State::applying, 70, "the payload's entrypoint", opt_.entrypoint_command,
-                             {{"WORKER_ID", rh.worker_id},
-                              {"CLUSTER_ID", rh.cluster_id},
-                              {"REGION", rh.region},
-                              {"NODEBOOT_PAYLOAD_DIR", "/var/lib/nodeboot/payload"}},
-                             "EntrypointFailed"))
-      return *f;
-    return reboot();
+    return host_phase({{"entrypoint", opt_.entrypoint_command}, {"reboot", opt_.reboot_command}},
+                      {{"WORKER_ID", rh.worker_id},
+                       {"CLUSTER_ID", rh.cluster_id},
+                       {"REGION", rh.region},
+                       {"NODEBOOT_PAYLOAD_DIR", "/var/lib/nodeboot/payload"}});
   }
 
-  std::optional<Outcome> run_command(State state, int progress, const std::string& what, const std::string& command,
-                                     std::map<std::string, std::string> env, const char* reason) {
-    step(state, progress, opt_.dry_run ? "dry run: would run " + what : "running " + what);
-    if (opt_.dry_run) return std::nullopt;
-    ProcessOptions po;
-    po.env_set = std::move(env);
-    po.timeout = opt_.command_timeout;
-    auto r = run_process({"/bin/sh", "-c", command}, po);
-    if (!r) return failed(reason, what + " could not start: " + r.error().message);
-    log_ << r->out << r->err;
-    if (r->timed_out) return failed(reason, what + " did not finish within the command timeout");
-    if (r->exit_code != 0)
-      return failed(reason, what + " exited " + std::to_string(r->exit_code) + ": " + tail(r->err, 300));
-    return std::nullopt;
-  }
-
-  // The label goes first so the DaemonSet never runs twice for one request (seed 003 step 4).
-  Outcome reboot() {
-    last_progress_ = 90;
+  // The label goes first so the DaemonSet never runs twice for one request (seed 003 step
+  // 4); then the steps that may reboot, on the host, resumable (host_steps.hpp).
+  Outcome host_phase(const std::vector<std::pair<std::string, std::string>>& steps,
+                     std::map<std::string, std::string> env) {
+    last_progress_ = 75;
     if (opt_.dry_run) {
-      step(State::rebooting, 95, "dry run: would remove the schedule label and reboot");
+      step(State::rebooting, 95, "dry run: would remove the schedule label and run " + steps.front().first +
+                                     " and the reboot on the host");
       return Outcome{State::rebooting, "", "dry run complete"};
     }
     if (auto removed = remove_label_(); !removed)
       return failed("LabelRemovalFailed", "cannot remove the schedule label: " + removed.error().message);
-    if (auto f = run_command(State::rebooting, 95, "the reboot command", opt_.reboot_command, {}, "RebootFailed"))
-      return *f;
-    return Outcome{State::rebooting, "", "reboot under way"};
+    HostPlan plan;
+    plan.node = opt_.node;
+    plan.attempt = opt_.attempt;
+    plan.os = spec_.os == bootstrap::Os::rhcos ? "rhcos" : "rhel";
+    plan.env = std::move(env);
+    plan.kubeconfig = opt_.host_kubeconfig;
+    plan.boot_id_file = opt_.boot_id_file;
+    const bool in_process = opt_.host_unit.empty();
+    for (const auto& [name, command] : steps) {
+      HostStep hs;
+      hs.name = name;
+      hs.command = in_process && !opt_.host_exec.empty() ? opt_.host_exec + " " + command : command;
+      plan.steps.push_back(std::move(hs));
+    }
+    if (in_process) {
+      if (auto w = save_plan(opt_.host_root, plan); !w) return failed("WriteFailed", w.error().message);
+      return run_host_steps(opt_.host_root, plan, reporter_, log_);
+    }
+    return hand_over(plan);
+  }
+
+  // The agent's own binary, a boot-time unit and the plan go to the host; then a transient
+  // unit, outside the pod's cgroup, runs the steps.
+  Outcome hand_over(HostPlan& plan) {
+    const auto on_host = [&](std::string_view absolute) {
+      return (opt_.host_root_on_host / fs::path(absolute).relative_path()).string();
+    };
+    std::ifstream self("/proc/self/exe", std::ios::binary);
+    const std::string binary{std::istreambuf_iterator<char>(self), {}};
+    if (binary.empty()) return failed("HandoverFailed", "cannot read this agent's own binary (/proc/self/exe)");
+    const auto rwx = fs::perms::owner_all;
+    if (auto w = write_atomically(host(host_binary_path), binary, rwx); !w) return failed("WriteFailed", w.error().message);
+    const std::string resume = on_host(host_binary_path) + " resume --host-root " + opt_.host_root_on_host.string();
+    const std::string unit_file = "[Unit]\nDescription=nodeboot in-place bootstrap: resume after a reboot\n"
+                                  "After=network-online.target\nWants=network-online.target\n"
+                                  "ConditionPathExists=" + on_host(progress_path) + "\n\n[Service]\nType=oneshot\n"
+                                  "ExecStart=" + resume + "\n\n[Install]\nWantedBy=multi-user.target\n";
+    const auto unit_path = host("/etc/systemd/system") / resume_unit;
+    const auto rw_r = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+    if (auto w = write_atomically(unit_path, unit_file, rw_r); !w) return failed("WriteFailed", w.error().message);
+    // Enabled the way `systemctl enable` would, without needing systemd to answer now.
+    const auto wants = host("/etc/systemd/system/multi-user.target.wants");
+    std::error_code ec;
+    fs::create_directories(wants, ec);
+    fs::remove(wants / resume_unit, ec);
+    fs::create_symlink(fs::path("..") / resume_unit, wants / resume_unit, ec);
+    if (ec) return failed("WriteFailed", "cannot enable " + std::string(resume_unit) + ": " + ec.message());
+    plan.handed_over = true;
+    if (auto w = save_plan(opt_.host_root, plan); !w) return failed("WriteFailed", w.error().message);
+
+    const std::string unit = opt_.host_unit + "-" + (plan.attempt.empty() ? std::string("1") : plan.attempt);
+    const std::string launch = (opt_.host_exec.empty() ? "" : opt_.host_exec + " ") +
+                               "systemd-run --unit=" + unit + " --collect --quiet " + resume;
+    ProcessOptions po;
+    po.timeout = std::chrono::minutes(1);
+    auto r = run_process({"/bin/sh", "-c", launch}, po);
+    if (!r || r->exit_code != 0)
+      return failed("HostUnitFailed", "cannot start the host unit " + unit + " (systemd-run): " +
+                                          (r ? tail(r->err, 300) : r.error().message));
+    step(State::applying, 75, "handed over to the host unit " + unit + ": " + plan.steps.front().name +
+                                  " and the reboot run on the host, resumed after each reboot by " +
+                                  std::string(resume_unit));
+    return Outcome{State::applying, "", "handed over to " + unit};
   }
 
   fs::path host(std::string_view absolute) const { return opt_.host_root / fs::path(absolute).relative_path(); }

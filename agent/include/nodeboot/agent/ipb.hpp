@@ -68,11 +68,22 @@ class UrlReporter final : public Reporter {
 struct BootstrapOptions {
   std::filesystem::path host_root = "/host";  // the host's / as mounted in the pod
   bool dry_run = false;                       // probe and download, change nothing on the host
-  // Commands run with /bin/sh -c; hostPID lets nsenter reach the host's namespaces.
-  std::string firstboot_command = "nsenter -t 1 -m -u -i -n -p -- machine-config-daemon firstboot-complete-machineconfig";
-  std::string entrypoint_command =
-      "nsenter -t 1 -m -u -i -n -p -- /bin/bash /var/lib/nodeboot/payload/entrypoint.sh";
-  std::string reboot_command = "nsenter -t 1 -m -u -i -n -p -- systemctl reboot";
+  // The host's commands (/bin/sh -c), run on the host: by the host unit, or, in-process,
+  // behind host_exec.
+  std::string firstboot_command = "machine-config-daemon firstboot-complete-machineconfig";
+  std::string entrypoint_command = "/bin/bash /var/lib/nodeboot/payload/entrypoint.sh";
+  std::string reboot_command = "systemctl reboot";
+  // Prefix that puts a command into the host's namespaces (hostPID lets nsenter reach PID 1);
+  // "" runs it as is.
+  std::string host_exec;
+  // The transient systemd unit the steps that may reboot are handed to (its name gets
+  // "-<attempt>"); "" runs them in this process (tests; a host without systemd), resumable
+  // all the same from the progress file.
+  std::string host_unit;
+  std::string host_kubeconfig = "/var/lib/kubelet/kubeconfig";  // the host unit reports as the kubelet
+  std::filesystem::path host_root_on_host = "/";  // where the host unit finds the host's / (tests: a fake root)
+  std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
+  std::string node, attempt;  // recorded in the progress file for the host unit
   std::chrono::milliseconds http_timeout{std::chrono::seconds(30)};
   // The OS automation runs yum updates and ansible: an hour is generous, not infinite.
   std::chrono::milliseconds command_timeout{std::chrono::hours(1)};
@@ -83,12 +94,16 @@ struct BootstrapOptions {
 };
 
 struct Outcome {
-  State state = State::failed;  // rebooting on success (the reboot is under way)
+  // On success: applying (handed to the host unit), rebooting (the reboot is under way) or
+  // joining (back on a new boot).
+  State state = State::failed;
   std::string reason;
   std::string message;
 };
 
-// Runs the whole bootstrap once. `remove_schedule_label` runs after apply, before reboot.
+// Runs the bootstrap: preflight, download and staging here, then, after
+// `remove_schedule_label`, the steps that may reboot (host_steps.hpp): handed to the host
+// unit, or run in this process when options.host_unit is "".
 Outcome run_bootstrap(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& options, Reporter& reporter,
                       const std::function<Result<void>()>& remove_schedule_label, std::ostream& log);
 

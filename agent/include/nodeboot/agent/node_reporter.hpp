@@ -1,0 +1,27 @@
+#pragma once
+
+// Progress as the node's nodeboot.io/* annotations (DESIGN.md): a merge patch of those keys
+// only, so nothing else on the Node is touched and there is no resourceVersion race with
+// the kubelet's status writes. The DaemonSet pod writes them with its ServiceAccount; the
+// host unit with the kubelet's credentials.
+
+#include <iosfwd>
+#include <string>
+
+#include "nodeboot/agent/ipb.hpp"
+#include "nodeboot/kube/client.hpp"
+
+namespace nodeboot::agent {
+
+class NodeAnnotator final : public Reporter {
+ public:
+  NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log);
+  void report(const Step& step) override;
+
+ private:
+  kube::Client& client_;
+  std::string node_, attempt_;
+  std::ostream& log_;
+};
+
+}  // namespace nodeboot::agent

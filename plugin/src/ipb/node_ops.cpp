@@ -291,12 +291,21 @@ std::string undo_start(Context& ctx, std::string_view node, const StartJournal& 
               " pod(s) the drain removed stay removed (their controllers replace them)";
   for (const auto& f : failed) report += "\n  " + f;
   if (!failed.empty())
-    report += "\n  the node is not as it was: `kubectl nodeboot abort " + name + "` restores it from its record";
+    report += "\n  the node is not as it was: `kubectl nodeboot abort " + name +
+              (done.secret == created ? " --delete-secret" : "") + "` restores it from its record";
   else if (undone.empty() && done.removed_pods.empty())
     report += "\n  nothing had been changed by this run";
   else
     report += "\n  node " + name + " is as it was before this start";
   return report;
+}
+
+// What to look at when the API server could not reach an admission webhook (failurePolicy
+// Fail refuses the request then); "" for other errors.
+std::string webhook_hint(const Error& e) {
+  if (e.message.find("failed calling webhook") == std::string::npos) return "";
+  return "\n  an admission webhook it needs is unreachable; for nodeboot's own check `kubectl -n " + ns +
+         " get pods -l app.kubernetes.io/name=nodeboot-webhook`, then run start again";
 }
 
 // Asks the API server to admit the Secret without storing it: schema, RBAC and the
@@ -309,11 +318,8 @@ Result<void> secret_admitted(Context& ctx, std::string_view node, const json& de
   if (kube::is_not_found(r.error()))
     return fail(ErrorKind::not_found,
                 "namespace " + ns + " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");
-  std::string msg = "the API server refuses the bootstrap " + what + ": " + kube::kubectl_message(r.error());
-  if (r.error().message.find("failed calling webhook") != std::string::npos)
-    msg += "\n  an admission webhook it needs is unreachable; with nodeboot's own (nodeboot-webhook, failurePolicy "
-           "Fail) check `kubectl -n " + ns + " get pods -l app.kubernetes.io/name=nodeboot-webhook` and run start again";
-  return fail(r.error().kind, msg + "\n  nothing was changed on node " + std::string(node));
+  return fail(r.error().kind, "the API server refuses the bootstrap " + what + ": " + kube::kubectl_message(r.error()) +
+                                  webhook_hint(r.error()) + "\n  nothing was changed on node " + std::string(node));
 }
 
 }  // namespace
@@ -333,7 +339,7 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   StartJournal done;
   auto abandon = [&](std::string_view step, const Error& e) -> Result<std::vector<Change>> {
     Error out = e;
-    out.message = std::string(step) + ": " + kube::kubectl_message(e);
+    out.message = std::string(step) + ": " + kube::kubectl_message(e) + webhook_hint(e);
     if (ctx.dry_run == DryRun::none) out.message += undo_start(ctx, node, done);
     return fail(std::move(out));
   };

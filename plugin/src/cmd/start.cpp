@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "ipb_cli.hpp"
@@ -260,11 +261,15 @@ int start(std::vector<std::string> args, Io& io) {
 
   ipb::Roll roll(*nodes, p["max-unavailable"].as<int>(), *soak, continue_on_failure);
   std::size_t seen_done = 0, seen_failed = 0;
+  std::set<std::string> refused;  // start itself failed: the node is as it was
   auto launch = [&]() {
     std::vector<std::string> started;
     for (const auto& n : roll.take_startable(ipb::Roll::Clock::now())) {
       if (start_one(n)) started.push_back(n);
-      else roll.failed(n);
+      else {
+        roll.failed(n);
+        refused.insert(n);
+      }
     }
     return started;
   };
@@ -291,7 +296,12 @@ int start(std::vector<std::string> args, Io& io) {
   auto result = ipb::track(ctx, {}, to);
   if (!format->empty()) ipbcli::print_changes(io, *format, all);
   if (!result) return ipbcli::report_error(io, result.error());
-  for (const auto& n : roll.failures()) io.err << n << ": failed (still cordoned: `kubectl nodeboot retry " << n << "` or `abort`)\n";
+  for (const auto& n : roll.failures()) {
+    if (refused.contains(n))  // start_node took back its own steps and said so above
+      io.err << n << ": not started (see its error above)\n";
+    else
+      io.err << n << ": failed (still cordoned: `kubectl nodeboot retry " << n << "` or `abort`)\n";
+  }
   if (!roll.not_started().empty()) {
     io.err << "not started:";
     for (const auto& n : roll.not_started()) io.err << " " << n;

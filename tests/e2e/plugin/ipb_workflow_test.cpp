@@ -783,23 +783,42 @@ BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {
     return get({"pdb", "-n", "default", app}).value("/status/observedGeneration"_json_pointer, 0) >= 1;
   }));
 
-  TempDir out;
   auto args = setup().start_args({n});
   args.insert(args.end(), {"--drain", "--ignore-daemonsets", "--timeout", "120s"});
-  std::string cmd = "exec kubectl";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " >" + (out.path() / "out").string() + " 2>" + (out.path() / "err").string();
-  auto start = std::async(std::launch::async, [cmd] {
-    ProcessOptions o;
-    o.env_set["PATH"] = path_with_bin_dir();
-    o.env_set["KUBECONFIG"] = cluster().kubeconfig.string();
-    o.timeout = std::chrono::minutes(3);
-    return run_process({"/bin/sh", "-c", cmd}, o).value_or(ProcessResult{});
-  });
-  BOOST_REQUIRE(eventually([&] {
-    const auto err = read_file(out.path() / "err");
-    return err.find("PodDisruptionBudget") != std::string::npos && err.find("default/" + pod) != std::string::npos;
-  }));
+  // start in the background, its output and pid in `out` (kubectl execs the plugin, so the
+  // shell's pid is the plugin's), until it waits on the PodDisruptionBudget.
+  auto start_blocked = [&](const TempDir& out) {
+    std::string cmd = "echo $$ >" + (out.path() / "pid").string() + "; exec kubectl";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " >" + (out.path() / "out").string() + " 2>" + (out.path() / "err").string();
+    auto started = std::async(std::launch::async, [cmd] {
+      ProcessOptions o;
+      o.env_set["PATH"] = path_with_bin_dir();
+      o.env_set["KUBECONFIG"] = cluster().kubeconfig.string();
+      o.timeout = std::chrono::minutes(3);
+      return run_process({"/bin/sh", "-c", cmd}, o).value_or(ProcessResult{});
+    });
+    BOOST_REQUIRE(eventually([&] {
+      const auto err = read_file(out.path() / "err");
+      return err.find("PodDisruptionBudget") != std::string::npos && err.find("default/" + pod) != std::string::npos;
+    }));
+    return started;
+  };
+
+  // Ctrl-C while the drain waits: the cordon and the record are taken back.
+  const json before = node_config(n);
+  TempDir interrupted;
+  auto first = start_blocked(interrupted);
+  BOOST_REQUIRE(::kill(std::stoi(read_file(interrupted.path() / "pid")), SIGINT) == 0);
+  BOOST_TEST(first.get().exit_code == 1);
+  const std::string said = read_file(interrupted.path() / "err");
+  BOOST_TEST(said.find("drain: interrupted while draining") != std::string::npos, said);
+  BOOST_TEST(said.find("undone: node/" + n + " uncordoned; configmap/nodeboot-" + n + " deleted") != std::string::npos, said);
+  BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", "nodeboot-" + n}));
+
+  TempDir out;
+  auto start = start_blocked(out);
   BOOST_TEST(!node(n)["metadata"]["labels"].contains(schedule));  // still draining: not labelled yet
   cluster().kubectl_ok({"delete", "pdb", "-n", "default", app});
   const auto r = start.get();

@@ -261,7 +261,7 @@ int start(std::vector<std::string> args, Io& io) {
 
   ipb::Roll roll(*nodes, p["max-unavailable"].as<int>(), *soak, continue_on_failure);
   std::size_t seen_done = 0, seen_failed = 0;
-  std::set<std::string> refused;  // start itself failed: the node is as it was
+  std::set<std::string> refused;  // start_node failed: it took back its own steps, or said what it could not
   auto launch = [&]() {
     std::vector<std::string> started;
     for (const auto& n : roll.take_startable(ipb::Roll::Clock::now())) {

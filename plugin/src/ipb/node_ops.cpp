@@ -244,8 +244,8 @@ struct StartJournal {
   std::optional<json> cordoned_from;  // spec.unschedulable before the cordon (null: unset)
   std::vector<std::string> removed_pods;
   enum class SecretWrite { none, created, replaced } secret = SecretWrite::none;
-  json previous_secret;          // when replaced: what was stored before (never printed)
-  std::string written_version;   // when replaced: the resourceVersion of our write
+  json previous_secret;         // when replaced: what was stored before (never printed)
+  std::string written_version;  // when replaced: the resourceVersion of our write
 };
 
 // The Secret as it was before `replaced`, to write back over `written_version`.
@@ -253,7 +253,8 @@ json secret_as_before(const json& previous, const std::string& written_version) 
   json meta = {{"name", previous["metadata"]["name"]}, {"namespace", ns}, {"resourceVersion", written_version}};
   for (const char* key : {"labels", "annotations"})
     if (previous["metadata"].contains(key)) meta[key] = previous["metadata"][key];
-  json back = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", meta}, {"type", previous.value("type", "Opaque")}};
+  json back = {
+      {"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", meta}, {"type", previous.value("type", "Opaque")}};
   if (previous.contains("data")) back["data"] = previous["data"];
   return back;
 }
@@ -264,18 +265,20 @@ std::string undo_start(Context& ctx, std::string_view node, const StartJournal& 
   const std::string name(node), secret = bootstrap::secret_name(node);
   std::vector<std::string> undone, failed;
   auto outcome = [&](const Result<json>& r, std::string what) {
-    if (r || kube::is_not_found(r.error())) undone.push_back(std::move(what));
-    else failed.push_back(what + " failed: " + kube::kubectl_message(r.error()));
+    if (r || kube::is_not_found(r.error()))
+      undone.push_back(std::move(what));
+    else
+      failed.push_back(what + " failed: " + kube::kubectl_message(r.error()));
   };
   using enum StartJournal::SecretWrite;
-  if (done.secret == created)
-    outcome(ctx.client.remove(secrets, ns, secret), "secret/" + secret + " deleted");
+  if (done.secret == created) outcome(ctx.client.remove(secrets, ns, secret), "secret/" + secret + " deleted");
   if (done.secret == replaced)
-    outcome(ctx.client.update(secrets, ns, secret_as_before(done.previous_secret, done.written_version), write_options(ctx)),
+    outcome(ctx.client.update(secrets, ns, secret_as_before(done.previous_secret, done.written_version),
+                              write_options(ctx)),
             "secret/" + secret + " put back as it was");
   if (done.cordoned_from)
-    outcome(ctx.client.patch(nodes, "", node, kube::PatchType::merge, {{"spec", {{"unschedulable", *done.cordoned_from}}}},
-                             patch_options(ctx)),
+    outcome(ctx.client.patch(nodes, "", node, kube::PatchType::merge,
+                             {{"spec", {{"unschedulable", *done.cordoned_from}}}}, patch_options(ctx)),
             "node/" + name + " uncordoned");
   // The record goes last: while anything above is still undone, `abort` needs it.
   if (done.record_created && failed.empty())
@@ -312,7 +315,8 @@ std::string webhook_hint(const Error& e) {
 // admission webhooks answer now, before the node is touched. AlreadyExists comes only
 // after admission has passed, so it counts as admitted (the real step then compares).
 Result<void> secret_admitted(Context& ctx, std::string_view node, const json& desired) {
-  auto r = ctx.client.create(secrets, ns, desired, {.dry_run = true, .field_manager = std::string(names::plugin_field_manager)});
+  auto r = ctx.client.create(secrets, ns, desired,
+                             {.dry_run = true, .field_manager = std::string(names::plugin_field_manager)});
   if (r || kube::is_already_exists(r.error())) return {};
   const std::string what = "Secret " + ns + "/" + desired["metadata"]["name"].get<std::string>();
   if (kube::is_not_found(r.error()))

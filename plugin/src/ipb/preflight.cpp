@@ -48,10 +48,10 @@ Result<std::optional<DaemonSetRef>> parse_daemonset_flag(std::string_view value)
   const auto slash = value.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == value.size() ||
       value.find('/', slash + 1) != std::string_view::npos)
-    return fail(ErrorKind::invalid_input, "--daemonset: \"" + std::string(value) +
-                                              "\" is not NAMESPACE/NAME (e.g. " + std::string(default_daemonset) +
-                                              "), nor none");
-  return std::optional<DaemonSetRef>{DaemonSetRef{std::string(value.substr(0, slash)), std::string(value.substr(slash + 1))}};
+    return fail(ErrorKind::invalid_input, "--daemonset: \"" + std::string(value) + "\" is not NAMESPACE/NAME (e.g. " +
+                                              std::string(default_daemonset) + "), nor none");
+  return std::optional<DaemonSetRef>{
+      DaemonSetRef{std::string(value.substr(0, slash)), std::string(value.substr(slash + 1))}};
 }
 
 std::optional<std::string> schedule_label_problem(const json& daemonset, std::string_view daemonset_name,
@@ -72,8 +72,8 @@ std::optional<std::string> schedule_label_problem(const json& daemonset, std::st
   }
   if (*it != "true")
     return ds + " selects " + wanted + "=" + (it->is_string() ? it->get<std::string>() : it->dump()) +
-           " but start labels nodes " + wanted + "=true: its pod would never run on them; set the DaemonSet's "
-           "nodeSelector to " + wanted + ": \"true\"";
+           " but start labels nodes " + wanted + "=true, so its pod would never run on them: set its nodeSelector to " +
+           wanted + ": \"true\"";
   for (const auto& c : pod_spec.value("containers", json::array())) {
     const auto agent = agent_label_flag(c);
     if (agent && *agent != wanted)
@@ -153,12 +153,11 @@ Result<void> check_start(kube::Client& client, const StartChecks& checks) {
   for (std::size_t i = 0; i < access.size(); ++i) {
     auto r = reviews[i].get();
     if (!r) {
-      problems.emplace_back(r.error().kind, "cannot check permissions (SelfSubjectAccessReview): " +
-                                                kube::kubectl_message(r.error()));
+      problems.emplace_back(r.error().kind,
+                            "cannot check permissions (SelfSubjectAccessReview): " + kube::kubectl_message(r.error()));
       break;
     }
-    if (!r->value("/status/allowed"_json_pointer, false))
-      denied += "\n    " + access[i].str() + ": " + access[i].why;
+    if (!r->value("/status/allowed"_json_pointer, false)) denied += "\n    " + access[i].str() + ": " + access[i].why;
   }
   if (!denied.empty())
     problems.emplace_back(ErrorKind::api, "you lack permissions start needs (`kubectl auth can-i` confirms):" + denied);

@@ -216,7 +216,6 @@ json custom_taints(const json& n) {
   return out;
 }
 
-
 // The shipped validating webhooks for bootstrap Secrets and Nodes (manifests/webhook/base),
 // renamed, scoped to `node` and its Secret, and pointed at a port nobody listens on: the
 // API server cannot reach them, and with failurePolicy Fail it refuses what they guard,
@@ -225,13 +224,16 @@ struct UnreachableWebhooks {
   std::string name = unique_name("nodeboot-down");
   UnreachableWebhooks(const std::string& node, const std::string& node_selector) {
     // kubectl prints one JSON document per object, back to back.
-    std::istringstream shipped(cluster().kubectl_ok(
-        {"create", "--dry-run=client", "-o", "json", "-f", (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
+    std::istringstream shipped(
+        cluster().kubectl_ok({"create", "--dry-run=client", "-o", "json", "-f",
+                              (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
     const auto eq = node_selector.find('=');
     for (json doc; (shipped >> std::ws).peek() != EOF;) {
       shipped >> doc;
       if (doc["kind"] != "ValidatingWebhookConfiguration") continue;
-      json config = {{"apiVersion", doc["apiVersion"]}, {"kind", doc["kind"]}, {"metadata", {{"name", name}}},
+      json config = {{"apiVersion", doc["apiVersion"]},
+                     {"kind", doc["kind"]},
+                     {"metadata", {{"name", name}}},
                      {"webhooks", json::array()}};
       for (json w : doc["webhooks"]) {
         const std::string resource = w["rules"][0]["resources"][0];
@@ -239,18 +241,23 @@ struct UnreachableWebhooks {
         // Port 1 on loopback: connection refused, at once.
         w["clientConfig"] = {{"url", "https://127.0.0.1:1" + w["clientConfig"]["service"]["path"].get<std::string>()}};
         json match = json::object();
-        if (resource == "secrets") match[std::string(names::node_label)] = node;
-        else match[node_selector.substr(0, eq)] = node_selector.substr(eq + 1);
+        if (resource == "secrets")
+          match[std::string(names::node_label)] = node;
+        else
+          match[node_selector.substr(0, eq)] = node_selector.substr(eq + 1);
         w["objectSelector"] = {{"matchLabels", match}};
         config["webhooks"].push_back(w);
       }
       cluster().kubectl_ok({"create", "-f", "-"}, config.dump());
     }
   }
-  ~UnreachableWebhooks() { cluster().kubectl({"delete", "validatingwebhookconfiguration", name, "--ignore-not-found"}); }
+  ~UnreachableWebhooks() {
+    cluster().kubectl({"delete", "validatingwebhookconfiguration", name, "--ignore-not-found"});
+  }
   // Drops the Secret webhook: only the Node one (the schedule label) stays unreachable.
   void reach_secrets() const {
-    const json config = json::parse(cluster().kubectl_ok({"get", "validatingwebhookconfiguration", name, "-o", "json"}));
+    const json config =
+        json::parse(cluster().kubectl_ok({"get", "validatingwebhookconfiguration", name, "-o", "json"}));
     for (std::size_t i = 0; i < config["webhooks"].size(); ++i)
       if (config["webhooks"][i]["name"] == "validate.secrets.nodeboot.io")
         cluster().kubectl_ok({"patch", "validatingwebhookconfiguration", name, "--type=json", "-p",
@@ -370,7 +377,8 @@ BOOST_AUTO_TEST_CASE(with_the_webhook_down_start_changes_nothing_and_says_why) {
   BOOST_TEST(r.err.find("schedule label " + schedule + ": ") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("validate.nodes.nodeboot.io") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("secret/" + record + " deleted; node/" + n + " uncordoned; configmap/" + record + " deleted") !=
-                 std::string::npos, r.err);
+                 std::string::npos,
+             r.err);
   BOOST_TEST(r.err.find("node " + n + " is as it was before this start") != std::string::npos, r.err);
   BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
@@ -388,8 +396,9 @@ BOOST_AUTO_TEST_CASE(with_the_webhook_down_start_changes_nothing_and_says_why) {
   const json earlier = get({"secret", "-n", "nodeboot-system", record});
   r = cluster().kubectl(s.start_args({n}));
   BOOST_TEST(r.exit_code != 0);
-  BOOST_TEST(r.err.find("secret/" + record + " put back as it was; configmap/" + record + " deleted") != std::string::npos,
-             r.err);
+  BOOST_TEST(
+      r.err.find("secret/" + record + " put back as it was; configmap/" + record + " deleted") != std::string::npos,
+      r.err);
   BOOST_TEST(r.err.find("uncordoned") == std::string::npos, r.err);
   BOOST_TEST(node_config(n) == cordoned, node_config(n).dump() << "\nwas\n" << cordoned.dump());
   const json after = get({"secret", "-n", "nodeboot-system", record});
@@ -404,10 +413,11 @@ BOOST_AUTO_TEST_CASE(with_the_webhook_down_start_changes_nothing_and_says_why) {
 BOOST_AUTO_TEST_CASE(a_drain_that_cannot_proceed_is_undone) {
   Nodes nodes("ipb-undrain", 1);
   const std::string n = nodes.names[0], record = "nodeboot-" + n, pod = unique_name("bare");
-  const json bare = {{"apiVersion", "v1"},
-                     {"kind", "Pod"},
-                     {"metadata", {{"name", pod}, {"namespace", "default"}}},
-                     {"spec", {{"nodeName", n}, {"containers", {{{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"}}}}}}};
+  const json bare = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", pod}, {"namespace", "default"}}},
+      {"spec", {{"nodeName", n}, {"containers", {{{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"}}}}}}};
   cluster().kubectl_ok({"create", "-f", "-"}, bare.dump());
   const json before = node_config(n);
   auto args = setup().start_args({n});
@@ -416,7 +426,8 @@ BOOST_AUTO_TEST_CASE(a_drain_that_cannot_proceed_is_undone) {
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("drain: cannot drain node \"" + n + "\"") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("default/" + pod) != std::string::npos, r.err);
-  BOOST_TEST(r.err.find("undone: node/" + n + " uncordoned; configmap/" + record + " deleted") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("undone: node/" + n + " uncordoned; configmap/" + record + " deleted") != std::string::npos,
+             r.err);
   BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
   BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
@@ -439,7 +450,8 @@ BOOST_AUTO_TEST_CASE(start_refuses_a_schedule_label_the_daemonset_does_not_selec
   auto r = with({"--schedule-label", ibm});
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("--schedule-label " + ibm + " does not match DaemonSet nodeboot-system/nodeboot-ipb") !=
-                 std::string::npos, r.err);
+                 std::string::npos,
+             r.err);
   BOOST_TEST(r.err.find("nodeSelector is " + schedule + "=true") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("manifests/ipb/components/ibm-schedule-label") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("Nothing was changed") != std::string::npos, r.err);
@@ -462,39 +474,41 @@ BOOST_AUTO_TEST_CASE(the_ibm_schedule_label_component_switches_everything_togeth
   const fs::path component = source_dir() / "manifests/ipb/components/ibm-schedule-label";
   TempDir overlay;
   auto rel = [&](const fs::path& p) { return fs::relative(p, overlay.path()).string(); };
-  overlay.write("all/kustomization.yaml", "resources: [../" + rel(source_dir() / "manifests") + "]\ncomponents: [../" +
-                                              rel(component) + "]\n");
+  overlay.write("all/kustomization.yaml",
+                "resources: [../" + rel(source_dir() / "manifests") + "]\ncomponents: [../" + rel(component) + "]\n");
   const std::string rendered = cluster().kubectl_ok({"kustomize", (overlay.path() / "all").string()});
   BOOST_TEST(rendered.find(schedule) == std::string::npos, "the shipped label is left somewhere");
   std::size_t flags = 0;
   for (auto at = rendered.find("--schedule-label=" + ibm); at != std::string::npos;
        at = rendered.find("--schedule-label=" + ibm, at + 1))
     ++flags;
-  BOOST_TEST(flags == 2u);  // the agent's and the webhook's
+  BOOST_TEST(flags == 2u);                                             // the agent's and the webhook's
   BOOST_TEST(rendered.find(ibm + ": \"true\"") != std::string::npos);  // the nodeSelector
   BOOST_TEST(rendered.find("'" + ibm + "' in object.metadata.labels") != std::string::npos);  // the node webhook's CEL
 
   // The DaemonSet alone, under a name of its own so the suite's stays as it is.
   Nodes nodes("ipb-ibm", 1);
   const std::string n = nodes.names[0], suffix = "-" + unique_name("ibm");
-  overlay.write("ds/kustomization.yaml",
-                "resources: [../" + rel(source_dir() / "manifests/install-parts/ipb") + "]\ncomponents: [../" +
-                    rel(component) + "]\nnameSuffix: " + suffix +
-                    "\nlabels:\n  - pairs: {nodeboot-e2e: \"" + suffix.substr(1) + "\"}\n    includeSelectors: true\n");
+  overlay.write("ds/kustomization.yaml", "resources: [../" + rel(source_dir() / "manifests/install-parts/ipb") +
+                                             "]\ncomponents: [../" + rel(component) + "]\nnameSuffix: " + suffix +
+                                             "\nlabels:\n  - pairs: {nodeboot-e2e: \"" + suffix.substr(1) +
+                                             "\"}\n    includeSelectors: true\n");
   cluster().kubectl_ok({"apply", "-k", (overlay.path() / "ds").string()});
-  auto started = cluster().kubectl(
-      [&] {
-        auto a = setup().start_args({n});
-        a.insert(a.end(), {"--schedule-label", ibm, "--daemonset", "nodeboot-system/nodeboot-ipb" + suffix});
-        return a;
-      }());
+  auto started = cluster().kubectl([&] {
+    auto a = setup().start_args({n});
+    a.insert(a.end(), {"--schedule-label", ibm, "--daemonset", "nodeboot-system/nodeboot-ipb" + suffix});
+    return a;
+  }());
   BOOST_TEST(started.exit_code == 0, started.err);
   BOOST_TEST(node(n)["metadata"]["labels"].value(ibm, "") == "true");
-  BOOST_TEST(eventually([&] {
-    const json pods = get({"pods", "-n", "nodeboot-system", "-l", "nodeboot-e2e=" + suffix.substr(1), "--field-selector",
-                           "spec.nodeName=" + n});
-    return !pods["items"].empty();
-  }, std::chrono::minutes(2)), "no pod of the switched DaemonSet on " << n);
+  BOOST_TEST(eventually(
+                 [&] {
+                   const json pods = get({"pods", "-n", "nodeboot-system", "-l", "nodeboot-e2e=" + suffix.substr(1),
+                                          "--field-selector", "spec.nodeName=" + n});
+                   return !pods["items"].empty();
+                 },
+                 std::chrono::minutes(2)),
+             "no pod of the switched DaemonSet on " << n);
   cluster().kubectl({"nodeboot", "abort", n, "--delete-secret", "--schedule-label", ibm});
   cluster().kubectl({"delete", "-k", (overlay.path() / "ds").string(), "--wait=false"});
 }
@@ -511,8 +525,8 @@ BOOST_AUTO_TEST_CASE(missing_permissions_are_listed_before_anything_changes) {
   args.insert(args.end(), {"--as", user, "--drain"});
   const auto r = cluster().kubectl(args);
   BOOST_TEST(r.exit_code != 0);
-  for (const char* need : {"patch nodes: to cordon", "create configmaps in nodeboot-system", "create secrets in nodeboot-system",
-                           "create pods/eviction"})
+  for (const char* need : {"patch nodes: to cordon", "create configmaps in nodeboot-system",
+                           "create secrets in nodeboot-system", "create pods/eviction"})
     BOOST_TEST(r.err.find(need) != std::string::npos, need << " in: " << r.err);
   BOOST_TEST(node_config(n) == before);
   cluster().kubectl({"delete", "clusterrolebinding", user});
@@ -813,7 +827,8 @@ BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {
   BOOST_TEST(first.get().exit_code == 1);
   const std::string said = read_file(interrupted.path() / "err");
   BOOST_TEST(said.find("drain: interrupted while draining") != std::string::npos, said);
-  BOOST_TEST(said.find("undone: node/" + n + " uncordoned; configmap/nodeboot-" + n + " deleted") != std::string::npos, said);
+  BOOST_TEST(said.find("undone: node/" + n + " uncordoned; configmap/nodeboot-" + n + " deleted") != std::string::npos,
+             said);
   BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", "nodeboot-" + n}));
 

@@ -12,7 +12,8 @@ const std::string ours = "nodeboot.io/ipb-schedule";
 const std::string ibm = "ibm-cloud.kubernetes.io/ipb-schedule";
 
 // The fields of manifests/ipb/daemonset.yaml the check reads.
-json daemonset(const json& node_selector, const json& args = json::array({"--schedule-label=nodeboot.io/ipb-schedule"})) {
+json daemonset(const json& node_selector,
+               const json& args = json::array({"--schedule-label=nodeboot.io/ipb-schedule"})) {
   return {{"spec",
            {{"template",
              {{"spec",
@@ -48,9 +49,9 @@ BOOST_AUTO_TEST_CASE(daemonset_flag_is_namespace_slash_name_or_none) {
 BOOST_AUTO_TEST_CASE(the_shipped_label_matches) {
   BOOST_TEST(!schedule_label_problem(daemonset({{ours, "true"}}), "nodeboot-system/nodeboot-ipb", ours).has_value());
   // Other selector terms do not matter, and an agent without the flag uses the nodeSelector's label by default.
-  BOOST_TEST(!schedule_label_problem(daemonset({{ours, "true"}, {"kubernetes.io/os", "linux"}}, json::array()),
-                                     "ns/ds", ours)
-                  .has_value());
+  BOOST_TEST(
+      !schedule_label_problem(daemonset({{ours, "true"}, {"kubernetes.io/os", "linux"}}, json::array()), "ns/ds", ours)
+           .has_value());
 }
 
 BOOST_AUTO_TEST_CASE(another_label_is_refused_naming_both_and_the_fix) {
@@ -62,7 +63,8 @@ BOOST_AUTO_TEST_CASE(another_label_is_refused_naming_both_and_the_fix) {
   BOOST_TEST(contains(*p, "pass --schedule-label " + ours), *p);
   BOOST_TEST(contains(*p, "manifests/ipb/components/ibm-schedule-label"), *p);
   // The other way round: the installation was switched, the flag was not.
-  const auto q = schedule_label_problem(daemonset({{ibm, "true"}}, json::array({"--schedule-label=" + ibm})), "ns/ds", ours);
+  const auto q =
+      schedule_label_problem(daemonset({{ibm, "true"}}, json::array({"--schedule-label=" + ibm})), "ns/ds", ours);
   BOOST_REQUIRE(q.has_value());
   BOOST_TEST(contains(*q, "pass --schedule-label " + ibm), *q);
 }
@@ -86,9 +88,9 @@ BOOST_AUTO_TEST_CASE(a_value_other_than_true_and_a_disagreeing_agent_are_refused
 BOOST_AUTO_TEST_CASE(access_covers_every_write_and_its_undo) {
   std::vector<std::string> asked;
   for (const auto& a : start_access(false, false)) asked.push_back(a.str());
-  for (const char* need : {"patch nodes", "create configmaps in nodeboot-system", "delete configmaps in nodeboot-system",
-                           "create secrets in nodeboot-system", "update secrets in nodeboot-system",
-                           "delete secrets in nodeboot-system"})
+  for (const char* need :
+       {"patch nodes", "create configmaps in nodeboot-system", "delete configmaps in nodeboot-system",
+        "create secrets in nodeboot-system", "update secrets in nodeboot-system", "delete secrets in nodeboot-system"})
     BOOST_TEST((std::ranges::find(asked, need) != asked.end()), need);
   BOOST_TEST((std::ranges::find(asked, "create pods/eviction") == asked.end()));
   std::vector<std::string> draining;

@@ -9,12 +9,11 @@
 //   admission webhooks (see node_ops.hpp).
 // The decisions are pure functions over API objects, unit-tested; check_start does the I/O.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/util/result.hpp"

@@ -179,7 +179,8 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     s.boot_id = boot;
     ++s.runs;
     if (auto f = save()) return *f;
-    const Step step = running_step(s);
+    Step step = running_step(s);
+    step.boot_id = boot;
     log << "nodeboot-agent: " << to_string(step.state) << " " << step.progress << "%: " << step.message << std::endl;
     reporter.report(step);
     ProcessOptions po;
@@ -200,7 +201,7 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
   }
   plan.finished = true;
   if (auto f = save()) return *f;
-  const Step joining{State::joining, 98, "", "back on a new boot; waiting for the kubelet to be Ready"};
+  const Step joining{State::joining, 98, "", "back on a new boot; waiting for the kubelet to be Ready", boot};
   log << "nodeboot-agent: Joining: " << joining.message << std::endl;
   reporter.report(joining);
   return Outcome{State::joining, "", joining.message};
@@ -285,7 +286,7 @@ int resume_command(std::vector<std::string> args, std::ostream& out, std::ostrea
   FanOut none;
   if (config) {
     client = std::make_unique<kube::Client>(std::move(*config));
-    reporter = std::make_unique<NodeAnnotator>(*client, (*plan)->node, (*plan)->attempt, err);
+    reporter = std::make_unique<NodeAnnotator>(*client, (*plan)->node, (*plan)->attempt, err, true);
   }
   const Outcome outcome = run_host_steps(host_root, **plan, reporter ? *reporter : static_cast<Reporter&>(none), err);
   if (outcome.state != State::rebooting) disable_resume_unit(host_root);

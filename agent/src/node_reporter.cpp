@@ -4,13 +4,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/duration.hpp"
 
 namespace nodeboot::agent {
 
-NodeAnnotator::NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log)
-    : client_(client), node_(std::move(node)), attempt_(std::move(attempt)), log_(log) {}
+NodeAnnotator::NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log,
+                             bool keep_done)
+    : client_(client), node_(std::move(node)), attempt_(std::move(attempt)), log_(log), keep_done_(keep_done) {}
 
 void NodeAnnotator::report(const Step& step) {
   nlohmann::json ann = {{std::string(names::ann_state), to_string(step.state)},
@@ -19,9 +21,37 @@ void NodeAnnotator::report(const Step& step) {
                         {std::string(names::ann_message), step.message},
                         {std::string(names::ann_updated), rfc3339_now()},
                         {std::string(names::ann_attempt), attempt_}};
-  auto r = client_.patch(kube::resources::nodes, "", node_, kube::PatchType::merge, {{"metadata", {{"annotations", ann}}}},
-                         kube::PatchOptions{.field_manager = std::string(names::agent_field_manager)});
-  if (!r) log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
+  if (!step.boot_id.empty()) ann[std::string(names::ann_boot_id)] = step.boot_id;
+  nlohmann::json patch = {{"metadata", {{"annotations", ann}}}};
+  const kube::PatchOptions options{.field_manager = std::string(names::agent_field_manager)};
+  if (!keep_done_) {
+    auto r = client_.patch(kube::resources::nodes, "", node_, kube::PatchType::merge, patch, options);
+    if (!r) log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
+    return;
+  }
+  // The kubelet's status writes move the version too: a few tries.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto current = client_.get(kube::resources::nodes, "", node_);
+    if (!current) {
+      log_ << "nodeboot-agent: cannot read node " << node_ << ": " << current.error().message << std::endl;
+      return;
+    }
+    const auto& meta = (*current)["metadata"];
+    const auto annotations = meta.value("annotations", nlohmann::json::object());
+    if (annotations.value(std::string(names::ann_state), "") == "Done" &&
+        annotations.value(std::string(names::ann_attempt), "") == attempt_) {
+      log_ << "nodeboot-agent: node " << node_ << " is already Done; not reporting " << to_string(step.state) << std::endl;
+      return;
+    }
+    patch["metadata"]["resourceVersion"] = meta.value("resourceVersion", "");
+    auto r = client_.patch(kube::resources::nodes, "", node_, kube::PatchType::merge, patch, options);
+    if (r) return;
+    if (!kube::is_conflict(r.error())) {
+      log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
+      return;
+    }
+  }
+  log_ << "nodeboot-agent: node " << node_ << " kept changing; progress not reported" << std::endl;
 }
 
 }  // namespace nodeboot::agent

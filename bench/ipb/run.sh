@@ -7,7 +7,9 @@
 # Reports the wall time of each and the API requests per node each tool made, counted by
 # user agent in the API server's own audit log (up.sh --audit).
 # nodeboot does more per node than the loop: it records the node's prior state in a
-# ConfigMap (what `abort`/`finish` restore) and reads before it writes, so it is idempotent.
+# ConfigMap (what `abort`/`finish` restore) and reads before it writes, so it is idempotent;
+# and it asks before it touches a node: per run the DaemonSet's nodeSelector and RBAC
+# (SelfSubjectAccessReviews), per node a server-side dry run of the Secret.
 #
 #   bench/ipb/run.sh [--nodes 100] [--state-dir DIR] [--build-dir build]
 # Not part of the test command: it measures, it does not assert.
@@ -37,7 +39,8 @@ export KUBECONFIG=$state/kubeconfig
 log "creating 2 x $nodes kwok nodes"
 "$repo/tests/cluster/nodes.sh" --state-dir "$state" --count "$nodes" --prefix bench-nb >/dev/null
 "$repo/tests/cluster/nodes.sh" --state-dir "$state" --count "$nodes" --prefix bench-kc >/dev/null
-kubectl create namespace nodeboot-system >/dev/null
+# start refuses without the DaemonSet that would run the bootstrap (it reads its nodeSelector).
+kubectl apply -k "$repo/manifests/ipb" >/dev/null
 
 # The bootstrap inputs: a CA (the Secret's ca.crt must be a CA certificate) and a token file.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" -out "$work/ca.crt" \

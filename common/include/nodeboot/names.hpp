@@ -24,6 +24,10 @@ inline constexpr std::string_view ann_message = "nodeboot.io/message";
 inline constexpr std::string_view ann_progress = "nodeboot.io/progress";
 inline constexpr std::string_view ann_updated = "nodeboot.io/updated";
 inline constexpr std::string_view ann_attempt = "nodeboot.io/attempt";
+// The boot the host was on when it wrote the state (its /proc/sys/kernel/random/boot_id,
+// which the kubelet reports as status.nodeInfo.bootID): "Rebooting" from boot X is over
+// only on a boot other than X, not on any boot since start.
+inline constexpr std::string_view ann_boot_id = "nodeboot.io/boot-id";
 // The prior-state record: ConfigMap nodeboot-system/nodeboot-<node> (label node_label), this key.
 inline constexpr std::string_view prior_state_key = "prior-state.json";
 // managedFields owners of what the plugin and the agent write.

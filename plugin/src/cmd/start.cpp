@@ -2,11 +2,13 @@
 
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "ipb_cli.hpp"
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/plugin/ipb/preflight.hpp"
 #include "nodeboot/plugin/ipb/roll.hpp"
 #include "nodeboot/util/duration.hpp"
 
@@ -159,7 +161,10 @@ int start(std::vector<std::string> args, Io& io) {
       ("registry", "registry host[:port] the node must reach", cxxopts::value<std::string>())
       ("report-url", "https URL the agent POSTs each state to", cxxopts::value<std::string>())
       ("report-token-file", "file holding the report URL's bearer token (- = stdin)", cxxopts::value<std::string>())
-      ("l,selector", "Label selector of the nodes to start", cxxopts::value<std::string>());
+      ("l,selector", "Label selector of the nodes to start", cxxopts::value<std::string>())
+      ("daemonset", "The DaemonSet that runs the bootstrap (NAMESPACE/NAME); start refuses unless its nodeSelector is "
+       "the schedule label. none: skip the check (the bootstrap runs some other way)",
+       cxxopts::value<std::string>()->default_value(std::string(ipb::default_daemonset)));
   options.add_options("Drain (kubectl drain's flags)")
       ("drain", "Drain each node after cordoning it")
       ("ignore-daemonsets", "Ignore DaemonSet-managed pods")
@@ -198,6 +203,8 @@ int start(std::vector<std::string> args, Io& io) {
   if (!soak) return ipbcli::report_error(io, soak.error());
   auto roll_timeout = parse_duration(p["roll-timeout"].as<std::string>(), "--roll-timeout");
   if (!roll_timeout) return ipbcli::report_error(io, roll_timeout.error());
+  auto daemonset = ipb::parse_daemonset_flag(p["daemonset"].as<std::string>());
+  if (!daemonset) return ipbcli::report_error(io, daemonset.error());
   const bool rolling = p.count("max-unavailable") > 0;
   if (rolling && p["max-unavailable"].as<int>() < 1)
     return ipbcli::report_error(io, Error(ErrorKind::invalid_input, "--max-unavailable must be at least 1"));
@@ -210,8 +217,16 @@ int start(std::vector<std::string> args, Io& io) {
   if (!client) return ipbcli::report_error(io, client.error());
   auto nodes = ipbcli::resolve_nodes(**client, names_given, selector);
   if (!nodes) return ipbcli::report_error(io, nodes.error());
+  // What the cluster could refuse for every node alike is asked once, before any node is touched.
+  const std::string schedule_label = p["schedule-label"].as<std::string>();
+  if (auto ok = ipb::check_start(**client, {.schedule_label = schedule_label,
+                                            .daemonset = *daemonset,
+                                            .drain = p.count("drain") > 0,
+                                            .disable_eviction = drain->disable_eviction});
+      !ok)
+    return ipbcli::report_error(io, ok.error());
 
-  ipb::Context ctx{**client, p["schedule-label"].as<std::string>(), *dry,
+  ipb::Context ctx{**client, schedule_label, *dry,
                    [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
                    ipbcli::interrupt_token()};
   const ipb::StartSpec spec{std::move(*data), p.count("drain") > 0, *drain, p.count("keep-secret") > 0};
@@ -246,11 +261,15 @@ int start(std::vector<std::string> args, Io& io) {
 
   ipb::Roll roll(*nodes, p["max-unavailable"].as<int>(), *soak, continue_on_failure);
   std::size_t seen_done = 0, seen_failed = 0;
+  std::set<std::string> refused;  // start_node failed: it took back its own steps, or said what it could not
   auto launch = [&]() {
     std::vector<std::string> started;
     for (const auto& n : roll.take_startable(ipb::Roll::Clock::now())) {
       if (start_one(n)) started.push_back(n);
-      else roll.failed(n);
+      else {
+        roll.failed(n);
+        refused.insert(n);
+      }
     }
     return started;
   };
@@ -277,7 +296,12 @@ int start(std::vector<std::string> args, Io& io) {
   auto result = ipb::track(ctx, {}, to);
   if (!format->empty()) ipbcli::print_changes(io, *format, all);
   if (!result) return ipbcli::report_error(io, result.error());
-  for (const auto& n : roll.failures()) io.err << n << ": failed (still cordoned: `kubectl nodeboot retry " << n << "` or `abort`)\n";
+  for (const auto& n : roll.failures()) {
+    if (refused.contains(n))  // start_node took back its own steps and said so above
+      io.err << n << ": not started (see its error above)\n";
+    else
+      io.err << n << ": failed (still cordoned: `kubectl nodeboot retry " << n << "` or `abort`)\n";
+  }
   if (!roll.not_started().empty()) {
     io.err << "not started:";
     for (const auto& n : roll.not_started()) io.err << " " << n;

@@ -235,11 +235,119 @@ Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const Dra
   return changes;
 }
 
+namespace {
+
+// What one start did to a node, newest last, so a later failure can take back exactly that
+// and nothing else (not what an earlier start did: `abort` is for that).
+struct StartJournal {
+  bool record_created = false;
+  std::optional<json> cordoned_from;  // spec.unschedulable before the cordon (null: unset)
+  std::vector<std::string> removed_pods;
+  enum class SecretWrite { none, created, replaced } secret = SecretWrite::none;
+  json previous_secret;         // when replaced: what was stored before (never printed)
+  std::string written_version;  // when replaced: the resourceVersion of our write
+};
+
+// The Secret as it was before `replaced`, to write back over `written_version`.
+json secret_as_before(const json& previous, const std::string& written_version) {
+  json meta = {{"name", previous["metadata"]["name"]}, {"namespace", ns}, {"resourceVersion", written_version}};
+  for (const char* key : {"labels", "annotations"})
+    if (previous["metadata"].contains(key)) meta[key] = previous["metadata"][key];
+  json back = {
+      {"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", meta}, {"type", previous.value("type", "Opaque")}};
+  if (previous.contains("data")) back["data"] = previous["data"];
+  return back;
+}
+
+// Takes back what `done` records, newest first, and says per object what it did. Pods a
+// drain removed stay removed: their controllers have replaced them elsewhere.
+std::string undo_start(Context& ctx, std::string_view node, const StartJournal& done) {
+  const std::string name(node), secret = bootstrap::secret_name(node);
+  std::vector<std::string> undone, failed;
+  auto outcome = [&](const Result<json>& r, std::string what) {
+    if (r || kube::is_not_found(r.error()))
+      undone.push_back(std::move(what));
+    else
+      failed.push_back(what + " failed: " + kube::kubectl_message(r.error()));
+  };
+  using enum StartJournal::SecretWrite;
+  if (done.secret == created) outcome(ctx.client.remove(secrets, ns, secret), "secret/" + secret + " deleted");
+  if (done.secret == replaced)
+    outcome(ctx.client.update(secrets, ns, secret_as_before(done.previous_secret, done.written_version),
+                              write_options(ctx)),
+            "secret/" + secret + " put back as it was");
+  if (done.cordoned_from)
+    outcome(ctx.client.patch(nodes, "", node, kube::PatchType::merge,
+                             {{"spec", {{"unschedulable", *done.cordoned_from}}}}, patch_options(ctx)),
+            "node/" + name + " uncordoned");
+  // The record goes last: while anything above is still undone, `abort` needs it.
+  if (done.record_created && failed.empty())
+    outcome(ctx.client.remove(configmaps, ns, record_name(node)), "configmap/" + record_name(node) + " deleted");
+  std::string report;
+  if (!undone.empty()) {
+    report += "\n  undone:";
+    for (const auto& u : undone) report += " " + u + ";";
+    report.pop_back();
+  }
+  if (!done.removed_pods.empty())
+    report += "\n  not undone: " + std::to_string(done.removed_pods.size()) +
+              " pod(s) the drain removed stay removed (their controllers replace them)";
+  for (const auto& f : failed) report += "\n  " + f;
+  if (!failed.empty())
+    report += "\n  the node is not as it was: `kubectl nodeboot abort " + name +
+              (done.secret == created ? " --delete-secret" : "") + "` restores it from its record";
+  else if (undone.empty() && done.removed_pods.empty())
+    report += "\n  nothing had been changed by this run";
+  else
+    report += "\n  node " + name + " is as it was before this start";
+  return report;
+}
+
+// What to look at when the API server could not reach an admission webhook (failurePolicy
+// Fail refuses the request then); "" for other errors.
+std::string webhook_hint(const Error& e) {
+  if (e.message.find("failed calling webhook") == std::string::npos) return "";
+  return "\n  an admission webhook it needs is unreachable; for nodeboot's own check `kubectl -n " + ns +
+         " get pods -l app.kubernetes.io/name=nodeboot-webhook`, then run start again";
+}
+
+// Asks the API server to admit the Secret without storing it: schema, RBAC and the
+// admission webhooks answer now, before the node is touched. AlreadyExists comes only
+// after admission has passed, so it counts as admitted (the real step then compares).
+Result<void> secret_admitted(Context& ctx, std::string_view node, const json& desired) {
+  auto r = ctx.client.create(secrets, ns, desired,
+                             {.dry_run = true, .field_manager = std::string(names::plugin_field_manager)});
+  if (r || kube::is_already_exists(r.error())) return {};
+  const std::string what = "Secret " + ns + "/" + desired["metadata"]["name"].get<std::string>();
+  if (kube::is_not_found(r.error()))
+    return fail(ErrorKind::not_found,
+                "namespace " + ns + " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");
+  return fail(r.error().kind, "the API server refuses the bootstrap " + what + ": " + kube::kubectl_message(r.error()) +
+                                  webhook_hint(r.error()) + "\n  nothing was changed on node " + std::string(node));
+}
+
+}  // namespace
+
 Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, const StartSpec& spec) {
   std::vector<Change> changes;
   auto n = get_node(ctx, node);
   if (!n) return fail(n.error());
   const std::string name(node);
+  json desired = bootstrap::make_secret(node, spec.data);
+  const std::string secret_name = desired["metadata"]["name"];
+
+  // 0. What could be refused later is asked first (the run's own checks are preflight.hpp's).
+  if (auto admitted = secret_admitted(ctx, node, desired); !admitted) return fail(admitted.error());
+
+  // From here on every failure takes back what this run did to the node, and says so.
+  StartJournal done;
+  auto abandon = [&](std::string_view step, const Error& e) -> Result<std::vector<Change>> {
+    Error out = e;
+    out.message = std::string(step) + ": " + kube::kubectl_message(e) + webhook_hint(e);
+    if (ctx.dry_run == DryRun::none) out.message += undo_start(ctx, node, done);
+    return fail(std::move(out));
+  };
+  const Error interrupted(ErrorKind::internal, "interrupted (Ctrl-C)");
 
   // 1. The prior state, before anything changes; an existing record is the truth (a second
   //    start must not record the cordon it made itself). Create first and read only when
@@ -247,47 +355,51 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   auto prior = record_prior_state(*n, rfc3339_now());
   prior.keep_secret = spec.keep_secret;
   auto cm = create_or_get(ctx, configmaps, prior_state_configmap(node, prior));
-  if (!cm && kube::is_not_found(cm.error()))
-    return fail(ErrorKind::not_found,
-                "namespace " + ns + " does not exist: install the DaemonSet first (kubectl apply -k manifests/ipb)");
   if (!cm) return fail(cm.error());
+  done.record_created = cm->created && ctx.dry_run == DryRun::none;
   changes.push_back(change(ctx, "configmap", record_name(node), cm->created ? "created" : "unchanged", cm->object));
-  if (ctx.stop.stop_requested()) return changes;
+  if (ctx.stop.stop_requested()) return abandon("before the cordon", interrupted);
 
   // 2. Cordon, 3. drain.
   auto c = cordon_node(ctx, node, *n);
-  if (!c) return fail(c.error());
+  if (!c) return abandon("cordon", c.error());
+  if (!n->value("/spec/unschedulable"_json_pointer, false))
+    done.cordoned_from = n->value("/spec/unschedulable"_json_pointer, json());
   changes.push_back(*c);
   // The node as it is now: the cordon's answer, unless a drain ran meanwhile.
   json now = c->object;
   if (spec.drain) {
     auto d = drain(ctx, node, spec.drain_options);
-    if (!d) return fail(d.error());
+    if (!d) return abandon("drain", d.error());
+    for (const auto& removed : *d) done.removed_pods.push_back(removed.name);
     changes.insert(changes.end(), d->begin(), d->end());
     changes.push_back(change(ctx, "node", name, "drained"));
   }
-  if (ctx.stop.stop_requested()) return changes;
+  if (ctx.stop.stop_requested()) return abandon("before the Secret", interrupted);
 
   // 4. The Secret: created, replaced when different, left alone when equal.
-  json desired = bootstrap::make_secret(node, spec.data);
-  const std::string secret_name = desired["metadata"]["name"];
   auto current = create_or_get(ctx, secrets, desired);
-  if (!current) return fail(current.error());
+  if (!current) return abandon("bootstrap Secret", current.error());
   if (current->created || same_secret(current->object, desired)) {
+    if (current->created) done.secret = StartJournal::SecretWrite::created;
     changes.push_back(change(ctx, "secret", secret_name, current->created ? "created" : "unchanged",
                              redact_secret(current->object)));
   } else {
     desired["metadata"]["resourceVersion"] = current->object["metadata"]["resourceVersion"];
     Result<json> written = desired;
     if (ctx.dry_run != DryRun::client) written = ctx.client.update(secrets, ns, desired, write_options(ctx));
-    if (!written) return fail(written.error());
+    if (!written) return abandon("bootstrap Secret", written.error());
+    done.secret = StartJournal::SecretWrite::replaced;
+    done.previous_secret = std::move(current->object);
+    done.written_version = written->value("/metadata/resourceVersion"_json_pointer, std::string());
     changes.push_back(change(ctx, "secret", secret_name, "configured", redact_secret(*written)));
   }
+  if (ctx.stop.stop_requested()) return abandon("before the schedule label", interrupted);
 
   // 5. The schedule label (and state Pending), unless a run is already under way.
   Result<json> fresh = now;
   if (spec.drain) fresh = get_node(ctx, node);
-  if (!fresh) return fail(fresh.error());
+  if (!fresh) return abandon("schedule label", fresh.error());
   const auto p = read_progress(*fresh, ctx.schedule_label);
   if ((p.scheduled && p.state == "Pending") || agent_running(p.state)) {
     changes.push_back(change(ctx, "node", name, "already scheduled (" + (p.state.empty() ? "Pending" : p.state) + ")", *fresh));
@@ -301,7 +413,7 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
     if (ctx.dry_run == DryRun::server && fresh->value("/spec/unschedulable"_json_pointer, false))
       patch["spec"] = {{"unschedulable", true}};
     auto labelled = patch_node(ctx, node, patch, *fresh);
-    if (!labelled) return fail(labelled.error());
+    if (!labelled) return abandon("schedule label " + ctx.schedule_label, labelled.error());
     changes.push_back(change(ctx, "node", name, "labeled", *labelled));
   }
   return changes;
@@ -345,7 +457,7 @@ Result<std::vector<Change>> put_back(Context& ctx, std::string_view node, bool f
       if (changed) ann[std::string(names::ann_updated)] = rfc3339_now();
     } else {
       for (auto key : {names::ann_state, names::ann_reason, names::ann_message, names::ann_progress, names::ann_updated,
-                       names::ann_attempt})
+                       names::ann_attempt, names::ann_boot_id})
         changed |= ann.erase(std::string(key)) > 0;
     }
     return changed;

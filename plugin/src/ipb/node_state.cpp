@@ -28,6 +28,7 @@ NodeProgress read_progress(const json& node, std::string_view schedule_label) {
   p.message = get(names::ann_message);
   p.updated = get(names::ann_updated);
   p.attempt = get(names::ann_attempt);
+  p.reported_boot_id = get(names::ann_boot_id);
   try {
     p.progress = std::clamp(std::stoi(get(names::ann_progress)), 0, 100);
   } catch (const std::exception&) {
@@ -128,7 +129,10 @@ bool restore(json& node, const PriorState& prior, std::string_view schedule_labe
 }
 
 bool rebooted(const NodeProgress& now, const PriorState& prior) {
-  return now.ready && !now.boot_id.empty() && now.boot_id != prior.boot_id;
+  // Rebooting from a boot the agent named is over only on another boot (a payload that
+  // rebooted mid-way leaves the node Ready on a boot that is neither the first nor the last).
+  const bool left_reported = now.state != "Rebooting" || now.reported_boot_id.empty() || now.boot_id != now.reported_boot_id;
+  return now.ready && !now.boot_id.empty() && now.boot_id != prior.boot_id && left_reported;
 }
 
 }  // namespace nodeboot::plugin::ipb

@@ -3,13 +3,20 @@
 // --enable-completion-controller as its ServiceAccount, under the shipped RBAC and
 // ValidatingAdmissionPolicies. The node side is played here (kwok cannot reboot): the
 // state the agent reports before its final reboot, then the reboot as a kubelet shows it.
-// e2e/ipb_resume runs the real agent through the same completion.
+// The last cases run the real nodeboot-agent as the DaemonSet pod would, handing the steps
+// that reboot to a host "unit" (standin_systemd_run.sh: no systemd here) whose reboot
+// (standin_reboot.sh) kills it as a reboot would; the host is a directory, its boot id a
+// file; the host unit reports with a system:node certificate, as the kubelet's.
 #include <boost/test/unit_test.hpp>
 
 #include "../marooned/marooned_env.hpp"
 #include "ipb_env.hpp"
 #include "nodeboot/test/https_server.hpp"
 #include "nodeboot/util/duration.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
 
 using namespace nodeboot;
 using namespace nodeboot::test;
@@ -28,7 +35,11 @@ struct Completion {
   test::marooned::WebhookProcess controller;
   TempDir dir;
   std::string token_file, ca_file;
+  HttpsServer servers;
+  std::string payload;  // served at /payload (the RHEL case sets it)
+  std::filesystem::path agent_kubeconfig;
   Completion() {
+    cluster().kubectl_ok({"apply", "-k", (source_dir() / "manifests/ipb").string()});
     const auto base = source_dir() / "manifests/webhook/base";
     cluster().kubectl_ok({"apply", "-f", (base / "completion-rbac.yaml").string(), "-f",
                           (base / "completion-policy.yaml").string()});
@@ -41,10 +52,29 @@ struct Completion {
                           "the completion controller never led:\n" << controller.process->log());
     token_file = dir.write("ignition.token", "e2e-completion-token\n").string();
     ca_file = test_pki().ca.string();
+    agent_kubeconfig = sa_kubeconfig(dir, "nodeboot-ipb-agent", sys);
+    const auto authorized = [](const httplib::Request& req) {
+      return req.get_header_value("Authorization") == "Bearer e2e-completion-token";
+    };
+    servers.server.Get("/ignition", [authorized](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req)) {
+        res.status = 401;
+        return;
+      }
+      res.set_content(R"({"ignition":{"version":"3.4.0"},"storage":{"files":[]}})", "application/json");
+    });
+    servers.server.Get("/payload", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req)) {
+        res.status = 401;
+        return;
+      }
+      res.set_content(payload, "application/x-tar");
+    });
+    servers.start();
   }
   std::vector<std::string> start(const std::string& node, std::vector<std::string> extra = {}) const {
     std::vector<std::string> a{"nodeboot", "start", node, "--os", "rhcos", "--ignition-url",
-                               "https://ignition.invalid/config", "--ignition-token-file", token_file, "--ca-cert", ca_file};
+                               servers.url("/ignition"), "--ignition-token-file", token_file, "--ca-cert", ca_file};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -68,6 +98,75 @@ bool has_event(const std::string& node, const std::string& reason) {
   for (const auto& e : events["items"])
     if (e.value("reason", "") == reason) return true;
   return false;
+}
+
+// A node's host: a directory as its /, a boot id file, the stand-ins on PATH, and the
+// kubelet's credentials (system:node:<name>).
+struct Host {
+  TempDir root;
+  std::filesystem::path bin, units, kubelet;
+  std::string node;
+  int boot = 1;
+  Host(Completion& c, std::string name) : node(std::move(name)) {
+    root.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
+    root.write("boot_id", boot_id() + "\n");
+    bin = root.path() / "standin-bin";
+    std::filesystem::create_directories(bin);
+    std::filesystem::create_symlink(source_dir() / "tests/e2e/plugin/standin_systemd_run.sh", bin / "systemd-run");
+    units = root.path() / "units.log";
+    kubelet = c.env.node_kubeconfig(node);
+  }
+  std::string boot_id() const { return node + "-boot-" + std::to_string(boot); }
+  std::string path(const std::string& rel) const { return (root.path() / rel).string(); }
+  std::string reboot_command() const { return (source_dir() / "tests/e2e/plugin/standin_reboot.sh").string() + " " + root.path().string(); }
+  ProcessOptions env() const {
+    ProcessOptions o;
+    o.env_set["PATH"] = bin.string() + ":" + std::getenv("PATH");
+    o.env_set["NODEBOOT_STANDIN_UNITS"] = units.string();
+    o.env_set["NODEBOOT_STANDIN_TEST_PGID"] = std::to_string(::getpgrp());
+    o.env_set["NODE_NAME"] = node;
+    o.timeout = std::chrono::minutes(2);
+    return o;
+  }
+  // The DaemonSet pod's run of the agent: its ServiceAccount, the host's / mounted.
+  ProcessResult agent(const Completion& c, std::vector<std::string> extra) const {
+    std::vector<std::string> argv{(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig",
+                                  c.agent_kubeconfig.string(), "--host-root", root.path().string(), "--host-exec", "",
+                                  "--host-unit", "nodeboot-ipb", "--host-kubeconfig", kubelet.string(),
+                                  "--host-root-on-host", root.path().string(), "--boot-id-file", path("boot_id"),
+                                  "--reboot-command", reboot_command(), "--http-timeout", "5s", "--attempts", "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run(argv, env());
+  }
+  bool has(const std::string& rel) const { return std::filesystem::exists(root.path() / rel); }
+  // Waits for the stand-in reboot, then plays the new boot: a new boot id, the Node Ready
+  // with a new bootID, and the boot-time unit started (as systemd would, from its file).
+  void reboot_and_boot() {
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return has("reboot-requested"); }, std::chrono::seconds(90)),
+                          "no reboot was requested; units:\n" << read_file(units.string() + ".out"));
+    std::filesystem::remove(root.path() / "reboot-requested");
+    ++boot;
+    root.write("boot_id", boot_id() + "\n");
+    play_reboot(node, boot_id());  // the kubelet reports the kernel's boot id
+    const auto unit = read_file(root.path() / "etc/systemd/system/nodeboot-ipb-resume.service");
+    BOOST_REQUIRE(has("etc/systemd/system/multi-user.target.wants/nodeboot-ipb-resume.service"));
+    const auto at = unit.find("ExecStart=");
+    BOOST_REQUIRE(at != std::string::npos);
+    const std::string exec = unit.substr(at + 10, unit.find('\n', at) - at - 10);
+    BOOST_REQUIRE(run({"/bin/sh", "-c", "systemd-run --unit=nodeboot-ipb-resume " + exec}, env()).exit_code == 0);
+  }
+  std::vector<std::string> lines(const std::string& rel) const {
+    std::vector<std::string> out;
+    std::ifstream in(root.path() / rel);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+};
+
+bool ds_pod_on(const std::string& node) {
+  const auto pods = get({"pods", "-n", sys, "-l", "app.kubernetes.io/name=nodeboot-ipb", "--field-selector",
+                         "spec.nodeName=" + node});
+  return !pods["items"].empty();
 }
 
 }  // namespace
@@ -188,6 +287,78 @@ BOOST_AUTO_TEST_CASE(the_controllers_token_cannot_rewrite_nodes_beyond_completio
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("may not change marooned nodes") != std::string::npos, r.err);
   cluster().kubectl_ok({"nodeboot", "abort", n, "--delete-secret"});
+}
+
+// RHCOS: firstboot persists the config and reboots the node itself. The real agent hands
+// it to the host unit after removing the label; the pod goes (the real DaemonSet
+// controller deletes it) and a restarted container does nothing; after the boot the host
+// says Joining, and the controller restores the node with nobody watching. firstboot ran once.
+BOOST_AUTO_TEST_CASE(rhcos_firstboot_that_reboots_runs_once_and_the_node_is_restored) {
+  auto& c = completion();
+  Nodes nodes("resume-rhcos", 1);
+  const auto& n = nodes.names[0];
+  Host host(c, n);
+  host.root.write("firstboot.sh", "#!/bin/sh\necho run >> " + host.path("firstboot.runs") + "\nexec " +
+                                      host.reboot_command() + "\n");
+  cluster().kubectl_ok(c.start(n));
+  BOOST_REQUIRE(eventually([&] { return ds_pod_on(n); }));  // the real DaemonSet controller's pod
+
+  auto first = host.agent(c, {"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
+  BOOST_TEST(first.exit_code == 0, first.err);
+  BOOST_TEST(first.err.find("e2e-completion-token") == std::string::npos);
+  BOOST_TEST(!node(n)["metadata"]["labels"].contains(schedule));  // gone before anything may reboot
+  BOOST_TEST(eventually([&] { return !ds_pod_on(n); }));           // so the DaemonSet controller deletes the pod
+
+  // A restarted container of that pod finds the attempt handed over.
+  auto again = host.agent(c, {"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
+  BOOST_TEST(again.exit_code == 0, again.err);
+  BOOST_TEST(again.err.find("belongs to the host unit") != std::string::npos, again.err);
+
+  host.reboot_and_boot();
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Done"; }),
+                        "never Done; host:\n" << read_file(host.units.string() + ".out") << "\ncontroller:\n" << c.log());
+  BOOST_TEST(host.lines("firstboot.runs").size() == 1u);
+  BOOST_TEST(host.lines("units.log").size() == 2u);  // the handover and the one boot
+  BOOST_TEST(!node(n)["spec"].value("unschedulable", false));
+  BOOST_TEST(!exists({"secret", "-n", sys, "nodeboot-" + n}));
+  BOOST_TEST(!host.has("etc/systemd/system/nodeboot-ipb-resume.service"));  // nothing left to resume
+}
+
+// RHEL: the payload reboots mid-way (kernel updates) and goes on after the boot. The node is
+// Ready on a new boot while still Applying: the controller must wait. The entrypoint runs
+// twice (NODEBOOT_ENTRYPOINT_RUN 1, 2), then the final reboot, then the node is restored.
+BOOST_AUTO_TEST_CASE(rhel_payload_that_reboots_mid_way_continues_and_the_node_is_restored) {
+  auto& c = completion();
+  Nodes nodes("resume-rhel", 1);
+  const auto& n = nodes.names[0];
+  Host host(c, n);
+  host.root.write("payload-src/entrypoint.sh",
+                  "#!/bin/bash\nset -e\necho \"run $NODEBOOT_ENTRYPOINT_RUN $WORKER_ID\" >> " + host.path("entrypoint.runs") +
+                      "\nif [ \"$NODEBOOT_ENTRYPOINT_RUN\" = 1 ]; then touch " + host.path("phase1") + "; exec " +
+                      host.reboot_command() + "; fi\ntest -f " + host.path("phase1") + "\ntouch " + host.path("phase2") + "\n");
+  BOOST_REQUIRE(run({"tar", "-cf", host.path("payload.tar"), "-C", host.path("payload-src"), "entrypoint.sh"}).exit_code == 0);
+  c.payload = read_file(host.path("payload.tar"));
+  cluster().kubectl_ok({"nodeboot", "start", n, "--os", "rhel", "--payload-url", c.servers.url("/payload"),
+                        "--payload-token-file", c.token_file, "--ca-cert", c.ca_file, "--worker-id", "w-17",
+                        "--cluster-id", "c-1", "--region", "eu-de"});
+  auto first = host.agent(c, {"--entrypoint-command", "/bin/bash " + host.path("var/lib/nodeboot/payload/entrypoint.sh")});
+  BOOST_TEST(first.exit_code == 0, first.err);
+
+  host.reboot_and_boot();  // the payload's own reboot
+  BOOST_REQUIRE(eventually([&] { return host.has("reboot-requested"); }, std::chrono::seconds(90)));
+  // Ready on a new boot, but the agent had said Applying: not finished by the controller.
+  BOOST_TEST(annotation(node(n), names::ann_state) == "Rebooting");
+  BOOST_TEST(node(n)["spec"].value("unschedulable", false));
+  host.reboot_and_boot();  // the final reboot
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Done"; }),
+                        "never Done; host:\n" << read_file(host.units.string() + ".out") << "\nunits:\n"
+                                               << read_file(host.units) << "\nprogress:\n"
+                                               << read_file(host.path("var/lib/nodeboot/progress.json"))
+                                               << "\nnode:\n" << node(n).dump() << "\ncontroller:\n" << c.log());
+  BOOST_TEST(host.lines("entrypoint.runs") == (std::vector<std::string>{"run 1 w-17", "run 2 w-17"}));
+  BOOST_TEST(host.has("phase2"));
+  BOOST_TEST(!node(n)["spec"].value("unschedulable", false));
+  BOOST_TEST(!exists({"secret", "-n", sys, "nodeboot-" + n}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -20,9 +20,11 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
+#include "ipb_env.hpp"
 
 using namespace nodeboot;
 using namespace nodeboot::test;
+using namespace nodeboot::test::ipb;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -30,65 +32,6 @@ namespace {
 
 const std::string ignition_token = "e2e-ignition-token-5a1f";
 const std::string schedule{names::schedule_label};
-
-json get(const std::vector<std::string>& what) {
-  std::vector<std::string> args{"get"};
-  args.insert(args.end(), what.begin(), what.end());
-  args.insert(args.end(), {"-o", "json"});
-  return json::parse(cluster().kubectl_ok(args));
-}
-json node(const std::string& name) { return get({"node", name}); }
-
-// What nodeboot could change on a node: labels, annotations, spec (cordon, taints). Not the
-// resourceVersion, and not what kube-controller-manager owns: on a freshly created node its
-// node lifecycle controller lifts node.kubernetes.io/not-ready and its TTL controller adds
-// node.alpha.kubernetes.io/ttl, seconds later on a loaded machine, and kwok's status
-// updates move the resourceVersion on a node nobody in the test touched.
-json node_config(const std::string& name) {
-  auto n = node(name);
-  json annotations = n["metadata"].value("annotations", json::object());
-  annotations.erase("node.alpha.kubernetes.io/ttl");
-  json spec = n.value("spec", json::object());
-  if (spec.contains("taints")) {
-    json ours = json::array();
-    for (const auto& t : spec["taints"])
-      if (!t.value("key", "").starts_with("node.kubernetes.io/")) ours.push_back(t);
-    spec["taints"] = ours;
-  }
-  return {{"labels", n["metadata"].value("labels", json::object())}, {"annotations", annotations}, {"spec", spec}};
-}
-
-bool exists(const std::vector<std::string>& what) {
-  std::vector<std::string> args{"get"};
-  args.insert(args.end(), what.begin(), what.end());
-  return cluster().kubectl(args).exit_code == 0;
-}
-
-std::string annotation(const json& n, std::string_view key) {
-  return n.value("/metadata/annotations"_json_pointer, json::object()).value(std::string(key), "");
-}
-
-// Nodes of this test, deleted afterwards so later suites see only healthy kwok nodes.
-struct Nodes {
-  std::vector<std::string> names;
-  std::string selector;
-  Nodes(const std::string& prefix, int count) {
-    const std::string p = unique_name(prefix);
-    for (int i = 0; i < count; ++i) names.push_back(p + "-" + std::to_string(i));  // deleted even if creation fails
-    auto r = run({(source_dir() / "tests/cluster/nodes.sh").string(), "--state-dir", cluster().state_dir.string(),
-                  "--count", std::to_string(count), "--prefix", p});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "nodes.sh: " << r.err);
-    selector = "nodeboot-e2e=" + p;
-    for (const auto& n : names) {
-      cluster().kubectl_ok({"label", "node", n, selector});
-    }
-  }
-  ~Nodes() {
-    std::vector<std::string> args{"delete", "node", "--wait=false"};
-    args.insert(args.end(), names.begin(), names.end());
-    cluster().kubectl(args);
-  }
-};
 
 // The IPB manifests, the Ignition server and the agent's credentials, shared by the suite.
 struct Setup {
@@ -121,16 +64,7 @@ struct Setup {
     ca_file = test_pki().ca;
 
     // The DaemonSet's identity: a token of its ServiceAccount, bound by manifests/ipb's RBAC.
-    const std::string token = cluster().kubectl_ok({"create", "token", "nodeboot-ipb-agent", "-n", "nodeboot-system"});
-    const json cfg = json::parse(cluster().kubectl_ok({"config", "view", "--raw", "--minify", "-o", "json"}));
-    const json& c = cfg["clusters"][0]["cluster"];
-    json kc = {{"apiVersion", "v1"},
-               {"kind", "Config"},
-               {"clusters", {{{"name", "e2e"}, {"cluster", {{"server", c["server"]}, {"certificate-authority-data", c["certificate-authority-data"]}}}}}},
-               {"users", {{{"name", "agent"}, {"user", {{"token", token.substr(0, token.find_last_not_of("\n") + 1)}}}}}},
-               {"contexts", {{{"name", "e2e"}, {"context", {{"cluster", "e2e"}, {"user", "agent"}}}}}},
-               {"current-context", "e2e"}};
-    agent_kubeconfig = dir.write("agent.kubeconfig", kc.dump());
+    agent_kubeconfig = sa_kubeconfig(dir, "nodeboot-ipb-agent", "nodeboot-system");
   }
 
   std::vector<std::string> start_args(const std::vector<std::string>& nodes, const std::string& path = "/ignition") const {
@@ -148,7 +82,8 @@ struct Setup {
     o.env_set["NODE_NAME"] = node;
     o.timeout = std::chrono::minutes(2);
     return run({(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig", agent_kubeconfig.string(),
-                "--host-root", host.path().string(), "--firstboot-command", "true", "--reboot-command",
+                "--host-root", host.path().string(), "--host-unit", "", "--host-exec", "", "--firstboot-command", "true",
+                "--reboot-command",
                 "touch " + (host.path() / "rebooted").string(), "--http-timeout", "5s", "--attempts", "1"},
                o);
   }
@@ -157,22 +92,6 @@ struct Setup {
 Setup& setup() {
   static Setup s;
   return s;
-}
-
-// The reboot as a kubelet would show it: NotReady, then Ready with a new bootID.
-// kwok lets go of the node's status first; without its heartbeats the node lifecycle
-// controller would mark it NotReady after its grace period, so the test plays the reboot
-// only once the node side is done.
-void play_reboot(const std::string& n, const std::string& boot_id) {
-  cluster().kubectl_ok({"annotate", "node", n, "kwok.x-k8s.io/status=custom", "--overwrite"});
-  auto cond = [](const char* status) {
-    return json{{"type", "Ready"}, {"status", status}, {"reason", status == std::string("True") ? "KubeletReady" : "KubeletNotReady"},
-                {"message", "played by the e2e test"}};
-  };
-  cluster().kubectl_ok({"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
-                        json{{"status", {{"conditions", {cond("False")}}}}}.dump()});
-  cluster().kubectl_ok({"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
-                        json{{"status", {{"nodeInfo", {{"bootID", boot_id}}}, {"conditions", {cond("True")}}}}}.dump()});
 }
 
 // `kubectl nodeboot watch` in the background, its output in files so the test can see
@@ -216,6 +135,69 @@ json custom_taints(const json& n) {
   return out;
 }
 
+// The shipped validating webhooks for bootstrap Secrets and Nodes (manifests/webhook/base),
+// renamed, scoped to `node` and its Secret, and pointed at a port nobody listens on: the
+// API server cannot reach them, and with failurePolicy Fail it refuses what they guard,
+// as when nodeboot-webhook is down.
+struct UnreachableWebhooks {
+  std::string name = unique_name("nodeboot-down");
+  UnreachableWebhooks(const std::string& node, const std::string& node_selector) {
+    // kubectl prints one JSON document per object, back to back.
+    std::istringstream shipped(
+        cluster().kubectl_ok({"create", "--dry-run=client", "-o", "json", "-f",
+                              (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
+    const auto eq = node_selector.find('=');
+    for (json doc; (shipped >> std::ws).peek() != EOF;) {
+      shipped >> doc;
+      if (doc["kind"] != "ValidatingWebhookConfiguration") continue;
+      json config = {{"apiVersion", doc["apiVersion"]},
+                     {"kind", doc["kind"]},
+                     {"metadata", {{"name", name}}},
+                     {"webhooks", json::array()}};
+      for (json w : doc["webhooks"]) {
+        const std::string resource = w["rules"][0]["resources"][0];
+        if (resource != "secrets" && resource != "nodes") continue;
+        // Port 1 on loopback: connection refused, at once.
+        w["clientConfig"] = {{"url", "https://127.0.0.1:1" + w["clientConfig"]["service"]["path"].get<std::string>()}};
+        json match = json::object();
+        if (resource == "secrets")
+          match[std::string(names::node_label)] = node;
+        else
+          match[node_selector.substr(0, eq)] = node_selector.substr(eq + 1);
+        w["objectSelector"] = {{"matchLabels", match}};
+        config["webhooks"].push_back(w);
+      }
+      cluster().kubectl_ok({"create", "-f", "-"}, config.dump());
+    }
+  }
+  ~UnreachableWebhooks() {
+    cluster().kubectl({"delete", "validatingwebhookconfiguration", name, "--ignore-not-found"});
+  }
+  // Drops the Secret webhook: only the Node one (the schedule label) stays unreachable.
+  void reach_secrets() const {
+    const json config =
+        json::parse(cluster().kubectl_ok({"get", "validatingwebhookconfiguration", name, "-o", "json"}));
+    for (std::size_t i = 0; i < config["webhooks"].size(); ++i)
+      if (config["webhooks"][i]["name"] == "validate.secrets.nodeboot.io")
+        cluster().kubectl_ok({"patch", "validatingwebhookconfiguration", name, "--type=json", "-p",
+                              json::array({{{"op", "remove"}, {"path", "/webhooks/" + std::to_string(i)}}}).dump()});
+  }
+};
+
+// Whether the API server now refuses `node`'s bootstrap Secret for want of a webhook (the
+// configuration reaches the API server's admission a moment after it is stored).
+bool secret_webhook_unreachable(const std::string& node) {
+  const json secret = {{"apiVersion", "v1"},
+                       {"kind", "Secret"},
+                       {"type", std::string(names::bootstrap_secret_type)},
+                       {"metadata",
+                        {{"name", "nodeboot-" + node},
+                         {"namespace", "nodeboot-system"},
+                         {"labels", {{std::string(names::node_label), node}}}}},
+                       {"stringData", {{"os", "rhcos"}}}};
+  const auto r = cluster().kubectl({"create", "--dry-run=server", "-f", "-"}, secret.dump());
+  return r.err.find("failed calling webhook") != std::string::npos;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(ipb_workflow)
@@ -282,6 +264,192 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_before_anything_changes) {
   BOOST_TEST(node_config(n) == config_before);
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", "nodeboot-" + n}));
   BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", "nodeboot-" + n}));
+}
+
+// Issue 17: with nodeboot-webhook down, start used to cordon (and drain) and then fail on
+// the Secret, leaving the node out of service. Now the Secret is admitted in a server dry
+// run first; a refusal later (here the Node webhook, at the schedule label) is undone.
+BOOST_AUTO_TEST_CASE(with_the_webhook_down_start_changes_nothing_and_says_why) {
+  Nodes nodes("ipb-nowh", 1);
+  const std::string n = nodes.names[0], record = "nodeboot-" + n;
+  auto& s = setup();
+  const json before = node_config(n);
+  UnreachableWebhooks down(n, nodes.selector);
+  BOOST_REQUIRE(eventually([&] { return secret_webhook_unreachable(n); }));
+
+  auto r = cluster().kubectl(s.start_args({n}));
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("validate.secrets.nodeboot.io") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("admission webhook it needs is unreachable") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("nothing was changed on node " + n) != std::string::npos, r.err);
+  BOOST_TEST(r.err.find(ignition_token) == std::string::npos);
+  BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+
+  // The Secret is admitted now, the schedule label is not: the cordon, the Secret and the
+  // record are taken back, and the error lists them.
+  down.reach_secrets();
+  BOOST_REQUIRE(eventually([&] { return !secret_webhook_unreachable(n); }));
+  r = cluster().kubectl(s.start_args({n}));
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("schedule label " + schedule + ": ") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("validate.nodes.nodeboot.io") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("secret/" + record + " deleted; node/" + n + " uncordoned; configmap/" + record + " deleted") !=
+                 std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find("node " + n + " is as it was before this start") != std::string::npos, r.err);
+  BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+
+  // A node already cordoned, with a bootstrap Secret of other content: the Secret is put
+  // back as it was, the cordon (not this run's) stays.
+  cluster().kubectl_ok({"cordon", n});
+  cluster().kubectl_ok({"create", "secret", "generic", record, "-n", "nodeboot-system", "--type",
+                        std::string(names::bootstrap_secret_type), "--from-literal=os=rhcos",
+                        "--from-literal=ignition-url=https://ignition.example.com/earlier",
+                        "--from-literal=ignition-token=earlier-token", "--from-file=ca.crt=" + s.ca_file.string()});
+  cluster().kubectl_ok({"label", "secret", record, "-n", "nodeboot-system", std::string(names::node_label) + "=" + n});
+  const json cordoned = node_config(n);
+  const json earlier = get({"secret", "-n", "nodeboot-system", record});
+  r = cluster().kubectl(s.start_args({n}));
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(
+      r.err.find("secret/" + record + " put back as it was; configmap/" + record + " deleted") != std::string::npos,
+      r.err);
+  BOOST_TEST(r.err.find("uncordoned") == std::string::npos, r.err);
+  BOOST_TEST(node_config(n) == cordoned, node_config(n).dump() << "\nwas\n" << cordoned.dump());
+  const json after = get({"secret", "-n", "nodeboot-system", record});
+  BOOST_TEST(after["data"] == earlier["data"]);
+  BOOST_TEST(after["metadata"]["labels"] == earlier["metadata"]["labels"]);
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
+  cluster().kubectl({"delete", "secret", "-n", "nodeboot-system", record});
+}
+
+// A drain that cannot go on (a pod no controller would bring back, without --force) used to
+// leave the node cordoned; the cordon and the record are taken back.
+BOOST_AUTO_TEST_CASE(a_drain_that_cannot_proceed_is_undone) {
+  Nodes nodes("ipb-undrain", 1);
+  const std::string n = nodes.names[0], record = "nodeboot-" + n, pod = unique_name("bare");
+  const json bare = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", pod}, {"namespace", "default"}}},
+      {"spec", {{"nodeName", n}, {"containers", {{{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"}}}}}}};
+  cluster().kubectl_ok({"create", "-f", "-"}, bare.dump());
+  const json before = node_config(n);
+  auto args = setup().start_args({n});
+  args.insert(args.end(), {"--drain", "--ignore-daemonsets"});
+  const auto r = cluster().kubectl(args);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("drain: cannot drain node \"" + n + "\"") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("default/" + pod) != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("undone: node/" + n + " uncordoned; configmap/" + record + " deleted") != std::string::npos,
+             r.err);
+  BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+  cluster().kubectl({"delete", "pod", "-n", "default", pod, "--wait=false"});
+}
+
+// Issue 17: the schedule label is configured in several places; start reads the installed
+// DaemonSet's and refuses another before touching anything.
+BOOST_AUTO_TEST_CASE(start_refuses_a_schedule_label_the_daemonset_does_not_select) {
+  Nodes nodes("ipb-label", 1);
+  const std::string n = nodes.names[0], record = "nodeboot-" + n;
+  const std::string ibm = "ibm-cloud.kubernetes.io/ipb-schedule";
+  auto& s = setup();
+  const json before = node_config(n);
+  auto with = [&](std::vector<std::string> extra) {
+    auto a = s.start_args({n});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return cluster().kubectl(a);
+  };
+  auto r = with({"--schedule-label", ibm});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("--schedule-label " + ibm + " does not match DaemonSet nodeboot-system/nodeboot-ipb") !=
+                 std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find("nodeSelector is " + schedule + "=true") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("manifests/ipb/components/ibm-schedule-label") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("Nothing was changed") != std::string::npos, r.err);
+  r = with({"--daemonset", "nodeboot-system/no-such-daemonset"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("DaemonSet nodeboot-system/no-such-daemonset is not installed") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("--daemonset=none") != std::string::npos, r.err);
+  r = with({"--daemonset", "nodeboot-ipb"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("--daemonset: \"nodeboot-ipb\" is not NAMESPACE/NAME") != std::string::npos, r.err);
+  BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+}
+
+// The component switches every place the cluster side names the label; start with the
+// seed's label then lands the DaemonSet's pod on the node.
+BOOST_AUTO_TEST_CASE(the_ibm_schedule_label_component_switches_everything_together) {
+  const std::string ibm = "ibm-cloud.kubernetes.io/ipb-schedule";
+  const fs::path component = source_dir() / "manifests/ipb/components/ibm-schedule-label";
+  TempDir overlay;
+  auto rel = [&](const fs::path& p) { return fs::relative(p, overlay.path()).string(); };
+  overlay.write("all/kustomization.yaml",
+                "resources: [../" + rel(source_dir() / "manifests") + "]\ncomponents: [../" + rel(component) + "]\n");
+  const std::string rendered = cluster().kubectl_ok({"kustomize", (overlay.path() / "all").string()});
+  BOOST_TEST(rendered.find(schedule) == std::string::npos, "the shipped label is left somewhere");
+  std::size_t flags = 0;
+  for (auto at = rendered.find("--schedule-label=" + ibm); at != std::string::npos;
+       at = rendered.find("--schedule-label=" + ibm, at + 1))
+    ++flags;
+  BOOST_TEST(flags == 2u);                                             // the agent's and the webhook's
+  BOOST_TEST(rendered.find(ibm + ": \"true\"") != std::string::npos);  // the nodeSelector
+  BOOST_TEST(rendered.find("'" + ibm + "' in object.metadata.labels") != std::string::npos);  // the node webhook's CEL
+
+  // The DaemonSet alone, under a name of its own so the suite's stays as it is.
+  Nodes nodes("ipb-ibm", 1);
+  const std::string n = nodes.names[0], suffix = "-" + unique_name("ibm");
+  overlay.write("ds/kustomization.yaml", "resources: [../" + rel(source_dir() / "manifests/install-parts/ipb") +
+                                             "]\ncomponents: [../" + rel(component) + "]\nnameSuffix: " + suffix +
+                                             "\nlabels:\n  - pairs: {nodeboot-e2e: \"" + suffix.substr(1) +
+                                             "\"}\n    includeSelectors: true\n");
+  cluster().kubectl_ok({"apply", "-k", (overlay.path() / "ds").string()});
+  auto started = cluster().kubectl([&] {
+    auto a = setup().start_args({n});
+    a.insert(a.end(), {"--schedule-label", ibm, "--daemonset", "nodeboot-system/nodeboot-ipb" + suffix});
+    return a;
+  }());
+  BOOST_TEST(started.exit_code == 0, started.err);
+  BOOST_TEST(node(n)["metadata"]["labels"].value(ibm, "") == "true");
+  BOOST_TEST(eventually(
+                 [&] {
+                   const json pods = get({"pods", "-n", "nodeboot-system", "-l", "nodeboot-e2e=" + suffix.substr(1),
+                                          "--field-selector", "spec.nodeName=" + n});
+                   return !pods["items"].empty();
+                 },
+                 std::chrono::minutes(2)),
+             "no pod of the switched DaemonSet on " << n);
+  cluster().kubectl({"nodeboot", "abort", n, "--delete-secret", "--schedule-label", ibm});
+  cluster().kubectl({"delete", "-k", (overlay.path() / "ds").string(), "--wait=false"});
+}
+
+// RBAC is asked once per run (SelfSubjectAccessReviews) before any node is touched.
+BOOST_AUTO_TEST_CASE(missing_permissions_are_listed_before_anything_changes) {
+  Nodes nodes("ipb-rbac", 1);
+  const std::string n = nodes.names[0], user = unique_name("ipb-reader");
+  // Enough to find the nodes and the DaemonSet, nothing to change them.
+  cluster().kubectl_ok({"create", "clusterrole", user, "--verb=get,list", "--resource=nodes,daemonsets.apps"});
+  cluster().kubectl_ok({"create", "clusterrolebinding", user, "--clusterrole=" + user, "--user=" + user});
+  const json before = node_config(n);
+  auto args = setup().start_args({n});
+  args.insert(args.end(), {"--as", user, "--drain"});
+  const auto r = cluster().kubectl(args);
+  BOOST_TEST(r.exit_code != 0);
+  for (const char* need : {"patch nodes: to cordon", "create configmaps in nodeboot-system",
+                           "create secrets in nodeboot-system", "create pods/eviction"})
+    BOOST_TEST(r.err.find(need) != std::string::npos, need << " in: " << r.err);
+  BOOST_TEST(node_config(n) == before);
+  cluster().kubectl({"delete", "clusterrolebinding", user});
+  cluster().kubectl({"delete", "clusterrole", user});
 }
 
 BOOST_AUTO_TEST_CASE(one_node_full_cycle_with_the_real_agent) {
@@ -548,23 +716,43 @@ BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {
     return get({"pdb", "-n", "default", app}).value("/status/observedGeneration"_json_pointer, 0) >= 1;
   }));
 
-  TempDir out;
   auto args = setup().start_args({n});
   args.insert(args.end(), {"--drain", "--ignore-daemonsets", "--timeout", "120s"});
-  std::string cmd = "exec kubectl";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " >" + (out.path() / "out").string() + " 2>" + (out.path() / "err").string();
-  auto start = std::async(std::launch::async, [cmd] {
-    ProcessOptions o;
-    o.env_set["PATH"] = path_with_bin_dir();
-    o.env_set["KUBECONFIG"] = cluster().kubeconfig.string();
-    o.timeout = std::chrono::minutes(3);
-    return run_process({"/bin/sh", "-c", cmd}, o).value_or(ProcessResult{});
-  });
-  BOOST_REQUIRE(eventually([&] {
-    const auto err = read_file(out.path() / "err");
-    return err.find("PodDisruptionBudget") != std::string::npos && err.find("default/" + pod) != std::string::npos;
-  }));
+  // start in the background, its output and pid in `out` (kubectl execs the plugin, so the
+  // shell's pid is the plugin's), until it waits on the PodDisruptionBudget.
+  auto start_blocked = [&](const TempDir& out) {
+    std::string cmd = "echo $$ >" + (out.path() / "pid").string() + "; exec kubectl";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " >" + (out.path() / "out").string() + " 2>" + (out.path() / "err").string();
+    auto started = std::async(std::launch::async, [cmd] {
+      ProcessOptions o;
+      o.env_set["PATH"] = path_with_bin_dir();
+      o.env_set["KUBECONFIG"] = cluster().kubeconfig.string();
+      o.timeout = std::chrono::minutes(3);
+      return run_process({"/bin/sh", "-c", cmd}, o).value_or(ProcessResult{});
+    });
+    BOOST_REQUIRE(eventually([&] {
+      const auto err = read_file(out.path() / "err");
+      return err.find("PodDisruptionBudget") != std::string::npos && err.find("default/" + pod) != std::string::npos;
+    }));
+    return started;
+  };
+
+  // Ctrl-C while the drain waits: the cordon and the record are taken back.
+  const json before = node_config(n);
+  TempDir interrupted;
+  auto first = start_blocked(interrupted);
+  BOOST_REQUIRE(::kill(std::stoi(read_file(interrupted.path() / "pid")), SIGINT) == 0);
+  BOOST_TEST(first.get().exit_code == 1);
+  const std::string said = read_file(interrupted.path() / "err");
+  BOOST_TEST(said.find("drain: interrupted while draining") != std::string::npos, said);
+  BOOST_TEST(said.find("undone: node/" + n + " uncordoned; configmap/nodeboot-" + n + " deleted") != std::string::npos,
+             said);
+  BOOST_TEST(node_config(n) == before, node_config(n).dump() << "\nwas\n" << before.dump());
+  BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", "nodeboot-" + n}));
+
+  TempDir out;
+  auto start = start_blocked(out);
   BOOST_TEST(!node(n)["metadata"]["labels"].contains(schedule));  // still draining: not labelled yet
   cluster().kubectl_ok({"delete", "pdb", "-n", "default", app});
   const auto r = start.get();

@@ -73,6 +73,9 @@ CompletionPlan plan_completion(const json& record, const json& node, std::string
     if (re_registered && p.state.empty())
       return {CompletionAction::finish, "re-registered and Ready on a new boot (bootID " + p.boot_id + ")", {}};
   }
+  // No state on the same Node: start was cut short before its label, or abort is under way
+  // (it removes the annotations before the record). Neither is a stuck bootstrap.
+  if (p.state.empty() && !re_registered) return {};
   // In flight: progress is what the agent last wrote, or the record's time before it wrote anything.
   const auto since = parse_rfc3339(p.updated.empty() ? prior->recorded : p.updated);
   if (!since) return {};  // no time to measure from: nothing to decide on

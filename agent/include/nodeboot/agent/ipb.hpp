@@ -31,6 +31,7 @@ struct Step {
   int progress = 0;  // 0-100
   std::string reason;
   std::string message;
+  std::string boot_id{};  // the host's boot when known (host steps): nodeboot.io/boot-id
 };
 
 class Reporter {

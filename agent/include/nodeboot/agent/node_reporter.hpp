@@ -15,13 +15,17 @@ namespace nodeboot::agent {
 
 class NodeAnnotator final : public Reporter {
  public:
-  NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log);
+  // `keep_done`: never overwrite Done (the host side: the completion controller may have
+  // finished the node on its new boot before the host says Joining). Each report is then a
+  // read and a write conditional on the version read.
+  NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log, bool keep_done = false);
   void report(const Step& step) override;
 
  private:
   kube::Client& client_;
   std::string node_, attempt_;
   std::ostream& log_;
+  bool keep_done_;
 };
 
 }  // namespace nodeboot::agent

@@ -55,6 +55,12 @@ struct StartSpec {
 };
 
 // record prior state → cordon → drain (if asked) → create/replace the Secret → label.
+// First a server-side dry run of the Secret (the admission webhooks answer for it): a
+// refusal there changes nothing. A step that fails later (or Ctrl-C between steps) takes
+// back what this run did to the node (Secret deleted or put back, uncordon, record
+// deleted) and the error says, per object, what was undone; pods a drain removed stay
+// removed. Outside a dry run nothing is left half-applied. The run's own checks (the
+// DaemonSet's label, RBAC) are check_start's, in preflight.hpp.
 Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, const StartSpec& spec);
 
 // Cordon only (kubectl cordon), recording nothing: used by start.

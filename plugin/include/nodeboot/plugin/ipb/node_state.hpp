@@ -32,6 +32,7 @@ struct NodeProgress {
   std::string updated;  // RFC 3339
   std::string attempt;
   std::string boot_id;  // status.nodeInfo.bootID
+  std::string reported_boot_id;  // nodeboot.io/boot-id: the boot the agent wrote the state on
   bool ready = false;   // condition Ready=True
   bool unschedulable = false;
   bool scheduled = false;  // carries the schedule label
@@ -64,7 +65,8 @@ std::string record_name(std::string_view node);  // "nodeboot-<node>", in nodebo
 // since (a kubelet on a new OS adds some) stay. Returns whether anything changed.
 bool restore(nlohmann::json& node, const PriorState& prior, std::string_view schedule_label);
 
-// Completion as DESIGN.md defines it: Ready again with a bootID other than the recorded one.
+// Completion as DESIGN.md defines it: Ready again with a bootID other than the recorded one
+// (and, while Rebooting, other than the one the agent said it was rebooting from).
 bool rebooted(const NodeProgress& now, const PriorState& prior);
 
 }  // namespace nodeboot::plugin::ipb

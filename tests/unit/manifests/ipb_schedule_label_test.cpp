@@ -1,0 +1,44 @@
+// One schedule label (issue 17): the shipped manifests name the same label in every place
+// the cluster side configures it (the DaemonSet's nodeSelector, the agent's
+// --schedule-label, the node webhook's matchCondition) and it is DESIGN.md's, the plugin's
+// default. components/ibm-schedule-label is checked rendered, in e2e/ipb_workflow.
+#include <yaml-cpp/yaml.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "nodeboot/names.hpp"
+#include "nodeboot/test/support.hpp"
+
+using namespace nodeboot;
+using namespace nodeboot::test;
+
+BOOST_AUTO_TEST_SUITE(ipb_schedule_label)
+
+BOOST_AUTO_TEST_CASE(daemonset_agent_and_node_webhook_name_the_same_label) {
+  const std::string label(names::schedule_label);
+  const auto ds = YAML::LoadFile((source_dir() / "manifests/ipb/daemonset.yaml").string());
+  const auto pod = ds["spec"]["template"]["spec"];
+  BOOST_REQUIRE(pod["nodeSelector"].size() == 1u);
+  BOOST_TEST(pod["nodeSelector"][label].as<std::string>() == "true");
+  const auto agent = pod["containers"][0];
+  BOOST_TEST(agent["name"].as<std::string>() == "agent");
+  // The component replaces this list: only the label belongs in it.
+  BOOST_REQUIRE(agent["args"].size() == 1u);
+  BOOST_TEST(agent["args"][0].as<std::string>() == "--schedule-label=" + label);
+
+  bool found = false;
+  for (const auto& doc : YAML::LoadAllFromFile((source_dir() / "manifests/webhook/base/webhooks.yaml").string())) {
+    if (doc["kind"].as<std::string>() != "ValidatingWebhookConfiguration") continue;
+    // components/ibm-schedule-label patches /webhooks/3/matchConditions/0 (and tests it first).
+    const auto nodes = doc["webhooks"][3];
+    BOOST_TEST(nodes["name"].as<std::string>() == "validate.nodes.nodeboot.io");
+    BOOST_TEST(nodes["matchConditions"][0]["name"].as<std::string>() == "schedule-label-added");
+    const auto cel = nodes["matchConditions"][0]["expression"].as<std::string>();
+    BOOST_TEST(cel.find("'" + label + "' in object.metadata.labels") != std::string::npos, cel);
+    BOOST_TEST(cel.find("'" + label + "' in oldObject.metadata.labels") != std::string::npos, cel);
+    found = true;
+  }
+  BOOST_TEST(found);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

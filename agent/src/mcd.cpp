@@ -11,13 +11,20 @@ namespace fs = std::filesystem;
 
 std::string_view reason(McdFailure failure) {
   switch (failure) {
-    case McdFailure::podman_unavailable: return "McdPodmanUnavailable";
-    case McdFailure::pull_unauthorized: return "McdPullUnauthorized";
-    case McdFailure::pull_failed: return "McdPullFailed";
-    case McdFailure::podman_failed: return "McdPodmanFailed";
-    case McdFailure::not_in_image: return "McdNotInImage";
-    case McdFailure::not_executable: return "McdNotExecutable";
-    case McdFailure::write_failed: return "McdWriteFailed";
+    case McdFailure::podman_unavailable:
+      return "McdPodmanUnavailable";
+    case McdFailure::pull_unauthorized:
+      return "McdPullUnauthorized";
+    case McdFailure::pull_failed:
+      return "McdPullFailed";
+    case McdFailure::podman_failed:
+      return "McdPodmanFailed";
+    case McdFailure::not_in_image:
+      return "McdNotInImage";
+    case McdFailure::not_executable:
+      return "McdNotExecutable";
+    case McdFailure::write_failed:
+      return "McdWriteFailed";
   }
   return "McdFailed";
 }
@@ -76,7 +83,11 @@ bool looks_executable(const fs::path& file) {
   in.read(head.data(), head.size());
   const auto n = in.gcount();
   const std::string_view got(head.data(), static_cast<std::size_t>(n));
-  return got == std::string_view("\x7f" "ELF", 4) || got.starts_with("#!");
+  return got == std::string_view(
+                    "\x7f"
+                    "ELF",
+                    4) ||
+         got.starts_with("#!");
 }
 
 // Removes the container on every path out of extract_mcd.
@@ -178,8 +189,8 @@ std::expected<fs::path, McdError> extract_mcd(const McdOptions& o, std::ostream&
     fs::remove_all(staging, ec);
     const std::string said = copied.started ? output_tail(copied.result.err, stderr_tail) : copied.error;
     // podman cp: `"<path>" could not be found on container <name>: no such file or directory`
-    if (copied.started && (contains(copied.result.err, "could not be found") ||
-                           contains(copied.result.err, "no such file or directory")))
+    if (copied.started &&
+        (contains(copied.result.err, "could not be found") || contains(copied.result.err, "no such file or directory")))
       return failure(McdFailure::not_in_image, image + " has no " + o.path_in_image.string() +
                                                    ": mcd-image must be the release's machine-config-operator "
                                                    "image (`oc adm release info --image-for=machine-config-operator "
@@ -204,7 +215,8 @@ std::expected<fs::path, McdError> extract_mcd(const McdOptions& o, std::ostream&
   if (ec) {
     std::error_code ignored;
     fs::remove(staging, ignored);
-    return failure(McdFailure::write_failed, "cannot install " + o.destination.string() + " on the host: " + ec.message());
+    return failure(McdFailure::write_failed,
+                   "cannot install " + o.destination.string() + " on the host: " + ec.message());
   }
   log << "nodeboot-agent: mcd: " << o.destination.string() << " extracted from " << image << std::endl;
   return under(o.command_root, o.destination);

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
-
 #include <memory>
 #include <sstream>
 
@@ -71,17 +70,18 @@ struct Registry {
   Registry() {
     const auto& pki = test::test_pki();
     dir.write("htpasswd", htpasswd_line(user, password));
-    const auto config = dir.write("config.yml", "version: 0.1\n"
-                                                "log:\n  level: info\n"
-                                                "storage:\n  filesystem:\n    rootdirectory: " +
-                                                    (dir.path() / "storage").string() +
-                                                    "\n"
-                                                    "http:\n  addr: " +
-                                                    host + "\n  tls:\n    certificate: " + pki.cert.string() +
-                                                    "\n    key: " + pki.key.string() +
-                                                    "\n"
-                                                    "auth:\n  htpasswd:\n    realm: nodeboot-test\n    path: " +
-                                                    (dir.path() / "htpasswd").string() + "\n");
+    const auto config =
+        dir.write("config.yml",
+                  "version: 0.1\n"
+                  "log:\n  level: info\n"
+                  "storage:\n  filesystem:\n    rootdirectory: " +
+                      (dir.path() / "storage").string() +
+                      "\n"
+                      "http:\n  addr: " +
+                      host + "\n  tls:\n    certificate: " + pki.cert.string() + "\n    key: " + pki.key.string() +
+                      "\n"
+                      "auth:\n  htpasswd:\n    realm: nodeboot-test\n    path: " +
+                      (dir.path() / "htpasswd").string() + "\n");
     process = std::make_unique<test::Background>(
         std::vector<std::string>{tool("docker-registry"), "serve", config.string()}, dir.path() / "registry.log");
     // Up when /v2/ asks for a login over TLS signed by the test CA.
@@ -101,8 +101,8 @@ struct Registry {
 // The node's host, its podman storage and the images the tests pull.
 struct Env {
   Registry registry;
-  TempDir host;   // the host's /, for this process and for podman alike
-  TempDir work;   // image layouts, podman's storage, the pusher's credentials
+  TempDir host;  // the host's /, for this process and for podman alike
+  TempDir work;  // image layouts, podman's storage, the pusher's credentials
   std::ostringstream log;
   McdOptions options;
 
@@ -131,8 +131,10 @@ struct Env {
 
   std::vector<std::string> podman_storage() const {
     const auto w = work.path();
-    return {"--root",          (w / "podman/root").string(), "--runroot", (w / "podman/run").string(),
-            "--tmpdir",        (w / "podman/tmp").string(),  "--storage-driver", "vfs",
+    return {"--root",           (w / "podman/root").string(),
+            "--runroot",        (w / "podman/run").string(),
+            "--tmpdir",         (w / "podman/tmp").string(),
+            "--storage-driver", "vfs",
             "--events-backend", "none"};
   }
 
@@ -152,11 +154,11 @@ struct Env {
     require_ok(test::run({"umoci", "insert", "--rootless", "--image", layout + ":mcd", source.string(), path}),
                "umoci insert");
     const auto digest_file = work.path() / ("digest-" + name);
-    require_ok(test::run({"skopeo", "copy", "--quiet", "--dest-cert-dir", (host.path() / "etc/nodeboot-test/certs").string(),
-                          "--dest-authfile", (work.path() / "pusher-auth.json").string(), "--digestfile",
-                          digest_file.string(), "oci:" + layout + ":mcd",
-                          "docker://" + registry.host + "/ocp/" + name + ":stand-in"}),
-               "skopeo copy");
+    require_ok(
+        test::run({"skopeo", "copy", "--quiet", "--dest-cert-dir", (host.path() / "etc/nodeboot-test/certs").string(),
+                   "--dest-authfile", (work.path() / "pusher-auth.json").string(), "--digestfile", digest_file.string(),
+                   "oci:" + layout + ":mcd", "docker://" + registry.host + "/ocp/" + name + ":stand-in"}),
+        "skopeo copy");
     std::string digest = test::read_file(digest_file);
     while (!digest.empty() && (digest.back() == '\n' || digest.back() == ' ')) digest.pop_back();
     return registry.host + "/ocp/" + name + "@" + digest;
@@ -212,7 +214,7 @@ BOOST_AUTO_TEST_CASE(extracts_the_mcd_with_real_podman_and_runs_it) {
   BOOST_REQUIRE_MESSAGE(path.has_value(), (path ? "" : path.error().message) << "\nlog:\n" << env.log.str());
   BOOST_TEST(*path == env.installed());
   BOOST_TEST(test::read_file(*path) == stand_in_mcd);
-  struct stat st{};
+  struct stat st {};
   BOOST_REQUIRE(::stat(path->c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 07777) == 0700u);
   BOOST_REQUIRE(::stat(path->parent_path().c_str(), &st) == 0);

@@ -10,7 +10,8 @@ using nodeboot::agent::McdOptions;
 namespace {
 
 const std::string pullspec =
-    "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    "quay.io/openshift-release-dev/"
+    "ocp-v4.0-art-dev@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 McdOptions production() {
   McdOptions o;
@@ -63,9 +64,10 @@ BOOST_AUTO_TEST_CASE(host_paths_are_mapped_under_the_command_root) {
   o.podman_global_args = {"--root", "/tmp/s"};
   o.cert_dir = "/etc/nodeboot/certs";
   const auto c = agent::mcd_commands(o, true);
-  BOOST_TEST(c.pull == (Argv{"podman", "--root", "/tmp/s", "pull", "--quiet", "--authfile",
-                             "/tmp/h/var/lib/kubelet/config.json", "--cert-dir", "/tmp/h/etc/nodeboot/certs", pullspec}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      c.pull == (Argv{"podman", "--root", "/tmp/s", "pull", "--quiet", "--authfile",
+                      "/tmp/h/var/lib/kubelet/config.json", "--cert-dir", "/tmp/h/etc/nodeboot/certs", pullspec}),
+      boost::test_tools::per_element());
   BOOST_TEST(c.copy.back() == "/tmp/h/var/lib/nodeboot/bin/.machine-config-daemon.nodeboot-tmp");
   BOOST_TEST(c.remove.front() == "podman");
 }

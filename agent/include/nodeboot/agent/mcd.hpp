@@ -55,7 +55,7 @@ struct McdOptions {
   // Host path of the kubelet's pull secret on RHCOS; pulled without one when it is absent.
   std::filesystem::path authfile = "/var/lib/kubelet/config.json";
   std::filesystem::path destination = "/var/lib/nodeboot/bin/machine-config-daemon";  // host path, mode 0700
-  std::filesystem::path path_in_image = "/usr/bin/machine-config-daemon";  // where the MCO image has it
+  std::filesystem::path path_in_image = "/usr/bin/machine-config-daemon";             // where the MCO image has it
   std::string container_name = "nodeboot-mcd-extract";  // fixed: a rerun removes what a crash left behind
   // Podman's global options before the subcommand (tests: --root, --runroot, --storage-driver).
   std::vector<std::string> podman_global_args;
@@ -72,7 +72,7 @@ struct McdCommands {
   std::vector<std::string> pull;
   std::vector<std::string> remove;  // also run first, for a container a crashed run left
   std::vector<std::string> create;
-  std::vector<std::string> copy;    // to the destination's temporary sibling
+  std::vector<std::string> copy;  // to the destination's temporary sibling
 };
 // `use_authfile`: whether --authfile is passed (the pull secret exists on the host).
 McdCommands mcd_commands(const McdOptions& options, bool use_authfile);

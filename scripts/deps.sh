@@ -11,6 +11,9 @@ packages=(
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
   ccache  # rebuilds (second build tree, branch switches) reuse objects
+  # integration/agent_mcd: the agent extracts machine-config-daemon with real podman from a
+  # local docker-registry (htpasswd: libxcrypt's bcrypt), images made with umoci and skopeo
+  podman skopeo umoci docker-registry libcrypt-dev
   golang-go
 )
 # Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with

@@ -31,13 +31,6 @@ std::string read_boot_id(const HostPlan& plan) {
   return id;
 }
 
-std::string tail(const std::string& s, std::size_t n) {
-  std::string t = s.size() > n ? "…" + s.substr(s.size() - n) : s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  for (auto& c : t)
-    if (c == '\n') c = ' ';
-  return t;
-}
 
 // What each step says while it runs.
 Step running_step(const HostStep& s) {
@@ -194,7 +187,7 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     log << r->out << r->err;
     if (r->timed_out) return failed(&s, failure_reason(s), s.name + " did not finish within an hour");
     if (r->exit_code != 0)
-      return failed(&s, failure_reason(s), s.name + " exited " + std::to_string(r->exit_code) + ": " + tail(r->err, 300));
+      return failed(&s, failure_reason(s), s.name + " exited " + std::to_string(r->exit_code) + ": " + output_tail(r->err, 300));
     if (s.name == "reboot") return Outcome{State::rebooting, "", "reboot under way"};  // done once the boot changes
     s.status = "done";
     if (auto f = save()) return *f;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <sstream>
 #include <fstream>
 #include <ostream>
 #include <thread>
@@ -86,13 +87,6 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
 };
 
-std::string tail(const std::string& s, std::size_t n) {
-  std::string t = s.size() > n ? "…" + s.substr(s.size() - n) : s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  for (auto& c : t)
-    if (c == '\n') c = ' ';
-  return t;
-}
 
 class Runner {
  public:
@@ -212,7 +206,23 @@ class Runner {
       if (w) w = write_atomically(host("/var/lib/nodeboot/ignition.json"), config->dump(), owner_rw);
       if (!w) return failed("WriteFailed", w.error().message);
     }
-    return host_phase({{"firstboot", opt_.firstboot_command}, {"reboot", opt_.reboot_command}}, {});
+    // machine-config-daemon from the release image (seed 003), while the pod can still say why not.
+    std::string firstboot = opt_.firstboot_command;
+    if (rc.mcd_image && !opt_.dry_run) {
+      step(State::applying, 70, "extracting machine-config-daemon from " + rc.mcd_image->text);
+      last_progress_ = 70;
+      McdOptions mo = opt_.mcd;
+      mo.image = *rc.mcd_image;
+      mo.host_root = opt_.host_root;
+      mo.command_root = opt_.host_root_on_host;
+      mo.host_prefix.clear();
+      std::istringstream words(opt_.host_exec);
+      for (std::string w; words >> w;) mo.host_prefix.push_back(w);
+      auto mcd = extract_mcd(mo, log_);
+      if (!mcd) return failed(std::string(reason(mcd.error().failure)), mcd.error().message);
+      firstboot = mcd->string() + " firstboot-complete-machineconfig";
+    }
+    return host_phase({{"firstboot", firstboot}, {"reboot", opt_.reboot_command}}, {});
   }
 
   Outcome rhel(const bootstrap::Rhel& rh) {
@@ -268,7 +278,7 @@ class Runner {
     auto tar = run_process({"tar", "-xf", archive.string(), "-C", unpacked.string(), "--no-same-owner"}, tar_options);
     if (!tar || tar->exit_code != 0)
       return failed("PayloadUnpackFailed",
-                    "the payload is not a tar archive tar can unpack: " + (tar ? tail(tar->err, 200) : tar.error().message));
+                    "the payload is not a tar archive tar can unpack: " + (tar ? output_tail(tar->err, 200) : tar.error().message));
     if (opt_.dry_run) fs::remove_all(dir, ec);
 
     return host_phase({{"entrypoint", opt_.entrypoint_command}, {"reboot", opt_.reboot_command}},
@@ -348,7 +358,7 @@ class Runner {
     auto r = run_process({"/bin/sh", "-c", launch}, po);
     if (!r || r->exit_code != 0)
       return failed("HostUnitFailed", "cannot start the host unit " + unit + " (systemd-run): " +
-                                          (r ? tail(r->err, 300) : r.error().message));
+                                          (r ? output_tail(r->err, 300) : r.error().message));
     step(State::applying, 75, "handed over to the host unit " + unit + ": " + plan.steps.front().name +
                                   " and the reboot run on the host, resumed after each reboot by " +
                                   std::string(resume_unit));

@@ -40,6 +40,7 @@ inline constexpr std::string_view os = "os";
 inline constexpr std::string_view ignition_url = "ignition-url";
 inline constexpr std::string_view ignition_token = "ignition-token";
 inline constexpr std::string_view ca_crt = "ca.crt";
+inline constexpr std::string_view mcd_image = "mcd-image";
 inline constexpr std::string_view payload_url = "payload-url";
 inline constexpr std::string_view payload_token = "payload-token";
 inline constexpr std::string_view payload_sha256 = "payload-sha256";

@@ -14,7 +14,7 @@ namespace key = names::key;
 namespace {
 
 constexpr std::array common_keys{key::os, key::registry, key::report_url, key::report_token};
-constexpr std::array rhcos_keys{key::ignition_url, key::ignition_token, key::ca_crt};
+constexpr std::array rhcos_keys{key::ignition_url, key::ignition_token, key::ca_crt, key::mcd_image};
 constexpr std::array rhel_keys{key::payload_url,    key::payload_token, key::worker_id, key::cluster_id,
                                key::region,         key::payload_sha256, key::mirrors,  key::ca_crt};
 constexpr std::array rhcos_required{key::ignition_url, key::ignition_token, key::ca_crt};
@@ -36,7 +36,7 @@ bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 
 std::string known_keys() {
   std::string out;
-  for (auto k : {key::os, key::ignition_url, key::ignition_token, key::ca_crt, key::payload_url, key::payload_token,
+  for (auto k : {key::os, key::ignition_url, key::ignition_token, key::ca_crt, key::mcd_image, key::payload_url, key::payload_token,
                  key::worker_id, key::cluster_id, key::region, key::payload_sha256, key::mirrors, key::registry,
                  key::report_url, key::report_token}) {
     if (!out.empty()) out += ", ";
@@ -65,16 +65,20 @@ class Checker {
     return v;
   }
 
-  std::optional<HttpsUrl> url(std::string_view k) {
+  // A present value through `parse` (text → Result<T>); its error becomes the key's problem.
+  template <typename Parse>
+  auto parsed(std::string_view k, Parse parse) -> std::optional<typename decltype(parse(std::string_view()))::value_type> {
     const auto* v = get(k);
     if (!v) return std::nullopt;
-    auto parsed = parse_https_url(*v);
-    if (!parsed) {
-      add(k, parsed.error().message);
+    auto result = parse(*v);
+    if (!result) {
+      add(k, result.error().message);
       return std::nullopt;
     }
-    return std::move(*parsed);
+    return std::move(*result);
   }
+
+  std::optional<HttpsUrl> url(std::string_view k) { return parsed(k, parse_https_url); }
 
   std::optional<Secret> token(std::string_view k) {
     const auto* v = get(k);
@@ -211,6 +215,7 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
   auto ignition_url = c.url(key::ignition_url);
   auto ignition_token = c.token(key::ignition_token);
   auto ca = c.ca(key::ca_crt);
+  auto mcd_image = c.parsed(key::mcd_image, parse_digest_ref);
   auto payload_url = c.url(key::payload_url);
   auto payload_token = c.token(key::payload_token);
   auto worker_id = c.id(key::worker_id, max_id_length, false);
@@ -221,13 +226,7 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
   auto report_url = c.url(key::report_url);
   auto report_token = c.token(key::report_token);
 
-  std::optional<HostPort> registry;
-  if (const auto* v = c.get(key::registry)) {
-    if (auto parsed = parse_host_port(*v))
-      registry = std::move(*parsed);
-    else
-      c.add(key::registry, parsed.error().message);
-  }
+  auto registry = c.parsed(key::registry, parse_host_port);
   const bool has_report_url = c.get(key::report_url) != nullptr;
   const bool has_report_token = c.get(key::report_token) != nullptr;
   if (has_report_url && !has_report_token)
@@ -240,7 +239,7 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
   BootstrapSpec spec;
   spec.os = *os;
   if (*os == Os::rhcos) {
-    spec.rhcos = Rhcos{std::move(*ignition_url), std::move(*ignition_token), std::move(*ca)};
+    spec.rhcos = Rhcos{std::move(*ignition_url), std::move(*ignition_token), std::move(*ca), std::move(mcd_image)};
   } else {
     Rhel rhel{std::move(*payload_url), std::move(*payload_token), std::move(*worker_id), std::move(*cluster_id),
               std::move(*region),      std::move(sha),            {},                    std::move(ca)};
@@ -260,6 +259,7 @@ SecretData to_data(const BootstrapSpec& spec) {
     put(key::ignition_url, spec.rhcos->ignition_url.text);
     put(key::ignition_token, spec.rhcos->ignition_token.reveal());
     put(key::ca_crt, spec.rhcos->ca_pem);
+    if (spec.rhcos->mcd_image) put(key::mcd_image, spec.rhcos->mcd_image->text);
   }
   if (spec.rhel) {
     const auto& r = *spec.rhel;

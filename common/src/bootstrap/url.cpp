@@ -81,6 +81,27 @@ bool printable_ascii(std::string_view s) {
   return std::ranges::all_of(s, [](char c) { return c > ' ' && c < 0x7f; });
 }
 
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// A repository path component (distribution/reference): lower-case letters and digits,
+// joined by one '.', one or two '_', or any run of '-'.
+bool valid_path_component(std::string_view c) {
+  if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) return false;
+  for (std::size_t i = 0; i < c.size();) {
+    if (is_lower_alnum(c[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < c.size() && !is_lower_alnum(c[j])) ++j;
+    const auto sep = c.substr(i, j - i);
+    const bool dashes = std::ranges::all_of(sep, [](char ch) { return ch == '-'; });
+    if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
+    i = j;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<HttpsUrl> parse_https_url(std::string_view text) {
@@ -123,6 +144,60 @@ Result<HostPort> parse_host_port(std::string_view text) {
   auto split = split_authority(text);
   if (!split) return fail(ErrorKind::invalid_input, split.error().message);
   return HostPort{std::move(split->first), split->second};
+}
+
+Result<DigestRef> parse_digest_ref(std::string_view text) {
+  constexpr std::string_view example = "registry.example.com/repository@sha256:<64 hex digits>";
+  if (text.empty()) return fail(ErrorKind::invalid_input, "is empty; give " + std::string(example));
+  if (!printable_ascii(text))
+    return fail(ErrorKind::invalid_input,
+                "contains whitespace, control or non-ASCII characters (often a trailing newline); remove them");
+  if (text.find("://") != std::string_view::npos)
+    return fail(ErrorKind::invalid_input, "must be an image pullspec without a scheme; remove the scheme://");
+  const auto at = text.find('@');
+  const auto name = text.substr(0, at);
+  const auto last_slash = name.rfind('/');
+  // A ':' after the last '/' starts a tag (before it, it would be the registry's port).
+  const bool tagged = name.find(':', last_slash == std::string_view::npos ? 0 : last_slash) != std::string_view::npos;
+  if (at == std::string_view::npos)
+    return fail(ErrorKind::invalid_input,
+                std::string(tagged ? "is pinned by a tag, which can be moved to another image; "
+                                   : "has no digest; ") +
+                    "name the image by its digest: " + std::string(example) +
+                    " (`oc adm release info --image-for=machine-config-operator RELEASE` prints it)");
+  const auto digest = text.substr(at + 1);
+  constexpr std::string_view algorithm = "sha256:";
+  constexpr std::size_t sha256_hex = 64;
+  if (!digest.starts_with(algorithm))
+    return fail(ErrorKind::invalid_input, "must end in @sha256:<64 hex digits>; other digest algorithms are not accepted");
+  const auto hex = digest.substr(algorithm.size());
+  if (hex.size() != sha256_hex ||
+      !std::ranges::all_of(hex, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+    return fail(ErrorKind::invalid_input, "the digest after @sha256: must be exactly 64 lower-case hex digits");
+  if (tagged)
+    return fail(ErrorKind::invalid_input, "has both a tag and a digest; remove the :tag, the digest alone names the image");
+  // 255: distribution's limit on a repository name including its registry.
+  constexpr std::size_t max_name = 255;
+  if (name.size() > max_name)
+    return fail(ErrorKind::invalid_input, "the name before '@' is longer than 255 characters");
+  const auto first_slash = name.find('/');
+  const auto registry = name.substr(0, first_slash);
+  const bool looks_like_registry = first_slash != std::string_view::npos &&
+                                   (registry.find_first_of(".:[") != std::string_view::npos || registry == "localhost");
+  if (!looks_like_registry)
+    return fail(ErrorKind::invalid_input, "must start with its registry host (" + std::string(example) +
+                                              "): a short name would be resolved by the node's registries.conf");
+  if (auto split = split_authority(registry); !split)
+    return fail(ErrorKind::invalid_input, "the registry: " + split.error().message);
+  const auto repository = name.substr(first_slash + 1);
+  for (std::size_t start = 0; start <= repository.size();) {
+    const auto slash = std::min(repository.find('/', start), repository.size());
+    if (!valid_path_component(repository.substr(start, slash - start)))
+      return fail(ErrorKind::invalid_input,
+                  "the repository must be '/'-separated parts of lower-case letters and digits joined by '.', '_' or '-'");
+    start = slash + 1;
+  }
+  return DigestRef{std::string(registry), std::string(repository), std::string(digest), std::string(text)};
 }
 
 }  // namespace nodeboot::bootstrap

@@ -124,4 +124,12 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   return result;
 }
 
+std::string output_tail(std::string_view output, std::size_t max_chars) {
+  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.remove_suffix(1);
+  std::string t = output.size() > max_chars ? "…" + std::string(output.substr(output.size() - max_chars)) : std::string(output);
+  for (auto& c : t)
+    if (c == '\n') c = ' ';
+  return t;
+}
+
 }  // namespace nodeboot

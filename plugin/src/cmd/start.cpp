@@ -26,6 +26,7 @@ constexpr KeyFlag key_flags[] = {
     {names::key::ignition_url, "--ignition-url"},
     {names::key::ignition_token, "--ignition-token-file"},
     {names::key::ca_crt, "--ca-cert"},
+    {names::key::mcd_image, "--mcd-image"},
     {names::key::payload_url, "--payload-url"},
     {names::key::payload_token, "--payload-token-file"},
     {names::key::payload_sha256, "--payload-sha256"},
@@ -76,12 +77,12 @@ Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
   const std::string os = p["os"].as<std::string>();
   if (os != "rhcos" && os != "rhel")
     return fail(ErrorKind::invalid_input, "--os: \"" + os + "\" is not supported; use rhcos or rhel");
-  const std::vector<std::string> rhcos_only{"ignition-url", "ignition-token-file", "ca-cert"};
+  // --ca-cert serves both (a payload server behind a private CA).
+  const std::vector<std::string> rhcos_only{"ignition-url", "ignition-token-file", "mcd-image"};
   const std::vector<std::string> rhel_only{"payload-url", "payload-token-file", "worker-id", "cluster-id", "region",
                                            "payload-sha256", "mirrors"};
-  for (const auto& f : os == "rhcos" ? rhel_only : std::vector<std::string>{"ignition-url", "ignition-token-file"})
+  for (const auto& f : os == "rhcos" ? rhel_only : rhcos_only)
     if (p.count(f)) return fail(ErrorKind::invalid_input, "--" + f + " does not apply to --os " + os);
-  (void)rhcos_only;
 
   bootstrap::SecretData data;
   bool stdin_used = false;
@@ -97,6 +98,7 @@ Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
     return {};
   };
   text("ignition-url", names::key::ignition_url);
+  text("mcd-image", names::key::mcd_image);
   text("payload-url", names::key::payload_url);
   text("worker-id", names::key::worker_id);
   text("cluster-id", names::key::cluster_id);
@@ -150,6 +152,9 @@ int start(std::vector<std::string> args, Io& io) {
       ("os", "rhcos or rhel", cxxopts::value<std::string>())
       ("ignition-url", "rhcos: https URL of the Ignition config (machine config server)", cxxopts::value<std::string>())
       ("ignition-token-file", "rhcos: file holding the Ignition bearer token (- = stdin)", cxxopts::value<std::string>())
+      ("mcd-image", "rhcos: image to extract machine-config-daemon from, by digest (registry/repo@sha256:...; "
+                    "`oc adm release info --image-for=machine-config-operator RELEASE`); without it the host's own is used",
+       cxxopts::value<std::string>())
       ("ca-cert", "PEM CA bundle that signed the Ignition (or payload) server's certificate", cxxopts::value<std::string>())
       ("payload-url", "rhel: https URL of the bootstrap payload", cxxopts::value<std::string>())
       ("payload-token-file", "rhel: file holding the payload bearer token (- = stdin)", cxxopts::value<std::string>())
@@ -193,6 +198,9 @@ int start(std::vector<std::string> args, Io& io) {
   // Everything is checked before the first request that changes anything.
   auto data = secret_data(p);
   if (!data) return ipbcli::report_error(io, data.error());
+  if (p["os"].as<std::string>() == "rhcos" && !p.count("mcd-image"))
+    io.err << "warning: no --mcd-image: the agent will run the host's own machine-config-daemon, which RHCOS does not "
+              "ship; name the release's machine-config-operator image by digest unless this install put one there\n";
   auto format = ipbcli::output_format(p, {"json", "yaml", "name"});
   if (!format) return ipbcli::report_error(io, format.error());
   auto dry = ipbcli::dry_run(p);

@@ -7,10 +7,7 @@
 // gate-release controller replicas running as nodeboot-system/nodeboot-webhook with a
 // TokenRequest token. Small on purpose; the webhook's own e2e helpers can replace it.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -38,52 +35,6 @@ inline json kubectl_json(const std::vector<std::string>& args) {
   a.insert(a.end(), {"-o", "json"});
   return json::parse(cluster().kubectl_ok(a));
 }
-
-// A child process with its output in a log file, stopped (SIGTERM, then SIGKILL) on scope
-// exit, and killed by the kernel if this test process dies first (a crash, ctest's timeout):
-// a controller replica left behind would keep holding the Lease and writing to the cluster
-// every later suite shares.
-class Background {
- public:
-  Background(const std::vector<std::string>& argv, const std::filesystem::path& log) : log_(log) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    BOOST_REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {  // only async-signal-safe calls until exec: the test process has threads
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // fires when the forking thread ends: tests run on one thread
-      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) ::_exit(127);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  ~Background() { stop(SIGTERM); }
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
-  // Sends `sig` and waits (SIGKILL after 20 s); returns the exit status.
-  int stop(int sig) {
-    if (pid_ <= 0) return 0;
-    ::kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (::waitpid(pid_, &status, WNOHANG) == 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-    return status;
-  }
-  std::string log() const { return read_file(log_); }
-
- private:
-  pid_t pid_ = -1;
-  std::filesystem::path log_;
-};
 
 // One nodeboot-webhook process; the first one is registered with the API server.
 struct WebhookProcess {

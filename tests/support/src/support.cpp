@@ -1,7 +1,11 @@
 #include "nodeboot/test/support.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
 
@@ -91,6 +96,49 @@ std::string unique_name(const std::string& prefix) {
   return prefix + "-" + std::to_string(::getpid() % 100000) + "-" + std::to_string(salt) + "-" +
          std::to_string(counter++);
 }
+
+Background::Background(const std::vector<std::string>& argv, const fs::path& log) : log_(log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  BOOST_REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {  // only async-signal-safe calls until exec: the test process has threads
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // fires when the forking thread ends: tests run on one thread
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) ::_exit(127);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+Background::~Background() { stop(SIGTERM); }
+
+int Background::stop(int sig) {
+  if (pid_ <= 0) return 0;
+  ::kill(pid_, sig);
+  int status = 0;
+  // 200 x 100 ms: 20 s for a clean exit before SIGKILL.
+  for (int i = 0; i < 200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (::waitpid(pid_, &status, WNOHANG) == 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+  return status;
+}
+
+bool Background::exited() {
+  if (pid_ <= 0) return true;
+  if (::waitpid(pid_, nullptr, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
+
+std::string Background::log() const { return read_file(log_); }
 
 int free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

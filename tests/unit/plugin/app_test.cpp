@@ -68,4 +68,15 @@ BOOST_AUTO_TEST_CASE(version_reports_a_missing_kubeconfig_naming_the_path) {
   BOOST_TEST(r.err.find("/nonexistent/kubeconfig") != std::string::npos);
 }
 
+// Checked before any connection: no cluster is needed to see these refusals.
+BOOST_AUTO_TEST_CASE(start_takes_mcd_image_for_rhcos_only_and_pinned_by_digest) {
+  auto tagged = run_plugin({"start", "node-1", "--os", "rhcos", "--mcd-image", "quay.io/openshift/mcd:4.16"});
+  BOOST_TEST(tagged.code != 0);
+  BOOST_TEST(tagged.err.find("--mcd-image: is pinned by a tag") != std::string::npos, tagged.err);
+  BOOST_TEST(tagged.err.find("@sha256:") != std::string::npos, tagged.err);
+  auto rhel = run_plugin({"start", "node-1", "--os", "rhel", "--mcd-image", "quay.io/openshift/mcd@sha256:" + std::string(64, 'a')});
+  BOOST_TEST(rhel.code != 0);
+  BOOST_TEST(rhel.err.find("--mcd-image does not apply to --os rhel") != std::string::npos, rhel.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

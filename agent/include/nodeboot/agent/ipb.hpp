@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nodeboot/agent/mcd.hpp"
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/util/result.hpp"
 
@@ -85,6 +86,9 @@ struct BootstrapOptions {
   std::filesystem::path host_root_on_host = "/";  // where the host unit finds the host's / (tests: a fake root)
   std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
   std::string node, attempt;  // recorded in the progress file for the host unit
+  // RHCOS with mcd-image: how machine-config-daemon is pulled and copied out (mcd.hpp); its
+  // image, host_root, host prefix and command root are filled from the Secret and the above.
+  McdOptions mcd;
   std::chrono::milliseconds http_timeout{std::chrono::seconds(30)};
   // The OS automation runs yum updates and ansible: an hour is generous, not infinite.
   std::chrono::milliseconds command_timeout{std::chrono::hours(1)};

@@ -4,7 +4,9 @@
 // `nodeboot.io/bootstrap`, label `nodeboot.io/node=<node>`.
 //
 //   os              rhcos | rhel
-//   rhcos           ignition-url (https), ignition-token, ca.crt (PEM CA)
+//   rhcos           ignition-url (https), ignition-token, ca.crt (PEM CA); optional
+//                   mcd-image (registry/repo@sha256:<64 hex>: the image the agent extracts
+//                   machine-config-daemon from; without it the host's own binary is used)
 //   rhel            payload-url (https), payload-token, worker-id, cluster-id, region;
 //                   optional payload-sha256 (64 hex), mirrors (comma-separated https URLs),
 //                   ca.crt (PEM CA, for a payload server behind a private CA)
@@ -52,6 +54,10 @@ struct Rhcos {
   HttpsUrl ignition_url;
   Secret ignition_token;
   std::string ca_pem;
+  // Where machine-config-daemon comes from (seed 003: "extracts the machine-config-daemon
+  // from the release image"). Unset: a machine-config-daemon already on the host's PATH,
+  // as on an install that put one there; RHCOS itself does not ship one.
+  std::optional<DigestRef> mcd_image{};
 };
 
 struct Rhel {

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nodeboot/util/result.hpp"
@@ -28,5 +29,9 @@ struct ProcessResult {
 // Runs argv[0] (searched in PATH) without a shell, feeding stdin and capturing both
 // output streams without deadlock. Fails only when the program cannot be started.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// The last `max_chars` of a command's output on one line (newlines become spaces, a
+// leading "…" when cut), for a message that quotes what the command said.
+std::string output_tail(std::string_view output, std::size_t max_chars);
 
 }  // namespace nodeboot

@@ -150,6 +150,35 @@ BOOST_AUTO_TEST_CASE(required_keys_per_os) {
   BOOST_TEST(has(problems_of(with_rhel_only), "mirrors", "only when os is rhel"));
 }
 
+BOOST_AUTO_TEST_CASE(mcd_image_is_an_optional_rhcos_key_pinned_by_digest) {
+  const std::string hex = "3f2a6f3c4b8d9e0a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899";
+  const std::string pinned = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + hex.substr(0, 64);
+  // Without it the Secret stays valid: the host's own machine-config-daemon is used.
+  auto without = bs::parse(rhcos(), now);
+  BOOST_REQUIRE_MESSAGE(without.has_value(), why(without));
+  BOOST_TEST(!without->rhcos->mcd_image.has_value());
+
+  auto d = rhcos();
+  d.emplace("mcd-image", Secret(pinned));
+  auto spec = bs::parse(d, now);
+  BOOST_REQUIRE_MESSAGE(spec.has_value(), why(spec));
+  BOOST_REQUIRE(spec->rhcos->mcd_image.has_value());
+  BOOST_TEST(spec->rhcos->mcd_image->text == pinned);
+  BOOST_TEST(spec->rhcos->mcd_image->digest == "sha256:" + hex.substr(0, 64));
+  BOOST_TEST((bs::to_data(*spec) == d));
+
+  auto tagged = rhcos();
+  tagged.emplace("mcd-image", Secret("quay.io/openshift-release-dev/ocp-release:4.16.3-x86_64"));
+  auto ps = problems_of(tagged);
+  BOOST_REQUIRE(ps.size() == 1u);
+  BOOST_TEST(has(ps, "mcd-image", "pinned by a tag"));
+  BOOST_TEST(has(ps, "mcd-image", "@sha256:"));
+
+  auto on_rhel = rhel();
+  on_rhel.emplace("mcd-image", Secret(pinned));
+  BOOST_TEST(has(problems_of(on_rhel), "mcd-image", "only when os is rhcos"));
+}
+
 BOOST_AUTO_TEST_CASE(ca_crt_must_be_a_current_ca_certificate) {
   const auto with_ca = [](const std::string& pem) {
     auto d = rhcos();

@@ -2,6 +2,7 @@
 
 #include "nodeboot/bootstrap/url.hpp"
 
+using nodeboot::bootstrap::parse_digest_ref;
 using nodeboot::bootstrap::parse_host_port;
 using nodeboot::bootstrap::parse_https_url;
 
@@ -75,6 +76,51 @@ BOOST_AUTO_TEST_CASE(registry_is_host_with_optional_port) {
   BOOST_TEST(parse_host_port("quay.io:99999").error().message.find("port") != std::string::npos);
   BOOST_TEST(parse_host_port("quay.io\n").error().message.find("newline") != std::string::npos);
   BOOST_TEST(!parse_host_port("").has_value());
+}
+
+const std::string hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+BOOST_AUTO_TEST_CASE(image_pullspecs_are_pinned_by_digest) {
+  const std::string quay = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + hex64;
+  auto ref = parse_digest_ref(quay);
+  BOOST_REQUIRE(ref.has_value());
+  BOOST_TEST(ref->registry == "quay.io");
+  BOOST_TEST(ref->repository == "openshift-release-dev/ocp-v4.0-art-dev");
+  BOOST_TEST(ref->digest == "sha256:" + hex64);
+  BOOST_TEST(ref->text == quay);
+  for (const std::string ok : {"127.0.0.1:5000/ocp/mcd@sha256:", "localhost/mcd@sha256:", "[::1]:5000/a/b_c__d--e.f@sha256:",
+                               "mirror.example.com:8443/ocp4/openshift4@sha256:"}) {
+    auto r = parse_digest_ref(ok + hex64);
+    BOOST_TEST(r.has_value(), ok << ": " << (r ? "" : r.error().message));
+  }
+  BOOST_TEST(parse_digest_ref("127.0.0.1:5000/ocp/mcd@sha256:" + hex64)->registry == "127.0.0.1:5000");
+}
+
+BOOST_AUTO_TEST_CASE(tags_short_names_and_bad_digests_are_refused_with_the_fix) {
+  const auto message = [](const std::string& text) {
+    auto r = parse_digest_ref(text);
+    BOOST_REQUIRE_MESSAGE(!r.has_value(), text << " was accepted");
+    return r.error().message;
+  };
+  BOOST_TEST(message("quay.io/ocp/mcd:4.16").find("pinned by a tag") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd:4.16").find("@sha256:") != std::string::npos);
+  BOOST_TEST(message("ubuntu:22.04").find("tag") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd").find("no digest") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd:4.16@sha256:" + hex64).find("remove the :tag") != std::string::npos);
+  BOOST_TEST(message("ocp/mcd@sha256:" + hex64).find("registry") != std::string::npos);
+  BOOST_TEST(message("mcd@sha256:" + hex64).find("registry") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd@sha512:" + hex64 + hex64).find("sha256") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd@sha256:" + hex64.substr(1)).find("64") != std::string::npos);
+  std::string upper = hex64;
+  upper[10] = 'A';
+  BOOST_TEST(message("quay.io/ocp/mcd@sha256:" + upper).find("lower-case") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/MCD@sha256:" + hex64).find("repository") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp//mcd@sha256:" + hex64).find("repository") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd-@sha256:" + hex64).find("repository") != std::string::npos);
+  BOOST_TEST(message("quay.io/ocp/mcd@sha256:" + hex64 + "\n").find("newline") != std::string::npos);
+  BOOST_TEST(message("docker://quay.io/ocp/mcd@sha256:" + hex64).find("scheme") != std::string::npos);
+  BOOST_TEST(message("bad_host.io/ocp/mcd@sha256:" + hex64).find("registry") != std::string::npos);
+  BOOST_TEST(message("").find("empty") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -47,4 +47,10 @@ BOOST_AUTO_TEST_CASE(missing_program_is_an_error_naming_it) {
   BOOST_TEST(r.error().message.find("/nonexistent/prog") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(output_tail_is_one_line_of_the_end) {
+  BOOST_TEST(output_tail("Error: one\ntwo\n\n", 100) == "Error: one two");
+  BOOST_TEST(output_tail("abcdef\n", 3) == "…def");
+  BOOST_TEST(output_tail("", 10).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

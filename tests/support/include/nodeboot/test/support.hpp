@@ -2,6 +2,8 @@
 
 // Shared by the unit, integration and e2e layers.
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,6 +50,27 @@ const Cluster& cluster();
 
 // A name unique to this test process, for objects the test creates (DNS-1123).
 std::string unique_name(const std::string& prefix);
+
+// A child process with its output in a log file, stopped (SIGTERM, then SIGKILL) on scope
+// exit, and killed by the kernel if this test process dies first (a crash, ctest's
+// timeout): a server left behind would hold its port and state past the test. argv[0]
+// is a path (execv, no PATH search).
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  ~Background();  // stop(SIGTERM)
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  // Sends `sig` and waits (SIGKILL after 20 s); returns the wait status.
+  int stop(int sig);
+  // Whether the process has ended (reaped here; stop() is then a no-op).
+  bool exited();
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path log_;
+};
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close), for a
 // server the test starts by command line.

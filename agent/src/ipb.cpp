@@ -219,7 +219,7 @@ class Runner {
       std::istringstream words(opt_.host_exec);
       for (std::string w; words >> w;) mo.host_prefix.push_back(w);
       auto mcd = extract_mcd(mo, log_);
-      if (!mcd) return failed(std::string(reason(mcd.error().failure)), mcd.error().message);
+      if (!mcd) return failed(std::string(agent::reason(mcd.error().failure)), mcd.error().message);
       firstboot = mcd->string() + " firstboot-complete-machineconfig";
     }
     return host_phase({{"firstboot", firstboot}, {"reboot", opt_.reboot_command}}, {});

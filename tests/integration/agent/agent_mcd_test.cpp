@@ -13,6 +13,8 @@
 #include <sstream>
 
 #include "nodeboot/agent/fetch.hpp"
+#include "nodeboot/agent/host_steps.hpp"
+#include "nodeboot/agent/ipb.hpp"
 #include "nodeboot/agent/mcd.hpp"
 #include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
@@ -293,6 +295,48 @@ BOOST_AUTO_TEST_CASE(a_host_without_podman_is_McdPodmanUnavailable) {
   env.options.host_prefix = {"/nonexistent/nsenter", "--"};
   const auto e = env.expect_failure(McdFailure::podman_unavailable);
   BOOST_TEST(e.message.find("privileged with hostPID") != std::string::npos, e.message);
+}
+
+// The engine with mcd-image: the MCD comes out of the image before the label goes, and
+// firstboot runs the extracted binary (in-process here: host_steps' own tests cover the unit).
+BOOST_AUTO_TEST_CASE(the_bootstrap_runs_firstboot_with_the_mcd_from_the_image) {
+  Env env;
+  env.use(env.push("mcd-engine", "/usr/bin/machine-config-daemon", stand_in_mcd));
+  test::HttpsServer ignition;
+  ignition.server.Get("/ignition", [](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") != "Bearer ign-token") {
+      res.status = 401;
+      return;
+    }
+    res.set_content(R"({"ignition":{"version":"3.4.0"},"storage":{"files":[]}})", "application/json");
+  });
+  ignition.start();
+  env.host.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
+  bootstrap::BootstrapSpec spec;
+  spec.os = bootstrap::Os::rhcos;
+  spec.rhcos = bootstrap::Rhcos{*bootstrap::parse_https_url(ignition.url("/ignition")), Secret(std::string("ign-token")),
+                                test::read_file(test::test_pki().ca)};
+  spec.rhcos->mcd_image = env.options.image;
+  BootstrapOptions o;
+  o.host_root = o.host_root_on_host = env.host.path();
+  o.reboot_command = "true";
+  o.mcd = env.options;
+  o.node = "n1";
+  o.attempt = "1";
+  FanOut nobody;
+  bool label_removed_before_firstboot = false;
+  const auto outcome = run_bootstrap(spec, o, nobody, [&]() -> Result<void> {
+    label_removed_before_firstboot = true;
+    return {};
+  }, env.log);
+  BOOST_TEST((outcome.state == State::rebooting), outcome.reason << ": " << outcome.message << "\n" << env.log.str());
+  BOOST_TEST(label_removed_before_firstboot);
+  BOOST_TEST(env.log.str().find("stand-in machine-config-daemon: firstboot-complete-machineconfig") != std::string::npos,
+             env.log.str());
+  auto plan = load_plan(env.host.path());
+  BOOST_REQUIRE(plan && *plan);
+  BOOST_TEST((*plan)->steps.front().command ==
+             env.installed().string() + " firstboot-complete-machineconfig");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

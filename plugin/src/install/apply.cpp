@@ -63,8 +63,8 @@ Result<std::vector<Applied>> apply(kube::Client& client, const std::vector<Objec
     Applied a{display_name(object), Outcome::created};
     if (dry_run && !object.ns.empty() && missing_namespaces.contains(object.ns)) {
       a.outcome = Outcome::namespace_pending;
-      out << a.name << " created (server dry run; namespace " << object.ns
-          << " does not exist yet, so the server cannot check this object)\n";
+      out << a.name << " created (server dry run: not checked, namespace " << object.ns
+          << " is created by this install)\n";
       applied.push_back(std::move(a));
       continue;
     }
@@ -122,7 +122,7 @@ Result<void> wait_ready(kube::Client& client, std::chrono::seconds timeout, std:
         return {};
       }
       last = "the webhook's Service does not answer /healthz yet (" +
-             (health ? "HTTP " + std::to_string(health->status) : health.error().message) + ")";
+             (health ? kube::kubectl_message(kube::api_error(health->status, health->body)) : health.error().message) + ")";
     }
     if (std::chrono::steady_clock::now() + poll > deadline)
       return fail(ErrorKind::transport, "timed out after " + std::to_string(timeout.count()) + "s waiting for the webhook: " + last);

@@ -11,6 +11,9 @@ packages=(
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
   ccache  # rebuilds (second build tree, branch switches) reuse objects
+  # The release's images (packaging/images/): a Debian root without a daemon, assembled as
+  # an OCI archive; the image tests convert it (skopeo) and run it in a private dockerd.
+  mmdebstrap umoci skopeo docker.io debian-archive-keyring
   golang-go
 )
 # Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with

@@ -73,15 +73,14 @@ echo "release: images in $((SECONDS - images_start))s" >&2
   >"$out/nodeboot-install-cert-manager.yaml"
 
 # The plugin embeds the bundles of exactly these images (plugin/CMakeLists.txt reads this file).
-cp "$out/images.txt" "$build/install-images.txt"
+cmp -s "$out/images.txt" "$build/install-images.txt" || cp "$out/images.txt" "$build/install-images.txt"
 ninja -C "$build" -j2 kubectl-nodeboot-portable >&2
 objcopy --strip-all "$build/bin/kubectl-nodeboot-portable" "$out/stage/kubectl-nodeboot"
 install -m 0755 "$root/plugin/kubectl_complete-nodeboot" "$out/stage/"
 install -m 0644 "$root/LICENSE" "$root/README.md" "$out/stage/"
 "$root/packaging/release/check-portable.sh" "$out/stage/kubectl-nodeboot" >&2
-# Same inputs, same bytes: sorted names, fixed owner and mtime (the commit's), no gzip timestamp.
-mtime=$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$mtime" -C "$out/stage" -cf - \
+# Same inputs, same bytes: sorted names, fixed owner and mtime (SOURCE_DATE_EPOCH), no gzip timestamp.
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" -C "$out/stage" -cf - \
   kubectl-nodeboot kubectl_complete-nodeboot LICENSE README.md | gzip -9 -n >"$out/$archive"
 rm -rf "$out/stage"
 sha=$(sha256sum "$out/$archive" | cut -d' ' -f1)

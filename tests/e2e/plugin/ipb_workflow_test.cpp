@@ -121,16 +121,8 @@ struct Setup {
     ca_file = test_pki().ca;
 
     // The DaemonSet's identity: a token of its ServiceAccount, bound by manifests/ipb's RBAC.
-    const std::string token = cluster().kubectl_ok({"create", "token", "nodeboot-ipb-agent", "-n", "nodeboot-system"});
-    const json cfg = json::parse(cluster().kubectl_ok({"config", "view", "--raw", "--minify", "-o", "json"}));
-    const json& c = cfg["clusters"][0]["cluster"];
-    json kc = {{"apiVersion", "v1"},
-               {"kind", "Config"},
-               {"clusters", {{{"name", "e2e"}, {"cluster", {{"server", c["server"]}, {"certificate-authority-data", c["certificate-authority-data"]}}}}}},
-               {"users", {{{"name", "agent"}, {"user", {{"token", token.substr(0, token.find_last_not_of("\n") + 1)}}}}}},
-               {"contexts", {{{"name", "e2e"}, {"context", {{"cluster", "e2e"}, {"user", "agent"}}}}}},
-               {"current-context", "e2e"}};
-    agent_kubeconfig = dir.write("agent.kubeconfig", kc.dump());
+    agent_kubeconfig =
+        dir.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
   }
 
   std::vector<std::string> start_args(const std::vector<std::string>& nodes, const std::string& path = "/ignition") const {

@@ -6,9 +6,13 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 #include <set>
 #include <unistd.h>
 
+#include "../../integration/release/release_support.hpp"
 #include "nodeboot/test/support.hpp"
 
 using namespace nodeboot::test;
@@ -39,19 +43,29 @@ struct PrivateCluster {
   }
 };
 
-fs::path dist() {
-  const char* d = std::getenv("NODEBOOT_DIST");
-  BOOST_REQUIRE_MESSAGE(d && *d, "NODEBOOT_DIST is not set: run through ctest (fixture release_dist)");
-  return d;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(release_install)
 
 BOOST_AUTO_TEST_CASE(one_apply_installs_everything_and_the_default_config_follows) {
-  const auto install = (dist() / "nodeboot-install.yaml").string();
+  const auto install = (release_dist() / "nodeboot-install.yaml").string();
   PrivateCluster kubectl;
+
+  // First `kubectl nodeboot install --dry-run=server` (the release's plugin, its bundle
+  // compiled in) through the real API server: every object listed, nothing stored.
+  TempDir plugin_dir;
+  BOOST_REQUIRE(run({"tar", "-xzf", (release_dist() / release_archive_name()).string(), "-C", plugin_dir.path().string()}).exit_code == 0);
+  const auto plugin = (plugin_dir.path() / "kubectl-nodeboot").string();
+  auto dry = run({plugin, "install", "--dry-run=server"}, kubectl.kubectl);
+  BOOST_REQUIRE_MESSAGE(dry.exit_code == 0, dry.out << dry.err);
+  const auto objects = YAML::LoadAll(read_file(install));
+  for (const auto& o : objects)
+    BOOST_TEST(dry.out.find("/" + o["metadata"]["name"].as<std::string>() + " created (server dry run") != std::string::npos,
+               o["kind"].as<std::string>() << "/" << o["metadata"]["name"].as<std::string>() << " not listed:\n" << dry.out);
+  BOOST_TEST(std::count(dry.out.begin(), dry.out.end(), '\n') == static_cast<long>(objects.size()), dry.out);
+  auto nothing = kubectl({"get", "-f", install, "--ignore-not-found", "-o", "name"});
+  BOOST_TEST(nothing.exit_code == 0, nothing.err);
+  BOOST_TEST(nothing.out.empty(), "stored by a dry run: " << nothing.out);
 
   auto applied = kubectl({"apply", "-f", install});
   BOOST_REQUIRE_MESSAGE(applied.exit_code == 0, applied.out << applied.err);
@@ -66,6 +80,21 @@ BOOST_AUTO_TEST_CASE(one_apply_installs_everything_and_the_default_config_follow
                            "Role", "RoleBinding", "Service", "Deployment", "PodDisruptionBudget", "DaemonSet",
                            "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"})
     BOOST_TEST(kinds.contains(kind), kind << " missing after the one-file install");
+
+  // The webhook Deployment runs the controllers, from the images the release built.
+  auto deployment = kubectl({"get", "deployment", "-n", "nodeboot-system", "nodeboot-webhook", "-o", "json"});
+  BOOST_REQUIRE(deployment.exit_code == 0);
+  const auto container = nlohmann::json::parse(deployment.out)["spec"]["template"]["spec"]["containers"][0];
+  const auto args = container["args"].get<std::vector<std::string>>();
+  BOOST_TEST((std::find(args.begin(), args.end(), "--enable-gate-controller") != args.end()), container["args"].dump());
+  BOOST_TEST(container["image"].get<std::string>().find("/nodeboot-webhook@sha256:") != std::string::npos);
+
+  // Installed, the server dry run finds every object as the bundle has it.
+  auto again_dry = run({plugin, "install", "--dry-run=server"}, kubectl.kubectl);
+  BOOST_TEST(again_dry.exit_code == 0, again_dry.err);
+  for (const auto& o : objects)
+    BOOST_TEST(again_dry.out.find("/" + o["metadata"]["name"].as<std::string>() + " unchanged (server dry run)") != std::string::npos,
+               o["metadata"]["name"].as<std::string>() << ":\n" << again_dry.out);
 
   // The CRD becomes Established, and then the README's second, optional step works.
   auto established = kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/maroonedpodsconfigs.maroonedpods.io"});

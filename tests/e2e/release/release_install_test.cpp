@@ -96,6 +96,17 @@ BOOST_AUTO_TEST_CASE(one_apply_installs_everything_and_the_default_config_follow
     BOOST_TEST(again_dry.out.find("/" + o["metadata"]["name"].as<std::string>() + " unchanged (server dry run)") != std::string::npos,
                o["metadata"]["name"].as<std::string>() << ":\n" << again_dry.out);
 
+  // --wait: kwok reports the Deployment's pods Ready, so the rollout completes; nothing runs
+  // the webhook behind its Service here, so the second half times out, saying what it waited for.
+  auto rolled = kubectl({"rollout", "status", "-n", "nodeboot-system", "deployment/nodeboot-webhook", "--timeout=120s"});
+  BOOST_REQUIRE_MESSAGE(rolled.exit_code == 0, rolled.err);
+  auto waited = run({plugin, "install", "--wait", "--timeout", "6s"}, kubectl.kubectl);
+  BOOST_TEST(waited.exit_code == 1, waited.out << waited.err);
+  BOOST_TEST(waited.out.find("deployment.apps/nodeboot-webhook rolled out") != std::string::npos, waited.out);
+  BOOST_TEST(waited.err.find("timed out after 6s waiting for the webhook: the webhook's Service does not answer /healthz") !=
+                 std::string::npos,
+             waited.err);
+
   // The CRD becomes Established, and then the README's second, optional step works.
   auto established = kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/maroonedpodsconfigs.maroonedpods.io"});
   BOOST_REQUIRE_MESSAGE(established.exit_code == 0, established.err);

@@ -99,15 +99,15 @@ if [[ ! -f $base/.complete ]]; then
   done | LC_ALL=C sort >"$base.tmp/packages.tsv"
   # Only the status and the file lists: mmdebstrap's other dpkg state describes its own run.
   find "$root/var/lib/dpkg" -mindepth 1 -maxdepth 1 ! -name info -exec rm -rf {} +
-  LC_ALL=C ls "$work"/status.* | xargs cat >"$root/var/lib/dpkg/status"
+  find "$work" -maxdepth 1 -name 'status.*' -print0 | LC_ALL=C sort -z | xargs -0 cat >"$root/var/lib/dpkg/status"
   # What ca-certificates' postinst (update-ca-certificates, with debconf's default of every
   # shipped certificate) would write: the bundle, in sorted order.
   (cd "$root/usr/share/ca-certificates" && find . -name '*.crt' | LC_ALL=C sort | while read -r crt; do
     cat "$crt"
   done) >"$root/etc/ssl/certs/ca-certificates.crt"
   # No package manager, no devices, no documentation beyond the licences (copyright files).
-  rm -rf "$root/var/cache/apt" "$root/var/lib/apt" "$root/etc/apt" "$root/var/log" "$root/dev" \
-    "$root/etc/hostname" "$root/etc/resolv.conf" "$root/etc/fstab" "$root"/usr/share/{man,info,lintian,locale}
+  rm -rf "${root:?}/var/cache/apt" "${root:?}/var/lib/apt" "${root:?}/etc/apt" "${root:?}/var/log" "${root:?}/dev" \
+    "$root/etc/hostname" "$root/etc/resolv.conf" "$root/etc/fstab" "${root:?}"/usr/share/{man,info,lintian,locale}
   find "$root/usr/share/doc" -type f ! -name copyright -delete 2>/dev/null || true
   find "$root/usr/share/doc" -type d -empty -delete 2>/dev/null || true
   tar -C "$root" --numeric-owner -cf "$base.tmp/root.tar" .
@@ -125,7 +125,7 @@ objcopy --strip-debug "$root/usr/bin/$name"
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
 printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
-mkdir -p -m 1777 "$root/tmp"
+mkdir -p "$root/tmp" && chmod 1777 "$root/tmp"
 ldconfig -r "$root"
 rm -rf "$root/var/cache/ldconfig"  # aux-cache records inodes and times: not reproducible
 # The same bytes on every run: sorted names, numeric root ownership, every timestamp clamped

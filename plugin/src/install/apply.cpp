@@ -11,10 +11,14 @@ namespace {
 
 std::string_view outcome_text(Outcome o) {
   switch (o) {
-    case Outcome::created: return "created";
-    case Outcome::configured: return "configured";
-    case Outcome::unchanged: return "unchanged";
-    case Outcome::namespace_pending: return "created";
+    case Outcome::created:
+      return "created";
+    case Outcome::configured:
+      return "configured";
+    case Outcome::unchanged:
+      return "unchanged";
+    case Outcome::namespace_pending:
+      return "created";
   }
   return "";
 }
@@ -33,7 +37,8 @@ Result<kube::Request> apply_request(const Object& object, bool dry_run) {
   auto ref = resource_for(object);
   if (!ref) return std::unexpected(ref.error());
   kube::PatchOptions options{.dry_run = dry_run, .field_manager = std::string(field_manager), .force = true};
-  auto request = kube::patch_request(*ref, object.ns, object.name, kube::PatchType::apply, nlohmann::json::object(), options);
+  auto request =
+      kube::patch_request(*ref, object.ns, object.name, kube::PatchType::apply, nlohmann::json::object(), options);
   request.body = object.yaml;  // the apply content type is YAML: the bundle's text, as rendered
   return request;
 }
@@ -53,7 +58,8 @@ Result<void> check_apis(kube::Client& client, const std::vector<Object>& objects
   return {};
 }
 
-Result<std::vector<Applied>> apply(kube::Client& client, const std::vector<Object>& objects, bool dry_run, std::ostream& out) {
+Result<std::vector<Applied>> apply(kube::Client& client, const std::vector<Object>& objects, bool dry_run,
+                                   std::ostream& out) {
   std::set<std::string> missing_namespaces;  // created by this bundle, not yet in the cluster
   std::vector<Applied> applied;
   const std::string suffix = dry_run ? " (server dry run)" : "";
@@ -115,17 +121,19 @@ Result<void> wait_ready(kube::Client& client, std::chrono::seconds timeout, std:
       }
     }
     if (rolled_out) {
-      auto health = client.send(kube::Request{.method = "GET",
-                                              .path = "/api/v1/namespaces/" + ns + "/services/https:nodeboot-webhook:443/proxy/healthz"});
+      auto health = client.send(kube::Request{
+          .method = "GET", .path = "/api/v1/namespaces/" + ns + "/services/https:nodeboot-webhook:443/proxy/healthz"});
       if (health && health->status == 200) {
         out << "service/nodeboot-webhook answers /healthz\n";
         return {};
       }
       last = "the webhook's Service does not answer /healthz yet (" +
-             (health ? kube::kubectl_message(kube::api_error(health->status, health->body)) : health.error().message) + ")";
+             (health ? kube::kubectl_message(kube::api_error(health->status, health->body)) : health.error().message) +
+             ")";
     }
     if (std::chrono::steady_clock::now() + poll > deadline)
-      return fail(ErrorKind::transport, "timed out after " + std::to_string(timeout.count()) + "s waiting for the webhook: " + last);
+      return fail(ErrorKind::transport,
+                  "timed out after " + std::to_string(timeout.count()) + "s waiting for the webhook: " + last);
     std::this_thread::sleep_for(poll);
   }
 }

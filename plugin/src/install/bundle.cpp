@@ -1,10 +1,10 @@
 #include "nodeboot/plugin/install/bundle.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <regex>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 namespace nodeboot::plugin::install {
 
@@ -38,8 +38,9 @@ Result<void> check_registry(std::string_view prefix) {
     why = "drop the trailing slash";
   else if (std::any_of(prefix.begin(), prefix.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
     why = "registry paths are lower case";
-  return fail(ErrorKind::invalid_input, "--image-registry \"" + std::string(prefix) + "\": " + why +
-                                            "; give host[:port][/path], e.g. ghcr.io/acme or registry.local:5000/nodeboot");
+  return fail(ErrorKind::invalid_input,
+              "--image-registry \"" + std::string(prefix) + "\": " + why +
+                  "; give host[:port][/path], e.g. ghcr.io/acme or registry.local:5000/nodeboot");
 }
 
 std::string with_registry(std::string_view bundle, std::string_view from, std::string_view to) {
@@ -66,7 +67,8 @@ Result<std::vector<Object>> split_objects(std::string_view bundle) {
       return fail(ErrorKind::internal, "the embedded install bundle does not parse: " + std::string(e.what()));
     }
     auto text = [&](const YAML::Node& v) { return v && v.IsScalar() ? v.Scalar() : std::string(); };
-    Object o{text(n["apiVersion"]), text(n["kind"]), text(n["metadata"]["name"]), text(n["metadata"]["namespace"]), doc};
+    Object o{text(n["apiVersion"]), text(n["kind"]), text(n["metadata"]["name"]), text(n["metadata"]["namespace"]),
+             doc};
     if (o.api_version.empty() || o.kind.empty() || o.name.empty())
       return fail(ErrorKind::internal, "the embedded install bundle has an object without apiVersion, kind or name");
     objects.push_back(std::move(o));
@@ -111,10 +113,13 @@ Result<kube::ResourceRef> resource_for(const Object& object) {
       {"Issuer", "issuers", true},
       {"Certificate", "certificates", true},
   };
-  const auto* k = std::find_if(std::begin(kinds), std::end(kinds), [&](const Kind& c) { return c.kind == object.kind; });
-  if (k == std::end(kinds)) return fail(ErrorKind::internal, "the install bundle carries an unknown kind " + object.kind);
+  const auto* k =
+      std::find_if(std::begin(kinds), std::end(kinds), [&](const Kind& c) { return c.kind == object.kind; });
+  if (k == std::end(kinds))
+    return fail(ErrorKind::internal, "the install bundle carries an unknown kind " + object.kind);
   if (k->namespaced == object.ns.empty())
-    return fail(ErrorKind::internal, display_name(object) + (k->namespaced ? " has no namespace" : " is cluster-scoped but has a namespace"));
+    return fail(ErrorKind::internal, display_name(object) + (k->namespaced ? " has no namespace"
+                                                                           : " is cluster-scoped but has a namespace"));
   const auto slash = object.api_version.find('/');
   kube::ResourceRef ref;
   ref.group = slash == std::string::npos ? "" : object.api_version.substr(0, slash);
@@ -127,7 +132,8 @@ Result<kube::ResourceRef> resource_for(const Object& object) {
 
 std::string display_name(const Object& object) {
   std::string kind = object.kind;
-  std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(kind.begin(), kind.end(), kind.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const auto slash = object.api_version.find('/');
   if (slash != std::string::npos) kind += "." + object.api_version.substr(0, slash);
   return kind + "/" + object.name;

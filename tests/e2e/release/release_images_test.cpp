@@ -6,7 +6,6 @@
 // server and Ignition server.
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
-
 #include <set>
 
 #include "../../integration/release/release_support.hpp"
@@ -48,8 +47,8 @@ BOOST_AUTO_TEST_CASE(agent_image_dry_runs_a_bootstrap_against_a_mounted_host_roo
 
   cluster().kubectl_ok({"apply", "-k", (source_dir() / "manifests/ipb").string()});
   const std::string node = unique_name("img-agent");
-  auto nodes = run({(source_dir() / "tests/cluster/nodes.sh").string(), "--state-dir", cluster().state_dir.string(), "--count",
-                    "1", "--prefix", node});
+  auto nodes = run({(source_dir() / "tests/cluster/nodes.sh").string(), "--state-dir", cluster().state_dir.string(),
+                    "--count", "1", "--prefix", node});
   BOOST_REQUIRE_MESSAGE(nodes.exit_code == 0, nodes.err);
   const std::string name = node + "-0";
   struct Cleanup {
@@ -64,16 +63,38 @@ BOOST_AUTO_TEST_CASE(agent_image_dry_runs_a_bootstrap_against_a_mounted_host_roo
   const auto token_file = files.write("ignition.token", token + "\n");
   cluster().kubectl_ok({"nodeboot", "start", name, "--os", "rhcos", "--ignition-url", ignition.url("/ignition"),
                         "--ignition-token-file", token_file.string(), "--ca-cert", test_pki().ca});
-  const auto kubeconfig = files.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
+  const auto kubeconfig =
+      files.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
 
   TempDir host;
   host.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
   const auto before = files_under(host.path());
 
-  auto r = docker({"run", "--rm", "--network", "host", "--env", "NODE_NAME=" + name, "--volume",
-                   kubeconfig.string() + ":/etc/nodeboot/kubeconfig:ro", "--volume", host.path().string() + ":/host", image,
-                   "bootstrap", "--kubeconfig", "/etc/nodeboot/kubeconfig", "--host-root", "/host", "--dry-run",
-                   "--firstboot-command", "true", "--reboot-command", "true", "--attempts", "1", "--http-timeout", "5s"},
+  auto r = docker({"run",
+                   "--rm",
+                   "--network",
+                   "host",
+                   "--env",
+                   "NODE_NAME=" + name,
+                   "--volume",
+                   kubeconfig.string() + ":/etc/nodeboot/kubeconfig:ro",
+                   "--volume",
+                   host.path().string() + ":/host",
+                   image,
+                   "bootstrap",
+                   "--kubeconfig",
+                   "/etc/nodeboot/kubeconfig",
+                   "--host-root",
+                   "/host",
+                   "--dry-run",
+                   "--firstboot-command",
+                   "true",
+                   "--reboot-command",
+                   "true",
+                   "--attempts",
+                   "1",
+                   "--http-timeout",
+                   "5s"},
                   std::chrono::minutes(3));
   BOOST_TEST(r.exit_code == 0, r.out << r.err);
   BOOST_TEST((r.out + r.err).find("dry run") != std::string::npos, r.out << r.err);

@@ -23,6 +23,7 @@ case $cmd in
       --log-level=warn >"$dir/dockerd.log" 2>&1 </dev/null &
     echo $! >"$dir/dockerd.launcher"
     # The reaper: a killed test leaves no daemon behind.
+    # shellcheck disable=SC2016  # the reaper's own script, expanded by the bash it starts
     setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -e "$2/dockerd.launcher" ]]; do sleep 2; done
                     [[ -e "$2/dockerd.launcher" ]] && exec "$3" stop "$2"' reaper "$watch_pid" "$dir" "$0" \
       >/dev/null 2>&1 </dev/null &
@@ -42,8 +43,8 @@ case $cmd in
     [[ -e $dir/dockerd.launcher ]] || exit 0
     pid=$(cat "$dir/dockerd.launcher")
     rm -f "$dir/dockerd.launcher"
-    ids=$(timeout 20 docker ps -aq 2>/dev/null || true)
-    [[ -z $ids ]] || timeout 30 docker rm -f $ids >/dev/null 2>&1 || true
+    mapfile -t ids < <(timeout 20 docker ps -aq 2>/dev/null || true)
+    ((${#ids[@]} == 0)) || timeout 30 docker rm -f "${ids[@]}" >/dev/null 2>&1 || true
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$pid" 2>/dev/null || true

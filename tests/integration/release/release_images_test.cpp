@@ -8,8 +8,8 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "release_support.hpp"
 #include "nodeboot/version.hpp"
+#include "release_support.hpp"
 
 using namespace nodeboot::test;
 using nlohmann::json;
@@ -35,12 +35,13 @@ struct ServingPair {
   fs::path certs = dir.path() / "certs";
   ServingPair() {
     fs::create_directories(certs);
-    auto r = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-                  "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", (certs / "tls.key").string(),
-                  "-out", (certs / "tls.crt").string()});
+    auto r = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+                  "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                  (certs / "tls.key").string(), "-out", (certs / "tls.crt").string()});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     // uid 65532 in the container reads the mounted directory.
-    for (const auto& p : {dir.path(), certs, certs / "tls.key", certs / "tls.crt"}) ::chmod(p.c_str(), fs::is_directory(p) ? 0755 : 0644);
+    for (const auto& p : {dir.path(), certs, certs / "tls.key", certs / "tls.crt"})
+      ::chmod(p.c_str(), fs::is_directory(p) ? 0755 : 0644);
   }
 };
 
@@ -62,10 +63,26 @@ BOOST_AUTO_TEST_CASE(webhook_runs_read_only_as_65532_without_capabilities_and_an
 
   ServingPair tls;
   const int port = free_loopback_port();
-  auto started = docker({"run", "--detach", "--name", "webhook", "--read-only", "--user", "65532:65532", "--cap-drop", "ALL",
-                         "--security-opt", "no-new-privileges", "--network", "host", "--volume",
-                         tls.certs.string() + ":/tls:ro", image, "--cert-dir=/tls", "--port=" + std::to_string(port),
-                         "--bind-address=127.0.0.1", "--no-api"});
+  auto started = docker({"run",
+                         "--detach",
+                         "--name",
+                         "webhook",
+                         "--read-only",
+                         "--user",
+                         "65532:65532",
+                         "--cap-drop",
+                         "ALL",
+                         "--security-opt",
+                         "no-new-privileges",
+                         "--network",
+                         "host",
+                         "--volume",
+                         tls.certs.string() + ":/tls:ro",
+                         image,
+                         "--cert-dir=/tls",
+                         "--port=" + std::to_string(port),
+                         "--bind-address=127.0.0.1",
+                         "--no-api"});
   BOOST_REQUIRE_MESSAGE(started.exit_code == 0, started.err);
 
   const std::string base = "https://127.0.0.1:" + std::to_string(port);
@@ -78,7 +95,7 @@ BOOST_AUTO_TEST_CASE(webhook_runs_read_only_as_65532_without_capabilities_and_an
       },
       std::chrono::seconds(30));
   BOOST_REQUIRE_MESSAGE(healthy, "no /healthz: curl exited " << health.exit_code << ": " << health.out << health.err
-                                                               << docker({"logs", "webhook"}).err);
+                                                             << docker({"logs", "webhook"}).err);
 
   // A marooned pod's CREATE review: allowed, patched, answered in-band with the request's uid.
   const auto review = read_file(source_dir() / "tests/unit/webhook/fixtures/pod_create_named.json");
@@ -127,7 +144,8 @@ BOOST_AUTO_TEST_CASE(install_bundle_names_the_images_by_registry_and_digest) {
     auto index = run({"tar", "-xOf", (release_dist() / (std::string(name) + ".oci.tar")).string(), "./index.json"});
     BOOST_REQUIRE(index.exit_code == 0);
     BOOST_TEST(json::parse(index.out)["manifests"][0]["digest"].get<std::string>() == digest);
-    BOOST_TEST(install.find("image: " + set.at("registry") + "/" + name + "@" + digest + "\n") != std::string::npos, name);
+    BOOST_TEST(install.find("image: " + set.at("registry") + "/" + name + "@" + digest + "\n") != std::string::npos,
+               name);
   }
   // Nothing names an image any other way.
   std::istringstream in(install);
@@ -148,18 +166,21 @@ BOOST_AUTO_TEST_CASE(rebuilding_an_image_reproduces_its_digest) {
                o);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   BOOST_TEST(r.out == image_set().at("nodeboot-webhook") + "\n");
-  BOOST_TEST(read_file(out.path() / "nodeboot-webhook.spdx.json") == read_file(release_dist() / "nodeboot-webhook.spdx.json"));
+  BOOST_TEST(read_file(out.path() / "nodeboot-webhook.spdx.json") ==
+             read_file(release_dist() / "nodeboot-webhook.spdx.json"));
 }
 
 BOOST_AUTO_TEST_CASE(check_refuses_a_root_webhook_and_a_package_the_sbom_omits) {
   const auto check = (source_dir() / "packaging/images/check-image.py").string();
   const auto dist = release_dist();
-  auto ok = run({check, (dist / "nodeboot-webhook.oci.tar").string(), (dist / "nodeboot-webhook.spdx.json").string(), "--non-root"});
+  auto ok = run({check, (dist / "nodeboot-webhook.oci.tar").string(), (dist / "nodeboot-webhook.spdx.json").string(),
+                 "--non-root"});
   BOOST_TEST(ok.exit_code == 0, ok.err);
   BOOST_TEST(ok.out.find("user 65532:65532") != std::string::npos, ok.out);
 
   // The agent image runs as root (its DaemonSet is privileged): held to the webhook's rule, refused.
-  auto root = run({check, (dist / "nodeboot-agent.oci.tar").string(), (dist / "nodeboot-agent.spdx.json").string(), "--non-root"});
+  auto root = run(
+      {check, (dist / "nodeboot-agent.oci.tar").string(), (dist / "nodeboot-agent.spdx.json").string(), "--non-root"});
   BOOST_TEST(root.exit_code == 1);
   BOOST_TEST(root.err.find("runs as 0:0") != std::string::npos, root.err);
 

@@ -1,8 +1,8 @@
 #pragma once
 // What the release tests share: the release's output (NODEBOOT_DIST, fixture
-// integration/release_build) and a private dockerd (tests/integration/release/dockerd.sh: its own data root, exec root, pid
-// file and socket in a temporary directory, stopped and removed on destruction, and by a
-// reaper if the test dies) with the release's image archives loaded into it.
+// integration/release_build) and a private dockerd (tests/integration/release/dockerd.sh: its own data root, exec root,
+// pid file and socket in a temporary directory, stopped and removed on destruction, and by a reaper if the test dies)
+// with the release's image archives loaded into it.
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -48,7 +48,8 @@ class Docker {
   bool up() const { return started_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
 
-  nodeboot::ProcessResult operator()(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120)) const {
+  nodeboot::ProcessResult operator()(std::vector<std::string> args,
+                                     std::chrono::seconds timeout = std::chrono::seconds(120)) const {
     args.insert(args.begin(), "docker");
     nodeboot::ProcessOptions o;
     o.env_set["DOCKER_HOST"] = "unix://" + (dir_.path() / "docker.sock").string();

@@ -1,11 +1,11 @@
 // kubectl nodeboot install's pure parts: the compiled-in bundle (both certificate modes), the
 // image set, --image-registry, object routing and the server-side apply request; the flag
 // errors through the command's edge.
-#include <set>
-#include <sstream>
+#include <yaml-cpp/yaml.h>
 
 #include <boost/test/unit_test.hpp>
-#include <yaml-cpp/yaml.h>
+#include <set>
+#include <sstream>
 
 #include "nodeboot/plugin/app.hpp"
 #include "nodeboot/plugin/install/apply.hpp"
@@ -42,7 +42,8 @@ std::vector<std::string> images_of(std::string_view bundle) {
 BOOST_AUTO_TEST_SUITE(install_bundle)
 
 BOOST_AUTO_TEST_CASE(image_set_reads_registry_version_and_digests) {
-  auto s = parse_image_set("registry ghcr.io/acme\nversion 0.1.0\nnodeboot-webhook sha256:aa\nnodeboot-agent sha256:bb\n");
+  auto s =
+      parse_image_set("registry ghcr.io/acme\nversion 0.1.0\nnodeboot-webhook sha256:aa\nnodeboot-agent sha256:bb\n");
   BOOST_TEST(s.registry == "ghcr.io/acme");
   BOOST_TEST(s.version == "0.1.0");
   BOOST_TEST(s.digests.at("nodeboot-webhook") == "sha256:aa");
@@ -58,7 +59,8 @@ BOOST_AUTO_TEST_CASE(embedded_image_set_is_this_version) {
 }
 
 BOOST_AUTO_TEST_CASE(registry_prefix_accepts_hosts_ports_and_paths) {
-  for (const char* ok : {"ghcr.io/acme", "registry.local:5000/nodeboot", "localhost", "nodeboot.invalid", "a.b/c/d-e_f"})
+  for (const char* ok :
+       {"ghcr.io/acme", "registry.local:5000/nodeboot", "localhost", "nodeboot.invalid", "a.b/c/d-e_f"})
     BOOST_TEST(check_registry(ok).has_value(), ok);
 }
 
@@ -124,7 +126,7 @@ BOOST_AUTO_TEST_CASE(bundle_runs_the_gate_controller_from_the_release_images) {
     BOOST_TEST(found.size() == 2u);
     for (const auto& image : found) {
       const auto name = image.substr(images.registry.size() + 1, image.find_first_of("@:", images.registry.size() + 1) -
-                                                                      images.registry.size() - 1);
+                                                                     images.registry.size() - 1);
       BOOST_TEST(image.starts_with(images.registry + "/"), image);
       if (images.digests.empty())
         BOOST_TEST(image.ends_with(":" + images.version), image);  // a development build
@@ -135,8 +137,9 @@ BOOST_AUTO_TEST_CASE(bundle_runs_the_gate_controller_from_the_release_images) {
 }
 
 BOOST_AUTO_TEST_CASE(objects_keep_their_yaml_and_kubectl_names) {
-  auto objects = split_objects("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n"
-                               "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: a\n");
+  auto objects = split_objects(
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n"
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: a\n");
   BOOST_REQUIRE(objects.has_value());
   BOOST_REQUIRE(objects->size() == 2u);
   BOOST_TEST(display_name((*objects)[0]) == "namespace/a");

@@ -30,7 +30,8 @@ struct Applied {
 // configurations last); stops at the first refusal. In a dry run, an object whose namespace
 // the bundle creates and the cluster lacks yet cannot be checked by the server:
 // namespace_pending.
-Result<std::vector<Applied>> apply(kube::Client& client, const std::vector<Object>& objects, bool dry_run, std::ostream& out);
+Result<std::vector<Applied>> apply(kube::Client& client, const std::vector<Object>& objects, bool dry_run,
+                                   std::ostream& out);
 
 // `--wait`: the webhook Deployment rolled out (kubectl rollout status: observed, updated and
 // available replicas) and the webhook answering /healthz through its Service (the API

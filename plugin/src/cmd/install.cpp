@@ -3,6 +3,7 @@
 #include "nodeboot/plugin/cmd/install.hpp"
 
 #include <ostream>
+#include <sstream>
 
 #include <cxxopts.hpp>
 
@@ -138,6 +139,16 @@ int install(std::vector<std::string> args, Io& io) {
   if (auto apis = install::check_apis(**client, *objects); !apis) {
     io.err << "error: " << kube::kubectl_message(apis.error()) << '\n';
     return apis.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
+  }
+  // A real install is dry-run first: an object the API server refuses (a policy, a quota, a
+  // field it rejects) stops it before anything is stored. Only objects in a namespace the
+  // install itself creates escape that check on a fresh cluster.
+  if (o.dry_run == DryRun::none) {
+    std::ostringstream checked;
+    if (auto first = install::apply(**client, *objects, true, checked); !first) {
+      io.err << "error: " << first.error().message << " (nothing was applied)\n";
+      return exit_error;
+    }
   }
   auto applied = install::apply(**client, *objects, o.dry_run == DryRun::server, io.out);
   if (!applied) {

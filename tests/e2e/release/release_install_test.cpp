@@ -126,4 +126,46 @@ BOOST_AUTO_TEST_CASE(one_apply_installs_everything_and_the_default_config_follow
   BOOST_TEST(again.out.find("deployment.apps/nodeboot-webhook unchanged") != std::string::npos, again.out);
 }
 
+BOOST_AUTO_TEST_CASE(install_refused_by_the_api_server_applies_nothing) {
+  PrivateCluster kubectl;
+  // A policy that refuses the install's last object, the ValidatingWebhookConfiguration.
+  const std::string policy = R"(apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: refuse-nodeboot-webhooks}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [admissionregistration.k8s.io], apiVersions: [v1], operations: [CREATE, UPDATE],
+         resources: [validatingwebhookconfigurations]}
+  validations:
+    - {expression: "object.metadata.name != 'nodeboot-webhook'", message: refused by the e2e test}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: refuse-nodeboot-webhooks}
+spec: {policyName: refuse-nodeboot-webhooks, validationActions: [Deny]}
+)";
+  TempDir dir;
+  auto created = kubectl({"apply", "-f", dir.write("policy.yaml", policy).string()});
+  BOOST_REQUIRE_MESSAGE(created.exit_code == 0, created.err);
+  // The API server enforces a new policy once its informer has it.
+  const auto probe = dir.write("probe.yaml", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n"
+                                             "metadata: {name: nodeboot-webhook}\n");
+  BOOST_REQUIRE(eventually([&] { return kubectl({"create", "--dry-run=server", "-f", probe.string()}).exit_code != 0; }));
+
+  TempDir plugin_dir;
+  BOOST_REQUIRE(run({"tar", "-xzf", (release_dist() / release_archive_name()).string(), "-C", plugin_dir.path().string()}).exit_code == 0);
+  auto refused = run({(plugin_dir.path() / "kubectl-nodeboot").string(), "install"}, kubectl.kubectl);
+  BOOST_TEST(refused.exit_code == 1);
+  BOOST_TEST(refused.err.find("validatingwebhookconfiguration.admissionregistration.k8s.io/nodeboot-webhook: ") != std::string::npos,
+             refused.err);
+  BOOST_TEST(refused.err.find("refused by the e2e test") != std::string::npos, refused.err);
+  BOOST_TEST(refused.err.find("(nothing was applied)") != std::string::npos, refused.err);
+  BOOST_TEST(refused.out.empty(), refused.out);
+  // Not even the first objects of the bundle.
+  for (const char* what : {"namespace/nodeboot-system", "clusterrole/nodeboot-webhook", "crd/maroonedpodsconfigs.maroonedpods.io"})
+    BOOST_TEST(kubectl({"get", what}).exit_code != 0, what << " was applied");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -17,8 +17,8 @@ inline constexpr std::string_view field_manager = "kubectl-nodeboot-install";
 // Requests are values: the server-side apply of one object (body = its YAML verbatim).
 Result<kube::Request> apply_request(const Object& object, bool dry_run);
 
-// What the API groups the bundle needs beyond the built-in ones must exist before anything is
-// applied (cert-manager's, for --certs cert-manager): nothing is half-applied.
+// The API groups the bundle needs beyond the built-in ones (cert-manager's, for --certs
+// cert-manager), checked before anything is applied.
 Result<void> check_apis(kube::Client& client, const std::vector<Object>& objects);
 
 enum class Outcome { created, configured, unchanged, namespace_pending };

@@ -12,8 +12,10 @@ packages=(
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
   ccache  # rebuilds (second build tree, branch switches) reuse objects
   # integration/agent_mcd: the agent extracts machine-config-daemon with real podman from a
-  # local docker-registry (htpasswd: libxcrypt's bcrypt), images made with umoci and skopeo
-  podman skopeo umoci docker-registry libcrypt-dev
+  # local docker-registry (htpasswd: libxcrypt's bcrypt), images made with umoci and skopeo.
+  # The release's images (packaging/images/): a Debian root without a daemon, assembled as
+  # an OCI archive; the image tests convert it (skopeo) and run it in a private dockerd.
+  podman skopeo umoci docker-registry libcrypt-dev mmdebstrap docker.io debian-archive-keyring
   golang-go
 )
 # Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with

@@ -3,6 +3,7 @@
 #include "nodeboot/plugin/cmd/cluster.hpp"
 #include "nodeboot/plugin/cmd/complete.hpp"
 #include "nodeboot/plugin/cmd/finish.hpp"
+#include "nodeboot/plugin/cmd/install.hpp"
 #include "nodeboot/plugin/cmd/marooned.hpp"
 #include "nodeboot/plugin/cmd/retry.hpp"
 #include "nodeboot/plugin/cmd/start.hpp"
@@ -26,6 +27,7 @@ std::span<const CommandSpec> commands() {
       {"verify", "Check nodes' OS, iSCSI and Intel QuickSync bootstrap (seeds 000/001)", cmd::verify},
       {"cluster", "Bootstrap a bare-metal Flatcar cluster from cluster.yaml (PXE, Matchbox, dnsmasq)", cmd::cluster},
       {"marooned", "Marooned pods: list, join-info, vmi", cmd::marooned},
+      {"install", "Install or print the cluster side (webhook, agent, CRD) of this exact version", cmd::install},
       {"version", "Print the client and server versions", cmd::version},
       {"__complete", "Shell completion for kubectl_complete-nodeboot (hidden)", cmd::complete},
   };

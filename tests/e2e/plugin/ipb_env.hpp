@@ -93,16 +93,7 @@ inline void play_reboot(const std::string& n, const std::string& boot_id) {
 
 // A kubeconfig for ServiceAccount `sa` of `ns` (a TokenRequest token), written into `dir`.
 inline std::filesystem::path sa_kubeconfig(const TempDir& dir, const std::string& sa, const std::string& ns) {
-  const std::string token = cluster().kubectl_ok({"create", "token", sa, "-n", ns});
-  const json cfg = json::parse(cluster().kubectl_ok({"config", "view", "--raw", "--minify", "-o", "json"}));
-  const json& c = cfg["clusters"][0]["cluster"];
-  json kc = {{"apiVersion", "v1"},
-             {"kind", "Config"},
-             {"clusters", {{{"name", "e2e"}, {"cluster", {{"server", c["server"]}, {"certificate-authority-data", c["certificate-authority-data"]}}}}}},
-             {"users", {{{"name", sa}, {"user", {{"token", token.substr(0, token.find_last_not_of("\n") + 1)}}}}}},
-             {"contexts", {{{"name", "e2e"}, {"context", {{"cluster", "e2e"}, {"user", sa}}}}}},
-             {"current-context", "e2e"}};
-  auto path = dir.write(sa + ".kubeconfig", kc.dump());
+  auto path = dir.write(sa + ".kubeconfig", cluster().service_account_kubeconfig(ns, sa));
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return path;
 }

@@ -64,7 +64,8 @@ struct Setup {
     ca_file = test_pki().ca;
 
     // The DaemonSet's identity: a token of its ServiceAccount, bound by manifests/ipb's RBAC.
-    agent_kubeconfig = sa_kubeconfig(dir, "nodeboot-ipb-agent", "nodeboot-system");
+    agent_kubeconfig =
+        dir.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
   }
 
   std::vector<std::string> start_args(const std::vector<std::string>& nodes, const std::string& path = "/ignition") const {

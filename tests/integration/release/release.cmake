@@ -1,9 +1,11 @@
-# Included from tests/CMakeLists.txt: the release archive (scripts/release.sh, reusing this
-# build's objects: one extra link) and krew (tests/cluster/build-krew.sh, cached), each made
-# once per test run by a fixture; integration/release_archive, e2e/release_krew and
-# e2e/release_install check them. Not in sanitizer builds (the portable binary links no
-# sanitizer runtime): there the three are registered but disabled.
-set(NODEBOOT_RELEASE_TESTS integration/release_archive e2e/release_krew e2e/release_install)
+# Included from tests/CMakeLists.txt: the release (scripts/release.sh, reusing this build's
+# objects: the images from its binaries, one extra link) and krew (tests/cluster/build-krew.sh,
+# cached), each made once per test run by a fixture; integration/release_archive,
+# integration/release_images, e2e/release_krew, e2e/release_install and e2e/release_images
+# check them. Not in sanitizer builds (the portable binary links no sanitizer runtime; the
+# images would carry sanitized binaries): there they are registered but disabled.
+set(NODEBOOT_RELEASE_TESTS integration/release_archive integration/release_images e2e/release_krew e2e/release_install
+  e2e/release_images)
 if(NODEBOOT_SANITIZE)
   foreach(t ${NODEBOOT_RELEASE_TESTS})
     if(TEST ${t})
@@ -24,6 +26,12 @@ foreach(t ${NODEBOOT_RELEASE_TESTS})
   if(TEST ${t})
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "NODEBOOT_DIST=${NODEBOOT_DIST}" "NODEBOOT_KREW_BIN=${NODEBOOT_KREW_BIN}")
     set_property(TEST ${t} APPEND PROPERTY FIXTURES_REQUIRED release_dist)
+  endif()
+endforeach()
+# The image tests start their own dockerd (dockerd.sh); where it cannot run they say so and skip.
+foreach(t integration/release_images e2e/release_images)
+  if(TEST ${t})
+    set_property(TEST ${t} APPEND PROPERTY SKIP_REGULAR_EXPRESSION "SKIPPED: dockerd cannot run here")
   endif()
 endforeach()
 if(TEST e2e/release_krew)

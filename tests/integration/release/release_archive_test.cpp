@@ -86,15 +86,33 @@ BOOST_AUTO_TEST_CASE(krew_bot_template_is_the_manifest_with_placeholders) {
   BOOST_TEST(strip(read_file(source_dir() / "krew" / "nodeboot.yaml")) == strip(read_file(source_dir() / "krew" / ".krew.yaml")));
 }
 
-BOOST_AUTO_TEST_CASE(one_file_install_is_the_kustomize_render_of_manifests) {
-  const auto text = read_file(dist() / "nodeboot-install.yaml");
-  std::set<std::string> kinds;
-  for (const auto& doc : YAML::LoadAll(text)) kinds.insert(doc["kind"].as<std::string>() + "/" + doc["metadata"]["name"].as<std::string>());
-  for (const char* k : {"Namespace/nodeboot-system", "Deployment/nodeboot-webhook", "DaemonSet/nodeboot-ipb",
-                        "CustomResourceDefinition/maroonedpodsconfigs.maroonedpods.io"})
-    BOOST_TEST(kinds.count(k) == 1u, k);
-  auto r = run({"kubectl", "kustomize", (source_dir() / "manifests").string()});
-  BOOST_TEST(r.out == text);
+BOOST_AUTO_TEST_CASE(one_file_installs_are_the_kustomize_render_of_manifests_with_the_release_images) {
+  for (const std::string certs : {"self-managed", "cert-manager"}) {
+    const auto file = certs == "self-managed" ? "nodeboot-install.yaml" : "nodeboot-install-cert-manager.yaml";
+    const auto text = read_file(dist() / file);
+    std::set<std::string> kinds;
+    for (const auto& doc : YAML::LoadAll(text)) kinds.insert(doc["kind"].as<std::string>() + "/" + doc["metadata"]["name"].as<std::string>());
+    for (const char* k : {"Namespace/nodeboot-system", "Deployment/nodeboot-webhook", "DaemonSet/nodeboot-ipb",
+                          "CustomResourceDefinition/maroonedpodsconfigs.maroonedpods.io"})
+      BOOST_TEST(kinds.count(k) == 1u, k);
+    BOOST_TEST(kinds.count("Certificate/nodeboot-webhook") == (certs == "cert-manager" ? 1u : 0u));
+    auto r = run({(source_dir() / "packaging/images/render-install.sh").string(), "--images", (dist() / "images.txt").string(),
+                  "--certs", certs});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out == text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(plugin_in_the_archive_embeds_the_release_bundle) {
+  TempDir tmp;
+  BOOST_REQUIRE(run({"tar", "-xzf", (dist() / archive_name()).string(), "-C", tmp.path().string()}).exit_code == 0);
+  const auto plugin = (tmp.path() / "kubectl-nodeboot").string();
+  auto printed = run({plugin, "install", "-o", "yaml"});
+  BOOST_TEST(printed.exit_code == 0, printed.err);
+  BOOST_TEST(printed.out == read_file(dist() / "nodeboot-install.yaml"));
+  BOOST_TEST(printed.err.empty(), printed.err);  // a release build: no "not a release build" warning
+  auto cm = run({plugin, "install", "-o", "yaml", "--certs", "cert-manager"});
+  BOOST_TEST(cm.out == read_file(dist() / "nodeboot-install-cert-manager.yaml"));
 }
 
 BOOST_AUTO_TEST_CASE(binary_needs_glibc_2_34_at_most_and_runs_in_a_glibc_only_root) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 namespace nodeboot::test {
 namespace fs = std::filesystem;
@@ -77,6 +78,20 @@ std::string Cluster::kubectl_ok(const std::vector<std::string>& args, const std:
   for (const auto& a : args) joined += " " + a;
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "kubectl" << joined << " exited " << r.exit_code << ": " << r.err);
   return r.out;
+}
+
+std::string Cluster::service_account_kubeconfig(const std::string& ns, const std::string& account) const {
+  const std::string token = kubectl_ok({"create", "token", account, "-n", ns});
+  const auto cfg = nlohmann::json::parse(kubectl_ok({"config", "view", "--raw", "--minify", "-o", "json"}));
+  const auto& c = cfg["clusters"][0]["cluster"];
+  const nlohmann::json kc = {
+      {"apiVersion", "v1"},
+      {"kind", "Config"},
+      {"clusters", {{{"name", "e2e"}, {"cluster", {{"server", c["server"]}, {"certificate-authority-data", c["certificate-authority-data"]}}}}}},
+      {"users", {{{"name", account}, {"user", {{"token", token.substr(0, token.find_last_not_of('\n') + 1)}}}}}},
+      {"contexts", {{{"name", "e2e"}, {"context", {{"cluster", "e2e"}, {"user", account}}}}}},
+      {"current-context", "e2e"}};
+  return kc.dump();
 }
 
 const Cluster& cluster() {

@@ -45,6 +45,9 @@ struct Cluster {
   ProcessResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;
   // Same, but the test fails unless kubectl exits 0; returns stdout.
   std::string kubectl_ok(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;
+  // A kubeconfig (JSON text) for this cluster as a ServiceAccount: a fresh token of it, the
+  // cluster's server and CA (what a pod of that account would use).
+  std::string service_account_kubeconfig(const std::string& ns, const std::string& account) const;
 };
 const Cluster& cluster();
 

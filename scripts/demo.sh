@@ -67,9 +67,13 @@ kubectl apply -f "$demo/webhook.json"
 kubectl apply -f "$root/manifests/marooned/crd.yaml" >/dev/null
 kubectl wait crd/maroonedpodsconfigs.maroonedpods.io --for=condition=Established --timeout=60s >/dev/null
 kubectl apply -k "$root/manifests/marooned" >/dev/null
+# The in-place bootstrap completion controller's rights (the same ServiceAccount).
+kubectl apply -f "$root/manifests/webhook/base/completion-rbac.yaml" \
+  -f "$root/manifests/webhook/base/completion-policy.yaml" >/dev/null
 sa_kubeconfig nodeboot-webhook "$demo/webhook.kubeconfig"
 nodeboot-webhook --kubeconfig "$demo/webhook.kubeconfig" --self-managed-certs --cert-dir "$demo/tls" \
   --bind-address 127.0.0.1 --port "$port" --cert-hosts 127.0.0.1 --enable-gate-controller \
+  --enable-completion-controller \
   --log-level error >"$demo/webhook.log" 2>&1 &
 webhook_pid=$!
 for _ in $(seq 1 60); do  # ready: certificate created, caBundle patched, caches synced
@@ -130,11 +134,13 @@ step kubectl patch -n demo "$second" --type=json -p '[{"op":"remove","path":"/sp
 note "A bad bootstrap Secret is refused with every problem named (and no value shown)"
 step kubectl create secret generic nodeboot-bad -n nodeboot-system --type nodeboot.io/bootstrap \
   --from-literal=os=rhcos --from-literal=ignition-url=http://ignition.example.com/worker --from-literal=ignition-token='' || true
-# --- In-place bootstrap (seed 003): start → the real agent → a played reboot → watch restores.
-# kwok cannot reboot, so nodeboot-agent runs as a local process for kwok-node-4 (with the
-# DaemonSet's ServiceAccount token) against a local HTTPS Ignition server with its own CA,
-# then the demo plays the reboot (a new bootID) as the e2e test does.
-note "In-place bootstrap of kwok-node-4: start, the agent, a played reboot, watch restores it"
+# --- In-place bootstrap (seed 003): start → the real agent → a played reboot → the completion
+# controller restores the node, with nobody watching. kwok cannot reboot, so nodeboot-agent
+# runs as a local process for kwok-node-4 (with the DaemonSet's ServiceAccount token)
+# against a local HTTPS Ignition server with its own CA, its reboot-capable steps in its own
+# process (--host-unit "": no systemd here to hand them to), then the demo plays the reboot
+# (a new bootID) as the e2e test does.
+note "In-place bootstrap of kwok-node-4: start, the agent, a played reboot, the controller restores it"
 ipb=$(mktemp -d); port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$ipb/tls.key" -out "$ipb/ca.crt" 2>/dev/null
@@ -155,13 +161,16 @@ step kubectl apply -k "$root/manifests/ipb"
 step kubectl nodeboot start kwok-node-4 --os rhcos --ignition-url "https://127.0.0.1:$port/ignition" \
   --ignition-token-file "$ipb/token" --ca-cert "$ipb/ca.crt"
 step kubectl nodeboot status -o wide
-kubectl nodeboot watch kwok-node-4 --timeout 120s & watcher=$!
 sa_kubeconfig nodeboot-ipb-agent "$ipb/agent.kubeconfig"
 step nodeboot-agent bootstrap --node kwok-node-4 --kubeconfig "$ipb/agent.kubeconfig" --host-root "$ipb/host" \
-  --firstboot-command true --reboot-command 'echo "(reboot played by the demo)"'
+  --host-unit "" --host-exec "" --firstboot-command true --reboot-command 'echo "(reboot played by the demo)"'
 kubectl annotate node kwok-node-4 kwok.x-k8s.io/status=custom >/dev/null
 kubectl patch node kwok-node-4 --subresource=status --type=merge -p '{"status":{"nodeInfo":{"bootID":"demo-reboot"}}}' >/dev/null
-wait "$watcher"; step kubectl nodeboot status kwok-node-4; rm -rf "$ipb"
+note "Nobody runs watch: nodeboot-webhook's completion controller puts the node back"
+step kubectl wait node/kwok-node-4 --for=jsonpath='{.metadata.annotations.nodeboot\.io/state}'=Done --timeout=90s
+step kubectl nodeboot status kwok-node-4
+step kubectl get events -n default --field-selector involvedObject.name=kwok-node-4,reason=BootstrapCompleted
+rm -rf "$ipb"
 
 # --- Node readiness (seeds 000/001): the two bootstrap DaemonSets and verify. kwok runs no
 # containers, so no pod reports a result by itself. For three nodes the demo plays the

@@ -150,17 +150,21 @@ bool CompletionController::reconcile(const std::string& name) {
         std::lock_guard lock(mu_);
         back_since_.try_emplace(name, Clock::now());
       }
-      return finish(name, *node, plan.why);
+      return finish(name, *node, *record, plan.why);
     }
   }
   return true;
 }
 
-bool CompletionController::finish(const std::string& name, const json& cached, const std::string& why) {
-  const auto prior = ipb::read_record(rt_.client(), name);
-  if (!prior) return kube::is_not_found(prior.error());  // finished meanwhile (by hand or a previous leader)
+bool CompletionController::finish(const std::string& name, const json& cached, const json& record,
+                                  const std::string& why) {
+  // The cached record says whether start asked to keep the Secret (finish_node reads the
+  // record afresh for what it restores; a record gone meanwhile makes it a no-op).
+  const auto prior = ipb::prior_state_of_configmap(record);
+  if (!prior) return true;
   ipb::Context ctx{rt_.client(), options_.schedule_label};
   auto changes = ipb::finish_node(ctx, name, prior->keep_secret);
+  if (!changes && changes.error().kind == ErrorKind::not_found) return true;  // finished by hand meanwhile
   if (!changes) {
     log_error("completing the node failed", {{"node", name}, {"error", changes.error().message}});
     std::lock_guard lock(mu_);

@@ -70,7 +70,7 @@ class CompletionController {
   void enqueue(const std::string& node);
   void enqueue_all();
   bool reconcile(const std::string& node);
-  bool finish(const std::string& node, const nlohmann::json& cached, const std::string& why);
+  bool finish(const std::string& node, const nlohmann::json& cached, const nlohmann::json& record, const std::string& why);
   bool fail_stuck(const nlohmann::json& cached, const std::string& why);
 
   CompletionOptions options_;

@@ -9,8 +9,10 @@
 
 #include <cxxopts.hpp>
 
+#include "nodeboot/agent/host_path.hpp"
 #include "nodeboot/agent/node_reporter.hpp"
 #include "nodeboot/kube/config.hpp"
+#include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/process.hpp"
 
 namespace nodeboot::agent {
@@ -18,10 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-fs::path under(const fs::path& host_root, std::string_view absolute) {
-  return host_root / fs::path(absolute).relative_path();
-}
 
 std::string read_boot_id(const HostPlan& plan) {
   std::ifstream in(plan.boot_id_file);
@@ -67,6 +65,7 @@ json to_json(const HostPlan& plan) {
           {"env", plan.env},
           {"kubeconfig", plan.kubeconfig},
           {"bootIDFile", plan.boot_id_file},
+          {"commandTimeoutSeconds", plan.command_timeout.count()},
           {"handedOver", plan.handed_over},
           {"finished", plan.finished}};
 }
@@ -86,6 +85,7 @@ Result<HostPlan> host_plan_from_json(const json& doc) {
       if (v.is_string()) p.env[k] = v.get<std::string>();
   p.kubeconfig = doc.value("kubeconfig", "");
   p.boot_id_file = doc.value("bootIDFile", p.boot_id_file);
+  p.command_timeout = std::chrono::seconds(doc.value("commandTimeoutSeconds", p.command_timeout.count()));
   p.handed_over = doc.value("handedOver", false);
   p.finished = doc.value("finished", false);
   return p;
@@ -108,7 +108,7 @@ Result<void> write_atomically(const fs::path& path, std::string_view contents, f
 }
 
 Result<std::optional<HostPlan>> load_plan(const fs::path& host_root) {
-  const fs::path path = under(host_root, progress_path);
+  const fs::path path = under_root(host_root, progress_path);
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::optional<HostPlan>();
   const std::string text{std::istreambuf_iterator<char>(in), {}};
@@ -119,7 +119,7 @@ Result<std::optional<HostPlan>> load_plan(const fs::path& host_root) {
 
 Result<void> save_plan(const fs::path& host_root, const HostPlan& plan) {
   // Root only: the entrypoint's environment and the kubeconfig's path are nobody else's.
-  return write_atomically(under(host_root, progress_path), to_json(plan).dump(2),
+  return write_atomically(under_root(host_root, progress_path), to_json(plan).dump(2),
                           fs::perms::owner_read | fs::perms::owner_write);
 }
 
@@ -177,7 +177,7 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     log << "nodeboot-agent: " << to_string(step.state) << " " << step.progress << "%: " << step.message << std::endl;
     reporter.report(step);
     ProcessOptions po;
-    po.timeout = std::chrono::hours(1);  // yum and ansible: generous, not infinite
+    po.timeout = plan.command_timeout;
     if (s.name == "entrypoint") {
       po.env_set = plan.env;
       po.env_set["NODEBOOT_ENTRYPOINT_RUN"] = std::to_string(s.runs);
@@ -185,7 +185,7 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     auto r = run_process({"/bin/sh", "-c", s.command}, po);
     if (!r) return failed(&s, failure_reason(s), s.name + " could not start: " + r.error().message);
     log << r->out << r->err;
-    if (r->timed_out) return failed(&s, failure_reason(s), s.name + " did not finish within an hour");
+    if (r->timed_out) return failed(&s, failure_reason(s), s.name + " did not finish within " + format_duration(plan.command_timeout));
     if (r->exit_code != 0)
       return failed(&s, failure_reason(s), s.name + " exited " + std::to_string(r->exit_code) + ": " + output_tail(r->err, 300));
     if (s.name == "reboot") return Outcome{State::rebooting, "", "reboot under way"};  // done once the boot changes
@@ -226,8 +226,8 @@ class PlanLock {
 // After the last step (or a failure) nothing is left to resume at boot.
 void disable_resume_unit(const fs::path& host_root) {
   std::error_code ec;
-  fs::remove(under(host_root, "/etc/systemd/system/multi-user.target.wants") / resume_unit, ec);
-  fs::remove(under(host_root, "/etc/systemd/system") / resume_unit, ec);
+  fs::remove(under_root(host_root, "/etc/systemd/system/multi-user.target.wants") / resume_unit, ec);
+  fs::remove(under_root(host_root, "/etc/systemd/system") / resume_unit, ec);
 }
 
 }  // namespace
@@ -252,7 +252,7 @@ int resume_command(std::vector<std::string> args, std::ostream& out, std::ostrea
     return 0;
   }
   const fs::path host_root = parsed["host-root"].as<std::string>();
-  PlanLock lock(under(host_root, "/var/lib/nodeboot/progress.lock"));
+  PlanLock lock(under_root(host_root, "/var/lib/nodeboot/progress.lock"));
   if (!lock.held()) {
     err << "nodeboot-agent: another resume holds " << progress_path << "; nothing to do\n";
     return 0;

@@ -4,15 +4,16 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
-#include <fstream>
 #include <ostream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/fetch.hpp"
+#include "nodeboot/agent/host_path.hpp"
 #include "nodeboot/agent/host_steps.hpp"
 #include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/util/duration.hpp"
@@ -307,6 +308,7 @@ class Runner {
     plan.env = std::move(env);
     plan.kubeconfig = opt_.host_kubeconfig;
     plan.boot_id_file = opt_.boot_id_file;
+    plan.command_timeout = std::chrono::duration_cast<std::chrono::seconds>(opt_.command_timeout);
     const bool in_process = opt_.host_unit.empty();
     for (const auto& [name, command] : steps) {
       HostStep hs;
@@ -324,9 +326,7 @@ class Runner {
   // The agent's own binary, a boot-time unit and the plan go to the host; then a transient
   // unit, outside the pod's cgroup, runs the steps.
   Outcome hand_over(HostPlan& plan) {
-    const auto on_host = [&](std::string_view absolute) {
-      return (opt_.host_root_on_host / fs::path(absolute).relative_path()).string();
-    };
+    const auto on_host = [&](std::string_view absolute) { return under_root(opt_.host_root_on_host, absolute).string(); };
     std::ifstream self("/proc/self/exe", std::ios::binary);
     const std::string binary{std::istreambuf_iterator<char>(self), {}};
     if (binary.empty()) return failed("HandoverFailed", "cannot read this agent's own binary (/proc/self/exe)");
@@ -365,7 +365,7 @@ class Runner {
     return Outcome{State::applying, "", "handed over to " + unit};
   }
 
-  fs::path host(std::string_view absolute) const { return opt_.host_root / fs::path(absolute).relative_path(); }
+  fs::path host(std::string_view absolute) const { return under_root(opt_.host_root, absolute); }
 
   const bootstrap::BootstrapSpec& spec_;
   const BootstrapOptions& opt_;

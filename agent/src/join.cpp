@@ -13,6 +13,7 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/agent/host_path.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/marooned/join.hpp"
@@ -56,12 +57,8 @@ std::optional<std::string> scalar(const std::string& raw) {
 // YAML-quoted (JSON strings are valid YAML double-quoted scalars).
 std::string q(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
 
-std::filesystem::path under(const std::filesystem::path& root, const std::filesystem::path& p) {
-  return root / p.relative_path();
-}
-
 std::string host_name(const std::filesystem::path& root) {
-  std::ifstream in(under(root, "/etc/hostname"));
+  std::ifstream in(under_root(root, "/etc/hostname"));
   std::string name;
   if (in && std::getline(in, name) && !trim(name).empty()) return trim(name);
   char buf[256] = {};
@@ -163,7 +160,7 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
   o.timeout = std::chrono::seconds(parsed["timeout"].as<int>());
   o.node_name = parsed.count("node-name") ? parsed["node-name"].as<std::string>() : host_name(o.host_root);
 
-  const auto info_path = under(o.host_root, o.join_info);
+  const auto info_path = under_root(o.host_root, o.join_info);
   std::ifstream in(info_path);
   if (!in) {
     err << "error: cannot read " << info_path.string() << " (cloud-init writes it from the VM's user-data)\n";
@@ -174,7 +171,7 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "error: " << info_path.string() << ": " << info.error().message << '\n';
     return 1;
   }
-  const auto config_path = under(o.host_root, "/etc/rancher/k3s/config.yaml");
+  const auto config_path = under_root(o.host_root, "/etc/rancher/k3s/config.yaml");
   std::error_code ec;
   std::filesystem::create_directories(config_path.parent_path(), ec);  // a failure shows in the write below
   if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w) {
@@ -198,7 +195,7 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
   // Registered = the k3s agent has its kubelet credentials and its Node carries our label.
   // Then the proof goes on the Node (with the kubelet's credentials: NodeRestriction lets
   // a node annotate only itself), and the controller's vouched label is awaited.
-  const auto kubeconfig = under(o.host_root, "/var/lib/rancher/k3s/agent/kubelet.kubeconfig");
+  const auto kubeconfig = under_root(o.host_root, "/var/lib/rancher/k3s/agent/kubelet.kubeconfig");
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   const std::string id_label(names::maroon_pod_uid), vouched_label(names::maroon_vouched_label);
   const auto proof = marooned::join_proof(info->credential, info->pod_uid, o.node_name);

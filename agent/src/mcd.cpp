@@ -4,6 +4,7 @@
 #include <fstream>
 #include <ostream>
 
+#include "nodeboot/agent/host_path.hpp"
 #include "nodeboot/util/process.hpp"
 
 namespace nodeboot::agent {
@@ -30,9 +31,6 @@ std::string_view reason(McdFailure failure) {
 }
 
 namespace {
-
-// A host path as reached from under `root` (host_root or command_root).
-fs::path under(const fs::path& root, const fs::path& host_path) { return root / host_path.relative_path(); }
 
 std::vector<std::string> podman(const McdOptions& o, std::initializer_list<std::string> args) {
   std::vector<std::string> argv = o.host_prefix;
@@ -119,22 +117,22 @@ fs::path mcd_staging_path(const McdOptions& options) {
 McdCommands mcd_commands(const McdOptions& o, bool use_authfile) {
   McdCommands c;
   c.pull = podman(o, {"pull", "--quiet"});
-  if (use_authfile) c.pull.insert(c.pull.end(), {"--authfile", under(o.command_root, o.authfile).string()});
-  if (o.cert_dir) c.pull.insert(c.pull.end(), {"--cert-dir", under(o.command_root, *o.cert_dir).string()});
+  if (use_authfile) c.pull.insert(c.pull.end(), {"--authfile", under_root(o.command_root, o.authfile).string()});
+  if (o.cert_dir) c.pull.insert(c.pull.end(), {"--cert-dir", under_root(o.command_root, *o.cert_dir).string()});
   c.pull.push_back(o.image.text);
   c.remove = podman(o, {"rm", "--force", "--ignore", o.container_name});
   // Never started: the command only satisfies images without one; --pull=never uses what
   // the pull above verified against the digest.
   c.create = podman(o, {"create", "--pull=never", "--name", o.container_name, o.image.text, o.path_in_image.string()});
   c.copy = podman(o, {"cp", o.container_name + ":" + o.path_in_image.string(),
-                      under(o.command_root, mcd_staging_path(o)).string()});
+                      under_root(o.command_root, mcd_staging_path(o)).string()});
   return c;
 }
 
 std::expected<fs::path, McdError> extract_mcd(const McdOptions& o, std::ostream& log) {
   const std::string& image = o.image.text;
   std::error_code ec;
-  const bool has_authfile = fs::is_regular_file(under(o.host_root, o.authfile), ec);
+  const bool has_authfile = fs::is_regular_file(under_root(o.host_root, o.authfile), ec);
   if (!has_authfile)
     log << "nodeboot-agent: mcd: no pull secret at " << o.authfile.string() << " on the host; pulling without one"
         << std::endl;
@@ -167,8 +165,8 @@ std::expected<fs::path, McdError> extract_mcd(const McdOptions& o, std::ostream&
   }
 
   // Prepare the private directory before anything is copied: a failure here leaves no container.
-  const fs::path dest = under(o.host_root, o.destination);
-  const fs::path staging = under(o.host_root, mcd_staging_path(o));
+  const fs::path dest = under_root(o.host_root, o.destination);
+  const fs::path staging = under_root(o.host_root, mcd_staging_path(o));
   fs::create_directories(dest.parent_path(), ec);
   if (!ec) fs::permissions(dest.parent_path(), fs::perms::owner_all, ec);  // root only, like the binary
   if (!ec) fs::remove_all(staging, ec);  // a crashed run's copy would receive this one inside it
@@ -219,7 +217,7 @@ std::expected<fs::path, McdError> extract_mcd(const McdOptions& o, std::ostream&
                    "cannot install " + o.destination.string() + " on the host: " + ec.message());
   }
   log << "nodeboot-agent: mcd: " << o.destination.string() << " extracted from " << image << std::endl;
-  return under(o.command_root, o.destination);
+  return under_root(o.command_root, o.destination);
 }
 
 }  // namespace nodeboot::agent

@@ -48,13 +48,6 @@ std::string node_of_record(const json& record) {
   return record.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), "");
 }
 
-std::string format_duration(std::chrono::milliseconds d) {
-  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(d).count();
-  if (minutes >= 60 && minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
-  if (minutes >= 1) return std::to_string(minutes) + "m";
-  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + "s";
-}
-
 }  // namespace
 
 CompletionPlan plan_completion(const json& record, const json& node, std::string_view schedule_label,
@@ -77,13 +70,14 @@ CompletionPlan plan_completion(const json& record, const json& node, std::string
   // (it removes the annotations before the record). Neither is a stuck bootstrap.
   if (p.state.empty() && !re_registered) return {};
   // In flight: progress is what the agent last wrote, or the record's time before it wrote anything.
-  const auto since = parse_rfc3339(p.updated.empty() ? prior->recorded : p.updated);
+  const std::string& last = p.updated.empty() ? prior->recorded : p.updated;
+  const auto since = parse_rfc3339(last);
   if (!since) return {};  // no time to measure from: nothing to decide on
   const auto deadline = *since + progress_deadline;
   if (now >= deadline)
     return {CompletionAction::fail_stuck,
             "no progress reported for " + format_duration(progress_deadline) + " (last: " +
-                (p.state.empty() ? std::string("none") : p.state) + " at " + (p.updated.empty() ? prior->recorded : p.updated) +
+                (p.state.empty() ? std::string("none") : p.state) + " at " + last +
                 "); see `kubectl nodeboot status " + p.name + "`, then `kubectl nodeboot retry` or `abort`",
             {}};
   return {CompletionAction::recheck_later, "", deadline};

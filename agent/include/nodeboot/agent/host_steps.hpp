@@ -20,6 +20,7 @@
 // reboot. The host side reports with the kubelet's own credentials (NodeRestriction lets
 // a node annotate itself): a pod's token dies with the pod.
 
+#include <chrono>
 #include <filesystem>
 #include <iosfwd>
 #include <map>
@@ -52,6 +53,7 @@ struct HostPlan {
   std::map<std::string, std::string> env;  // the entrypoint's WORKER_ID, CLUSTER_ID, REGION, …
   std::string kubeconfig;                  // on the host: the kubelet's
   std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
+  std::chrono::seconds command_timeout{std::chrono::hours(1)};  // BootstrapOptions::command_timeout, per step
   bool handed_over = false;  // a host unit owns the steps: a restarted pod does nothing
   bool finished = false;
 };

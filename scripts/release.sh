@@ -52,7 +52,9 @@ fi
 ln -sfn "$("$root/packaging/release/static-curl.sh")" "$build/static-curl"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}
 # -j2: the build machine is shared (and 2 cores is what it has).
-ninja -C "$build" -j2 nodeboot-webhook nodeboot-agent >&2
+ninja -C "$build" -j2 nodeboot-webhook nodeboot-agent nodeboot-agent-portable >&2
+# The agent image carries the portable agent for the host unit: it must run on RHCOS/RHEL.
+"$root/packaging/release/check-portable.sh" "$build/bin/nodeboot-agent-portable" >&2
 rm -rf "$out" && mkdir -p "$out/stage"
 
 # The images, checked, and the install bundles that name them by digest.
@@ -60,8 +62,10 @@ images_start=$SECONDS
 revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 printf 'registry %s\nversion %s\n' "$registry" "$version" >"$out/images.txt"
 for name in nodeboot-webhook nodeboot-agent; do
-  digest=$("$root/packaging/images/build-image.sh" --name "$name" --binary "$build/bin/$name" --version "$version" \
-    --revision "$revision" --out "$out")
+  host=()
+  [[ $name == nodeboot-agent ]] && host=(--host-binary "$build/bin/nodeboot-agent-portable")
+  digest=$("$root/packaging/images/build-image.sh" --name "$name" --binary "$build/bin/$name" "${host[@]}" \
+    --version "$version" --revision "$revision" --out "$out")
   check=("$out/$name.oci.tar" "$out/$name.spdx.json")
   [[ $name == nodeboot-webhook ]] && check+=(--non-root)
   python3 "$root/packaging/images/check-image.py" "${check[@]}" >&2

@@ -54,6 +54,9 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
       ("host-unit", "Transient systemd unit (systemd-run) that runs firstboot/entrypoint and the reboot on the host, "
                     "so the pod's deletion cannot kill them (\"\" = run them in this process)",
        cxxopts::value<std::string>()->default_value("nodeboot-ipb"))
+      ("host-agent", "The agent binary copied to the host for the host unit; the image's portable build is "
+                     "/usr/lib/nodeboot/host/nodeboot-agent (\"\" = this binary)",
+       cxxopts::value<std::string>()->default_value(""))
       ("host-kubeconfig", "The kubelet's kubeconfig on the host: the host unit reports with it",
        cxxopts::value<std::string>()->default_value(defaults.host_kubeconfig))
       ("host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
@@ -97,6 +100,7 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
   o.host_exec = parsed["host-exec"].as<std::string>();
   o.host_unit = parsed["host-unit"].as<std::string>();
   o.host_kubeconfig = parsed["host-kubeconfig"].as<std::string>();
+  o.host_agent = parsed["host-agent"].as<std::string>();
   o.host_root_on_host = parsed["host-root-on-host"].as<std::string>();
   o.boot_id_file = parsed["boot-id-file"].as<std::string>();
   o.attempts = std::max(1, parsed["attempts"].as<int>());
@@ -198,8 +202,7 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
   reporters.add(annotator);
   std::unique_ptr<UrlReporter> poster;
   if (spec->report) {
-    std::string ca = spec->rhcos ? spec->rhcos->ca_pem : (spec->rhel ? spec->rhel->ca_pem.value_or("") : "");
-    poster = std::make_unique<UrlReporter>(*spec->report, ca, node, attempt, o.http_timeout, err);
+    poster = std::make_unique<UrlReporter>(*spec->report, report_ca_pem(*spec), node, attempt, o.http_timeout, err);
     reporters.add(*poster);
   }
   const Outcome outcome = run_bootstrap(*spec, o, reporters, remove_label, err);

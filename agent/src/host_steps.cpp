@@ -58,16 +58,23 @@ json to_json(const HostPlan& plan) {
                      {"bootID", s.boot_id},
                      {"runs", s.runs},
                      {"doneByReboot", s.done_by_reboot}});
-  return {{"node", plan.node},
-          {"attempt", plan.attempt},
-          {"os", plan.os},
-          {"steps", steps},
-          {"env", plan.env},
-          {"kubeconfig", plan.kubeconfig},
-          {"bootIDFile", plan.boot_id_file},
-          {"commandTimeoutSeconds", plan.command_timeout.count()},
-          {"handedOver", plan.handed_over},
-          {"finished", plan.finished}};
+  json doc = {{"node", plan.node},
+              {"attempt", plan.attempt},
+              {"os", plan.os},
+              {"steps", steps},
+              {"env", plan.env},
+              {"kubeconfig", plan.kubeconfig},
+              {"bootIDFile", plan.boot_id_file},
+              {"commandTimeoutSeconds", plan.command_timeout.count()},
+              {"handedOver", plan.handed_over},
+              {"finished", plan.finished}};
+  // The report token stays on the host only while steps remain.
+  if (plan.report && !plan.finished)
+    doc["report"] = {{"url", plan.report->target.url.text},
+                     {"token", plan.report->target.token.reveal()},
+                     {"caPEM", plan.report->ca_pem},
+                     {"timeoutMilliseconds", plan.report->timeout.count()}};
+  return doc;
 }
 
 Result<HostPlan> host_plan_from_json(const json& doc) {
@@ -88,6 +95,13 @@ Result<HostPlan> host_plan_from_json(const json& doc) {
   p.command_timeout = std::chrono::seconds(doc.value("commandTimeoutSeconds", p.command_timeout.count()));
   p.handed_over = doc.value("handedOver", false);
   p.finished = doc.value("finished", false);
+  if (doc.contains("report") && doc["report"].is_object()) {
+    const auto& r = doc["report"];
+    auto url = bootstrap::parse_https_url(r.value("url", ""));
+    if (!url) return fail(ErrorKind::invalid_input, std::string(progress_path) + ": report.url: " + url.error().message);
+    p.report = HostReport{bootstrap::Report{std::move(*url), Secret(r.value("token", ""))}, r.value("caPEM", ""),
+                          std::chrono::milliseconds(r.value("timeoutMilliseconds", std::int64_t{30000}))};
+  }
   return p;
 }
 
@@ -178,6 +192,7 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     reporter.report(step);
     ProcessOptions po;
     po.timeout = plan.command_timeout;
+    po.own_process_group = true;  // a timeout kills what the step started, not only its shell
     if (s.name == "entrypoint") {
       po.env_set = plan.env;
       po.env_set["NODEBOOT_ENTRYPOINT_RUN"] = std::to_string(s.runs);
@@ -275,13 +290,19 @@ int resume_command(std::vector<std::string> args, std::ostream& out, std::ostrea
     err << "nodeboot-agent: cannot report to the API server (" << config.error().message << ")\n";
   }
   std::unique_ptr<kube::Client> client;
-  std::unique_ptr<Reporter> reporter;
-  FanOut none;
+  std::unique_ptr<Reporter> annotator, poster;
+  FanOut reporters;
   if (config) {
     client = std::make_unique<kube::Client>(std::move(*config));
-    reporter = std::make_unique<NodeAnnotator>(*client, (*plan)->node, (*plan)->attempt, err, true);
+    annotator = std::make_unique<NodeAnnotator>(*client, (*plan)->node, (*plan)->attempt, err, true);
+    reporters.add(*annotator);
   }
-  const Outcome outcome = run_host_steps(host_root, **plan, reporter ? *reporter : static_cast<Reporter&>(none), err);
+  // External progress (the Secret's report-url) goes on after the hand-over, too.
+  if (const auto& r = (*plan)->report) {
+    poster = std::make_unique<UrlReporter>(r->target, r->ca_pem, (*plan)->node, (*plan)->attempt, r->timeout, err);
+    reporters.add(*poster);
+  }
+  const Outcome outcome = run_host_steps(host_root, **plan, reporters, err);
   if (outcome.state != State::rebooting) disable_resume_unit(host_root);
   return outcome.state == State::failed ? 1 : 0;
 }

@@ -309,6 +309,7 @@ class Runner {
     plan.kubeconfig = opt_.host_kubeconfig;
     plan.boot_id_file = opt_.boot_id_file;
     plan.command_timeout = std::chrono::duration_cast<std::chrono::seconds>(opt_.command_timeout);
+    if (spec_.report) plan.report = HostReport{*spec_.report, report_ca_pem(spec_), opt_.http_timeout};
     const bool in_process = opt_.host_unit.empty();
     for (const auto& [name, command] : steps) {
       HostStep hs;
@@ -327,9 +328,12 @@ class Runner {
   // unit, outside the pod's cgroup, runs the steps.
   Outcome hand_over(HostPlan& plan) {
     const auto on_host = [&](std::string_view absolute) { return under_root(opt_.host_root_on_host, absolute).string(); };
-    std::ifstream self("/proc/self/exe", std::ios::binary);
-    const std::string binary{std::istreambuf_iterator<char>(self), {}};
-    if (binary.empty()) return failed("HandoverFailed", "cannot read this agent's own binary (/proc/self/exe)");
+    const fs::path source = opt_.host_agent.empty() ? fs::path("/proc/self/exe") : opt_.host_agent;
+    std::ifstream in(source, std::ios::binary);
+    const std::string binary{std::istreambuf_iterator<char>(in), {}};
+    if (binary.empty())
+      return failed("HandoverFailed", "cannot read the agent binary for the host (" + source.string() +
+                                          "): check --host-agent; the image ships /usr/lib/nodeboot/host/nodeboot-agent");
     const auto rwx = fs::perms::owner_all;
     if (auto w = write_atomically(host(host_binary_path), binary, rwx); !w) return failed("WriteFailed", w.error().message);
     const std::string resume = on_host(host_binary_path) + " resume --host-root " + opt_.host_root_on_host.string();
@@ -376,6 +380,11 @@ class Runner {
 };
 
 }  // namespace
+
+std::string report_ca_pem(const bootstrap::BootstrapSpec& spec) {
+  if (spec.rhcos) return spec.rhcos->ca_pem;
+  return spec.rhel ? spec.rhel->ca_pem.value_or("") : "";
+}
 
 UrlReporter::UrlReporter(bootstrap::Report target, std::string ca_pem, std::string node, std::string attempt,
                          std::chrono::milliseconds timeout, std::ostream& log)

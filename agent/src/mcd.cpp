@@ -69,6 +69,7 @@ Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
   log << "nodeboot-agent: mcd: " << quoted(argv) << std::endl;
   ProcessOptions po;
   po.timeout = timeout;
+  po.own_process_group = true;  // a timeout kills podman too, not only nsenter
   auto r = run_process(argv, po);
   if (!r) return Ran{false, {}, r.error().message};
   return Ran{true, std::move(*r), {}};

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: putting nodes back after an in-place bootstrap, on a real control plane
 # (tests/cluster/up.sh) with N kwok nodes per tool, against its named peer in the same run:
-# `kubectl nodeboot watch` (the operator's terminal, which was the only way before the
-# completion controller) and nodeboot-webhook --enable-completion-controller (nobody
-# watching), each over its own pool of N nodes.
+# completion by hand, the way left without the controller (`kubectl nodeboot watch` only
+# displays): a `kubectl get nodes -w` follower that runs `kubectl nodeboot finish NODE` the
+# moment a node is Ready on a new boot; and nodeboot-webhook --enable-completion-controller
+# (nobody watching), each over its own pool of N nodes.
 #
 # Both pools go through the real `kubectl nodeboot start`; a driver then plays the node side
 # (kwok cannot reboot): state Rebooting and the schedule label gone, as the agent leaves a
@@ -45,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 export KUBECONFIG=$state/kubeconfig
 log "creating 2 x $nodes kwok nodes"
-"$repo/tests/cluster/nodes.sh" --state-dir "$state" --count "$nodes" --prefix bench-watch >/dev/null
+"$repo/tests/cluster/nodes.sh" --state-dir "$state" --count "$nodes" --prefix bench-hand >/dev/null
 "$repo/tests/cluster/nodes.sh" --state-dir "$state" --count "$nodes" --prefix bench-ctrl >/dev/null
 kubectl apply -k "$repo/manifests/ipb" >/dev/null
 kubectl create serviceaccount nodeboot-webhook -n nodeboot-system >/dev/null
@@ -138,19 +139,42 @@ print(sum(1 for line in itertools.islice(open(path), start, stop)
           if json.loads(line).get("userAgent", "").startswith(prefix)))
 PY
 }
-for p in bench-watch bench-ctrl; do
+for p in bench-hand bench-ctrl; do
   for ((i = 0; i < nodes; i++)); do kubectl label node "$p-$i" nodeboot-bench-pool=$p >/dev/null; done
 done
 
-# Peer: kubectl nodeboot watch on the operator's terminal.
-log "pool 1: $nodes nodes completed by kubectl nodeboot watch"
-start_pool bench-watch
-mapfile -t watched < <(pool bench-watch)
-kubectl nodeboot watch "${watched[@]}" --timeout 15m >"$work/watch.out" 2>&1 &
+# Peer: `kubectl nodeboot finish` per node, run by a follower of `kubectl get nodes -w`.
+log "pool 1: $nodes nodes completed by kubectl nodeboot finish, run as each comes back"
+start_pool bench-hand
+python3 - bench-hand "$nodes" <<'PY' &
+import json, subprocess, sys
+prefix, n = sys.argv[1], int(sys.argv[2])
+w = subprocess.Popen(["kubectl", "get", "nodes", "-w", "-o", "json", "-l", "nodeboot-bench-pool=" + prefix],
+                     stdout=subprocess.PIPE, text=True)
+dec, buf, started, running = json.JSONDecoder(), "", set(), []
+for line in w.stdout:
+    buf += line
+    while buf.strip():
+        try:
+            node, end = dec.raw_decode(buf.lstrip())
+        except ValueError:
+            break
+        buf = buf.lstrip()[end:]
+        name = node["metadata"]["name"]
+        boot = node.get("status", {}).get("nodeInfo", {}).get("bootID", "")
+        if boot == "bench-new-" + name and name not in started:
+            started.add(name)
+            running.append(subprocess.Popen(["kubectl", "nodeboot", "finish", name], stdout=subprocess.DEVNULL))
+    if len(started) == n:
+        break
+for p in running:
+    p.wait()
+w.kill()
+PY
 pids+=($!)
 sleep 2
 a0=$(audit_lines)
-drive bench-watch "$work/watch.json"
+drive bench-hand "$work/hand.json"
 wait "${pids[-1]}" || true
 a1=$(audit_lines)
 
@@ -165,12 +189,12 @@ a2=$(audit_lines)
 drive bench-ctrl "$work/ctrl.json"
 a3=$(audit_lines)
 
-w50=$(pct "$work/watch.json" 0.5) w99=$(pct "$work/watch.json" 0.99)
+w50=$(pct "$work/hand.json" 0.5) w99=$(pct "$work/hand.json" 0.99)
 c50=$(pct "$work/ctrl.json" 0.5) c99=$(pct "$work/ctrl.json" 0.99)
 wr=$(count "$a0" "$a1" nodeboot/) cr=$(count "$a2" "$a3" nodeboot/)
 echo "nodes per pool: $nodes"
 echo "Ready on a new boot -> Done (s):   p50      p99"
-echo "  kubectl nodeboot watch (peer)    $w50    $w99"
+echo "  watch + finish by hand (peer)    $w50    $w99"
 echo "  completion controller            $c50    $c99"
-python3 -c "import sys; w50,w99,c50,c99=map(float,sys.argv[1:]); print('ratio controller/watch: p50 %.2fx, p99 %.2fx' % (c50/w50, c99/w99))" "$w50" "$w99" "$c50" "$c99"
-python3 -c "import sys; n=int(sys.argv[1]); print('API requests per node while completing: watch %.2f, controller %.2f' % (int(sys.argv[2])/n, int(sys.argv[3])/n))" "$nodes" "$wr" "$cr"
+python3 -c "import sys; w50,w99,c50,c99=map(float,sys.argv[1:]); print('ratio controller/by hand: p50 %.2fx, p99 %.2fx' % (c50/w50, c99/w99))" "$w50" "$w99" "$c50" "$c99"
+python3 -c "import sys; n=int(sys.argv[1]); print('API requests per node while completing (nodeboot clients): by hand %.2f, controller %.2f' % (int(sys.argv[2])/n, int(sys.argv[3])/n))" "$nodes" "$wr" "$cr"

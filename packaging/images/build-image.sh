@@ -2,7 +2,13 @@
 # Builds one nodeboot image as an OCI archive from Debian's packages, without a registry or a
 # container daemon (scripts/release.sh runs it for nodeboot-webhook and nodeboot-agent):
 #
-#   build-image.sh --name NAME --binary PATH --version V --revision SHA --out DIR
+#   build-image.sh --name NAME --binary PATH [--host-binary PATH] --version V --revision SHA --out DIR
+#
+# --host-binary (nodeboot-agent only, required there): the portable agent
+# (nodeboot-agent-portable, glibc >= 2.34, no other shared library) placed at
+# /usr/lib/nodeboot/host/nodeboot-agent. The IPB DaemonSet's pod copies it to the host for the
+# host unit (`--host-agent`): the image's own binary needs Debian 12's libraries, which an
+# RHCOS or RHEL host lacks.
 #
 # writes DIR/NAME.oci.tar (an OCI image layout in a tar, reference name V), DIR/NAME.spdx.json
 # (SPDX 2.3: every Debian package in the image and the nodeboot binary) and prints the
@@ -23,18 +29,25 @@
 # InRelease files (so a Debian security update makes a new root, and nothing stale is reused).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-name="" binary="" version="" revision="" out=""
+name="" binary="" host_binary="" version="" revision="" out=""
 while (($#)); do
   case $1 in
     --name) name=$2; shift 2 ;;
     --binary) binary=$(realpath "$2"); shift 2 ;;
+    --host-binary) host_binary=$(realpath "$2"); shift 2 ;;
     --version) version=$2; shift 2 ;;
     --revision) revision=$2; shift 2 ;;
     --out) out=$(realpath -m "$2"); shift 2 ;;
-    *) echo "usage: $0 --name NAME --binary PATH --version V --revision SHA --out DIR" >&2; exit 2 ;;
+    *) echo "usage: $0 --name NAME --binary PATH [--host-binary PATH] --version V --revision SHA --out DIR" >&2; exit 2 ;;
   esac
 done
 [[ -n $name && -f $binary && -n $version && -n $out ]] || { echo "build-image: --name, --binary, --version and --out are required" >&2; exit 2; }
+if [[ $name == nodeboot-agent ]]; then
+  [[ -f $host_binary ]] || { echo "build-image: nodeboot-agent needs --host-binary (build nodeboot-agent-portable)" >&2; exit 2; }
+elif [[ -n $host_binary ]]; then
+  echo "build-image: --host-binary is for nodeboot-agent only" >&2; exit 2
+fi
+host_path=usr/lib/nodeboot/host/nodeboot-agent
 epoch=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 0)}
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 cache=${NODEBOOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeboot}/images
@@ -122,6 +135,10 @@ root="$work/root"
 mkdir -p "$root" && tar -C "$root" -xf "$base/root.tar"
 install -D -m 0755 "$binary" "$root/usr/bin/$name"
 objcopy --strip-debug "$root/usr/bin/$name"
+if [[ -n $host_binary ]]; then
+  install -D -m 0755 "$host_binary" "$root/$host_path"
+  objcopy --strip-all "$root/$host_path"
+fi
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
 printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
@@ -163,6 +180,7 @@ tar -C "$layout" --sort=name --format=gnu --numeric-owner --owner=0 --group=0 --
 digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$layout/index.json")
 
 python3 "$here/sbom.py" --name "$name" --version "$version" --digest "$digest" --created "$created" \
-  --binary "$root/usr/bin/$name" --packages "$base/packages.tsv" >"$out/$name.spdx.json"
+  --binary "$root/usr/bin/$name" ${host_binary:+--host-binary "$root/$host_path"} \
+  --packages "$base/packages.tsv" >"$out/$name.spdx.json"
 echo "build-image: $name $digest, $(stat -c %s "$out/$name.oci.tar") bytes, $(wc -l <"$base/packages.tsv") Debian packages" >&2
 echo "$digest"

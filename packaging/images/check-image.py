@@ -9,7 +9,9 @@ Read from the archive alone (blobs checked against their digests): the Debian pa
 image carries are those in its dpkg status; every file in the layer must belong to one of
 them (their file lists) or be one nodeboot writes; that package set must equal the SBOM's.
 --non-root: the image's user must be a numeric uid other than 0 (the kubelet can only enforce
-runAsNonRoot on a numeric uid)."""
+runAsNonRoot on a numeric uid). The agent image must carry the portable host agent
+(/usr/lib/nodeboot/host/nodeboot-agent) that the DaemonSet's `--host-agent` names, and the
+SBOM must list it."""
 import argparse
 import hashlib
 import io
@@ -22,6 +24,8 @@ OWN_FILES = {
     "etc/passwd", "etc/group", "etc/nsswitch.conf", "etc/ld.so.cache", "etc/ssl/certs/ca-certificates.crt",
     "var/lib/dpkg/status",
 }
+
+HOST_AGENT = "usr/lib/nodeboot/host/nodeboot-agent"
 
 ap = argparse.ArgumentParser()
 ap.add_argument("archive")
@@ -70,7 +74,7 @@ for pkg in sorted(set(lists) - carried):
     problems.append(f"file list of {pkg}, which the dpkg status does not record")
 owned = set().union(*lists.values()) if lists else set()
 stray = sorted(f for f in files if f not in owned and f not in OWN_FILES and not f.startswith("var/lib/dpkg/info/")
-               and f != f"usr/bin/{name}")
+               and f != f"usr/bin/{name}" and f != HOST_AGENT)
 for f in stray[:20]:
     problems.append(f"/{f} belongs to no package the image records")
 if len(stray) > 20:
@@ -78,6 +82,11 @@ if len(stray) > 20:
 
 with open(a.sbom) as f:
     sbom = json.load(f)
+if name == "nodeboot-agent":
+    if HOST_AGENT not in files:
+        problems.append(f"no /{HOST_AGENT}: the IPB DaemonSet's --host-agent copies it to the host")
+    if not any(p.get("comment") == "/" + HOST_AGENT for p in sbom["packages"]):
+        problems.append(f"the SBOM does not list /{HOST_AGENT}")
 listed = {p["name"] for p in sbom["packages"] if p.get("supplier") == "Organization: Debian"}
 for pkg in sorted(carried - listed):
     problems.append(f"carries the Debian package {pkg}, which the SBOM does not list")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The SPDX 2.3 SBOM of one nodeboot image (build-image.sh): every Debian package in it, with
-its version, source package, .deb checksum and package URL, and the nodeboot binary.
+its version, source package, .deb checksum and package URL, and the nodeboot binary (and, in
+the agent image, the portable host binary beside it).
 Deterministic: the same inputs give the same bytes (sorted, the image's own creation time)."""
 import argparse
 import hashlib
@@ -10,15 +11,16 @@ import sys
 ap = argparse.ArgumentParser()
 for flag in ("--name", "--version", "--digest", "--created", "--binary", "--packages"):
     ap.add_argument(flag, required=True)
+ap.add_argument("--host-binary")
 a = ap.parse_args()
 
-with open(a.binary, "rb") as f:
-    binary_sha = hashlib.sha256(f.read()).hexdigest()
 
-packages = [
-    {
-        "SPDXID": f"SPDXRef-Package-{a.name}",
-        "name": a.name,
+def nodeboot_package(name, path, in_image):
+    with open(path, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    return {
+        "SPDXID": f"SPDXRef-Package-{name}",
+        "name": name,
         "versionInfo": a.version,
         "supplier": "Organization: nodeboot",
         "downloadLocation": "NOASSERTION",
@@ -26,13 +28,21 @@ packages = [
         "licenseConcluded": "NOASSERTION",
         "licenseDeclared": "Apache-2.0",
         "copyrightText": "NOASSERTION",
-        "checksums": [{"algorithm": "SHA256", "checksumValue": binary_sha}],
-        "comment": f"/usr/bin/{a.name}",
+        "checksums": [{"algorithm": "SHA256", "checksumValue": sha}],
+        "comment": in_image,
     }
-]
+
+
+packages = [nodeboot_package(a.name, a.binary, f"/usr/bin/{a.name}")]
 relationships = [
     {"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": f"SPDXRef-Package-{a.name}"}
 ]
+if a.host_binary:
+    # Statically linked but for glibc: its OpenSSL, libcurl, yaml-cpp, zlib and nghttp2 are
+    # the same Debian packages' (static-curl.sh builds Debian's curl source).
+    packages.append(nodeboot_package(f"{a.name}-host", a.host_binary, "/usr/lib/nodeboot/host/nodeboot-agent"))
+    relationships.append({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
+                          "relatedSpdxElement": f"SPDXRef-Package-{a.name}-host"})
 with open(a.packages) as f:
     for line in f:
         name, version, arch, source, sha = line.rstrip("\n").split("\t")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Proves a kubectl-nodeboot binary runs on any x86_64 Linux with glibc 2.34 or later
-# (Ubuntu 22.04 has 2.35, RHEL 9 2.34):
+# Proves a portable binary (kubectl-nodeboot for the archive, nodeboot-agent for the host
+# unit on RHCOS/RHEL) runs on any x86_64 Linux with glibc 2.34 or later (Ubuntu 22.04 has
+# 2.35, RHEL 9 2.34):
 #  1. the newest GLIBC_x.y symbol version it needs (objdump -T) is at most 2.34;
 #  2. it needs no shared library outside glibc (NEEDED entries);
-#  3. it runs `--help`, `--version` and `version --client` in a root that holds nothing but
+#  3. it runs `--help`, `--version` (and the plugin `version --client`) in a root that holds nothing but
 #     this machine's glibc (the .so files of Debian's libc6 package and the dynamic loader),
 #     entered with chroot (as root) or `unshare -r chroot` (unprivileged user namespace).
 # Prints "max GLIBC_x.y" and the commands' first lines; exits non-zero on any failure.
@@ -35,12 +36,16 @@ done
 interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 mkdir -p "$root$(dirname "$interp")"
 cp -L "$interp" "$root$interp"
-cp "$bin" "$root/kubectl-nodeboot"
-echo "check-portable: root holds $(find "$root" -type f | wc -l) files: glibc and kubectl-nodeboot" >&2
+case $(basename "$1") in
+  nodeboot-agent*) name=nodeboot-agent runs=("--help" "--version") ;;
+  *) name=kubectl-nodeboot runs=("--help" "--version" "version --client") ;;
+esac
+cp "$bin" "$root/$name"
+echo "check-portable: root holds $(find "$root" -type f | wc -l) files: glibc and $name" >&2
 enter=("$(command -v chroot)" "$root")
 [[ $(id -u) == 0 ]] || enter=("$(command -v unshare)" -r "${enter[@]}")
-for args in "--help" "--version" "version --client"; do
+for args in "${runs[@]}"; do
   # shellcheck disable=SC2086
-  out=$(env -i "${enter[@]}" /kubectl-nodeboot $args) || { echo "check-portable: '$args' failed in the glibc-only root" >&2; exit 1; }
+  out=$(env -i "${enter[@]}" "/$name" $args) || { echo "check-portable: '$args' failed in the glibc-only root" >&2; exit 1; }
   echo "ran $args: $(head -1 <<<"$out")"
 done

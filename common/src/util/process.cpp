@@ -63,9 +63,16 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   for (auto& e : env_strings) cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (options.own_process_group) {
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);  // its own pid
+  }
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, cargv.data(), cenv.data());
+  int rc = ::posix_spawnp(&pid, argv[0].c_str(), &actions, &attributes, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (rc != 0) return fail(ErrorKind::io, "cannot start " + argv[0] + ": " + std::strerror(rc));
   in.close_end(0);
   out.close_end(1);
@@ -94,7 +101,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
     int ready = ::poll(fds, n, wait_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      ::kill(pid, SIGKILL);
+      ::kill(options.own_process_group ? -pid : pid, SIGKILL);
       result.timed_out = true;
       break;
     }

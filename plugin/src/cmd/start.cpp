@@ -180,7 +180,7 @@ int start(std::vector<std::string> args, Io& io) {
       ("pod-selector", "Only drain pods matching this label selector", cxxopts::value<std::string>())
       ("disable-eviction", "Delete pods instead of evicting them (bypasses PodDisruptionBudgets)");
   options.add_options("Rolling")
-      ("max-unavailable", "Roll through the nodes, at most N out of service at once; waits for each to finish",
+      ("max-unavailable", "Roll through the nodes, at most N out of service at once; waits for each to be Done (the completion controller restores it)",
        cxxopts::value<int>())
       ("soak", "Wait this long after a node finishes before starting the next", cxxopts::value<std::string>()->default_value("0s"))
       ("continue-on-failure", "Keep rolling after a node fails (it stays cordoned and keeps its slot)")
@@ -282,17 +282,12 @@ int start(std::vector<std::string> args, Io& io) {
     return started;
   };
   ipb::TrackOptions to;
-  to.keep_secret = p.count("keep-secret") > 0;
   if (roll_timeout->count() > 0) to.deadline = std::chrono::steady_clock::now() + *roll_timeout;
   to.on_progress = [&](const ipb::NodeProgress& np) {
     if (format->empty()) ipbcli::print_progress_line(io, np);
   };
-  to.on_finished = [&](const std::string& node, const std::vector<Change>& changes) {
-    if (format->empty()) {
-      ipbcli::print_changes(io, "", changes);
-      io.out << node << ": done" << std::endl;
-    }
-    all.insert(all.end(), changes.begin(), changes.end());
+  to.on_done = [&](const std::string& node) {
+    if (format->empty()) io.out << node << ": done" << std::endl;
   };
   to.on_tick = [&](const ipb::TrackResult& r) {
     for (; seen_done < r.done.size(); ++seen_done) roll.completed(r.done[seen_done], ipb::Roll::Clock::now());

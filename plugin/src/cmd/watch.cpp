@@ -61,12 +61,11 @@ class Bars {
 
 int watch(std::vector<std::string> args, Io& io) {
   cxxopts::Options options("kubectl nodeboot watch",
-                           "Follow in-place bootstraps with the watch API until each node is back (Ready with a new "
-                           "bootID): then restore its recorded labels and taints, uncordon it unless it was cordoned "
-                           "before, and delete its Secret. Exit 0 when all are done, 3 when any failed.");
+                           "Follow in-place bootstraps with the watch API until each node is Done or Failed. Display "
+                           "only: the completion controller in nodeboot-webhook restores a node that is back (Ready "
+                           "on a new boot); `finish` does it by hand. Exit 0 when all are done, 3 when any failed.");
   options.positional_help("[NODE...]");
-  options.add_options()("timeout", "Give up after this long (0: no limit)", cxxopts::value<std::string>()->default_value("0"))(
-      "keep-secret", "Keep the bootstrap Secrets")("nodes", "", cxxopts::value<std::vector<std::string>>());
+  options.add_options()("timeout", "Give up after this long (0: no limit)", cxxopts::value<std::string>()->default_value("0"))("nodes", "", cxxopts::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, false, "(not used)");
   options.parse_positional({"nodes"});
   int rc = exit_ok;
@@ -100,15 +99,13 @@ int watch(std::vector<std::string> args, Io& io) {
   const bool live = ipbcli::is_terminal(io.out);
   Bars bars(io.out, ipbcli::use_colour(io.out));
   ipb::TrackOptions to;
-  to.keep_secret = parsed->count("keep-secret") > 0;
   if (timeout->count() > 0) to.deadline = std::chrono::steady_clock::now() + *timeout;
   to.on_progress = [&](const ipb::NodeProgress& p) {
     if (live) return bars.update(p);
     ipbcli::print_progress_line(io, p);
   };
-  to.on_finished = [&](const std::string& node, const std::vector<ipb::Change>& changes) {
+  to.on_done = [&](const std::string& node) {
     if (live) return bars.done(node);
-    ipbcli::print_changes(io, "", changes);
     io.out << node << ": Done" << std::endl;
   };
   auto result = ipb::track(ctx, nodes, to);

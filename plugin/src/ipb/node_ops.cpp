@@ -522,9 +522,15 @@ Result<std::vector<Change>> retry_node(Context& ctx, std::string_view node) {
 }
 
 Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const TrackOptions& o) {
+  using Clock = std::chrono::steady_clock;
   struct Tracked {
-    std::optional<PriorState> prior;
-    std::string last;  // what on_progress saw last, to report changes only
+    std::optional<PriorState> prior;  // a record at the time it was added: a bootstrap under way
+    std::string last;                 // what on_progress saw last, to report changes only
+    // A Done seen before any other state may be an earlier run's, still in the watch's
+    // backlog; it counts once this run's own progress was seen (or the record is gone).
+    bool armed = false;
+    std::optional<Clock::time_point> back_since;  // Ready on a new boot, not Done yet
+    bool hinted = false;
   };
   std::map<std::string, Tracked> tracked;
   TrackResult result;
@@ -540,14 +546,24 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
     if (auto r = add(n); !r) return fail(r.error());
 
   Result<void> failure;
+  auto finished = [&](const NodeProgress& p, Tracked& t) -> bool {
+    if (p.state != "Done") return false;
+    if (!t.prior || t.armed) return true;
+    // Not seen in progress since it was added: Done counts only if the record is gone.
+    auto record = read_record(ctx.client, p.name);
+    if (record) return false;
+    if (!kube::is_not_found(record.error())) failure = fail(record.error());
+    return true;
+  };
   auto handle = [&](const json& node) {
     const auto p = read_progress(node, ctx.schedule_label);
     auto it = tracked.find(p.name);
     if (it == tracked.end() || resolved.contains(p.name)) return;
+    Tracked& t = it->second;
     const std::string seen = p.state + "|" + std::to_string(p.progress) + "|" + p.message + "|" + p.boot_id +
                              (p.ready ? "|ready" : "");
-    if (seen != it->second.last) {
-      it->second.last = seen;
+    if (seen != t.last) {
+      t.last = seen;
       o.on_progress(p);
     }
     if (p.state == "Failed") {
@@ -555,25 +571,38 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
       result.failed.push_back(p.name);
       return;
     }
-    const bool was_started = it->second.prior.has_value();
-    const bool back = was_started && (p.state == "Rebooting" || p.state == "Joining") && rebooted(p, *it->second.prior);
-    if (back || (!was_started && p.state == "Done")) {
-      std::vector<Change> changes;
-      if (back) {
-        auto f = finish_node(ctx, p.name, o.keep_secret);
-        if (!f) {
-          failure = fail(f.error());
-          return;
-        }
-        changes = *f;
-      }
+    if (finished(p, t)) {
       resolved.insert(p.name);
       result.done.push_back(p.name);
-      o.on_finished(p.name, changes);
+      o.on_done(p.name);
+      return;
     }
+    if (p.state != "Done") t.armed = true;
+    const bool back = t.prior && (p.state == "Rebooting" || p.state == "Joining") && rebooted(p, *t.prior);
+    if (!back) t.back_since.reset();
+    else if (!t.back_since) t.back_since = Clock::now();
+  };
+  // A node back for a while and still not Done: nobody is completing it. Say so once.
+  auto hint = [&]() -> std::optional<Clock::time_point> {
+    std::optional<Clock::time_point> next;
+    for (auto& [name, t] : tracked) {
+      if (!t.back_since || t.hinted || resolved.contains(name)) continue;
+      const auto due = *t.back_since + o.waiting_hint_after;
+      if (Clock::now() < due) {
+        next = next ? std::min(*next, due) : due;
+        continue;
+      }
+      t.hinted = true;
+      ctx.notify(name, "back on a new boot but not restored after " +
+                        format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(o.waiting_hint_after)) +
+                        ": is nodeboot-webhook running with --enable-completion-controller? "
+                        "`kubectl nodeboot finish " + name + "` restores it by hand");
+    }
+    return next;
   };
   auto all_resolved = [&] { return resolved.size() == tracked.size() && !o.keep_going(); };
   auto tick = [&]() -> bool {
+    hint();
     for (const auto& n : o.on_tick(result)) {
       if (auto r = add(n); !r) {
         failure = r;
@@ -602,7 +631,7 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
     std::stop_source stopper;
     std::stop_callback on_ctrl_c(ctx.stop, [&] { stopper.request_stop(); });
     // A soak may end with no event to wake us: the caller says when.
-    const auto wake = std::min(o.deadline, o.next_wakeup().value_or(o.deadline));
+    const auto wake = std::min({o.deadline, o.next_wakeup().value_or(o.deadline), hint().value_or(o.deadline)});
     std::jthread timer([&stopper, wake](std::stop_token self) {
       std::mutex m;
       std::condition_variable_any cv;

@@ -31,8 +31,8 @@ const std::string sys{names::system_namespace};
 // One nodeboot-webhook with the completion controller (and no admission registered: the
 // pod webhooks are marooned suites' business). A short progress deadline for the stuck case.
 struct Completion {
-  test::marooned::Env env;
-  test::marooned::WebhookProcess controller;
+  CompletionController controller{{"--ipb-progress-deadline", "30s"}};
+  test::marooned::Env& env = controller.env;
   TempDir dir;
   std::string token_file, ca_file;
   HttpsServer servers;
@@ -40,16 +40,6 @@ struct Completion {
   std::filesystem::path agent_kubeconfig;
   Completion() {
     cluster().kubectl_ok({"apply", "-k", (source_dir() / "manifests/ipb").string()});
-    const auto base = source_dir() / "manifests/webhook/base";
-    cluster().kubectl_ok({"apply", "-f", (base / "completion-rbac.yaml").string(), "-f",
-                          (base / "completion-policy.yaml").string()});
-    cluster().kubectl({"delete", "lease", std::string(names::completion_controller_lease), "-n", sys, "--ignore-not-found"});
-    controller = env.start("", true,
-                           {"--enable-completion-controller", "--leader-elect-identity", "completion-e2e",
-                            "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
-                            "--leader-elect-retry-period", "0.5", "--ipb-progress-deadline", "30s"});
-    BOOST_REQUIRE_MESSAGE(eventually([&] { return controller.metric("nodeboot_completion_controller_leader") == 1; }),
-                          "the completion controller never led:\n" << controller.process->log());
     token_file = dir.write("ignition.token", "e2e-completion-token\n").string();
     ca_file = test_pki().ca.string();
     agent_kubeconfig = sa_kubeconfig(dir, "nodeboot-ipb-agent", sys);
@@ -78,19 +68,12 @@ struct Completion {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  std::string log() const { return controller.process->log(); }
+  std::string log() const { return controller.log(); }
 };
 
 Completion& completion() {
   static Completion c;
   return c;
-}
-
-// What the agent leaves before its final reboot: state Rebooting, the schedule label gone.
-void agent_before_reboot(const std::string& n) {
-  cluster().kubectl_ok({"label", "node", n, schedule + "-"});
-  cluster().kubectl_ok({"annotate", "node", n, "--overwrite", std::string(names::ann_state) + "=Rebooting",
-                        std::string(names::ann_progress) + "=95", std::string(names::ann_updated) + "=" + rfc3339_now()});
 }
 
 bool has_event(const std::string& node, const std::string& reason) {
@@ -123,7 +106,7 @@ struct Host {
     ProcessOptions o;
     o.env_set["PATH"] = bin.string() + ":" + std::getenv("PATH");
     o.env_set["NODEBOOT_STANDIN_UNITS"] = units.string();
-    o.env_set["NODEBOOT_STANDIN_TEST_PGID"] = std::to_string(::getpgrp());
+    o.env_set["NODEBOOT_STANDIN_TEST_SID"] = std::to_string(::getsid(0));
     o.env_set["NODE_NAME"] = node;
     o.timeout = std::chrono::minutes(2);
     return o;

@@ -9,8 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "../marooned/marooned_env.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/support.hpp"
+#include "nodeboot/util/duration.hpp"
 
 namespace nodeboot::test::ipb {
 
@@ -91,11 +93,42 @@ inline void play_reboot(const std::string& n, const std::string& boot_id) {
                         json{{"status", {{"nodeInfo", {{"bootID", boot_id}}}, {"conditions", {cond("True")}}}}}.dump()});
 }
 
+// What the agent leaves before its final reboot: state Rebooting, the schedule label gone.
+inline void agent_before_reboot(const std::string& n) {
+  cluster().kubectl_ok({"label", "node", n, std::string(names::schedule_label) + "-"});
+  cluster().kubectl_ok({"annotate", "node", n, "--overwrite", std::string(names::ann_state) + "=Rebooting",
+                        std::string(names::ann_progress) + "=95", std::string(names::ann_updated) + "=" + rfc3339_now()});
+}
+
 // A kubeconfig for ServiceAccount `sa` of `ns` (a TokenRequest token), written into `dir`.
 inline std::filesystem::path sa_kubeconfig(const TempDir& dir, const std::string& sa, const std::string& ns) {
   auto path = dir.write(sa + ".kubeconfig", cluster().service_account_kubeconfig(ns, sa));
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return path;
 }
+
+// The real nodeboot-webhook running only the completion controller, as its ServiceAccount
+// under the shipped RBAC and ValidatingAdmissionPolicies, and leading when constructed: who
+// puts nodes back (`watch` only displays). e2e suites run one at a time, so each may take
+// the Lease over from an earlier suite's controller by deleting it.
+struct CompletionController {
+  test::marooned::Env env;
+  test::marooned::WebhookProcess process;
+  explicit CompletionController(const std::vector<std::string>& extra = {}) {
+    const auto base = source_dir() / "manifests/webhook/base";
+    cluster().kubectl_ok({"apply", "-f", (base / "completion-rbac.yaml").string(), "-f",
+                          (base / "completion-policy.yaml").string()});
+    cluster().kubectl({"delete", "lease", std::string(names::completion_controller_lease), "-n",
+                       std::string(names::system_namespace), "--ignore-not-found"});
+    std::vector<std::string> args{"--enable-completion-controller", "--leader-elect-identity", unique_name("completion"),
+                                  "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
+                                  "--leader-elect-retry-period", "0.5"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = env.start("", true, args);
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return process.metric("nodeboot_completion_controller_leader") == 1; }),
+                          "the completion controller never led:\n" << process.process->log());
+  }
+  std::string log() const { return process.process->log(); }
+};
 
 }  // namespace nodeboot::test::ipb

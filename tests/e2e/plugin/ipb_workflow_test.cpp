@@ -13,6 +13,7 @@
 #include <csignal>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "nodeboot/kube/client.hpp"
@@ -39,9 +40,13 @@ struct Setup {
   HttpsServer ignition;
   std::atomic<bool> reject{false};  // /flaky answers 401 while set
   fs::path token_file, ca_file, agent_kubeconfig;
+  // Who puts a node back once it is Ready on a new boot: `watch` and a rolling `start` only
+  // display and pace.
+  std::optional<CompletionController> completion;
 
   Setup() {
     cluster().kubectl_ok({"apply", "-k", (source_dir() / "manifests/ipb").string()});
+    completion.emplace();
     const std::string v3 = R"({"ignition":{"version":"3.4.0"},"storage":{"files":[]}})";
     auto serve = [v3](const httplib::Request& req, httplib::Response& res) {
       if (req.get_header_value("Authorization") != "Bearer " + ignition_token) {
@@ -540,6 +545,39 @@ BOOST_AUTO_TEST_CASE(a_failed_node_succeeds_on_retry) {
   BOOST_TEST(annotation(after, names::ann_state) == "Done");
   BOOST_TEST(annotation(after, names::ann_attempt) == "2");
   BOOST_TEST(!after.value("/spec/unschedulable"_json_pointer, false));
+}
+
+// `watch` only displays: with no completion controller running, a node back on a new boot
+// stays as it is (cordoned, not Done) and watch times out naming it; `finish` puts it back
+// by hand.
+BOOST_AUTO_TEST_CASE(watch_only_displays_and_finish_completes_by_hand) {
+  Nodes nodes("ipb-display", 1);
+  const std::string n = nodes.names[0];
+  auto& s = setup();
+  s.completion.reset();  // no controller: nobody completes
+  struct Resume {
+    Setup& s;
+    ~Resume() { s.completion.emplace(); }
+  } resume{s};
+  cluster().kubectl_ok(s.start_args({n}));
+  agent_before_reboot(n);
+  play_reboot(n, "boot-display-" + n);
+  const auto w = cluster().kubectl({"nodeboot", "watch", n, "--timeout", "8s"});
+  BOOST_TEST(w.exit_code == 1, w.out << w.err);
+  BOOST_TEST(w.err.find("timed out waiting for: " + n) != std::string::npos, w.err);
+  const json still = node(n);
+  BOOST_TEST(annotation(still, names::ann_state) == "Rebooting");
+  BOOST_TEST(still.value("/spec/unschedulable"_json_pointer, false));
+  BOOST_TEST(exists({"configmap", "-n", "nodeboot-system", "nodeboot-" + n}));
+
+  const auto f = cluster().kubectl({"nodeboot", "finish", n});
+  BOOST_TEST(f.exit_code == 0, f.err);
+  const json after = node(n);
+  BOOST_TEST(annotation(after, names::ann_state) == "Done");
+  BOOST_TEST(!after.value("/spec/unschedulable"_json_pointer, false));
+  BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", "nodeboot-" + n}));
+  // A node already Done: watch says so at once.
+  BOOST_TEST(cluster().kubectl({"nodeboot", "watch", n, "--timeout", "20s"}).exit_code == 0);
 }
 
 BOOST_AUTO_TEST_CASE(abort_restores_labels_taints_and_cordon_exactly) {

@@ -16,6 +16,7 @@
 
 #include "nodeboot/agent/fetch.hpp"
 #include "nodeboot/agent/ignition.hpp"
+#include "nodeboot/agent/host_steps.hpp"
 #include "nodeboot/agent/ipb.hpp"
 #include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
@@ -255,6 +256,51 @@ BOOST_AUTO_TEST_CASE(rhcos_good_token_persists_ignition_then_removes_label_then_
     BOOST_TEST(text.find(good_token) == std::string::npos);
     BOOST_TEST(text.find(report_token) == std::string::npos);
   }
+}
+
+// After the hand-over the host unit (`nodeboot-agent resume`) keeps reporting to the Secret's
+// report-url, across the reboot, with the token kept in progress.json (root only) only while
+// steps remain.
+BOOST_AUTO_TEST_CASE(the_host_side_reports_to_the_report_url_and_forgets_its_token_at_the_end) {
+  Remote remote;
+  Host host;
+  const auto root = host.root.path();
+  host.root.write("boot_id", "boot-1\n");
+  HostPlan plan;
+  plan.node = "kwok-node-0";
+  plan.attempt = "1";
+  plan.os = "rhcos";
+  for (const auto& [name, command] : {std::pair<std::string, std::string>{"firstboot", "true"},
+                                      {"reboot", "touch " + (root / "rebooted").string()}}) {
+    HostStep step;
+    step.name = name;
+    step.command = command;
+    plan.steps.push_back(step);
+  }
+  plan.kubeconfig = (root / "no-kubelet-kubeconfig").string();  // no API server: the URL still hears
+  plan.boot_id_file = (root / "boot_id").string();
+  plan.report = HostReport{bootstrap::Report{remote.https("/report"), Secret(report_token)}, test::read_file(pki().ca),
+                           std::chrono::seconds(5)};
+  plan.handed_over = true;
+  BOOST_REQUIRE(save_plan(root, plan));
+  const auto progress = root / "var/lib/nodeboot/progress.json";
+
+  std::ostringstream out, err;
+  BOOST_TEST(resume_command({"--host-root", root.string()}, out, err) == 0, err.str());
+  BOOST_TEST(host.has("rebooted"));
+  BOOST_TEST(test::read_file(progress).find(report_token) != std::string::npos);  // steps remain
+  BOOST_TEST(((fs::status(progress).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
+
+  host.root.write("boot_id", "boot-2\n");  // the reboot happened
+  BOOST_TEST(resume_command({"--host-root", root.string()}, out, err) == 0, err.str());
+  BOOST_TEST(test::read_file(progress).find(report_token) == std::string::npos);  // finished: gone
+  BOOST_TEST(test::read_file(progress).find("report") == std::string::npos);
+
+  std::vector<std::string> states;
+  for (const auto& r : remote.reports) states.push_back(r.value("state", ""));
+  BOOST_TEST(states == (std::vector<std::string>{"Applying", "Rebooting", "Joining"}), boost::test_tools::per_element());
+  for (const auto& a : remote.report_auth) BOOST_TEST(a == "Bearer " + report_token);
+  BOOST_TEST(err.str().find(report_token) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_token_fails_as_unauthorized) {

@@ -7,6 +7,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "nodeboot/version.hpp"
 #include "release_support.hpp"
@@ -130,6 +131,34 @@ BOOST_AUTO_TEST_CASE(agent_image_prints_its_version) {
                        "command -v nodeboot-agent && command -v nsenter && command -v tar"});
   BOOST_TEST(tools.exit_code == 0, tools.err);
   BOOST_TEST(tools.out == "/usr/bin/nodeboot-agent\n/usr/bin/nsenter\n/bin/tar\n");
+}
+
+// The host unit runs the agent on the host, RHCOS or RHEL: the image carries a portable build
+// at the path the DaemonSet's --host-agent names, and that build runs with nothing but glibc.
+BOOST_AUTO_TEST_CASE(agent_image_carries_the_portable_host_agent_the_daemonset_names) {
+  std::string named;
+  const auto ds = YAML::LoadFile((source_dir() / "manifests/ipb/daemonset.yaml").string());
+  for (const auto& arg : ds["spec"]["template"]["spec"]["containers"][0]["command"]) {
+    const auto a = arg.as<std::string>();
+    if (a.starts_with("--host-agent=")) named = a.substr(a.find('=') + 1);
+  }
+  BOOST_REQUIRE_EQUAL(named, "/usr/lib/nodeboot/host/nodeboot-agent");
+  Docker docker;
+  if (!docker.up()) return;
+  const auto image = docker.load("nodeboot-agent");
+  auto version = docker({"run", "--rm", "--network", "none", "--entrypoint", named, image, "--version"});
+  BOOST_TEST(version.exit_code == 0, version.err);
+  BOOST_TEST(version.out == "nodeboot-agent " + std::string(nodeboot::version()) + "\n");
+  TempDir out;
+  const std::string container = "host-agent-copy";
+  docker({"rm", "--force", container});
+  BOOST_REQUIRE(docker({"create", "--name", container, image}).exit_code == 0);
+  auto cp = docker({"cp", container + ":" + named, (out.path() / "nodeboot-agent").string()});
+  docker({"rm", "--force", container});
+  BOOST_REQUIRE_MESSAGE(cp.exit_code == 0, cp.err);
+  auto portable = run({(source_dir() / "packaging/release/check-portable.sh").string(), (out.path() / "nodeboot-agent").string()});
+  BOOST_TEST(portable.exit_code == 0, portable.err);
+  BOOST_TEST(portable.out.find("ran --version: nodeboot-agent ") != std::string::npos, portable.out);
 }
 
 BOOST_AUTO_TEST_CASE(install_bundle_names_the_images_by_registry_and_digest) {

@@ -45,6 +45,15 @@ struct HostStep {
 };
 
 // Everything the host side needs, written by the pod before it hands over.
+// The Secret's report-url for the host side, which keeps reporting after the hand-over. The
+// token lives in progress.json (root only) while steps remain, and is dropped from it once
+// they end.
+struct HostReport {
+  bootstrap::Report target;
+  std::string ca_pem;
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // BootstrapOptions::http_timeout
+};
+
 struct HostPlan {
   std::string node;
   std::string attempt;
@@ -54,6 +63,7 @@ struct HostPlan {
   std::string kubeconfig;                  // on the host: the kubelet's
   std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
   std::chrono::seconds command_timeout{std::chrono::hours(1)};  // BootstrapOptions::command_timeout, per step
+  std::optional<HostReport> report;
   bool handed_over = false;  // a host unit owns the steps: a restarted pod does nothing
   bool finished = false;
 };

@@ -52,6 +52,10 @@ class FanOut final : public Reporter {
   std::vector<Reporter*> targets_;
 };
 
+// The CA the report-url is verified against: the Secret's ca.crt (none for RHEL without one:
+// the system store).
+std::string report_ca_pem(const bootstrap::BootstrapSpec& spec);
+
 // POSTs each step as JSON to the Secret's report-url with its report-token (as IBM
 // Satellite reports to its cloud API).
 class UrlReporter final : public Reporter {
@@ -83,6 +87,10 @@ struct BootstrapOptions {
   // all the same from the progress file.
   std::string host_unit;
   std::string host_kubeconfig = "/var/lib/kubelet/kubeconfig";  // the host unit reports as the kubelet
+  // The agent binary copied to the host for the host unit. The image ships a portable build
+  // (glibc >= 2.34, nothing else shared) at /usr/lib/nodeboot/host/nodeboot-agent, which the
+  // DaemonSet names; "" = this very binary (/proc/self/exe: tests, a host like the image).
+  std::filesystem::path host_agent;
   std::filesystem::path host_root_on_host = "/";  // where the host unit finds the host's / (tests: a fake root)
   std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
   std::string node, attempt;  // recorded in the progress file for the host unit

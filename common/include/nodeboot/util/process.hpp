@@ -17,6 +17,10 @@ struct ProcessOptions {
   std::vector<std::string> env_unset;              // removed from the inherited environment
   std::optional<std::chrono::milliseconds> timeout;  // SIGKILL after this long
   std::string working_dir;
+  // The child leads a process group of its own, and the timeout's SIGKILL goes to the whole
+  // group: a shell's children, nsenter's podman, a payload's tools. Off by default: such a
+  // child no longer gets the terminal's Ctrl-C with us.
+  bool own_process_group = false;
 };
 
 struct ProcessResult {

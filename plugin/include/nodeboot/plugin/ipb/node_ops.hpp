@@ -85,18 +85,19 @@ Result<std::vector<Change>> abort_node(Context& ctx, std::string_view node, bool
 // A new attempt with the same Secret: attempt + 1, state Pending, the schedule label back.
 Result<std::vector<Change>> retry_node(Context& ctx, std::string_view node);
 
-// Follows nodes through the watch API until each is done (rebooted → finish_node) or
-// failed, calling on_progress for every change it sees. Reconnects after API server
-// restarts; re-lists after 410 Gone.
+// Follows nodes through the watch API until each is Done or Failed, calling on_progress
+// for every change it sees. Display only: putting a node back is the completion
+// controller's (nodeboot-webhook --enable-completion-controller) or `finish`'s job; a node
+// back on a new boot that is still not Done after waiting_hint_after is reported once
+// through ctx.notify, naming both. Reconnects after API server restarts; re-lists after 410 Gone.
 struct TrackResult {
   std::vector<std::string> done, failed, pending;  // pending: still running at the deadline/stop
 };
 struct TrackOptions {
-  bool keep_secret = false;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::duration waiting_hint_after = std::chrono::minutes(1);
   std::function<void(const NodeProgress&)> on_progress = [](const NodeProgress&) {};
-  std::function<void(const std::string&, const std::vector<Change>&)> on_finished =
-      [](const std::string&, const std::vector<Change>&) {};
+  std::function<void(const std::string&)> on_done = [](const std::string&) {};
   // Called after each batch of events; returns nodes to add to the tracked set (the roll).
   std::function<std::vector<std::string>(const TrackResult&)> on_tick = [](const TrackResult&) {
     return std::vector<std::string>{};

@@ -31,7 +31,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string ignition_token = "e2e-ignition-token-5a1f";
-const std::string schedule{names::schedule_label};
 
 // The IPB manifests, the Ignition server and the agent's credentials, shared by the suite.
 struct Setup {
@@ -63,7 +62,7 @@ struct Setup {
     token_file = dir.write("ignition.token", ignition_token + "\n");
     ca_file = test_pki().ca;
 
-    // The DaemonSet's identity: a token of its ServiceAccount, bound by manifests/ipb's RBAC.
+    // A token of the DaemonSet's ServiceAccount, not bound to a pod: what RBAC grants it.
     agent_kubeconfig =
         dir.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
   }
@@ -76,15 +75,17 @@ struct Setup {
     return a;
   }
 
-  // The real agent, as the DaemonSet would run it on `node`, with harmless commands.
+  // The real agent, as the DaemonSet would run it on `node`, with harmless commands: a token
+  // bound to a pod on the node, the kubelet's identity in the host's /.
   ProcessResult agent(const std::string& node, const TempDir& host) const {
     host.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
+    const AgentIdentity id(dir, host.path(), node);
     ProcessOptions o;
     o.env_set["NODE_NAME"] = node;
     o.timeout = std::chrono::minutes(2);
-    return run({(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig", agent_kubeconfig.string(),
-                "--host-root", host.path().string(), "--host-unit", "", "--host-exec", "", "--firstboot-command", "true",
-                "--reboot-command",
+    return run({(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig", id.kubeconfig.string(),
+                "--host-kubeconfig", id.host_kubeconfig, "--host-root", host.path().string(), "--host-unit", "",
+                "--host-exec", "", "--firstboot-command", "true", "--reboot-command",
                 "touch " + (host.path() / "rebooted").string(), "--http-timeout", "5s", "--attempts", "1"},
                o);
   }
@@ -219,7 +220,8 @@ BOOST_AUTO_TEST_CASE(agent_service_account_has_least_privilege) {
     args.insert(args.begin(), {"--kubeconfig", kc, "auth", "can-i"});
     return cluster().kubectl(args).out.find("yes") == 0;
   };
-  BOOST_TEST(can({"get", "secrets", "-n", "nodeboot-system"}));
+  // No Secret at all (the node reads its own as its kubelet); nodes narrowed by the policy.
+  BOOST_TEST(!can({"get", "secrets", "-n", "nodeboot-system"}));
   BOOST_TEST(can({"patch", "nodes"}));
   BOOST_TEST(!can({"get", "secrets", "-n", "default"}));
   BOOST_TEST(!can({"get", "secrets", "-n", "kube-system"}));
@@ -446,7 +448,9 @@ BOOST_AUTO_TEST_CASE(missing_permissions_are_listed_before_anything_changes) {
   const auto r = cluster().kubectl(args);
   BOOST_TEST(r.exit_code != 0);
   for (const char* need : {"patch nodes: to cordon", "create configmaps in nodeboot-system",
-                           "create secrets in nodeboot-system", "create pods/eviction"})
+                           "create secrets in nodeboot-system", "create pods/eviction",
+                           "create roles.rbac.authorization.k8s.io in nodeboot-system",
+                           "create rolebindings.rbac.authorization.k8s.io in nodeboot-system"})
     BOOST_TEST(r.err.find(need) != std::string::npos, need << " in: " << r.err);
   BOOST_TEST(node_config(n) == before);
   cluster().kubectl({"delete", "clusterrolebinding", user});

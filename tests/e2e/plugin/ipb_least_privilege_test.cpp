@@ -93,11 +93,11 @@ BOOST_AUTO_TEST_CASE(a_pod_bound_token_writes_only_its_own_nodes_progress_and_la
       {"label", "node", a, "type-"},  // kwok's own label
       {"annotate", "node", a, "example.com/owner=agent"},
       {"taint", "node", a, "agent=was-here:NoSchedule"},
-      {"cordon", a},
+      {"patch", "node", a, "-p", R"({"spec":{"unschedulable":true}})"},  // a cordon (kubectl cordon exits 0 when refused)
   };
   for (const auto& args : beyond) {
     auto r = as(kc, args);
-    BOOST_TEST(refused_by_policy(r), args[0] << " " << args.back() << ": " << r.err);
+    BOOST_TEST(refused_by_policy(r), args[0] << " " << args[3] << ": " << r.err);
   }
   BOOST_TEST(node_config(a) == before, node_config(a).dump() << "\nwas\n" << before.dump());
   auto status = as(kc, {"patch", "node", a, "--subresource=status", "-p",

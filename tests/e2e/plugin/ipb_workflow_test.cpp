@@ -588,7 +588,11 @@ BOOST_AUTO_TEST_CASE(dry_runs_change_nothing_and_every_output_format_parses) {
     BOOST_TEST(r.out.find(ignition_token) == std::string::npos);
     return r.out;
   };
-  const std::vector<std::string> changed{"configmap/" + record, "node/" + n, "secret/" + record};
+  const std::vector<std::string> changed{"configmap/" + record, "node/" + n, "secret/" + record,
+                                         "role.rbac.authorization.k8s.io/" + record,
+                                         "rolebinding.rbac.authorization.k8s.io/" + record};
+  std::string names;
+  for (const auto& c : changed) names += c + "\n";
   for (const std::string dry_run : {"client", "server"}) {
     BOOST_TEST_CONTEXT("--dry-run=" << dry_run) {
       const json listed = json::parse(start(dry_run, "json"));
@@ -602,18 +606,21 @@ BOOST_AUTO_TEST_CASE(dry_runs_change_nothing_and_every_output_format_parses) {
           BOOST_TEST(item["metadata"]["labels"][schedule] == "true");
         }
       }
-      BOOST_TEST(kinds == (std::vector<std::string>{"ConfigMap", "Node", "Secret"}), listed.dump());
-      BOOST_TEST(YAML::Load(start(dry_run, "yaml"))["items"].size() == 3u);
-      BOOST_TEST(start(dry_run, "name") == changed[0] + "\n" + changed[1] + "\n" + changed[2] + "\n");
+      BOOST_TEST(kinds == (std::vector<std::string>{"ConfigMap", "Node", "Secret", "Role", "RoleBinding"}),
+                 listed.dump());
+      BOOST_TEST(YAML::Load(start(dry_run, "yaml"))["items"].size() == 5u);
+      BOOST_TEST(start(dry_run, "name") == names);
     }
   }
   // Nothing was stored.
   BOOST_TEST(node_config(n) == config);
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
   BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"role", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"rolebinding", "-n", "nodeboot-system", record}));
 
   // For real this time, then status in both machine formats.
-  BOOST_TEST(start("", "name") == changed[0] + "\n" + changed[1] + "\n" + changed[2] + "\n");
+  BOOST_TEST(start("", "name") == names);
   const json status = json::parse(cluster().kubectl_ok({"nodeboot", "status", n, "-o", "json"}));
   BOOST_REQUIRE_EQUAL(status["items"].size(), 1u);
   BOOST_TEST(status["items"][0]["node"] == n);

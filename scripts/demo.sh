@@ -27,12 +27,12 @@ export KUBECONFIG=$state/kubeconfig PATH=$root/build/bin:$PATH
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 # A kubeconfig for a ServiceAccount of nodeboot-system (what its pod would mount). The
 # token goes to a file, never onto a command line.
-sa_kubeconfig() {  # service-account file
+sa_kubeconfig() {  # service-account file [pod: a token bound to that pod of nodeboot-system]
   cat >"$2" <<KC
 apiVersion: v1
 kind: Config
 clusters: [{name: demo, cluster: {server: "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')", certificate-authority: "$state/pki/ca.crt"}}]
-users: [{name: $1, user: {token: "$(kubectl create token "$1" -n nodeboot-system --duration 2h)"}}]
+users: [{name: $1, user: {token: "$(kubectl create token "$1" -n nodeboot-system --duration 2h ${3:+--bound-object-kind Pod --bound-object-name "$3"})"}}]
 contexts: [{name: demo, context: {cluster: demo, user: $1}}]
 current-context: demo
 KC
@@ -136,8 +136,11 @@ step kubectl create secret generic nodeboot-bad -n nodeboot-system --type nodebo
   --from-literal=os=rhcos --from-literal=ignition-url=http://ignition.example.com/worker --from-literal=ignition-token='' || true
 # --- In-place bootstrap (seed 003): start → the real agent → a played reboot → the completion
 # controller restores the node, with nobody watching. kwok cannot reboot, so nodeboot-agent
-# runs as a local process for kwok-node-4 (with the DaemonSet's ServiceAccount token)
-# against a local HTTPS Ignition server with its own CA, its reboot-capable steps in its own
+# runs as a local process for kwok-node-4 with what the DaemonSet's pod there has: a token
+# bound to that pod (the agent's ValidatingAdmissionPolicy refuses any other) and the node's
+# kubelet identity in the host's / (a system:node:kwok-node-4 certificate from the demo
+# cluster's CA: it reads the node's bootstrap Secret through the Role `start` made), against
+# a local HTTPS Ignition server with its own CA, its reboot-capable steps in its own
 # process (--host-unit "": no systemd here to hand them to), then the demo plays the reboot
 # (a new bootID) as the e2e test does.
 note "In-place bootstrap of kwok-node-4: start, the agent, a played reboot, the controller restores it"
@@ -161,7 +164,23 @@ step kubectl apply -k "$root/manifests/ipb"
 step kubectl nodeboot start kwok-node-4 --os rhcos --ignition-url "https://127.0.0.1:$port/ignition" \
   --ignition-token-file "$ipb/token" --ca-cert "$ipb/ca.crt"
 step kubectl nodeboot status -o wide
-sa_kubeconfig nodeboot-ipb-agent "$ipb/agent.kubeconfig"
+kubectl wait pod -n nodeboot-system -l app.kubernetes.io/name=nodeboot-ipb --field-selector spec.nodeName=kwok-node-4 \
+  --for=create --timeout=60s >/dev/null
+agent_pod=$(kubectl get pod -n nodeboot-system -l app.kubernetes.io/name=nodeboot-ipb \
+  --field-selector spec.nodeName=kwok-node-4 -o jsonpath='{.items[0].metadata.name}')
+sa_kubeconfig nodeboot-ipb-agent "$ipb/agent.kubeconfig" "$agent_pod"
+kubelet=$ipb/host/var/lib/kubelet; mkdir -p "$kubelet/pki"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /O=system:nodes/CN=system:node:kwok-node-4 \
+  -keyout "$kubelet/pki/kubelet-client.key" 2>/dev/null |
+  openssl x509 -req -CA "$state/pki/ca.crt" -CAkey "$state/pki/ca.key" -days 1 -out "$kubelet/pki/kubelet-client.crt" 2>/dev/null
+cat >"$kubelet/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: demo, cluster: {server: "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')", certificate-authority-data: "$(base64 -w0 "$state/pki/ca.crt")"}}]
+users: [{name: kubelet, user: {client-certificate: /var/lib/kubelet/pki/kubelet-client.crt, client-key: /var/lib/kubelet/pki/kubelet-client.key}}]
+contexts: [{name: demo, context: {cluster: demo, user: kubelet}}]
+current-context: demo
+KC
 step nodeboot-agent bootstrap --node kwok-node-4 --kubeconfig "$ipb/agent.kubeconfig" --host-root "$ipb/host" \
   --host-unit "" --host-exec "" --firstboot-command true --reboot-command 'echo "(reboot played by the demo)"'
 kubectl annotate node kwok-node-4 kwok.x-k8s.io/status=custom >/dev/null

@@ -57,7 +57,9 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
       ("host-agent", "The agent binary copied to the host for the host unit; the image's portable build is "
                      "/usr/lib/nodeboot/host/nodeboot-agent (\"\" = this binary)",
        cxxopts::value<std::string>()->default_value(""))
-      ("host-kubeconfig", "The kubelet's kubeconfig on the host: the host unit reports with it",
+      ("host-kubeconfig", "The kubelet's kubeconfig, a path on the host (read under --host-root): the agent reads "
+                          "its bootstrap Secret as the node with it, and reports with it once the schedule label is gone, "
+                          "as the host unit does",
        cxxopts::value<std::string>()->default_value(defaults.host_kubeconfig))
       ("host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
        cxxopts::value<std::string>()->default_value("/"))
@@ -122,11 +124,13 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
     return 1;
   }
   kube::Client client(std::move(*config));
+  bool label_removed = false;
   auto remove_label = [&]() -> Result<void> {
     auto r = client.patch(kube::resources::nodes, "", node, kube::PatchType::merge,
                           {{"metadata", {{"labels", {{schedule_label, nullptr}}}}}},
                           kube::PatchOptions{.field_manager = std::string(names::agent_field_manager)});
     if (!r) return fail(r.error());
+    label_removed = true;  // the last write of the pod's token: the DaemonSet now deletes the pod
     return {};
   };
   auto finish = [&](int code) {
@@ -136,6 +140,7 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
   // A failure ends this request too: the label goes (after the Failed report) so the pod
   // leaves, and `kubectl nodeboot retry` labels the node again for a fresh pod.
   auto failed = [&]() {
+    if (label_removed) return finish(1);
     if (auto r = remove_label(); !r)
       err << "nodeboot-agent: cannot remove the schedule label: " << r.error().message << std::endl;
     return finish(1);
@@ -159,6 +164,16 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
   NodeAnnotator annotator(client, node, attempt, err);
   o.node = node;
   o.attempt = attempt;
+  // The node's own identity: its ServiceAccount may read no Secret (manifests/ipb/rbac.yaml);
+  // `start` let system:node:<node> read this node's. It also reports once the label is gone.
+  auto kubelet_cfg = kubelet_config(o.host_root, o.host_kubeconfig);
+  if (!kubelet_cfg) {
+    annotator.report(Step{State::failed, 0, "KubeletKubeconfigUnreadable", kubelet_cfg.error().message});
+    err << "error: " << kubelet_cfg.error().message << '\n';
+    return failed();
+  }
+  kube::Client kubelet(std::move(*kubelet_cfg));
+  NodeAnnotator as_node(kubelet, node, attempt, err, true);
   // The host may already have this attempt: handed to its unit (a restarted container must
   // not run anything twice), or its steps cut short in this process (resume them).
   auto plan = load_plan(o.host_root);
@@ -174,20 +189,25 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
       return finish(0);
     }
     if (!o.dry_run) {
-      const Outcome resumed = run_host_steps(o.host_root, **plan, annotator, err);
+      const Outcome resumed = run_host_steps(o.host_root, **plan, as_node, err);  // the label is gone already
       return resumed.state == State::failed ? failed() : finish(0);
     }
   }
 
   const std::string secret_name = bootstrap::secret_name(node);
-  auto secret = client.get(kube::resources::secrets, names::system_namespace, secret_name);
+  auto secret = kubelet.get(kube::resources::secrets, names::system_namespace, secret_name);
   if (!secret) {
     const bool missing = kube::is_not_found(secret.error());
-    annotator.report(Step{State::failed, 0, missing ? "SecretNotFound" : "SecretUnreadable",
-                          std::string(names::system_namespace) + "/" + secret_name + ": " +
-                              kube::kubectl_message(secret.error())});
-    err << "error: reading Secret " << names::system_namespace << "/" << secret_name << ": "
-        << kube::kubectl_message(secret.error()) << '\n';
+    const std::string hint =
+        kube::is_forbidden(secret.error())
+            ? " (the node reads it as system:node:" + node + " through Role and RoleBinding " +
+                  std::string(names::system_namespace) + "/" + secret_name + ", which `kubectl nodeboot start` " +
+                  "creates: run start again, and check --host-kubeconfig is the kubelet's)"
+            : "";
+    const std::string message = std::string(names::system_namespace) + "/" + secret_name + ": " +
+                                kube::kubectl_message(secret.error()) + hint;
+    annotator.report(Step{State::failed, 0, missing ? "SecretNotFound" : "SecretUnreadable", message});
+    err << "error: reading Secret " << message << '\n';
     return failed();
   }
   auto spec = bootstrap::parse_secret(*secret);
@@ -205,7 +225,11 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
     poster = std::make_unique<UrlReporter>(*spec->report, report_ca_pem(*spec), node, attempt, o.http_timeout, err);
     reporters.add(*poster);
   }
-  const Outcome outcome = run_bootstrap(*spec, o, reporters, remove_label, err);
+  // After the label: the kubelet's identity and the report URL, not the dying pod's token.
+  FanOut after_label;
+  after_label.add(as_node);
+  if (poster) after_label.add(*poster);
+  const Outcome outcome = run_bootstrap(*spec, o, reporters, remove_label, err, &after_label);
   return outcome.state == State::failed ? failed() : finish(0);
 }
 

@@ -282,9 +282,8 @@ int resume_command(std::vector<std::string> args, std::ostream& out, std::ostrea
     disable_resume_unit(host_root);
     return 0;
   }
-  kube::ConnectionFlags flags;
-  flags.kubeconfig = (*plan)->kubeconfig;
-  auto config = kube::resolve_config(flags);
+  // The kubelet's kubeconfig, a host path like the files it names (host_root is / on a node).
+  auto config = kubelet_config(host_root, (*plan)->kubeconfig);
   if (!config) {
     // Without the API the steps still run; their progress stays in the log and the file.
     err << "nodeboot-agent: cannot report to the API server (" << config.error().message << ")\n";

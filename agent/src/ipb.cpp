@@ -92,8 +92,9 @@ class Sha256 {
 class Runner {
  public:
   Runner(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& o, Reporter& r,
-         const std::function<Result<void>()>& remove_label, std::ostream& log)
-      : spec_(spec), opt_(o), reporter_(r), remove_label_(remove_label), log_(log) {}
+         const std::function<Result<void>()>& remove_label, std::ostream& log, Reporter* after_label)
+      : spec_(spec), opt_(o), reporter_(&r), after_label_(after_label ? after_label : &r), remove_label_(remove_label),
+        log_(log) {}
 
   Outcome run() {
     if (spec_.os == bootstrap::Os::rhcos && spec_.rhcos) return rhcos(*spec_.rhcos);
@@ -104,12 +105,12 @@ class Runner {
  private:
   void step(State state, int progress, std::string message) {
     log_ << "nodeboot-agent: " << to_string(state) << " " << progress << "%: " << message << std::endl;
-    reporter_.report(Step{state, progress, "", std::move(message)});
+    reporter_->report(Step{state, progress, "", std::move(message)});
   }
 
   Outcome failed(std::string reason, std::string message) {
     log_ << "nodeboot-agent: Failed (" << reason << "): " << message << std::endl;
-    reporter_.report(Step{State::failed, last_progress_, reason, message});
+    reporter_->report(Step{State::failed, last_progress_, reason, message});
     return Outcome{State::failed, std::move(reason), std::move(message)};
   }
 
@@ -301,6 +302,7 @@ class Runner {
     }
     if (auto removed = remove_label_(); !removed)
       return failed("LabelRemovalFailed", "cannot remove the schedule label: " + removed.error().message);
+    reporter_ = after_label_;  // the pod, and its token, are on their way out
     HostPlan plan;
     plan.node = opt_.node;
     plan.attempt = opt_.attempt;
@@ -319,7 +321,7 @@ class Runner {
     }
     if (in_process) {
       if (auto w = save_plan(opt_.host_root, plan); !w) return failed("WriteFailed", w.error().message);
-      return run_host_steps(opt_.host_root, plan, reporter_, log_);
+      return run_host_steps(opt_.host_root, plan, *reporter_, log_);
     }
     return hand_over(plan);
   }
@@ -373,7 +375,8 @@ class Runner {
 
   const bootstrap::BootstrapSpec& spec_;
   const BootstrapOptions& opt_;
-  Reporter& reporter_;
+  Reporter* reporter_;
+  Reporter* after_label_;
   const std::function<Result<void>()>& remove_label_;
   std::ostream& log_;
   int last_progress_ = 0;
@@ -412,8 +415,9 @@ void UrlReporter::report(const Step& step) {
 
 
 Outcome run_bootstrap(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& options, Reporter& reporter,
-                      const std::function<Result<void>()>& remove_schedule_label, std::ostream& log) {
-  return Runner(spec, options, reporter, remove_schedule_label, log).run();
+                      const std::function<Result<void>()>& remove_schedule_label, std::ostream& log,
+                      Reporter* after_label) {
+  return Runner(spec, options, reporter, remove_schedule_label, log, after_label).run();
 }
 
 }  // namespace nodeboot::agent

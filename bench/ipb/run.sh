@@ -9,7 +9,9 @@
 # nodeboot does more per node than the loop: it records the node's prior state in a
 # ConfigMap (what `abort`/`finish` restore) and reads before it writes, so it is idempotent;
 # and it asks before it touches a node: per run the DaemonSet's nodeSelector and RBAC
-# (SelfSubjectAccessReviews), per node a server-side dry run of the Secret.
+# (SelfSubjectAccessReviews), per node a server-side dry run of the Secret; and it lets each
+# node's kubelet read that node's Secret (a Role and a RoleBinding per node), which the
+# loop's agent would not need only because its ServiceAccount could read every Secret.
 #
 #   bench/ipb/run.sh [--nodes 100] [--state-dir DIR] [--build-dir build]
 # Not part of the test command: it measures, it does not assert.

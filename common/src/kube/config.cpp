@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "nodeboot/kube/mounted_kubeconfig.hpp"
+
 #include "base64.hpp"
 #include "kubeconfig.hpp"
 
@@ -206,9 +208,10 @@ Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environmen
                                      ". Pass --kubeconfig, set KUBECONFIG, or run inside a pod");
 }
 
-Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path& origin,
-                                    const ConnectionFlags& flags) {
-  auto parsed = detail::parse_kubeconfig_file(yaml_text, origin);
+namespace {
+
+Result<RestConfig> resolve_parsed(Result<detail::Kubeconfig> parsed, const fs::path& origin,
+                                  const ConnectionFlags& flags) {
   if (!parsed) return std::unexpected(parsed.error());
   auto resolved = detail::resolve(*parsed, flags);
   if (!resolved) return std::unexpected(resolved.error());
@@ -216,6 +219,35 @@ Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path
     return fail(ErrorKind::config, origin.string() + ": no current-context is set; pass --context or run `kubectl config use-context`");
   if ((*resolved)->namespace_.empty()) (*resolved)->namespace_ = "default";
   return std::move(**resolved);
+}
+
+}  // namespace
+
+Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path& origin,
+                                    const ConnectionFlags& flags) {
+  return resolve_parsed(detail::parse_kubeconfig_file(yaml_text, origin), origin, flags);
+}
+
+Result<RestConfig> parse_kubeconfig_under(const std::string& yaml_text, const fs::path& origin,
+                                          const fs::path& files_root) {
+  auto parsed = detail::parse_kubeconfig_file(yaml_text, origin);
+  if (parsed) {
+    // Parsing made every reference absolute on the other machine: now the same path below the mount.
+    const auto reroot = [&](std::string& path) {
+      if (!path.empty()) path = (files_root / fs::path(path).relative_path()).string();
+    };
+    for (auto& [name, c] : parsed->clusters) reroot(c.certificate_authority);
+    for (auto& [name, u] : parsed->users) {
+      if (u.exec)
+        return fail(ErrorKind::config, origin.string() + ": users[" + name +
+                                           "].user.exec: a credential plugin cannot run for another machine; give the "
+                                           "kubeconfig client-certificate/client-key (as a kubelet's has)");
+      reroot(u.client_certificate);
+      reroot(u.client_key);
+      reroot(u.token_file);
+    }
+  }
+  return resolve_parsed(std::move(parsed), origin, {});
 }
 
 }  // namespace nodeboot::kube

@@ -17,6 +17,8 @@ using nlohmann::json;
 using kube::resources::configmaps;
 using kube::resources::nodes;
 using kube::resources::pods;
+using kube::resources::rolebindings;
+using kube::resources::roles;
 using kube::resources::secrets;
 
 const std::string ns{names::system_namespace};
@@ -246,6 +248,7 @@ struct StartJournal {
   enum class SecretWrite { none, created, replaced } secret = SecretWrite::none;
   json previous_secret;         // when replaced: what was stored before (never printed)
   std::string written_version;  // when replaced: the resourceVersion of our write
+  bool role_created = false, binding_created = false;  // the node's Secret reader
 };
 
 // The Secret as it was before `replaced`, to write back over `written_version`.
@@ -270,6 +273,10 @@ std::string undo_start(Context& ctx, std::string_view node, const StartJournal& 
     else
       failed.push_back(what + " failed: " + kube::kubectl_message(r.error()));
   };
+  const std::string reader = bootstrap::secret_name(node);
+  if (done.binding_created)
+    outcome(ctx.client.remove(rolebindings, ns, reader), "rolebinding/" + reader + " deleted");
+  if (done.role_created) outcome(ctx.client.remove(roles, ns, reader), "role/" + reader + " deleted");
   using enum StartJournal::SecretWrite;
   if (done.secret == created) outcome(ctx.client.remove(secrets, ns, secret), "secret/" + secret + " deleted");
   if (done.secret == replaced)
@@ -394,6 +401,33 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
     done.written_version = written->value("/metadata/resourceVersion"_json_pointer, std::string());
     changes.push_back(change(ctx, "secret", secret_name, "configured", redact_secret(*written)));
   }
+  if (ctx.stop.stop_requested()) return abandon("before the Secret's reader", interrupted);
+
+  // 4b. The node's kubelet may read that Secret (and no other): Role, then RoleBinding.
+  bool role_new = false;
+  for (const json& desired_rbac : {secret_reader_role(node), secret_reader_binding(node)}) {
+    const bool is_role = desired_rbac["kind"] == "Role";
+    const std::string kind = is_role ? "role" : "rolebinding";
+    const std::string step = kind + " " + secret_name, listed = kind + ".rbac.authorization.k8s.io";  // kubectl's -o name
+    // RBAC checks a binding against its Role's rules, so a server dry run cannot ask about
+    // the binding of a Role it did not store (unless the operator may `bind`): start's
+    // SelfSubjectAccessReviews asked for it instead.
+    if (!is_role && ctx.dry_run == DryRun::server && role_new) {
+      changes.push_back(change(ctx, listed, secret_name, "created (not admitted: its Role is not stored)", desired_rbac));
+      continue;
+    }
+    auto written = create_or_get(ctx, is_role ? roles : rolebindings, desired_rbac);
+    if (!written) return abandon(step, written.error());
+    if (!written->created && !same_grant(written->object, desired_rbac))
+      return abandon(step, Error(ErrorKind::invalid_input,
+                                 kind + " " + ns + "/" + secret_name + " exists but grants something else than read " +
+                                     "access to Secret " + secret_name + " for system:node:" + name +
+                                     ": it is not start's; delete it (kubectl -n " + ns + " delete " + kind + " " +
+                                     secret_name + ") and run start again"));
+    if (is_role) role_new = written->created;
+    if (written->created && ctx.dry_run == DryRun::none) (is_role ? done.role_created : done.binding_created) = true;
+    changes.push_back(change(ctx, listed, secret_name, written->created ? "created" : "unchanged", written->object));
+  }
   if (ctx.stop.stop_requested()) return abandon("before the schedule label", interrupted);
 
   // 5. The schedule label (and state Pending), unless a run is already under way.
@@ -466,6 +500,13 @@ Result<std::vector<Change>> put_back(Context& ctx, std::string_view node, bool f
   changes.push_back(change(ctx, "node", name, finished ? "restored" : "restored (aborted)", *updated));
   if (delete_secret) {
     auto d = delete_object(ctx, secrets, "secret", bootstrap::secret_name(node));
+    if (!d) return fail(d.error());
+    changes.push_back(*d);
+  }
+  // The node's kubelet reads its Secret no more, kept or not.
+  for (const auto& [ref, kind] : {std::pair{&rolebindings, "rolebinding.rbac.authorization.k8s.io"},
+                                 std::pair{&roles, "role.rbac.authorization.k8s.io"}}) {
+    auto d = delete_object(ctx, *ref, kind, bootstrap::secret_name(node));
     if (!d) return fail(d.error());
     changes.push_back(*d);
   }

@@ -1,5 +1,6 @@
 #include "nodeboot/plugin/ipb/node_state.hpp"
 
+#include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/names.hpp"
 
 namespace nodeboot::plugin::ipb {
@@ -90,6 +91,41 @@ json prior_state_configmap(std::string_view node, const PriorState& prior) {
             {"namespace", names::system_namespace},
             {"labels", {{std::string(names::node_label), node}}}}},
           {"data", {{std::string(names::prior_state_key), to_json(prior).dump()}}}};
+}
+
+namespace {
+json rbac_object(std::string_view kind, std::string_view node) {
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", kind},
+          {"metadata",
+           {{"name", bootstrap::secret_name(node)},
+            {"namespace", names::system_namespace},
+            {"labels", {{std::string(names::node_label), node}}}}}};
+}
+}  // namespace
+
+json secret_reader_role(std::string_view node) {
+  json role = rbac_object("Role", node);
+  role["rules"] = json::array({{{"apiGroups", {""}},
+                                {"resources", {"secrets"}},
+                                {"resourceNames", {bootstrap::secret_name(node)}},
+                                {"verbs", {"get"}}}});
+  return role;
+}
+
+json secret_reader_binding(std::string_view node) {
+  json binding = rbac_object("RoleBinding", node);
+  binding["roleRef"] = {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", bootstrap::secret_name(node)}};
+  binding["subjects"] = json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
+                                      {"kind", "User"},
+                                      {"name", std::string(node_user_prefix) + std::string(node)}}});
+  return binding;
+}
+
+bool same_grant(const json& existing, const json& desired) {
+  for (const char* key : {"rules", "roleRef", "subjects"})
+    if (desired.contains(key) && existing.value(key, json()) != desired[key]) return false;
+  return true;
 }
 
 std::optional<PriorState> prior_state_of_configmap(const json& cm) {

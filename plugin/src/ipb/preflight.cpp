@@ -86,7 +86,8 @@ std::optional<std::string> schedule_label_problem(const json& daemonset, std::st
 }
 
 std::string Access::str() const {
-  return verb + " " + resource + (subresource.empty() ? "" : "/" + subresource) + (ns.empty() ? "" : " in " + ns);
+  return verb + " " + resource + (group.empty() ? "" : "." + group) + (subresource.empty() ? "" : "/" + subresource) +
+         (ns.empty() ? "" : " in " + ns);
 }
 
 std::vector<Access> start_access(bool drain, bool disable_eviction) {
@@ -101,6 +102,12 @@ std::vector<Access> start_access(bool drain, bool disable_eviction) {
       {"update", "secrets", "", sys, "to replace a bootstrap Secret that differs"},
       {"delete", "secrets", "", sys, "to remove the Secret when a later step fails"},
   };
+  const std::string rbac = "rbac.authorization.k8s.io";
+  for (const char* resource : {"roles", "rolebindings"}) {
+    a.push_back({"create", resource, "", sys, "to let the node's kubelet read its Secret", rbac});
+    a.push_back({"get", resource, "", sys, "to compare an existing one", rbac});
+    a.push_back({"delete", resource, "", sys, "to remove it when a later step fails", rbac});
+  }
   if (drain) {
     a.push_back({"list", "pods", "", "", "to find the pods --drain removes"});
     if (disable_eviction)
@@ -112,7 +119,7 @@ std::vector<Access> start_access(bool drain, bool disable_eviction) {
 }
 
 json access_review(const Access& a) {
-  json attrs = {{"verb", a.verb}, {"group", ""}, {"resource", a.resource}};
+  json attrs = {{"verb", a.verb}, {"group", a.group}, {"resource", a.resource}};
   if (!a.subresource.empty()) attrs["subresource"] = a.subresource;
   if (!a.ns.empty()) attrs["namespace"] = a.ns;
   return {{"apiVersion", "authorization.k8s.io/v1"},

@@ -20,6 +20,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "../common/identities.hpp"
 #include "nodeboot/marooned/join.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/support.hpp"
@@ -197,24 +198,10 @@ class Env {
     }));
   }
 
-  // A kubeconfig that authenticates as the kubelet of node `name` (system:node:<name>, group
-  // system:nodes, signed by the test cluster's CA): the Node authorizer and NodeRestriction
-  // treat it as they treat a real kubelet.
+  // A kubeconfig that authenticates as the kubelet of node `name` (system:node:<name>): the
+  // Node authorizer and NodeRestriction treat it as they treat a real kubelet.
   std::filesystem::path node_kubeconfig(const std::string& name) const {
-    const auto pki = cluster().state_dir / "pki";
-    const auto base = dir.path() / ("node-" + name);
-    auto req = run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-                    "/O=system:nodes/CN=system:node:" + name, "-keyout", base.string() + ".key", "-out", base.string() + ".csr"});
-    BOOST_REQUIRE_MESSAGE(req.exit_code == 0, req.err);
-    auto sign = run({"openssl", "x509", "-req", "-in", base.string() + ".csr", "-CA", (pki / "ca.crt").string(), "-CAkey",
-                     (pki / "ca.key").string(), "-set_serial", std::to_string(std::hash<std::string>{}(name) >> 1),
-                     "-days", "1", "-out", base.string() + ".crt"});
-    BOOST_REQUIRE_MESSAGE(sign.exit_code == 0, sign.err);
-    return dir.write("node-" + name + ".kubeconfig",
-                     "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: " + server +
-                         "\n    certificate-authority-data: " + ca_data + "\nusers:\n- name: kubelet\n  user:\n"
-                         "    client-certificate: " + base.string() + ".crt\n    client-key: " + base.string() +
-                         ".key\ncontexts:\n- name: c\n  context: {cluster: c, user: kubelet}\ncurrent-context: c\n");
+    return kubelet_kubeconfig(dir.path() / "kubelets", name);
   }
 
   // The join credential the controller issued for marooned id `id` (waits for it).

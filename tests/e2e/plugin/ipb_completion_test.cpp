@@ -6,7 +6,8 @@
 // The last cases run the real nodeboot-agent as the DaemonSet pod would, handing the steps
 // that reboot to a host "unit" (standin_systemd_run.sh: no systemd here) whose reboot
 // (standin_reboot.sh) kills it as a reboot would; the host is a directory, its boot id a
-// file; the host unit reports with a system:node certificate, as the kubelet's.
+// file; the pod's token is bound to a pod on the node, and the agent reads its Secret and the
+// host unit reports with a system:node certificate in the host's /, as the kubelet's.
 #include <boost/test/unit_test.hpp>
 
 #include "../marooned/marooned_env.hpp"
@@ -25,9 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-const std::string schedule{names::schedule_label};
-const std::string sys{names::system_namespace};
-
 // One nodeboot-webhook with the completion controller (and no admission registered: the
 // pod webhooks are marooned suites' business). A short progress deadline for the stuck case.
 struct Completion {
@@ -37,12 +35,10 @@ struct Completion {
   std::string token_file, ca_file;
   HttpsServer servers;
   std::string payload;  // served at /payload (the RHEL case sets it)
-  std::filesystem::path agent_kubeconfig;
   Completion() {
     cluster().kubectl_ok({"apply", "-k", (source_dir() / "manifests/ipb").string()});
     token_file = dir.write("ignition.token", "e2e-completion-token\n").string();
     ca_file = test_pki().ca.string();
-    agent_kubeconfig = sa_kubeconfig(dir, "nodeboot-ipb-agent", sys);
     const auto authorized = [](const httplib::Request& req) {
       return req.get_header_value("Authorization") == "Bearer e2e-completion-token";
     };
@@ -83,21 +79,21 @@ bool has_event(const std::string& node, const std::string& reason) {
   return false;
 }
 
-// A node's host: a directory as its /, a boot id file, the stand-ins on PATH, and the
-// kubelet's credentials (system:node:<name>).
+// A node's host: a directory as its /, a boot id file, the stand-ins on PATH, the kubelet's
+// credentials (system:node:<name>) in it and the pod's token (AgentIdentity).
 struct Host {
   TempDir root;
-  std::filesystem::path bin, units, kubelet;
+  std::filesystem::path bin, units;
   std::string node;
+  AgentIdentity id;
   int boot = 1;
-  Host(Completion& c, std::string name) : node(std::move(name)) {
+  Host(Completion& c, std::string name) : node(std::move(name)), id(c.dir, root.path(), node) {
     root.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
     root.write("boot_id", boot_id() + "\n");
     bin = root.path() / "standin-bin";
     std::filesystem::create_directories(bin);
     std::filesystem::create_symlink(source_dir() / "tests/e2e/plugin/standin_systemd_run.sh", bin / "systemd-run");
     units = root.path() / "units.log";
-    kubelet = c.env.node_kubeconfig(node);
   }
   std::string boot_id() const { return node + "-boot-" + std::to_string(boot); }
   std::string path(const std::string& rel) const { return (root.path() / rel).string(); }
@@ -112,10 +108,10 @@ struct Host {
     return o;
   }
   // The DaemonSet pod's run of the agent: its ServiceAccount, the host's / mounted.
-  ProcessResult agent(const Completion& c, std::vector<std::string> extra) const {
+  ProcessResult agent(std::vector<std::string> extra) const {
     std::vector<std::string> argv{(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig",
-                                  c.agent_kubeconfig.string(), "--host-root", root.path().string(), "--host-exec", "",
-                                  "--host-unit", "nodeboot-ipb", "--host-kubeconfig", kubelet.string(),
+                                  id.kubeconfig.string(), "--host-root", root.path().string(), "--host-exec", "",
+                                  "--host-unit", "nodeboot-ipb", "--host-kubeconfig", id.host_kubeconfig,
                                   "--host-root-on-host", root.path().string(), "--boot-id-file", path("boot_id"),
                                   "--reboot-command", reboot_command(), "--http-timeout", "5s", "--attempts", "1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -179,6 +175,9 @@ BOOST_AUTO_TEST_CASE(a_node_back_on_a_new_boot_is_restored_with_nobody_watching)
   BOOST_TEST(node_config(n)["spec"] == before["spec"]);
   BOOST_TEST(!exists({"secret", "-n", sys, "nodeboot-" + n}));
   BOOST_TEST(!exists({"configmap", "-n", sys, "nodeboot-" + n}));
+  // The node's Secret reader went too, under the controller's own RBAC.
+  BOOST_TEST(!exists({"role", "-n", sys, "nodeboot-" + n}));
+  BOOST_TEST(!exists({"rolebinding", "-n", sys, "nodeboot-" + n}));
   BOOST_TEST(eventually([&] { return has_event(n, "BootstrapCompleted"); }));
 }
 
@@ -286,14 +285,14 @@ BOOST_AUTO_TEST_CASE(rhcos_firstboot_that_reboots_runs_once_and_the_node_is_rest
   cluster().kubectl_ok(c.start(n));
   BOOST_REQUIRE(eventually([&] { return ds_pod_on(n); }));  // the real DaemonSet controller's pod
 
-  auto first = host.agent(c, {"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
+  auto first = host.agent({"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
   BOOST_TEST(first.exit_code == 0, first.err);
   BOOST_TEST(first.err.find("e2e-completion-token") == std::string::npos);
   BOOST_TEST(!node(n)["metadata"]["labels"].contains(schedule));  // gone before anything may reboot
   BOOST_TEST(eventually([&] { return !ds_pod_on(n); }));           // so the DaemonSet controller deletes the pod
 
   // A restarted container of that pod finds the attempt handed over.
-  auto again = host.agent(c, {"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
+  auto again = host.agent({"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
   BOOST_TEST(again.exit_code == 0, again.err);
   BOOST_TEST(again.err.find("belongs to the host unit") != std::string::npos, again.err);
 
@@ -324,7 +323,7 @@ BOOST_AUTO_TEST_CASE(rhel_payload_that_reboots_mid_way_continues_and_the_node_is
   cluster().kubectl_ok({"nodeboot", "start", n, "--os", "rhel", "--payload-url", c.servers.url("/payload"),
                         "--payload-token-file", c.token_file, "--ca-cert", c.ca_file, "--worker-id", "w-17",
                         "--cluster-id", "c-1", "--region", "eu-de"});
-  auto first = host.agent(c, {"--entrypoint-command", "/bin/bash " + host.path("var/lib/nodeboot/payload/entrypoint.sh")});
+  auto first = host.agent({"--entrypoint-command", "/bin/bash " + host.path("var/lib/nodeboot/payload/entrypoint.sh")});
   BOOST_TEST(first.exit_code == 0, first.err);
 
   host.reboot_and_boot();  // the payload's own reboot

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../common/identities.hpp"
 #include "../marooned/marooned_env.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/support.hpp"
@@ -17,6 +18,9 @@
 namespace nodeboot::test::ipb {
 
 using nlohmann::json;
+
+inline const std::string schedule{names::schedule_label};
+inline const std::string sys{names::system_namespace};
 
 inline json get(const std::vector<std::string>& what) {
   std::vector<std::string> args{"get"};
@@ -100,12 +104,37 @@ inline void agent_before_reboot(const std::string& n) {
                         std::string(names::ann_progress) + "=95", std::string(names::ann_updated) + "=" + rfc3339_now()});
 }
 
-// A kubeconfig for ServiceAccount `sa` of `ns` (a TokenRequest token), written into `dir`.
-inline std::filesystem::path sa_kubeconfig(const TempDir& dir, const std::string& sa, const std::string& ns) {
-  auto path = dir.write(sa + ".kubeconfig", cluster().service_account_kubeconfig(ns, sa));
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  return path;
-}
+// What the DaemonSet's pod on `node` would have: a token of nodeboot-ipb-agent bound to a pod
+// on that node (it carries authentication.kubernetes.io/node-name, which the agent's
+// ValidatingAdmissionPolicy checks), and the node's kubelet identity in the host's /
+// (`host_root`), named by host paths as on a real node. The pod stands in for the
+// DaemonSet's (kwok "runs" it); it is deleted afterwards, which ends its token.
+struct AgentIdentity {
+  std::string pod;
+  std::filesystem::path kubeconfig;  // the pod's token
+  std::string host_kubeconfig;       // the kubelet's, a host path: --host-kubeconfig
+  AgentIdentity(const TempDir& dir, const std::filesystem::path& host_root, const std::string& node)
+      : pod(unique_name("ipb-agent")), host_kubeconfig("/var/lib/kubelet/" + node + ".kubeconfig") {
+    const json p = {{"apiVersion", "v1"},
+                    {"kind", "Pod"},
+                    {"metadata", {{"name", pod}, {"namespace", names::system_namespace}}},
+                    {"spec",
+                     {{"nodeName", node},
+                      {"serviceAccountName", "nodeboot-ipb-agent"},
+                      {"tolerations", {{{"operator", "Exists"}}}},
+                      {"containers", {{{"name", "agent"}, {"image", "nodeboot-agent"}}}}}}};
+    cluster().kubectl_ok({"create", "-f", "-"}, p.dump());
+    kubeconfig = dir.write(pod + ".kubeconfig",
+                           pod_bound_kubeconfig(std::string(names::system_namespace), "nodeboot-ipb-agent", pod));
+    std::filesystem::permissions(kubeconfig, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    kubelet_kubeconfig(host_root / "var/lib/kubelet", node, "/var/lib/kubelet");
+  }
+  ~AgentIdentity() {
+    cluster().kubectl({"delete", "pod", "-n", std::string(names::system_namespace), pod, "--wait=false"});
+  }
+  AgentIdentity(const AgentIdentity&) = delete;
+  AgentIdentity& operator=(const AgentIdentity&) = delete;
+};
 
 // The real nodeboot-webhook running only the completion controller, as its ServiceAccount
 // under the shipped RBAC and ValidatingAdmissionPolicies, and leading when constructed: who

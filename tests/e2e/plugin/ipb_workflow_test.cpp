@@ -32,7 +32,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string ignition_token = "e2e-ignition-token-5a1f";
-const std::string schedule{names::schedule_label};
 
 // The IPB manifests, the Ignition server and the agent's credentials, shared by the suite.
 struct Setup {
@@ -68,7 +67,7 @@ struct Setup {
     token_file = dir.write("ignition.token", ignition_token + "\n");
     ca_file = test_pki().ca;
 
-    // The DaemonSet's identity: a token of its ServiceAccount, bound by manifests/ipb's RBAC.
+    // A token of the DaemonSet's ServiceAccount, not bound to a pod: what RBAC grants it.
     agent_kubeconfig =
         dir.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
   }
@@ -81,15 +80,17 @@ struct Setup {
     return a;
   }
 
-  // The real agent, as the DaemonSet would run it on `node`, with harmless commands.
+  // The real agent, as the DaemonSet would run it on `node`, with harmless commands: a token
+  // bound to a pod on the node, the kubelet's identity in the host's /.
   ProcessResult agent(const std::string& node, const TempDir& host) const {
     host.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
+    const AgentIdentity id(dir, host.path(), node);
     ProcessOptions o;
     o.env_set["NODE_NAME"] = node;
     o.timeout = std::chrono::minutes(2);
-    return run({(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig", agent_kubeconfig.string(),
-                "--host-root", host.path().string(), "--host-unit", "", "--host-exec", "", "--firstboot-command", "true",
-                "--reboot-command",
+    return run({(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig", id.kubeconfig.string(),
+                "--host-kubeconfig", id.host_kubeconfig, "--host-root", host.path().string(), "--host-unit", "",
+                "--host-exec", "", "--firstboot-command", "true", "--reboot-command",
                 "touch " + (host.path() / "rebooted").string(), "--http-timeout", "5s", "--attempts", "1"},
                o);
   }
@@ -224,7 +225,8 @@ BOOST_AUTO_TEST_CASE(agent_service_account_has_least_privilege) {
     args.insert(args.begin(), {"--kubeconfig", kc, "auth", "can-i"});
     return cluster().kubectl(args).out.find("yes") == 0;
   };
-  BOOST_TEST(can({"get", "secrets", "-n", "nodeboot-system"}));
+  // No Secret at all (the node reads its own as its kubelet); nodes narrowed by the policy.
+  BOOST_TEST(!can({"get", "secrets", "-n", "nodeboot-system"}));
   BOOST_TEST(can({"patch", "nodes"}));
   BOOST_TEST(!can({"get", "secrets", "-n", "default"}));
   BOOST_TEST(!can({"get", "secrets", "-n", "kube-system"}));
@@ -451,7 +453,9 @@ BOOST_AUTO_TEST_CASE(missing_permissions_are_listed_before_anything_changes) {
   const auto r = cluster().kubectl(args);
   BOOST_TEST(r.exit_code != 0);
   for (const char* need : {"patch nodes: to cordon", "create configmaps in nodeboot-system",
-                           "create secrets in nodeboot-system", "create pods/eviction"})
+                           "create secrets in nodeboot-system", "create pods/eviction",
+                           "create roles.rbac.authorization.k8s.io in nodeboot-system",
+                           "create rolebindings.rbac.authorization.k8s.io in nodeboot-system"})
     BOOST_TEST(r.err.find(need) != std::string::npos, need << " in: " << r.err);
   BOOST_TEST(node_config(n) == before);
   cluster().kubectl({"delete", "clusterrolebinding", user});
@@ -622,7 +626,11 @@ BOOST_AUTO_TEST_CASE(dry_runs_change_nothing_and_every_output_format_parses) {
     BOOST_TEST(r.out.find(ignition_token) == std::string::npos);
     return r.out;
   };
-  const std::vector<std::string> changed{"configmap/" + record, "node/" + n, "secret/" + record};
+  const std::vector<std::string> changed{"configmap/" + record, "node/" + n, "secret/" + record,
+                                         "role.rbac.authorization.k8s.io/" + record,
+                                         "rolebinding.rbac.authorization.k8s.io/" + record};
+  std::string names;
+  for (const auto& c : changed) names += c + "\n";
   for (const std::string dry_run : {"client", "server"}) {
     BOOST_TEST_CONTEXT("--dry-run=" << dry_run) {
       const json listed = json::parse(start(dry_run, "json"));
@@ -636,18 +644,21 @@ BOOST_AUTO_TEST_CASE(dry_runs_change_nothing_and_every_output_format_parses) {
           BOOST_TEST(item["metadata"]["labels"][schedule] == "true");
         }
       }
-      BOOST_TEST(kinds == (std::vector<std::string>{"ConfigMap", "Node", "Secret"}), listed.dump());
-      BOOST_TEST(YAML::Load(start(dry_run, "yaml"))["items"].size() == 3u);
-      BOOST_TEST(start(dry_run, "name") == changed[0] + "\n" + changed[1] + "\n" + changed[2] + "\n");
+      BOOST_TEST(kinds == (std::vector<std::string>{"ConfigMap", "Node", "Secret", "Role", "RoleBinding"}),
+                 listed.dump());
+      BOOST_TEST(YAML::Load(start(dry_run, "yaml"))["items"].size() == 5u);
+      BOOST_TEST(start(dry_run, "name") == names);
     }
   }
   // Nothing was stored.
   BOOST_TEST(node_config(n) == config);
   BOOST_TEST(!exists({"configmap", "-n", "nodeboot-system", record}));
   BOOST_TEST(!exists({"secret", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"role", "-n", "nodeboot-system", record}));
+  BOOST_TEST(!exists({"rolebinding", "-n", "nodeboot-system", record}));
 
   // For real this time, then status in both machine formats.
-  BOOST_TEST(start("", "name") == changed[0] + "\n" + changed[1] + "\n" + changed[2] + "\n");
+  BOOST_TEST(start("", "name") == names);
   const json status = json::parse(cluster().kubectl_ok({"nodeboot", "status", n, "-o", "json"}));
   BOOST_REQUIRE_EQUAL(status["items"].size(), 1u);
   BOOST_TEST(status["items"][0]["node"] == n);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "../../integration/release/release_support.hpp"
+#include "../plugin/ipb_env.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/https_server.hpp"
 
@@ -63,11 +64,11 @@ BOOST_AUTO_TEST_CASE(agent_image_dry_runs_a_bootstrap_against_a_mounted_host_roo
   const auto token_file = files.write("ignition.token", token + "\n");
   cluster().kubectl_ok({"nodeboot", "start", name, "--os", "rhcos", "--ignition-url", ignition.url("/ignition"),
                         "--ignition-token-file", token_file.string(), "--ca-cert", test_pki().ca});
-  const auto kubeconfig =
-      files.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
-
   TempDir host;
   host.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
+  // What the DaemonSet's pod has: a pod-bound token, and the kubelet's identity in the host's /.
+  const ipb::AgentIdentity id(files, host.path(), name);
+  const auto& kubeconfig = id.kubeconfig;
   const auto before = files_under(host.path());
 
   auto r = docker({"run",
@@ -86,6 +87,8 @@ BOOST_AUTO_TEST_CASE(agent_image_dry_runs_a_bootstrap_against_a_mounted_host_roo
                    "/etc/nodeboot/kubeconfig",
                    "--host-root",
                    "/host",
+                   "--host-kubeconfig",
+                   id.host_kubeconfig,
                    "--dry-run",
                    "--firstboot-command",
                    "true",

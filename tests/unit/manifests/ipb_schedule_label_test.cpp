@@ -1,7 +1,8 @@
 // One schedule label (issue 17): the shipped manifests name the same label in every place
 // the cluster side configures it (the DaemonSet's nodeSelector, the agent's
-// --schedule-label, the node webhook's matchCondition) and it is DESIGN.md's, the plugin's
-// default. components/ibm-schedule-label is checked rendered, in e2e/ipb_workflow.
+// --schedule-label, the agent's ValidatingAdmissionPolicy, the node webhook's matchCondition)
+// and it is DESIGN.md's, the plugin's default; components/ibm-schedule-label switches the
+// policy's variable too. The component is checked rendered, in e2e/ipb_workflow.
 #include <yaml-cpp/yaml.h>
 
 #include <boost/test/unit_test.hpp>
@@ -39,6 +40,32 @@ BOOST_AUTO_TEST_CASE(daemonset_agent_and_node_webhook_name_the_same_label) {
     found = true;
   }
   BOOST_TEST(found);
+
+  // manifests/ipb/policy.yaml: the one label the agent may remove is variables[0].
+  const auto policy = YAML::LoadAllFromFile((source_dir() / "manifests/ipb/policy.yaml").string())[0];
+  BOOST_REQUIRE(policy["kind"].as<std::string>() == "ValidatingAdmissionPolicy");
+  const auto var = policy["spec"]["variables"][0];
+  BOOST_TEST(var["name"].as<std::string>() == "scheduleLabel");
+  BOOST_TEST(var["expression"].as<std::string>() == "'" + label + "'");
+}
+
+BOOST_AUTO_TEST_CASE(the_ibm_component_switches_the_agent_policy_too) {
+  const auto dir = source_dir() / "manifests/ipb/components/ibm-schedule-label";
+  const auto component = YAML::LoadFile((dir / "kustomization.yaml").string());
+  std::string path;
+  for (const auto& p : component["patches"])
+    if (p["target"]["kind"].as<std::string>() == "ValidatingAdmissionPolicy") {
+      BOOST_TEST(p["target"]["name"].as<std::string>() == "nodeboot-ipb-agent-nodes");
+      path = p["path"].as<std::string>();
+    }
+  BOOST_REQUIRE_MESSAGE(!path.empty(), "the component does not patch the agent's policy");
+  const auto ops = YAML::LoadFile((dir / path).string());
+  BOOST_REQUIRE(ops.size() == 2u);
+  BOOST_TEST(ops[0]["op"].as<std::string>() == "test");  // a reordered policy fails the build
+  BOOST_TEST(ops[0]["path"].as<std::string>() == "/spec/variables/0/name");
+  BOOST_TEST(ops[0]["value"].as<std::string>() == "scheduleLabel");
+  BOOST_TEST(ops[1]["path"].as<std::string>() == "/spec/variables/0/expression");
+  BOOST_TEST(ops[1]["value"].as<std::string>() == "'ibm-cloud.kubernetes.io/ipb-schedule'");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -116,8 +116,11 @@ struct Outcome {
 
 // Runs the bootstrap: preflight, download and staging here, then, after
 // `remove_schedule_label`, the steps that may reboot (host_steps.hpp): handed to the host
-// unit, or run in this process when options.host_unit is "".
+// unit, or run in this process when options.host_unit is "". Once the label is gone the
+// DaemonSet deletes the pod and its pod-bound token stops working, so every report from then
+// on goes to `after_label` (the node's kubelet identity) when given.
 Outcome run_bootstrap(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& options, Reporter& reporter,
-                      const std::function<Result<void>()>& remove_schedule_label, std::ostream& log);
+                      const std::function<Result<void>()>& remove_schedule_label, std::ostream& log,
+                      Reporter* after_label = nullptr);
 
 }  // namespace nodeboot::agent

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "nodeboot/kube/config.hpp"
+#include "nodeboot/kube/mounted_kubeconfig.hpp"
 #include "nodeboot/test/support.hpp"
 
 using namespace nodeboot;
@@ -50,6 +51,45 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(kube_config)
+
+// A node's kubelet kubeconfig read through the host's / mounted elsewhere: the files it
+// names, absolute or relative, are the host's.
+BOOST_AUTO_TEST_CASE(a_mounted_kubeconfig_reads_its_files_under_the_mount) {
+  test::TempDir host;
+  host.write("var/lib/kubelet/pki/client.pem", "CERT");
+  host.write("var/lib/kubelet/pki/client.key", "KEY");
+  host.write("etc/kubernetes/ca.crt", "CA");
+  const std::string kubelet = R"(apiVersion: v1
+kind: Config
+current-context: k
+contexts: [{name: k, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://api:6443", certificate-authority: /etc/kubernetes/ca.crt}}]
+users: [{name: u, user: {client-certificate: /var/lib/kubelet/pki/client.pem, client-key: pki/client.key}}]
+)";
+  auto cfg = parse_kubeconfig_under(kubelet, "/var/lib/kubelet/kubeconfig", host.path());
+  BOOST_REQUIRE_MESSAGE(cfg.has_value(), message(cfg));
+  BOOST_TEST(cfg->ca_pem == "CA");
+  BOOST_TEST(cfg->client_cert_pem == "CERT");
+  BOOST_TEST(cfg->client_key_pem.reveal() == "KEY");
+
+  // A file missing under the mount is named by its path there.
+  auto missing = parse_kubeconfig_under(kubelet, "/var/lib/kubelet/kubeconfig", host.path() / "elsewhere");
+  BOOST_REQUIRE(!missing.has_value());
+  BOOST_TEST(contains(missing.error().message, (host.path() / "elsewhere/etc/kubernetes/ca.crt").string()),
+             missing.error().message);
+
+  // An exec plugin would run in the wrong place.
+  const std::string exec = R"(apiVersion: v1
+kind: Config
+current-context: k
+contexts: [{name: k, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://api:6443"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/cred}}}]
+)";
+  auto refused = parse_kubeconfig_under(exec, "/var/lib/kubelet/kubeconfig", host.path());
+  BOOST_REQUIRE(!refused.has_value());
+  BOOST_TEST(contains(refused.error().message, "users[u].user.exec"), refused.error().message);
+}
 
 BOOST_AUTO_TEST_CASE(current_context_with_relative_ca_file) {
   test::TempDir dir;

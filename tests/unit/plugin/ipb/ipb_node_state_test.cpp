@@ -97,4 +97,30 @@ BOOST_AUTO_TEST_CASE(completion_needs_ready_and_a_new_boot_id) {
   BOOST_TEST(!rebooted(p, prior));
 }
 
+// The node's Secret reader: get of that one Secret, for that node's kubelet, named and
+// labelled like the Secret.
+BOOST_AUTO_TEST_CASE(the_secret_reader_grants_the_node_its_own_secret_only) {
+  const json role = secret_reader_role("n1");
+  BOOST_TEST(role == json::parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role",
+      "metadata":{"name":"nodeboot-n1","namespace":"nodeboot-system","labels":{"nodeboot.io/node":"n1"}},
+      "rules":[{"apiGroups":[""],"resources":["secrets"],"resourceNames":["nodeboot-n1"],"verbs":["get"]}]})"));
+  const json binding = secret_reader_binding("n1");
+  BOOST_TEST(binding == json::parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding",
+      "metadata":{"name":"nodeboot-n1","namespace":"nodeboot-system","labels":{"nodeboot.io/node":"n1"}},
+      "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"nodeboot-n1"},
+      "subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"system:node:n1"}]})"));
+
+  // As stored (server fields added) it is the same grant; another rule or subject is not.
+  json stored = role;
+  stored["metadata"]["uid"] = "u";
+  stored["metadata"]["resourceVersion"] = "7";
+  BOOST_TEST(same_grant(stored, role));
+  stored["rules"][0]["verbs"].push_back("list");
+  BOOST_TEST(!same_grant(stored, role));
+  json other = binding;
+  other["subjects"][0]["name"] = "system:node:n2";
+  BOOST_TEST(!same_grant(other, binding));
+  BOOST_TEST(same_grant(binding, binding));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

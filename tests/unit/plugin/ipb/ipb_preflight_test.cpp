@@ -90,7 +90,12 @@ BOOST_AUTO_TEST_CASE(access_covers_every_write_and_its_undo) {
   for (const auto& a : start_access(false, false)) asked.push_back(a.str());
   for (const char* need :
        {"patch nodes", "create configmaps in nodeboot-system", "delete configmaps in nodeboot-system",
-        "create secrets in nodeboot-system", "update secrets in nodeboot-system", "delete secrets in nodeboot-system"})
+        "create secrets in nodeboot-system", "update secrets in nodeboot-system", "delete secrets in nodeboot-system",
+        "get secrets in nodeboot-system",  // RBAC lets only a holder of the Secret grant reading it
+        "create roles.rbac.authorization.k8s.io in nodeboot-system",
+        "delete roles.rbac.authorization.k8s.io in nodeboot-system",
+        "create rolebindings.rbac.authorization.k8s.io in nodeboot-system",
+        "delete rolebindings.rbac.authorization.k8s.io in nodeboot-system"})
     BOOST_TEST((std::ranges::find(asked, need) != asked.end()), need);
   BOOST_TEST((std::ranges::find(asked, "create pods/eviction") == asked.end()));
   std::vector<std::string> draining;
@@ -110,6 +115,8 @@ BOOST_AUTO_TEST_CASE(access_review_is_the_api_object) {
   const json s = access_review({"update", "secrets", "", "nodeboot-system", "why"});
   BOOST_TEST(s["spec"]["resourceAttributes"]["namespace"] == "nodeboot-system");
   BOOST_TEST(!s["spec"]["resourceAttributes"].contains("subresource"));
+  const json role = access_review({"create", "roles", "", "nodeboot-system", "why", "rbac.authorization.k8s.io"});
+  BOOST_TEST(role["spec"]["resourceAttributes"]["group"] == "rbac.authorization.k8s.io");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,11 +54,13 @@ struct StartSpec {
   bool keep_secret = false;  // recorded: the completion controller leaves the Secret
 };
 
-// record prior state → cordon → drain (if asked) → create/replace the Secret → label.
+// record prior state → cordon → drain (if asked) → create/replace the Secret → its reader
+// (Role and RoleBinding nodeboot-<node>: the node's kubelet may get that Secret; one of that
+// name that grants anything else stops start) → label.
 // First a server-side dry run of the Secret (the admission webhooks answer for it): a
 // refusal there changes nothing. A step that fails later (or Ctrl-C between steps) takes
-// back what this run did to the node (Secret deleted or put back, uncordon, record
-// deleted) and the error says, per object, what was undone; pods a drain removed stay
+// back what this run did to the node (reader deleted, Secret deleted or put back, uncordon,
+// record deleted) and the error says, per object, what was undone; pods a drain removed stay
 // removed. Outside a dry run nothing is left half-applied. The run's own checks (the
 // DaemonSet's label, RBAC) are check_start's, in preflight.hpp.
 Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, const StartSpec& spec);
@@ -75,11 +77,13 @@ Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const Dra
 Result<PriorState> read_record(kube::Client& client, std::string_view node);
 
 // The completion steps: restore labels/taints/cordon as recorded, mark Done, delete the
-// Secret unless keep_secret, delete the record.
+// Secret unless keep_secret, delete its reader (Role, RoleBinding; gone already is fine)
+// always, delete the record.
 Result<std::vector<Change>> finish_node(Context& ctx, std::string_view node, bool keep_secret);
 
 // Undo a start at any point: schedule label off, labels/taints/cordon exactly as recorded,
-// progress annotations removed, record deleted; the Secret stays unless delete_secret.
+// progress annotations removed, the Secret's reader and the record deleted; the Secret stays
+// unless delete_secret.
 Result<std::vector<Change>> abort_node(Context& ctx, std::string_view node, bool delete_secret);
 
 // A new attempt with the same Secret: attempt + 1, state Pending, the schedule label back.

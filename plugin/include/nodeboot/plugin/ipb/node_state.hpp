@@ -59,6 +59,17 @@ nlohmann::json prior_state_configmap(std::string_view node, const PriorState& pr
 std::optional<PriorState> prior_state_of_configmap(const nlohmann::json& configmap);
 std::string record_name(std::string_view node);  // "nodeboot-<node>", in nodeboot-system
 
+// How the node's agent reads its bootstrap Secret without its ServiceAccount holding any
+// Secret permission (issue 14): a Role allowing `get` of that one Secret, bound to the node's
+// own kubelet identity (User system:node:<node>; RBAC adds to the Node authorizer). Both
+// are named after the Secret and labelled like it, in nodeboot-system.
+inline constexpr std::string_view node_user_prefix = "system:node:";
+nlohmann::json secret_reader_role(std::string_view node);
+nlohmann::json secret_reader_binding(std::string_view node);
+// Whether `existing` grants what `desired` does and nothing else (rules, or roleRef and
+// subjects): a Role of that name that differs is not start's to overwrite.
+bool same_grant(const nlohmann::json& existing, const nlohmann::json& desired);
+
 // Mutates `node` (a full object from GET) back to `prior`: recorded labels with their
 // values, the schedule label removed, recorded taints plus the ones the node lifecycle
 // controller owns now (node.kubernetes.io/*), spec.unschedulable as it was. Labels added

@@ -6,7 +6,8 @@
 //   schedule label start will set, and RBAC (one batch of SelfSubjectAccessReviews, sent in
 //   parallel);
 // - per node, in start_node: a server-side dry run of the bootstrap Secret, which runs the
-//   admission webhooks (see node_ops.hpp).
+//   admission webhooks (see node_ops.hpp). The Secret's reader (Role, RoleBinding) is
+//   asked for here, by SelfSubjectAccessReviews, and dry-run only by `start --dry-run=server`.
 // The decisions are pure functions over API objects, unit-tested; check_start does the I/O.
 
 #include <nlohmann/json.hpp>
@@ -38,11 +39,14 @@ std::optional<std::string> schedule_label_problem(const nlohmann::json& daemonse
 
 // One permission start needs, and the step that needs it.
 struct Access {
-  std::string verb, resource, subresource, ns;  // core group only: nodes, pods, secrets, configmaps
+  std::string verb, resource, subresource, ns;
   std::string why;
-  std::string str() const;  // "create pods/eviction", "delete secrets in nodeboot-system"
+  std::string group{};  // "" = core (nodes, pods, secrets, configmaps)
+  std::string str() const;  // "create pods/eviction", "create roles.rbac.authorization.k8s.io in nodeboot-system"
 };
-// What start needs: the record, the cordon and label, the Secret, undoing them, the drain.
+// What start needs: the record, the cordon and label, the Secret and its reader (Role and
+// RoleBinding; RBAC lets only someone who may get that Secret grant it, which `get secrets`
+// below covers), undoing them, the drain.
 std::vector<Access> start_access(bool drain, bool disable_eviction);
 // The SelfSubjectAccessReview asking for `a`.
 nlohmann::json access_review(const Access& a);

@@ -44,7 +44,7 @@ const char* required_env(const char* name) {
   return v;
 }
 
-std::vector<std::string> vm_nodes() {
+std::vector<std::string> node_names() {
   const auto env = std::filesystem::path(required_env("NODEBOOT_VM_STATE")) / "env";
   std::istringstream names(env_value(env, "NODEBOOT_VM_NODES"));
   std::vector<std::string> out;
@@ -98,6 +98,7 @@ std::string pod_yaml(const std::string& name, const std::string& node, const std
                               {"imagePullPolicy", "Never"},
                               {"command", {w.shell, "-c", script}}};
   nlohmann::json spec = {{"nodeName", node},
+                         {"dnsPolicy", "Default"},  // no cluster DNS here
                          {"restartPolicy", "Never"},
                          {"terminationGracePeriodSeconds", 5},
                          {"containers", {container}},
@@ -145,7 +146,7 @@ BOOST_AUTO_TEST_SUITE(vm_nodes)
 
 BOOST_AUTO_TEST_CASE(nodes_are_ready_on_a_real_kernel) {
   const std::regex debian_kernel(R"(^6\.1\.\d+-\d+-amd64$)");  // bookworm's linux-image-amd64
-  const auto nodes = vm_nodes();
+  const auto nodes = node_names();
   BOOST_TEST(nodes.size() >= 2u);
   for (const auto& node : nodes) {
     const auto n = node_json(node);
@@ -163,7 +164,7 @@ BOOST_AUTO_TEST_CASE(nodes_are_ready_on_a_real_kernel) {
 }
 
 BOOST_AUTO_TEST_CASE(a_pod_runs_to_completion_and_its_logs_come_back) {
-  const auto node = vm_nodes().front();
+  const auto node = node_names().front();
   std::cout << "node/vm_nodes: workload image " << workload().image << std::endl;
   const auto logs = run_to_completion("vm-hello", node, "echo hello from $(uname -r) on $(uname -n)", false);
   BOOST_TEST(logs.find("hello from 6.1.") != std::string::npos, logs);
@@ -171,7 +172,7 @@ BOOST_AUTO_TEST_CASE(a_pod_runs_to_completion_and_its_logs_come_back) {
 
 BOOST_AUTO_TEST_CASE(a_privileged_pod_sees_the_host) {
   // In the host's PID namespace, PID 1 is the VM's systemd and its boot ID the node's.
-  const auto node = vm_nodes().back();
+  const auto node = node_names().back();
   const auto logs = run_to_completion(
       "vm-host", node, "echo init=$(cat /proc/1/comm); nsenter -t 1 -m -u -i -n -p -- cat /proc/sys/kernel/random/boot_id",
       true);
@@ -180,7 +181,7 @@ BOOST_AUTO_TEST_CASE(a_privileged_pod_sees_the_host) {
 }
 
 BOOST_AUTO_TEST_CASE(a_real_reboot_changes_the_boot_id) {
-  const auto node = vm_nodes().back();
+  const auto node = node_names().back();
   const auto before = boot_id(node);
   BOOST_REQUIRE(!before.empty());
   const auto start = Clock::now();

@@ -95,7 +95,7 @@ tar -C "$work/pause-oci" -cf "$stage/usr/local/share/nodeboot/images/pause.oci.t
 cp -L "$stage"/boot/vmlinuz-* "$out.tmp/vmlinuz"
 cp -L "$stage"/boot/initrd.img-* "$out.tmp/initrd.img"
 # Room for images and pod data: the file is sparse, each VM writes to its own qcow2 overlay.
-mkfs.ext4 -q -L nodeboot-root -d "$stage" "$out.tmp/disk.ext4" 6G
+mkfs.ext4 -q -L nodeboot-root -d "$stage" "$out.tmp/disk.ext4" 6G >&2
 touch "$out.tmp/.complete"
 rm -rf "$out" && mv "$out.tmp" "$out"
 log "disk in $out ($((SECONDS - start))s)"

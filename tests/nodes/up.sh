@@ -143,7 +143,7 @@ ENV
     done
   fi
   size=$(( $(du -sm "$vm/control" | cut -f1) + 32 ))
-  (umask 077 && mkfs.ext4 -q -L nodeboot-ctl -d "$vm/control" "$vm/control.ext4" "${size}M")
+  (umask 077 && mkfs.ext4 -q -L nodeboot-ctl -d "$vm/control" "$vm/control.ext4" "${size}M" >/dev/null)
   rm -rf "$vm/control/images" "$vm/control/bootstrap-kubelet.conf"
   qemu-img create -q -f qcow2 -F raw -b "$image/disk.ext4" "$vm/disk.qcow2"
   # 1 vCPU, 2 GiB, TCG: /dev/kvm here is a software nested-virt module under which Debian's
@@ -178,7 +178,7 @@ while :; do
   for i in $(seq 1 "$count"); do
     node=${names[$((i - 1))]} console=${consoles[$((i - 1))]}
     for milestone in boot configured "kubelet started"; do
-      if [[ -z ${seen[$i/$milestone]:-} ]] && grep -q "^nodeboot-vm: $milestone" "$console" 2>/dev/null; then
+      if [[ -z ${seen[$i/$milestone]:-} ]] && grep -aq "nodeboot-vm: $milestone" "$console" 2>/dev/null; then
         seen[$i/$milestone]=1
         log "vm-$i: $milestone after $((SECONDS - t_vms))s"
       fi

@@ -37,7 +37,8 @@ else
   # The node layer last and alone: its worker VMs (QEMU, TCG) need both cores.
   (cd "$root/build" && ctest --output-on-failure -j "$jobs" -LE node)
   echo "== node layer (worker VMs)"
-  (cd "$root/build" && ctest --output-on-failure -L node)
+  # -V: the layer prints its timings (image, boot, join, each test) and boot IDs.
+  (cd "$root/build" && ctest --output-on-failure -V -L node)
 fi
 
 if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then

@@ -166,7 +166,10 @@ BOOST_AUTO_TEST_CASE(nodes_are_ready_on_a_real_kernel) {
 BOOST_AUTO_TEST_CASE(a_pod_runs_to_completion_and_its_logs_come_back) {
   const auto node = node_names().front();
   std::cout << "node/vm_nodes: workload image " << workload().image << std::endl;
-  const auto logs = run_to_completion("vm-hello", node, "echo hello from $(uname -r) on $(uname -n)", false);
+  // Shell builtins only: the agent image has dash and util-linux, no coreutils.
+  const auto logs = run_to_completion(
+      "vm-hello", node, "read -r k </proc/sys/kernel/osrelease; read -r h </proc/sys/kernel/hostname; echo hello from $k on $h",
+      false);
   BOOST_TEST(logs.find("hello from 6.1.") != std::string::npos, logs);
 }
 
@@ -174,7 +177,8 @@ BOOST_AUTO_TEST_CASE(a_privileged_pod_sees_the_host) {
   // In the host's PID namespace, PID 1 is the VM's systemd and its boot ID the node's.
   const auto node = node_names().back();
   const auto logs = run_to_completion(
-      "vm-host", node, "echo init=$(cat /proc/1/comm); nsenter -t 1 -m -u -i -n -p -- cat /proc/sys/kernel/random/boot_id",
+      "vm-host", node,
+      "read -r c </proc/1/comm; echo init=$c; nsenter -t 1 -m -u -i -n -p -- cat /proc/sys/kernel/random/boot_id",
       true);
   BOOST_TEST(logs.find("init=systemd") != std::string::npos, logs);
   BOOST_TEST(logs.find(boot_id(node)) != std::string::npos, logs);
@@ -189,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_real_reboot_changes_the_boot_id) {
   // only on the boot it was meant for, should the kubelet start the pod again afterwards.
   cluster().kubectl_ok({"apply", "-f", "-"},
                        pod_yaml("vm-reboot", node,
-                                "[ \"$(cat /proc/sys/kernel/random/boot_id)\" = " + before +
+                                "read -r b </proc/sys/kernel/random/boot_id; [ \"$b\" = " + before +
                                     " ] && nsenter -t 1 -m -u -i -n -p -- systemctl reboot",
                                 true));
   std::string after;

@@ -53,7 +53,8 @@ mkdir -p "$state"
 state=$(cd "$state" && pwd)
 t0=$SECONDS
 image=$("$here/build-image.sh")
-log "image ready in $((SECONDS - t0))s: $image"
+t_image=$((SECONDS - t0))
+log "image ready in ${t_image}s: $image"
 
 # --- The join credential: a bootstrap token (never on a command line, never printed).
 token_part() { python3 -c 'import secrets, string, sys; a = string.ascii_lowercase + string.digits
@@ -206,5 +207,5 @@ while :; do
   fi
   sleep 2
 done
-log "$count VM nodes Ready in $((SECONDS - t0))s (image $((t_vms - t0))s, boot to Ready $((SECONDS - t_vms))s)"
+log "$count VM nodes Ready in $((SECONDS - t0))s (image ${t_image}s, token and RBAC $((t_vms - t0 - t_image))s, VMs started to Ready $((SECONDS - t_vms))s)"
 "${kubectl[@]}" get nodes -o wide >&2

@@ -26,4 +26,5 @@ set_tests_properties(node/vms_up PROPERTIES LABELS node FIXTURES_SETUP node_vms 
 set_tests_properties(node/vms_down PROPERTIES LABELS node FIXTURES_CLEANUP node_vms FIXTURES_REQUIRED node_cluster TIMEOUT 120)
 # RUN_SERIAL: the VMs need both cores; a test beside them slows their heartbeats.
 set_tests_properties(node/vm_nodes PROPERTIES FIXTURES_REQUIRED "node_cluster;node_vms" TIMEOUT 2700 RUN_SERIAL TRUE
-  ENVIRONMENT "NODEBOOT_E2E_STATE=${NODEBOOT_NODE_CLUSTER};NODEBOOT_VM_STATE=${NODEBOOT_NODE_VMS};NODEBOOT_DIST=${NODEBOOT_DIST}")
+  ENVIRONMENT "NODEBOOT_E2E_STATE=${NODEBOOT_NODE_CLUSTER};NODEBOOT_VM_STATE=${NODEBOOT_NODE_VMS};NODEBOOT_DIST=${NODEBOOT_DIST};BOOST_TEST_LOG_LEVEL=test_suite")
+# BOOST_TEST_LOG_LEVEL=test_suite: each test case's time in the log, beside the phases the suite prints.

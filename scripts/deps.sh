@@ -17,6 +17,9 @@ packages=(
   # an OCI archive; the image tests convert it (skopeo) and run it in a private dockerd.
   podman skopeo umoci docker-registry libcrypt-dev mmdebstrap docker.io debian-archive-keyring
   golang-go
+  # The node layer (tests/nodes/): worker VMs under QEMU (TCG), their disk from mmdebstrap as
+  # an ext4 image with qcow2 overlays; the sandbox image's static pause (libc6-dev's libc.a).
+  qemu-system-x86 qemu-utils e2fsprogs libc6-dev
 )
 # Fuzzing (clang's libFuzzer: tests/fuzz/) and benchmarks (wrk, nginx: bench/) only with
 # --extras; the test command needs none of them.

@@ -80,16 +80,12 @@ done
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
 
 # The same suites as the build machine's own sources (Debian 12, with updates and security).
-mirror=${NODEBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-security=${NODEBOOT_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
-sources=("deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main")
+source "$here/debian-archive.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nodeboot-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-# The cache key: the archive's state (its signed InRelease files, a few hundred KB) and the recipe.
-for s in "$mirror/dists/bookworm" "$mirror/dists/bookworm-updates" "$security/dists/bookworm-security"; do
-  curl -fsS --retry 3 "$s/InRelease"
-done >"$work/inrelease"
+# The cache key: the archive's state and the recipe.
+debian_archive_state >"$work/inrelease"
 key=$( { cat "$here/build-image.sh" "$work/inrelease"; echo "$arch ${packages[*]}"; } | sha256sum | cut -c1-16)
 base="$cache/root-$key"
 

@@ -19,9 +19,7 @@ build_module() {
 }
 built_dirs=()
 
-k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/go/kubernetes/go.mod")
-LDFLAGS_EXTRA="-X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitTreeState=clean" \
-  build_module kubernetes k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager
+LDFLAGS_EXTRA=$(k8s_version_ldflags) build_module kubernetes k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager
 LDFLAGS_EXTRA="" build_module etcd go.etcd.io/etcd/server/v3
 LDFLAGS_EXTRA="" build_module kwok sigs.k8s.io/kwok/cmd/kwok
 # One folder of links per combination of builds, so checkouts pinning different versions

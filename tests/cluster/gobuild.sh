@@ -10,6 +10,14 @@ gobuild_cache=${NODEBOOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeboot}
 # k8s.io/kubernetes is not served by the checksum database; go.sum (committed) pins it.
 export GONOSUMDB=k8s.io/kubernetes GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
 
+# The -X flags Kubernetes' own build stamps its binaries with (without them they report
+# v0.0.0-master), from the version go/kubernetes pins: the control plane and the kubelet.
+k8s_version_ldflags() {
+  local v
+  v=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$gobuild_here/go/kubernetes/go.mod")
+  echo "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/component-base/version.gitTreeState=clean"
+}
+
 go_build_cached() {
   local category=$1 mod=$2; shift 2
   local key

@@ -3,7 +3,11 @@
 # etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok (simulated nodes),
 # on random free ports, with freshly generated certificates and keys.
 #
-#   tests/cluster/up.sh --state-dir DIR [--nodes N] [--watch-pid PID] [--audit]
+#   tests/cluster/up.sh --state-dir DIR [--nodes N] [--watch-pid PID] [--audit] [--node-grace D]
+#
+# --node-grace D: kube-controller-manager's --node-monitor-grace-period (default 50s): how
+# long a node may go without a heartbeat before it is NotReady. The worker VMs
+# (tests/nodes/) run under emulation and need longer.
 #
 # --audit: the API server writes one JSON line per request to DIR/audit.log (level Metadata,
 # stage ResponseComplete; user, verb, object and userAgent, never bodies), so benchmarks can
@@ -15,17 +19,20 @@
 # it explicitly.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/procs.sh"
 state=""
 nodes=3
 watch_pid=$PPID
 audit=""
+node_grace=50s
 while [[ $# -gt 0 ]]; do
   case $1 in
     --state-dir) state=$2; shift 2 ;;
     --nodes) nodes=$2; shift 2 ;;
     --watch-pid) watch_pid=$2; shift 2 ;;
     --audit) audit=1; shift ;;
-    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID] [--audit])" >&2; exit 2 ;;
+    --node-grace) node_grace=$2; shift 2 ;;
+    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID] [--audit] [--node-grace D])" >&2; exit 2 ;;
   esac
 done
 [[ -n $state ]] || { echo "up.sh: --state-dir is required" >&2; exit 2; }
@@ -39,11 +46,12 @@ bin=$("$here/build.sh")
 pki=$state/pki
 log() { echo "up.sh: $*" >&2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 etcd_port=$(free_port); etcd_peer_port=$(free_port); api_port=$(free_port)
 sched_port=$(free_port); kcm_port=$(free_port); kwok_port=$(free_port)
 
-# --- PKI: a CA, the API server's serving cert, an admin client cert, the SA key pair.
+# --- PKI: a CA, the API server's serving cert, an admin client cert, the API server's
+# client cert for kubelets, the SA key pair. 10.0.2.2 is the host's loopback as QEMU's
+# user-mode network shows it to the worker VMs (tests/nodes/).
 openssl_quiet() { openssl "$@" 2>/dev/null; }
 openssl_quiet req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nodeboot-e2e-ca" \
   -keyout "$pki/ca.key" -out "$pki/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
@@ -55,9 +63,10 @@ issue() {  # name subject extensions
     -days 2 -out "$pki/$1.crt" -extfile "$pki/$1.ext"
 }
 issue apiserver "/CN=kube-apiserver" \
-  "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+  "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,IP:10.0.2.2,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth"
 issue admin "/O=system:masters/CN=nodeboot-e2e-admin" "extendedKeyUsage=clientAuth"
+issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
 openssl_quiet genrsa -out "$pki/sa.key" 2048
 openssl_quiet rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
 chmod 600 "$pki"/*.key
@@ -93,8 +102,7 @@ chmod 600 "$state/kubeconfig"
 start() {  # name command...: detached, own session, no inherited pipes (ctest waits on them)
   local name=$1; shift
   printf '%s\0' "$@" > "$state/cmdline.$name"  # for restart.sh: the same flags again
-  setsid "$@" </dev/null >"$state/logs/$name.log" 2>&1 &
-  echo "$name $!" >> "$state/pids"
+  start_recorded "$state" "$name" "$state/logs/$name.log" "$@"
 }
 
 log "etcd on 127.0.0.1:$etcd_port"
@@ -130,7 +138,8 @@ start kube-apiserver "$bin/kube-apiserver" \
   --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
   --service-cluster-ip-range 10.0.0.0/24 --service-account-issuer https://kubernetes.default.svc \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --token-auth-file "$state/tokens.csv" --authorization-mode Node,RBAC --allow-privileged=true \
+  --token-auth-file "$state/tokens.csv" --authorization-mode Node,RBAC --allow-privileged=true --enable-bootstrap-token-auth \
+  --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
   --enable-admission-plugins NodeRestriction --disable-admission-plugins ServiceAccount --profiling=false --v=1 \
   "${audit_flags[@]}"
 
@@ -153,7 +162,7 @@ start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$stat
   --bind-address 127.0.0.1 --secure-port "$kcm_port" --leader-elect=false \
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
   --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-  --controllers '*,bootstrapsigner,tokencleaner'
+  --controllers '*,bootstrapsigner,tokencleaner' --node-monitor-grace-period "$node_grace"
 # kwok manages the nodes annotated kwok.x-k8s.io/node=fake; a node also annotated
 # kwok.x-k8s.io/status=custom keeps the status a test writes (reboots, NotReady).
 start kwok "$bin/kwok" --kubeconfig "$state/kubeconfig" \
@@ -170,10 +179,7 @@ NODEBOOT_E2E_ETCD=http://127.0.0.1:$etcd_port
 ENV
 
 # The reaper: when the watched process is gone and the cluster is still up, tear it down.
-setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f "$2/pids" ]]; do sleep 1; done
-  [[ -f "$2/pids" ]] && "$3/down.sh" --state-dir "$2" --quiet' reaper "$watch_pid" "$state" "$here" \
-  </dev/null >"$state/logs/reaper.log" 2>&1 &
-echo "reaper $!" >> "$state/pids"
+start_reaper "$watch_pid" "$state" "$here/down.sh" "$state/logs/reaper.log"
 
 kubectl=(kubectl --kubeconfig "$state/kubeconfig")
 if (( nodes > 0 )); then

@@ -1,0 +1,213 @@
+// The node layer: real worker VMs (tests/nodes/up.sh: QEMU, a Debian kernel, systemd,
+// containerd, the kubelet) joined to the real control plane (tests/cluster/up.sh) by the
+// ctest fixture node/vms_up. What kwok cannot show: a real kernel and boot ID, a container
+// that runs and logs through the kubelet, a privileged pod in the host's PID namespace, and
+// a real reboot.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "nodeboot/test/support.hpp"
+
+namespace {
+
+using nodeboot::test::cluster;
+using nodeboot::test::eventually;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// NAME=value lines of an env file written by up.sh (values may be quoted).
+std::string env_value(const std::filesystem::path& file, const std::string& name) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + "=", 0) != 0) continue;
+    auto v = line.substr(name.size() + 1);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  return {};
+}
+
+const char* required_env(const char* name) {
+  const char* v = std::getenv(name);
+  BOOST_REQUIRE_MESSAGE(v && *v, name << " is not set (run through ctest: the node/vms_up fixture)");
+  return v;
+}
+
+std::vector<std::string> node_names() {
+  const auto env = std::filesystem::path(required_env("NODEBOOT_VM_STATE")) / "env";
+  std::istringstream names(env_value(env, "NODEBOOT_VM_NODES"));
+  std::vector<std::string> out;
+  for (std::string n; names >> n;) out.push_back(n);
+  BOOST_REQUIRE_MESSAGE(!out.empty(), "no VM nodes in " << env);
+  return out;
+}
+
+// The test workload's image: the release's nodeboot-agent by digest (imported into each VM by
+// up.sh --images), or, without a release, the sandbox image (busybox) built with the disk.
+struct Workload {
+  std::string image;
+  std::string shell;  // a POSIX shell in that image
+};
+Workload workload() {
+  const char* dist = std::getenv("NODEBOOT_DIST");
+  if (dist && *dist && std::filesystem::exists(std::filesystem::path(dist) / "images.txt")) {
+    std::ifstream in(std::filesystem::path(dist) / "images.txt");
+    std::string key, value, registry;
+    while (in >> key >> value) {
+      if (key == "registry") registry = value;
+      if (key == "nodeboot-agent") return {registry + "/nodeboot-agent@" + value, "/bin/sh"};
+    }
+  }
+  return {"nodeboot.test/pause:3.10", "/bin/sh"};
+}
+
+nlohmann::json node_json(const std::string& node) {
+  return nlohmann::json::parse(cluster().kubectl_ok({"get", "node", node, "-o", "json"}));
+}
+
+bool node_ready(const nlohmann::json& node) {
+  for (const auto& c : node["status"].value("conditions", nlohmann::json::array()))
+    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  return false;
+}
+
+std::string boot_id(const std::string& node) {
+  return node_json(node)["status"]["nodeInfo"].value("bootID", "");
+}
+
+long seconds_since(Clock::time_point t) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - t).count());
+}
+
+// A pod pinned to `node` running `script` with the workload's shell, never restarted.
+std::string pod_yaml(const std::string& name, const std::string& node, const std::string& script, bool host) {
+  const auto w = workload();
+  nlohmann::json container = {{"name", "main"},
+                              {"image", w.image},
+                              {"imagePullPolicy", "Never"},
+                              {"command", {w.shell, "-c", script}}};
+  nlohmann::json spec = {{"nodeName", node},
+                         {"dnsPolicy", "Default"},  // no cluster DNS here
+                         {"restartPolicy", "Never"},
+                         {"terminationGracePeriodSeconds", 5},
+                         {"containers", {container}},
+                         {"tolerations", {{{"operator", "Exists"}}}}};
+  if (host) {
+    spec["hostPID"] = true;
+    spec["containers"][0]["securityContext"] = {{"privileged", true}};
+  }
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", "Pod"},
+                        {"metadata", {{"name", name}, {"namespace", "default"}}},
+                        {"spec", spec}}
+      .dump();
+}
+
+std::string pod_phase(const std::string& name) {
+  auto r = cluster().kubectl({"get", "pod", "-n", "default", name, "-o", "jsonpath={.status.phase}"});
+  return r.exit_code == 0 ? r.out : "";
+}
+
+// Creates the pod and waits until it has run to completion; returns its logs (kubectl logs:
+// API server -> the kubelet's port on the node's loopback address -> the VM).
+std::string run_to_completion(const std::string& name, const std::string& node, const std::string& script,
+                              bool host) {
+  const auto start = Clock::now();
+  cluster().kubectl_ok({"apply", "-f", "-"}, pod_yaml(name, node, script, host));
+  std::string phase;
+  const bool done = eventually([&] {
+    phase = pod_phase(name);
+    return phase == "Succeeded" || phase == "Failed";
+  }, 300s, 2s);
+  auto describe = cluster().kubectl({"describe", "pod", "-n", "default", name});
+  BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded",
+                        "pod " << name << " on " << node << ": phase '" << phase << "'\n" << describe.out);
+  const auto logs = cluster().kubectl_ok({"logs", "-n", "default", name});
+  std::cout << "node/vm_nodes: pod " << name << " ran to completion on " << node << " in " << seconds_since(start)
+            << "s; logs: " << logs << std::flush;
+  cluster().kubectl({"delete", "pod", "-n", "default", name, "--wait=false"});
+  return logs;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(vm_nodes)
+
+BOOST_AUTO_TEST_CASE(nodes_are_ready_on_a_real_kernel) {
+  const std::regex debian_kernel(R"(^6\.1\.\d+-\d+-amd64$)");  // bookworm's linux-image-amd64
+  const auto nodes = node_names();
+  BOOST_TEST(nodes.size() >= 2u);
+  for (const auto& node : nodes) {
+    const auto n = node_json(node);
+    const auto& info = n["status"]["nodeInfo"];
+    std::cout << "node/vm_nodes: " << node << " kernel " << info.value("kernelVersion", "") << ", "
+              << info.value("osImage", "") << ", " << info.value("containerRuntimeVersion", "") << ", kubelet "
+              << info.value("kubeletVersion", "") << ", bootID " << info.value("bootID", "") << std::endl;
+    BOOST_TEST(node_ready(n), node << " is not Ready");
+    BOOST_TEST(std::regex_match(info.value("kernelVersion", ""), debian_kernel), node << ": not Debian 12's kernel");
+    BOOST_TEST(info.value("osImage", "").find("Debian GNU/Linux 12") != std::string::npos);
+    BOOST_TEST(info.value("containerRuntimeVersion", "").rfind("containerd://", 0) == 0);
+    BOOST_TEST(!info.value("bootID", "").empty());
+    BOOST_TEST(info.value("kubeletVersion", "").rfind("v1.33.", 0) == 0, "kubelet " << info.value("kubeletVersion", ""));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_pod_runs_to_completion_and_its_logs_come_back) {
+  const auto node = node_names().front();
+  std::cout << "node/vm_nodes: workload image " << workload().image << std::endl;
+  // Shell builtins only: the agent image has dash and util-linux, no coreutils.
+  const auto logs = run_to_completion(
+      "vm-hello", node, "read -r k </proc/sys/kernel/osrelease; read -r h </proc/sys/kernel/hostname; echo hello from $k on $h",
+      false);
+  BOOST_TEST(logs.find("hello from 6.1.") != std::string::npos, logs);
+}
+
+BOOST_AUTO_TEST_CASE(a_privileged_pod_sees_the_host) {
+  // In the host's PID namespace, PID 1 is the VM's systemd and its boot ID the node's.
+  const auto node = node_names().back();
+  const auto logs = run_to_completion(
+      "vm-host", node,
+      "read -r c </proc/1/comm; echo init=$c; nsenter -t 1 -m -u -i -n -p -- cat /proc/sys/kernel/random/boot_id",
+      true);
+  BOOST_TEST(logs.find("init=systemd") != std::string::npos, logs);
+  BOOST_TEST(logs.find(boot_id(node)) != std::string::npos, logs);
+}
+
+BOOST_AUTO_TEST_CASE(a_real_reboot_changes_the_boot_id) {
+  const auto node = node_names().back();
+  const auto before = boot_id(node);
+  BOOST_REQUIRE(!before.empty());
+  const auto start = Clock::now();
+  // systemctl on the host, from a privileged pod in its PID namespace (as the agent does);
+  // only on the boot it was meant for, should the kubelet start the pod again afterwards.
+  cluster().kubectl_ok({"apply", "-f", "-"},
+                       pod_yaml("vm-reboot", node,
+                                "read -r b </proc/sys/kernel/random/boot_id; [ \"$b\" = " + before +
+                                    " ] && nsenter -t 1 -m -u -i -n -p -- systemctl reboot",
+                                true));
+  std::string after;
+  const bool new_boot = eventually([&] {
+    after = boot_id(node);
+    return !after.empty() && after != before;
+  }, 900s, 5s);
+  const auto boot_seconds = seconds_since(start);
+  BOOST_REQUIRE_MESSAGE(new_boot, node << ": bootID still " << before << " after " << boot_seconds << "s");
+  const bool ready = eventually([&] { return node_ready(node_json(node)); }, 600s, 5s);
+  std::cout << "node/vm_nodes: " << node << " rebooted: bootID " << before << " -> " << after << "; new boot ID after "
+            << boot_seconds << "s, Ready after " << seconds_since(start) << "s" << std::endl;
+  BOOST_TEST(ready, node << " not Ready after the reboot");
+  cluster().kubectl({"delete", "pod", "-n", "default", "vm-reboot", "--wait=false"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

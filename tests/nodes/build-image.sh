@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the worker VMs' disk image (tests/nodes/up.sh boots it under QEMU): a Debian 12
+# root from Debian's packages (mmdebstrap: systemd, the Debian kernel, containerd, runc, the
+# CNI plugins, iptables, conntrack), the kubelet built from the pinned module
+# (build-kubelet.sh), containerd and kubelet configuration (image/), and the sandbox image
+# nodeboot.test/pause:3.10 as an OCI archive (image/pause.c compiled static, plus Debian's
+# busybox-static for test pods), imported by containerd at the first boot. Nothing is pulled
+# from a registry.
+#
+#   build-image.sh            prints the image directory on stdout:
+#                             DIR/disk.ext4 (the root), DIR/vmlinuz, DIR/initrd.img
+#
+# Two caches under ~/.cache/nodeboot/nodes, as packaging/images/build-image.sh keys its
+# roots: the Debian root (root-KEY: the mmdebstrap command, its package list and sources,
+# and the archive's InRelease files), and the disk (disk-KEY: the root's key, this script,
+# image/ and the kubelet).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${NODEBOOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeboot}/nodes
+log() { echo "nodes/build-image: $*" >&2; }
+for tool in mmdebstrap mkfs.ext4 umoci gcc; do
+  command -v "$tool" >/dev/null || { log "$tool is missing: run scripts/deps.sh"; exit 1; }
+done
+[[ $(id -u) == 0 ]] || { log "must run as root (mmdebstrap's root mode keeps owners for the disk)"; exit 1; }
+start=$SECONDS
+
+packages=(systemd systemd-sysv udev dbus kmod iproute2 linux-image-amd64 initramfs-tools zstd
+  containerd runc containernetworking-plugins iptables conntrack ca-certificates
+  util-linux mount procps busybox-static)
+source "$here/../../packaging/images/debian-archive.sh"
+
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/.work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+debian_archive_state >"$work/inrelease"
+debootstrap=(mmdebstrap --quiet --variant=minbase --format=directory --include="$(IFS=,; echo "${packages[*]}")")
+root_key=$( { echo "${debootstrap[*]} ${sources[*]}"; cat "$work/inrelease"; } | sha256sum | cut -c1-16)
+root="$cache/root-$root_key"
+if [[ ! -f $root.complete ]]; then
+  log "mmdebstrap ${packages[*]} (cold)"
+  rm -rf "$root"
+  "${debootstrap[@]}" bookworm "$root" "${sources[@]}" >&2
+  touch "$root.complete"
+  log "Debian root in $((SECONDS - start))s"
+else
+  log "Debian root cached in $root"
+fi
+
+kubelet=$("$here/build-kubelet.sh")
+disk_key=$( { echo "$root_key"; cat "${BASH_SOURCE[0]}"; sha256sum "$kubelet"; cd "$here/image" && find . -type f | LC_ALL=C sort | xargs sha256sum; } \
+  | sha256sum | cut -c1-16)
+out="$cache/disk-$disk_key"
+if [[ -f $out/.complete ]]; then
+  log "disk cached in $out"
+  echo "$out"
+  exit 0
+fi
+
+log "assembling the disk"
+rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+stage="$work/stage"
+cp -a "$root" "$stage"
+img="$here/image"
+install -m 0755 "$kubelet" "$stage/usr/local/bin/kubelet"
+install -m 0755 "$img/nodeboot-control" "$stage/usr/local/sbin/nodeboot-control"
+install -m 0644 "$img/kubelet.service" "$img/nodeboot-control.service" "$stage/etc/systemd/system/"
+install -D -m 0644 "$img/containerd.toml" "$stage/etc/containerd/config.toml"
+install -D -m 0644 "$img/modules.conf" "$stage/etc/modules-load.d/kubernetes.conf"
+install -D -m 0644 "$img/sysctl.conf" "$stage/etc/sysctl.d/90-kubernetes.conf"
+install -D -m 0644 "$img/eth.network" "$stage/etc/systemd/network/10-eth.network"
+systemctl --root="$stage" enable systemd-networkd.service containerd.service kubelet.service \
+  nodeboot-control.service >/dev/null 2>&1
+printf 'nameserver 10.0.2.3\n' >"$stage/etc/resolv.conf"  # QEMU user-mode DNS
+: >"$stage/etc/machine-id"                                 # each VM makes its own at first boot
+echo nodeboot-vm >"$stage/etc/hostname"
+passwd -R "$stage" -d root >/dev/null                      # console login for debugging only
+
+# The sandbox image: the pause program and busybox (sh, nsenter, ... for test pods).
+layer="$work/pause-root"
+mkdir -p "$layer/bin"
+gcc -static -Os -Wall -Werror -o "$layer/pause" "$img/pause.c"
+strip "$layer/pause"
+cp "$stage/bin/busybox" "$layer/bin/busybox"
+for applet in sh cat echo sleep ls nsenter; do ln -s busybox "$layer/bin/$applet"; done
+tar -C "$layer" --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -cf "$work/pause-layer.tar" .
+umoci init --layout "$work/pause-oci"
+umoci new --image "$work/pause-oci:3.10"
+umoci raw add-layer --image "$work/pause-oci:3.10" "$work/pause-layer.tar"
+umoci config --image "$work/pause-oci:3.10" --architecture amd64 --os linux --config.entrypoint /pause \
+  --config.env PATH=/bin
+umoci gc --layout "$work/pause-oci"
+mkdir -p "$stage/usr/local/share/nodeboot/images"
+tar -C "$work/pause-oci" -cf "$stage/usr/local/share/nodeboot/images/pause.oci.tar" .
+
+cp -L "$stage"/boot/vmlinuz-* "$out.tmp/vmlinuz"
+cp -L "$stage"/boot/initrd.img-* "$out.tmp/initrd.img"
+# Room for images and pod data: the file is sparse, each VM writes to its own qcow2 overlay.
+mkfs.ext4 -q -L nodeboot-root -d "$stage" "$out.tmp/disk.ext4" 6G >&2
+touch "$out.tmp/.complete"
+rm -rf "$out" && mv "$out.tmp" "$out"
+log "disk in $out ($((SECONDS - start))s)"
+echo "$out"

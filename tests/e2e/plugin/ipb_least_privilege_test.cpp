@@ -23,6 +23,13 @@ struct Setup {
   TempDir dir;
   std::string token_file, ca_file;
   Setup() {
+    // An upgrade: the grant earlier releases shipped (get secrets in nodeboot-system, bound to
+    // the agent) is in place first; applying this release must take it away.
+    cluster().kubectl({"create", "namespace", sys});
+    cluster().kubectl({"delete", "role", "nodeboot-ipb-agent", "-n", sys, "--ignore-not-found"});
+    cluster().kubectl({"create", "role", "nodeboot-ipb-agent", "-n", sys, "--verb=get", "--resource=secrets"});
+    cluster().kubectl({"create", "rolebinding", "nodeboot-ipb-agent", "-n", sys, "--role=nodeboot-ipb-agent",
+                       "--serviceaccount=" + sys + ":nodeboot-ipb-agent"});
     cluster().kubectl_ok({"apply", "-k", (source_dir() / "manifests/ipb").string()});
     token_file = dir.write("ignition.token", "e2e-least-privilege-token\n").string();
     ca_file = test_pki().ca.string();

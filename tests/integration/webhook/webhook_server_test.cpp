@@ -167,7 +167,8 @@ BOOST_AUTO_TEST_CASE(client_certificates_are_required_with_a_client_ca) {
   BOOST_TEST(!anonymous->Get("/healthz"));
   const auto pair = client_pki.issue("kube-apiserver", true);
   TempDir d;
-  const auto crt = d.write("c.crt", pair.cert_pem), key = d.write("c.key", pair.key_pem.reveal());
+  const auto crt = d.write("c.crt", pair.cert_pem);
+  const auto key = d.write("c.key", pair.key_pem.reveal());
   httplib::SSLClient with_cert("127.0.0.1", s.port, crt.string(), key.string());
   with_cert.set_ca_cert_path(s.pki.ca_file().c_str());
   with_cert.enable_server_certificate_verification(true);
@@ -179,7 +180,8 @@ BOOST_AUTO_TEST_CASE(client_certificates_are_required_with_a_client_ca) {
 BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
   Served s;
   std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, failed{0};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
   const auto body = pod_review();
   std::vector<std::thread> load;
   for (int t = 0; t < 4; ++t)
@@ -187,7 +189,7 @@ BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
       while (!stop) {
         // Half the clients reconnect every few requests so handshakes happen throughout.
         auto c = s.client();
-        for (int i = 0; i < (t % 2 ? 3 : 50) && !stop; ++i)
+        for (int i = 0; i < (t % 2 != 0 ? 3 : 50) && !stop; ++i)
           (patched(c->Post("/mutate/pods", body, "application/json")) ? ok : failed)++;
       }
     });
@@ -196,7 +198,7 @@ BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
   std::string last;
   for (int round = 0; round < 20; ++round) {
     const auto pair = s.pki.issue("nodeboot-webhook-" + std::to_string(round));
-    if (round % 2) {
+    if (round % 2 != 0) {
       s.pki.write_serving(s.certs.path(), pair);
     } else {  // a torn update: the certificate lands well before its key
       const auto refused = counter(s, "nodeboot_webhook_certificate_reload_errors_total");

@@ -14,7 +14,6 @@ using nlohmann::json;
 using namespace nodeboot;
 using webhook::controller::GateAction;
 using webhook::controller::GateInputs;
-using webhook::controller::GatePlan;
 using webhook::controller::plan_gate;
 
 namespace {

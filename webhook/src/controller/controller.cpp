@@ -48,7 +48,7 @@ std::string uid_of(const nlohmann::json& object) { return object["metadata"].val
 
 }  // namespace
 
-GateController::GateController(kube::RestConfig config, ControllerOptions options)
+GateController::GateController(const kube::RestConfig& config, ControllerOptions options)
     : options_(std::move(options)),
       rt_(config, options_.leader, std::string(component), [this] { enqueue_all(); },
           [this](const std::string& key) { return reconcile(key); }) {
@@ -218,9 +218,9 @@ GatePlan plan_release(const nlohmann::json& pod, const GateInputs& in, const nlo
   GatePlan plan;
   plan.refusals = std::move(refusals);
   if (in.released) return plan;
-  plan.node_name = node ? name_of(*node) : "";
+  plan.node_name = node != nullptr ? name_of(*node) : "";
   const std::optional<std::string> why =
-      node ? marooned::node_not_eligible(*node, in.id, in.pod_uid, in.taint_key)
+      node != nullptr ? marooned::node_not_eligible(*node, in.id, in.pod_uid, in.taint_key)
            : std::optional<std::string>("no node has joined with the pod's join credential");
   if (why) {
     plan.action = GateAction::wait;
@@ -429,7 +429,8 @@ bool GateController::vouch(const nlohmann::json& pod, const GatePlan& plan, Gate
 
 bool GateController::release(const nlohmann::json& pod, const GateInputs& in, const GatePlan& plan) {
   const auto& meta = pod["metadata"];
-  const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
+  const std::string ns = meta.value("namespace", "");
+  const std::string name = meta.value("name", "");
   event(pod, "NodeReady", "dedicated node " + plan.node_name + " is Ready, schedulable and tainted for this pod");
   if (!rt_.leading()) return true;
   auto patched = rt_.client().patch(kube::resources::pods, ns, name, kube::PatchType::json, plan.patch);
@@ -541,7 +542,7 @@ Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std:
   };
   LeaderOptions leader{.namespace_ = parsed["leader-elect-namespace"].as<std::string>(),
                        .name = std::string(lease),
-                       .identity = parsed.count("leader-elect-identity")
+                       .identity = parsed.count("leader-elect-identity") != 0
                                        ? parsed["leader-elect-identity"].as<std::string>()
                                        : default_identity(),
                        .lease_duration = ms("leader-elect-lease-duration"),
@@ -558,10 +559,10 @@ Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std:
 Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
                                                          const kube::RestConfig& config,
                                                          std::shared_ptr<ClusterView>& cluster) {
-  if (!parsed.count("enable-gate-controller")) return nullptr;
+  if (parsed.count("enable-gate-controller") == 0) return nullptr;
   auto leader = leader_from_flags(parsed, names::gate_controller_lease);
   if (!leader) return std::unexpected(leader.error());
-  auto inner = cluster;
+  std::shared_ptr<ClusterView> inner = std::move(cluster);  // wrapped below
   auto gate = std::make_unique<GateController>(
       config, ControllerOptions{.leader = std::move(*leader), .taint_key = [inner] { return inner->taint_key(); }});
   gate->start();

@@ -103,7 +103,7 @@ struct ControllerOptions {
 
 class GateController {
  public:
-  GateController(kube::RestConfig config, ControllerOptions options);
+  GateController(const kube::RestConfig& config, ControllerOptions options);
   ~GateController();
   GateController(const GateController&) = delete;
   GateController& operator=(const GateController&) = delete;

@@ -37,13 +37,13 @@ json pod(const std::string& uid = "pod-uid-1", bool gated = true, const std::str
 
 // A node claiming `id`; vouched for `owner` when it is not empty, Ready, with its own taint.
 json node(const std::string& name, const std::string& owner = "pod-uid-1") {
-  json n = {{"metadata",
-             {{"name", name}, {"labels", {{std::string(names::maroon_pod_uid), id}}}, {"annotations", json::object()}}},
-            {"spec",
-             {{"taints", json::array({{{"key", marooned::dedicated_taint_key(taint_key)},
-                                       {"value", id},
-                                       {"effect", "NoSchedule"}}})}}},
-            {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+  json n = {
+      {"metadata",
+       {{"name", name}, {"labels", {{std::string(names::maroon_pod_uid), id}}}, {"annotations", json::object()}}},
+      {"spec",
+       {{"taints",
+         json::array({{{"key", marooned::dedicated_taint_key(taint_key)}, {"value", id}, {"effect", "NoSchedule"}}})}}},
+      {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
   if (!owner.empty()) {
     n["metadata"]["labels"][vouched_label] = id;
     n["metadata"]["annotations"][std::string(names::maroon_owner_pod_uid)] = owner;
@@ -142,7 +142,8 @@ BOOST_AUTO_TEST_CASE(a_presented_proof_needs_the_credential_read_first) {
 
 BOOST_AUTO_TEST_CASE(a_valid_proof_is_vouched_for) {
   const Issued issued(pod());
-  auto in = inputs(pod(), {node("n0", ""), with_proof(node("n1", ""), marooned::join_proof(issued.credential, id, "n1"))});
+  auto in =
+      inputs(pod(), {node("n0", ""), with_proof(node("n1", ""), marooned::join_proof(issued.credential, id, "n1"))});
   in.credential = {.read = true, .secret = issued.secret};
   const auto plan = plan_gate(in);
   BOOST_TEST((plan.action == GateAction::vouch));

@@ -69,9 +69,9 @@ struct CredentialLookup {
 };
 
 struct GateInputs {
-  std::optional<nlohmann::json> pod;  // the cached pod; nullopt: deleted, its node may need cleanup
-  std::string id;                     // the pod's marooned id (recorded at deletion for a deleted pod)
-  std::string pod_uid;                // metadata.uid (likewise)
+  std::optional<nlohmann::json> pod;       // the cached pod; nullopt: deleted, its node may need cleanup
+  std::string id;                          // the pod's marooned id (recorded at deletion for a deleted pod)
+  std::string pod_uid;                     // metadata.uid (likewise)
   std::vector<std::string> claimant_uids;  // metadata.uid of each live pod claiming `id`
   std::vector<nlohmann::json> nodes;       // cached nodes claiming `id`
   std::string taint_key;
@@ -84,13 +84,13 @@ struct GateInputs {
 
 struct GatePlan {
   GateAction action = GateAction::nothing;
-  std::string message;                   // conflict, wait, fail: the event's or the log's text
-  std::vector<std::string> refusals;     // JoinRefused warnings to give before the action
+  std::string message;                     // conflict, wait, fail: the event's or the log's text
+  std::vector<std::string> refusals;       // JoinRefused warnings to give before the action
   std::vector<VouchCandidate> candidates;  // vouch: the nodes that presented a proof, in order
-  std::string node_name;                 // wait (when a node is vouched), release
-  nlohmann::json patch;                  // release: the guarded gate removal
-  bool delete_credential = false;        // clean_up: the Secret read is the pod's unspent credential
-  std::vector<std::string> cordon;       // clean_up: nodes vouched for this very pod, not yet cordoned
+  std::string node_name;                   // wait (when a node is vouched), release
+  nlohmann::json patch;                    // release: the guarded gate removal
+  bool delete_credential = false;          // clean_up: the Secret read is the pod's unspent credential
+  std::vector<std::string> cordon;         // clean_up: nodes vouched for this very pod, not yet cordoned
 };
 
 GatePlan plan_gate(const GateInputs& in);

@@ -7,7 +7,7 @@
 # shared, as it must for NSS (name lookup) to work. The libraries' archives are named
 # directly so none of nodeboot_common's shared-library link dependencies come along.
 # packaging/release/check-portable.sh is the proof.
-if(NOT NODEBOOT_SANITIZE)
+if(NOT NODEBOOT_SANITIZE AND NOT NODEBOOT_TSAN)
   set(NODEBOOT_PORTABLE_STATIC)
   foreach(lib nghttp2 ssl crypto yaml-cpp z)
     find_library(NODEBOOT_STATIC_${lib} NAMES lib${lib}.a)
@@ -19,7 +19,7 @@ if(NOT NODEBOOT_SANITIZE)
 endif()
 
 function(nodeboot_portable_executable name main)
-  if(NODEBOOT_SANITIZE)
+  if(NODEBOOT_SANITIZE OR NODEBOOT_TSAN)
     return()
   endif()
   set(archives)

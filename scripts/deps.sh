@@ -11,6 +11,7 @@ packages=(
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean
   ccache  # rebuilds (second build tree, branch switches) reuse objects
+  clang-tidy-14 clang-format-14  # scripts/tidy.sh, scripts/format.sh (.clang-tidy, .clang-format are for 14)
   # integration/agent_mcd: the agent extracts machine-config-daemon with real podman from a
   # local docker-registry (htpasswd: libxcrypt's bcrypt), images made with umoci and skopeo.
   # The release's images (packaging/images/): a Debian root without a daemon, assembled as

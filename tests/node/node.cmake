@@ -8,7 +8,7 @@ set(NODEBOOT_VM_NODES 2 CACHE STRING "worker VMs the node layer boots (1 vCPU, 2
 if(NOT TEST node/vm_nodes)
   return()
 endif()
-if(NODEBOOT_SANITIZE)
+if(NODEBOOT_SANITIZE OR NODEBOOT_TSAN)
   set_tests_properties(node/vm_nodes PROPERTIES DISABLED TRUE)
   return()
 endif()

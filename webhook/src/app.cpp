@@ -45,7 +45,8 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   // at most 64 deep) uses a few tens of KiB; glibc's 8 MiB default only inflates virtual
   // memory. Sanitizer builds get more: their frames are several times larger.
   {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // (ThreadSanitizer refuses to start a thread on 512 KiB: EINVAL.)
     constexpr std::size_t stack_size = 4 * 1024 * 1024;
 #else
     constexpr std::size_t stack_size = 512 * 1024;

@@ -68,18 +68,26 @@ Result<void> CertWatcher::reload() {
     return fail(ErrorKind::io, "cannot read " + (dir_ / (cert ? "tls.key" : "tls.crt")).string());
   }
   Secret key(std::move(*key_text));
-  if (current_.load() && *cert == loaded_cert_ && key == loaded_key_) return {};
+  if (current() && *cert == loaded_cert_ && key == loaded_key_) return {};
   auto identity = parse_identity(*cert, key);
   if (!identity) {
     ++reload_errors_;
     return std::unexpected(identity.error());
   }
-  current_.store(std::move(*identity));
+  {
+    std::lock_guard current_lock(current_mutex_);
+    current_ = std::move(*identity);
+  }
   loaded_cert_ = std::move(*cert);
   loaded_key_ = std::move(key);
   ++reloads_;
   log_info("serving certificate loaded", {{"dir", dir_.string()}});
   return {};
+}
+
+std::shared_ptr<const ServingIdentity> CertWatcher::current() const {
+  std::lock_guard lock(current_mutex_);
+  return current_;
 }
 
 void CertWatcher::poll() {
@@ -107,7 +115,7 @@ void CertWatcher::stop() {
 }
 
 int CertWatcher::install(SSL* ssl, void* watcher) {
-  const auto identity = static_cast<CertWatcher*>(watcher)->current_.load();
+  const auto identity = static_cast<CertWatcher*>(watcher)->current();
   if (!identity) return 0;
   // SSL_use_* take their own references, so a reload mid-handshake is harmless.
   if (SSL_use_certificate(ssl, identity->cert) != 1 || SSL_use_PrivateKey(ssl, identity->key) != 1) return 0;

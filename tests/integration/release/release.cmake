@@ -6,7 +6,7 @@
 # images would carry sanitized binaries): there they are registered but disabled.
 set(NODEBOOT_RELEASE_TESTS integration/release_archive integration/release_images e2e/release_krew e2e/release_install
   e2e/release_images)
-if(NODEBOOT_SANITIZE)
+if(NODEBOOT_SANITIZE OR NODEBOOT_TSAN)
   foreach(t ${NODEBOOT_RELEASE_TESTS})
     if(TEST ${t})
       set_tests_properties(${t} PROPERTIES DISABLED TRUE)

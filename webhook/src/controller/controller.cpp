@@ -48,7 +48,7 @@ std::string uid_of(const nlohmann::json& object) { return object["metadata"].val
 
 }  // namespace
 
-GateController::GateController(kube::RestConfig config, ControllerOptions options)
+GateController::GateController(const kube::RestConfig& config, ControllerOptions options)
     : options_(std::move(options)),
       rt_(config, options_.leader, std::string(component), [this] { enqueue_all(); },
           [this](const std::string& key) { return reconcile(key); }) {
@@ -177,154 +177,263 @@ std::vector<nlohmann::json> GateController::nodes_claiming(const std::string& id
   return out;
 }
 
-bool GateController::reconcile(const std::string& key) {
-  const auto slash = key.find('/');
-  const auto pod = pods_->get(key.substr(0, slash), key.substr(slash + 1));
-  if (!pod) {
-    PodRef ref;
-    {
-      std::lock_guard lock(mu_);
-      if (!deleted_pods_.contains(key)) return true;
-      ref = id_by_pod_[key];
-    }
-    if (!clean_up(ref.id, ref.uid, "its pod " + key + " was deleted")) return false;
-    std::lock_guard lock(mu_);
-    deleted_pods_.erase(key);
-    id_by_pod_.erase(key);
-    issued_.erase(ref.id);
-    return true;
-  }
-  const auto id = marooned::pod_id(*pod);
-  if (id.empty()) return true;  // not (or no longer consistently) mutated by the webhook: not ours
-  std::size_t claimants = 0;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = pods_by_id_.find(id); it != pods_by_id_.end()) claimants = it->second.size();
-  }
-  if (claimants > 1) {
-    // Only a pod that bypassed the mutating webhook can share an id. Neither pod is
-    // released or cleaned up for: which one owns the node is not ours to guess.
-    warn_once(*pod, "MaroonedIdConflict",
-              std::to_string(claimants) + " live pods claim marooned id " + id +
-                  "; none of them is released and no node is vouched until only one remains");
-    return true;
-  }
-  if (marooned::finished(*pod)) return clean_up(id, uid_of(*pod), "its pod " + key + " finished");
-  if (!marooned::gated(*pod)) return true;
-  auto node = vouched_node(*pod, id);
-  if (!node) {
-    log_error("vouching for the dedicated node failed", {{"podUID", id}, {"error", node.error().message}});
-    std::lock_guard lock(mu_);
-    ++api_errors_;
-    return false;
-  }
-  return release(*pod, id, *node);
+namespace {
+
+std::string name_of(const nlohmann::json& object) { return object["metadata"].value("name", ""); }
+
+GatePlan step(GateAction action, std::string message = {}) {
+  GatePlan plan;
+  plan.action = action;
+  plan.message = std::move(message);
+  return plan;
 }
 
-Result<std::optional<nlohmann::json>> GateController::vouched_node(const nlohmann::json& pod,
-                                                                              const std::string& id) {
-  const auto candidates = nodes_claiming(id);
-  for (const auto& n : candidates)
-    if (marooned::vouched_id(n) == id) return std::optional<nlohmann::json>(n);
-  if (!rt_.leading()) return std::optional<nlohmann::json>();
+std::string join_proof_of(const nlohmann::json& node) {
+  return node["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_join_proof), "");
+}
+
+// The pod is gone or finished: its unspent credential goes, and the node vouched for this
+// very pod (by metadata.uid) is cordoned; a pod that claimed someone else's id touches
+// nothing of theirs.
+GatePlan plan_clean_up(const GateInputs& in) {
+  if (!in.leading) return {};
+  // Another live pod claims the id (a webhook bypass): whose node it is is unknowable.
+  if (std::ranges::any_of(in.claimant_uids, [&](const std::string& uid) { return uid != in.pod_uid; })) return {};
+  if (!in.credential.read) return step(GateAction::read_credential);
+  auto plan = step(GateAction::clean_up);
+  plan.delete_credential = in.credential.secret && marooned::credential_owner_uid(*in.credential.secret) == in.pod_uid;
+  for (const auto& node : in.nodes) {
+    if (marooned::vouched_id(node) != in.id || marooned::owner_uid(node) != in.pod_uid) continue;
+    const bool cordoned = node["spec"].value("unschedulable", false);
+    const auto& ann = node["metadata"].value("annotations", nlohmann::json::object());
+    if (cordoned && ann.value(std::string(names::maroon_cleanup), "") == "true") continue;
+    plan.cordon.push_back(name_of(node));
+  }
+  return plan;
+}
+
+// The gate comes off once the node vouched for the pod is eligible (nullptr: none is).
+GatePlan plan_release(const nlohmann::json& pod, const GateInputs& in, const nlohmann::json* node,
+                      std::vector<std::string> refusals = {}) {
+  GatePlan plan;
+  plan.refusals = std::move(refusals);
+  if (in.released) return plan;
+  plan.node_name = node != nullptr ? name_of(*node) : "";
+  const std::optional<std::string> why =
+      node != nullptr ? marooned::node_not_eligible(*node, in.id, in.pod_uid, in.taint_key)
+           : std::optional<std::string>("no node has joined with the pod's join credential");
+  if (why) {
+    plan.action = GateAction::wait;
+    plan.message = "waiting for the dedicated node" + (plan.node_name.empty() ? "" : " " + plan.node_name) + ": " + *why;
+    return plan;
+  }
+  auto patch = marooned::gate_removal_patch(pod);
+  if (!patch) return plan;
+  plan.action = GateAction::release;
+  plan.patch = std::move(*patch);
+  return plan;
+}
+
+}  // namespace
+
+GatePlan plan_gate(const GateInputs& in) {
+  if (!in.pod) return plan_clean_up(in);
+  const auto& pod = *in.pod;
+  if (in.id.empty()) return {};  // not (or no longer consistently) mutated by the webhook: not ours
+  if (in.claimant_uids.size() > 1) {
+    // Only a pod that bypassed the mutating webhook can share an id. Neither pod is
+    // released or cleaned up for: which one owns the node is not ours to guess.
+    return step(GateAction::conflict, std::to_string(in.claimant_uids.size()) + " live pods claim marooned id " + in.id +
+                                          "; none of them is released and no node is vouched until only one remains");
+  }
+  if (marooned::finished(pod)) return plan_clean_up(in);
+  if (!marooned::gated(pod)) return {};  // released and running: nothing until it finishes or goes
+  for (const auto& n : in.nodes)
+    if (marooned::vouched_id(n) == in.id) return plan_release(pod, in, &n);
+  if (!in.leading) return plan_release(pod, in, nullptr);
   // No node vouched yet. Until one presents a proof, all there is to do is to make sure
   // the pod's credential exists (create first: the common case is a new pod).
-  const auto secret_name = marooned::join_secret_name(id);
-  const bool proof_presented = std::ranges::any_of(candidates, [](const nlohmann::json& n) {
-    return n["metadata"].value("annotations", nlohmann::json::object()).contains(std::string(names::maroon_join_proof));
-  });
-  bool issued = false;
+  const bool proof_presented =
+      std::ranges::any_of(in.nodes, [](const nlohmann::json& n) { return !join_proof_of(n).empty(); });
+  if (!proof_presented)
+    return in.issued ? plan_release(pod, in, nullptr) : step(GateAction::issue_credential);
+  if (!in.credential.read) return step(GateAction::read_credential);
+  if (!in.credential.secret) {
+    // Proof presented but no credential: never issued, or spent on a node that is gone.
+    std::vector<std::string> refusals;
+    for (const auto& n : in.nodes)
+      refusals.push_back("node " + name_of(n) + " claims marooned id " + in.id +
+                         " but the pod has no unspent join credential");
+    return plan_release(pod, in, nullptr, std::move(refusals));
+  }
+  const auto& secret = *in.credential.secret;
+  if (marooned::credential_owner_uid(secret) != in.pod_uid)
+    return plan_release(pod, in, nullptr,
+                        {"the join credential Secret " + name_of(secret) + " was issued for another pod"});
+  if (in.vouch_tried) return plan_release(pod, in, nullptr);
+  auto credential = marooned::credential_of(secret);
+  if (!credential) return step(GateAction::fail, credential.error().message);
+  auto plan = step(GateAction::vouch);
+  for (const auto& n : in.nodes) {
+    const auto proof = join_proof_of(n);
+    if (proof.empty()) continue;  // not presented yet: its annotation is a node event
+    const auto name = name_of(n);
+    plan.candidates.push_back(
+        {n, marooned::proof_matches(*credential, in.id, name, proof)
+                ? ""
+                : "node " + name + " presented a join proof that does not match the pod's credential"});
+  }
+  return plan;
+}
+
+bool GateController::reconcile(const std::string& key) {
+  const auto slash = key.find('/');
+  GateInputs in;
+  in.pod = pods_->get(key.substr(0, slash), key.substr(slash + 1));
+  const bool deleted = !in.pod;
   {
     std::lock_guard lock(mu_);
-    issued = issued_.contains(id);
-  }
-  if (!proof_presented) {
-    if (issued) return std::optional<nlohmann::json>();
-    auto created = rt_.client().create(kube::resources::secrets, names::marooned_namespace,
-                                  marooned::join_secret(id, pod, marooned::new_join_credential()));
-    if (!created && !kube::is_already_exists(created.error())) return std::unexpected(created.error());
-    if (created) {
-      log_info("join credential issued", {{"podUID", id}, {"secret", std::string(names::marooned_namespace) + "/" + secret_name}});
-      event(pod, "JoinCredentialIssued",
-            "issued the single-use join credential for the dedicated node (Secret " + std::string(names::marooned_namespace) +
-                "/" + secret_name + ")");
+    if (deleted) {
+      if (!deleted_pods_.contains(key)) return true;
+      in.id = id_by_pod_[key].id;
+      in.pod_uid = id_by_pod_[key].uid;
+    } else {
+      in.id = marooned::pod_id(*in.pod);
+      in.pod_uid = uid_of(*in.pod);
     }
-    std::lock_guard lock(mu_);
-    issued_.insert(id);
-    return std::optional<nlohmann::json>();
+    if (auto it = pods_by_id_.find(in.id); !in.id.empty() && it != pods_by_id_.end())
+      for (const auto& k : it->second) in.claimant_uids.push_back(id_by_pod_[k].uid);
+    in.issued = issued_.contains(in.id);
+    in.released = released_uids_.contains(in.pod_uid);
   }
-  auto secret = rt_.client().get(kube::resources::secrets, names::marooned_namespace, secret_name);
-  if (!secret && kube::is_not_found(secret.error())) {
-    // Proof presented but no credential: never issued, or spent on a node that is gone.
-    for (const auto& n : candidates)
-      warn_once(pod, "JoinRefused", "node " + n["metadata"].value("name", "") + " claims marooned id " + id +
-                                        " but the pod has no unspent join credential");
-    return std::optional<nlohmann::json>();
+  if (in.id.empty()) return true;
+  in.nodes = nodes_claiming(in.id);
+  in.taint_key = options_.taint_key();
+  in.leading = rt_.leading();
+  if (!deleted) return run(std::move(in), "its pod " + key + " finished");
+  const auto id = in.id;
+  if (!run(std::move(in), "its pod " + key + " was deleted")) return false;
+  std::lock_guard lock(mu_);
+  deleted_pods_.erase(key);
+  id_by_pod_.erase(key);
+  issued_.erase(id);
+  return true;
+}
+
+bool GateController::run(GateInputs in, const std::string& why) {
+  const nlohmann::json none;
+  // Each step that plans again settles what made it (a read, an issue, a vouch): a few rounds.
+  for (int round = 0; round < 8; ++round) {
+    const auto plan = plan_gate(in);
+    const auto& pod = in.pod ? *in.pod : none;
+    for (const auto& r : plan.refusals) warn_once(pod, "JoinRefused", r);
+    switch (plan.action) {
+      case GateAction::nothing:
+        return true;
+      case GateAction::conflict:
+        warn_once(pod, "MaroonedIdConflict", plan.message);
+        return true;
+      case GateAction::read_credential: {
+        auto secret = rt_.client().get(kube::resources::secrets, names::marooned_namespace,
+                                       marooned::join_secret_name(in.id));
+        if (!secret && !kube::is_not_found(secret.error())) {
+          if (!in.pod || marooned::finished(*in.pod)) return false;  // cleaning up: retried without a log line
+          return failed(in.id, secret.error().message);
+        }
+        in.credential = {.read = true, .secret = secret ? std::optional<nlohmann::json>(std::move(*secret)) : std::nullopt};
+        break;
+      }
+      case GateAction::issue_credential:
+        if (!issue(pod, in)) return false;
+        break;
+      case GateAction::vouch:
+        if (!vouch(pod, plan, in)) return false;
+        break;
+      case GateAction::wait: {
+        bool first = false;
+        {
+          std::lock_guard lock(mu_);
+          first = told_[in.pod_uid].insert("WaitingForNode").second;
+        }
+        if (first) event(pod, "WaitingForNode", plan.message);
+        return true;  // the node's next event queues this pod again
+      }
+      case GateAction::release:
+        return release(pod, in, plan);
+      case GateAction::clean_up:
+        return clean_up(in, plan, why);
+      case GateAction::fail:
+        return failed(in.id, plan.message);
+    }
   }
-  if (!secret) return std::unexpected(secret.error());
-  if (marooned::credential_owner_uid(*secret) != uid_of(pod)) {
-    warn_once(pod, "JoinRefused", "the join credential Secret " + secret_name + " was issued for another pod");
-    return std::optional<nlohmann::json>();
+  log_error("the gate plan did not settle", {{"podUID", in.id}});
+  return false;
+}
+
+bool GateController::failed(const std::string& id, const std::string& message) {
+  log_error("vouching for the dedicated node failed", {{"podUID", id}, {"error", message}});
+  std::lock_guard lock(mu_);
+  ++api_errors_;
+  return false;
+}
+
+bool GateController::issue(const nlohmann::json& pod, GateInputs& in) {
+  const auto secret_name = marooned::join_secret_name(in.id);
+  auto created = rt_.client().create(kube::resources::secrets, names::marooned_namespace,
+                                     marooned::join_secret(in.id, pod, marooned::new_join_credential()));
+  if (!created && !kube::is_already_exists(created.error())) return failed(in.id, created.error().message);
+  if (created) {
+    log_info("join credential issued",
+             {{"podUID", in.id}, {"secret", std::string(names::marooned_namespace) + "/" + secret_name}});
+    event(pod, "JoinCredentialIssued",
+          "issued the single-use join credential for the dedicated node (Secret " +
+              std::string(names::marooned_namespace) + "/" + secret_name + ")");
   }
-  auto credential = marooned::credential_of(*secret);
-  if (!credential) return std::unexpected(credential.error());
-  for (const auto& n : candidates) {
-    const auto name = n["metadata"].value("name", "");
-    const auto proof =
-        n["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_join_proof), "");
-    if (proof.empty()) continue;  // not presented yet: its annotation is a node event
-    if (!marooned::proof_matches(*credential, id, name, proof)) {
-      log_error("join proof rejected", {{"node", name}, {"podUID", id}});
-      warn_once(pod, "JoinRefused", "node " + name + " presented a join proof that does not match the pod's credential");
+  std::lock_guard lock(mu_);
+  issued_.insert(in.id);
+  in.issued = true;
+  return true;
+}
+
+bool GateController::vouch(const nlohmann::json& pod, const GatePlan& plan, GateInputs& in) {
+  for (const auto& c : plan.candidates) {
+    const auto name = name_of(c.node);
+    if (!c.refusal.empty()) {
+      log_error("join proof rejected", {{"node", name}, {"podUID", in.id}});
+      warn_once(pod, "JoinRefused", c.refusal);
       continue;
     }
-    auto patched = rt_.client().patch(kube::resources::nodes, "", name, kube::PatchType::json, marooned::vouch_patch(n, id, pod));
+    auto patched = rt_.client().patch(kube::resources::nodes, "", name, kube::PatchType::json,
+                                      marooned::vouch_patch(c.node, in.id, pod));
     if (!patched) {
       if (kube::is_invalid(patched.error()) || kube::is_not_found(patched.error())) continue;  // changed or gone meanwhile
-      return std::unexpected(patched.error());
+      return failed(in.id, patched.error().message);
     }
-    if (auto r = delete_credential(*secret); !r)
-      log_error("deleting the spent join credential failed", {{"secret", secret_name}, {"error", r.error().message}});
-    log_info("dedicated node vouched", {{"node", name}, {"podUID", id}});
+    if (auto r = delete_credential(*in.credential.secret); !r)
+      log_error("deleting the spent join credential failed",
+                {{"secret", name_of(*in.credential.secret)}, {"error", r.error().message}});
+    log_info("dedicated node vouched", {{"node", name}, {"podUID", in.id}});
     event(pod, "NodeVouched", "node " + name + " presented the pod's join credential; labelled " +
-                                  std::string(names::maroon_vouched_label) + "=" + id);
+                                  std::string(names::maroon_vouched_label) + "=" + in.id);
     {
       std::lock_guard lock(mu_);
       ++vouched_;
     }
-    return std::optional<nlohmann::json>(std::move(*patched));
+    for (auto& n : in.nodes)
+      if (name_of(n) == name) n = std::move(*patched);
+    return true;
   }
-  return std::optional<nlohmann::json>();
+  in.vouch_tried = true;
+  return true;
 }
 
-bool GateController::release(const nlohmann::json& pod, const std::string& id, const std::optional<nlohmann::json>& node) {
+bool GateController::release(const nlohmann::json& pod, const GateInputs& in, const GatePlan& plan) {
   const auto& meta = pod["metadata"];
-  const std::string ns = meta.value("namespace", ""), name = meta.value("name", ""), uid = meta.value("uid", "");
-  {
-    std::lock_guard lock(mu_);
-    if (released_uids_.contains(uid)) return true;
-  }
-  const std::string node_name = node ? (*node)["metadata"].value("name", "") : "";
-  const auto taint_key = options_.taint_key();
-  std::optional<std::string> why =
-      node ? marooned::node_not_eligible(*node, id, uid, taint_key)
-           : std::optional<std::string>("no node has joined with the pod's join credential");
-  if (why) {
-    bool first = false;
-    {
-      std::lock_guard lock(mu_);
-      first = told_[uid].insert("WaitingForNode").second;
-    }
-    if (first)
-      event(pod, "WaitingForNode",
-            "waiting for the dedicated node" + (node_name.empty() ? "" : " " + node_name) + ": " + *why);
-    return true;  // the node's next event queues this pod again
-  }
-  const auto patch = marooned::gate_removal_patch(pod);
-  if (!patch) return true;
-  event(pod, "NodeReady", "dedicated node " + node_name + " is Ready, schedulable and tainted for this pod");
+  const std::string ns = meta.value("namespace", "");
+  const std::string name = meta.value("name", "");
+  event(pod, "NodeReady", "dedicated node " + plan.node_name + " is Ready, schedulable and tainted for this pod");
   if (!rt_.leading()) return true;
-  auto patched = rt_.client().patch(kube::resources::pods, ns, name, kube::PatchType::json, *patch);
+  auto patched = rt_.client().patch(kube::resources::pods, ns, name, kube::PatchType::json, plan.patch);
   if (!patched) {
     const auto& e = patched.error();
     // The gate list changed (the `test` failed), or the pod is gone: the informer brings
@@ -341,45 +450,25 @@ bool GateController::release(const nlohmann::json& pod, const std::string& id, c
   {
     std::lock_guard lock(mu_);
     ++released_;
-    told_.erase(uid);
-    released_uids_.insert(uid);
-    if (auto it = eligible_since_.find(id); it != eligible_since_.end()) {
+    told_.erase(in.pod_uid);
+    released_uids_.insert(in.pod_uid);
+    if (auto it = eligible_since_.find(in.id); it != eligible_since_.end()) {
       ready_to_release_.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
     }
   }
-  log_info("gate removed", {{"pod", ns + "/" + name}, {"node", node_name}, {"podUID", id}});
-  event(pod, "GateRemoved", "removed scheduling gate " + std::string(names::maroon_gate) + "; the pod may now bind to " + node_name);
+  log_info("gate removed", {{"pod", ns + "/" + name}, {"node", plan.node_name}, {"podUID", in.id}});
+  event(pod, "GateRemoved",
+        "removed scheduling gate " + std::string(names::maroon_gate) + "; the pod may now bind to " + plan.node_name);
   return true;
 }
 
-bool GateController::clean_up(const std::string& id, const std::string& pod_uid, const std::string& why) {
-  if (!rt_.leading()) return true;
-  {
-    std::lock_guard lock(mu_);
-    // Another live pod claims the id (a webhook bypass): whose node it is is unknowable.
-    if (auto it = pods_by_id_.find(id); it != pods_by_id_.end() && !it->second.empty()) {
-      bool others = false;
-      for (const auto& k : it->second)
-        if (id_by_pod_[k].uid != pod_uid) others = true;
-      if (others) return true;
-    }
-  }
-  // An unspent credential of this pod goes with it.
-  auto secret = rt_.client().get(kube::resources::secrets, names::marooned_namespace, marooned::join_secret_name(id));
-  if (!secret && !kube::is_not_found(secret.error())) return false;
-  if (secret && marooned::credential_owner_uid(*secret) == pod_uid && !delete_credential(*secret)) return false;
-  // Only the node vouched for this very pod (by metadata.uid) is cordoned: deleting a pod
-  // that claimed someone else's id touches nothing of theirs.
-  for (const auto& node : nodes_claiming(id)) {
-    if (marooned::vouched_id(node) != id || marooned::owner_uid(node) != pod_uid) continue;
-    const auto node_name = node["metadata"].value("name", "");
-    const bool cordoned = node["spec"].value("unschedulable", false);
-    const auto& ann = node["metadata"].value("annotations", nlohmann::json::object());
-    if (cordoned && ann.value(std::string(names::maroon_cleanup), "") == "true") continue;
-    // Deleting the VM behind the node is KubeVirt's job (or whoever created it); the mark
-    // tells it, and the cordon keeps anything else off meanwhile.
-    const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_cleanup), "true"}}}}},
-                                  {"spec", {{"unschedulable", true}}}};
+bool GateController::clean_up(const GateInputs& in, const GatePlan& plan, const std::string& why) {
+  if (plan.delete_credential && !delete_credential(*in.credential.secret)) return false;
+  // Deleting the VM behind the node is KubeVirt's job (or whoever created it); the mark
+  // tells it, and the cordon keeps anything else off meanwhile.
+  const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_cleanup), "true"}}}}},
+                                {"spec", {{"unschedulable", true}}}};
+  for (const auto& node_name : plan.cordon) {
     auto r = rt_.client().patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
     if (!r && !kube::is_not_found(r.error())) {
       log_error("cordoning the dedicated node failed", {{"node", node_name}, {"error", r.error().message}});
@@ -453,7 +542,7 @@ Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std:
   };
   LeaderOptions leader{.namespace_ = parsed["leader-elect-namespace"].as<std::string>(),
                        .name = std::string(lease),
-                       .identity = parsed.count("leader-elect-identity")
+                       .identity = parsed.count("leader-elect-identity") != 0
                                        ? parsed["leader-elect-identity"].as<std::string>()
                                        : default_identity(),
                        .lease_duration = ms("leader-elect-lease-duration"),
@@ -470,10 +559,10 @@ Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std:
 Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
                                                          const kube::RestConfig& config,
                                                          std::shared_ptr<ClusterView>& cluster) {
-  if (!parsed.count("enable-gate-controller")) return nullptr;
+  if (parsed.count("enable-gate-controller") == 0) return nullptr;
   auto leader = leader_from_flags(parsed, names::gate_controller_lease);
   if (!leader) return std::unexpected(leader.error());
-  auto inner = cluster;
+  std::shared_ptr<ClusterView> inner = std::move(cluster);  // wrapped below
   auto gate = std::make_unique<GateController>(
       config, ControllerOptions{.leader = std::move(*leader), .taint_key = [inner] { return inner->taint_key(); }});
   gate->start();

@@ -38,7 +38,7 @@ class CertWatcher {
   void start(std::chrono::milliseconds interval);
   void stop();
 
-  bool loaded() const { return current_.load() != nullptr; }
+  bool loaded() const { return current() != nullptr; }
   std::uint64_t reloads() const { return reloads_.load(); }
   std::uint64_t reload_errors() const { return reload_errors_.load(); }
 
@@ -47,7 +47,12 @@ class CertWatcher {
 
  private:
   std::filesystem::path dir_;
-  std::atomic<std::shared_ptr<const ServingIdentity>> current_;
+  std::shared_ptr<const ServingIdentity> current() const;
+  // The pair handshakes use. A mutex, not std::atomic<std::shared_ptr>: libstdc++ 12's
+  // atomic<shared_ptr> gives ThreadSanitizer no ordering between a load and the next store
+  // (a race report on every rotation); one uncontended lock per handshake costs nothing.
+  mutable std::mutex current_mutex_;
+  std::shared_ptr<const ServingIdentity> current_;  // guarded by current_mutex_
   std::string loaded_cert_;  // the files last loaded, to notice changes
   Secret loaded_key_;
   std::mutex poll_mutex_;

@@ -44,8 +44,8 @@ class OfflineClusterView final : public ClusterView {
   explicit OfflineClusterView(std::string taint_key) : taint_key_(std::move(taint_key)) {}
   std::string taint_key() const override { return taint_key_; }
   bool node_agent_namespace(std::string_view ns) const override;
-  bool dedicated_node(std::string_view) const override { return true; }
-  Result<bool> bootstrap_secret_exists(std::string_view) override {
+  bool dedicated_node(std::string_view /*name*/) const override { return true; }
+  Result<bool> bootstrap_secret_exists(std::string_view /*node*/) override {
     return fail(ErrorKind::config, "the webhook runs without API access (--no-api)");
   }
   bool synced() const override { return true; }

@@ -20,17 +20,17 @@ namespace nodeboot::webhook {
 struct RequestLimits {
   // A pod review is a few KiB (4.5 KiB for the bench's CREATE); an UPDATE carries two pods.
   // 512 KiB leaves room for pods with large annotations and refuses the rest unread.
-  std::size_t pod_body = 512 * 1024;
+  std::size_t pod_body = std::size_t{512} * 1024;
   // Secrets (data up to the API server's 1 MiB) and Nodes (large status), twice for an
   // UPDATE: 1.5 MiB covers every bootstrap Secret and Node seen, not a flood.
-  std::size_t secret_node_body = 1536 * 1024;
+  std::size_t secret_node_body = std::size_t{1536} * 1024;
   // Kubernetes objects nest about 10 deep (a pod's affinity terms are the deepest, ~12);
   // 64 is generous for them and still far from any recursive parser's stack.
   std::size_t max_depth = 64;
   // cpp-httplib refuses a 101st header line itself (CPPHTTPLIB_HEADER_MAX_COUNT); the API
   // server sends about 8 headers of ~300 bytes, so 16 KiB in all is 50x that.
   std::size_t max_headers = 100;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   // A request, from its first byte to its last (line, headers and body), and a TLS
   // handshake from the accept: the API server gives up at timeoutSeconds (10 s at most in
   // our manifests), so a request that takes longer helps nobody and holds a thread.
@@ -44,7 +44,7 @@ struct RequestLimits {
   std::chrono::milliseconds shed_grace{250};
   // Per-thread decoding buffers grow to the largest body a thread has seen; above this they
   // are released after the request, so a few large reviews do not pin megabytes per thread.
-  std::size_t shrink_after = 256 * 1024;
+  std::size_t shrink_after = std::size_t{256} * 1024;
 
   // The body cap of an admission route; 0 for the other routes (they take no body).
   std::size_t body_limit(Route route) const;

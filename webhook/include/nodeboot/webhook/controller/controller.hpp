@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
@@ -39,6 +40,61 @@
 
 namespace nodeboot::webhook::controller {
 
+// The gate-release controller's decision about one pod, as a pure function of what its
+// caches hold and of what this replica has done or read so far (plan_gate). The controller
+// gathers GateInputs, carries out the plan's action and, when that action was a read or a
+// write whose result changes the decision (the credential read, the credential issued, a
+// node vouched), plans again with the result.
+enum class GateAction {
+  nothing,           // released, running, not ours, or not the leader's to clean up
+  conflict,          // two live pods claim the id: a Warning, nothing released or cleaned up
+  read_credential,   // the decision needs the pod's join credential Secret: GET it, plan again
+  issue_credential,  // no node presented a proof and none was issued: create it, plan again
+  vouch,             // nodes presented proofs: vouch for the first valid one that can be patched
+  wait,              // no eligible node yet: a WaitingForNode event (once)
+  release,           // remove the gate (`patch`)
+  clean_up,          // the pod is gone or finished: its credential and its node
+  fail,              // the inputs cannot be read (a broken credential Secret): retry with backoff
+};
+
+struct VouchCandidate {
+  nlohmann::json node;
+  std::string refusal;  // empty: the proof matches the credential; else the JoinRefused warning
+};
+
+// What the credential lookup (GateAction::read_credential) found.
+struct CredentialLookup {
+  bool read = false;
+  std::optional<nlohmann::json> secret;  // nullopt after a read: not found
+};
+
+struct GateInputs {
+  std::optional<nlohmann::json> pod;       // the cached pod; nullopt: deleted, its node may need cleanup
+  std::string id;                          // the pod's marooned id (recorded at deletion for a deleted pod)
+  std::string pod_uid;                     // metadata.uid (likewise)
+  std::vector<std::string> claimant_uids;  // metadata.uid of each live pod claiming `id`
+  std::vector<nlohmann::json> nodes;       // cached nodes claiming `id`
+  std::string taint_key;
+  bool leading = false;
+  bool issued = false;    // this replica created or found the pod's credential
+  bool released = false;  // this replica removed the gate; the cache has not caught up
+  CredentialLookup credential;
+  bool vouch_tried = false;  // every valid proof was tried; none of the nodes could be patched
+};
+
+struct GatePlan {
+  GateAction action = GateAction::nothing;
+  std::string message;                     // conflict, wait, fail: the event's or the log's text
+  std::vector<std::string> refusals;       // JoinRefused warnings to give before the action
+  std::vector<VouchCandidate> candidates;  // vouch: the nodes that presented a proof, in order
+  std::string node_name;                   // wait (when a node is vouched), release
+  nlohmann::json patch;                    // release: the guarded gate removal
+  bool delete_credential = false;          // clean_up: the Secret read is the pod's unspent credential
+  std::vector<std::string> cordon;         // clean_up: nodes vouched for this very pod, not yet cordoned
+};
+
+GatePlan plan_gate(const GateInputs& in);
+
 struct ControllerOptions {
   LeaderOptions leader;
   // The taint key prefix from MaroonedPodsConfig `default` (the webhook's ClusterView).
@@ -47,7 +103,7 @@ struct ControllerOptions {
 
 class GateController {
  public:
-  GateController(kube::RestConfig config, ControllerOptions options);
+  GateController(const kube::RestConfig& config, ControllerOptions options);
   ~GateController();
   GateController(const GateController&) = delete;
   GateController& operator=(const GateController&) = delete;
@@ -69,15 +125,19 @@ class GateController {
   void on_node_deleted(const nlohmann::json& node);
   // Cached nodes claiming `id` (their own label).
   std::vector<nlohmann::json> nodes_claiming(const std::string& id) const;
-  // The node vouched for `id`, vouching for one that presented a valid proof (and issuing
-  // the pod's credential first when there is none); nullopt while none has.
-  Result<std::optional<nlohmann::json>> vouched_node(const nlohmann::json& pod, const std::string& id);
   void enqueue(const std::string& key);
   void enqueue_all();
   // false: failed in a way worth retrying.
   bool reconcile(const std::string& key);
-  bool release(const nlohmann::json& pod, const std::string& id, const std::optional<nlohmann::json>& node);
-  bool clean_up(const std::string& id, const std::string& pod_uid, const std::string& why);
+  // Plans and carries out the plan until it needs nothing more (false: retry).
+  bool run(GateInputs in, const std::string& why);
+  // The I/O of one step; each returns false to retry, or updates `in` for the next plan.
+  bool issue(const nlohmann::json& pod, GateInputs& in);
+  bool vouch(const nlohmann::json& pod, const GatePlan& plan, GateInputs& in);
+  bool release(const nlohmann::json& pod, const GateInputs& in, const GatePlan& plan);
+  bool clean_up(const GateInputs& in, const GatePlan& plan, const std::string& why);
+  // Logs a failed vouching step (the credential's issue, read or use) and counts it: false.
+  bool failed(const std::string& id, const std::string& message);
   // Deletes this incarnation of a join credential Secret (gone already is fine).
   Result<void> delete_credential(const nlohmann::json& secret);
   // A Warning event and an error log line, once per pod and message.

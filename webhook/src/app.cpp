@@ -2,7 +2,7 @@
 
 #include <malloc.h>
 #include <pthread.h>
-#include <signal.h>
+#include <csignal>
 
 #include <cxxopts.hpp>
 #include <future>
@@ -39,7 +39,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   // Request bodies and decoding buffers above 256 KiB (RequestLimits::shrink_after) get
   // their own mappings, returned to the system when freed; glibc's sliding threshold would
   // otherwise rise after the first large body and keep later ones in the heap for good.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   // 512 KiB stacks for the threads started from here on (one per connection, up to
   // --max-connections): a connection's deepest path (TLS handshake, JSON decoding nested
   // at most 64 deep) uses a few tens of KiB; glibc's 8 MiB default only inflates virtual
@@ -47,9 +47,9 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     // (ThreadSanitizer refuses to start a thread on 512 KiB: EINVAL.)
-    constexpr std::size_t stack_size = 4 * 1024 * 1024;
+    constexpr std::size_t stack_size = std::size_t{4} << 20;
 #else
-    constexpr std::size_t stack_size = 512 * 1024;
+    constexpr std::size_t stack_size = std::size_t{512} << 10;
 #endif
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -187,7 +187,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
 
 }  // namespace
 
-int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
+int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   cxxopts::Options options(
       "nodeboot-webhook",
       "Admission webhook for marooned pods and bootstrap Secrets, and the gate-release controller.");
@@ -232,7 +232,7 @@ int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err) {
   controller::add_flags(options);
   controller::add_completion_flags(options);
   std::vector<const char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.c_str());
+  for (const auto& a : argv) cargv.push_back(a.c_str());
   cxxopts::ParseResult parsed;
   try {
     parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());

@@ -46,7 +46,7 @@ ApiClusterView::ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono
       config_(default_config()) {
   claimed_nodes_.start();
   vouched_nodes_.start();
-  thread_ = std::jthread([this, refresh](std::stop_token stop) { refresh_loop(stop, refresh); });
+  thread_ = std::jthread([this, refresh](const std::stop_token& stop) { refresh_loop(stop, refresh); });
 }
 
 ApiClusterView::~ApiClusterView() {
@@ -90,7 +90,7 @@ Result<ApiClusterView::Config> ApiClusterView::read_config() {
   return config;
 }
 
-void ApiClusterView::refresh_loop(std::stop_token stop, std::chrono::seconds refresh) {
+void ApiClusterView::refresh_loop(const std::stop_token& stop, std::chrono::seconds refresh) {
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     lock.unlock();

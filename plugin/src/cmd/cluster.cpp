@@ -339,7 +339,7 @@ int do_init(const std::vector<std::string>& args, Io& io) {
     Io& io;
     ~Teardown() { run_teardown(dir, io); }
   } guard{dir, io};
-  std::jthread on_signal([&](std::stop_token stop) {
+  std::jthread on_signal([&](const std::stop_token& stop) {
     const timespec tick{0, 200'000'000};  // how soon the thread notices init ended normally
     while (!stop.stop_requested()) {
       int sig = ::sigtimedwait(&signals, nullptr, &tick);

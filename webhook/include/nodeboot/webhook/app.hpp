@@ -7,6 +7,6 @@
 namespace nodeboot::webhook {
 
 // Entry point shared by the executable and the black-box tests; returns the exit code.
-int main(std::vector<std::string> argv, std::ostream& out, std::ostream& err);
+int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
 }  // namespace nodeboot::webhook

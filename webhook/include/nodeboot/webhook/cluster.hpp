@@ -74,7 +74,7 @@ class ApiClusterView final : public ClusterView {
   bool synced() const override;
 
  private:
-  void refresh_loop(std::stop_token stop, std::chrono::seconds refresh);
+  void refresh_loop(const std::stop_token& stop, std::chrono::seconds refresh);
   Result<Config> read_config();
 
   std::shared_ptr<kube::Client> client_;

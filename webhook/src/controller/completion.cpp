@@ -96,6 +96,7 @@ CompletionController::CompletionController(kube::RestConfig config, CompletionOp
            [this](const json& r) {
              std::lock_guard lock(mu_);
              back_since_.erase(node_of_record(r));
+             finished_records_.erase(r.value("/metadata/uid"_json_pointer, std::string()));
            },
        .on_error = [](const Error& e) { log_error("watching prior-state records", {{"error", e.message}}); }});
   // Only nodes with a record matter; enqueue drops the rest at once (a cache lookup).
@@ -129,6 +130,11 @@ bool CompletionController::reconcile(const std::string& name) {
   if (!record) return true;
   const auto node = nodes_->get("", name);
   if (!node) return true;  // deleted: its re-registration is a node event
+  {
+    // Our own finish, its record's deletion not in the cache yet: nothing to do.
+    std::lock_guard lock(mu_);
+    if (finished_records_.contains(record->value("/metadata/uid"_json_pointer, std::string()))) return true;
+  }
   const auto now = std::chrono::system_clock::now();
   const auto plan = plan_completion(*record, *node, options_.schedule_label, options_.progress_deadline, now);
   switch (plan.action) {
@@ -168,6 +174,7 @@ bool CompletionController::finish(const std::string& name, const json& cached, c
   {
     std::lock_guard lock(mu_);
     ++finished_;
+    finished_records_.insert(record.value("/metadata/uid"_json_pointer, std::string()));
     if (auto it = back_since_.find(name); it != back_since_.end()) {
       back_to_restored_.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
       back_since_.erase(it);

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,6 +81,9 @@ class CompletionController {
 
   mutable std::mutex mu_;
   std::map<std::string, Clock::time_point> back_since_;  // node → when first seen back (latency metric)
+  // UIDs of the records this replica deleted by finishing: until the record informer sees the
+  // deletion, a Done node with its record still cached is our own finish, not an interrupted one.
+  std::set<std::string> finished_records_;
   Histogram back_to_restored_{{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   std::uint64_t finished_ = 0;
   std::uint64_t stuck_ = 0;

@@ -26,7 +26,7 @@ std::vector<std::string> lines_of(std::string_view text) {
 
 // A command's --help, as the command itself prints it.
 CommandHelp help_of(const CommandSpec& command, std::vector<std::string> path) {
-  path.push_back("--help");
+  path.emplace_back("--help");
   std::ostringstream out, err;
   Io io{out, err};
   try {

@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_re_registers_is_seen_as_back) {
   cluster().kubectl_ok(c.start(n));
   json fresh = node(n);
   cluster().kubectl_ok({"delete", "node", n});
-  for (auto key : {"uid", "resourceVersion", "creationTimestamp", "managedFields"}) fresh["metadata"].erase(key);
+  for (const auto* key : {"uid", "resourceVersion", "creationTimestamp", "managedFields"}) fresh["metadata"].erase(key);
   fresh["metadata"].erase("annotations");
   fresh["metadata"]["annotations"] = {{"kwok.x-k8s.io/status", "custom"}};
   fresh["metadata"]["labels"].erase("tier");  // a new registration has the kubelet's labels only

@@ -83,7 +83,7 @@ CompletionPlan plan_completion(const json& record, const json& node, std::string
   return {CompletionAction::recheck_later, "", deadline};
 }
 
-CompletionController::CompletionController(kube::RestConfig config, CompletionOptions options)
+CompletionController::CompletionController(const kube::RestConfig& config, CompletionOptions options)
     : options_(std::move(options)),
       rt_(config, options_.leader, std::string(component), [this] { enqueue_all(); },
           [this](const std::string& node) { return reconcile(node); }) {

@@ -55,7 +55,7 @@ CompletionPlan plan_completion(const nlohmann::json& record, const nlohmann::jso
 
 class CompletionController {
  public:
-  CompletionController(kube::RestConfig config, CompletionOptions options);
+  CompletionController(const kube::RestConfig& config, CompletionOptions options);
   ~CompletionController();
   CompletionController(const CompletionController&) = delete;
   CompletionController& operator=(const CompletionController&) = delete;
@@ -70,8 +70,8 @@ class CompletionController {
   using Clock = std::chrono::steady_clock;
   void enqueue(const std::string& node);
   void enqueue_all();
-  bool reconcile(const std::string& node);
-  bool finish(const std::string& node, const nlohmann::json& cached, const nlohmann::json& record, const std::string& why);
+  bool reconcile(const std::string& name);
+  bool finish(const std::string& name, const nlohmann::json& cached, const nlohmann::json& record, const std::string& why);
   bool fail_stuck(const nlohmann::json& cached, const std::string& why);
 
   CompletionOptions options_;

@@ -3,7 +3,8 @@
 # changed relative to a base (scripts/test.sh runs it after the build):
 #   scripts/tidy.sh [-p BUILD_DIR] [--base REF | --all] [-j N]
 # The base is the merge-base with origin/main when there is one, else the last commit's
-# parent (the files changed by the last commit and in the working tree). A changed header
+# parent (the files changed by the last commit and in the working tree); a shallow clone
+# without that parent checks nothing and says so. A changed header
 # is checked through the translation units of the same name (foo.hpp → foo.cpp); its
 # diagnostics come from any checked unit that includes it (HeaderFilterRegex).
 # The build dir's compile_commands.json comes from CMake (CMAKE_EXPORT_COMPILE_COMMANDS is
@@ -45,7 +46,12 @@ else
     if git rev-parse -q --verify origin/main >/dev/null; then
       base=$(git merge-base HEAD origin/main)
     else
-      base=$(git rev-parse -q --verify HEAD~1 || git hash-object -t tree /dev/null)
+      # A clone without the parent (shallow) has no "changed" files: say so rather than
+      # silently checking every file (that is --all, tens of minutes on 2 cores).
+      base=$(git rev-parse -q --verify HEAD~1) || {
+        echo "tidy.sh: HEAD has no parent here (a shallow clone?): nothing to compare; pass --base REF or --all"
+        exit 0
+      }
     fi
   fi
   mapfile -t changed < <(git diff --name-only --diff-filter=d "$base" -- '*.cpp' '*.hpp' '*.h' '*.cc')

@@ -36,7 +36,7 @@ void hold(std::ostream& log) {
 
 }  // namespace
 
-int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   cxxopts::Options options("nodeboot-agent bootstrap",
                            "Validate, download, apply and reboot into the OS the node's bootstrap Secret describes.");
   BootstrapOptions defaults;
@@ -74,7 +74,7 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
       ("h,help", "Show help");
   kube::add_connection_flags(options);
   std::vector<const char*> cargv{"bootstrap"};
-  for (auto& a : args) cargv.push_back(a.c_str());
+  for (const auto& a : args) cargv.push_back(a.c_str());
   cxxopts::ParseResult parsed;
   try {
     parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
@@ -189,7 +189,8 @@ int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ost
       return finish(0);
     }
     if (!o.dry_run) {
-      const Outcome resumed = run_host_steps(o.host_root, **plan, as_node, err);  // the label is gone already
+      HostReporters host_reporters(&kubelet, **plan, err);  // the label is gone already: as the node
+      const Outcome resumed = run_host_steps(o.host_root, **plan, host_reporters, err);
       return resumed.state == State::failed ? failed() : finish(0);
     }
   }

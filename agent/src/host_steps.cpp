@@ -215,6 +215,20 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
   return Outcome{State::joining, "", joining.message};
 }
 
+HostReporters::HostReporters(kube::Client* kubelet, const HostPlan& plan, std::ostream& log) {
+  if (kubelet) {
+    annotator_ = std::make_unique<NodeAnnotator>(*kubelet, plan.node, plan.attempt, log, true);
+    fan_.add(*annotator_);
+  }
+  // External progress (the Secret's report-url) goes on after the hand-over, too.
+  if (const auto& r = plan.report) {
+    poster_ = std::make_unique<UrlReporter>(r->target, r->ca_pem, plan.node, plan.attempt, r->timeout, log);
+    fan_.add(*poster_);
+  }
+}
+
+HostReporters::~HostReporters() = default;
+
 namespace {
 
 // Only one resume at a time: the transient unit and a boot-time start must not overlap.
@@ -247,14 +261,14 @@ void disable_resume_unit(const fs::path& host_root) {
 
 }  // namespace
 
-int resume_command(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+int resume_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   cxxopts::Options options("nodeboot-agent resume",
                            "Run (or resume after a reboot) the in-place bootstrap steps the DaemonSet pod handed to "
                            "this host (" + std::string(progress_path) + "); run by the host unit, not by people.");
   options.add_options()("host-root", "Where the host's / is (/ when run on the host)",
                         cxxopts::value<std::string>()->default_value("/"))("h,help", "Show help");
   std::vector<const char*> cargv{"resume"};
-  for (auto& a : args) cargv.push_back(a.c_str());
+  for (const auto& a : args) cargv.push_back(a.c_str());
   cxxopts::ParseResult parsed;
   try {
     parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
@@ -289,18 +303,8 @@ int resume_command(std::vector<std::string> args, std::ostream& out, std::ostrea
     err << "nodeboot-agent: cannot report to the API server (" << config.error().message << ")\n";
   }
   std::unique_ptr<kube::Client> client;
-  std::unique_ptr<Reporter> annotator, poster;
-  FanOut reporters;
-  if (config) {
-    client = std::make_unique<kube::Client>(std::move(*config));
-    annotator = std::make_unique<NodeAnnotator>(*client, (*plan)->node, (*plan)->attempt, err, true);
-    reporters.add(*annotator);
-  }
-  // External progress (the Secret's report-url) goes on after the hand-over, too.
-  if (const auto& r = (*plan)->report) {
-    poster = std::make_unique<UrlReporter>(r->target, r->ca_pem, (*plan)->node, (*plan)->attempt, r->timeout, err);
-    reporters.add(*poster);
-  }
+  if (config) client = std::make_unique<kube::Client>(std::move(*config));
+  HostReporters reporters(client.get(), **plan, err);
   const Outcome outcome = run_host_steps(host_root, **plan, reporters, err);
   if (outcome.state != State::rebooting) disable_resume_unit(host_root);
   return outcome.state == State::failed ? 1 : 0;

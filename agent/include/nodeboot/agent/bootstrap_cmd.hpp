@@ -8,6 +8,6 @@ namespace nodeboot::agent {
 
 // `nodeboot-agent bootstrap`: the IPB DaemonSet's command. Reads its node's bootstrap
 // Secret, runs the engine (ipb.hpp) and reports through the node's annotations.
-int bootstrap_command(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace nodeboot::agent

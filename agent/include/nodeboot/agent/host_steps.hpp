@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@
 
 #include "nodeboot/agent/ipb.hpp"
 #include "nodeboot/util/result.hpp"
+
+namespace nodeboot::kube {
+class Client;
+}
 
 namespace nodeboot::agent {
 
@@ -89,7 +94,23 @@ Result<void> write_atomically(const std::filesystem::path& path, std::string_vie
 // the outcome) or all are done (Joining). Failures are reported and returned.
 Outcome run_host_steps(const std::filesystem::path& host_root, HostPlan& plan, Reporter& reporter, std::ostream& log);
 
+// Who hears the host steps, wherever they run (the host unit, or the pod resuming steps cut
+// short in it): the node's annotations as its kubelet (when `kubelet` is given) and the
+// plan's report-url (when the Secret had one).
+class HostReporters final : public Reporter {
+ public:
+  HostReporters(kube::Client* kubelet, const HostPlan& plan, std::ostream& log);
+  ~HostReporters() override;
+  HostReporters(const HostReporters&) = delete;
+  HostReporters& operator=(const HostReporters&) = delete;
+  void report(const Step& step) override { fan_.report(step); }
+
+ private:
+  std::unique_ptr<Reporter> annotator_, poster_;
+  FanOut fan_;
+};
+
 // `nodeboot-agent resume`: what the host unit runs.
-int resume_command(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int resume_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace nodeboot::agent

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <csignal>
 
 #include <cxxopts.hpp>
@@ -40,8 +41,8 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   // their own mappings, returned to the system when freed; glibc's sliding threshold would
   // otherwise rise after the first large body and keep later ones in the heap for good.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
-  // 512 KiB stacks for the threads started from here on (one per connection, up to
-  // --max-connections): a connection's deepest path (TLS handshake, JSON decoding nested
+  // 512 KiB stacks for the threads started from here on (up to --max-workers serve
+  // connections): a connection's deepest path (TLS handshake, JSON decoding nested
   // at most 64 deep) uses a few tens of KiB; glibc's 8 MiB default only inflates virtual
   // memory. Sanitizer builds get more: their frames are several times larger.
   {
@@ -157,6 +158,24 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   options.host = parsed["bind-address"].as<std::string>();
   options.port = parsed["port"].as<int>();
   options.max_connections = parsed["max-connections"].as<std::size_t>();
+  options.max_workers = parsed["max-workers"].as<std::size_t>();
+  if (options.max_connections == 0 || options.max_workers == 0) {
+    err << "error: --max-connections and --max-workers must be at least 1\n";
+    return 2;
+  }
+  // Each held connection is a descriptor: take the hard limit, and hold no more than it
+  // allows (with room for the API client, certificates and logs).
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    constexpr rlim_t reserve = 64;
+    if (files.rlim_cur != RLIM_INFINITY && options.max_connections + reserve > files.rlim_cur) {
+      const auto held = files.rlim_cur > reserve ? files.rlim_cur - reserve : 1;
+      log_info("--max-connections lowered to the open-files limit",
+               {{"requested", std::to_string(options.max_connections)}, {"held", std::to_string(held)}});
+      options.max_connections = held;
+    }
+  }
   options.controller_username = parsed["controller-username"].as<std::string>();
   options.schedule_label = parsed["schedule-label"].as<std::string>();
   options.extra_metrics = [&gate, &completion] {
@@ -200,8 +219,10 @@ int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
       ("bind-address", "Address to listen on", cxxopts::value<std::string>()->default_value("0.0.0.0"))
       ("client-ca", "PEM file of CAs whose client certificates are required (mTLS from the API server)",
        cxxopts::value<std::string>())
-      ("max-connections", "Connections served at once (one thread each); past it the oldest idle one is closed",
-       cxxopts::value<std::size_t>()->default_value("512"))
+      ("max-connections", "Connections held open at once (idle ones take no thread); at the cap a new one closes a "
+       "parked one, the least useful first", cxxopts::value<std::size_t>()->default_value("4096"))
+      ("max-workers", "Threads working on handshakes and requests at once",
+       cxxopts::value<std::size_t>()->default_value("256"))
       ("controller-username", "The only user that may release a marooned pod's gate",
        cxxopts::value<std::string>()->default_value("system:serviceaccount:" + std::string(names::system_namespace) + ":" +
                                                     std::string(names::webhook_service_account)))

@@ -1,29 +1,31 @@
 #include "connections.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
-#include <algorithm>
-#include <vector>
+#include <array>
 
 namespace nodeboot::webhook {
 namespace {
 
-// The ConnectionTable serving an SSL_CTX: an ex_data slot, one per process.
-int ctx_index() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
-
 // After an in-band refusal the answer and close_notify are on their way; a second later the
 // client has read them, and the connection's unread input is dropped with it.
 constexpr auto closing_linger = std::chrono::seconds(1);
+// Ten checks a second: a deadline is kept to within a tenth of a second; idle workers wake
+// as often to see a stop.
+constexpr auto tick = std::chrono::milliseconds(100);
+// Worker threads above `spare` end after this long without work.
+constexpr auto idle_retire = std::chrono::seconds(30);
+constexpr std::size_t spare = 4;
 
-// The connection this thread serves (cpp-httplib serves a connection on one thread from
-// accept to close). Only for the answers cpp-httplib writes before it sets Request::ssl (a
-// request head it cannot read); everything else finds its connection through the SSL.
+// The connection this worker serves, for the handlers' hooks (they see cpp-httplib's
+// Request, which has no room for ours, and an unreadable head has no Request::ssl yet).
 thread_local void* serving = nullptr;
 
 void set_cork(int fd, bool on) {
@@ -31,218 +33,370 @@ void set_cork(int fd, bool on) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
+void set_nonblocking(int fd, bool on) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
+}
+
+bool readable_now(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
 }  // namespace
 
-ConnectionTable::ConnectionTable(std::chrono::milliseconds deadline, std::chrono::milliseconds grace, Metrics& metrics)
-    : deadline_(deadline), grace_(grace), metrics_(metrics) {}
-
-ConnectionTable::~ConnectionTable() { stop(); }
-
-int ConnectionTable::ssl_index() {
-  // The Entry of an SSL; its free callback unregisters the connection.
-  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, &ConnectionTable::on_free);
-  return index;
+Connections::Connections(ConnectionLimits limits, Metrics& metrics) : limits_(limits), metrics_(metrics) {
+  workers_.reserve(limits_.max_workers);
 }
 
-void ConnectionTable::attach(SSL_CTX& ctx) {
-  SSL_CTX_set_ex_data(&ctx, ctx_index(), this);
-  SSL_CTX_set_info_callback(&ctx, &ConnectionTable::on_info);
-  SSL_CTX_set_msg_callback(&ctx, &ConnectionTable::on_message);
-}
+Connections::~Connections() { stop(); }
 
-void ConnectionTable::start() {
-  watchdog_ = std::jthread([this](std::stop_token stop) { watch(std::move(stop)); });
-}
-
-void ConnectionTable::stop() {
-  if (!watchdog_.joinable()) return;
-  watchdog_.request_stop();
-  wake_.notify_all();
-  watchdog_.join();
-}
-
-ConnectionTable::Entry* ConnectionTable::entry_of(const SSL* ssl) {
-  return static_cast<Entry*>(ssl ? SSL_get_ex_data(ssl, ssl_index()) : serving);
-}
-
-void ConnectionTable::set(Entry& e, State state) {
-  e.since.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-  e.state.store(state, std::memory_order_release);
-}
-
-void ConnectionTable::on_info(const SSL* ssl, int where, int) {
-  if (where & SSL_CB_HANDSHAKE_START) {
-    // The handshake's first step, before the ClientHello is read: a connection that never
-    // sends one is registered (and can be shed) too.
-    auto* table = static_cast<ConnectionTable*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index()));
-    // OpenSSL hands info callbacks a const SSL; it is the connection's own, live object.
-    if (table && !entry_of(ssl)) table->opened(const_cast<SSL*>(ssl));
-  } else if (where & SSL_CB_HANDSHAKE_DONE) {
-    if (auto* e = entry_of(ssl); e && e->state.load(std::memory_order_relaxed) == State::handshake)
-      set(*e, State::idle);
-  }
-}
-
-void ConnectionTable::on_message(int write_p, int, int, const void*, std::size_t, SSL* ssl, void*) {
-  // A record read on an idle connection: the next request has begun, and its deadline runs.
-  if (write_p) return;
-  auto* e = entry_of(ssl);
-  if (!e) return;
-  const auto state = e->state.load(std::memory_order_relaxed);
-  if (state == State::idle || (state == State::handshake && SSL_is_init_finished(ssl))) set(*e, State::request);
-}
-
-void ConnectionTable::on_free(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-  if (auto* e = static_cast<Entry*>(ptr)) e->table->closed(e);
-}
-
-void ConnectionTable::opened(SSL* ssl) {
-  Entry* e = nullptr;
+void Connections::start(SSL_CTX& ctx, RequestRunner run) {
+  ctx_ = &ctx;
+  run_ = std::move(run);
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   {
     std::lock_guard lock(mutex_);
-    e = &entries_.emplace_back();
-    e->self = std::prev(entries_.end());
-    e->table = this;
-    e->ssl = ssl;
-    e->fd = SSL_get_fd(ssl);
-    set(*e, State::handshake);
+    spawn_locked();
   }
-  metrics_.connections(+1);
-  SSL_set_ex_data(ssl, ssl_index(), e);
-  serving = e;
+  watchdog_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
 }
 
-void ConnectionTable::closed(Entry* e) {
-  if (serving == e) serving = nullptr;
-  if (e->in_flight) metrics_.in_flight(-1);  // a request that never got its answer
-  metrics_.connections(-1);
-  std::lock_guard lock(mutex_);
-  entries_.erase(e->self);
-}
-
-void ConnectionTable::headers_read(const SSL* ssl) {
-  auto* e = entry_of(ssl);
-  if (!e) return;
-  const auto state = e->state.load(std::memory_order_relaxed);
-  if (state != State::request && state != State::closing) set(*e, State::request);
-  e->started = Clock::now();
-  if (!e->in_flight) metrics_.in_flight(+1);
-  e->in_flight = true;
-}
-
-void ConnectionTable::handling(const SSL* ssl) {
-  if (auto* e = entry_of(ssl); e && e->state.load(std::memory_order_relaxed) != State::closing)
-    set(*e, State::handling);
-}
-
-void ConnectionTable::cork(const SSL* ssl) {
-  auto* e = entry_of(ssl);
-  if (!e || e->corked) return;
-  set_cork(e->fd, true);
-  e->corked = true;
-}
-
-std::chrono::nanoseconds ConnectionTable::answered(const SSL* ssl, bool close) {
-  auto* e = entry_of(ssl);
-  if (!e) return {};
-  if (e->corked) set_cork(e->fd, false);
-  e->corked = false;
-  if (e->in_flight) metrics_.in_flight(-1);
-  e->in_flight = false;
-  if (e->state.load(std::memory_order_relaxed) == State::closing) {
-    // already ending: the linger runs from the first refusal
-  } else if (close) {
-    // cpp-httplib 0.18.7 keeps reading a connection whatever the answer's Connection
-    // header says, and would parse the unread body as the next request. close_notify and
-    // FIN tell the client the connection is over; the watchdog shuts it after the linger.
-    SSL_shutdown(e->ssl);
-    ::shutdown(e->fd, SHUT_WR);
-    set(*e, State::closing);
-  } else {
-    set(*e, State::idle);
-  }
-  e->served.store(true, std::memory_order_relaxed);
-  return Clock::now() - e->started;
-}
-
-bool ConnectionTable::shed_oldest_idle() {
-  std::lock_guard lock(mutex_);
-  return shed_locked(Clock::now().time_since_epoch().count());
-}
-
-bool ConnectionTable::shed_locked(Clock::rep now) {
-  const auto grace = std::chrono::duration_cast<Clock::duration>(grace_).count();
-  // Lower is shed first: 0 ending, 1 never answered and past its grace, 2 working and idle.
-  const auto rank = [&](const Entry& e) {
-    if (e.state.load(std::memory_order_relaxed) == State::closing) return 0;
-    return e.served.load(std::memory_order_relaxed) ? 2 : 1;
-  };
-  std::vector<const Entry*> passed;  // idle, but input is waiting: a request just arrived
-  // A few candidates at most are passed over; the next is then shed regardless.
-  constexpr std::size_t max_passed = 8;
-  while (true) {
-    Entry* victim = nullptr;
-    bool in_grace = false;  // a new connection has not had its chance yet
-    for (auto& e : entries_) {
-      const auto state = e.state.load(std::memory_order_acquire);
-      if (e.shut || (state != State::idle && state != State::handshake && state != State::closing)) continue;
-      const int r = rank(e);
-      // The grace runs from the connection's last step (its handshake began, its handshake
-      // finished): a client making progress is not shed, one that stalls is.
-      if (r == 1 && now - e.since.load(std::memory_order_relaxed) < grace) {
-        in_grace = true;
-        continue;
-      }
-      if (std::find(passed.begin(), passed.end(), &e) != passed.end()) continue;
-      if (!victim || r < rank(*victim) ||
-          (r == rank(*victim) &&
-           e.since.load(std::memory_order_relaxed) < victim->since.load(std::memory_order_relaxed)))
-        victim = &e;
+void Connections::stop() {
+  if (!watchdog_.joinable()) return;
+  {
+    std::unique_lock lock(mutex_);
+    stopping_ = true;
+    // Idle and silent connections are closed now; the ones at work finish their request
+    // and are closed when they would park (a dribbler at its deadline: the watchdog runs
+    // until they are done).
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      auto& c = it->second;
+      ++it;
+      if (c.parked) free_locked(c);
     }
-    if (!victim || (rank(*victim) == 2 && in_grace)) return false;
-    pollfd p{victim->fd, POLLIN, 0};
-    if (victim->state.load(std::memory_order_relaxed) == State::idle && passed.size() < max_passed &&
-        ::poll(&p, 1, 0) > 0) {
-      passed.push_back(victim);
+    drained_.wait(lock, [&] { return busy_ == 0; });
+  }
+  watchdog_.request_stop();
+  watchdog_.join();
+  // Workers see stopping_ when their wait times out (a tick at most).
+  for (auto& w : workers_) w.thread = {};
+  ::close(epoll_);
+}
+
+void Connections::adopt(int fd) {
+  set_nonblocking(fd, true);  // for the handshake; requests are read blocking
+  std::lock_guard lock(mutex_);
+  if (stopping_ || (conns_.size() >= limits_.max_connections && !shed_locked())) {
+    metrics_.refused();
+    ::close(fd);
+    return;
+  }
+  const auto id = next_id_++;
+  auto& c = conns_[id];
+  c.owner = this;
+  c.id = id;
+  c.fd = fd;
+  c.since.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  c.parked = true;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = id;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    conns_.erase(id);
+    ::close(fd);
+    return;
+  }
+  shelve_locked(c);
+  metrics_.connections(+1);
+}
+
+void Connections::watch(const std::stop_token& stop) {
+  std::unique_lock lock(mutex_);
+  while (!tick_.wait_for(lock, stop, tick, [] { return false; })) {
+    if (stop.stop_requested()) break;
+    sweep_locked(Clock::now());
+  }
+}
+
+void Connections::spawn_locked() {
+  std::size_t slot = 0;
+  while (slot < workers_.size() && !workers_[slot].done) ++slot;
+  if (slot == workers_.size()) workers_.emplace_back();
+  auto& w = workers_[slot];
+  w.thread = {};  // a retired worker's thread has ended (or is ending): join it
+  w.done = false;
+  ++live_;
+  waiting_.fetch_add(1);  // counted as waiting from now, so one event starts one thread
+  w.thread = std::jthread([this, slot] { work(slot); });
+}
+
+Connections::Conn* Connections::take(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  // The last waiting worker starts another, so input is always noticed while threads remain.
+  if (waiting_.load() == 0 && live_ < limits_.max_workers && !stopping_) spawn_locked();
+  const auto it = conns_.find(id);
+  if (it == conns_.end() || !it->second.parked) return nullptr;  // freed since (ids are not reused)
+  auto& c = it->second;
+  if (c.phase.load(std::memory_order_relaxed) == Phase::closing) {
+    // Input after a refusal is dropped unread; the end of input ends the linger early.
+    std::array<char, 16384> sink{};
+    ssize_t got = 0;
+    while ((got = ::recv(c.fd, sink.data(), sink.size(), MSG_DONTWAIT)) > 0) {
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = c.id;
+    if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev) != 0)
+      free_locked(c);
+    return nullptr;
+  }
+  unshelve_locked(c);
+  c.parked = false;
+  ++busy_;
+  return &c;
+}
+
+void Connections::work(std::size_t slot) {
+  auto last_work = Clock::now();
+  bool counted = true;  // spawn_locked counted this thread as waiting
+  while (true) {
+    if (!counted) waiting_.fetch_add(1);
+    counted = false;
+    epoll_event ev{};
+    const int n = ::epoll_wait(epoll_, &ev, 1, static_cast<int>(tick.count()));
+    waiting_.fetch_sub(1);
+    if (n == 1) {
+      if (Conn* c = take(ev.data.u64)) serve(*c);
+      last_work = Clock::now();
       continue;
     }
-    ::shutdown(victim->fd, SHUT_RDWR);
-    victim->shut = true;
+    std::lock_guard lock(mutex_);
+    // A worker retires only while another waits, so input is always noticed.
+    if (stopping_ || (Clock::now() - last_work > idle_retire && live_ > spare && waiting_.load() > 0)) break;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    --live_;
+    workers_[slot].done = true;
+  }
+  OPENSSL_thread_stop();  // this thread's OpenSSL state (error queue, caches)
+}
+
+void Connections::serve(Conn& c) {
+  serving = &c;
+  if (c.phase.load(std::memory_order_relaxed) == Phase::handshake && !handshake(c)) {
+    serving = nullptr;
+    return;
+  }
+  while (true) {
+    // Another request already here (pipelined, or sent while this one was answered) is
+    // served at once; otherwise the connection waits on the epoll set, not on this thread.
+    // (Waiting here up to 1 ms or 100 ms for the next request measured no better.)
+    if (SSL_has_pending(c.ssl) == 0 && !readable_now(c.fd)) {
+      park(c);
+      break;
+    }
+    set_phase(c, Phase::request);
+    if (!run_(*c.ssl, c.fd, c.peer)) {
+      close(c);
+      break;
+    }
+    if (c.phase.load(std::memory_order_relaxed) == Phase::closing) {
+      park(c);
+      break;
+    }
+  }
+  serving = nullptr;
+}
+
+bool Connections::handshake(Conn& c) {
+  if (!c.ssl) {
+    c.ssl = SSL_new(ctx_);
+    if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) {
+      close(c);
+      return false;
+    }
+    SSL_set_accept_state(c.ssl);
+  }
+  while (true) {
+    ERR_clear_error();
+    const int result = SSL_do_handshake(c.ssl);
+    if (result == 1) break;
+    const int error = SSL_get_error(c.ssl, result);
+    if (error == SSL_ERROR_WANT_READ) {
+      park(c);  // the rest of the client's flight comes later, maybe never: no thread waits
+      return false;
+    }
+    pollfd p{c.fd, POLLOUT, 0};
+    if (error != SSL_ERROR_WANT_WRITE ||
+        ::poll(&p, 1, static_cast<int>(limits_.deadline.count())) <= 0) {
+      close(c);  // a failed handshake (OpenSSL has counted it), or a client not reading
+      return false;
+    }
+  }
+  set_nonblocking(c.fd, false);  // cpp-httplib's stream reads and writes block, with timeouts
+  set_phase(c, Phase::idle);
+  return true;
+}
+
+void Connections::park(Conn& c) {
+  std::lock_guard lock(mutex_);
+  --busy_;
+  if (busy_ == 0) drained_.notify_all();
+  if (stopping_ || c.shut) {
+    free_locked(c);
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = c.id;
+  c.parked = true;
+  shelve_locked(c);
+  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev) != 0) free_locked(c);
+}
+
+void Connections::close(Conn& c) {
+  std::lock_guard lock(mutex_);
+  --busy_;
+  if (busy_ == 0) drained_.notify_all();
+  free_locked(c);
+}
+
+void Connections::free_locked(Conn& c) {
+  if (c.parked) {
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
+    unshelve_locked(c);
+  }
+  if (c.ssl) {
+    if (c.phase.load(std::memory_order_relaxed) == Phase::idle && !c.shut) {
+      // close_notify to a client we drop (keep-alive timeout, shed, stop); never waits.
+      set_nonblocking(c.fd, true);
+      SSL_shutdown(c.ssl);
+    }
+    SSL_free(c.ssl);
+  }
+  ::close(c.fd);
+  if (c.in_flight) metrics_.in_flight(-1);  // a request that never got its answer
+  metrics_.connections(-1);
+  conns_.erase(c.id);
+}
+
+Connections::Shelf Connections::shelf_of(const Conn& c) {
+  switch (c.phase.load(std::memory_order_relaxed)) {
+    case Phase::closing:
+      return Shelf::closing;
+    case Phase::handshake:
+      return c.ssl ? Shelf::handshaking : Shelf::silent;
+    default:
+      return c.served.load(std::memory_order_relaxed) ? Shelf::idle : Shelf::unused;
+  }
+}
+
+void Connections::shelve_locked(Conn& c) {
+  c.shelf = shelf_of(c);
+  auto& shelf = shelves_[static_cast<std::size_t>(c.shelf)];
+  c.shelf_pos = shelf.insert(shelf.end(), &c);
+}
+
+void Connections::unshelve_locked(Conn& c) {
+  if (c.shelf == Shelf::count) return;
+  shelves_[static_cast<std::size_t>(c.shelf)].erase(c.shelf_pos);
+  c.shelf = Shelf::count;
+}
+
+bool Connections::shed_locked() {
+  // The cheapest to lose first: a connection already ending, one that has sent nothing yet
+  // (a silent TCP connection costs the client nothing to replace, and a fresh client's is
+  // the newest of these), one never used for a request after its handshake, one in the
+  // middle of its handshake (a client about to send its request; a slow one has the
+  // deadline), then the idle one unused longest (the API server reconnects). Oldest first
+  // within each.
+  for (auto& shelf : shelves_) {
+    if (shelf.empty()) continue;
+    free_locked(*shelf.front());
     metrics_.shed_idle();
     return true;
   }
+  return false;  // every connection is at work
 }
 
-void ConnectionTable::watch(std::stop_token stop) {
-  // Ten checks a second: a deadline is kept to within a tenth of a second, and a connection
-  // waiting for a thread gets one soon after a connection passes its grace.
-  constexpr auto tick = std::chrono::milliseconds(100);
-  const auto limit = std::chrono::duration_cast<Clock::duration>(deadline_).count();
-  const auto linger = std::chrono::duration_cast<Clock::duration>(closing_linger).count();
-  std::unique_lock lock(mutex_);
-  while (!stop.stop_requested()) {
-    wake_.wait_for(lock, stop, tick, [] { return false; });
-    const auto now = Clock::now().time_since_epoch().count();
-    for (auto& e : entries_) {
-      if (e.shut) continue;
-      const auto state = e.state.load(std::memory_order_acquire);
-      const auto age = now - e.since.load(std::memory_order_relaxed);
-      if (state == State::closing && age > linger) {
-        ::shutdown(e.fd, SHUT_RDWR);
-        e.shut = true;
-      } else if ((state == State::handshake || state == State::request) && age > limit) {
-        ::shutdown(e.fd, SHUT_RDWR);
-        e.shut = true;
+void Connections::sweep_locked(Clock::time_point now) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    auto& c = it->second;
+    ++it;  // free_locked erases c
+    const auto phase = c.phase.load(std::memory_order_acquire);
+    const auto age = now - Clock::time_point(Clock::duration(c.since.load(std::memory_order_relaxed)));
+    switch (phase) {
+      case Phase::handshake:
+      case Phase::request:
+        if (age <= limits_.deadline || c.shut) break;
         metrics_.shed_deadline();
-      }
+        if (c.parked) {
+          free_locked(c);
+        } else {
+          ::shutdown(c.fd, SHUT_RDWR);  // its worker wakes, fails to read, and closes it
+          c.shut = true;
+        }
+        break;
+      case Phase::idle:
+        if (c.parked && age > limits_.keep_alive) free_locked(c);
+        break;
+      case Phase::closing:
+        if (c.parked && age > closing_linger) free_locked(c);
+        break;
+      case Phase::handling:
+        break;
     }
-    // Connections waiting for a thread that shedding could not serve when they arrived;
-    // those already shut down give their threads back shortly.
-    std::size_t ending = 0;
-    for (const auto& e : entries_) ending += e.shut ? 1u : 0u;
-    for (auto want = waiting_.load(std::memory_order_relaxed); want > ending; --want)
-      if (!shed_locked(now)) break;
   }
+}
+
+void Connections::set_phase(Conn& c, Phase phase) {
+  c.since.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  c.phase.store(phase, std::memory_order_release);
+}
+
+void Connections::headers_read() {
+  auto* c = static_cast<Conn*>(serving);
+  if (!c) return;
+  c->started = Clock::now();
+  if (!c->in_flight) c->owner->metrics_.in_flight(+1);
+  c->in_flight = true;
+}
+
+void Connections::handling() {
+  auto* c = static_cast<Conn*>(serving);
+  if (c && c->phase.load(std::memory_order_relaxed) != Phase::closing) set_phase(*c, Phase::handling);
+}
+
+void Connections::cork() {
+  auto* c = static_cast<Conn*>(serving);
+  if (!c || c->corked) return;
+  set_cork(c->fd, true);
+  c->corked = true;
+}
+
+std::chrono::nanoseconds Connections::answered(bool close) {
+  auto* c = static_cast<Conn*>(serving);
+  if (!c) return {};
+  if (c->corked) set_cork(c->fd, false);
+  c->corked = false;
+  if (c->in_flight) c->owner->metrics_.in_flight(-1);
+  c->in_flight = false;
+  c->served.store(true, std::memory_order_relaxed);
+  if (c->phase.load(std::memory_order_relaxed) == Phase::closing) {
+    // already ending: the linger runs from the first refusal
+  } else if (close) {
+    // The body stays unread, so the connection's input is not a request boundary any more:
+    // close_notify and FIN tell the client the connection is over, and it is closed after
+    // the linger.
+    SSL_shutdown(c->ssl);
+    ::shutdown(c->fd, SHUT_WR);
+    set_phase(*c, Phase::closing);
+  } else {
+    set_phase(*c, Phase::idle);
+  }
+  return c->started == Clock::time_point{} ? std::chrono::nanoseconds{} : Clock::now() - c->started;
 }
 
 }  // namespace nodeboot::webhook

@@ -1,116 +1,161 @@
 #pragma once
 
-// The webhook's view of its TLS connections, for what cpp-httplib 0.18.7 has no knob for:
-// shedding the oldest idle connection when the connection cap is reached, one deadline for
-// a whole handshake or request (cpp-httplib's read timeout is per read, so a client sending
-// a byte every few seconds would hold a thread for ever), ending a connection after an
-// in-band refusal whose body stays unread, and writing an answer's head and body as one
-// TCP segment.
+// Every connection of the webhook, from accept to close. cpp-httplib 0.18.7 serves a
+// connection on one thread for its whole keep-alive life, so idle and silent connections
+// would each hold a thread, and a flood of them would starve the API server. Here a
+// connection holds a thread only while it has input to work on:
 //
-// It learns everything through OpenSSL's public callbacks on the server's SSL_CTX, on the
-// connection's own thread: the info callback (a handshake starts: the connection is
-// registered with its socket; it is done: idle), the message callback (a record arrives on
-// an idle connection: a request has begun) and the free callback of an ex_data index (the
-// SSL object is freed, which cpp-httplib does before it closes the socket: unregistered).
-// The server reports the later steps of a request from its handlers, which see the
-// connection as cpp-httplib's Request::ssl. Shedding is shutdown(2) of a registered socket
-// under the table's lock: the owning thread wakes, reads EOF and closes the connection
-// itself; as a socket is unregistered before it is closed, a shed never hits a reused
-// descriptor.
+// - The listener thread hands each accepted socket to adopt(), which parks it on an epoll
+//   set at once: no thread is taken before the first byte arrives.
+// - Worker threads wait on that epoll set themselves (one-shot events: a connection is
+//   given to one worker at a time, and the kernel wakes one waiter per event). The worker
+//   runs the TLS handshake (non-blocking: a handshake waiting for more input is parked
+//   again) or one request (cpp-httplib's own parsing and routing, through
+//   `RequestRunner`), then parks the connection again, or closes it. A worker that takes
+//   the last waiting place starts another, up to `max_workers`.
+// - Limits: at most `max_connections` held (at the cap, adopt() closes a parked one: a
+//   connection ending after a refusal, then one that has sent nothing, then one never used
+//   for a request, then one in the middle of its handshake, then the idle one unused
+//   longest; the oldest of each first); a
+//   deadline for a handshake from the accept and for a request from its first byte until
+//   its handler runs (a worker's socket is shut down, a parked one closed); idle
+//   keep-alive connections close after `keep_alive` (a watchdog thread checks ten times a
+//   second).
+//
+// One mutex guards the table, taken twice per request (a worker takes the connection, parks
+// it again); a parked connection is freed only under it, and epoll events carry the
+// connection's id, not its address, so an event for a freed one is dropped. A request's
+// phases are atomics the watchdog reads.
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <stop_token>
+#include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "nodeboot/webhook/metrics.hpp"
 
 namespace nodeboot::webhook {
 
-class ConnectionTable {
+struct ConnectionLimits {
+  std::size_t max_connections = 4096;
+  std::size_t max_workers = 256;
+  std::chrono::milliseconds deadline{10'000};
+  std::chrono::milliseconds keep_alive{120'000};
+};
+
+// The addresses of a connection, as cpp-httplib's request wants them.
+struct Peer {
+  std::string remote_addr;
+  int remote_port = 0;
+  std::string local_addr;
+  int local_port = 0;
+};
+
+class Connections {
  public:
   using Clock = std::chrono::steady_clock;
+  // Reads and answers one request from a connection with input waiting (`peer` is the
+  // connection's, empty until the runner fills it). False: the connection is broken or the
+  // client asked to close it.
+  using RequestRunner = std::function<bool(SSL& ssl, int fd, Peer& peer)>;
 
-  // `deadline`: for a handshake from its start, for a request from its first byte until
-  // its handler runs.
-  // `grace`: how long after its last step (handshake begun, handshake done) a connection
-  // that has not answered a request yet is safe from shedding.
-  ConnectionTable(std::chrono::milliseconds deadline, std::chrono::milliseconds grace, Metrics& metrics);
-  ~ConnectionTable();
-  ConnectionTable(const ConnectionTable&) = delete;
-  ConnectionTable& operator=(const ConnectionTable&) = delete;
+  Connections(ConnectionLimits limits, Metrics& metrics);
+  ~Connections();
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
 
-  // Installs the callbacks on the server's context (before it serves).
-  void attach(SSL_CTX& ctx);
-  // Starts and stops the thread that enforces the deadline.
-  void start();
+  // Starts the watchdog and the first worker (more start on demand).
+  void start(SSL_CTX& ctx, RequestRunner run);
+  // Closes every parked connection, waits for the requests in flight, stops the threads.
   void stop();
 
-  // From the server's handlers, on the connection's thread.
-  void headers_read(const SSL* ssl);  // the body is read next, still under the deadline
-  void handling(const SSL* ssl);      // our handler runs: no deadline
+  // A socket accepted by the listener thread.
+  void adopt(int fd);
+
+  // From the server's handlers, on the worker serving the connection.
+  static void headers_read();  // the body is read next, still under the deadline
+  static void handling();      // our handler runs: no deadline
   // Holds the answer's head back until answered() so it leaves with the body in one
   // segment (cpp-httplib writes them with two SSL_writes).
-  void cork(const SSL* ssl);
-  // The answer is written: idle until the next request. With `close`, the connection ends
-  // (close_notify, then FIN) and is shut down for good a second later: its unread input is
-  // not served. Returns the time since headers_read.
-  std::chrono::nanoseconds answered(const SSL* ssl, bool close);
-
-  // Sheds one connection for a connection waiting for a thread, in this order: one already
-  // ending after a refusal; one that never answered a request and is past its grace, oldest
-  // first; only when no new connection is in its grace, the working connection idle longest.
-  // A flood of idle or silent connections thus goes before the API server's connections,
-  // whose pauses between reviews are short, and a new connection gets its grace to send its
-  // first request. False when nothing may be shed now; the watchdog then tries again for as
-  // many connections as wait (set_waiting).
-  bool shed_oldest_idle();
-  // Connections accepted and waiting for a thread (the pool keeps this current).
-  void set_waiting(std::size_t n) { waiting_.store(n, std::memory_order_relaxed); }
+  static void cork();
+  // The answer is written. With `close`, the connection ends (close_notify, then FIN) and
+  // is closed a second later: its unread input is not served. Returns the time since
+  // headers_read.
+  static std::chrono::nanoseconds answered(bool close);
 
  private:
-  enum class State : std::uint8_t { handshake, idle, request, handling, closing };
-  struct Entry {
-    ConnectionTable* table = nullptr;
-    SSL* ssl = nullptr;
+  enum class Phase : std::uint8_t { handshake, idle, request, handling, closing };
+  // Parked connections, by what shedding one costs: lower goes first.
+  enum class Shelf : std::uint8_t { closing, silent, unused, handshaking, idle, count };
+  struct Conn {
+    Connections* owner = nullptr;
+    std::uint64_t id = 0;
     int fd = -1;
-    std::atomic<State> state{State::handshake};
-    std::atomic<Clock::rep> since{0};  // when the state began
-    bool shut = false;                 // shut down already (under the table's lock)
+    SSL* ssl = nullptr;
+    // Written by the connection's worker without the lock, read by the watchdog.
+    std::atomic<Phase> phase{Phase::handshake};
+    std::atomic<Clock::rep> since{0};  // when the phase began (a handshake: the accept)
     std::atomic<bool> served{false};   // has answered a request
-    // The connection's own thread only:
+    // Under the lock:
+    bool parked = false;  // on the epoll set (else on a worker)
+    bool shut = false;    // shut down by the deadline; its worker ends it
+    std::list<Conn*>::iterator shelf_pos;
+    Shelf shelf = Shelf::count;  // count: on no shelf
+    // The worker's only:
+    Peer peer;
     Clock::time_point started;  // headers read
     bool in_flight = false;
     bool corked = false;
-    std::list<Entry>::iterator self;
   };
 
-  static void on_info(const SSL* ssl, int where, int ret);
-  static void on_message(int write_p, int version, int content_type, const void* buf, std::size_t len, SSL* ssl,
-                         void* arg);
-  static void on_free(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp);
-  static int ssl_index();
-  static Entry* entry_of(const SSL* ssl);
-  static void set(Entry& e, State state);
+  void watch(const std::stop_token& stop);
+  void spawn_locked();
+  void work(std::size_t slot);
+  Conn* take(std::uint64_t id);    // an event's connection, now the worker's (null: none)
+  void serve(Conn& c);
+  bool handshake(Conn& c);         // false: parked or closed
+  void park(Conn& c);              // back on the epoll set (or closed when stopping)
+  void close(Conn& c);             // the worker's connection, done
+  void free_locked(Conn& c);       // a parked connection, or one a worker has given up
+  void shelve_locked(Conn& c);
+  void unshelve_locked(Conn& c);
+  bool shed_locked();
+  void sweep_locked(Clock::time_point now);
+  static void set_phase(Conn& c, Phase phase);
+  static Shelf shelf_of(const Conn& c);
 
-  void opened(SSL* ssl);
-  void closed(Entry* entry);
-  void watch(std::stop_token stop);
-  bool shed_locked(Clock::rep now);
-
-  const std::chrono::milliseconds deadline_;
-  const std::chrono::milliseconds grace_;
-  std::atomic<std::size_t> waiting_{0};
+  const ConnectionLimits limits_;
   Metrics& metrics_;
+  SSL_CTX* ctx_ = nullptr;
+  RequestRunner run_;
+  int epoll_ = -1;
+
   std::mutex mutex_;
-  std::list<Entry> entries_;
-  std::condition_variable_any wake_;
+  std::unordered_map<std::uint64_t, Conn> conns_;
+  std::uint64_t next_id_ = 1;
+  std::array<std::list<Conn*>, static_cast<std::size_t>(Shelf::count)> shelves_;
+  std::condition_variable drained_;  // a busy connection finished (stop() waits on it)
+  std::condition_variable_any tick_;  // the watchdog's sleep
+  struct Worker {
+    std::jthread thread;
+    bool done = false;
+  };
+  std::vector<Worker> workers_;  // reserved to max_workers: never reallocated
+  std::size_t live_ = 0;
+  std::atomic<std::size_t> waiting_{0};  // workers in epoll_wait
+  std::size_t busy_ = 0;                 // connections on a worker
+  bool stopping_ = false;
   std::jthread watchdog_;
 };
 

@@ -5,10 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <vector>
 
 #include "connections.hpp"
 #include "nodeboot/webhook/log.hpp"
@@ -19,117 +15,47 @@
 namespace nodeboot::webhook {
 namespace {
 
-// cpp-httplib serves each connection on one pool thread for its whole keep-alive life, and
-// its stock pool has a fixed size (8 here): 8 idle keep-alive connections would starve
-// everyone else. This pool (cpp-httplib's TaskQueue interface) starts threads on demand up
-// to the connection cap and retires idle ones; at the cap, a waiting connection sheds the
-// oldest idle one, and past a bounded queue a new connection is refused.
-class ConnectionPool final : public httplib::TaskQueue {
+// cpp-httplib's listener thread accepts and hands each socket to its task queue. This one
+// runs the hand-over on the listener thread itself: the override below parks the socket in
+// Connections at once, before any thread is taken for it.
+class InlineQueue final : public httplib::TaskQueue {
  public:
-  ConnectionPool(std::size_t max_threads, std::size_t max_queued, ConnectionTable& table, Metrics& metrics)
-      : max_threads_(max_threads), max_queued_(max_queued), table_(table), metrics_(metrics) {
-    workers_.reserve(max_threads_);
-  }
-  ~ConnectionPool() override { shutdown(); }
-  ConnectionPool(const ConnectionPool&) = delete;
-  ConnectionPool& operator=(const ConnectionPool&) = delete;
-
   bool enqueue(std::function<void()> fn) override {
-    std::unique_lock lock(mutex_);
-    // A full queue holds the accept loop back for a moment (new connections wait in the
-    // kernel's listen backlog meanwhile, which costs nothing here) rather than closing the
-    // next connection, which may be the API server's.
-    room_.wait_for(lock, queue_full_wait, [&] { return shutdown_ || jobs_.size() < max_queued_; });
-    if (shutdown_ || jobs_.size() >= max_queued_) {
-      metrics_.refused();
-      return false;  // cpp-httplib closes the connection
-    }
-    jobs_.push_back(std::move(fn));
-    table_.set_waiting(jobs_.size() > idle_ ? jobs_.size() - idle_ : 0);
-    if (jobs_.size() > idle_) {
-      if (live_ < max_threads_)
-        spawn_locked();
-      else
-        table_.shed_oldest_idle();  // its thread takes this connection when it is free
-    }
-    work_.notify_one();
+    fn();
     return true;
   }
+  void shutdown() override {}
+};
 
-  void shutdown() override {
-    {
-      std::lock_guard lock(mutex_);
-      if (shutdown_) return;
-      shutdown_ = true;
+// cpp-httplib's TLS server with its connection loop replaced: Connections owns every
+// socket, and runs one request at a time here through cpp-httplib's own parsing, routing
+// and answer writing (`process_request`).
+class HttpServer final : public httplib::SSLServer {
+ public:
+  HttpServer(const std::function<bool(SSL_CTX&)>& setup, Connections& connections)
+      : SSLServer(setup), connections_(connections) {}
+
+  bool serve_request(SSL& ssl, int fd, Peer& peer) {
+    if (peer.remote_port == 0) {
+      httplib::detail::get_remote_ip_and_port(fd, peer.remote_addr, peer.remote_port);
+      httplib::detail::get_local_ip_and_port(fd, peer.local_addr, peer.local_port);
     }
-    work_.notify_all();
-    room_.notify_all();
-    // Workers run the connections still queued (cpp-httplib closes them at once, the
-    // listener being gone) before they end.
-    for (auto& w : workers_) w.thread = {};
+    httplib::detail::SSLSocketStream stream(fd, &ssl, read_timeout_sec_, read_timeout_usec_, write_timeout_sec_,
+                                            write_timeout_usec_);
+    bool client_closes = false;
+    const bool ok = process_request(stream, peer.remote_addr, peer.remote_port, peer.local_addr, peer.local_port,
+                                    false, client_closes, [&ssl](httplib::Request& req) { req.ssl = &ssl; });
+    return ok && !client_closes;
   }
 
  private:
-  struct Worker {
-    std::jthread thread;
-    bool done = false;
-  };
-  // How long a full queue holds the accept loop before a connection is refused: long
-  // enough for shed connections to give their threads back, short enough that a stuck
-  // server still refuses rather than letting the backlog go stale.
-  static constexpr auto queue_full_wait = std::chrono::seconds(1);
-  // Threads above `spare` retire after this long without work.
-  static constexpr auto idle_retire = std::chrono::seconds(30);
-  static constexpr std::size_t spare = 4;
-
-  void spawn_locked() {
-    std::size_t slot = 0;
-    while (slot < workers_.size() && !workers_[slot].done) ++slot;
-    if (slot == workers_.size()) workers_.emplace_back();
-    auto& w = workers_[slot];
-    w.thread = {};  // a retired worker's thread has ended (or is ending): join it
-    w.done = false;
-    w.thread = std::jthread([this, slot] { work(slot); });
-    ++live_;
+  // Called through InlineQueue on the listener thread for each accepted socket.
+  bool process_and_close_socket(socket_t sock) override {
+    connections_.adopt(sock);
+    return true;
   }
 
-  void work(std::size_t slot) {
-    std::unique_lock lock(mutex_);
-    while (true) {
-      ++idle_;
-      const bool woke = work_.wait_for(lock, idle_retire, [&] { return shutdown_ || !jobs_.empty(); });
-      --idle_;
-      if (!jobs_.empty()) {
-        auto fn = std::move(jobs_.front());
-        jobs_.pop_front();
-        table_.set_waiting(jobs_.size() > idle_ ? jobs_.size() - idle_ : 0);
-        room_.notify_one();
-        lock.unlock();
-        fn();
-        fn = nullptr;
-        lock.lock();
-        continue;
-      }
-      if (shutdown_ || (!woke && live_ > spare)) break;
-    }
-    --live_;
-    workers_[slot].done = true;
-    lock.unlock();
-    OPENSSL_thread_stop();  // this thread's OpenSSL state (error queue, caches)
-  }
-
-  const std::size_t max_threads_;
-  const std::size_t max_queued_;
-  ConnectionTable& table_;
-  Metrics& metrics_;
-  std::mutex mutex_;
-  std::condition_variable work_;
-  std::condition_variable room_;  // the queue has room again
-  std::deque<std::function<void()>> jobs_;
-  std::vector<Worker> workers_;  // reserved to max_threads_: never reallocated
-  std::size_t live_ = 0;
-  std::size_t idle_ = 0;
-  bool shutdown_ = false;
+  Connections& connections_;
 };
 
 // cpp-httplib adds these to every request's headers itself; they are not the client's.
@@ -164,16 +90,19 @@ void reject_in_band(httplib::Response& res, int code, std::string message, bool 
 }  // namespace
 
 struct Server::Impl {
-  Impl(const RequestLimits& limits, Metrics& metrics) : table(limits.request_deadline, limits.shed_grace, metrics) {}
-  ConnectionTable table;  // outlives the server: its SSL objects point at it
-  std::unique_ptr<httplib::SSLServer> http;
+  Impl(const ServerOptions& options, Metrics& metrics)
+      : connections(ConnectionLimits{options.max_connections, options.max_workers, options.limits.request_deadline,
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(options.keep_alive)},
+                    metrics) {}
+  Connections connections;  // outlives the server: cpp-httplib's listener hands it sockets
+  std::unique_ptr<HttpServer> http;
 };
 
 Server::Server(ServerOptions options, std::shared_ptr<ClusterView> cluster)
     : options_(std::move(options)),
       cluster_(std::move(cluster)),
       certs_(options_.cert_dir),
-      impl_(std::make_unique<Impl>(options_.limits, metrics_)) {}
+      impl_(std::make_unique<Impl>(options_, metrics_)) {}
 
 Server::~Server() { stop(); }
 
@@ -182,13 +111,16 @@ bool Server::ready() const { return !shutting_down_ && certs_.loaded() && cluste
 Result<int> Server::start() {
   if (auto loaded = certs_.reload(); !loaded) return std::unexpected(loaded.error());
   const auto client_ca = options_.client_ca_file;
-  impl_->http = std::make_unique<httplib::SSLServer>([this, client_ca](SSL_CTX& ctx) {
+  impl_->http = std::make_unique<HttpServer>(
+      [this, client_ca](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     // Idle keep-alive connections give their 2 x 16 KiB record buffers back.
     SSL_CTX_set_mode(&ctx, SSL_MODE_RELEASE_BUFFERS);
+    // No server-side session cache: the API server does not resume webhook sessions, and a
+    // flood of handshakes would fill it (TLS 1.3 tickets stay: they are stateless).
+    SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_cert_cb(&ctx, &CertWatcher::install, &certs_);
-    impl_->table.attach(ctx);
     if (!client_ca.empty()) {
       if (SSL_CTX_load_verify_locations(&ctx, client_ca.c_str(), nullptr) != 1) return false;
       SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(client_ca.c_str()));
@@ -197,20 +129,15 @@ Result<int> Server::start() {
       SSL_CTX_set_session_id_context(&ctx, context, sizeof context - 1);
     }
     return true;
-  });
+      },
+      impl_->connections);
   auto& http = *impl_->http;
   if (!http.is_valid()) return fail(ErrorKind::config, "cannot set up TLS (is --client-ca a readable PEM file?)");
 
-  http.new_task_queue = [this] {
-    return new ConnectionPool(options_.max_connections, options_.max_queued, impl_->table, metrics_);
-  };
+  http.new_task_queue = [] { return new InlineQueue; };
   // Without TCP_NODELAY every keep-alive answer would wait ~40 ms for Nagle plus the
   // client's delayed ACK. Accepted sockets inherit it from the listener.
   http.set_tcp_nodelay(true);
-  // A handshake per million requests is noise; cpp-httplib's default (100) would be a
-  // handshake every hundredth admission.
-  http.set_keep_alive_max_count(1'000'000);
-  http.set_keep_alive_timeout(options_.keep_alive.count());
   http.set_read_timeout(options_.read_timeout.count(), 0);
   http.set_write_timeout(options_.read_timeout.count(), 0);
   // A backstop: the pre-routing handler refuses larger bodies per route before reading.
@@ -223,7 +150,7 @@ Result<int> Server::start() {
   });
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    impl_->table.headers_read(req.ssl);
+    Connections::headers_read();
     const auto framing = check_framing(head_of(req), options_.limits);
     if (framing.code == 0) return httplib::Server::HandlerResponse::Unhandled;
     if (is_admission(route_of(req.path)) && req.method == "POST") {
@@ -253,7 +180,7 @@ Result<int> Server::start() {
 
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const bool close = res.get_header_value("Connection") == "close";
-    const auto elapsed = impl_->table.answered(req.ssl, close);
+    const auto elapsed = Connections::answered(close);
     metrics_.observe(route_of(req.path), res.status, elapsed);
     if (log_enabled(LogLevel::debug))
       log_debug("request",
@@ -263,7 +190,7 @@ Result<int> Server::start() {
                  {"micros", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count())}});
   });
 
-  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, const std::exception_ptr&) {
     log_error("request handler failed", {{"path", req.path}});
     if (is_admission(route_of(req.path))) {
       reject_in_band(res, 500, "internal error in nodeboot-webhook; see its log", false);
@@ -275,9 +202,9 @@ Result<int> Server::start() {
 
   const auto admission = [this](std::function<AdmissionResponse(const AdmissionRequest&)> handler) {
     return [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-      impl_->table.handling(req.ssl);
+      Connections::handling();
       res.set_content(serve_admission(req.body, handler, options_.limits), "application/json");
-      impl_->table.cork(req.ssl);
+      Connections::cork();
     };
   };
   http.Post("/mutate/pods",
@@ -314,7 +241,8 @@ Result<int> Server::start() {
   } else if (!http.bind_to_port(options_.host, port)) {
     return fail(ErrorKind::io, "cannot listen on " + options_.host + ":" + std::to_string(port) + " (port in use?)");
   }
-  impl_->table.start();
+  impl_->connections.start(*http.ssl_context(),
+                           [&http](SSL& ssl, int fd, Peer& peer) { return http.serve_request(ssl, fd, peer); });
   listener_ = std::jthread([&http] { http.listen_after_bind(); });
   // stop() before the accept loop runs would be lost (cpp-httplib stops only a running
   // server), so start() returns once it runs.
@@ -330,7 +258,7 @@ void Server::stop() {
   // The accept loop ends; the pool then waits for the requests in flight, while idle
   // keep-alive connections notice the closed listener within 100 ms and end.
   if (listener_.joinable()) listener_.join();
-  impl_->table.stop();
+  impl_->connections.stop();
   certs_.stop();
 }
 

@@ -35,13 +35,6 @@ struct RequestLimits {
   // handshake from the accept: the API server gives up at timeoutSeconds (10 s at most in
   // our manifests), so a request that takes longer helps nobody and holds a thread.
   std::chrono::milliseconds request_deadline{10'000};
-  // At the connection cap, a connection that has not answered a request yet is not shed
-  // within this long of its last step (its handshake began, its handshake finished): a
-  // client's handshake and first request take milliseconds, and under a flood shed
-  // connections are replaced faster than that. It also bounds the flood's turnover (about
-  // cap / grace connections a second) and so the CPU spent on it; a longer grace makes new
-  // connections wait longer behind the flood in the accept queues.
-  std::chrono::milliseconds shed_grace{250};
   // Per-thread decoding buffers grow to the largest body a thread has seen; above this they
   // are released after the request, so a few large reviews do not pin megabytes per thread.
   std::size_t shrink_after = std::size_t{256} * 1024;

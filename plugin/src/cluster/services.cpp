@@ -1,5 +1,7 @@
 #include "nodeboot/plugin/cluster/services.hpp"
 
+#include "nodeboot/util/private_file.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -97,6 +99,27 @@ std::string log_tail(const fs::path& log) {
   return " (log: " + (prev.empty() ? "" : prev + " / ") + last + ")";
 }
 
+// This process's PID namespace, as /proc names it ("pid:[4026531836]").
+std::string pid_namespace() {
+  std::error_code ec;
+  auto target = fs::read_symlink("/proc/self/ns/pid", ec);
+  return ec ? std::string() : target.string();
+}
+
+std::string read_line(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// What each service's command line holds, checked before a pid is signalled (pids are reused).
+struct Service {
+  const char* name;
+  const char* marker;
+};
+constexpr Service services[] = {{"dnsmasq", "dnsmasq"}, {"upload", "upload-server"}, {"matchbox", "matchbox"}};
+
 void stop_pid(int pid) {
   ::kill(pid, SIGTERM);
   for (auto waited = 0ms; waited < 5s && still_running(pid); waited += 50ms) std::this_thread::sleep_for(50ms);
@@ -136,11 +159,10 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
     missing += "dnsmasq (\"" + options.dnsmasq_program + "\") is not installed or not on PATH: apt-get install dnsmasq-base; ";
   if (!missing.empty()) return fail(ErrorKind::invalid_input, missing.substr(0, missing.size() - 2));
 
-  for (const auto* name : {"matchbox", "dnsmasq"})
-    if (auto pidfile = dir / "run" / (std::string(name) + ".pid"); fs::exists(pidfile)) {
-      std::ifstream in(pidfile);
-      int pid = 0;
-      in >> pid;
+  for (const auto& svc : services)
+    if (auto pidfile = dir / "run" / (std::string(svc.name) + ".pid"); fs::exists(pidfile)) {
+      const int pid = std::atoi(read_line(pidfile).c_str());
+      const std::string name = svc.name;
       if (alive(pid))
         return fail(ErrorKind::conflict, std::string(name) + " already runs for " + dir.string() + " (pid " +
                                              std::to_string(pid) + "); run `kubectl nodeboot cluster teardown` first");
@@ -148,10 +170,15 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
 
   std::error_code ec;
   fs::create_directories(dir / "run", ec);
+  fs::remove(dir / "run" / "stop-request", ec);
   fs::create_directories(dir / "logs", ec);
   fs::create_directories(dir / "assets", ec);  // Matchbox serves /assets from here (optional local kernels)
   if (ec) return fail(ErrorKind::io, "cannot create " + (dir / "run").string() + ": " + ec.message());
 
+  {
+    std::ofstream ns(dir / "run" / "pidns", std::ios::trunc);
+    ns << pid_namespace() << '\n';
+  }
   std::vector<Started> started;
   auto record = [&](const std::string& name, int pid, const fs::path& log) -> Result<void> {
     std::ofstream out(dir / "run" / (name + ".pid"), std::ios::trunc);
@@ -190,6 +217,32 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
                                    "; see " + mlog.string());
   }
 
+  if (options.with_upload) {
+    std::error_code self_ec;
+    const auto self = fs::read_symlink("/proc/self/exe", self_ec);
+    auto ulog = dir / "logs" / "upload.log";
+    auto upid = spawn_detached({self.string(), "cluster", "upload-server", "-o", dir.string(), "--address", options.upload_address},
+                               ulog);
+    if (!upid) {
+      undo();
+      return std::unexpected(upid.error());
+    }
+    if (auto r = record("upload", *upid, ulog); !r) {
+      undo();
+      return std::unexpected(r.error());
+    }
+    bool listening = false;
+    for (auto waited = 0ms; waited < 10s && !listening && still_running(*upid); waited += 50ms) {
+      listening = tcp_answers(options.upload_address);
+      if (!listening) std::this_thread::sleep_for(50ms);
+    }
+    if (!listening) {
+      undo();
+      return fail(ErrorKind::io, "the kubeconfig upload endpoint did not start listening on " + options.upload_address +
+                                     log_tail(ulog) + "; see " + ulog.string());
+    }
+  }
+
   if (options.with_dnsmasq) {
     auto dlog = dir / "logs" / "dnsmasq.log";
     auto dpid = spawn_detached({dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
@@ -215,24 +268,48 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
   return started;
 }
 
+bool stop_requested(const fs::path& dir) { return fs::exists(fs::absolute(dir) / "run" / "stop-request"); }
+
 Result<std::vector<std::string>> teardown(const fs::path& dir_in) {
   const fs::path dir = fs::absolute(dir_in);
+  const fs::path run = dir / "run";
   std::vector<std::string> stopped;
-  for (const auto* name : {"dnsmasq", "matchbox"}) {
-    auto pidfile = dir / "run" / (std::string(name) + ".pid");
-    if (!fs::exists(pidfile)) continue;
-    std::ifstream in(pidfile);
-    int pid = 0;
-    in >> pid;
-    // Only a process still running our program: the pid may have been reused since.
-    if (alive(pid) && cmdline_of(pid).find(name) != std::string::npos) {
-      stop_pid(pid);
-      if (alive(pid)) return fail(ErrorKind::io, std::string("cannot stop ") + name + " (pid " + std::to_string(pid) + ")");
-      stopped.emplace_back(name);
+  std::error_code ec;
+  const auto recorded = read_line(run / "pidns");
+  auto running = [&] {
+    std::vector<std::string> names;
+    for (const auto& s : services)
+      if (fs::exists(run / (std::string(s.name) + ".pid"))) names.emplace_back(s.name);
+    return names;
+  };
+  if (!recorded.empty() && recorded != pid_namespace() && !running().empty()) {
+    // Another container's services: ask its supervisor, which removes the pid files as it stops them.
+    const auto before = running();
+    if (auto w = replace_private_file(run / "stop-request", "teardown\n"); !w) return std::unexpected(w.error());
+    // The supervisor polls every 200 ms and gives each service 5 s before SIGKILL.
+    for (auto waited = 0ms; waited < 20s && !running().empty(); waited += 100ms) std::this_thread::sleep_for(100ms);
+    if (!running().empty()) {
+      fs::remove(run / "stop-request", ec);
+      return fail(ErrorKind::io, "the services in " + dir.string() + " run in another container (PID namespace " + recorded +
+                                     ") and nothing there took the stop request: stop that container (docker stop), "
+                                     "or run `serve` there with --foreground so teardown can reach it");
     }
-    std::error_code ec;
+    fs::remove(run / "stop-request", ec);
+    return before;
+  }
+  for (const auto& s : services) {
+    auto pidfile = run / (std::string(s.name) + ".pid");
+    if (!fs::exists(pidfile)) continue;
+    int pid = std::atoi(read_line(pidfile).c_str());
+    // Only a process still running our program: the pid may have been reused since.
+    if (alive(pid) && cmdline_of(pid).find(s.marker) != std::string::npos) {
+      stop_pid(pid);
+      if (alive(pid)) return fail(ErrorKind::io, std::string("cannot stop ") + s.name + " (pid " + std::to_string(pid) + ")");
+      stopped.emplace_back(s.name);
+    }
     fs::remove(pidfile, ec);
   }
+  fs::remove(run / "stop-request", ec);
   return stopped;
 }
 

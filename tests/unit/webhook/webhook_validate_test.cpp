@@ -2,7 +2,7 @@
 
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/webhook/nodes.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 #include "nodeboot/webhook/pods.hpp"
 #include "nodeboot/webhook/secrets.hpp"
 #include "review_fixtures.hpp"
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(captured_incomplete_secret_is_refused_with_every_problem_an
 
 BOOST_AUTO_TEST_CASE(valid_secret_and_other_types_pass) {
   const auto now = std::chrono::system_clock::now();
-  auto ca = wh::issue_certificate({"ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(1)}, nullptr);
+  auto ca = nodeboot::issue_certificate({"ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(1)}, nullptr);
   BOOST_REQUIRE(ca.has_value());
   nodeboot::bootstrap::SecretData data;
   data.emplace("os", nodeboot::Secret("rhcos"));

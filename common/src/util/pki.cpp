@@ -1,4 +1,4 @@
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 
 #include <memory>
 
-namespace nodeboot::webhook {
+namespace nodeboot {
 namespace {
 
 template <auto F>
@@ -112,4 +112,4 @@ Result<std::chrono::system_clock::time_point> certificate_not_after(const std::s
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-}  // namespace nodeboot::webhook
+}  // namespace nodeboot

@@ -29,6 +29,9 @@ fs::path tools_dir() {
   return dir;
 }
 
+// The kubeconfig upload endpoint serve also starts, on a free loopback port.
+std::string upload_address() { return "127.0.0.1:" + std::to_string(free_loopback_port()); }
+
 nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
   std::vector<std::string> argv{(bin_dir() / "kubectl-nodeboot").string()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -118,7 +121,7 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
   Generated g;
   const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
   auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--no-dnsmasq", "--matchbox-address", address, "--matchbox",
-                   (tools_dir() / "matchbox").string()});
+                   (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
   struct Stop {
     fs::path dir;
@@ -176,15 +179,15 @@ BOOST_AUTO_TEST_CASE(serve_starts_dnsmasq_and_matchbox_and_teardown_stops_both) 
   Generated g;
   const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
   auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
-                   (tools_dir() / "matchbox").string()});
+                   (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.out << s.err);
   BOOST_TEST(s.out.find("dnsmasq started") != std::string::npos);
   auto again = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
-                       (tools_dir() / "matchbox").string()});
+                       (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_TEST(again.exit_code == 1);
   BOOST_TEST(again.err.find("already runs") != std::string::npos, again.err);
   auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
-  BOOST_TEST(t.out == "dnsmasq stopped\nmatchbox stopped\n", t.out << t.err);
+  BOOST_TEST(t.out == "dnsmasq stopped\nupload stopped\nmatchbox stopped\n", t.out << t.err);
   BOOST_TEST(read_file(g.out / "logs/dnsmasq.log").find("proxy on subnet 192.168.1.0") != std::string::npos);
 }
 

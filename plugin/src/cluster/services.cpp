@@ -194,15 +194,26 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
     }
   };
 
+  // Started and recorded, or nothing of this serve left running.
+  auto start = [&](const std::string& name, const std::vector<std::string>& argv) -> Result<int> {
+    auto log = dir / "logs" / (name + ".log");
+    auto pid = spawn_detached(argv, log);
+    if (!pid) {
+      undo();
+      return pid;
+    }
+    if (auto r = record(name, *pid, log); !r) {
+      ::kill(*pid, SIGKILL);
+      undo();
+      return std::unexpected(r.error());
+    }
+    return pid;
+  };
+
   auto mlog = dir / "logs" / "matchbox.log";
-  auto mpid = spawn_detached({matchbox.string(), "-address", options.matchbox_address, "-data-path", dir.string(),
-                              "-assets-path", (dir / "assets").string(), "-log-level", "info"},
-                             mlog);
+  auto mpid = start("matchbox", {matchbox.string(), "-address", options.matchbox_address, "-data-path", dir.string(),
+                                 "-assets-path", (dir / "assets").string(), "-log-level", "info"});
   if (!mpid) return std::unexpected(mpid.error());
-  if (auto r = record("matchbox", *mpid, mlog); !r) {
-    undo();
-    return std::unexpected(r.error());
-  }
   // Matchbox reads the data directory per request; listening means ready. 10 s covers a
   // cold start on a loaded machine; it usually takes a few milliseconds.
   bool up = false;
@@ -221,16 +232,8 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
     std::error_code self_ec;
     const auto self = fs::read_symlink("/proc/self/exe", self_ec);
     auto ulog = dir / "logs" / "upload.log";
-    auto upid = spawn_detached({self.string(), "cluster", "upload-server", "-o", dir.string(), "--address", options.upload_address},
-                               ulog);
-    if (!upid) {
-      undo();
-      return std::unexpected(upid.error());
-    }
-    if (auto r = record("upload", *upid, ulog); !r) {
-      undo();
-      return std::unexpected(r.error());
-    }
+    auto upid = start("upload", {self.string(), "cluster", "upload-server", "-o", dir.string(), "--address", options.upload_address});
+    if (!upid) return std::unexpected(upid.error());
     bool listening = false;
     for (auto waited = 0ms; waited < 10s && !listening && still_running(*upid); waited += 50ms) {
       listening = tcp_answers(options.upload_address);
@@ -245,17 +248,9 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
 
   if (options.with_dnsmasq) {
     auto dlog = dir / "logs" / "dnsmasq.log";
-    auto dpid = spawn_detached({dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
-                                "--log-facility=-"},
-                               dlog);
-    if (!dpid) {
-      undo();
-      return std::unexpected(dpid.error());
-    }
-    if (auto r = record("dnsmasq", *dpid, dlog); !r) {
-      undo();
-      return std::unexpected(r.error());
-    }
+    auto dpid = start("dnsmasq", {dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
+                                  "--log-facility=-"});
+    if (!dpid) return std::unexpected(dpid.error());
     // dnsmasq exits at once on a bad config or a port it cannot bind (67 and 69 need
     // root or CAP_NET_BIND_SERVICE); one second is ample for that to show.
     for (auto waited = 0ms; waited < 1s && still_running(*dpid); waited += 50ms) std::this_thread::sleep_for(50ms);

@@ -163,6 +163,14 @@ systemd:
   "            kubeletExtraArgs:\n"                                           \
   "              node-ip: ${NODE_IP}\n" control_plane
 
+// A script on the first controller that runs once the API server answers at the VIP
+// through admin.conf (which also proves kube-vip holds the VIP).
+#define NODEBOOT_SCRIPT_AFTER_API_SERVER                                \
+  "          #!/bin/bash\n"                                             \
+  "          set -euo pipefail\n"                                       \
+  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"            \
+  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"
+
 // The first controller, after kubeadm init: the pod network (the manifest Ignition fetched
 // and checked against its pin, checked again here, pod_subnet written in), kube-vip back
 // on admin.conf, and admin.conf sent to the bootstrap node over HTTPS with the one-time
@@ -193,10 +201,7 @@ systemd:
   "      mode: 0500\n"                                                                              \
   "      contents:\n"                                                                               \
   "        inline: |\n"                                                                             \
-  "          #!/bin/bash\n"                                                                         \
-  "          set -euo pipefail\n"                                                                   \
-  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"                                        \
-  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"                   \
+  NODEBOOT_SCRIPT_AFTER_API_SERVER                                                              \
   "          sed -i 's#path: /etc/kubernetes/super-admin.conf#path: /etc/kubernetes/admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml\n" \
   "    - path: /etc/nodeboot/upload-ca.crt\n"                                                       \
   "      mode: 0644\n"                                                                              \
@@ -210,10 +215,7 @@ systemd:
   "      mode: 0500\n"                                                                              \
   "      contents:\n"                                                                               \
   "        inline: |\n"                                                                             \
-  "          #!/bin/bash\n"                                                                         \
-  "          set -euo pipefail\n"                                                                   \
-  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"                                        \
-  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"                   \
+  NODEBOOT_SCRIPT_AFTER_API_SERVER                                                              \
   "          curl --fail-with-body --silent --show-error --retry 60 --retry-delay 5 --retry-connrefused \\\n" \
   "            --max-time 30 --cacert /etc/nodeboot/upload-ca.crt -H @/etc/nodeboot/upload-auth \\\n" \
   "            -H 'Content-Type: application/yaml' --data-binary @/etc/kubernetes/admin.conf \\\n"    \
@@ -299,6 +301,7 @@ constexpr std::string_view worker_ign =
 #undef NODEBOOT_KUBE_VIP
 #undef NODEBOOT_FIRST_CONTROLLER_FILES
 #undef NODEBOOT_AFTER_INIT_UNIT
+#undef NODEBOOT_SCRIPT_AFTER_API_SERVER
 
 // Matchbox profile for stage 1. ${uuid} and ${mac:hexhyp} are iPXE's, left for iPXE.
 // The generator sets id and ignition_id itself so groups always find their profile.

@@ -12,6 +12,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/util/base64.hpp"
@@ -225,6 +226,39 @@ BOOST_AUTO_TEST_CASE(serve_names_a_missing_program_and_starts_nothing) {
   BOOST_TEST(s.err.find("matchbox (\"/nonexistent/matchbox\") is not installed") != std::string::npos, s.err);
   BOOST_TEST(!fs::exists(g.out / "run" / "matchbox.pid"));
   BOOST_TEST(!fs::exists(g.out / "run" / "dnsmasq.pid"));
+}
+
+BOOST_AUTO_TEST_CASE(the_seeds_files_the_example_validates_and_the_entrypoint_fills_in_versions) {
+  const auto dir = source_dir() / "packaging/bootstrap-node";
+  auto v = plugin({"cluster", "validate", "--strict", "-f", (dir / "cluster.yaml.example").string()});
+  BOOST_TEST(v.exit_code == 0, v.out << v.err);
+
+  // The compose file carries seed 002's `docker run` flags.
+  auto compose = YAML::LoadFile((dir / "compose.yaml").string())["services"]["bootstrap"];
+  BOOST_TEST(compose["network_mode"].as<std::string>() == "host");
+  BOOST_TEST(compose["privileged"].as<bool>());
+  BOOST_TEST(compose["volumes"][0].as<std::string>() == "./cluster.yaml:/config/cluster.yaml:ro");
+  BOOST_TEST(compose["volumes"][1].as<std::string>() == "./output:/output");
+  BOOST_TEST(compose["build"]["args"]["K8S_VERSION"].as<std::string>() == "1.31.0");
+  const auto containerfile = read_file(dir / "Containerfile");
+  BOOST_TEST(containerfile.find("ARG FLATCAR_VERSION=") != std::string::npos);
+  BOOST_TEST(containerfile.find("ARG K8S_VERSION=") != std::string::npos);
+
+  // The entrypoint passes the image's K8S_VERSION / FLATCAR_VERSION to a cluster.yaml without versions.
+  TempDir tmp;
+  auto text = read_file(source_dir() / "tests/support/data/cluster.yaml");
+  for (const std::string line : {"  k8s_version: \"1.31.0\"\n", "  flatcar_version: \"3975.2.2\"\n"}) text.erase(text.find(line), line.size());
+  auto yaml = tmp.write("cluster.yaml", text);
+  nodeboot::ProcessOptions env;
+  env.env_set = {{"PATH", path_with_bin_dir()}, {"CLUSTER_CONFIG", yaml.string()}, {"OUTPUT_DIR", (tmp.path() / "out").string()}};
+  auto bare = run({(dir / "entrypoint.sh").string(), "validate"}, env);
+  BOOST_TEST(bare.exit_code == 1);
+  BOOST_TEST(bare.err.find("cluster.k8s_version: is required") != std::string::npos, bare.err);
+  env.env_set["K8S_VERSION"] = "1.32.1";
+  env.env_set["FLATCAR_VERSION"] = "4081.2.0";
+  auto with_args = run({(dir / "entrypoint.sh").string(), "generate"}, env);
+  BOOST_TEST(with_args.exit_code == 0, with_args.err);
+  BOOST_TEST(read_file(tmp.path() / "out/ignition/cp-1.ign").find("kubernetes-v1.32.1-x86-64.raw") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

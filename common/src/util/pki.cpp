@@ -24,7 +24,7 @@ using Bio = std::unique_ptr<BIO, Deleter<BIO_free>>;
 std::string bio_text(BIO* bio) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<std::size_t>(len));
+  return {data, static_cast<std::size_t>(len)};
 }
 
 Pkey read_key(const Secret& pem) {

@@ -61,7 +61,7 @@ struct Converter {
         auto obj = nlohmann::json::object();
         for (auto it = n.begin(); it != n.end(); ++it) {
           auto key = it->first.as<std::string>("");
-          auto v = (*this)(it->second, path + "." + key);
+          auto v = (*this)(it->second, std::string(path).append(".").append(key));
           if (!v) return v;
           obj[key] = std::move(*v);
         }
@@ -240,10 +240,10 @@ void drop_cni(nlohmann::json& ign) {
 std::string cni_pod_subnet_sed(Cni cni, const std::string& pod_subnet) {
   switch (cni) {
     case Cni::flannel:  // net-conf.json: "Network": "10.244.0.0/16"
-      return "s#\"Network\": \"10.244.0.0/16\"#\"Network\": \"" + pod_subnet + "\"#";
+      return R"(s#"Network": "10.244.0.0/16"#"Network": ")" + pod_subnet + R"("#)";
     case Cni::calico:  // calico-node's commented CALICO_IPV4POOL_CIDR, uncommented
-      return "s|# - name: CALICO_IPV4POOL_CIDR|- name: CALICO_IPV4POOL_CIDR|;s|#   value: \"192.168.0.0/16\"|  value: \"" +
-             pod_subnet + "\"|";
+      return R"(s|# - name: CALICO_IPV4POOL_CIDR|- name: CALICO_IPV4POOL_CIDR|;s|#   value: "192.168.0.0/16"|  value: ")" +
+             pod_subnet + R"("|)";
     case Cni::none:
       break;
   }

@@ -5,13 +5,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -19,8 +19,6 @@
 #include <sstream>
 #include <thread>
 #include <utility>
-
-extern char** environ;
 
 namespace nodeboot::plugin::cluster {
 namespace fs = std::filesystem;

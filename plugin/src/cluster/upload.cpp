@@ -72,7 +72,7 @@ std::string check_kubeconfig_body(std::string_view body) {
 }
 
 Result<void> run_upload_server(const UploadServerOptions& o, const std::function<void(int)>& on_listening,
-                               std::stop_token stop) {
+                               const std::stop_token& stop) {
   const auto files = UploadFiles::in(fs::absolute(o.dir));
   auto log = [&](const std::string& line) {
     if (o.log) *o.log << "upload: " << line << '\n' << std::flush;

@@ -354,7 +354,7 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
     if (flatcar.value != "current" && (std::sscanf(flatcar.value.c_str(), "%u.%u.%u%c", &a, &b, &c, &tail) != 3 ||
                                        flatcar.value.find_first_not_of("0123456789.") != std::string::npos))
       out.error(flatcar.mark, "cluster.flatcar_version", "\"" + flatcar.value + "\" is not a Flatcar release",
-                "write BUILD.BRANCH.PATCH, quoted, e.g. \"3975.2.2\", or \"current\"");
+                R"(write BUILD.BRANCH.PATCH, quoted, e.g. "3975.2.2", or "current")");
     cfg.flatcar_version = flatcar.value;
   }
   auto channel = cl.scalar("flatcar_channel", false, "stable");

@@ -133,7 +133,7 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
   std::stop_source stop;
   std::mutex m;
   std::condition_variable_any cv;
-  std::jthread timer([&](std::stop_token own) {
+  std::jthread timer([&](const std::stop_token& own) {
     std::unique_lock lock(m);
     if (!cv.wait_until(lock, own, deadline, [] { return false; }) && !own.stop_requested()) stop.request_stop();
   });

@@ -43,7 +43,7 @@ class FakeCluster final : public wh::ClusterView {
   std::string taint_key() const override { return "maroonedpods.io"; }
   bool node_agent_namespace(std::string_view ns) const override { return ns == "kube-system"; }
   bool dedicated_node(std::string_view name) const override { return dedicated.contains(name); }
-  nodeboot::Result<bool> bootstrap_secret_exists(std::string_view) override { return secret; }
+  nodeboot::Result<bool> bootstrap_secret_exists(std::string_view /*node*/) override { return secret; }
   bool synced() const override { return true; }
 };
 

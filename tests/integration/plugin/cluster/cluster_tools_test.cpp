@@ -44,7 +44,7 @@ nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
 json without_empty_objects(const json& j) {
   if (j.is_object()) {
     json out = json::object();
-    for (auto& [k, v] : j.items()) {
+    for (const auto& [k, v] : j.items()) {
       auto c = without_empty_objects(v);
       if (!(c.is_object() && c.empty())) out[k] = c;
     }
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
     std::replace(hyphen.begin(), hyphen.end(), ':', '-');  // iPXE sends ${mac:hexhyp}
     BOOST_TEST_CONTEXT("node " << name) {
       auto profile = g.file("profiles/install-" + name + ".json");
-      auto script = curl(base + "/ipxe?mac=" + hyphen);
+      auto script = curl(std::string(base).append("/ipxe?mac=").append(hyphen));
       std::string kernel_line = "kernel " + profile["boot"]["kernel"].get<std::string>();
       for (const auto& a : profile["boot"]["args"]) kernel_line += " " + a.get<std::string>();
       BOOST_TEST(script.find(kernel_line + "\n") != std::string::npos, script);
@@ -143,9 +143,9 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
       BOOST_TEST(kernel_line.find("flatcar.first_boot=yes") != std::string::npos);
       BOOST_TEST(kernel_line.find("flatcar.config.url=http://192.168.1.10:8080/ignition?") != std::string::npos);
 
-      auto installed = json::parse(curl(base + "/ignition?mac=" + mac + "&os=installed"));
+      auto installed = json::parse(curl(std::string(base).append("/ignition?mac=").append(mac).append("&os=installed")));
       BOOST_TEST(without_empty_objects(installed) == g.file("ignition/" + name + ".ign"));
-      auto install = json::parse(curl(base + "/ignition?mac=" + hyphen));
+      auto install = json::parse(curl(std::string(base).append("/ignition?mac=").append(hyphen)));
       BOOST_TEST(without_empty_objects(install) == g.file("ignition/install-" + name + ".ign"));
       BOOST_TEST(install.dump() != installed.dump());
     }

@@ -109,7 +109,7 @@ void validate_all(const fs::path& out) {
 struct Serving {
   fs::path dir;
   int upload_port = free_loopback_port();
-  explicit Serving(const fs::path& d) : dir(d) {
+  explicit Serving(fs::path d) : dir(std::move(d)) {
     auto s = plugin({"cluster", "serve", "-o", dir.string(), "--no-dnsmasq", "--matchbox", (tools_dir() / "matchbox").string(),
                      "--matchbox-address", "127.0.0.1:" + std::to_string(free_loopback_port()), "--upload-address",
                      "127.0.0.1:" + std::to_string(upload_port)});
@@ -215,7 +215,7 @@ BOOST_AUTO_TEST_CASE(the_endpoint_takes_the_right_token_once_and_refuses_the_res
   BOOST_TEST(read_file(auth) == "Authorization: Bearer " + g.token + "\n");
   const auto wrong = node.write("wrong-auth", "Authorization: Bearer " + std::string(64, '0') + "\n");
   const auto admin = node.write("admin.conf", admin_conf);
-  const auto big = node.write("big.conf", admin_conf + "# " + std::string(70 * 1024, 'x') + "\n");
+  const auto big = node.write("big.conf", admin_conf + "# " + std::string(std::size_t{70} * 1024, 'x') + "\n");
   const auto junk = node.write("junk.conf", "kind: Pod\n");
   Serving s(g.out);
   const auto received = g.out / "admin.conf";

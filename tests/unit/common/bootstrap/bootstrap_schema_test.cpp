@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
@@ -54,9 +56,7 @@ bs::Problems problems_of(const bs::SecretData& d) {
 }
 
 bool has(const bs::Problems& ps, const std::string& key, const std::string& fragment) {
-  for (const auto& p : ps)
-    if (p.key == key && p.message.find(fragment) != std::string::npos) return true;
-  return false;
+  return std::ranges::any_of(ps, [&](const auto& p) { return p.key == key && p.message.find(fragment) != std::string::npos; });
 }
 
 // Boost evaluates a REQUIRE_MESSAGE message even when the check passes.

@@ -43,7 +43,7 @@ const Broken broken[] = {
     {"pod subnet overlaps node network", "10.244.0.0/16", "192.168.0.0/16", 5, 15, "overlaps the node network"},
     {"ssh key type", "ssh-ed25519 AAAAC3", "ssh-dss AAAAC3", 7, 23, "unknown key type \"ssh-dss\""},
     {"ssh key base64", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL0!Y", 7, 23, "not valid base64"},
-    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23, "is a \"ssh-ed25519\" key but the line says \"ssh-rsa\""},
+    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23, R"(is a "ssh-ed25519" key but the line says "ssh-rsa")"},
     {"ssh key is private", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y/eNyFBaGLq2wMLkA3XpwOD6OAqYL1aDofyVL test@nodeboot",
      "\"-----BEGIN OPENSSH PRIVATE KEY-----\"", 7, 23, "private key"},
     {"kubeadm token format", "control_plane_vip", "  kubeadm_token: ABCDEF.0123456789abcdef\ncontrol_plane_vip", 8, 18,

@@ -32,7 +32,7 @@ struct UploadFiles {
 
 // admin.conf is about 5.5 KiB (three inline certificates and a key); 64 KiB leaves room
 // for a kubeconfig with more contexts and refuses anything that is not one.
-inline constexpr std::size_t upload_max_body = 64 * 1024;
+inline constexpr std::size_t upload_max_body = std::size_t{64} * 1024;
 inline constexpr std::string_view upload_path = "/v1/kubeconfig";
 
 // One request's verdict, decided without I/O (unit-tested).
@@ -71,6 +71,6 @@ struct UploadServerOptions {
 // Serves until `stop`; `on_listening(port)` once bound. Refuses to start without a token
 // file (nothing to receive) or the certificate `generate` made.
 Result<void> run_upload_server(const UploadServerOptions& options, const std::function<void(int)>& on_listening,
-                               std::stop_token stop);
+                               const std::stop_token& stop);
 
 }  // namespace nodeboot::plugin::cluster

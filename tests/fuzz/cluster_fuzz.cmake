@@ -8,5 +8,6 @@ set_target_properties(cluster_config_fuzz PROPERTIES RUNTIME_OUTPUT_DIRECTORY "$
 add_test(NAME fuzz/cluster_config COMMAND cluster_config_fuzz 5000 1
   "${PROJECT_SOURCE_DIR}/tests/support/data/cluster.yaml"
   "${PROJECT_SOURCE_DIR}/tests/fuzz/cluster_corpus/flow.yaml"
-  "${PROJECT_SOURCE_DIR}/tests/fuzz/cluster_corpus/ignition.yaml")
+  "${PROJECT_SOURCE_DIR}/tests/fuzz/cluster_corpus/ignition.yaml"
+  "${PROJECT_SOURCE_DIR}/tests/fuzz/cluster_corpus/issue19.yaml")
 set_tests_properties(fuzz/cluster_config PROPERTIES LABELS "unit;fuzz" TIMEOUT 600)

@@ -72,11 +72,9 @@ bool hosts_match(const std::string& cert_pem, const CertPolicy& policy) {
   auto bio = std::unique_ptr<BIO, decltype(&BIO_free)>(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), &BIO_free);
   auto cert = std::unique_ptr<X509, decltype(&X509_free)>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
   if (!cert) return false;
-  for (const auto& h : policy.hosts) {
-    const int ok = is_ip(h) ? X509_check_ip_asc(cert.get(), h.c_str(), 0) : X509_check_host(cert.get(), h.c_str(), h.size(), 0, nullptr);
-    if (ok != 1) return false;
-  }
-  return true;
+  return std::ranges::all_of(policy.hosts, [&](const std::string& h) {
+    return (is_ip(h) ? X509_check_ip_asc(cert.get(), h.c_str(), 0) : X509_check_host(cert.get(), h.c_str(), h.size(), 0, nullptr)) == 1;
+  });
 }
 
 }  // namespace
@@ -176,12 +174,9 @@ Result<CertMaterial> SelfManagedCerts::ensure_secret() {
   // re-read and adopt what it stored.
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto secret = client_.get(kube::resources::secrets, options_.namespace_, options_.secret_name);
+    if (!secret && !kube::is_not_found(secret.error())) return std::unexpected(secret.error());
     std::optional<CertMaterial> stored;
-    if (secret) {
-      stored = material_of(*secret);
-    } else if (!kube::is_not_found(secret.error())) {
-      return std::unexpected(secret.error());
-    }
+    if (secret) stored = material_of(*secret);
     auto plan = plan_certificates(stored, options_.policy, Clock::now());
     if (!plan) return std::unexpected(plan.error());
     if (!plan->changed) return std::move(plan->material);

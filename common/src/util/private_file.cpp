@@ -33,4 +33,20 @@ Result<void> write_private_file(const std::filesystem::path& path, std::string_v
   return {};
 }
 
+Result<void> replace_private_file(const std::filesystem::path& path, std::string_view content) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return fail(ErrorKind::io, "cannot create " + path.parent_path().string() + ": " + ec.message());
+  auto tmp = path;
+  tmp += ".tmp";
+  if (auto w = write_private_file(tmp, content); !w) return w;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    auto e = fail(ErrorKind::io, "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    std::filesystem::remove(tmp, ec);
+    return e;
+  }
+  return {};
+}
+
 }  // namespace nodeboot

@@ -1,6 +1,5 @@
 #include "nodeboot/plugin/cluster/generate.hpp"
 
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -12,7 +11,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "nodeboot/plugin/cluster/pins.hpp"
+#include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/pki.hpp"
+#include "nodeboot/util/private_file.hpp"
+#include "nodeboot/util/random.hpp"
 
 namespace nodeboot::plugin::cluster {
 namespace fs = std::filesystem;
@@ -57,7 +61,7 @@ struct Converter {
         auto obj = nlohmann::json::object();
         for (auto it = n.begin(); it != n.end(); ++it) {
           auto key = it->first.as<std::string>("");
-          auto v = (*this)(it->second, path + "." + key);
+          auto v = (*this)(it->second, std::string(path).append(".").append(key));
           if (!v) return v;
           obj[key] = std::move(*v);
         }
@@ -81,25 +85,6 @@ Result<std::string> read_text(const fs::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// The secret files (anything holding the token) and the rest alike: owner-only.
-Result<void> write_private(const fs::path& p, std::string_view content) {
-  std::error_code ec;
-  fs::create_directories(p.parent_path(), ec);
-  if (ec) return fail(ErrorKind::io, "cannot create " + p.parent_path().string() + ": " + ec.message());
-  auto tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return fail(ErrorKind::io, "cannot write " + tmp.string() + ": " + std::strerror(errno));
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
-    out << content;
-    if (!out.flush()) return fail(ErrorKind::io, "cannot write " + tmp.string() + ": " + std::strerror(errno));
-  }
-  fs::rename(tmp, p, ec);
-  if (ec) return fail(ErrorKind::io, "cannot rename " + tmp.string() + ": " + ec.message());
-  return {};
 }
 
 std::string netmask_text(const Cidr& c) { return format_ipv4(c.mask()); }
@@ -145,17 +130,6 @@ Result<nlohmann::json> render_json_template(std::string_view text, const Variabl
 
 namespace {
 
-// The kernel's CSPRNG; getrandom(2) blocks only before the pool is first seeded.
-void random_bytes(unsigned char* buf, std::size_t size) {
-  while (size > 0) {
-    auto n = ::getrandom(buf, size, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
-    buf += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
 bool is_certificate_key(std::string_view s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
@@ -197,7 +171,7 @@ Secret generate_kubeadm_token() {
       continue;
     }
     if (used == sizeof buf) {
-      random_bytes(buf, sizeof buf);
+      random_bytes(buf);
       used = 0;
     }
     unsigned char b = buf[used++];
@@ -207,16 +181,73 @@ Secret generate_kubeadm_token() {
   return Secret(std::move(token));
 }
 
-Secret generate_certificate_key() {
-  unsigned char buf[32];  // kubeadm's certificate key: AES-256, 32 bytes as 64 hex digits
-  random_bytes(buf, sizeof buf);
-  std::string hex;
-  for (unsigned char b : buf) {
-    hex.push_back("0123456789abcdef"[b >> 4]);
-    hex.push_back("0123456789abcdef"[b & 15]);
+// kubeadm's certificate key: AES-256, 32 bytes as 64 hex digits.
+Secret generate_certificate_key() { return Secret(random_hex(32)); }
+
+// 32 bytes (256 bits) as 64 hex digits: the upload endpoint's single-use bearer token.
+Secret generate_upload_token() { return Secret(random_hex(32)); }
+
+namespace {
+
+bool is_upload_token(std::string_view s) { return is_certificate_key(s); }  // 64 hex digits as well
+
+// The endpoint's certificate: reused while ca.crt, tls.crt and tls.key exist (installed
+// first controllers carry the CA), else a new CA signs a new serving certificate for the
+// bootstrap IP (and loopback, for a local client). The CA's key is never written: nothing
+// else can be signed with it.
+Result<std::optional<KeyPair>> upload_certificate(const UploadFiles& f, const std::string& bootstrap_ip,
+                                                  std::string& ca_pem) {
+  if (fs::exists(f.ca()) && fs::exists(f.cert()) && fs::exists(f.key())) {
+    auto ca = read_text(f.ca());
+    if (!ca) return std::unexpected(ca.error());
+    ca_pem = std::move(*ca);
+    return std::optional<KeyPair>{};
   }
-  std::memset(buf, 0, sizeof buf);
-  return Secret(std::move(hex));
+  const auto now = std::chrono::system_clock::now();
+  // A bootstrap takes hours; a year covers a rerun months later without new Ignition.
+  const auto until = now + std::chrono::hours(24 * 365);
+  CertificateRequest ca_req{"nodeboot bootstrap upload CA", {}, {}, true, now - std::chrono::minutes(5), until};
+  auto ca = issue_certificate(ca_req, nullptr);
+  if (!ca) return std::unexpected(ca.error());
+  CertificateRequest leaf{"nodeboot bootstrap upload", {"localhost"}, {bootstrap_ip, "127.0.0.1"}, false,
+                          now - std::chrono::minutes(5), until};
+  auto cert = issue_certificate(leaf, &*ca);
+  if (!cert) return std::unexpected(cert.error());
+  ca_pem = ca->cert_pem;
+  return std::optional<KeyPair>{std::move(*cert)};
+}
+
+// For `cluster.cni: none` the first controller's CNI file and unit go, whatever a
+// (possibly user-supplied) template holds.
+void drop_cni(nlohmann::json& ign) {
+  auto erase_if = [](nlohmann::json& list, const char* key, auto pred) {
+    if (!list.is_array()) return;
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& e : list)
+      if (!pred(e.value(key, std::string()))) kept.push_back(std::move(e));
+    list = std::move(kept);
+  };
+  if (ign.contains("storage") && ign["storage"].contains("files"))
+    erase_if(ign["storage"]["files"], "path", [](const std::string& p) { return p.starts_with("/opt/nodeboot/cni/"); });
+  if (ign.contains("systemd") && ign["systemd"].contains("units"))
+    erase_if(ign["systemd"]["units"], "name", [](const std::string& n) { return n == "nodeboot-cni.service"; });
+}
+
+// The sed expression that writes pod_subnet into the CNI's manifest (checked by the apply
+// script: it refuses a result without the subnet).
+}  // namespace
+
+std::string cni_pod_subnet_sed(Cni cni, const std::string& pod_subnet) {
+  switch (cni) {
+    case Cni::flannel:  // net-conf.json: "Network": "10.244.0.0/16"
+      return R"(s#"Network": "10.244.0.0/16"#"Network": ")" + pod_subnet + R"("#)";
+    case Cni::calico:  // calico-node's commented CALICO_IPV4POOL_CIDR, uncommented
+      return R"(s|# - name: CALICO_IPV4POOL_CIDR|- name: CALICO_IPV4POOL_CIDR|;s|#   value: "192.168.0.0/16"|  value: ")" +
+             pod_subnet + R"("|)";
+    case Cni::none:
+      break;
+  }
+  return "";
 }
 
 Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptions& options) {
@@ -229,6 +260,13 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
   auto cert_key = persistent_secret(Secret(), out_dir / "certificate-key", is_certificate_key, generate_certificate_key,
                                     report.certificate_key);
   if (!cert_key) return std::unexpected(cert_key.error());
+  const auto upload = UploadFiles::in(out_dir);
+  auto upload_token = persistent_secret(Secret(), upload.token(), is_upload_token, generate_upload_token, report.upload_token);
+  if (!upload_token) return std::unexpected(upload_token.error());
+  std::string upload_ca;
+  auto upload_cert = upload_certificate(upload, config.bootstrap_ip, upload_ca);
+  if (!upload_cert) return std::unexpected(upload_cert.error());
+  const PinnedManifest& cni = config.cni == Cni::calico ? calico_manifest : flannel_manifest;
 
   auto load = [&](const std::string& name) -> Result<std::pair<std::string, std::string>> {
     if (options.templates_dir) {
@@ -244,7 +282,7 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
 
   auto net = *parse_cidr_loose(config.node_network);
   Variables vars;
-  vars.secrets = {{"KUBEADM_TOKEN", &*token}, {"CERTIFICATE_KEY", &*cert_key}};
+  vars.secrets = {{"KUBEADM_TOKEN", &*token}, {"CERTIFICATE_KEY", &*cert_key}, {"UPLOAD_TOKEN", &*upload_token}};
   vars.values = {
       {"BOOTSTRAP_IP", config.bootstrap_ip},
       {"CLUSTER_NAME", config.name},
@@ -260,6 +298,15 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
       {"NODE_NETWORK_ADDRESS", format_ipv4(net.base)},
       {"NODE_NETMASK", netmask_text(net)},
       {"TFTP_ROOT", (out_dir / "tftp").string()},
+      {"VIP_INTERFACE", config.vip_interface},
+      {"KUBE_VIP_IMAGE", config.kube_vip_image},
+      {"CNI_NAME", std::string(cni_name(config.cni))},
+      {"CNI_VERSION", std::string(cni.version)},
+      {"CNI_URL", std::string(cni.url)},
+      {"CNI_SHA256", std::string(cni.sha256)},
+      {"CNI_POD_SUBNET_SED", cni_pod_subnet_sed(config.cni, config.pod_subnet)},
+      {"UPLOAD_URL", "https://" + config.bootstrap_ip + ":" + std::to_string(upload_port) + std::string(upload_path)},
+      {"UPLOAD_CA", upload_ca},
   };
 
   std::vector<std::pair<fs::path, std::string>> files;  // rendered in memory first
@@ -274,6 +321,7 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
     vars.values["NODE_IP"] = node.ip;
     vars.values["NODE_MAC"] = node.mac;
     vars.values["NODE_ROLE"] = node.role;
+    vars.values["INSTALL_DISK"] = node.install_disk;
     const std::string role_tmpl = node.name == bootstrap_node ? "bootstrap" : node.role;
     const std::string install_id = "install-" + node.name;
 
@@ -285,6 +333,7 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
     auto node_group = render("groups/node.json.tmpl", false);
     for (auto* r : {&install_ign, &node_ign, &install_profile, &node_profile, &install_group, &node_group})
       if (!*r) return std::unexpected(r->error());
+    if (config.cni == Cni::none) drop_cni(*node_ign);
 
     // Ids and links are the generator's, whatever a template says: Matchbox needs group id
     // == file name, and each group must reach its own profile and Ignition.
@@ -306,15 +355,22 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
     files.emplace_back(fs::path("groups") / (install_id + ".json"), install_group->dump(2) + "\n");
     files.emplace_back(fs::path("groups") / (node.name + ".json"), node_group->dump(2) + "\n");
   }
-  for (const auto* k : {"NODE_NAME", "NODE_IP", "NODE_MAC", "NODE_ROLE"}) vars.values.erase(k);
+  for (const auto* k : {"NODE_NAME", "NODE_IP", "NODE_MAC", "NODE_ROLE", "INSTALL_DISK"}) vars.values.erase(k);
   auto conf = load("dnsmasq.conf.tmpl");
   if (!conf) return std::unexpected(conf.error());
   files.emplace_back("dnsmasq.conf", substitute(conf->first, vars));
   if (report.token == SecretOrigin::generated) files.emplace_back("kubeadm-token", token->reveal() + "\n");
   if (report.certificate_key == SecretOrigin::generated) files.emplace_back("certificate-key", cert_key->reveal() + "\n");
+  if (report.upload_token == SecretOrigin::generated) files.emplace_back("upload/token", upload_token->reveal() + "\n");
+  if (*upload_cert) {
+    files.emplace_back("upload/ca.crt", upload_ca);
+    files.emplace_back("upload/tls.crt", (*upload_cert)->cert_pem);
+    files.emplace_back("upload/tls.key", (*upload_cert)->key_pem.reveal());
+  }
 
   for (const auto& [rel, content] : files) {
-    auto w = write_private(out_dir / rel, content);
+    // The secret files (anything holding a token or key) and the rest alike: owner-only.
+    auto w = replace_private_file(out_dir / rel, content);
     if (!w) return std::unexpected(w.error());
     report.files.push_back(rel);
   }

@@ -1,15 +1,17 @@
 #include "nodeboot/plugin/cluster/services.hpp"
 
+#include "nodeboot/util/private_file.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -17,8 +19,6 @@
 #include <sstream>
 #include <thread>
 #include <utility>
-
-extern char** environ;
 
 namespace nodeboot::plugin::cluster {
 namespace fs = std::filesystem;
@@ -97,6 +97,27 @@ std::string log_tail(const fs::path& log) {
   return " (log: " + (prev.empty() ? "" : prev + " / ") + last + ")";
 }
 
+// This process's PID namespace, as /proc names it ("pid:[4026531836]").
+std::string pid_namespace() {
+  std::error_code ec;
+  auto target = fs::read_symlink("/proc/self/ns/pid", ec);
+  return ec ? std::string() : target.string();
+}
+
+std::string read_line(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// What each service's command line holds, checked before a pid is signalled (pids are reused).
+struct Service {
+  const char* name;
+  const char* marker;
+};
+constexpr Service services[] = {{"dnsmasq", "dnsmasq"}, {"upload", "upload-server"}, {"matchbox", "matchbox"}};
+
 void stop_pid(int pid) {
   ::kill(pid, SIGTERM);
   for (auto waited = 0ms; waited < 5s && still_running(pid); waited += 50ms) std::this_thread::sleep_for(50ms);
@@ -136,11 +157,10 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
     missing += "dnsmasq (\"" + options.dnsmasq_program + "\") is not installed or not on PATH: apt-get install dnsmasq-base; ";
   if (!missing.empty()) return fail(ErrorKind::invalid_input, missing.substr(0, missing.size() - 2));
 
-  for (const auto* name : {"matchbox", "dnsmasq"})
-    if (auto pidfile = dir / "run" / (std::string(name) + ".pid"); fs::exists(pidfile)) {
-      std::ifstream in(pidfile);
-      int pid = 0;
-      in >> pid;
+  for (const auto& svc : services)
+    if (auto pidfile = dir / "run" / (std::string(svc.name) + ".pid"); fs::exists(pidfile)) {
+      const int pid = std::atoi(read_line(pidfile).c_str());
+      const std::string name = svc.name;
       if (alive(pid))
         return fail(ErrorKind::conflict, std::string(name) + " already runs for " + dir.string() + " (pid " +
                                              std::to_string(pid) + "); run `kubectl nodeboot cluster teardown` first");
@@ -148,10 +168,15 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
 
   std::error_code ec;
   fs::create_directories(dir / "run", ec);
+  fs::remove(dir / "run" / "stop-request", ec);
   fs::create_directories(dir / "logs", ec);
   fs::create_directories(dir / "assets", ec);  // Matchbox serves /assets from here (optional local kernels)
   if (ec) return fail(ErrorKind::io, "cannot create " + (dir / "run").string() + ": " + ec.message());
 
+  {
+    std::ofstream ns(dir / "run" / "pidns", std::ios::trunc);
+    ns << pid_namespace() << '\n';
+  }
   std::vector<Started> started;
   auto record = [&](const std::string& name, int pid, const fs::path& log) -> Result<void> {
     std::ofstream out(dir / "run" / (name + ".pid"), std::ios::trunc);
@@ -167,15 +192,26 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
     }
   };
 
+  // Started and recorded, or nothing of this serve left running.
+  auto start = [&](const std::string& name, const std::vector<std::string>& argv) -> Result<int> {
+    auto log = dir / "logs" / (name + ".log");
+    auto pid = spawn_detached(argv, log);
+    if (!pid) {
+      undo();
+      return pid;
+    }
+    if (auto r = record(name, *pid, log); !r) {
+      ::kill(*pid, SIGKILL);
+      undo();
+      return std::unexpected(r.error());
+    }
+    return pid;
+  };
+
   auto mlog = dir / "logs" / "matchbox.log";
-  auto mpid = spawn_detached({matchbox.string(), "-address", options.matchbox_address, "-data-path", dir.string(),
-                              "-assets-path", (dir / "assets").string(), "-log-level", "info"},
-                             mlog);
+  auto mpid = start("matchbox", {matchbox.string(), "-address", options.matchbox_address, "-data-path", dir.string(),
+                                 "-assets-path", (dir / "assets").string(), "-log-level", "info"});
   if (!mpid) return std::unexpected(mpid.error());
-  if (auto r = record("matchbox", *mpid, mlog); !r) {
-    undo();
-    return std::unexpected(r.error());
-  }
   // Matchbox reads the data directory per request; listening means ready. 10 s covers a
   // cold start on a loaded machine; it usually takes a few milliseconds.
   bool up = false;
@@ -190,19 +226,29 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
                                    "; see " + mlog.string());
   }
 
+  if (options.with_upload) {
+    std::error_code self_ec;
+    const auto self = fs::read_symlink("/proc/self/exe", self_ec);
+    auto ulog = dir / "logs" / "upload.log";
+    auto upid = start("upload", {self.string(), "cluster", "upload-server", "-o", dir.string(), "--address", options.upload_address});
+    if (!upid) return std::unexpected(upid.error());
+    bool listening = false;
+    for (auto waited = 0ms; waited < 10s && !listening && still_running(*upid); waited += 50ms) {
+      listening = tcp_answers(options.upload_address);
+      if (!listening) std::this_thread::sleep_for(50ms);
+    }
+    if (!listening) {
+      undo();
+      return fail(ErrorKind::io, "the kubeconfig upload endpoint did not start listening on " + options.upload_address +
+                                     log_tail(ulog) + "; see " + ulog.string());
+    }
+  }
+
   if (options.with_dnsmasq) {
     auto dlog = dir / "logs" / "dnsmasq.log";
-    auto dpid = spawn_detached({dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
-                                "--log-facility=-"},
-                               dlog);
-    if (!dpid) {
-      undo();
-      return std::unexpected(dpid.error());
-    }
-    if (auto r = record("dnsmasq", *dpid, dlog); !r) {
-      undo();
-      return std::unexpected(r.error());
-    }
+    auto dpid = start("dnsmasq", {dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
+                                  "--log-facility=-"});
+    if (!dpid) return std::unexpected(dpid.error());
     // dnsmasq exits at once on a bad config or a port it cannot bind (67 and 69 need
     // root or CAP_NET_BIND_SERVICE); one second is ample for that to show.
     for (auto waited = 0ms; waited < 1s && still_running(*dpid); waited += 50ms) std::this_thread::sleep_for(50ms);
@@ -215,24 +261,48 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
   return started;
 }
 
+bool stop_requested(const fs::path& dir) { return fs::exists(fs::absolute(dir) / "run" / "stop-request"); }
+
 Result<std::vector<std::string>> teardown(const fs::path& dir_in) {
   const fs::path dir = fs::absolute(dir_in);
+  const fs::path run = dir / "run";
   std::vector<std::string> stopped;
-  for (const auto* name : {"dnsmasq", "matchbox"}) {
-    auto pidfile = dir / "run" / (std::string(name) + ".pid");
-    if (!fs::exists(pidfile)) continue;
-    std::ifstream in(pidfile);
-    int pid = 0;
-    in >> pid;
-    // Only a process still running our program: the pid may have been reused since.
-    if (alive(pid) && cmdline_of(pid).find(name) != std::string::npos) {
-      stop_pid(pid);
-      if (alive(pid)) return fail(ErrorKind::io, std::string("cannot stop ") + name + " (pid " + std::to_string(pid) + ")");
-      stopped.emplace_back(name);
+  std::error_code ec;
+  const auto recorded = read_line(run / "pidns");
+  auto running = [&] {
+    std::vector<std::string> names;
+    for (const auto& s : services)
+      if (fs::exists(run / (std::string(s.name) + ".pid"))) names.emplace_back(s.name);
+    return names;
+  };
+  if (!recorded.empty() && recorded != pid_namespace() && !running().empty()) {
+    // Another container's services: ask its supervisor, which removes the pid files as it stops them.
+    const auto before = running();
+    if (auto w = replace_private_file(run / "stop-request", "teardown\n"); !w) return std::unexpected(w.error());
+    // The supervisor polls every 200 ms and gives each service 5 s before SIGKILL.
+    for (auto waited = 0ms; waited < 20s && !running().empty(); waited += 100ms) std::this_thread::sleep_for(100ms);
+    if (!running().empty()) {
+      fs::remove(run / "stop-request", ec);
+      return fail(ErrorKind::io, "the services in " + dir.string() + " run in another container (PID namespace " + recorded +
+                                     ") and nothing there took the stop request: stop that container (docker stop), "
+                                     "or run `serve` there with --foreground so teardown can reach it");
     }
-    std::error_code ec;
+    fs::remove(run / "stop-request", ec);
+    return before;
+  }
+  for (const auto& s : services) {
+    auto pidfile = run / (std::string(s.name) + ".pid");
+    if (!fs::exists(pidfile)) continue;
+    int pid = std::atoi(read_line(pidfile).c_str());
+    // Only a process still running our program: the pid may have been reused since.
+    if (alive(pid) && cmdline_of(pid).find(s.marker) != std::string::npos) {
+      stop_pid(pid);
+      if (alive(pid)) return fail(ErrorKind::io, std::string("cannot stop ") + s.name + " (pid " + std::to_string(pid) + ")");
+      stopped.emplace_back(s.name);
+    }
     fs::remove(pidfile, ec);
   }
+  fs::remove(run / "stop-request", ec);
   return stopped;
 }
 

@@ -26,7 +26,7 @@ storage:
           #!/bin/bash
           set -euxo pipefail
           curl --retry 10 --fail -o /tmp/installed.ign "${MATCHBOX_URL}/ignition?mac=${NODE_MAC}&os=installed"
-          flatcar-install -d /dev/sda -C ${FLATCAR_CHANNEL} -V ${FLATCAR_VERSION} -i /tmp/installed.ign
+          flatcar-install -d ${INSTALL_DISK} -C ${FLATCAR_CHANNEL} -V ${FLATCAR_VERSION} -i /tmp/installed.ign
           udevadm settle
           systemctl reboot
 systemd:
@@ -72,7 +72,7 @@ systemd:
   "      contents:\n"                                                                                       \
   "        source: https://github.com/flatcar/sysext-bakery/releases/download/kubernetes-v${K8S_VERSION}/kubernetes-v${K8S_VERSION}-x86-64.raw\n"
 
-#define NODEBOOT_IGNITION_UNITS(description, command)                     \
+#define NODEBOOT_IGNITION_UNITS(description, command, more_units)         \
   "systemd:\n"                                                            \
   "  units:\n"                                                            \
   "    - name: containerd.service\n"                                      \
@@ -91,7 +91,57 @@ systemd:
   "        RemainAfterExit=yes\n"                                         \
   "        ExecStart=" command "\n"                                       \
   "        [Install]\n"                                                   \
-  "        WantedBy=multi-user.target\n"
+  "        WantedBy=multi-user.target\n" more_units
+
+// kube-vip holds ${CONTROL_PLANE_VIP} for the controllers: a static pod in ARP mode with
+// leader election (the Lease plndr-cp-lock in kube-system), the shape `kube-vip manifest
+// pod --arp --controlplane --leaderElection` prints. It sits in the manifests folder
+// before kubeadm runs, so the VIP answers as soon as this node's API server does; kubeadm's
+// check that the folder is empty is skipped for this one file (ignorePreflightErrors
+// below). On the first controller it reads super-admin.conf: kube-vip's documented
+// workaround for Kubernetes 1.29+, whose admin.conf holds no rights until kubeadm init has
+// bound them; nodeboot-post-init switches it back to admin.conf after init.
+#define NODEBOOT_KUBE_VIP(kubeconfig)                                         \
+  "    - path: /etc/kubernetes/manifests/kube-vip.yaml\n"                     \
+  "      mode: 0644\n"                                                        \
+  "      contents:\n"                                                         \
+  "        inline: |\n"                                                       \
+  "          apiVersion: v1\n"                                                \
+  "          kind: Pod\n"                                                     \
+  "          metadata:\n"                                                     \
+  "            name: kube-vip\n"                                              \
+  "            namespace: kube-system\n"                                      \
+  "          spec:\n"                                                         \
+  "            hostNetwork: true\n"                                           \
+  "            hostAliases:\n"                                                \
+  "              - ip: 127.0.0.1\n"                                           \
+  "                hostnames: [kubernetes]\n"                                 \
+  "            containers:\n"                                                 \
+  "              - name: kube-vip\n"                                          \
+  "                image: ${KUBE_VIP_IMAGE}\n"                                \
+  "                imagePullPolicy: IfNotPresent\n"                           \
+  "                args: [manager]\n"                                         \
+  "                env:\n"                                                    \
+  "                  - {name: address, value: \"${CONTROL_PLANE_VIP}\"}\n"    \
+  "                  - {name: port, value: \"6443\"}\n"                       \
+  "                  - {name: vip_interface, value: \"${VIP_INTERFACE}\"}\n"  \
+  "                  - {name: vip_cidr, value: \"32\"}\n"                     \
+  "                  - {name: vip_arp, value: \"true\"}\n"                    \
+  "                  - {name: cp_enable, value: \"true\"}\n"                  \
+  "                  - {name: cp_namespace, value: kube-system}\n"            \
+  "                  - {name: vip_leaderelection, value: \"true\"}\n"         \
+  "                  - {name: vip_leasename, value: plndr-cp-lock}\n"         \
+  "                  - {name: vip_leaseduration, value: \"5\"}\n"             \
+  "                  - {name: vip_renewdeadline, value: \"3\"}\n"             \
+  "                  - {name: vip_retryperiod, value: \"1\"}\n"               \
+  "                securityContext:\n"                                        \
+  "                  capabilities:\n"                                         \
+  "                    add: [NET_ADMIN, NET_RAW]\n"                           \
+  "                volumeMounts:\n"                                           \
+  "                  - {name: kubeconfig, mountPath: /etc/kubernetes/admin.conf}\n" \
+  "            volumes:\n"                                                    \
+  "              - name: kubeconfig\n"                                        \
+  "                hostPath: {path: " kubeconfig "}\n"
 
 // The token lives in a 0600 file, never on a command line. The cluster CA is created by
 // kubeadm on the first controller, after this file is rendered, so joiners cannot pin its
@@ -113,8 +163,84 @@ systemd:
   "            kubeletExtraArgs:\n"                                           \
   "              node-ip: ${NODE_IP}\n" control_plane
 
+// A script on the first controller that runs once the API server answers at the VIP
+// through admin.conf (which also proves kube-vip holds the VIP).
+#define NODEBOOT_SCRIPT_AFTER_API_SERVER                                \
+  "          #!/bin/bash\n"                                             \
+  "          set -euo pipefail\n"                                       \
+  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"            \
+  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"
+
+// The first controller, after kubeadm init: the pod network (the manifest Ignition fetched
+// and checked against its pin, checked again here, pod_subnet written in), kube-vip back
+// on admin.conf, and admin.conf sent to the bootstrap node over HTTPS with the one-time
+// token. The token is in a header file (curl -H @file), never on a command line, and is
+// deleted once sent. `generate` drops the CNI file and unit for `cluster.cni: none`.
+#define NODEBOOT_FIRST_CONTROLLER_FILES                                                               \
+  "    - path: /opt/nodeboot/cni/manifest.yaml\n"                                                   \
+  "      mode: 0644\n"                                                                              \
+  "      contents:\n"                                                                               \
+  "        source: ${CNI_URL}\n"                                                                    \
+  "        verification:\n"                                                                         \
+  "          hash: sha256-${CNI_SHA256}\n"                                                          \
+  "    - path: /opt/nodeboot/cni/apply\n"                                                           \
+  "      mode: 0500\n"                                                                              \
+  "      contents:\n"                                                                               \
+  "        inline: |\n"                                                                             \
+  "          #!/bin/bash\n"                                                                         \
+  "          # ${CNI_NAME} ${CNI_VERSION}, pinned by sha256; pod_subnet ${POD_SUBNET}.\n"           \
+  "          set -euo pipefail\n"                                                                   \
+  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"                                        \
+  "          cd /opt/nodeboot/cni\n"                                                                \
+  "          echo '${CNI_SHA256}  manifest.yaml' | sha256sum --check --strict\n"                    \
+  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"                   \
+  "          sed -e '${CNI_POD_SUBNET_SED}' manifest.yaml > /run/nodeboot-cni.yaml\n"               \
+  "          grep -q -F '${POD_SUBNET}' /run/nodeboot-cni.yaml\n"                                   \
+  "          kubectl apply --server-side --force-conflicts -f /run/nodeboot-cni.yaml\n"             \
+  "    - path: /opt/nodeboot/post-init\n"                                                           \
+  "      mode: 0500\n"                                                                              \
+  "      contents:\n"                                                                               \
+  "        inline: |\n"                                                                             \
+  NODEBOOT_SCRIPT_AFTER_API_SERVER                                                              \
+  "          sed -i 's#path: /etc/kubernetes/super-admin.conf#path: /etc/kubernetes/admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml\n" \
+  "    - path: /etc/nodeboot/upload-ca.crt\n"                                                       \
+  "      mode: 0644\n"                                                                              \
+  "      contents:\n"                                                                               \
+  "        inline: \"${UPLOAD_CA}\"\n"                                                             \
+  "    - path: /etc/nodeboot/upload-auth\n"                                                         \
+  "      mode: 0600\n"                                                                              \
+  "      contents:\n"                                                                               \
+  "        inline: \"Authorization: Bearer ${UPLOAD_TOKEN}\\n\"\n"                                 \
+  "    - path: /opt/nodeboot/upload-kubeconfig\n"                                                   \
+  "      mode: 0500\n"                                                                              \
+  "      contents:\n"                                                                               \
+  "        inline: |\n"                                                                             \
+  NODEBOOT_SCRIPT_AFTER_API_SERVER                                                              \
+  "          curl --fail-with-body --silent --show-error --retry 60 --retry-delay 5 --retry-connrefused \\\n" \
+  "            --max-time 30 --cacert /etc/nodeboot/upload-ca.crt -H @/etc/nodeboot/upload-auth \\\n" \
+  "            -H 'Content-Type: application/yaml' --data-binary @/etc/kubernetes/admin.conf \\\n"    \
+  "            '${UPLOAD_URL}'\n"                                                                   \
+  "          rm -f /etc/nodeboot/upload-auth\n"
+
+#define NODEBOOT_AFTER_INIT_UNIT(name, description, command)  \
+  "    - name: " name "\n"                                    \
+  "      enabled: true\n"                                     \
+  "      contents: |\n"                                       \
+  "        [Unit]\n"                                          \
+  "        Description=" description "\n"                    \
+  "        Requires=kubeadm.service\n"                        \
+  "        After=kubeadm.service\n"                           \
+  "        [Service]\n"                                       \
+  "        Type=oneshot\n"                                    \
+  "        RemainAfterExit=yes\n"                             \
+  "        ExecStart=" command "\n"                           \
+  "        [Install]\n"                                       \
+  "        WantedBy=multi-user.target\n"
+
 constexpr std::string_view bootstrap_ign =
     NODEBOOT_IGNITION_HEAD
+    NODEBOOT_KUBE_VIP("/etc/kubernetes/super-admin.conf")
+    NODEBOOT_FIRST_CONTROLLER_FILES
     "    - path: /etc/kubeadm/init.yaml\n"
     "      mode: 0600\n"
     "      contents:\n"
@@ -131,6 +257,7 @@ constexpr std::string_view bootstrap_ign =
     "            name: ${NODE_NAME}\n"
     "            kubeletExtraArgs:\n"
     "              node-ip: ${NODE_IP}\n"
+    "            ignorePreflightErrors: [DirAvailable--etc-kubernetes-manifests]\n"
     "          ---\n"
     "          apiVersion: kubeadm.k8s.io/v1beta3\n"
     "          kind: ClusterConfiguration\n"
@@ -143,26 +270,38 @@ constexpr std::string_view bootstrap_ign =
     "            podSubnet: ${POD_SUBNET}\n"
     "            serviceSubnet: ${SERVICE_SUBNET}\n"
     NODEBOOT_IGNITION_UNITS("kubeadm init: first control-plane node of ${CLUSTER_NAME}",
-                            "/usr/bin/kubeadm init --config /etc/kubeadm/init.yaml --upload-certs");
+                            "/usr/bin/kubeadm init --config /etc/kubeadm/init.yaml --upload-certs",
+                            NODEBOOT_AFTER_INIT_UNIT("nodeboot-post-init.service", "kube-vip on admin.conf after kubeadm init",
+                                                     "/opt/nodeboot/post-init")
+                            NODEBOOT_AFTER_INIT_UNIT("nodeboot-cni.service", "Apply the pinned ${CNI_NAME} pod network",
+                                                     "/opt/nodeboot/cni/apply")
+                            NODEBOOT_AFTER_INIT_UNIT("nodeboot-kubeconfig-upload.service",
+                                                     "Send admin.conf to the bootstrap node (one-time token)",
+                                                     "/opt/nodeboot/upload-kubeconfig"));
 
 constexpr std::string_view controller_ign =
     NODEBOOT_IGNITION_HEAD
+    NODEBOOT_KUBE_VIP("/etc/kubernetes/admin.conf")
     NODEBOOT_JOIN_CONFIG("          controlPlane:\n"
                          "            certificateKey: ${CERTIFICATE_KEY}\n"
                          "            localAPIEndpoint:\n"
                          "              advertiseAddress: ${NODE_IP}\n")
     NODEBOOT_IGNITION_UNITS("kubeadm join: control-plane node of ${CLUSTER_NAME}",
-                            "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml");
+                            "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml", "");
 
 constexpr std::string_view worker_ign =
     NODEBOOT_IGNITION_HEAD
     NODEBOOT_JOIN_CONFIG("")
     NODEBOOT_IGNITION_UNITS("kubeadm join: worker node of ${CLUSTER_NAME}",
-                            "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml");
+                            "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml", "");
 
 #undef NODEBOOT_IGNITION_HEAD
 #undef NODEBOOT_IGNITION_UNITS
 #undef NODEBOOT_JOIN_CONFIG
+#undef NODEBOOT_KUBE_VIP
+#undef NODEBOOT_FIRST_CONTROLLER_FILES
+#undef NODEBOOT_AFTER_INIT_UNIT
+#undef NODEBOOT_SCRIPT_AFTER_API_SERVER
 
 // Matchbox profile for stage 1. ${uuid} and ${mac:hexhyp} are iPXE's, left for iPXE.
 // The generator sets id and ignition_id itself so groups always find their profile.

@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <tuple>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
+#include "nodeboot/bootstrap/url.hpp"
 #include "nodeboot/plugin/cluster/config.hpp"
+#include "nodeboot/plugin/cluster/pins.hpp"
 
 namespace nodeboot::plugin::cluster {
 namespace {
@@ -175,7 +178,86 @@ std::optional<std::uint32_t> check_ip(const Field& f, const std::string& path, F
   return ip;
 }
 
+// flatcar-install -d takes a whole disk: /dev/sda, /dev/nvme0n1, /dev/disk/by-id/...
+// Empty when `path` is usable, else why not.
+std::string check_install_disk(std::string_view path) {
+  if (!path.starts_with("/dev/") || path.size() == 5) return "is not a device path under /dev/";
+  if (path.find_first_of(" \t\n'\"$`\\") != std::string_view::npos) return "has spaces or shell characters";
+  if (path.find("/../") != std::string_view::npos || path.ends_with("/..")) return "has a \"..\" component";
+  static const std::regex partition("/dev/((sd|vd|hd|xvd)[a-z]+[0-9]+|(nvme|mmcblk)[0-9]+(n[0-9]+)?p[0-9]+)");
+  if (std::regex_match(path.begin(), path.end(), partition)) return "is a partition, and flatcar-install writes a whole disk";
+  return "";
+}
+
+// A disk hint as the machine's spec sheet or `lsblk` names it: "nvme0n1" or "/dev/nvme0n1".
+std::string disk_device(std::string_view hint) {
+  return hint.starts_with("/dev/") ? std::string(hint) : "/dev/" + std::string(hint);
+}
+bool is_nvme(std::string_view device) { return device.starts_with("/dev/nvme"); }
+
+// nodes[i].install_disk, else the cluster's, else /dev/sda; checked against the node's
+// `disks` hint (what its spec sheet or lsblk lists) when it gives one.
+void check_node_disk(const Mapping& m, const std::string& path, const Field& cluster_disk, NodeConfig& n, Findings& out) {
+  auto own = m.scalar("install_disk", false, "/dev/nvme0n1");
+  if (own.present) {
+    if (auto why = check_install_disk(own.value); !why.empty())
+      out.error(own.mark, path + ".install_disk", "\"" + own.value + "\" " + why,
+                "name the whole disk, e.g. /dev/sda, /dev/nvme0n1 or /dev/disk/by-id/...");
+  }
+  const Field& chosen = own.present ? own : cluster_disk;
+  n.install_disk = chosen.present ? chosen.value : "/dev/sda";
+  const YAML::Node* hint = m.node("disks");
+  if (!hint || hint->IsNull()) return;
+  if (!hint->IsSequence() || hint->size() == 0) {
+    out.error(mark_of(*hint), path + ".disks", "must be a list of the machine's disks", "write e.g. disks: [nvme0n1, nvme1n1]");
+    return;
+  }
+  std::vector<std::string> devices;
+  for (const auto& d : *hint) {
+    if (!d.IsScalar() || d.Scalar().empty() ||
+        (d.Scalar().find_first_of(" /") != std::string::npos && !d.Scalar().starts_with("/dev/"))) {
+      out.error(mark_of(d), path + ".disks", "has an entry that is not a disk name", "write names as lsblk shows them, e.g. nvme0n1 or sda");
+      return;
+    }
+    devices.push_back(disk_device(d.Scalar()));
+  }
+  std::string listed;
+  for (const auto& d : devices) listed += (listed.empty() ? "" : ", ") + d;
+  if (!chosen.present) {
+    if (std::find(devices.begin(), devices.end(), "/dev/sda") != devices.end()) return;
+    const bool nvme_only = std::all_of(devices.begin(), devices.end(), [](const std::string& d) { return is_nvme(d); });
+    out.error(m.key_mark("disks"), path + ".install_disk",
+              "is not set, so flatcar-install would write /dev/sda, which this machine does not have (its disks: " + listed +
+                  (nvme_only ? "; NVMe only)" : ")"),
+              "add \"install_disk: " + devices.front() + "\" under \"" + path + ":\" (or cluster.install_disk for every node)");
+    return;
+  }
+  // A by-id or by-path link cannot be checked against kernel names: only /dev/NAME.
+  if (!chosen.value.starts_with("/dev/disk/") && std::find(devices.begin(), devices.end(), chosen.value) == devices.end())
+    out.error(chosen.mark, own.present ? path + ".install_disk" : "cluster.install_disk",
+              chosen.value + " is not one of " + n.name + "'s disks (" + listed + ")",
+              "use one of them, e.g. \"install_disk: " + devices.front() + "\" under \"" + path + ":\"");
+}
+
+// Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no '/', no whitespace, not . or ..
+bool is_interface_name(std::string_view s) {
+  return !s.empty() && s.size() <= 15 && s != "." && s != ".." &&
+         std::none_of(s.begin(), s.end(), [](unsigned char c) { return c == '/' || c == ':' || std::isspace(c) || c < 0x20; });
+}
+
 }  // namespace
+
+std::string_view cni_name(Cni c) {
+  switch (c) {
+    case Cni::flannel:
+      return "flannel";
+    case Cni::calico:
+      return "calico";
+    case Cni::none:
+      return "none";
+  }
+  return "none";
+}
 
 const NodeConfig& ClusterConfig::bootstrap_controller() const {
   for (const auto& n : nodes)
@@ -201,7 +283,7 @@ std::string format(const Finding& f, std::string_view file) {
   return s.str();
 }
 
-Validation validate(std::string_view yaml_text) {
+Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   Validation result;
   Findings out;
   YAML::Node root;
@@ -236,10 +318,10 @@ Validation validate(std::string_view yaml_text) {
 
   Mapping cl(section("cluster"), {1, 1}, "cluster",
              {"name", "k8s_version", "flatcar_version", "flatcar_channel", "pod_subnet", "service_subnet",
-              "ssh_authorized_key", "kubeadm_token"},
+              "ssh_authorized_key", "kubeadm_token", "cni", "install_disk", "kube_vip_image"},
              out);
   Mapping boot(section("bootstrap"), {1, 1}, "bootstrap", {"ip"}, out);
-  Mapping net(section("network"), {1, 1}, "network", {"cidr"}, out);
+  Mapping net(section("network"), {1, 1}, "network", {"cidr", "interface"}, out);
 
   // Names and versions.
   auto name = cl.scalar("name", true, "my-cluster");
@@ -249,7 +331,8 @@ Validation validate(std::string_view yaml_text) {
                 "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit");
     cfg.name = name.value;
   }
-  auto k8s = cl.scalar("k8s_version", true, "1.31.0");
+  auto k8s = cl.scalar("k8s_version", defaults.k8s_version.empty(), "1.31.0");
+  if (!k8s.present && !defaults.k8s_version.empty()) k8s = {defaults.k8s_version, cl.where(), true};
   if (k8s.present) {
     std::string v = k8s.value.starts_with('v') ? k8s.value.substr(1) : k8s.value;
     unsigned major = 0, minor = 0, patch = 0;
@@ -263,14 +346,15 @@ Validation validate(std::string_view yaml_text) {
                 "write a release such as \"1.31.0\"");
     cfg.k8s_version = v;
   }
-  auto flatcar = cl.scalar("flatcar_version", true, "3975.2.2");
+  auto flatcar = cl.scalar("flatcar_version", defaults.flatcar_version.empty(), "3975.2.2");
+  if (!flatcar.present && !defaults.flatcar_version.empty()) flatcar = {defaults.flatcar_version, cl.where(), true};
   if (flatcar.present) {
     unsigned a = 0, b = 0, c = 0;
     char tail = 0;
     if (flatcar.value != "current" && (std::sscanf(flatcar.value.c_str(), "%u.%u.%u%c", &a, &b, &c, &tail) != 3 ||
                                        flatcar.value.find_first_not_of("0123456789.") != std::string::npos))
       out.error(flatcar.mark, "cluster.flatcar_version", "\"" + flatcar.value + "\" is not a Flatcar release",
-                "write BUILD.BRANCH.PATCH, quoted, e.g. \"3975.2.2\", or \"current\"");
+                R"(write BUILD.BRANCH.PATCH, quoted, e.g. "3975.2.2", or "current")");
     cfg.flatcar_version = flatcar.value;
   }
   auto channel = cl.scalar("flatcar_channel", false, "stable");
@@ -300,6 +384,33 @@ Validation validate(std::string_view yaml_text) {
       cfg.kubeadm_token = Secret(token.value);
   }
 
+  auto cni = cl.scalar("cni", false, "flannel");
+  if (cni.present) {
+    if (cni.value == "flannel")
+      cfg.cni = Cni::flannel;
+    else if (cni.value == "calico")
+      cfg.cni = Cni::calico;
+    else if (cni.value == "none")
+      cfg.cni = Cni::none;
+    else
+      out.error(cni.mark, "cluster.cni", "\"" + cni.value + "\" is not a pod network nodeboot installs",
+                "use flannel (the default), calico, or none to apply your own after kubeadm init");
+  }
+  auto vip_image = cl.scalar("kube_vip_image", false, "ghcr.io/kube-vip/kube-vip@sha256:...");
+  cfg.kube_vip_image = std::string(kube_vip_image);
+  if (vip_image.present) {
+    if (auto ref = bootstrap::parse_digest_ref(vip_image.value); !ref)
+      out.error(vip_image.mark, "cluster.kube_vip_image", "\"" + vip_image.value + "\" is not pinned by digest: " + ref.error().message,
+                "write REGISTRY/REPOSITORY@sha256:<64 hex>, e.g. the digest `crane digest " + std::string(kube_vip_image) + "` prints");
+    cfg.kube_vip_image = vip_image.value;
+  }
+  auto default_disk = cl.scalar("install_disk", false, "/dev/nvme0n1");
+  if (default_disk.present) {
+    if (auto why = check_install_disk(default_disk.value); !why.empty())
+      out.error(default_disk.mark, "cluster.install_disk", "\"" + default_disk.value + "\" " + why,
+                "name the whole disk, e.g. /dev/sda, /dev/nvme0n1 or /dev/disk/by-id/...");
+  }
+
   // Addresses.
   auto net_field = net.scalar("cidr", true, "192.168.1.0/24");
   auto node_net = check_cidr(net_field, "network.cidr", "192.168.1.0/24", out);
@@ -307,6 +418,11 @@ Validation validate(std::string_view yaml_text) {
     out.error(net_field.mark, "network.cidr", "/" + std::to_string(node_net->prefix) + " has no room for nodes",
               "give the nodes' whole L2 subnet, e.g. 192.168.1.0/24");
   cfg.node_network = node_net ? cidr_text(*node_net) : "";
+  auto iface = net.scalar("interface", false, "eno1");
+  if (iface.present && !is_interface_name(iface.value))
+    out.error(iface.mark, "network.interface", "\"" + iface.value + "\" is not a network interface name",
+              "give the controllers' NIC as `ip -br link` shows it on Flatcar, e.g. eno1 or enp1s0");
+  cfg.vip_interface = iface.present ? iface.value : "";
 
   auto pod_field = cl.scalar("pod_subnet", false, "10.244.0.0/16");
   auto svc_field = cl.scalar("service_subnet", false, "10.96.0.0/12");
@@ -350,6 +466,9 @@ Validation validate(std::string_view yaml_text) {
   if (node_net && vip && !node_net->contains(*vip))
     out.error(vip_field.mark, "control_plane_vip", vip_field.value + " is outside the node network " + cidr_text(*node_net),
               "pick a free address inside " + cidr_text(*node_net));
+  if (node_net && vip && node_net->contains(*vip) && (*vip == node_net->base || *vip == (node_net->base | ~node_net->mask())))
+    out.error(vip_field.mark, "control_plane_vip", vip_field.value + " is the network or broadcast address of " + cidr_text(*node_net),
+              "pick a free host address inside " + cidr_text(*node_net));
   if (node_net && boot_ip && !node_net->contains(*boot_ip))
     out.error(boot_field.mark, "bootstrap.ip",
               boot_field.value + " is outside the node network " + cidr_text(*node_net) +
@@ -369,7 +488,7 @@ Validation validate(std::string_view yaml_text) {
     for (std::size_t i = 0; i < nodes->size(); ++i) {
       const YAML::Node item = (*nodes)[i];
       auto path = node_path(i);
-      Mapping m(item, mark_of(item), path, {"name", "role", "ip", "mac"}, out);
+      Mapping m(item, mark_of(item), path, {"name", "role", "ip", "mac", "install_disk", "disks"}, out);
       if (!m.valid()) {
         if (item.IsNull()) out.error(mark_of(item), path, "is empty", "give name, role, ip and mac");
         continue;
@@ -426,6 +545,7 @@ Validation validate(std::string_view yaml_text) {
         }
         n.mac = mac.value_or(macf.value);
       }
+      check_node_disk(m, path, default_disk, n, out);
       cfg.nodes.push_back(std::move(n));
     }
     if (controllers == 0)

@@ -13,7 +13,9 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/yaml.hpp"
 
 namespace nodeboot::plugin::cluster {
@@ -69,19 +71,8 @@ Result<std::string> flattened_kubeconfig(const kube::RestConfig& c) {
 Result<fs::path> save_kubeconfig(const kube::RestConfig& c, const fs::path& dir) {
   auto text = flattened_kubeconfig(c);
   if (!text) return std::unexpected(text.error());
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fail(ErrorKind::io, "cannot create " + dir.string() + ": " + ec.message());
   const fs::path path = fs::absolute(dir) / "kubeconfig";
-  const fs::path tmp = fs::path(path) += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);  // it holds credentials
-    out << *text;
-    if (!out.flush()) return fail(ErrorKind::io, "cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) return fail(ErrorKind::io, "cannot write " + path.string() + ": " + ec.message());
+  if (auto w = replace_private_file(path, *text); !w) return std::unexpected(w.error());  // it holds credentials
   return path;
 }
 
@@ -142,7 +133,7 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
   std::stop_source stop;
   std::mutex m;
   std::condition_variable_any cv;
-  std::jthread timer([&](std::stop_token own) {
+  std::jthread timer([&](const std::stop_token& own) {
     std::unique_lock lock(m);
     if (!cv.wait_until(lock, own, deadline, [] { return false; }) && !own.stop_requested()) stop.request_stop();
   });
@@ -182,7 +173,15 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
                                           " of " + std::to_string(o.nodes) + " nodes Ready" +
                                           (not_ready.empty() ? "" : " (not Ready: " + not_ready + ")"));
   }
-  return save_kubeconfig(*cfg, o.output_dir);
+  auto saved = save_kubeconfig(*cfg, o.output_dir);
+  if (saved && o.consume_upload) {
+    const auto files = UploadFiles::in(fs::absolute(o.output_dir));
+    std::error_code ec;
+    fs::remove(files.token(), ec);
+    fs::remove(files.received(), ec);
+    say("upload token revoked; " + files.received().string() + " removed (its content is in " + saved->string() + ")");
+  }
+  return saved;
 }
 
 }  // namespace nodeboot::plugin::cluster

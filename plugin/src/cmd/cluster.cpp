@@ -17,6 +17,7 @@
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/plugin/cluster/generate.hpp"
 #include "nodeboot/plugin/cluster/services.hpp"
+#include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/plugin/cluster/wait.hpp"
 
 namespace nodeboot::plugin::cmd {
@@ -36,7 +37,11 @@ Commands:
   serve       Start Matchbox and dnsmasq on the generated directory
   wait        Wait for the API server, then watch until the nodes are Ready; save the kubeconfig
   validate    Check cluster.yaml and report every problem with its line, column and fix
-  teardown    Stop Matchbox and dnsmasq
+  teardown    Stop Matchbox, dnsmasq and the upload endpoint (also those another container started on the same output)
+
+The first controller applies the pod network (cluster.cni) after kubeadm init and sends
+/etc/kubernetes/admin.conf to the bootstrap node over HTTPS (port 8443, a single-use token
+made by generate); wait and init save it as OUTPUT/kubeconfig. kube-vip holds the VIP.
 
 cluster.yaml:
   cluster:
@@ -48,14 +53,19 @@ cluster.yaml:
     service_subnet: 10.96.0.0/12       # optional (kubeadm's default)
     ssh_authorized_key: ssh-ed25519 AAAA... you@host
     kubeadm_token: abcdef.0123456789abcdef   # optional: generated when absent
-  control_plane_vip: 192.168.1.100
+    cni: flannel                       # optional: flannel (default), calico, or none (bring your own)
+    install_disk: /dev/nvme0n1         # optional default for every node (else /dev/sda)
+  control_plane_vip: 192.168.1.100     # held by kube-vip (ARP) on the controllers
   bootstrap:
     ip: 192.168.1.10                   # this machine, on the nodes' L2 subnet
   network:
     cidr: 192.168.1.0/24               # the nodes' L2 subnet
+    interface: eno1                    # optional: kube-vip's NIC (default: the default route's)
   nodes:
     - {name: cp-1, role: controller, ip: 192.168.1.11, mac: "52:54:00:00:00:01"}
-    - {name: worker-1, role: worker, ip: 192.168.1.21, mac: "52:54:00:00:00:02"}
+    - {name: worker-1, role: worker, ip: 192.168.1.21, mac: "52:54:00:00:00:02",
+       install_disk: /dev/sda, disks: [sda, nvme0n1]}   # disks: optional hint, checked
+See packaging/bootstrap-node/cluster.yaml.example for every field.
 )";
 
 struct Parsed {
@@ -87,8 +97,18 @@ Parsed parse(cxxopts::Options& options, const std::string& name, const std::vect
   return p;
 }
 
+void add_version_defaults(cxxopts::Options& o) {
+  o.add_options()("default-k8s-version", "k8s_version when cluster.yaml gives none (the image's K8S_VERSION)",
+                  cxxopts::value<std::string>()->default_value(""))(
+      "default-flatcar-version", "flatcar_version when cluster.yaml gives none (the image's FLATCAR_VERSION)",
+      cxxopts::value<std::string>()->default_value(""));
+}
 void add_file_flag(cxxopts::Options& o) {
   o.add_options()("f,file", "cluster.yaml to read", cxxopts::value<std::string>()->default_value("cluster.yaml"));
+  add_version_defaults(o);
+}
+cl::Defaults defaults_of(const cxxopts::ParseResult& r) {
+  return {r["default-k8s-version"].as<std::string>(), r["default-flatcar-version"].as<std::string>()};
 }
 void add_dir_flag(cxxopts::Options& o) {
   o.add_options()("o,output-dir", "Directory for the generated configs and the kubeconfig",
@@ -96,7 +116,8 @@ void add_dir_flag(cxxopts::Options& o) {
 }
 
 // Reads and validates; prints every finding. Empty optional = refused.
-std::optional<cl::ClusterConfig> load(const std::string& file, bool strict, bool quiet_ok, Io& io) {
+std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Defaults& defaults, bool strict, bool quiet_ok,
+                                      Io& io) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     io.err << "error: cannot read " << file << ": " << std::strerror(errno) << " (fix: pass -f PATH to cluster.yaml)\n";
@@ -104,7 +125,7 @@ std::optional<cl::ClusterConfig> load(const std::string& file, bool strict, bool
   }
   std::ostringstream text;
   text << in.rdbuf();
-  auto v = cl::validate(text.str());
+  auto v = cl::validate(text.str(), defaults);
   for (const auto& f : v.findings) io.err << cl::format(f, file) << '\n';
   auto errors = v.count(cl::Severity::error), warnings = v.count(cl::Severity::warning);
   if (!v.passes(strict)) {
@@ -124,7 +145,8 @@ int do_validate(const std::vector<std::string>& args, Io& io) {
   o.add_options()("strict", "Treat warnings as errors");
   auto p = parse(o, "cluster validate", args, io);
   if (p.done) return p.code;
-  return load(p.result["file"].as<std::string>(), p.result.count("strict") > 0, false, io) ? exit_ok : exit_error;
+  return load(p.result["file"].as<std::string>(), defaults_of(p.result), p.result.count("strict") > 0, false, io) ? exit_ok
+                                                                                                                    : exit_error;
 }
 
 int run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::optional<fs::path>& templates, Io& io) {
@@ -143,6 +165,10 @@ int run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::o
   };
   where(r->token, "kubeadm token", "kubeadm-token");
   where(r->certificate_key, "kubeadm certificate key", "certificate-key");
+  where(r->upload_token, "kubeconfig upload token (single use)", "upload/token");
+  if (cfg.cni == cl::Cni::none)
+    io.out << "cluster.cni is none: nodes stay NotReady until you apply a pod network for " << cfg.pod_subnet
+           << " with the kubeconfig\n";
   for (const auto& n : r->notes) io.err << "warning: " << n << '\n';
   return exit_ok;
 }
@@ -155,7 +181,7 @@ int do_generate(const std::vector<std::string>& args, Io& io) {
                   cxxopts::value<std::string>())("strict", "Treat warnings as errors");
   auto p = parse(o, "cluster generate", args, io);
   if (p.done) return p.code;
-  auto cfg = load(p.result["file"].as<std::string>(), p.result.count("strict") > 0, true, io);
+  auto cfg = load(p.result["file"].as<std::string>(), defaults_of(p.result), p.result.count("strict") > 0, true, io);
   if (!cfg) return exit_error;
   std::optional<fs::path> templates;
   if (p.result.count("templates")) {
@@ -173,7 +199,10 @@ void add_serve_flags(cxxopts::Options& o) {
                   cxxopts::value<std::string>()->default_value("0.0.0.0:8080"))(
       "matchbox", "Matchbox program", cxxopts::value<std::string>()->default_value("matchbox"))(
       "dnsmasq", "dnsmasq program", cxxopts::value<std::string>()->default_value("dnsmasq"))(
-      "no-dnsmasq", "Start Matchbox only (when another DHCP/TFTP server does PXE)");
+      "no-dnsmasq", "Start Matchbox only (when another DHCP/TFTP server does PXE)")(
+      "upload-address", "The kubeconfig upload endpoint's listen address (HTTPS)",
+      cxxopts::value<std::string>()->default_value("0.0.0.0:8443"))(
+      "no-upload", "Do not run the upload endpoint (you copy admin.conf yourself)");
 }
 
 cl::ServeOptions serve_options(const cxxopts::ParseResult& r) {
@@ -183,6 +212,8 @@ cl::ServeOptions serve_options(const cxxopts::ParseResult& r) {
   s.matchbox_program = r["matchbox"].as<std::string>();
   s.dnsmasq_program = r["dnsmasq"].as<std::string>();
   s.with_dnsmasq = r.count("no-dnsmasq") == 0;
+  s.upload_address = r["upload-address"].as<std::string>();
+  s.with_upload = r.count("no-upload") == 0;
   return s;
 }
 
@@ -222,10 +253,42 @@ int do_serve(const std::vector<std::string>& args, Io& io) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before starting, so no signal is lost
   if (int rc = run_serve(s, io); rc != exit_ok) return rc;
-  io.out << "serving; stop with Ctrl-C or SIGTERM\n" << std::flush;
-  int sig = 0;
-  sigwait(&set, &sig);
+  io.out << "serving; stop with Ctrl-C, SIGTERM or `kubectl nodeboot cluster teardown`\n" << std::flush;
+  const timespec tick{0, 200'000'000};  // how soon a teardown from another container is seen
+  while (::sigtimedwait(&set, nullptr, &tick) <= 0 && !cl::stop_requested(s.dir)) {
+  }
   return run_teardown(s.dir, io);
+}
+
+// Not in the usage: what `serve` starts in the background (upload.hpp).
+int do_upload_server(const std::vector<std::string>& args, Io& io) {
+  cxxopts::Options o("kubectl nodeboot cluster upload-server", "The kubeconfig upload endpoint (started by serve).");
+  add_dir_flag(o);
+  o.add_options()("address", "Listen address", cxxopts::value<std::string>()->default_value("0.0.0.0:8443"));
+  auto p = parse(o, "cluster upload-server", args, io);
+  if (p.done) return p.code;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::stop_source stop;
+  std::jthread on_signal([&](const std::stop_token& own) {
+    const timespec tick{0, 200'000'000};  // how soon the thread notices the server ended by itself
+    while (!own.stop_requested())
+      if (::sigtimedwait(&set, nullptr, &tick) > 0) {
+        stop.request_stop();
+        return;
+      }
+  });
+  cl::UploadServerOptions u{p.result["output-dir"].as<std::string>(), p.result["address"].as<std::string>(), &io.err};
+  auto r = cl::run_upload_server(u, nullptr, stop.get_token());
+  on_signal.request_stop();
+  if (!r) {
+    io.err << "error: " << r.error().message << '\n';
+    return exit_error;
+  }
+  return exit_ok;
 }
 
 int do_teardown(const std::vector<std::string>& args, Io& io) {
@@ -261,16 +324,29 @@ std::optional<std::chrono::seconds> parse_duration(const std::string& s) {
   return std::nullopt;
 }
 
+// Without --kubeconfig, a directory `generate` prepared for the upload is waited on:
+// DIR/admin.conf, sent by the first controller. Returns the hint for the wait's progress.
+std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig* cfg, kube::ConnectionFlags& flags,
+                                    bool& consume) {
+  const auto files = cl::UploadFiles::in(fs::absolute(dir));
+  if (!flags.kubeconfig.empty() || (!fs::exists(files.token()) && !fs::exists(files.received()))) return {};
+  flags.kubeconfig = files.received().string();
+  consume = true;
+  const std::string who = cfg ? cfg->bootstrap_controller().name + " (" + cfg->bootstrap_controller().ip + ")" : "the first controller";
+  return who + " sends it once its API server answers at the VIP (nodeboot-kubeconfig-upload.service; see " +
+         (fs::absolute(dir) / "logs" / "upload.log").string() + ")";
+}
+
 int run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io, kube::ConnectionFlags flags,
-             std::string hint = {}) {
+             const cl::ClusterConfig* cfg) {
   auto timeout = parse_duration(r["timeout"].as<std::string>());
   if (!timeout) {
     io.err << "error: --timeout \"" << r["timeout"].as<std::string>() << "\" is not a duration (fix: e.g. 30m, 90s)\n";
     return exit_usage;
   }
   cl::WaitOptions w;
+  w.kubeconfig_hint = use_uploaded_kubeconfig(dir, cfg, flags, w.consume_upload);
   w.connection = std::move(flags);
-  w.kubeconfig_hint = std::move(hint);
   w.nodes = nodes;
   if (r.count("selector")) w.selector = r["selector"].as<std::string>();
   w.timeout = *timeout;
@@ -292,21 +368,23 @@ int do_wait(const std::vector<std::string>& args, Io& io) {
   add_dir_flag(o);
   add_wait_flags(o);
   o.add_options()("f,file", "cluster.yaml (for the node count)", cxxopts::value<std::string>());
+  add_version_defaults(o);
   auto p = parse(o, "cluster wait", args, io);
   if (p.done) return p.code;
   int nodes = 1;
-  if (p.result.count("nodes")) {
-    nodes = p.result["nodes"].as<int>();
-  } else if (p.result.count("file")) {
-    auto cfg = load(p.result["file"].as<std::string>(), false, true, io);
+  std::optional<cl::ClusterConfig> cfg;
+  if (p.result.count("file")) {
+    cfg = load(p.result["file"].as<std::string>(), defaults_of(p.result), false, true, io);
     if (!cfg) return exit_error;
     nodes = static_cast<int>(cfg->nodes.size());
   }
+  if (p.result.count("nodes")) nodes = p.result["nodes"].as<int>();
   if (nodes < 1) {
     io.err << "error: --nodes must be at least 1\n";
     return exit_usage;
   }
-  return run_wait(p.result, nodes, p.result["output-dir"].as<std::string>(), io, kube::connection_flags(p.result));
+  return run_wait(p.result, nodes, p.result["output-dir"].as<std::string>(), io, kube::connection_flags(p.result),
+                  cfg ? &*cfg : nullptr);
 }
 
 int do_init(const std::vector<std::string>& args, Io& io) {
@@ -321,7 +399,7 @@ int do_init(const std::vector<std::string>& args, Io& io) {
   auto p = parse(o, "cluster init", args, io);
   if (p.done) return p.code;
   const fs::path dir = p.result["output-dir"].as<std::string>();
-  auto cfg = load(p.result["file"].as<std::string>(), p.result.count("strict") > 0, false, io);
+  auto cfg = load(p.result["file"].as<std::string>(), defaults_of(p.result), p.result.count("strict") > 0, false, io);
   if (!cfg) return exit_error;
   std::optional<fs::path> templates;
   if (p.result.count("templates")) templates = p.result["templates"].as<std::string>();
@@ -343,10 +421,11 @@ int do_init(const std::vector<std::string>& args, Io& io) {
     const timespec tick{0, 200'000'000};  // how soon the thread notices init ended normally
     while (!stop.stop_requested()) {
       int sig = ::sigtimedwait(&signals, nullptr, &tick);
-      if (sig <= 0) continue;
-      io.err << "\ninterrupted: stopping matchbox and dnsmasq\n";
+      if (sig <= 0 && !cl::stop_requested(dir)) continue;
+      io.err << (sig > 0 ? "\ninterrupted" : "\nteardown requested from another container")
+             << ": stopping matchbox, dnsmasq and the upload endpoint\n";
       run_teardown(dir, io);
-      std::_Exit(128 + sig);
+      std::_Exit(sig > 0 ? 128 + sig : exit_error);
     }
   });
   io.out << "\n>>> Power on your nodes now (" << cfg->nodes.size() << " machines, PXE boot from the network). <<<\n";
@@ -357,17 +436,8 @@ int do_init(const std::vector<std::string>& args, Io& io) {
     std::getline(std::cin, line);
   }
   int nodes = p.result.count("nodes") ? p.result["nodes"].as<int>() : static_cast<int>(cfg->nodes.size());
-  // kubeadm writes the admin kubeconfig on the first controller; nodeboot does not hold
-  // the cluster CA, so the operator copies it here (or passes --kubeconfig).
-  auto flags = kube::connection_flags(p.result);
-  std::string hint;
-  if (flags.kubeconfig.empty()) {
-    flags.kubeconfig = (fs::absolute(dir) / "admin.conf").string();
-    const auto& first = cfg->bootstrap_controller();
-    hint = "once " + first.name + " has run kubeadm init, copy it with `ssh core@" + first.ip +
-           " sudo cat /etc/kubernetes/admin.conf > " + flags.kubeconfig + "`";
-  }
-  return run_wait(p.result, nodes, dir, io, std::move(flags), std::move(hint));
+  // kubeadm writes the admin kubeconfig on the first controller, which uploads it here.
+  return run_wait(p.result, nodes, dir, io, kube::connection_flags(p.result), &*cfg);
 }
 
 }  // namespace
@@ -385,6 +455,7 @@ int cluster(std::vector<std::string> args, Io& io) {
   if (sub == "teardown") return do_teardown(args, io);
   if (sub == "wait") return do_wait(args, io);
   if (sub == "init") return do_init(args, io);
+  if (sub == "upload-server") return do_upload_server(args, io);
   io.err << "error: unknown command \"" << sub << "\" for \"kubectl nodeboot cluster\"\nRun 'kubectl nodeboot cluster --help' for usage.\n";
   return exit_usage;
 }

@@ -25,7 +25,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/util/base64.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 namespace nodeboot::test::marooned {
 
@@ -64,7 +64,7 @@ class Env {
   // dedicated nodes (node agents).
   std::string agents_ns = unique_name("marooned-agents");
   std::string config_name = unique_name("nodeboot-marooned-e2e");
-  webhook::KeyPair ca;
+  nodeboot::KeyPair ca;
   std::filesystem::path sa_kubeconfig;
   // What to print when a wait on the controller fails (its log, when one runs).
   std::function<std::string()> diagnostics;
@@ -108,9 +108,9 @@ class Env {
 
     // Serving certificate for 127.0.0.1, signed by a fresh CA the API server is told about.
     const auto now = std::chrono::system_clock::now();
-    ca = webhook::issue_certificate({"nodeboot-e2e-webhook-ca", {}, {}, true, now - std::chrono::hours(1),
+    ca = nodeboot::issue_certificate({"nodeboot-e2e-webhook-ca", {}, {}, true, now - std::chrono::hours(1),
                                      now + std::chrono::hours(24)}, nullptr).value();
-    auto serving = webhook::issue_certificate({"127.0.0.1", {"localhost"}, {"127.0.0.1"}, false,
+    auto serving = nodeboot::issue_certificate({"127.0.0.1", {"localhost"}, {"127.0.0.1"}, false,
                                                now - std::chrono::hours(1), now + std::chrono::hours(24)}, &ca).value();
     std::filesystem::create_directories(dir.path() / "tls");
     dir.write("tls/tls.crt", serving.cert_pem);

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "nodeboot/test/support.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 namespace nodeboot::test {
 
@@ -38,7 +38,7 @@ class WebhookPki {
  public:
   WebhookPki() {
     const auto now = std::chrono::system_clock::now();
-    auto ca = webhook::issue_certificate(
+    auto ca = nodeboot::issue_certificate(
         {"nodeboot-test-ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(24)}, nullptr);
     BOOST_REQUIRE(ca.has_value());
     ca_ = std::move(*ca);
@@ -48,22 +48,22 @@ class WebhookPki {
   const std::string& ca_pem() const { return ca_.cert_pem; }
   std::filesystem::path dir() const { return dir_.path(); }
 
-  webhook::KeyPair issue(const std::string& cn, bool client = false) const {
+  nodeboot::KeyPair issue(const std::string& cn, bool client = false) const {
     const auto now = std::chrono::system_clock::now();
-    webhook::CertificateRequest req{cn,
+    nodeboot::CertificateRequest req{cn,
                                     client ? std::vector<std::string>{} : std::vector<std::string>{"localhost"},
                                     client ? std::vector<std::string>{} : std::vector<std::string>{"127.0.0.1"},
                                     false,
                                     now - std::chrono::minutes(5),
                                     now + std::chrono::hours(24)};
-    auto pair = webhook::issue_certificate(req, &ca_);
+    auto pair = nodeboot::issue_certificate(req, &ca_);
     BOOST_REQUIRE(pair.has_value());
     return std::move(*pair);
   }
 
   // Writes a serving pair into `cert_dir` the way kubelet updates a Secret volume: each
   // file replaced atomically by rename.
-  void write_serving(const std::filesystem::path& cert_dir, const webhook::KeyPair& pair) const {
+  void write_serving(const std::filesystem::path& cert_dir, const nodeboot::KeyPair& pair) const {
     std::filesystem::create_directories(cert_dir);
     replace(cert_dir / "tls.crt", pair.cert_pem);
     replace(cert_dir / "tls.key", pair.key_pem.reveal());
@@ -77,7 +77,7 @@ class WebhookPki {
 
  private:
   TempDir dir_;
-  webhook::KeyPair ca_;
+  nodeboot::KeyPair ca_;
   std::filesystem::path ca_file_;
 };
 

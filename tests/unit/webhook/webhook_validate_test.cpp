@@ -2,7 +2,7 @@
 
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/webhook/nodes.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 #include "nodeboot/webhook/pods.hpp"
 #include "nodeboot/webhook/secrets.hpp"
 #include "review_fixtures.hpp"
@@ -43,7 +43,7 @@ class FakeCluster final : public wh::ClusterView {
   std::string taint_key() const override { return "maroonedpods.io"; }
   bool node_agent_namespace(std::string_view ns) const override { return ns == "kube-system"; }
   bool dedicated_node(std::string_view name) const override { return dedicated.contains(name); }
-  nodeboot::Result<bool> bootstrap_secret_exists(std::string_view) override { return secret; }
+  nodeboot::Result<bool> bootstrap_secret_exists(std::string_view /*node*/) override { return secret; }
   bool synced() const override { return true; }
 };
 
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(captured_incomplete_secret_is_refused_with_every_problem_an
 
 BOOST_AUTO_TEST_CASE(valid_secret_and_other_types_pass) {
   const auto now = std::chrono::system_clock::now();
-  auto ca = wh::issue_certificate({"ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(1)}, nullptr);
+  auto ca = nodeboot::issue_certificate({"ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(1)}, nullptr);
   BOOST_REQUIRE(ca.has_value());
   nodeboot::bootstrap::SecretData data;
   data.emplace("os", nodeboot::Secret("rhcos"));

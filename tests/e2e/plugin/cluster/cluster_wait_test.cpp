@@ -92,29 +92,53 @@ BOOST_AUTO_TEST_CASE(init_serves_prompts_waits_saves_the_kubeconfig_and_tears_do
   auto yaml = tmp.write("cluster.yaml", read_file(source_dir() / "tests/support/data/cluster.yaml"));
   const auto out = tmp.path() / "out";
   const std::string matchbox = "127.0.0.1:" + std::to_string(free_loopback_port());
+  const std::string upload = "127.0.0.1:" + std::to_string(free_loopback_port());
+  // Without KUBECONFIG: init must get the cluster's kubeconfig from the upload alone.
+  nodeboot::ProcessOptions no_env;
+  no_env.env_unset = {"KUBECONFIG"};
   auto init = std::async(std::launch::async, [&] {
-    return cluster().kubectl({"nodeboot", "cluster", "init", "-f", yaml.string(), "-o", out.string(), "--no-dnsmasq",
-                              "--matchbox", (fs::path(tools) / "matchbox").string(), "--matchbox-address", matchbox,
-                              "--yes", "--nodes", "2", "--selector", selector(prefix, 2), "--timeout", "300s"});
+    return run({(bin_dir() / "kubectl-nodeboot").string(), "cluster", "init", "-f", yaml.string(), "-o", out.string(), "--no-dnsmasq", "--matchbox",
+                (fs::path(tools) / "matchbox").string(), "--matchbox-address", matchbox, "--upload-address", upload, "--yes",
+                "--nodes", "2", "--selector", selector(prefix, 2), "--timeout", "300s"},
+               no_env);
   });
   // While init waits, Matchbox serves the first controller's PXE script.
   BOOST_TEST(eventually([&] {
     return run({"curl", "-sf", "http://" + matchbox + "/ipxe?mac=52-54-00-00-00-01"}).out.find("flatcar.first_boot=yes") !=
            std::string::npos;
   }));
-  // The operator copies admin.conf from the first controller; here, the e2e cluster's.
-  fs::copy_file(cluster().kubeconfig, out / "admin.conf");
+  // The first controller's upload, played by curl with what its Ignition carries (the CA,
+  // the token in a header file); admin.conf is the e2e cluster's, flattened.
+  auto admin = cluster().kubectl({"config", "view", "--raw", "--minify", "--flatten"});
+  BOOST_REQUIRE(admin.exit_code == 0);
+  const auto admin_conf = tmp.write("admin.conf", admin.out);
+  const auto token = read_file(out / "upload" / "token").substr(0, 64);
+  const auto auth = tmp.write("upload-auth", "Authorization: Bearer " + token + "\n");
+  auto sent = run({"curl", "-sS", "--fail-with-body", "--cacert", (out / "upload" / "ca.crt").string(), "-H", "@" + auth.string(),
+                   "--data-binary", "@" + admin_conf.string(), "https://" + upload + "/v1/kubeconfig"});
+  BOOST_TEST_REQUIRE(sent.exit_code == 0, sent.out << sent.err);
   add_nodes(prefix, 0, 2);
   auto r = init.get();
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.out << r.err);
   BOOST_TEST(r.out.find("Power on your nodes now") != std::string::npos, r.out);
   BOOST_TEST(r.out.find("waiting for " + (out / "admin.conf").string()) != std::string::npos, r.out);
   BOOST_TEST(r.out.find("matchbox stopped") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("upload stopped") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("upload token revoked") != std::string::npos, r.out);
   BOOST_TEST(fs::exists(out / "kubeconfig"));
+  BOOST_TEST(((fs::status(out / "kubeconfig").permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write)));
+  BOOST_TEST(!fs::exists(out / "admin.conf"));
+  BOOST_TEST(!fs::exists(out / "upload" / "token"));
   BOOST_TEST(!fs::exists(out / "run" / "matchbox.pid"));
+  BOOST_TEST(!fs::exists(out / "run" / "upload.pid"));
+  auto nodes = run({"kubectl", "--kubeconfig", (out / "kubeconfig").string(), "get", "node", prefix + "-1", "-o", "name"}, no_env);
+  BOOST_TEST(nodes.out == "node/" + prefix + "-1\n", nodes.err);
+  BOOST_TEST(r.out.find(token) == std::string::npos);
+  BOOST_TEST(r.err.find(token) == std::string::npos);
   BOOST_TEST(run({"curl", "-sf", "http://" + matchbox + "/"}).exit_code != 0);  // torn down
-  const auto token = read_file(out / "kubeadm-token");
-  BOOST_TEST(r.out.find(token.substr(0, 23)) == std::string::npos);  // never on the terminal
+  const auto kubeadm_token = read_file(out / "kubeadm-token");
+  BOOST_TEST(r.out.find(kubeadm_token.substr(0, 23)) == std::string::npos);  // never on the terminal
 }
 
 BOOST_AUTO_TEST_SUITE_END()

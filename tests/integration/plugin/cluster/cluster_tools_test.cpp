@@ -12,6 +12,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/util/base64.hpp"
@@ -29,6 +30,9 @@ fs::path tools_dir() {
   return dir;
 }
 
+// The kubeconfig upload endpoint serve also starts, on a free loopback port.
+std::string upload_address() { return "127.0.0.1:" + std::to_string(free_loopback_port()); }
+
 nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
   std::vector<std::string> argv{(bin_dir() / "kubectl-nodeboot").string()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -40,7 +44,7 @@ nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
 json without_empty_objects(const json& j) {
   if (j.is_object()) {
     json out = json::object();
-    for (auto& [k, v] : j.items()) {
+    for (const auto& [k, v] : j.items()) {
       auto c = without_empty_objects(v);
       if (!(c.is_object() && c.empty())) out[k] = c;
     }
@@ -118,7 +122,7 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
   Generated g;
   const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
   auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--no-dnsmasq", "--matchbox-address", address, "--matchbox",
-                   (tools_dir() / "matchbox").string()});
+                   (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
   struct Stop {
     fs::path dir;
@@ -131,7 +135,7 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
     std::replace(hyphen.begin(), hyphen.end(), ':', '-');  // iPXE sends ${mac:hexhyp}
     BOOST_TEST_CONTEXT("node " << name) {
       auto profile = g.file("profiles/install-" + name + ".json");
-      auto script = curl(base + "/ipxe?mac=" + hyphen);
+      auto script = curl(std::string(base).append("/ipxe?mac=").append(hyphen));
       std::string kernel_line = "kernel " + profile["boot"]["kernel"].get<std::string>();
       for (const auto& a : profile["boot"]["args"]) kernel_line += " " + a.get<std::string>();
       BOOST_TEST(script.find(kernel_line + "\n") != std::string::npos, script);
@@ -139,9 +143,9 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
       BOOST_TEST(kernel_line.find("flatcar.first_boot=yes") != std::string::npos);
       BOOST_TEST(kernel_line.find("flatcar.config.url=http://192.168.1.10:8080/ignition?") != std::string::npos);
 
-      auto installed = json::parse(curl(base + "/ignition?mac=" + mac + "&os=installed"));
+      auto installed = json::parse(curl(std::string(base).append("/ignition?mac=").append(mac).append("&os=installed")));
       BOOST_TEST(without_empty_objects(installed) == g.file("ignition/" + name + ".ign"));
-      auto install = json::parse(curl(base + "/ignition?mac=" + hyphen));
+      auto install = json::parse(curl(std::string(base).append("/ignition?mac=").append(hyphen)));
       BOOST_TEST(without_empty_objects(install) == g.file("ignition/install-" + name + ".ign"));
       BOOST_TEST(install.dump() != installed.dump());
     }
@@ -176,15 +180,15 @@ BOOST_AUTO_TEST_CASE(serve_starts_dnsmasq_and_matchbox_and_teardown_stops_both) 
   Generated g;
   const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
   auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
-                   (tools_dir() / "matchbox").string()});
+                   (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.out << s.err);
   BOOST_TEST(s.out.find("dnsmasq started") != std::string::npos);
   auto again = plugin({"cluster", "serve", "-o", g.out.string(), "--matchbox-address", address, "--matchbox",
-                       (tools_dir() / "matchbox").string()});
+                       (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_TEST(again.exit_code == 1);
   BOOST_TEST(again.err.find("already runs") != std::string::npos, again.err);
   auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
-  BOOST_TEST(t.out == "dnsmasq stopped\nmatchbox stopped\n", t.out << t.err);
+  BOOST_TEST(t.out == "dnsmasq stopped\nupload stopped\nmatchbox stopped\n", t.out << t.err);
   BOOST_TEST(read_file(g.out / "logs/dnsmasq.log").find("proxy on subnet 192.168.1.0") != std::string::npos);
 }
 
@@ -222,6 +226,39 @@ BOOST_AUTO_TEST_CASE(serve_names_a_missing_program_and_starts_nothing) {
   BOOST_TEST(s.err.find("matchbox (\"/nonexistent/matchbox\") is not installed") != std::string::npos, s.err);
   BOOST_TEST(!fs::exists(g.out / "run" / "matchbox.pid"));
   BOOST_TEST(!fs::exists(g.out / "run" / "dnsmasq.pid"));
+}
+
+BOOST_AUTO_TEST_CASE(the_seeds_files_the_example_validates_and_the_entrypoint_fills_in_versions) {
+  const auto dir = source_dir() / "packaging/bootstrap-node";
+  auto v = plugin({"cluster", "validate", "--strict", "-f", (dir / "cluster.yaml.example").string()});
+  BOOST_TEST(v.exit_code == 0, v.out << v.err);
+
+  // The compose file carries seed 002's `docker run` flags.
+  auto compose = YAML::LoadFile((dir / "compose.yaml").string())["services"]["bootstrap"];
+  BOOST_TEST(compose["network_mode"].as<std::string>() == "host");
+  BOOST_TEST(compose["privileged"].as<bool>());
+  BOOST_TEST(compose["volumes"][0].as<std::string>() == "./cluster.yaml:/config/cluster.yaml:ro");
+  BOOST_TEST(compose["volumes"][1].as<std::string>() == "./output:/output");
+  BOOST_TEST(compose["build"]["args"]["K8S_VERSION"].as<std::string>() == "1.31.0");
+  const auto containerfile = read_file(dir / "Containerfile");
+  BOOST_TEST(containerfile.find("ARG FLATCAR_VERSION=") != std::string::npos);
+  BOOST_TEST(containerfile.find("ARG K8S_VERSION=") != std::string::npos);
+
+  // The entrypoint passes the image's K8S_VERSION / FLATCAR_VERSION to a cluster.yaml without versions.
+  TempDir tmp;
+  auto text = read_file(source_dir() / "tests/support/data/cluster.yaml");
+  for (const std::string line : {"  k8s_version: \"1.31.0\"\n", "  flatcar_version: \"3975.2.2\"\n"}) text.erase(text.find(line), line.size());
+  auto yaml = tmp.write("cluster.yaml", text);
+  nodeboot::ProcessOptions env;
+  env.env_set = {{"PATH", path_with_bin_dir()}, {"CLUSTER_CONFIG", yaml.string()}, {"OUTPUT_DIR", (tmp.path() / "out").string()}};
+  auto bare = run({(dir / "entrypoint.sh").string(), "validate"}, env);
+  BOOST_TEST(bare.exit_code == 1);
+  BOOST_TEST(bare.err.find("cluster.k8s_version: is required") != std::string::npos, bare.err);
+  env.env_set["K8S_VERSION"] = "1.32.1";
+  env.env_set["FLATCAR_VERSION"] = "4081.2.0";
+  auto with_args = run({(dir / "entrypoint.sh").string(), "generate"}, env);
+  BOOST_TEST(with_args.exit_code == 0, with_args.err);
+  BOOST_TEST(read_file(tmp.path() / "out/ignition/cp-1.ign").find("kubernetes-v1.32.1-x86-64.raw") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,11 @@
+#include <algorithm>
+
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/util/base64.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 namespace bs = nodeboot::bootstrap;
 using namespace std::chrono_literals;
@@ -14,8 +16,8 @@ namespace {
 const auto now = std::chrono::system_clock::now();
 
 std::string certificate(bool ca, std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to) {
-  nodeboot::webhook::CertificateRequest req{"test", {"example.com"}, {}, ca, from, to};
-  auto pair = nodeboot::webhook::issue_certificate(req, nullptr);
+  nodeboot::CertificateRequest req{"test", {"example.com"}, {}, ca, from, to};
+  auto pair = nodeboot::issue_certificate(req, nullptr);
   BOOST_REQUIRE(pair.has_value());
   return pair->cert_pem;
 }
@@ -54,9 +56,7 @@ bs::Problems problems_of(const bs::SecretData& d) {
 }
 
 bool has(const bs::Problems& ps, const std::string& key, const std::string& fragment) {
-  for (const auto& p : ps)
-    if (p.key == key && p.message.find(fragment) != std::string::npos) return true;
-  return false;
+  return std::ranges::any_of(ps, [&](const auto& p) { return p.key == key && p.message.find(fragment) != std::string::npos; });
 }
 
 // Boost evaluates a REQUIRE_MESSAGE message even when the check passes.
@@ -192,8 +192,8 @@ BOOST_AUTO_TEST_CASE(ca_crt_must_be_a_current_ca_certificate) {
   BOOST_TEST(has(with_ca(""), "ca.crt", "no PEM certificate"));
   BOOST_TEST(has(with_ca("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"), "ca.crt", "damaged"));
   BOOST_TEST(has(with_ca("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "ca.crt", "not a certificate OpenSSL can parse"));
-  nodeboot::webhook::CertificateRequest req{"k", {}, {}, true, now - 1h, now + 1h};
-  auto pair = nodeboot::webhook::issue_certificate(req, nullptr);
+  nodeboot::CertificateRequest req{"k", {}, {}, true, now - 1h, now + 1h};
+  auto pair = nodeboot::issue_certificate(req, nullptr);
   BOOST_REQUIRE(pair.has_value());
   auto key_problems = with_ca(valid_ca() + pair->key_pem.reveal());
   BOOST_TEST(has(key_problems, "ca.crt", "PEM block 2 is a private key"));

@@ -5,6 +5,7 @@
 
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/plugin/cluster/generate.hpp"
+#include "nodeboot/plugin/cluster/pins.hpp"
 
 namespace cluster = nodeboot::plugin::cluster;
 
@@ -77,6 +78,22 @@ BOOST_AUTO_TEST_CASE(every_builtin_template_parses) {
     auto j = cluster::render_json_template(text, v, name, name.starts_with("ignition/"));
     BOOST_TEST(j.has_value(), name << ": " << (j ? "" : j.error().message));
   }
+}
+
+BOOST_AUTO_TEST_CASE(pod_subnet_sed_targets_each_manifests_default) {
+  BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::flannel, "10.32.0.0/16") ==
+             "s#\"Network\": \"10.244.0.0/16\"#\"Network\": \"10.32.0.0/16\"#");
+  BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::calico, "10.32.0.0/16").find("CALICO_IPV4POOL_CIDR") != std::string::npos);
+  BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::none, "10.32.0.0/16").empty());
+}
+
+BOOST_AUTO_TEST_CASE(pins_are_sha256_and_https) {
+  for (const auto* m : {&cluster::flannel_manifest, &cluster::calico_manifest}) {
+    BOOST_TEST(m->sha256.size() == 64u);
+    BOOST_TEST(m->sha256.find_first_not_of("0123456789abcdef") == std::string_view::npos);
+    BOOST_TEST(m->url.starts_with("https://"));
+  }
+  BOOST_TEST(cluster::flannel_manifest.url.find(cluster::flannel_manifest.version) != std::string_view::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

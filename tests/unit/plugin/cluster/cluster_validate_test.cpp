@@ -43,7 +43,7 @@ const Broken broken[] = {
     {"pod subnet overlaps node network", "10.244.0.0/16", "192.168.0.0/16", 5, 15, "overlaps the node network"},
     {"ssh key type", "ssh-ed25519 AAAAC3", "ssh-dss AAAAC3", 7, 23, "unknown key type \"ssh-dss\""},
     {"ssh key base64", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL0!Y", 7, 23, "not valid base64"},
-    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23, "is a \"ssh-ed25519\" key but the line says \"ssh-rsa\""},
+    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23, R"(is a "ssh-ed25519" key but the line says "ssh-rsa")"},
     {"ssh key is private", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y/eNyFBaGLq2wMLkA3XpwOD6OAqYL1aDofyVL test@nodeboot",
      "\"-----BEGIN OPENSSH PRIVATE KEY-----\"", 7, 23, "private key"},
     {"kubeadm token format", "control_plane_vip", "  kubeadm_token: ABCDEF.0123456789abcdef\ncontrol_plane_vip", 8, 18,
@@ -71,6 +71,23 @@ const Broken broken[] = {
     {"duplicate key", "  name: lab\n", "  name: lab\n  name: lab2\n", 3, 3, "is given twice (first at line 2)"},
     {"section empty", "network:\n  cidr: 192.168.1.0/24\n", "network:\n", 11, 0, "network: is empty"},
     {"nodes required", "nodes:", "notnodes:", 1, 1, "nodes: is required"},
+    // Issue 19: the VIP, the pod network, the install disk.
+    {"VIP is the broadcast address", "192.168.1.100", "192.168.1.255", 8, 20, "network or broadcast address of 192.168.1.0/24"},
+    {"unknown CNI", "  pod_subnet:", "  cni: weave\n  pod_subnet:", 5, 8,
+     "cluster.cni: \"weave\" is not a pod network nodeboot installs (fix: use flannel (the default), calico, or none"},
+    {"NVMe-only machine without an install disk", "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    disks: [nvme0n1, nvme1n1]\n",
+     26, 5, "nodes[2].install_disk: is not set, so flatcar-install would write /dev/sda, which this machine does not have "
+            "(its disks: /dev/nvme0n1, /dev/nvme1n1; NVMe only) (fix: add \"install_disk: /dev/nvme0n1\" under \"nodes[2]:\""},
+    {"install disk not among the disks", "    mac: 5254.0000.00AB\n",
+     "    mac: 5254.0000.00AB\n    install_disk: /dev/sdb\n    disks: [sda]\n", 26, 19, "/dev/sdb is not one of worker-2's disks (/dev/sda)"},
+    {"cluster install disk is a partition", "  pod_subnet:", "  install_disk: /dev/nvme0n1p1\n  pod_subnet:", 5, 17,
+     "is a partition"},
+    {"install disk outside /dev", "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    install_disk: sda\n", 26, 19,
+     "not a device path under /dev/"},
+    {"VIP interface name", "  cidr: 192.168.1.0/24\n", "  cidr: 192.168.1.0/24\n  interface: eth0/1\n", 13, 14,
+     "not a network interface name"},
+    {"kube-vip image by tag", "  pod_subnet:", "  kube_vip_image: ghcr.io/kube-vip/kube-vip:v0.8.9\n  pod_subnet:", 5, 19,
+     "is not pinned by digest"},
 };
 
 std::string replace_once(std::string s, const std::string& from, const std::string& to) {
@@ -136,6 +153,35 @@ BOOST_AUTO_TEST_CASE(a_supplied_token_is_kept_secret_in_messages) {
   auto ok = cluster::validate(replace_once(good, "control_plane_vip", "  kubeadm_token: abcdef.0123456789abcdef\ncontrol_plane_vip"));
   BOOST_REQUIRE(ok.config);
   BOOST_TEST(ok.config->kubeadm_token.reveal() == "abcdef.0123456789abcdef");
+}
+
+BOOST_AUTO_TEST_CASE(cni_disks_and_interface_are_read_with_their_defaults) {
+  auto defaults = cluster::validate(good);
+  BOOST_REQUIRE(defaults.config);
+  BOOST_TEST((defaults.config->cni == cluster::Cni::flannel));
+  BOOST_TEST(defaults.config->vip_interface.empty());
+  BOOST_TEST(defaults.config->nodes[0].install_disk == "/dev/sda");
+  BOOST_TEST(defaults.config->kube_vip_image == "ghcr.io/kube-vip/kube-vip:v0.8.9");
+  auto text = replace_once(good, "  pod_subnet:", "  cni: calico\n  install_disk: /dev/nvme0n1\n  pod_subnet:");
+  text = replace_once(text, "  cidr: 192.168.1.0/24\n", "  cidr: 192.168.1.0/24\n  interface: enp1s0\n");
+  text = replace_once(text, "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    install_disk: /dev/disk/by-id/wwn-0x5000c500a1b2c3d4\n    disks: [sda]\n");
+  auto v = cluster::validate(text);
+  for (const auto& f : v.findings) BOOST_TEST_MESSAGE(cluster::format(f, "cluster.yaml"));
+  BOOST_REQUIRE(v.passes(true));
+  BOOST_TEST((v.config->cni == cluster::Cni::calico));
+  BOOST_TEST(v.config->vip_interface == "enp1s0");
+  BOOST_TEST(v.config->nodes[0].install_disk == "/dev/nvme0n1");
+  BOOST_TEST(v.config->nodes[2].install_disk == "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4");
+}
+
+BOOST_AUTO_TEST_CASE(image_build_arguments_fill_in_missing_versions) {
+  auto text = replace_once(replace_once(good, "  k8s_version: \"1.31.0\"\n", ""), "  flatcar_version: \"3975.2.2\"\n", "");
+  BOOST_TEST(!cluster::validate(text).config.has_value());
+  auto v = cluster::validate(text, {"1.32.1", "4081.2.0"});
+  BOOST_REQUIRE(v.config);
+  BOOST_TEST(v.config->k8s_version == "1.32.1");
+  BOOST_TEST(v.config->flatcar_version == "4081.2.0");
+  BOOST_TEST(cluster::validate(good, {"1.32.1", "4081.2.0"}).config->k8s_version == "1.31.0");  // the file wins
 }
 
 BOOST_AUTO_TEST_CASE(mac_forms_normalise) {

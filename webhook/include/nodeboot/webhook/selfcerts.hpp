@@ -18,7 +18,7 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/util/result.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 namespace nodeboot::webhook {
 

@@ -35,7 +35,14 @@ struct NodeConfig {
   std::string role;  // controller | worker
   std::string ip;
   std::string mac;   // normalised: lowercase, colon-separated
+  // Where flatcar-install writes: nodes[].install_disk, else cluster.install_disk, else
+  // /dev/sda (Flatcar's own docs' example). A /dev path or a /dev/disk/by-* link.
+  std::string install_disk;
 };
+
+// The pod network the first controller applies after kubeadm init (plugin/cluster/pins.hpp).
+enum class Cni { flannel, calico, none };
+std::string_view cni_name(Cni c);
 
 struct ClusterConfig {
   std::string name;
@@ -47,6 +54,12 @@ struct ClusterConfig {
   std::string ssh_authorized_key;
   Secret kubeadm_token;  // empty when cluster.yaml gives none (generate makes one)
   std::string control_plane_vip;
+  // kube-vip's interface on the controllers (network.interface); empty: kube-vip takes the
+  // interface of the default route.
+  std::string vip_interface;
+  // cluster.kube_vip_image (an image@sha256:... reference), else pins.hpp's tag.
+  std::string kube_vip_image;
+  Cni cni = Cni::flannel;
   std::string bootstrap_ip;
   std::string node_network;  // network.cidr: the nodes' L2 subnet
   std::vector<NodeConfig> nodes;
@@ -64,7 +77,14 @@ struct Validation {
   bool passes(bool strict) const;
 };
 
-Validation validate(std::string_view yaml_text);
+// Versions for a cluster.yaml that names none: the bootstrap image's build arguments
+// (Containerfile ARG K8S_VERSION / FLATCAR_VERSION). Empty: cluster.yaml must name them.
+struct Defaults {
+  std::string k8s_version;
+  std::string flatcar_version;
+};
+
+Validation validate(std::string_view yaml_text, const Defaults& defaults = {});
 
 // "cluster.yaml:12:7: error: nodes[1].mac: ... (fix: ...)"
 std::string format(const Finding& f, std::string_view file);

@@ -28,8 +28,10 @@ inline constexpr int matchbox_port = 8080;
 
 // Template variables: seed 002's names (BOOTSTRAP_IP ... NODE_ROLE) plus nodeboot's
 // additions (MATCHBOX_URL, FLATCAR_CHANNEL, NODE_NETWORK, NODE_NETWORK_ADDRESS,
-// NODE_NETMASK, TFTP_ROOT, and the secret CERTIFICATE_KEY: kubeadm's key for sharing the
-// control-plane certificates with joining controllers). Secrets are held apart.
+// NODE_NETMASK, TFTP_ROOT, INSTALL_DISK, VIP_INTERFACE, KUBE_VIP_IMAGE, CNI_NAME,
+// CNI_VERSION, CNI_URL, CNI_SHA256, CNI_POD_SUBNET_SED, UPLOAD_URL, UPLOAD_CA, and the
+// secrets CERTIFICATE_KEY (kubeadm's key for sharing the control-plane certificates with
+// joining controllers) and UPLOAD_TOKEN). Secrets are held apart.
 struct Variables {
   std::map<std::string, std::string, std::less<>> values;
   std::map<std::string, const Secret*, std::less<>> secrets;  // KUBEADM_TOKEN, CERTIFICATE_KEY
@@ -53,6 +55,11 @@ const std::map<std::string, std::string_view>& builtin_templates();
 Secret generate_kubeadm_token();
 // kubeadm's --certificate-key: 32 random bytes as 64 lowercase hex digits.
 Secret generate_certificate_key();
+// The kubeconfig upload's single-use token: 32 random bytes as 64 lowercase hex digits.
+Secret generate_upload_token();
+// The sed expression the first controller runs on the pinned CNI manifest to write
+// pod_subnet into it (empty for Cni::none).
+std::string cni_pod_subnet_sed(Cni cni, const std::string& pod_subnet);
 
 struct GenerateOptions {
   std::filesystem::path out_dir;
@@ -68,6 +75,7 @@ struct GenerateReport {
   std::vector<std::filesystem::path> files;  // relative to out_dir
   SecretOrigin token = SecretOrigin::generated;
   SecretOrigin certificate_key = SecretOrigin::generated;
+  SecretOrigin upload_token = SecretOrigin::generated;
   std::vector<std::string> notes;  // warnings for the operator (e.g. no iPXE binaries)
 };
 

@@ -17,6 +17,10 @@ struct ServeOptions {
   std::string matchbox_program = "matchbox";   // name on PATH or a path
   std::string dnsmasq_program = "dnsmasq";
   bool with_dnsmasq = true;
+  // The kubeconfig upload endpoint (upload.hpp), run as `kubectl-nodeboot cluster
+  // upload-server` from this very binary.
+  std::string upload_address = "0.0.0.0:8443";
+  bool with_upload = true;
 };
 
 struct Started {
@@ -33,7 +37,13 @@ std::filesystem::path find_program(const std::string& name);
 Result<std::vector<Started>> serve(const ServeOptions& options);
 
 // Stops what serve started in `dir` (SIGTERM, then SIGKILL after a grace period).
-// Returns the names stopped; a missing pid file is not an error.
+// Returns the names stopped; a missing pid file is not an error. When serve ran in another
+// PID namespace (another container on the same output volume), its pids mean nothing
+// here: teardown leaves a stop request in DIR/run and waits for the supervisor there
+// (`serve --foreground` or `init`, which poll stop_requested) to stop them.
 Result<std::vector<std::string>> teardown(const std::filesystem::path& dir);
+
+// Whether a teardown from another PID namespace asked this one to stop.
+bool stop_requested(const std::filesystem::path& dir);
 
 }  // namespace nodeboot::plugin::cluster

@@ -20,6 +20,9 @@ struct WaitOptions {
   std::filesystem::path output_dir;  // the kubeconfig is saved here as "kubeconfig"
   std::ostream* progress = nullptr;  // one line per change, or nothing
   std::string kubeconfig_hint;       // how the operator gets the kubeconfig, if it is not there yet
+  // The kubeconfig is the uploaded DIR/admin.conf: once DIR/kubeconfig is saved, it and the
+  // upload token are deleted (the token is revoked even if the endpoint missed it).
+  bool consume_upload = false;
 };
 
 // Returns the path of the saved kubeconfig.

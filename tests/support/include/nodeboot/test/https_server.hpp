@@ -1,7 +1,7 @@
 #pragma once
 
 // A real HTTPS server for tests (cpp-httplib on loopback) with its own CA, issued with
-// OpenSSL through nodeboot::webhook::issue_certificate; plus a second, unrelated CA for
+// OpenSSL through nodeboot::issue_certificate; plus a second, unrelated CA for
 // "wrong CA" cases. Header-only: the integration and e2e layers both use it.
 
 #include <httplib.h>
@@ -14,7 +14,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "nodeboot/test/support.hpp"
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 namespace nodeboot::test {
 
@@ -26,13 +26,13 @@ struct TestPki {
     const auto now = std::chrono::system_clock::now();
     const auto day = std::chrono::hours(24);  // outlives any test run, expires soon after
     auto make_ca = [&](const std::string& name) {
-      auto ca_pair = webhook::issue_certificate({name, {}, {}, true, now - std::chrono::minutes(5), now + day}, nullptr);
+      auto ca_pair = nodeboot::issue_certificate({name, {}, {}, true, now - std::chrono::minutes(5), now + day}, nullptr);
       BOOST_REQUIRE_MESSAGE(ca_pair.has_value(), "CA: " << (ca_pair ? "" : ca_pair.error().message));
       return *ca_pair;
     };
     const auto test_ca = make_ca("nodeboot-test-ca");
     const auto unrelated = make_ca("nodeboot-other-ca");
-    auto server = webhook::issue_certificate(
+    auto server = nodeboot::issue_certificate(
         {"127.0.0.1", {"localhost"}, {"127.0.0.1"}, false, now - std::chrono::minutes(5), now + day}, &test_ca);
     BOOST_REQUIRE_MESSAGE(server.has_value(), "server cert: " << (server ? "" : server.error().message));
     ca = dir.write("ca.crt", test_ca.cert_pem);

@@ -1,4 +1,4 @@
-#include "nodeboot/webhook/pki.hpp"
+#include "nodeboot/util/pki.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 
 #include <memory>
 
-namespace nodeboot::webhook {
+namespace nodeboot {
 namespace {
 
 template <auto F>
@@ -24,7 +24,7 @@ using Bio = std::unique_ptr<BIO, Deleter<BIO_free>>;
 std::string bio_text(BIO* bio) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<std::size_t>(len));
+  return {data, static_cast<std::size_t>(len)};
 }
 
 Pkey read_key(const Secret& pem) {
@@ -112,4 +112,4 @@ Result<std::chrono::system_clock::time_point> certificate_not_after(const std::s
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-}  // namespace nodeboot::webhook
+}  // namespace nodeboot

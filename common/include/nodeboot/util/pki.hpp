@@ -1,8 +1,9 @@
 #pragma once
 
-// Issuing the webhook's own certificates (self-managed mode) with OpenSSL: a CA and a
-// serving certificate signed by it. ECDSA P-256: the cheapest handshake the API server's
-// Go TLS stack accepts, and what cert-manager issues by default for ECDSA.
+// Issuing certificates with OpenSSL (the webhook's self-managed mode, the bootstrap node's
+// kubeconfig upload endpoint): a CA and a serving certificate signed by it. ECDSA P-256:
+// the cheapest handshake the API server's Go TLS stack accepts, and what cert-manager
+// issues by default for ECDSA.
 
 #include <chrono>
 #include <string>
@@ -11,7 +12,7 @@
 #include "nodeboot/util/result.hpp"
 #include "nodeboot/util/secret.hpp"
 
-namespace nodeboot::webhook {
+namespace nodeboot {
 
 struct CertificateRequest {
   std::string common_name;
@@ -33,4 +34,4 @@ Result<KeyPair> issue_certificate(const CertificateRequest& request, const KeyPa
 // notAfter of the first certificate in `cert_pem`.
 Result<std::chrono::system_clock::time_point> certificate_not_after(const std::string& cert_pem);
 
-}  // namespace nodeboot::webhook
+}  // namespace nodeboot

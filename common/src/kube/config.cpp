@@ -1,6 +1,7 @@
 #include "nodeboot/kube/config.hpp"
 
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -228,13 +229,45 @@ Result<RestConfig> parse_kubeconfig(const std::string& yaml_text, const fs::path
   return resolve_parsed(detail::parse_kubeconfig_file(yaml_text, origin), origin, flags);
 }
 
+fs::path path_under(const fs::path& root, const fs::path& absolute) {
+  fs::path done = "/";  // resolved so far, a path on the other machine
+  const fs::path relative = absolute.relative_path();
+  std::deque<fs::path> todo(relative.begin(), relative.end());
+  for (int links = 0; !todo.empty();) {
+    const fs::path part = todo.front();
+    todo.pop_front();
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      done = done.parent_path();
+      continue;
+    }
+    const fs::path next = done / part;
+    std::error_code ec;
+    const fs::path mounted = root / next.relative_path();
+    if (links < 40 && fs::is_symlink(mounted, ec)) {
+      const fs::path target = fs::read_symlink(mounted, ec);
+      if (!ec) {
+        ++links;
+        if (target.is_absolute()) done = "/";
+        const fs::path rest = target.relative_path();
+        todo.insert(todo.begin(), rest.begin(), rest.end());
+        continue;
+      }
+    }
+    done = next;
+  }
+  return root / done.relative_path();
+}
+
 Result<RestConfig> parse_kubeconfig_under(const std::string& yaml_text, const fs::path& origin,
                                           const fs::path& files_root) {
   auto parsed = detail::parse_kubeconfig_file(yaml_text, origin);
   if (parsed) {
-    // Parsing made every reference absolute on the other machine: now the same path below the mount.
+    // Parsing made every reference absolute on the other machine: now the same path below
+    // the mount, its links followed there (the kubelet's kubelet-client-current.pem links to
+    // an absolute /var/lib/kubelet/pki/kubelet-client-<date>.pem).
     const auto reroot = [&](std::string& path) {
-      if (!path.empty()) path = (files_root / fs::path(path).relative_path()).string();
+      if (!path.empty()) path = path_under(files_root, path).string();
     };
     for (auto& [name, c] : parsed->clusters) reroot(c.certificate_authority);
     for (auto& [name, u] : parsed->users) {

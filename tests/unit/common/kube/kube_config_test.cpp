@@ -72,6 +72,26 @@ users: [{name: u, user: {client-certificate: /var/lib/kubelet/pki/client.pem, cl
   BOOST_TEST(cfg->client_cert_pem == "CERT");
   BOOST_TEST(cfg->client_key_pem.reveal() == "KEY");
 
+  // The kubelet's client certificate is an absolute link (kubelet-client-current.pem ->
+  // /var/lib/kubelet/pki/kubelet-client-<date>.pem): followed under the mount, not here.
+  host.write("var/lib/kubelet/pki/kubelet-client-2026.pem", "CERT+KEY");
+  std::filesystem::create_symlink("/var/lib/kubelet/pki/kubelet-client-2026.pem",
+                                  host.path() / "var/lib/kubelet/pki/kubelet-client-current.pem");
+  std::filesystem::create_symlink("pki", host.path() / "var/lib/kubelet/certs");  // relative, a directory
+  const std::string rotated = R"(apiVersion: v1
+kind: Config
+current-context: k
+contexts: [{name: k, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://api:6443", certificate-authority: /etc/kubernetes/ca.crt}}]
+users: [{name: u, user: {client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem, client-key: certs/kubelet-client-current.pem}}]
+)";
+  auto linked = parse_kubeconfig_under(rotated, "/var/lib/kubelet/kubeconfig", host.path());
+  BOOST_REQUIRE_MESSAGE(linked.has_value(), message(linked));
+  BOOST_TEST(linked->client_cert_pem == "CERT+KEY");
+  BOOST_TEST(linked->client_key_pem.reveal() == "CERT+KEY");
+  BOOST_TEST(path_under(host.path(), "/var/lib/kubelet/nothing/../pki/kubelet-client-current.pem") ==
+             host.path() / "var/lib/kubelet/pki/kubelet-client-2026.pem");
+
   // A file missing under the mount is named by its path there.
   auto missing = parse_kubeconfig_under(kubelet, "/var/lib/kubelet/kubeconfig", host.path() / "elsewhere");
   BOOST_REQUIRE(!missing.has_value());

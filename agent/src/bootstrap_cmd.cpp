@@ -25,11 +25,20 @@ using nlohmann::json;
 
 volatile std::sig_atomic_t stop_requested = 0;
 
+// From here on SIGTERM/SIGINT only ask the agent to stop once it is done: the schedule
+// label's removal makes the DaemonSet delete this pod at once, and the kubelet's SIGTERM
+// must not cut the hand-over to the host that follows (seen on the node layer's VMs: the
+// agent died between the label and systemd-run, and nothing ran on the host). The pod's
+// grace period still bounds it.
+void defer_stop() {
+  std::signal(SIGTERM, [](int) { stop_requested = 1; });
+  std::signal(SIGINT, [](int) { stop_requested = 1; });
+}
+
 // The DaemonSet restarts containers that exit: after a result the agent stays put until
 // the reboot (or the label's removal) ends the pod, so one request runs once.
 void hold(std::ostream& log) {
-  std::signal(SIGTERM, [](int) { stop_requested = 1; });
-  std::signal(SIGINT, [](int) { stop_requested = 1; });
+  defer_stop();
   log << "nodeboot-agent: holding until the pod is stopped" << std::endl;
   while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // signal latency, no busy loop
 }
@@ -126,6 +135,7 @@ int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, s
   kube::Client client(std::move(*config));
   bool label_removed = false;
   auto remove_label = [&]() -> Result<void> {
+    defer_stop();
     auto r = client.patch(kube::resources::nodes, "", node, kube::PatchType::merge,
                           {{"metadata", {{"labels", {{schedule_label, nullptr}}}}}},
                           kube::PatchOptions{.field_manager = std::string(names::agent_field_manager)});

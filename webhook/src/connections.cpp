@@ -23,6 +23,9 @@ constexpr auto tick = std::chrono::milliseconds(100);
 // Worker threads above `spare` end after this long without work.
 constexpr auto idle_retire = std::chrono::seconds(30);
 constexpr std::size_t spare = 4;
+// How long a worker waits with a connection that has just answered, for its next request
+// (cpp-httplib's own keep-alive check interval).
+constexpr auto busy_client_wait = std::chrono::milliseconds(100);
 
 // The connection this worker serves, for the handlers' hooks (they see cpp-httplib's
 // Request, which has no room for ours, and an unreadable head has no Request::ssl yet).
@@ -38,9 +41,9 @@ void set_nonblocking(int fd, bool on) {
   ::fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
 }
 
-bool readable_now(int fd) {
+bool readable_within(int fd, std::chrono::milliseconds wait) {
   pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0;
+  return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
 }
 
 }  // namespace
@@ -190,10 +193,12 @@ void Connections::serve(Conn& c) {
     return;
   }
   while (true) {
-    // Another request already here (pipelined, or sent while this one was answered) is
-    // served at once; otherwise the connection waits on the epoll set, not on this thread.
-    // (Waiting here up to 1 ms or 100 ms for the next request measured no better.)
-    if (SSL_has_pending(c.ssl) == 0 && !readable_now(c.fd)) {
+    // A client at work (it has had an answer) keeps its worker for a moment, for its next
+    // request: parking every connection after every answer cost a third of the throughput
+    // at saturation (25 busy connections, 2 cores: 8.5k against 11-16k req/s). A connection
+    // never used for a request, or idle that long, waits on the epoll set instead.
+    const auto wait = c.served.load(std::memory_order_relaxed) ? busy_client_wait : std::chrono::milliseconds(0);
+    if (SSL_has_pending(c.ssl) == 0 && !readable_within(c.fd, wait)) {
       park(c);
       break;
     }

@@ -11,7 +11,8 @@
 //   given to one worker at a time, and the kernel wakes one waiter per event). The worker
 //   runs the TLS handshake (non-blocking: a handshake waiting for more input is parked
 //   again) or one request (cpp-httplib's own parsing and routing, through
-//   `RequestRunner`), then parks the connection again, or closes it. A worker that takes
+//   `RequestRunner`), then parks the connection again (after waiting up to 100 ms for the
+//   next request of a client that has had an answer), or closes it. A worker that takes
 //   the last waiting place starts another, up to `max_workers`.
 // - Limits: at most `max_connections` held (at the cap, adopt() closes a parked one: a
 //   connection ending after a refusal, then one that has sent nothing, then one never used

@@ -282,13 +282,26 @@ BOOST_AUTO_TEST_CASE(teardown_from_another_pid_namespace_reaches_the_supervisor)
   // `serve --foreground` in a PID namespace of its own, as in the bootstrap container.
   nodeboot::ProcessOptions bounded;
   bounded.timeout = std::chrono::seconds(120);
-  auto serving = std::async(std::launch::async, [&] {
-    return run({"unshare", "--pid", "--fork", "--mount-proc", (bin_dir() / "kubectl-nodeboot").string(), "cluster", "serve",
-                "--foreground", "-o", g.out.string(), "--no-dnsmasq", "--matchbox", (tools_dir() / "matchbox").string(),
-                "--matchbox-address", "127.0.0.1:" + std::to_string(free_loopback_port()), "--upload-address",
-                "127.0.0.1:" + std::to_string(port)},
-               bounded);
-  });
+  // The command line is built here and the thread only runs it (run_process, not the test
+  // helper run()): Boost.Test's assertions, and its checkpoints, are for the main thread.
+  const std::vector<std::string> serve{"unshare",
+                                       "--pid",
+                                       "--fork",
+                                       "--mount-proc",
+                                       (bin_dir() / "kubectl-nodeboot").string(),
+                                       "cluster",
+                                       "serve",
+                                       "--foreground",
+                                       "-o",
+                                       g.out.string(),
+                                       "--no-dnsmasq",
+                                       "--matchbox",
+                                       (tools_dir() / "matchbox").string(),
+                                       "--matchbox-address",
+                                       "127.0.0.1:" + std::to_string(free_loopback_port()),
+                                       "--upload-address",
+                                       "127.0.0.1:" + std::to_string(port)};
+  auto serving = std::async(std::launch::async, [&] { return nodeboot::run_process(serve, bounded); });
   BOOST_REQUIRE(eventually([&] { return fs::exists(g.out / "run/upload.pid") && run({"curl", "-sk", "https://127.0.0.1:" + std::to_string(port) + "/"}).exit_code == 0; },
                            std::chrono::seconds(30)));
   // The recorded pids are the other namespace's: signalling them here would hit other processes.
@@ -296,7 +309,9 @@ BOOST_AUTO_TEST_CASE(teardown_from_another_pid_namespace_reaches_the_supervisor)
   BOOST_TEST(t.exit_code == 0, t.out << t.err);
   BOOST_TEST(t.out.find("upload stopped") != std::string::npos, t.out);
   BOOST_TEST(t.out.find("matchbox stopped") != std::string::npos, t.out);
-  auto served = serving.get();
+  auto served_or = serving.get();
+  BOOST_REQUIRE_MESSAGE(served_or.has_value(), "cannot run unshare: " << (served_or ? "" : served_or.error().message));
+  const auto& served = *served_or;
   BOOST_TEST(served.exit_code == 0, served.out << served.err);
   BOOST_TEST(!fs::exists(g.out / "run/upload.pid"));
   BOOST_TEST(!fs::exists(g.out / "run/stop-request"));

@@ -159,9 +159,12 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   options.port = parsed["port"].as<int>();
   options.max_connections = parsed["max-connections"].as<std::size_t>();
   options.max_workers = parsed["max-workers"].as<std::size_t>();
-  if (options.max_connections == 0 || options.max_workers == 0) {
-    err << "error: --max-connections and --max-workers must be at least 1\n";
-    return 2;
+  for (const auto& [flag, value] : {std::pair{"--max-connections", options.max_connections},
+                                    std::pair{"--max-workers", options.max_workers}}) {
+    if (value == 0) {
+      err << "error: " << flag << "=0 serves nothing; give at least 1 (or leave the flag out for the default)\n";
+      return 2;
+    }
   }
   // Each held connection is a descriptor: take the hard limit, and hold no more than it
   // allows (with room for the API client, certificates and logs).
@@ -220,9 +223,10 @@ int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
       ("client-ca", "PEM file of CAs whose client certificates are required (mTLS from the API server)",
        cxxopts::value<std::string>())
       ("max-connections", "Connections held open at once (idle ones take no thread); at the cap a new one closes a "
-       "parked one, the least useful first", cxxopts::value<std::size_t>()->default_value("4096"))
+       "parked one, the least useful first",
+       cxxopts::value<std::size_t>()->default_value(std::to_string(ServerOptions{}.max_connections)))
       ("max-workers", "Threads working on handshakes and requests at once",
-       cxxopts::value<std::size_t>()->default_value("256"))
+       cxxopts::value<std::size_t>()->default_value(std::to_string(ServerOptions{}.max_workers)))
       ("controller-username", "The only user that may release a marooned pod's gate",
        cxxopts::value<std::string>()->default_value("system:serviceaccount:" + std::string(names::system_namespace) + ":" +
                                                     std::string(names::webhook_service_account)))

@@ -102,10 +102,7 @@ void Connections::adopt(int fd) {
   c.fd = fd;
   c.since.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   c.parked = true;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLONESHOT;
-  ev.data.u64 = id;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (!arm_locked(c, EPOLL_CTL_ADD)) {
     conns_.erase(id);
     ::close(fd);
     return;
@@ -147,11 +144,7 @@ Connections::Conn* Connections::take(std::uint64_t id) {
     ssize_t got = 0;
     while ((got = ::recv(c.fd, sink.data(), sink.size(), MSG_DONTWAIT)) > 0) {
     }
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.u64 = c.id;
-    if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev) != 0)
-      free_locked(c);
+    if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || !arm_locked(c, EPOLL_CTL_MOD)) free_locked(c);
     return nullptr;
   }
   unshelve_locked(c);
@@ -247,25 +240,34 @@ bool Connections::handshake(Conn& c) {
 
 void Connections::park(Conn& c) {
   std::lock_guard lock(mutex_);
-  --busy_;
-  if (busy_ == 0) drained_.notify_all();
+  release_locked();
   if (stopping_ || c.shut) {
     free_locked(c);
     return;
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLONESHOT;
-  ev.data.u64 = c.id;
   c.parked = true;
   shelve_locked(c);
-  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev) != 0) free_locked(c);
+  if (!arm_locked(c, EPOLL_CTL_MOD)) free_locked(c);
 }
 
 void Connections::close(Conn& c) {
   std::lock_guard lock(mutex_);
+  release_locked();
+  free_locked(c);
+}
+
+void Connections::release_locked() {
   --busy_;
   if (busy_ == 0) drained_.notify_all();
-  free_locked(c);
+}
+
+bool Connections::arm_locked(const Conn& c, int op) const {
+  // One-shot: the next input goes to one worker, and the connection is off the set until
+  // it is armed again. The id, not the address: an event for a freed connection is dropped.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = c.id;
+  return ::epoll_ctl(epoll_, op, c.fd, &ev) == 0;
 }
 
 void Connections::free_locked(Conn& c) {

@@ -48,11 +48,12 @@
 
 namespace nodeboot::webhook {
 
+// From ServerOptions (their defaults and reasons are there).
 struct ConnectionLimits {
-  std::size_t max_connections = 4096;
-  std::size_t max_workers = 256;
-  std::chrono::milliseconds deadline{10'000};
-  std::chrono::milliseconds keep_alive{120'000};
+  std::size_t max_connections;
+  std::size_t max_workers;
+  std::chrono::milliseconds deadline;
+  std::chrono::milliseconds keep_alive;
 };
 
 // The addresses of a connection, as cpp-httplib's request wants them.
@@ -128,6 +129,8 @@ class Connections {
   bool handshake(Conn& c);         // false: parked or closed
   void park(Conn& c);              // back on the epoll set (or closed when stopping)
   void close(Conn& c);             // the worker's connection, done
+  void release_locked();           // a connection leaves its worker (stop() waits for all)
+  bool arm_locked(const Conn& c, int op) const;  // on the epoll set for its next input
   void free_locked(Conn& c);       // a parked connection, or one a worker has given up
   void shelve_locked(Conn& c);
   void unshelve_locked(Conn& c);

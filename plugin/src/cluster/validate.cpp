@@ -1,6 +1,7 @@
 // cluster.yaml → ClusterConfig, collecting every problem (with position and fix) rather
 // than stopping at the first, as kubeadm and the OpenShift installer do.
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <tuple>
@@ -386,12 +387,10 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
 
   auto cni = cl.scalar("cni", false, "flannel");
   if (cni.present) {
-    if (cni.value == "flannel")
-      cfg.cni = Cni::flannel;
-    else if (cni.value == "calico")
-      cfg.cni = Cni::calico;
-    else if (cni.value == "none")
-      cfg.cni = Cni::none;
+    constexpr std::array cnis{Cni::flannel, Cni::calico, Cni::none};
+    const auto* known = std::find_if(cnis.begin(), cnis.end(), [&](Cni c) { return cni_name(c) == cni.value; });
+    if (known != cnis.end())
+      cfg.cni = *known;
     else
       out.error(cni.mark, "cluster.cni", "\"" + cni.value + "\" is not a pod network nodeboot installs",
                 "use flannel (the default), calico, or none to apply your own after kubeadm init");

@@ -66,6 +66,14 @@ json in_band(const std::string& http_response) {
   return json::parse(http_response.substr(http_response.find("\r\n\r\n") + 4))["response"];
 }
 
+// Sends `n` pod reviews one after another on `t`; each must come back patched.
+void patch_reviews(RawTls& t, int n) {
+  for (int i = 0; i < n; ++i) {
+    BOOST_REQUIRE(t.send(http_post("/mutate/pods", pod_review())));
+    BOOST_REQUIRE(in_band(t.read_response()).contains("patch"));
+  }
+}
+
 std::string head_only(std::string_view path, std::size_t length) {
   return "POST " + std::string(path) +
          " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(length) +
@@ -227,8 +235,7 @@ BOOST_AUTO_TEST_CASE(idle_connections_are_shed_oldest_first_so_fresh_and_working
   // but it has answered a review, so the flood's never-used connections go before it.
   auto api = s.connect();
   BOOST_REQUIRE(api->handshake());
-  BOOST_REQUIRE(api->send(http_post("/mutate/pods", pod_review())));
-  BOOST_REQUIRE(in_band(api->read_response()).contains("patch"));
+  patch_reviews(*api, 1);
   std::vector<std::unique_ptr<RawTls>> held;
   for (int i = 0; i < 3 * cap; ++i) {
     held.push_back(s.connect());
@@ -239,10 +246,7 @@ BOOST_AUTO_TEST_CASE(idle_connections_are_shed_oldest_first_so_fresh_and_working
   const auto start = std::chrono::steady_clock::now();
   auto fresh = s.connect();
   BOOST_REQUIRE(fresh->handshake());
-  for (int i = 0; i < 20; ++i) {
-    BOOST_REQUIRE(fresh->send(http_post("/mutate/pods", pod_review())));
-    BOOST_REQUIRE(in_band(fresh->read_response()).contains("patch"));
-  }
+  patch_reviews(*fresh, 20);
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BOOST_TEST_MESSAGE("fresh client served 20 reviews in " << took << " s beside " << 3 * cap << " idle connections");
   BOOST_TEST(took < 5.0);
@@ -266,16 +270,12 @@ BOOST_AUTO_TEST_CASE(idle_and_silent_connections_hold_no_thread) {
     if (i % 3 != 0) BOOST_REQUIRE(held.back()->handshake());  // 100 silent, 200 idle TLS
   }
   // An idle connection used once and then left idle too.
-  BOOST_REQUIRE(held[1]->send(http_post("/mutate/pods", pod_review())));
-  BOOST_REQUIRE(in_band(held[1]->read_response()).contains("patch"));
+  patch_reviews(*held[1], 1);
   const auto start = std::chrono::steady_clock::now();
   for (int c = 0; c < 3; ++c) {
     auto fresh = s.connect();
     BOOST_REQUIRE(fresh->handshake());
-    for (int i = 0; i < 10; ++i) {
-      BOOST_REQUIRE(fresh->send(http_post("/mutate/pods", pod_review())));
-      BOOST_REQUIRE(in_band(fresh->read_response()).contains("patch"));
-    }
+    patch_reviews(*fresh, 10);
   }
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BOOST_TEST_MESSAGE("30 reviews on 3 fresh connections beside 300 held ones, 4 workers: " << took << " s");

@@ -1,11 +1,8 @@
 #include "nodeboot/agent/bootstrap_cmd.hpp"
 
-#include <csignal>
 #include <cstdlib>
 #include <ostream>
-#include <thread>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_steps.hpp"
@@ -14,38 +11,33 @@
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/signals.hpp"
 
 namespace nodeboot::agent {
 namespace {
 
 using nlohmann::json;
 
-volatile std::sig_atomic_t stop_requested = 0;
-
-// From here on SIGTERM/SIGINT only ask the agent to stop once it is done: the schedule
-// label's removal makes the DaemonSet delete this pod at once, and the kubelet's SIGTERM
-// must not cut the hand-over to the host that follows (seen on the node layer's VMs: the
-// agent died between the label and systemd-run, and nothing ran on the host). The pod's
-// grace period still bounds it.
-void defer_stop() {
-  std::signal(SIGTERM, [](int) { stop_requested = 1; });
-  std::signal(SIGINT, [](int) { stop_requested = 1; });
-}
+// From the schedule label's removal on, SIGTERM/SIGINT only ask the agent to stop once it
+// is done: the label's removal makes the DaemonSet delete this pod at once, and the
+// kubelet's SIGTERM must not cut the hand-over to the host that follows (seen on the node
+// layer's VMs: the agent died between the label and systemd-run, and nothing ran on the
+// host). The pod's grace period still bounds it. Before that a signal ends the agent as
+// its default would (main's SignalThread).
+void defer_stop() { (void)stop_token(); }
 
 // The DaemonSet restarts containers that exit: after a result the agent stays put until
 // the reboot (or the label's removal) ends the pod, so one request runs once.
 void hold(std::ostream& log) {
-  defer_stop();
   log << "nodeboot-agent: holding until the pod is stopped" << std::endl;
-  while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // signal latency, no busy loop
+  wait_for_stop();
 }
 
 }  // namespace
 
-int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+cxxopts::Options bootstrap_flags() {
   cxxopts::Options options("nodeboot-agent bootstrap",
                            "Validate, download, apply and reboot into the OS the node's bootstrap Secret describes.");
   BootstrapOptions defaults;
@@ -81,57 +73,61 @@ int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, s
        cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))
       ("hold", "After the result, wait for SIGTERM instead of exiting (the DaemonSet would restart it)")
       ("h,help", "Show help");
-  kube::add_connection_flags(options);
-  std::vector<const char*> cargv{"bootstrap"};
-  for (const auto& a : args) cargv.push_back(a.c_str());
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    err << "error: " << e.what() << "\nSee 'nodeboot-agent bootstrap --help'.\n";
-    return 2;
-  }
-  if (parsed.count("help")) {
-    out << options.help();
-    return 0;
-  }
-  std::string node = parsed.count("node") ? parsed["node"].as<std::string>() : "";
-  if (node.empty())
-    if (const char* env = std::getenv("NODE_NAME")) node = env;
-  if (node.empty()) {
-    err << "error: --node is required (or NODE_NAME from the downward API)\n";
-    return 2;
-  }
-  BootstrapOptions o;
-  o.host_root = parsed["host-root"].as<std::string>();
-  o.dry_run = parsed.count("dry-run") > 0;
-  o.firstboot_command = parsed["firstboot-command"].as<std::string>();
-  o.entrypoint_command = parsed["entrypoint-command"].as<std::string>();
-  o.reboot_command = parsed["reboot-command"].as<std::string>();
-  o.host_exec = parsed["host-exec"].as<std::string>();
-  o.host_unit = parsed["host-unit"].as<std::string>();
-  o.host_kubeconfig = parsed["host-kubeconfig"].as<std::string>();
-  o.host_agent = parsed["host-agent"].as<std::string>();
-  o.host_root_on_host = parsed["host-root-on-host"].as<std::string>();
-  o.boot_id_file = parsed["boot-id-file"].as<std::string>();
-  o.attempts = std::max(1, parsed["attempts"].as<int>());
-  auto http_timeout = parse_duration(parsed["http-timeout"].as<std::string>(), "--http-timeout");
-  auto backoff = parse_duration(parsed["backoff"].as<std::string>(), "--backoff");
-  for (const auto* d : {&http_timeout, &backoff})
-    if (!*d) {
-      err << "error: " << d->error().message << '\n';
-      return 2;
-    }
-  o.http_timeout = *http_timeout;
-  o.backoff = *backoff;
-  const std::string schedule_label = parsed["schedule-label"].as<std::string>();
-  const bool keep_holding = parsed.count("hold") > 0;
+  cli::add_connection_flags(options);
+  return options;
+}
 
-  auto config = kube::resolve_config(kube::connection_flags(parsed));
-  if (!config) {
-    err << "error: " << config.error().message << '\n';
-    return 1;
+namespace {
+
+struct Options {
+  std::string node{};
+  BootstrapOptions o{};
+  std::string schedule_label{};
+  bool keep_holding = false;
+  kube::ConnectionFlags connection{};
+
+  Result<void> complete(const cxxopts::ParseResult& parsed) {
+    node = cli::value(parsed, "node");
+    if (node.empty())
+      if (const char* env = std::getenv("NODE_NAME")) node = env;
+    o.host_root = parsed["host-root"].as<std::string>();
+    o.dry_run = parsed.count("dry-run") > 0;
+    o.firstboot_command = parsed["firstboot-command"].as<std::string>();
+    o.entrypoint_command = parsed["entrypoint-command"].as<std::string>();
+    o.reboot_command = parsed["reboot-command"].as<std::string>();
+    o.host_exec = parsed["host-exec"].as<std::string>();
+    o.host_unit = parsed["host-unit"].as<std::string>();
+    o.host_kubeconfig = parsed["host-kubeconfig"].as<std::string>();
+    o.host_agent = parsed["host-agent"].as<std::string>();
+    o.host_root_on_host = parsed["host-root-on-host"].as<std::string>();
+    o.boot_id_file = parsed["boot-id-file"].as<std::string>();
+    o.attempts = std::max(1, parsed["attempts"].as<int>());
+    auto http_timeout = parse_duration(parsed["http-timeout"].as<std::string>(), "--http-timeout");
+    if (!http_timeout) return fail(http_timeout.error());
+    o.http_timeout = *http_timeout;
+    auto backoff = parse_duration(parsed["backoff"].as<std::string>(), "--backoff");
+    if (!backoff) return fail(backoff.error());
+    o.backoff = *backoff;
+    schedule_label = parsed["schedule-label"].as<std::string>();
+    keep_holding = parsed.count("hold") > 0;
+    auto c = cli::connection_flags(parsed);
+    if (!c) return fail(c.error());
+    connection = std::move(*c);
+    return {};
   }
+
+  Result<void> validate() const {
+    if (node.empty()) return fail(ErrorKind::invalid_input, "--node is required (or NODE_NAME from the downward API)");
+    return {};
+  }
+
+  Result<int> run(cli::Io& io);
+};
+
+Result<int> Options::run(cli::Io& io) {
+  std::ostream& err = io.err;
+  auto config = kube::resolve_config(connection);
+  if (!config) return fail(config.error().kind, config.error().message);
   kube::Client client(std::move(*config));
   bool label_removed = false;
   auto remove_label = [&]() -> Result<void> {
@@ -242,6 +238,12 @@ int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, s
   if (poster) after_label.add(*poster);
   const Outcome outcome = run_bootstrap(*spec, o, reporters, remove_label, err, &after_label);
   return outcome.state == State::failed ? failed() : finish(0);
+}
+
+}  // namespace
+
+Result<int> bootstrap_command(const cxxopts::ParseResult& parsed, cli::Io& io) {
+  return cli::run_options<Options>(parsed, io);
 }
 
 }  // namespace nodeboot::agent

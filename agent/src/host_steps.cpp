@@ -7,7 +7,6 @@
 #include <fstream>
 #include <ostream>
 
-#include <cxxopts.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
 #include "nodeboot/agent/node_reporter.hpp"
@@ -261,25 +260,17 @@ void disable_resume_unit(const fs::path& host_root) {
 
 }  // namespace
 
-int resume_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+cxxopts::Options resume_flags() {
   cxxopts::Options options("nodeboot-agent resume",
                            "Run (or resume after a reboot) the in-place bootstrap steps the DaemonSet pod handed to "
                            "this host (" + std::string(progress_path) + "); run by the host unit, not by people.");
   options.add_options()("host-root", "Where the host's / is (/ when run on the host)",
                         cxxopts::value<std::string>()->default_value("/"))("h,help", "Show help");
-  std::vector<const char*> cargv{"resume"};
-  for (const auto& a : args) cargv.push_back(a.c_str());
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    err << "error: " << e.what() << "\nSee 'nodeboot-agent resume --help'.\n";
-    return 2;
-  }
-  if (parsed.count("help")) {
-    out << options.help();
-    return 0;
-  }
+  return options;
+}
+
+Result<int> resume_command(const cxxopts::ParseResult& parsed, cli::Io& io) {
+  std::ostream& err = io.err;
   const fs::path host_root = parsed["host-root"].as<std::string>();
   PlanLock lock(under_root(host_root, "/var/lib/nodeboot/progress.lock"));
   if (!lock.held()) {
@@ -287,10 +278,7 @@ int resume_command(const std::vector<std::string>& args, std::ostream& out, std:
     return 0;
   }
   auto plan = load_plan(host_root);
-  if (!plan) {
-    err << "error: " << plan.error().message << '\n';
-    return 1;
-  }
+  if (!plan) return fail(ErrorKind::io, plan.error().message);  // a bad file on the host, not usage: exit 1
   if (!*plan || (*plan)->finished) {
     err << "nodeboot-agent: no in-place bootstrap to resume\n";
     disable_resume_unit(host_root);

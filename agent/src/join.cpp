@@ -10,7 +10,6 @@
 #include <sstream>
 #include <thread>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
@@ -25,7 +24,7 @@
 namespace nodeboot::agent {
 namespace {
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r");
   const auto e = s.find_last_not_of(" \t\r");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
@@ -83,7 +82,7 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
     const auto key = colon == std::string::npos ? "" : trim(line.substr(0, colon));
     const auto value = colon == std::string::npos ? std::nullopt : scalar(line.substr(colon + 1));
     if (key.empty() || !value || line.front() == ' ') {
-      problems.push_back("line " + std::to_string(number) + ": expected `key: value` (a flat map of strings)");
+      problems.emplace_back("line " + std::to_string(number) + ": expected `key: value` (a flat map of strings)");
       continue;
     }
     seen.insert(key);
@@ -92,24 +91,24 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
     else if (key == "pod_uid") info.pod_uid = *value;
     else if (key == "taint_key") info.taint_key = *value;
     else if (key == "credential") info.credential = Secret(*value);
-    else problems.push_back("line " + std::to_string(number) + ": unknown field \"" + key +
+    else problems.emplace_back("line " + std::to_string(number) + ": unknown field \"" + key +
                             "\" (expected server_url, token, pod_uid, taint_key, credential)");
   }
   static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   if (!info.server_url.starts_with("https://") || info.server_url.size() <= 8)
-    problems.push_back("server_url: must be the API server's https:// URL, e.g. https://10.0.0.1:6443");
+    problems.emplace_back("server_url: must be the API server's https:// URL, e.g. https://10.0.0.1:6443");
   if (info.token.empty() || info.token.reveal().find_first_of(" \t\r\n") != std::string::npos)
-    problems.push_back("token: must be a non-empty join token without spaces (from `kubectl nodeboot marooned join-info`)");
+    problems.emplace_back("token: must be a non-empty join token without spaces (from `kubectl nodeboot marooned join-info`)");
   if (!marooned::is_marooned_id(info.pod_uid))
-    problems.push_back("pod_uid: must be the pod's " + std::string(names::maroon_pod_uid) +
+    problems.emplace_back("pod_uid: must be the pod's " + std::string(names::maroon_pod_uid) +
                        " annotation, a lowercase UUID; got \"" + info.pod_uid + "\"");
   static const std::regex credential("^[0-9a-f]{64}$");
   if (!std::regex_match(info.credential.reveal(), credential))
-    problems.push_back("credential: must be the pod's join credential, 64 hex digits (from `kubectl nodeboot marooned "
+    problems.emplace_back("credential: must be the pod's join credential, 64 hex digits (from `kubectl nodeboot marooned "
                        "join-info`, which reads it from Secret nodeboot-marooned/marooned-join-<pod_uid>)");
   if (!seen.contains("taint_key")) info.taint_key = std::string(names::maroon_default_taint_key);
   if (info.taint_key.size() > 253 || !std::regex_match(info.taint_key, subdomain))
-    problems.push_back("taint_key: must be a DNS subdomain such as maroonedpods.io (MaroonedPodsConfig "
+    problems.emplace_back("taint_key: must be a DNS subdomain such as maroonedpods.io (MaroonedPodsConfig "
                        "spec.nodeTaintKey); got \"" + info.taint_key + "\"");
   if (!problems.empty()) {
     std::string message = "join-info is invalid:";
@@ -127,7 +126,7 @@ Secret k3s_config(const JoinInfo& info, const std::string& node_name) {
                 "\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoExecute") + "\n");
 }
 
-int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+cxxopts::Options join_flags() {
   cxxopts::Options options("nodeboot-agent join",
                            "Join this VM as the dedicated node of a marooned pod: read join-info.yaml, write the k3s "
                            "agent configuration with the pod's label and taint, start k3s-agent, wait for the node.");
@@ -140,19 +139,11 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "node-name", "Node name to register (default: the host name)", cxxopts::value<std::string>())(
       "timeout", "Seconds to wait for the node to register", cxxopts::value<int>()->default_value("300"))(
       "h,help", "Show help");
-  std::vector<const char*> argv{"join"};
-  for (const auto& a : args) argv.push_back(a.c_str());
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = options.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    err << "error: " << e.what() << "\nRun 'nodeboot-agent join --help' for usage.\n";
-    return 2;
-  }
-  if (parsed.count("help")) {
-    out << options.help();
-    return 0;
-  }
+  return options;
+}
+
+Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
+  std::ostream& out = io.out;
   JoinOptions o;
   o.host_root = parsed["host-root"].as<std::string>();
   o.join_info = parsed["join-info"].as<std::string>();
@@ -162,22 +153,15 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   const auto info_path = under_root(o.host_root, o.join_info);
   std::ifstream in(info_path);
-  if (!in) {
-    err << "error: cannot read " << info_path.string() << " (cloud-init writes it from the VM's user-data)\n";
-    return 1;
-  }
+  if (!in)
+    return fail(ErrorKind::io, "cannot read " + info_path.string() + " (cloud-init writes it from the VM's user-data)");
   auto info = parse_join_info(std::string((std::istreambuf_iterator<char>(in)), {}));
-  if (!info) {
-    err << "error: " << info_path.string() << ": " << info.error().message << '\n';
-    return 1;
-  }
+  if (!info) return fail(ErrorKind::io, info_path.string() + ": " + info.error().message);
   const auto config_path = under_root(o.host_root, "/etc/rancher/k3s/config.yaml");
   std::error_code ec;
   std::filesystem::create_directories(config_path.parent_path(), ec);  // a failure shows in the write below
-  if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w) {
-    err << "error: " << w.error().message << '\n';
-    return 1;
-  }
+  if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w)
+    return fail(ErrorKind::io, w.error().message);
   out << "wrote " << config_path.string() << " (label " << names::maroon_pod_uid << "=" << info->pod_uid << ", taints "
       << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule and :NoExecute)\n";
 
@@ -187,10 +171,9 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
   start_options.env_set["NODEBOOT_HOST_ROOT"] = o.host_root.string();
   start_options.timeout = std::chrono::seconds(60);  // --no-block returns at once; 60 s means systemd is wedged
   auto started = run_process(argv_start, start_options);
-  if (!started || started->exit_code != 0) {
-    err << "error: starting k3s-agent.service failed: " << (started ? started->err : started.error().message) << '\n';
-    return 1;
-  }
+  if (!started || started->exit_code != 0)
+    return fail(ErrorKind::io,
+                "starting k3s-agent.service failed: " + (started ? started->err : started.error().message));
 
   // Registered = the k3s agent has its kubelet credentials and its Node carries our label.
   // Then the proof goes on the Node (with the kubelet's credentials: NodeRestriction lets
@@ -235,8 +218,8 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
     // A local file and one GET per second while the node boots: cheap, and bounded by --timeout.
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  err << "error: node " << o.node_name << " was not vouched for within " << o.timeout.count() << " s: " << last << '\n';
-  return 1;
+  return fail(ErrorKind::transport,
+              "node " + o.node_name + " was not vouched for within " + std::to_string(o.timeout.count()) + " s: " + last);
 }
 
 }  // namespace nodeboot::agent

@@ -3,14 +3,14 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/resource.h>
-#include <csignal>
 
-#include <cxxopts.hpp>
+#include <cstring>
 #include <future>
 #include <ostream>
 
-#include "nodeboot/kube/flags.hpp"
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/util/signals.hpp"
 #include "nodeboot/version.hpp"
 #include "nodeboot/webhook/cluster.hpp"
 #include "nodeboot/webhook/controller/completion.hpp"
@@ -22,18 +22,11 @@
 namespace nodeboot::webhook {
 namespace {
 
-// Waits for SIGTERM or SIGINT (blocked in every thread, so only this wait sees them).
-int wait_for_signal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
-}
-
-int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
+Result<int> serve(const cxxopts::ParseResult& parsed, cli::Io& io) {
+  if (parsed.count("version")) {
+    io.out << "nodeboot-webhook " << version() << '\n';
+    return cli::exit_ok;
+  }
   // Two arenas: the request path allocates little, and glibc's default of 8 per core
   // turns a pool of connection threads into megabytes of resident arena slack.
   mallopt(M_ARENA_MAX, 2);
@@ -63,38 +56,23 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
     set_log_level(LogLevel::debug);
   else if (level == "error")
     set_log_level(LogLevel::error);
-  else if (level != "info") {
-    err << "error: --log-level must be debug, info or error\n";
-    return 2;
-  }
-  // Block the termination signals before any thread starts, so they inherit the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
+  else if (level != "info")
+    return fail(ErrorKind::invalid_input, "--log-level must be debug, info or error");
   std::shared_ptr<ClusterView> cluster;
   std::shared_ptr<kube::Client> client;
   std::unique_ptr<controller::GateController> gate;  // --enable-gate-controller
   std::unique_ptr<controller::CompletionController> completion;  // --enable-completion-controller
   if (parsed.count("no-api")) {
-    if (parsed.count("self-managed-certs")) {
-      err << "error: --self-managed-certs needs API access; drop --no-api\n";
-      return 2;
-    }
+    if (parsed.count("self-managed-certs"))
+      return fail(ErrorKind::invalid_input, "--self-managed-certs needs API access; drop --no-api");
     cluster = std::make_shared<OfflineClusterView>(parsed["taint-key"].as<std::string>());
   } else {
-    auto flags = kube::parse_connection_flags(parsed);
-    if (!flags) {
-      err << "error: " << flags.error().message << '\n';
-      return 2;
-    }
+    auto flags = cli::connection_flags(parsed);
+    if (!flags) return fail(flags.error());
     auto config = kube::resolve_config(*flags);
-    if (!config) {
-      err << "error: " << config.error().message << " (pass --kubeconfig, run in a cluster, or use --no-api)\n";
-      return 1;
-    }
+    if (!config)
+      return fail(config.error().kind,
+                  config.error().message + " (pass --kubeconfig, run in a cluster, or use --no-api)");
     client = std::make_shared<kube::Client>(std::move(*config));
     // 30 s: a changed MaroonedPodsConfig taint key applies to new pods within half a minute
     // without an API call on the pod path.
@@ -128,27 +106,16 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   }
   // Independent of how certificates are managed: the controller needs only API access.
   if (parsed.count("enable-gate-controller")) {
-    if (!client) {
-      err << "error: --enable-gate-controller needs API access; drop --no-api\n";
-      return 2;
-    }
+    if (!client) return fail(ErrorKind::invalid_input, "--enable-gate-controller needs API access; drop --no-api");
     auto started = controller::start_from_flags(parsed, client->config(), cluster);
-    if (!started) {
-      err << "error: " << started.error().message << '\n';
-      return 2;
-    }
+    if (!started) return fail(ErrorKind::invalid_input, started.error().message);
     gate = std::move(*started);
   }
   if (parsed.count("enable-completion-controller")) {
-    if (!client) {
-      err << "error: --enable-completion-controller needs API access; drop --no-api\n";
-      return 2;
-    }
+    if (!client)
+      return fail(ErrorKind::invalid_input, "--enable-completion-controller needs API access; drop --no-api");
     auto started = controller::start_completion_from_flags(parsed, client->config());
-    if (!started) {
-      err << "error: " << started.error().message << '\n';
-      return 2;
-    }
+    if (!started) return fail(ErrorKind::invalid_input, started.error().message);
     completion = std::move(*started);
   }
 
@@ -161,10 +128,9 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   options.max_workers = parsed["max-workers"].as<std::size_t>();
   for (const auto& [flag, value] : {std::pair{"--max-connections", options.max_connections},
                                     std::pair{"--max-workers", options.max_workers}}) {
-    if (value == 0) {
-      err << "error: " << flag << "=0 serves nothing; give at least 1 (or leave the flag out for the default)\n";
-      return 2;
-    }
+    if (value == 0)
+      return fail(ErrorKind::invalid_input,
+                  std::string(flag) + "=0 serves nothing; give at least 1 (or leave the flag out for the default)");
   }
   // Each held connection is a descriptor: take the hard limit, and hold no more than it
   // allows (with room for the API client, certificates and logs).
@@ -186,12 +152,9 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   };
   Server server(options, cluster);
   auto port = server.start();
-  if (!port) {
-    err << "error: " << port.error().message << '\n';
-    return 1;
-  }
-  const int sig = wait_for_signal();
-  log_info("signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (!port) return fail(port.error().kind, port.error().message);
+  wait_for_stop();  // main's SignalThread blocked the signals before any thread started
+  log_info("signal received; shutting down", {{"signal", std::string("SIG") + sigabbrev_np(stop_signal())}});
   server.begin_shutdown();
   // Release the Leases first, so another replica takes over at once.
   if (gate) gate->stop();
@@ -207,9 +170,7 @@ int serve(const cxxopts::ParseResult& parsed, std::ostream& err) {
   return 0;
 }
 
-}  // namespace
-
-int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+cxxopts::Options flags() {
   cxxopts::Options options(
       "nodeboot-webhook",
       "Admission webhook for marooned pods and bootstrap Secrets, and the gate-release controller.");
@@ -253,32 +214,19 @@ int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
       ("version", "Print the version and exit")
       ("h,help", "Show this help");
   // clang-format on
-  kube::add_connection_flags(options);
+  cli::add_connection_flags(options);
   controller::add_flags(options);
   controller::add_completion_flags(options);
-  std::vector<const char*> cargv;
-  for (const auto& a : argv) cargv.push_back(a.c_str());
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    err << "error: " << e.what() << "\nRun 'nodeboot-webhook --help' for usage.\n";
-    return 2;
-  }
-  if (parsed.count("help")) {
-    out << options.help();
-    return 0;
-  }
-  if (parsed.count("version")) {
-    out << "nodeboot-webhook " << version() << '\n';
-    return 0;
-  }
-  try {
-    return serve(parsed, err);
-  } catch (const std::exception& e) {
-    err << "error: " << e.what() << '\n';
-    return 1;
-  }
+  return options;
+}
+
+}  // namespace
+
+int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  cli::Io io{out, err};
+  static const cli::Command root{.name = "nodeboot-webhook", .summary = "", .flags = flags, .run = serve};
+  return cli::dispatch(root, "nodeboot-webhook",
+                       std::span<const std::string>(argv).subspan(argv.empty() ? 0 : 1), io);
 }
 
 }  // namespace nodeboot::webhook

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <set>
 
+#include "nodeboot/util/signals.hpp"
+
 extern char** environ;
 
 namespace nodeboot {
@@ -69,6 +71,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attributes, 0);  // its own pid
   }
+  reset_signals_for_child(attributes);
   pid_t pid = -1;
   int rc = ::posix_spawnp(&pid, argv[0].c_str(), &actions, &attributes, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -86,7 +89,6 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   else ::fcntl(in.fd[1], F_SETFL, ::fcntl(in.fd[1], F_GETFL) | O_NONBLOCK);
   const auto deadline = options.timeout ? std::chrono::steady_clock::now() + *options.timeout
                                         : std::chrono::steady_clock::time_point::max();
-  ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill us through its stdin
   while (out.fd[0] >= 0 || err.fd[0] >= 0) {
     pollfd fds[3];
     nfds_t n = 0;

@@ -1,6 +1,7 @@
 #include "nodeboot/plugin/cluster/services.hpp"
 
 #include "nodeboot/util/private_file.hpp"
+#include "nodeboot/util/signals.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -47,16 +48,9 @@ Result<int> spawn_detached(const std::vector<std::string>& argv, const fs::path&
   posix_spawnattr_t attr;
   ::posix_spawn_file_actions_init(&actions);
   ::posix_spawnattr_init(&attr);
-  // Its own session: the service outlives this command and the terminal's signals;
-  // with default signal handling and nothing blocked, whatever the caller (init and
-  // serve --foreground block SIGINT/SIGTERM to handle them on a thread) has set.
-  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
-  ::posix_spawnattr_setsigmask(&attr, &none);
-  ::posix_spawnattr_setsigdefault(&attr, &defaults);
+  // Its own session: the service outlives this command and the terminal's signals.
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  reset_signals_for_child(attr);
   ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   ::posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   ::posix_spawn_file_actions_adddup2(&actions, 1, 2);

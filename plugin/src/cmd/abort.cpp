@@ -3,16 +3,30 @@
 #include "ipb_cli.hpp"
 
 namespace nodeboot::plugin::cmd {
+namespace {
 
-int abort(std::vector<std::string> args, Io& io) {
+struct Options : ipbcli::PerNodeOptions {
+  bool delete_secret = false;
+  Result<void> complete(const cxxopts::ParseResult& parsed) {
+    delete_secret = parsed.count("delete-secret") > 0;
+    return PerNodeOptions::complete(parsed);
+  }
+  Result<int> run(Io& io) const {
+    return PerNodeOptions::run(io, [this](ipb::Context& ctx, const std::string& node) { return ipb::abort_node(ctx, node, delete_secret); });
+  }
+};
+
+}  // namespace
+
+cxxopts::Options abort_flags() {
   cxxopts::Options options("kubectl nodeboot abort",
                            "Undo an in-place bootstrap: remove the schedule label and restore exactly the recorded "
                            "labels, taints and cordon. The bootstrap Secret is kept for inspection.");
   options.add_options()("delete-secret", "Also delete the node's bootstrap Secret");
-  return ipbcli::run_per_node(std::move(args), io, options,
-                              [](ipb::Context& ctx, const std::string& node, const cxxopts::ParseResult& p) {
-                                return ipb::abort_node(ctx, node, p.count("delete-secret") > 0);
-                              });
+  ipbcli::add_per_node_flags(options);
+  return options;
 }
+
+Result<int> abort(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

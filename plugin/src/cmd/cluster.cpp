@@ -4,21 +4,19 @@
 
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdlib>
 #include <thread>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include <cxxopts.hpp>
 
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/plugin/cluster/generate.hpp"
 #include "nodeboot/plugin/cluster/services.hpp"
 #include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/plugin/cluster/wait.hpp"
+#include "nodeboot/util/signals.hpp"
 
 namespace nodeboot::plugin::cmd {
 namespace {
@@ -68,34 +66,9 @@ cluster.yaml:
 See packaging/bootstrap-node/cluster.yaml.example for every field.
 )";
 
-struct Parsed {
-  cxxopts::ParseResult result;
-  bool done = false;  // --help printed or a usage error reported
-  int code = exit_ok;
-};
-
-Parsed parse(cxxopts::Options& options, const std::string& name, const std::vector<std::string>& args, Io& io) {
-  options.add_options()("h,help", "Show help");
-  std::vector<const char*> cargv{name.c_str()};
-  for (const auto& a : args) cargv.push_back(a.c_str());
-  Parsed p;
-  try {
-    p.result = options.parse(static_cast<int>(cargv.size()), cargv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    io.err << "error: " << e.what() << "\nSee 'kubectl nodeboot " << name << " --help' for usage.\n";
-    return {{}, true, exit_usage};
-  }
-  if (!p.result.unmatched().empty()) {
-    io.err << "error: unexpected argument \"" << p.result.unmatched().front() << "\"\nSee 'kubectl nodeboot " << name
-           << " --help' for usage.\n";
-    return {{}, true, exit_usage};
-  }
-  if (p.result.count("help")) {
-    io.out << options.help();
-    p.done = true;
-  }
-  return p;
-}
+// An error found while running, not in the flags: exit 1, not a usage error (an
+// invalid_input here is a file or object, reported without the server's Status prefix).
+Error ran_into(const Error& e) { return {e.kind == ErrorKind::invalid_input ? ErrorKind::io : e.kind, e.message}; }
 
 void add_version_defaults(cxxopts::Options& o) {
   o.add_options()("default-k8s-version", "k8s_version when cluster.yaml gives none (the image's K8S_VERSION)",
@@ -139,23 +112,24 @@ std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Default
   return std::move(v.config);
 }
 
-int do_validate(const std::vector<std::string>& args, Io& io) {
+cxxopts::Options validate_flags() {
   cxxopts::Options o("kubectl nodeboot cluster validate", "Check cluster.yaml; report every problem with its line, column and fix.");
   add_file_flag(o);
   o.add_options()("strict", "Treat warnings as errors");
-  auto p = parse(o, "cluster validate", args, io);
-  if (p.done) return p.code;
-  return load(p.result["file"].as<std::string>(), defaults_of(p.result), p.result.count("strict") > 0, false, io) ? exit_ok
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_validate(const cxxopts::ParseResult& r, Io& io) {
+  return load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io) ? exit_ok
                                                                                                                     : exit_error;
 }
 
-int run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::optional<fs::path>& templates, Io& io) {
+Result<int> run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::optional<fs::path>& templates,
+                         Io& io) {
   cl::GenerateOptions g{dir, templates};
   auto r = cl::generate(cfg, g);
-  if (!r) {
-    io.err << "error: " << r.error().message << '\n';
-    return exit_error;
-  }
+  if (!r) return fail(ran_into(r.error()));
   io.out << "generated " << r->files.size() << " files in " << fs::absolute(dir).string() << '\n';
   // Secrets never reach the terminal: only where they are.
   auto where = [&](cl::SecretOrigin o, const char* what, const char* file) {
@@ -173,25 +147,26 @@ int run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::o
   return exit_ok;
 }
 
-int do_generate(const std::vector<std::string>& args, Io& io) {
+cxxopts::Options generate_flags() {
   cxxopts::Options o("kubectl nodeboot cluster generate", "Generate the Matchbox data directory and dnsmasq.conf.");
   add_file_flag(o);
   add_dir_flag(o);
   o.add_options()("templates", "Directory whose templates replace the built-in ones (same relative paths)",
                   cxxopts::value<std::string>())("strict", "Treat warnings as errors");
-  auto p = parse(o, "cluster generate", args, io);
-  if (p.done) return p.code;
-  auto cfg = load(p.result["file"].as<std::string>(), defaults_of(p.result), p.result.count("strict") > 0, true, io);
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_generate(const cxxopts::ParseResult& r, Io& io) {
+  auto cfg = load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, true, io);
   if (!cfg) return exit_error;
   std::optional<fs::path> templates;
-  if (p.result.count("templates")) {
-    templates = p.result["templates"].as<std::string>();
-    if (!fs::is_directory(*templates)) {
-      io.err << "error: --templates " << templates->string() << " is not a directory\n";
-      return exit_usage;
-    }
+  if (r.count("templates")) {
+    templates = r["templates"].as<std::string>();
+    if (!fs::is_directory(*templates))
+      return fail(ErrorKind::invalid_input, "--templates " + templates->string() + " is not a directory");
   }
-  return run_generate(*cfg, p.result["output-dir"].as<std::string>(), templates, io);
+  return run_generate(*cfg, r["output-dir"].as<std::string>(), templates, io);
 }
 
 void add_serve_flags(cxxopts::Options& o) {
@@ -217,86 +192,65 @@ cl::ServeOptions serve_options(const cxxopts::ParseResult& r) {
   return s;
 }
 
-int run_serve(const cl::ServeOptions& s, Io& io) {
+Result<int> run_serve(const cl::ServeOptions& s, Io& io) {
   auto r = cl::serve(s);
-  if (!r) {
-    io.err << "error: " << r.error().message << '\n';
-    return exit_error;
-  }
+  if (!r) return fail(ran_into(r.error()));
   for (const auto& st : *r) io.out << st.name << " started (pid " << st.pid << ", log " << st.log.string() << ")\n";
   return exit_ok;
 }
 
-int run_teardown(const fs::path& dir, Io& io) {
+Result<int> run_teardown(const fs::path& dir, Io& io) {
   auto r = cl::teardown(dir);
-  if (!r) {
-    io.err << "error: " << r.error().message << '\n';
-    return exit_error;
-  }
+  if (!r) return fail(ran_into(r.error()));
   if (r->empty()) io.out << "nothing running for " << fs::absolute(dir).string() << '\n';
   for (const auto& n : *r) io.out << n << " stopped\n";
   return exit_ok;
 }
 
-int do_serve(const std::vector<std::string>& args, Io& io) {
+cxxopts::Options serve_flags() {
   cxxopts::Options o("kubectl nodeboot cluster serve", "Start Matchbox and dnsmasq on the generated directory.");
   add_dir_flag(o);
   add_serve_flags(o);
   o.add_options()("foreground", "Stay in the foreground until SIGINT/SIGTERM, then stop both (for containers)");
-  auto p = parse(o, "cluster serve", args, io);
-  if (p.done) return p.code;
-  auto s = serve_options(p.result);
-  if (!p.result.count("foreground")) return run_serve(s, io);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before starting, so no signal is lost
-  if (int rc = run_serve(s, io); rc != exit_ok) return rc;
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_serve(const cxxopts::ParseResult& r, Io& io) {
+  auto s = serve_options(r);
+  if (!r.count("foreground")) return run_serve(s, io);
+  const auto stop = stop_token();  // before starting, so no signal is lost
+  if (auto started = run_serve(s, io); !started || *started != exit_ok) return started;
   io.out << "serving; stop with Ctrl-C, SIGTERM or `kubectl nodeboot cluster teardown`\n" << std::flush;
-  const timespec tick{0, 200'000'000};  // how soon a teardown from another container is seen
-  while (::sigtimedwait(&set, nullptr, &tick) <= 0 && !cl::stop_requested(s.dir)) {
-  }
+  while (!stop.stop_requested() && !cl::stop_requested(s.dir))
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // how soon a teardown from another container is seen
   return run_teardown(s.dir, io);
 }
 
-// Not in the usage: what `serve` starts in the background (upload.hpp).
-int do_upload_server(const std::vector<std::string>& args, Io& io) {
+// What `serve` starts in the background (upload.hpp).
+cxxopts::Options upload_server_flags() {
   cxxopts::Options o("kubectl nodeboot cluster upload-server", "The kubeconfig upload endpoint (started by serve).");
   add_dir_flag(o);
   o.add_options()("address", "Listen address", cxxopts::value<std::string>()->default_value("0.0.0.0:8443"));
-  auto p = parse(o, "cluster upload-server", args, io);
-  if (p.done) return p.code;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::stop_source stop;
-  std::jthread on_signal([&](const std::stop_token& own) {
-    const timespec tick{0, 200'000'000};  // how soon the thread notices the server ended by itself
-    while (!own.stop_requested())
-      if (::sigtimedwait(&set, nullptr, &tick) > 0) {
-        stop.request_stop();
-        return;
-      }
-  });
-  cl::UploadServerOptions u{p.result["output-dir"].as<std::string>(), p.result["address"].as<std::string>(), &io.err};
-  auto r = cl::run_upload_server(u, nullptr, stop.get_token());
-  on_signal.request_stop();
-  if (!r) {
-    io.err << "error: " << r.error().message << '\n';
-    return exit_error;
-  }
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_upload_server(const cxxopts::ParseResult& r, Io& io) {
+  const cl::UploadServerOptions u{r["output-dir"].as<std::string>(), r["address"].as<std::string>(), &io.err};
+  if (auto served = cl::run_upload_server(u, nullptr, stop_token()); !served) return fail(ran_into(served.error()));
   return exit_ok;
 }
 
-int do_teardown(const std::vector<std::string>& args, Io& io) {
+cxxopts::Options teardown_flags() {
   cxxopts::Options o("kubectl nodeboot cluster teardown", "Stop Matchbox and dnsmasq started by serve.");
   add_dir_flag(o);
-  auto p = parse(o, "cluster teardown", args, io);
-  if (p.done) return p.code;
-  return run_teardown(p.result["output-dir"].as<std::string>(), io);
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_teardown(const cxxopts::ParseResult& r, Io& io) {
+  return run_teardown(r["output-dir"].as<std::string>(), io);
 }
 
 void add_wait_flags(cxxopts::Options& o) {
@@ -304,7 +258,7 @@ void add_wait_flags(cxxopts::Options& o) {
                   cxxopts::value<int>())("timeout", "Give up after this long (e.g. 30m, 90s)",
                                          cxxopts::value<std::string>()->default_value("60m"))(
       "l,selector", "Count only Nodes matching this label selector", cxxopts::value<std::string>());
-  kube::add_connection_flags(o);
+  cli::add_connection_flags(o);
 }
 
 std::optional<std::chrono::seconds> parse_duration(const std::string& s) {
@@ -337,57 +291,54 @@ std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig
          (fs::absolute(dir) / "logs" / "upload.log").string() + ")";
 }
 
-int run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io, kube::ConnectionFlags flags,
-             const cl::ClusterConfig* cfg) {
+Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io,
+                     const cl::ClusterConfig* cfg) {
   auto timeout = parse_duration(r["timeout"].as<std::string>());
-  if (!timeout) {
-    io.err << "error: --timeout \"" << r["timeout"].as<std::string>() << "\" is not a duration (fix: e.g. 30m, 90s)\n";
-    return exit_usage;
-  }
+  if (!timeout)
+    return fail(ErrorKind::invalid_input,
+                "--timeout \"" + r["timeout"].as<std::string>() + "\" is not a duration (fix: e.g. 30m, 90s)");
+  auto flags = cli::connection_flags(r);
+  if (!flags) return fail(flags.error());
   cl::WaitOptions w;
-  w.kubeconfig_hint = use_uploaded_kubeconfig(dir, cfg, flags, w.consume_upload);
-  w.connection = std::move(flags);
+  w.kubeconfig_hint = use_uploaded_kubeconfig(dir, cfg, *flags, w.consume_upload);
+  w.connection = std::move(*flags);
   w.nodes = nodes;
   if (r.count("selector")) w.selector = r["selector"].as<std::string>();
   w.timeout = *timeout;
   w.output_dir = dir;
   w.progress = &io.out;
   auto res = cl::wait_for_cluster(w);
-  if (!res) {
-    io.err << "error: " << res.error().message << '\n';
-    return exit_error;
-  }
+  if (!res) return fail(ran_into(res.error()));
   io.out << "cluster ready: " << nodes << " node(s) Ready; kubeconfig saved to " << res->string() << '\n'
          << "  export KUBECONFIG=" << res->string() << '\n';
   return exit_ok;
 }
 
-int do_wait(const std::vector<std::string>& args, Io& io) {
+cxxopts::Options wait_flags() {
   cxxopts::Options o("kubectl nodeboot cluster wait",
                      "Wait for the API server, then watch Nodes until the expected number are Ready; save the kubeconfig to the output directory.");
   add_dir_flag(o);
   add_wait_flags(o);
   o.add_options()("f,file", "cluster.yaml (for the node count)", cxxopts::value<std::string>());
   add_version_defaults(o);
-  auto p = parse(o, "cluster wait", args, io);
-  if (p.done) return p.code;
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_wait(const cxxopts::ParseResult& r, Io& io) {
   int nodes = 1;
   std::optional<cl::ClusterConfig> cfg;
-  if (p.result.count("file")) {
-    cfg = load(p.result["file"].as<std::string>(), defaults_of(p.result), false, true, io);
+  if (r.count("file")) {
+    cfg = load(r["file"].as<std::string>(), defaults_of(r), false, true, io);
     if (!cfg) return exit_error;
     nodes = static_cast<int>(cfg->nodes.size());
   }
-  if (p.result.count("nodes")) nodes = p.result["nodes"].as<int>();
-  if (nodes < 1) {
-    io.err << "error: --nodes must be at least 1\n";
-    return exit_usage;
-  }
-  return run_wait(p.result, nodes, p.result["output-dir"].as<std::string>(), io, kube::connection_flags(p.result),
-                  cfg ? &*cfg : nullptr);
+  if (r.count("nodes")) nodes = r["nodes"].as<int>();
+  if (nodes < 1) return fail(ErrorKind::invalid_input, "--nodes must be at least 1");
+  return run_wait(r, nodes, r["output-dir"].as<std::string>(), io, cfg ? &*cfg : nullptr);
 }
 
-int do_init(const std::vector<std::string>& args, Io& io) {
+cxxopts::Options init_flags() {
   cxxopts::Options o("kubectl nodeboot cluster init",
                      "The whole bootstrap: validate, generate, start Matchbox and dnsmasq, prompt to power on the nodes, wait for the cluster, save the kubeconfig, stop the services.");
   add_file_flag(o);
@@ -396,68 +347,66 @@ int do_init(const std::vector<std::string>& args, Io& io) {
   add_wait_flags(o);
   o.add_options()("templates", "Directory whose templates replace the built-in ones", cxxopts::value<std::string>())(
       "strict", "Treat warnings as errors")("yes", "Do not wait for Enter after the power-on prompt");
-  auto p = parse(o, "cluster init", args, io);
-  if (p.done) return p.code;
-  const fs::path dir = p.result["output-dir"].as<std::string>();
-  auto cfg = load(p.result["file"].as<std::string>(), defaults_of(p.result), p.result.count("strict") > 0, false, io);
+  o.add_options()("h,help", "Show help");
+  return o;
+}
+
+Result<int> do_init(const cxxopts::ParseResult& r, Io& io) {
+  const fs::path dir = r["output-dir"].as<std::string>();
+  auto cfg = load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io);
   if (!cfg) return exit_error;
   std::optional<fs::path> templates;
-  if (p.result.count("templates")) templates = p.result["templates"].as<std::string>();
-  if (int rc = run_generate(*cfg, dir, templates, io); rc != exit_ok) return rc;
-  // The services must not outlive init, however it ends: SIGINT/SIGTERM are blocked here
-  // (threads inherit that) and taken by a thread that tears down and exits.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  if (int rc = run_serve(serve_options(p.result), io); rc != exit_ok) return rc;
+  if (r.count("templates")) templates = r["templates"].as<std::string>();
+  if (auto generated = run_generate(*cfg, dir, templates, io); !generated) return generated;
+  // The services must not outlive init, however it ends: a signal or a teardown request is
+  // seen by a thread that tears down and exits.
+  const auto interrupted = stop_token();
+  if (auto started = run_serve(serve_options(r), io); !started) return started;
   struct Teardown {
     fs::path dir;
     Io& io;
-    ~Teardown() { run_teardown(dir, io); }
+    ~Teardown() { (void)run_teardown(dir, io); }
   } guard{dir, io};
-  std::jthread on_signal([&](const std::stop_token& stop) {
-    const timespec tick{0, 200'000'000};  // how soon the thread notices init ended normally
-    while (!stop.stop_requested()) {
-      int sig = ::sigtimedwait(&signals, nullptr, &tick);
-      if (sig <= 0 && !cl::stop_requested(dir)) continue;
+  std::jthread on_signal([&](const std::stop_token& done) {
+    while (!done.stop_requested()) {
+      if (!interrupted.stop_requested() && !cl::stop_requested(dir)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // how soon init's end or a request is seen
+        continue;
+      }
+      const int sig = stop_signal();
       io.err << (sig > 0 ? "\ninterrupted" : "\nteardown requested from another container")
              << ": stopping matchbox, dnsmasq and the upload endpoint\n";
-      run_teardown(dir, io);
+      (void)run_teardown(dir, io);
       std::_Exit(sig > 0 ? 128 + sig : exit_error);
     }
   });
   io.out << "\n>>> Power on your nodes now (" << cfg->nodes.size() << " machines, PXE boot from the network). <<<\n";
   for (const auto& n : cfg->nodes) io.out << "    " << n.name << "  " << n.role << "  " << n.mac << "  " << n.ip << '\n';
-  if (!p.result.count("yes") && ::isatty(STDIN_FILENO)) {
+  if (!r.count("yes") && ::isatty(STDIN_FILENO)) {
     io.out << "Press Enter when they are booting... " << std::flush;
     std::string line;
     std::getline(std::cin, line);
   }
-  int nodes = p.result.count("nodes") ? p.result["nodes"].as<int>() : static_cast<int>(cfg->nodes.size());
+  int nodes = r.count("nodes") ? r["nodes"].as<int>() : static_cast<int>(cfg->nodes.size());
   // kubeadm writes the admin kubeconfig on the first controller, which uploads it here.
-  return run_wait(p.result, nodes, dir, io, kube::connection_flags(p.result), &*cfg);
+  return run_wait(r, nodes, dir, io, &*cfg);
 }
 
 }  // namespace
 
-int cluster(std::vector<std::string> args, Io& io) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    io.out << usage;
-    return args.empty() ? exit_usage : exit_ok;
-  }
-  const std::string sub = args[0];
-  args.erase(args.begin());
-  if (sub == "validate") return do_validate(args, io);
-  if (sub == "generate") return do_generate(args, io);
-  if (sub == "serve") return do_serve(args, io);
-  if (sub == "teardown") return do_teardown(args, io);
-  if (sub == "wait") return do_wait(args, io);
-  if (sub == "init") return do_init(args, io);
-  if (sub == "upload-server") return do_upload_server(args, io);
-  io.err << "error: unknown command \"" << sub << "\" for \"kubectl nodeboot cluster\"\nRun 'kubectl nodeboot cluster --help' for usage.\n";
-  return exit_usage;
+std::span<const cli::Command> cluster_commands() {
+  static const cli::Command table[] = {
+      {"init", "", init_flags, do_init},
+      {"generate", "", generate_flags, do_generate},
+      {"serve", "", serve_flags, do_serve},
+      {"wait", "", wait_flags, do_wait},
+      {"validate", "", validate_flags, do_validate},
+      {"teardown", "", teardown_flags, do_teardown},
+      {"upload-server", "", upload_server_flags, do_upload_server},  // not in the usage: what `serve` starts
+  };
+  return table;
 }
+
+void cluster_help(std::ostream& out) { out << usage; }
 
 }  // namespace nodeboot::plugin::cmd

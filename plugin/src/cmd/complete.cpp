@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/client.hpp"
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/plugin/completion/completion.hpp"
 
 namespace nodeboot::plugin::cmd {
@@ -18,12 +17,14 @@ namespace {
 std::vector<std::string> list_nodes(const std::vector<std::string>& args) {
   cxxopts::Options options("kubectl nodeboot __complete");
   options.allow_unrecognised_options();  // the subcommand's own flags are not ours to check
-  kube::add_connection_flags(options);
+  cli::add_connection_flags(options);
   std::vector<const char*> argv{"__complete"};
   for (const auto& a : args) argv.push_back(a.c_str());
   std::vector<std::string> names;
   try {
-    auto flags = kube::connection_flags(options.parse(static_cast<int>(argv.size()), argv.data()));
+    auto parsed = cli::connection_flags(options.parse(static_cast<int>(argv.size()), argv.data()));
+    if (!parsed) return names;
+    auto& flags = *parsed;
     // Someone is waiting at the prompt: an unresponsive API server must not hang the shell
     // (kubectl's own completion has no limit; 5 s is well past a healthy LIST of nodes).
     if (flags.request_timeout.count() == 0) flags.request_timeout = std::chrono::seconds(5);

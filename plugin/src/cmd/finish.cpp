@@ -3,16 +3,30 @@
 #include "ipb_cli.hpp"
 
 namespace nodeboot::plugin::cmd {
+namespace {
 
-int finish(std::vector<std::string> args, Io& io) {
+struct Options : ipbcli::PerNodeOptions {
+  bool keep_secret = false;
+  Result<void> complete(const cxxopts::ParseResult& parsed) {
+    keep_secret = parsed.count("keep-secret") > 0;
+    return PerNodeOptions::complete(parsed);
+  }
+  Result<int> run(Io& io) const {
+    return PerNodeOptions::run(io, [this](ipb::Context& ctx, const std::string& node) { return ipb::finish_node(ctx, node, keep_secret); });
+  }
+};
+
+}  // namespace
+
+cxxopts::Options finish_flags() {
   cxxopts::Options options("kubectl nodeboot finish",
                            "Do the completion steps by hand: restore the recorded labels and taints, uncordon unless "
                            "the node was cordoned before, mark it Done and delete the bootstrap Secret.");
   options.add_options()("keep-secret", "Keep the node's bootstrap Secret");
-  return ipbcli::run_per_node(std::move(args), io, options,
-                              [](ipb::Context& ctx, const std::string& node, const cxxopts::ParseResult& p) {
-                                return ipb::finish_node(ctx, node, p.count("keep-secret") > 0);
-                              });
+  ipbcli::add_per_node_flags(options);
+  return options;
 }
+
+Result<int> finish(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

@@ -5,11 +5,8 @@
 #include <ostream>
 #include <sstream>
 
-#include <cxxopts.hpp>
-
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/plugin/install/apply.hpp"
 #include "nodeboot/plugin/install/bundle.hpp"
 #include "nodeboot/util/duration.hpp"
@@ -19,6 +16,10 @@ namespace nodeboot::plugin::cmd {
 namespace {
 
 enum class DryRun { none, client, server };
+
+// An error found while running, not in the flags: exit 1, not a usage error (an
+// invalid_input here is a file or object, reported without the server's Status prefix).
+Error ran_into(const Error& e) { return {e.kind == ErrorKind::invalid_input ? ErrorKind::io : e.kind, e.message}; }
 
 struct InstallOptions {
   install::Certs certs = install::Certs::self_managed;
@@ -30,8 +31,8 @@ struct InstallOptions {
   std::string registry{};
   kube::ConnectionFlags connection{};
 
-  // Pure checks of the flags, each error naming the flag and the fix.
-  Result<void> validate(const cxxopts::ParseResult& parsed) {
+  // The flags read and checked, each error naming the flag and the fix.
+  Result<void> complete(const cxxopts::ParseResult& parsed) {
     images = install::parse_image_set(install::embedded_images());
     const auto certs_flag = parsed["certs"].as<std::string>();
     if (certs_flag == "cert-manager")
@@ -59,11 +60,13 @@ struct InstallOptions {
     if (!t) return std::unexpected(t.error());
     timeout = std::chrono::duration_cast<std::chrono::seconds>(*t);
     if (timeout.count() <= 0) return fail(ErrorKind::invalid_input, "--timeout must be positive, e.g. --timeout=5m");
-    auto flags = kube::parse_connection_flags(parsed);
+    auto flags = cli::connection_flags(parsed);
     if (!flags) return std::unexpected(flags.error());
     connection = *flags;
     return {};
   }
+  static Result<void> validate() { return {}; }  // complete() checked every flag it read
+  Result<int> run(Io& io) const;
 
   std::string bundle() const {
     auto text = std::string(install::embedded_bundle(certs));
@@ -73,7 +76,7 @@ struct InstallOptions {
 
 }  // namespace
 
-int install(std::vector<std::string> args, Io& io) {
+cxxopts::Options install_flags() {
   cxxopts::Options options("kubectl nodeboot install",
                            "Install nodeboot's cluster side (webhook, agent DaemonSet, CRD, RBAC in nodeboot-system) for\n"
                            "this plugin's exact version, with server-side apply, or print it (-o yaml).\n"
@@ -90,77 +93,43 @@ int install(std::vector<std::string> args, Io& io) {
       ("wait", "After applying, wait for the webhook Deployment to roll out and answer through its Service")
       ("timeout", "How long --wait waits", cxxopts::value<std::string>()->default_value("5m"))
       ("h,help", "Show help");
-  kube::add_connection_flags(options);
-  std::vector<const char*> cargv{"install"};
-  for (auto& a : args) cargv.push_back(a.c_str());
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    io.err << "error: " << e.what() << "\nSee 'kubectl nodeboot install --help' for usage.\n";
-    return exit_usage;
-  }
-  if (parsed.count("help")) {
-    io.out << options.help();
-    return exit_ok;
-  }
-  if (!parsed.unmatched().empty()) {
-    io.err << "error: install takes no arguments (got \"" << parsed.unmatched().front() << "\")\n";
-    return exit_usage;
-  }
-  InstallOptions o;
-  if (auto v = o.validate(parsed); !v) {
-    io.err << "error: " << v.error().message << '\n';
-    return exit_usage;
-  }
-  if (o.images.digests.empty())
+  cli::add_connection_flags(options);
+  return options;
+}
+
+Result<int> install(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<InstallOptions>(parsed, io); }
+
+Result<int> InstallOptions::run(Io& io) const {
+  if (images.digests.empty())
     io.err << "warning: this kubectl-nodeboot " << nodeboot::version()
            << " is not a release build: its bundle names images by tag, not by digest (scripts/release.sh builds them)\n";
-  const auto bundle = o.bundle();
-  if (o.print) {
-    io.out << bundle;
+  const auto text = bundle();
+  if (print) {
+    io.out << text;
     return exit_ok;
   }
-  auto objects = install::split_objects(bundle);
-  if (!objects) {
-    io.err << "error: " << objects.error().message << '\n';
-    return exit_error;
-  }
-  if (o.dry_run == DryRun::client) {
+  auto objects = install::split_objects(text);
+  if (!objects) return fail(ran_into(objects.error()));
+  if (dry_run == DryRun::client) {
     for (const auto& obj : *objects) io.out << install::display_name(obj) << " (dry run)\n";
     return exit_ok;
   }
 
-  auto client = kube::Client::connect(o.connection);
-  if (!client) {
-    io.err << "error: " << client.error().message << '\n';
-    return exit_error;
-  }
-  if (auto apis = install::check_apis(**client, *objects); !apis) {
-    io.err << "error: " << kube::kubectl_message(apis.error()) << '\n';
-    return apis.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
-  }
+  auto client = kube::Client::connect(connection);
+  if (!client) return fail(ran_into(client.error()));
+  if (auto apis = install::check_apis(**client, *objects); !apis) return fail(apis.error());
   // A real install is dry-run first: an object the API server refuses (a policy, a quota, a
   // field it rejects) stops it before anything is stored. Only objects in a namespace the
   // install itself creates escape that check on a fresh cluster.
-  if (o.dry_run == DryRun::none) {
+  if (dry_run == DryRun::none) {
     std::ostringstream checked;
-    if (auto first = install::apply(**client, *objects, true, checked); !first) {
-      io.err << "error: " << first.error().message << " (nothing was applied)\n";
-      return exit_error;
-    }
+    if (auto first = install::apply(**client, *objects, true, checked); !first)
+      return fail(ran_into(Error(first.error().kind, first.error().message + " (nothing was applied)")));
   }
-  auto applied = install::apply(**client, *objects, o.dry_run == DryRun::server, io.out);
-  if (!applied) {
-    io.err << "error: " << applied.error().message << '\n';
-    return exit_error;
-  }
-  if (o.wait) {
-    if (auto ready = install::wait_ready(**client, o.timeout, io.out); !ready) {
-      io.err << "error: " << ready.error().message << '\n';
-      return exit_error;
-    }
-  }
+  auto applied = install::apply(**client, *objects, dry_run == DryRun::server, io.out);
+  if (!applied) return fail(ran_into(applied.error()));
+  if (wait)
+    if (auto ready = install::wait_ready(**client, timeout, io.out); !ready) return fail(ran_into(ready.error()));
   return exit_ok;
 }
 

@@ -2,15 +2,14 @@
 
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include "nodeboot/kube/errors.hpp"
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/util/signals.hpp"
 #include "nodeboot/util/yaml.hpp"
 
 namespace nodeboot::plugin::cmd::ipbcli {
@@ -25,26 +24,7 @@ void add_common_flags(cxxopts::Options& options, bool writes, const std::string&
     options.add_options()("dry-run",
                           "none, client (print what would change) or server (the API server validates, nothing is stored)",
                           cxxopts::value<std::string>()->default_value("none")->implicit_value("client"));
-  kube::add_connection_flags(options);
-}
-
-std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, const std::vector<std::string>& args, Io& io,
-                                          int& rc) {
-  std::vector<const char*> cargv{"kubectl-nodeboot"};
-  for (const auto& a : args) cargv.push_back(a.c_str());
-  try {
-    auto parsed = options.parse(static_cast<int>(cargv.size()), cargv.data());
-    if (parsed.count("help")) {
-      io.out << options.help();
-      rc = exit_ok;
-      return std::nullopt;
-    }
-    return parsed;
-  } catch (const cxxopts::exceptions::exception& e) {
-    io.err << "error: " << e.what() << "\nSee '" << options.program() << " --help' for usage.\n";
-    rc = exit_usage;
-    return std::nullopt;
-  }
+  cli::add_connection_flags(options);
 }
 
 Result<std::string> output_format(const cxxopts::ParseResult& parsed, const std::vector<std::string>& allowed) {
@@ -65,8 +45,8 @@ Result<ipb::DryRun> dry_run(const cxxopts::ParseResult& parsed) {
   return fail(ErrorKind::invalid_input, "--dry-run: \"" + v + "\" is not one of none, client, server");
 }
 
-Result<std::unique_ptr<kube::Client>> connect(const cxxopts::ParseResult& parsed) {
-  auto cfg = kube::resolve_config(kube::connection_flags(parsed));
+Result<std::unique_ptr<kube::Client>> connect(const kube::ConnectionFlags& flags) {
+  auto cfg = kube::resolve_config(flags);
   if (!cfg) return fail(cfg.error());
   return std::make_unique<kube::Client>(std::move(*cfg));
 }
@@ -128,32 +108,6 @@ void print_progress_line(Io& io, const ipb::NodeProgress& p) {
   io.out << std::endl;
 }
 
-int report_error(Io& io, const Error& error) {
-  io.err << "error: " << kube::kubectl_message(error) << '\n';
-  return error.kind == ErrorKind::invalid_input ? exit_usage : exit_error;
-}
-
-namespace {
-std::stop_source& interrupt_source() {
-  static std::stop_source source;
-  return source;
-}
-extern "C" void on_interrupt(int sig) {
-  interrupt_source().request_stop();
-  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-}  // namespace
-
-std::stop_token interrupt_token() {
-  static const bool installed = [] {
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
-    return true;
-  }();
-  (void)installed;
-  return interrupt_source().get_token();
-}
-
 bool is_terminal(const std::ostream& out) { return &out == &std::cout && ::isatty(STDOUT_FILENO); }
 
 bool use_colour(const std::ostream& out) {
@@ -161,47 +115,57 @@ bool use_colour(const std::ostream& out) {
   return is_terminal(out) && !(no_colour && *no_colour);
 }
 
-}  // namespace nodeboot::plugin::cmd::ipbcli
 
-namespace nodeboot::plugin::cmd::ipbcli {
-
-int run_per_node(std::vector<std::string> args, Io& io, cxxopts::Options& options, const NodeAction& action) {
+void add_per_node_flags(cxxopts::Options& options) {
   options.positional_help("NODE... | -l SELECTOR");
   options.add_options()("l,selector", "Label selector of the nodes", cxxopts::value<std::string>())(
       "nodes", "", cxxopts::value<std::vector<std::string>>());
   add_common_flags(options, true, "json, yaml or name");
   options.parse_positional({"nodes"});
-  int rc = exit_ok;
-  auto parsed = parse(options, args, io, rc);
-  if (!parsed) return rc;
-  auto format = output_format(*parsed, {"json", "yaml", "name"});
-  if (!format) return report_error(io, format.error());
-  auto dry = dry_run(*parsed);
-  if (!dry) return report_error(io, dry.error());
-  const auto names = parsed->count("nodes") ? (*parsed)["nodes"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const std::string selector = parsed->count("selector") ? (*parsed)["selector"].as<std::string>() : "";
-  if (names.empty() && selector.empty())
-    return report_error(io, Error(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR"));
-  auto client = connect(*parsed);
-  if (!client) return report_error(io, client.error());
+}
+
+Result<void> PerNodeOptions::complete(const cxxopts::ParseResult& parsed) {
+  auto f = output_format(parsed, {"json", "yaml", "name"});
+  if (!f) return fail(f.error());
+  format = *f;
+  auto d = dry_run(parsed);
+  if (!d) return fail(d.error());
+  dry = *d;
+  if (parsed.count("nodes")) names = parsed["nodes"].as<std::vector<std::string>>();
+  selector = cli::value(parsed, "selector");
+  schedule_label = parsed["schedule-label"].as<std::string>();
+  auto c = cli::connection_flags(parsed);
+  if (!c) return fail(c.error());
+  connection = std::move(*c);
+  return {};
+}
+
+Result<void> PerNodeOptions::validate() const {
+  if (names.empty() && selector.empty()) return fail(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR");
+  return {};
+}
+
+Result<int> PerNodeOptions::run(Io& io, const NodeAction& action) const {
+  auto client = connect(connection);
+  if (!client) return fail(client.error());
   auto nodes = resolve_nodes(**client, names, selector);
-  if (!nodes) return report_error(io, nodes.error());
-  ipb::Context ctx{**client, (*parsed)["schedule-label"].as<std::string>(), *dry,
+  if (!nodes) return fail(nodes.error());
+  ipb::Context ctx{**client, schedule_label, dry,
                    [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
-                   interrupt_token()};
+                   stop_token()};
   std::vector<ipb::Change> all;
   int failures = 0;
   for (const auto& node : *nodes) {
-    auto changes = action(ctx, node, *parsed);
-    if (!changes) {
+    auto changes = action(ctx, node);
+    if (!changes) {  // one node's failure: reported here, the others go on
       io.err << "error: " << node << ": " << kube::kubectl_message(changes.error()) << '\n';
       ++failures;
       continue;
     }
-    if (format->empty()) print_changes(io, "", *changes);
+    if (format.empty()) print_changes(io, "", *changes);
     all.insert(all.end(), changes->begin(), changes->end());
   }
-  if (!format->empty()) print_changes(io, *format, all);
+  if (!format.empty()) print_changes(io, format, all);
   if (!failures) return exit_ok;
   return nodes->size() > 1 && static_cast<std::size_t>(failures) < nodes->size() ? exit_some_failed : exit_error;
 }

@@ -1,36 +1,30 @@
 #pragma once
 
 // What the six in-place bootstrap commands (start, status, watch, abort, retry, finish)
-// share at the terminal edge: flag parsing, connecting, choosing nodes, printing changes,
-// Ctrl-C. The node logic itself is in nodeboot/plugin/ipb/ (no argv, no terminal).
+// share at the terminal edge: flag parsing, connecting, choosing nodes, printing changes. The node logic itself is in nodeboot/plugin/ipb/ (no argv, no terminal).
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
-
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/plugin/app.hpp"
 #include "nodeboot/plugin/ipb/node_ops.hpp"
+#include "nodeboot/util/signals.hpp"
 
 namespace nodeboot::plugin::cmd::ipbcli {
 
 // Adds --schedule-label, -o and (when `writes`) --dry-run.
 void add_common_flags(cxxopts::Options& options, bool writes, const std::string& output_help);
 
-// Parses; on --help or a usage error prints and sets `rc` and returns nullopt.
-std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, const std::vector<std::string>& args, Io& io,
-                                          int& rc);
-
 // -o value checked against `allowed`; --dry-run value (none|client|server). Usage errors name the flag.
 Result<std::string> output_format(const cxxopts::ParseResult& parsed, const std::vector<std::string>& allowed);
 Result<ipb::DryRun> dry_run(const cxxopts::ParseResult& parsed);
 
-Result<std::unique_ptr<kube::Client>> connect(const cxxopts::ParseResult& parsed);
+Result<std::unique_ptr<kube::Client>> connect(const kube::ConnectionFlags& flags);
 
 // Named nodes (each must exist) or the nodes a -l selector matches (at least one).
 Result<std::vector<std::string>> resolve_nodes(kube::Client& client, const std::vector<std::string>& names,
@@ -42,24 +36,26 @@ void print_changes(Io& io, const std::string& format, const std::vector<ipb::Cha
 // Plain progress, one line per change: "n1: Applying 60% running firstboot".
 void print_progress_line(Io& io, const ipb::NodeProgress& p);
 
-// "error: <message>" and exit 1 (exit_usage for invalid_input when `usage`).
-int report_error(Io& io, const Error& error);
-
-// A stop token that Ctrl-C (SIGINT/SIGTERM) triggers; a second Ctrl-C kills as usual.
-std::stop_token interrupt_token();
-
 // Whether `out` is the process's stdout and that is a terminal; colour also needs NO_COLOR unset.
 bool is_terminal(const std::ostream& out);
 bool use_colour(const std::ostream& out);
 
-}  // namespace nodeboot::plugin::cmd::ipbcli
-
-namespace nodeboot::plugin::cmd::ipbcli {
 
 // abort / retry / finish: NODE... (or -l), one library call per node, changes printed.
 // Exit 0, 1 (one node, error) or 3 (some of several failed).
-using NodeAction = std::function<Result<std::vector<ipb::Change>>(ipb::Context&, const std::string& node,
-                                                                  const cxxopts::ParseResult& parsed)>;
-int run_per_node(std::vector<std::string> args, Io& io, cxxopts::Options& options, const NodeAction& action);
+using NodeAction = std::function<Result<std::vector<ipb::Change>>(ipb::Context&, const std::string& node)>;
+void add_per_node_flags(cxxopts::Options& options);
+struct PerNodeOptions {
+  std::string format{};
+  ipb::DryRun dry = ipb::DryRun::none;
+  std::vector<std::string> names{};
+  std::string selector{};
+  std::string schedule_label{};
+  kube::ConnectionFlags connection{};
+
+  Result<void> complete(const cxxopts::ParseResult& parsed);
+  Result<void> validate() const;
+  Result<int> run(Io& io, const NodeAction& action) const;
+};
 
 }  // namespace nodeboot::plugin::cmd::ipbcli

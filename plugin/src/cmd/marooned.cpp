@@ -13,7 +13,6 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/marooned/join.hpp"
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
@@ -29,30 +28,9 @@ using nlohmann::json;
 
 constexpr std::string_view config_path = "/apis/maroonedpods.io/v1alpha1/maroonedpodsconfigs/default";
 
-struct Parsed {
-  cxxopts::ParseResult result;
-  int rc = -1;  // >= 0: return this (help printed or usage error)
-};
-
-Parsed parse(cxxopts::Options& options, const std::string& sub, std::vector<std::string>& args, Io& io) {
-  options.add_options()("h,help", "Show help");
-  kube::add_connection_flags(options);
-  std::vector<const char*> cargv{"marooned"};
-  for (auto& a : args) cargv.push_back(a.c_str());
-  Parsed p;
-  try {
-    p.result = options.parse(static_cast<int>(cargv.size()), cargv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    io.err << "error: " << e.what() << "\nSee 'kubectl nodeboot marooned " << sub << " --help' for usage.\n";
-    p.rc = exit_usage;
-    return p;
-  }
-  if (p.result.count("help")) {
-    io.out << options.help();
-    p.rc = exit_ok;
-  }
-  return p;
-}
+// An error found while running, not in the flags: exit 1, not a usage error (an
+// invalid_input here is a file or object, reported without the server's Status prefix).
+Error ran_into(const Error& e) { return {e.kind == ErrorKind::invalid_input ? ErrorKind::io : e.kind, e.message}; }
 
 std::string age(const std::string& created) {
   std::tm tm{};
@@ -86,33 +64,30 @@ std::string read_taint_key(kube::Client& client, json* spec_out = nullptr) {
   return key.empty() ? std::string(names::maroon_default_taint_key) : key;
 }
 
-int list(std::vector<std::string> args, Io& io) {
+cxxopts::Options list_flags() {
   cxxopts::Options options("kubectl nodeboot marooned list",
                            "List marooned pods with their id, state (Gated, WaitingForNode, Released, Running, "
                            "Orphaned), dedicated node and age.");
   options.add_options()("A,all-namespaces", "List across all namespaces")(
-      "o,output", "Output format: json or yaml", cxxopts::value<std::string>());
-  auto p = parse(options, "list", args, io);
-  if (p.rc >= 0) return p.rc;
-  const std::string output = p.result.count("output") ? p.result["output"].as<std::string>() : "";
-  if (!output.empty() && output != "json" && output != "yaml") {
-    io.err << "error: --output must be json or yaml, not \"" << output << "\"\n";
-    return exit_usage;
-  }
-  auto cfg = kube::resolve_config(kube::connection_flags(p.result));
-  if (!cfg) {
-    io.err << "error: " << cfg.error().message << '\n';
-    return exit_error;
-  }
+      "o,output", "Output format: json or yaml", cxxopts::value<std::string>())("h,help", "Show help");
+  cli::add_connection_flags(options);
+  return options;
+}
+
+Result<int> list(const cxxopts::ParseResult& parsed, Io& io) {
+  const std::string output = cli::value(parsed, "output");
+  if (!output.empty() && output != "json" && output != "yaml")
+    return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");
+  auto flags = cli::connection_flags(parsed);
+  if (!flags) return fail(flags.error());
+  auto cfg = kube::resolve_config(*flags);
+  if (!cfg) return fail(cfg.error().kind, cfg.error().message);
   kube::Client client(std::move(*cfg));
-  const std::string ns = p.result.count("all-namespaces") ? "" : client.default_namespace();
+  const std::string ns = parsed.count("all-namespaces") ? "" : client.default_namespace();
   auto pods = client.list(kube::resources::pods, ns,
                           kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"});
   auto nodes = client.list(kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
-  if (!pods || !nodes) {
-    io.err << "error: " << kube::kubectl_message(!pods ? pods.error() : nodes.error()) << '\n';
-    return exit_error;
-  }
+  if (!pods || !nodes) return fail(!pods ? pods.error() : nodes.error());
   const auto taint_key = read_taint_key(client);
   std::map<std::string, const json*> node_by_id;
   // A node the controller vouched for wins over others that merely claim the id.
@@ -156,7 +131,7 @@ int list(std::vector<std::string> args, Io& io) {
     io.err << "No marooned pods found" << (ns.empty() ? "" : " in namespace " + ns) << ".\n";
     return exit_ok;
   }
-  auto col = [](std::string s, std::size_t w) { return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' '); };
+  auto col = [](const std::string& s, std::size_t w) { return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' '); };
   std::size_t wn = 9, wp = 3, ws = 14, wnode = 4;
   // Width from what is printed: an empty name shows as <none>, as kubectl does.
   auto shown = [](const json& v) {
@@ -201,7 +176,9 @@ void add_join_flags(cxxopts::Options& options) {
       cxxopts::value<std::string>())("ttl", "Lifetime of a new bootstrap token",
                                      cxxopts::value<std::string>()->default_value("24h"))(
       "token-groups", "auth-extra-groups of a new bootstrap token (k3s's node-token group by default)",
-      cxxopts::value<std::string>()->default_value("system:bootstrappers:k3s:default-node-token"));
+      cxxopts::value<std::string>()->default_value("system:bootstrappers:k3s:default-node-token"))("h,help",
+                                                                                                   "Show help");
+  cli::add_connection_flags(options);
 }
 
 struct Target {
@@ -272,8 +249,10 @@ struct Common {
 Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& usage) {
   if (!parsed.count("pod"))
     return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
-  auto cfg = kube::resolve_config(kube::connection_flags(parsed));
-  if (!cfg) return std::unexpected(cfg.error());
+  auto flags = cli::connection_flags(parsed);
+  if (!flags) return fail(flags.error());
+  auto cfg = kube::resolve_config(*flags);
+  if (!cfg) return fail(cfg.error());
   Common c;
   c.server_url = parsed.count("server-url") ? parsed["server-url"].as<std::string>() : cfg->server;
   if (!c.server_url.starts_with("https://"))
@@ -286,7 +265,7 @@ Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& us
   return c;
 }
 
-int join_info(std::vector<std::string> args, Io& io) {
+cxxopts::Options join_info_flags() {
   cxxopts::Options options("kubectl nodeboot marooned join-info",
                            "Render a marooned pod's join-info.yaml (server_url, token, pod_uid, taint_key), or with "
                            "--cloud-init the user-data that writes it, to --output-file. The file holds a token: it "
@@ -297,44 +276,33 @@ int join_info(std::vector<std::string> args, Io& io) {
       "stdout", "Print to the terminal instead (shows the token)")("cloud-init", "Render cloud-init user-data");
   add_join_flags(options);
   options.parse_positional({"pod"});
-  auto p = parse(options, "join-info", args, io);
-  if (p.rc >= 0) return p.rc;
-  if (!p.result.count("output-file") && !p.result.count("stdout")) {
-    io.err << "error: --output-file FILE is required (the result holds a token; --stdout prints it instead)\n";
-    return exit_usage;
-  }
-  auto c = prepare(p.result, "kubectl nodeboot marooned join-info POD --output-file FILE");
-  if (!c) {
-    io.err << "error: " << c.error().message << '\n';
-    return c.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
-  }
+  return options;
+}
+
+Result<int> join_info(const cxxopts::ParseResult& parsed, Io& io) {
+  if (!parsed.count("output-file") && !parsed.count("stdout"))
+    return fail(ErrorKind::invalid_input,
+                "--output-file FILE is required (the result holds a token; --stdout prints it instead)");
+  auto c = prepare(parsed, "kubectl nodeboot marooned join-info POD --output-file FILE");
+  if (!c) return fail(c.error().kind, c.error().message);
   auto credential = join_credential(*c->client, c->target);
-  if (!credential) {
-    io.err << "error: " << credential.error().message << '\n';
-    return exit_error;
-  }
-  auto token = join_token(*c->client, p.result, c->target.id);
-  if (!token) {
-    io.err << "error: " << token.error().message << '\n';
-    return exit_error;
-  }
+  if (!credential) return fail(ran_into(credential.error()));
+  auto token = join_token(*c->client, parsed, c->target.id);
+  if (!token) return fail(ran_into(token.error()));
   const mr::JoinInfo info{c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)};
-  const Secret content = p.result.count("cloud-init") ? mr::cloud_init(info) : mr::join_info_yaml(info);
-  if (p.result.count("stdout")) {
+  const Secret content = parsed.count("cloud-init") ? mr::cloud_init(info) : mr::join_info_yaml(info);
+  if (parsed.count("stdout")) {
     io.out << content.reveal();
     return exit_ok;
   }
-  const auto path = p.result["output-file"].as<std::string>();
-  if (auto w = write_private_file(path, content.reveal()); !w) {
-    io.err << "error: " << w.error().message << '\n';
-    return exit_error;
-  }
-  io.err << (p.result.count("cloud-init") ? "cloud-init user-data" : "join-info.yaml") << " for pod "
+  const auto path = parsed["output-file"].as<std::string>();
+  if (auto w = write_private_file(path, content.reveal()); !w) return fail(ran_into(w.error()));
+  io.err << (parsed.count("cloud-init") ? "cloud-init user-data" : "join-info.yaml") << " for pod "
          << c->target.pod["metadata"].value("name", "") << " (id " << c->target.id << ") written to " << path << '\n';
   return exit_ok;
 }
 
-int vmi(std::vector<std::string> args, Io& io) {
+cxxopts::Options vmi_flags() {
   cxxopts::Options options("kubectl nodeboot marooned vmi",
                            "Render the KubeVirt VirtualMachineInstance of a marooned pod's dedicated node from "
                            "MaroonedPodsConfig default; --apply creates it with its cloud-init Secret.\n\n"
@@ -344,46 +312,31 @@ int vmi(std::vector<std::string> args, Io& io) {
       "apply", "Create the user-data Secret and the VirtualMachineInstance");
   add_join_flags(options);
   options.parse_positional({"pod"});
-  auto p = parse(options, "vmi", args, io);
-  if (p.rc >= 0) return p.rc;
-  const auto output = p.result["output"].as<std::string>();
-  if (output != "json" && output != "yaml") {
-    io.err << "error: --output must be json or yaml, not \"" << output << "\"\n";
-    return exit_usage;
-  }
-  auto c = prepare(p.result, "kubectl nodeboot marooned vmi POD");
-  if (!c) {
-    io.err << "error: " << c.error().message << '\n';
-    return c.error().kind == ErrorKind::invalid_input ? exit_usage : exit_error;
-  }
+  return options;
+}
+
+Result<int> vmi(const cxxopts::ParseResult& parsed, Io& io) {
+  const auto output = parsed["output"].as<std::string>();
+  if (output != "json" && output != "yaml")
+    return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");
+  auto c = prepare(parsed, "kubectl nodeboot marooned vmi POD");
+  if (!c) return fail(c.error().kind, c.error().message);
   const std::string ns(names::marooned_namespace);  // the VM and its user-data live in nodeboot's namespace
   auto vm = mr::render_vmi(c->target.pod, c->config_spec, mr::userdata_secret_name(c->target.id));
-  if (!vm) {
-    io.err << "error: " << vm.error().message << '\n';
-    return exit_error;
-  }
-  if (p.result.count("apply")) {
+  if (!vm) return fail(ran_into(vm.error()));
+  if (parsed.count("apply")) {
     // Check first, so nothing (no token, no Secret) is created for a VM that cannot be.
     auto crd = c->client->get(kube::resources::customresourcedefinitions, "", "virtualmachineinstances.kubevirt.io");
-    if (!crd) {
-      io.err << "error: "
-             << (kube::is_not_found(crd.error())
-                     ? "the VirtualMachineInstance CRD (virtualmachineinstances.kubevirt.io) is not installed: install "
-                       "KubeVirt first, or render without --apply and create the VM elsewhere"
-                     : kube::kubectl_message(crd.error()))
-             << '\n';
-      return exit_error;
-    }
+    if (!crd)
+      return fail(kube::is_not_found(crd.error())
+                      ? Error(ErrorKind::not_found,
+                              "the VirtualMachineInstance CRD (virtualmachineinstances.kubevirt.io) is not installed: "
+                              "install KubeVirt first, or render without --apply and create the VM elsewhere")
+                      : crd.error());
     auto credential = join_credential(*c->client, c->target);
-    if (!credential) {
-      io.err << "error: " << credential.error().message << '\n';
-      return exit_error;
-    }
-    auto token = join_token(*c->client, p.result, c->target.id);
-    if (!token) {
-      io.err << "error: " << token.error().message << '\n';
-      return exit_error;
-    }
+    if (!credential) return fail(ran_into(credential.error()));
+    auto token = join_token(*c->client, parsed, c->target.id);
+    if (!token) return fail(ran_into(token.error()));
     const auto userdata =
         mr::cloud_init({c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)});
     json secret = {{"apiVersion", "v1"},
@@ -392,15 +345,12 @@ int vmi(std::vector<std::string> args, Io& io) {
                                  {"labels", {{std::string(names::maroon_pod_uid), c->target.id}}}}},
                    {"type", "Opaque"},
                    {"stringData", {{"userdata", userdata.reveal()}}}};
-    if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s) {
-      io.err << "error: creating the user-data Secret: " << kube::kubectl_message(s.error()) << '\n';
-      return exit_error;
-    }
+    if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s)
+      return fail(s.error().kind, "creating the user-data Secret: " + kube::kubectl_message(s.error()));
     const kube::ResourceRef vmis{"kubevirt.io", "v1", "virtualmachineinstances", true, "VirtualMachineInstance"};
     if (auto v = c->client->create(vmis, ns, *vm); !v) {
-      io.err << "error: creating the VirtualMachineInstance: " << kube::kubectl_message(v.error()) << '\n';
       c->client->remove(kube::resources::secrets, ns, mr::userdata_secret_name(c->target.id));  // nothing half-applied
-      return exit_error;
+      return fail(v.error().kind, "creating the VirtualMachineInstance: " + kube::kubectl_message(v.error()));
     }
     io.out << "virtualmachineinstance.kubevirt.io/" << mr::vmi_name(c->target.id) << " created\n";
     return exit_ok;
@@ -411,24 +361,19 @@ int vmi(std::vector<std::string> args, Io& io) {
 
 }  // namespace
 
-int marooned(std::vector<std::string> args, Io& io) {
-  static constexpr std::string_view help =
-      "Marooned pods: each runs alone on a dedicated VM node.\n\n"
-      "Usage:\n  kubectl nodeboot marooned COMMAND [flags]\n\nCommands:\n"
-      "  list        Marooned pods, their state and dedicated node\n"
-      "  join-info   Render a pod's join-info.yaml or cloud-init user-data (holds a token)\n"
-      "  vmi         Render (or --apply) the KubeVirt VirtualMachineInstance for a pod's node\n";
-  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    (args.empty() ? io.err : io.out) << help;
-    return args.empty() ? exit_usage : exit_ok;
-  }
-  const std::string sub = args[0];
-  args.erase(args.begin());
-  if (sub == "list") return list(std::move(args), io);
-  if (sub == "join-info") return join_info(std::move(args), io);
-  if (sub == "vmi") return vmi(std::move(args), io);
-  io.err << "error: unknown command \"" << sub << "\" for \"kubectl nodeboot marooned\"\n" << help;
-  return exit_usage;
+std::span<const cli::Command> marooned_commands() {
+  static const cli::Command table[] = {
+      {"list", "Marooned pods, their state and dedicated node", list_flags, list},
+      {"join-info", "Render a pod's join-info.yaml or cloud-init user-data (holds a token)", join_info_flags, join_info},
+      {"vmi", "Render (or --apply) the KubeVirt VirtualMachineInstance for a pod's node", vmi_flags, vmi},
+  };
+  return table;
+}
+
+void marooned_help(std::ostream& out) {
+  out << "Marooned pods: each runs alone on a dedicated VM node.\n\n"
+         "Usage:\n  kubectl nodeboot marooned COMMAND [flags]\n\nCommands:\n";
+  cli::list_commands(out, marooned_commands());
 }
 
 }  // namespace nodeboot::plugin::cmd

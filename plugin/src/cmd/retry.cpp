@@ -3,15 +3,24 @@
 #include "ipb_cli.hpp"
 
 namespace nodeboot::plugin::cmd {
+namespace {
 
-int retry(std::vector<std::string> args, Io& io) {
+struct Options : ipbcli::PerNodeOptions {
+  Result<int> run(Io& io) const {
+    return PerNodeOptions::run(io, [this](ipb::Context& ctx, const std::string& node) { return ipb::retry_node(ctx, node); });
+  }
+};
+
+}  // namespace
+
+cxxopts::Options retry_flags() {
   cxxopts::Options options("kubectl nodeboot retry",
                            "Start a new attempt on a node whose bootstrap failed, with the same Secret: attempt + 1, "
                            "state Pending, the schedule label back on.");
-  return ipbcli::run_per_node(std::move(args), io, options,
-                              [](ipb::Context& ctx, const std::string& node, const cxxopts::ParseResult&) {
-                                return ipb::retry_node(ctx, node);
-                              });
+  ipbcli::add_per_node_flags(options);
+  return options;
 }
+
+Result<int> retry(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

@@ -1,5 +1,6 @@
 #include "nodeboot/plugin/cmd/start.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -81,8 +82,10 @@ Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
   const std::vector<std::string> rhcos_only{"ignition-url", "ignition-token-file", "mcd-image"};
   const std::vector<std::string> rhel_only{"payload-url", "payload-token-file", "worker-id", "cluster-id", "region",
                                            "payload-sha256", "mirrors"};
-  for (const auto& f : os == "rhcos" ? rhel_only : rhcos_only)
-    if (p.count(f)) return fail(ErrorKind::invalid_input, "--" + f + " does not apply to --os " + os);
+  const auto& other = os == "rhcos" ? rhel_only : rhcos_only;
+  if (const auto given = std::ranges::find_if(other, [&](const std::string& f) { return p.count(f) > 0; });
+      given != other.end())
+    return fail(ErrorKind::invalid_input, "--" + *given + " does not apply to --os " + os);
 
   bootstrap::SecretData data;
   bool stdin_used = false;
@@ -139,10 +142,74 @@ Result<ipb::DrainOptions> drain_options(const cxxopts::ParseResult& p) {
   return o;
 }
 
+struct Options {
+  bootstrap::SecretData data{};
+  bool rhcos_without_mcd = false;
+  std::string format{};
+  ipb::DryRun dry = ipb::DryRun::none;
+  bool drain_nodes = false;
+  ipb::DrainOptions drain{};
+  std::chrono::milliseconds soak{};
+  std::chrono::milliseconds roll_timeout{};
+  std::optional<ipb::DaemonSetRef> daemonset{};
+  std::optional<int> max_unavailable{};
+  std::vector<std::string> names_given{};
+  std::string selector{};
+  std::string schedule_label{};
+  bool keep_secret = false;
+  bool continue_on_failure = false;
+  kube::ConnectionFlags connection{};
+
+  // Everything is read and checked before the first request that changes anything.
+  Result<void> complete(const cxxopts::ParseResult& p) {
+    auto d = secret_data(p);
+    if (!d) return fail(d.error());
+    data = std::move(*d);
+    rhcos_without_mcd = p["os"].as<std::string>() == "rhcos" && !p.count("mcd-image");
+    auto f = ipbcli::output_format(p, {"json", "yaml", "name"});
+    if (!f) return fail(f.error());
+    format = *f;
+    auto dr = ipbcli::dry_run(p);
+    if (!dr) return fail(dr.error());
+    dry = *dr;
+    auto dopts = drain_options(p);
+    if (!dopts) return fail(dopts.error());
+    drain = *dopts;
+    drain_nodes = p.count("drain") > 0;
+    auto sk = parse_duration(p["soak"].as<std::string>(), "--soak");
+    if (!sk) return fail(sk.error());
+    soak = *sk;
+    auto rt = parse_duration(p["roll-timeout"].as<std::string>(), "--roll-timeout");
+    if (!rt) return fail(rt.error());
+    roll_timeout = *rt;
+    auto ds = ipb::parse_daemonset_flag(p["daemonset"].as<std::string>());
+    if (!ds) return fail(ds.error());
+    daemonset = *ds;
+    if (p.count("max-unavailable")) max_unavailable = p["max-unavailable"].as<int>();
+    if (p.count("nodes")) names_given = p["nodes"].as<std::vector<std::string>>();
+    selector = cli::value(p, "selector");
+    schedule_label = p["schedule-label"].as<std::string>();
+    keep_secret = p.count("keep-secret") > 0;
+    continue_on_failure = p.count("continue-on-failure") > 0;
+    auto c = cli::connection_flags(p);
+    if (!c) return fail(c.error());
+    connection = std::move(*c);
+    return {};
+  }
+
+  Result<void> validate() const {
+    if (max_unavailable && *max_unavailable < 1) return fail(ErrorKind::invalid_input, "--max-unavailable must be at least 1");
+    if (names_given.empty() && selector.empty())
+      return fail(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR");
+    return {};
+  }
+
+  Result<int> run(Io& io);
+};
 
 }  // namespace
 
-int start(std::vector<std::string> args, Io& io) {
+cxxopts::Options start_flags() {
   cxxopts::Options options("kubectl nodeboot start",
                            "Take nodes through an in-place OS bootstrap: record their state, cordon, drain (--drain), "
                            "create the bootstrap Secret and label them for the IPB DaemonSet.\n"
@@ -190,55 +257,31 @@ int start(std::vector<std::string> args, Io& io) {
       ("nodes", "", cxxopts::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, true, "json, yaml or name");
   options.parse_positional({"nodes"});
-  int rc = exit_ok;
-  auto parsed = ipbcli::parse(options, args, io, rc);
-  if (!parsed) return rc;
-  const auto& p = *parsed;
+  return options;
+}
 
-  // Everything is checked before the first request that changes anything.
-  auto data = secret_data(p);
-  if (!data) return ipbcli::report_error(io, data.error());
-  if (p["os"].as<std::string>() == "rhcos" && !p.count("mcd-image"))
+Result<int> start(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+
+Result<int> Options::run(Io& io) {
+  if (rhcos_without_mcd)
     io.err << "warning: no --mcd-image: the agent will run the host's own machine-config-daemon, which RHCOS does not "
               "ship; name the release's machine-config-operator image by digest unless this install put one there\n";
-  auto format = ipbcli::output_format(p, {"json", "yaml", "name"});
-  if (!format) return ipbcli::report_error(io, format.error());
-  auto dry = ipbcli::dry_run(p);
-  if (!dry) return ipbcli::report_error(io, dry.error());
-  auto drain = drain_options(p);
-  if (!drain) return ipbcli::report_error(io, drain.error());
-  auto soak = parse_duration(p["soak"].as<std::string>(), "--soak");
-  if (!soak) return ipbcli::report_error(io, soak.error());
-  auto roll_timeout = parse_duration(p["roll-timeout"].as<std::string>(), "--roll-timeout");
-  if (!roll_timeout) return ipbcli::report_error(io, roll_timeout.error());
-  auto daemonset = ipb::parse_daemonset_flag(p["daemonset"].as<std::string>());
-  if (!daemonset) return ipbcli::report_error(io, daemonset.error());
-  const bool rolling = p.count("max-unavailable") > 0;
-  if (rolling && p["max-unavailable"].as<int>() < 1)
-    return ipbcli::report_error(io, Error(ErrorKind::invalid_input, "--max-unavailable must be at least 1"));
-  const std::vector<std::string> names_given = p.count("nodes") ? p["nodes"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const std::string selector = p.count("selector") ? p["selector"].as<std::string>() : "";
-  if (names_given.empty() && selector.empty())
-    return ipbcli::report_error(io, Error(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR"));
-
-  auto client = ipbcli::connect(p);
-  if (!client) return ipbcli::report_error(io, client.error());
+  auto client = ipbcli::connect(connection);
+  if (!client) return fail(client.error());
   auto nodes = ipbcli::resolve_nodes(**client, names_given, selector);
-  if (!nodes) return ipbcli::report_error(io, nodes.error());
+  if (!nodes) return fail(nodes.error());
   // What the cluster could refuse for every node alike is asked once, before any node is touched.
-  const std::string schedule_label = p["schedule-label"].as<std::string>();
   if (auto ok = ipb::check_start(**client, {.schedule_label = schedule_label,
-                                            .daemonset = *daemonset,
-                                            .drain = p.count("drain") > 0,
-                                            .disable_eviction = drain->disable_eviction});
+                                            .daemonset = daemonset,
+                                            .drain = drain_nodes,
+                                            .disable_eviction = drain.disable_eviction});
       !ok)
-    return ipbcli::report_error(io, ok.error());
+    return fail(ok.error());
 
-  ipb::Context ctx{**client, schedule_label, *dry,
+  ipb::Context ctx{**client, schedule_label, dry,
                    [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
-                   ipbcli::interrupt_token()};
-  const ipb::StartSpec spec{std::move(*data), p.count("drain") > 0, *drain, p.count("keep-secret") > 0};
-  const bool continue_on_failure = p.count("continue-on-failure") > 0;
+                   stop_token()};
+  const ipb::StartSpec spec{std::move(data), drain_nodes, drain, keep_secret};
   std::vector<Change> all;
   auto start_one = [&](const std::string& node) -> bool {
     auto changes = ipb::start_node(ctx, node, spec);
@@ -246,14 +289,14 @@ int start(std::vector<std::string> args, Io& io) {
       io.err << "error: " << node << ": " << changes.error().message << '\n';
       return false;
     }
-    if (format->empty()) ipbcli::print_changes(io, "", *changes);
+    if (format.empty()) ipbcli::print_changes(io, "", *changes);
     all.insert(all.end(), changes->begin(), changes->end());
     return true;
   };
 
   // Without --max-unavailable (or in a dry run, where nothing will ever finish) every node
   // starts now and `kubectl nodeboot watch` follows them.
-  if (!rolling || *dry != ipb::DryRun::none) {
+  if (!max_unavailable || dry != ipb::DryRun::none) {
     int failures = 0;
     for (const auto& n : *nodes) {
       if (ctx.stop.stop_requested()) break;
@@ -262,12 +305,12 @@ int start(std::vector<std::string> args, Io& io) {
         if (!continue_on_failure) break;
       }
     }
-    if (!format->empty()) ipbcli::print_changes(io, *format, all);
+    if (!format.empty()) ipbcli::print_changes(io, format, all);
     if (failures) return nodes->size() > 1 ? exit_some_failed : exit_error;
     return ctx.stop.stop_requested() ? exit_error : exit_ok;
   }
 
-  ipb::Roll roll(*nodes, p["max-unavailable"].as<int>(), *soak, continue_on_failure);
+  ipb::Roll roll(*nodes, *max_unavailable, soak, continue_on_failure);
   std::size_t seen_done = 0, seen_failed = 0;
   std::set<std::string> refused;  // start_node failed: it took back its own steps, or said what it could not
   auto launch = [&]() {
@@ -282,12 +325,12 @@ int start(std::vector<std::string> args, Io& io) {
     return started;
   };
   ipb::TrackOptions to;
-  if (roll_timeout->count() > 0) to.deadline = std::chrono::steady_clock::now() + *roll_timeout;
+  if (roll_timeout.count() > 0) to.deadline = std::chrono::steady_clock::now() + roll_timeout;
   to.on_progress = [&](const ipb::NodeProgress& np) {
-    if (format->empty()) ipbcli::print_progress_line(io, np);
+    if (format.empty()) ipbcli::print_progress_line(io, np);
   };
   to.on_done = [&](const std::string& node) {
-    if (format->empty()) io.out << node << ": done" << std::endl;
+    if (format.empty()) io.out << node << ": done" << std::endl;
   };
   to.on_tick = [&](const ipb::TrackResult& r) {
     for (; seen_done < r.done.size(); ++seen_done) roll.completed(r.done[seen_done], ipb::Roll::Clock::now());
@@ -297,8 +340,8 @@ int start(std::vector<std::string> args, Io& io) {
   to.keep_going = [&] { return !roll.finished(); };
   to.next_wakeup = [&] { return roll.next_wakeup(); };
   auto result = ipb::track(ctx, {}, to);
-  if (!format->empty()) ipbcli::print_changes(io, *format, all);
-  if (!result) return ipbcli::report_error(io, result.error());
+  if (!format.empty()) ipbcli::print_changes(io, format, all);
+  if (!result) return fail(result.error());
   for (const auto& n : roll.failures()) {
     if (refused.contains(n))  // start_node took back its own steps and said so above
       io.err << n << ": not started (see its error above)\n";
@@ -311,10 +354,9 @@ int start(std::vector<std::string> args, Io& io) {
     io.err << '\n';
   }
   if (!result->pending.empty()) {
-    io.err << "error: still in progress:";
-    for (const auto& n : result->pending) io.err << " " << n;
-    io.err << "\n";
-    return exit_error;
+    std::string pending;
+    for (const auto& n : result->pending) pending += " " + n;
+    return fail(ErrorKind::transport, "still in progress:" + pending);
   }
   return roll.failures().empty() && roll.not_started().empty() ? exit_ok : exit_some_failed;
 }

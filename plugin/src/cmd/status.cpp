@@ -67,25 +67,30 @@ void table(std::ostream& out, const std::vector<Row>& rows, bool wide) {
   }
 }
 
-}  // namespace
+struct Options {
+  std::string format{};
+  std::string label{};
+  std::vector<std::string> wanted{};
+  kube::ConnectionFlags connection{};
 
-int status(std::vector<std::string> args, Io& io) {
-  cxxopts::Options options("kubectl nodeboot status",
-                           "One table of the in-place bootstraps: the named nodes, or every node with a bootstrap "
-                           "state or a prior-state record.");
-  options.positional_help("[NODE...]");
-  options.add_options()("nodes", "", cxxopts::value<std::vector<std::string>>());
-  ipbcli::add_common_flags(options, false, "wide, json or yaml");
-  options.parse_positional({"nodes"});
-  int rc = exit_ok;
-  auto parsed = ipbcli::parse(options, args, io, rc);
-  if (!parsed) return rc;
-  auto format = ipbcli::output_format(*parsed, {"wide", "json", "yaml"});
-  if (!format) return ipbcli::report_error(io, format.error());
-  auto client = ipbcli::connect(*parsed);
-  if (!client) return ipbcli::report_error(io, client.error());
-  const std::string label = (*parsed)["schedule-label"].as<std::string>();
-  const auto wanted = parsed->count("nodes") ? (*parsed)["nodes"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  Result<void> complete(const cxxopts::ParseResult& parsed) {
+    auto f = ipbcli::output_format(parsed, {"wide", "json", "yaml"});
+    if (!f) return fail(f.error());
+    format = *f;
+    label = parsed["schedule-label"].as<std::string>();
+    if (parsed.count("nodes")) wanted = parsed["nodes"].as<std::vector<std::string>>();
+    auto c = cli::connection_flags(parsed);
+    if (!c) return fail(c.error());
+    connection = std::move(*c);
+    return {};
+  }
+  static Result<void> validate() { return {}; }  // complete() checked every flag it read
+  Result<int> run(Io& io) const;
+};
+
+Result<int> Options::run(Io& io) const {
+  auto client = ipbcli::connect(connection);
+  if (!client) return fail(client.error());
 
   kube::ListOptions by_node;
   by_node.label_selector = std::string(names::node_label);
@@ -95,27 +100,27 @@ int status(std::vector<std::string> args, Io& io) {
     for (const auto& cm : records->value("items", json::array()))
       recorded[cm.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), "")] = true;
   else if (!kube::is_not_found(records.error()))
-    return ipbcli::report_error(io, records.error());
+    return fail(records.error());
 
   std::vector<Row> rows;
   if (!wanted.empty()) {
     for (const auto& n : wanted) {
       auto node = (*client)->get(kube::resources::nodes, "", n);
-      if (!node) return ipbcli::report_error(io, kube::is_not_found(node.error())
-                                                     ? Error(ErrorKind::not_found, "node \"" + n + "\" not found")
+      if (!node)
+        return fail(kube::is_not_found(node.error()) ? Error(ErrorKind::not_found, "node \"" + n + "\" not found")
                                                      : node.error());
       rows.push_back({ipb::read_progress(*node, label), recorded.contains(n)});
     }
   } else {
     auto nodes = (*client)->list(kube::resources::nodes, "");
-    if (!nodes) return ipbcli::report_error(io, nodes.error());
+    if (!nodes) return fail(nodes.error());
     for (const auto& node : nodes->value("items", json::array())) {
       Row r{ipb::read_progress(node, label), false};
       r.recorded = recorded.contains(r.p.name);
       if (!r.p.state.empty() || r.recorded || r.p.scheduled) rows.push_back(std::move(r));
     }
   }
-  if (*format == "json" || *format == "yaml") {
+  if (format == "json" || format == "yaml") {
     json items = json::array();
     for (const auto& r : rows)
       items.push_back({{"node", r.p.name},        {"state", state_of(r)},       {"progress", r.p.progress},
@@ -123,7 +128,7 @@ int status(std::vector<std::string> args, Io& io) {
                        {"updated", r.p.updated},  {"bootID", r.p.boot_id},      {"ready", r.p.ready},
                        {"cordoned", r.p.unschedulable}, {"scheduled", r.p.scheduled}, {"recorded", r.recorded}});
     const json doc = {{"items", items}};
-    if (*format == "json") io.out << doc.dump(2) << '\n';
+    if (format == "json") io.out << doc.dump(2) << '\n';
     else io.out << to_yaml(doc);
     return exit_ok;
   }
@@ -131,8 +136,23 @@ int status(std::vector<std::string> args, Io& io) {
     io.err << "No in-place bootstraps found.\n";
     return exit_ok;
   }
-  table(io.out, rows, *format == "wide");
+  table(io.out, rows, format == "wide");
   return exit_ok;
 }
+
+}  // namespace
+
+cxxopts::Options status_flags() {
+  cxxopts::Options options("kubectl nodeboot status",
+                           "One table of the in-place bootstraps: the named nodes, or every node with a bootstrap "
+                           "state or a prior-state record.");
+  options.positional_help("[NODE...]");
+  options.add_options()("nodes", "", cxxopts::value<std::vector<std::string>>());
+  ipbcli::add_common_flags(options, false, "wide, json or yaml");
+  options.parse_positional({"nodes"});
+  return options;
+}
+
+Result<int> status(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

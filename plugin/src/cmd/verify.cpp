@@ -4,13 +4,11 @@
 
 #include <unistd.h>
 
-#include <cxxopts.hpp>
 #include <iostream>
 #include <ostream>
 
 #include "ipb_cli.hpp"
 #include "nodeboot/kube/client.hpp"
-#include "nodeboot/kube/flags.hpp"
 #include "nodeboot/plugin/verify/checks.hpp"
 #include "nodeboot/plugin/verify/collect.hpp"
 #include "nodeboot/plugin/verify/probe.hpp"
@@ -29,12 +27,18 @@ struct Options {
   std::string output = "table";
   std::optional<ProbeOptions> deep;
   kube::ConnectionFlags connection;
+
+  Result<void> complete(const cxxopts::ParseResult& parsed);
+  static Result<void> validate() { return {}; }  // complete() checked every flag it read
+  Result<int> run(Io& io) const;
 };
 
-cxxopts::Options flag_spec() {
+}  // namespace
+
+cxxopts::Options verify_flags() {
   cxxopts::Options options(
       "kubectl nodeboot verify",
-      "Check that nodes meet seed 000's requirements and that the iSCSI and Intel QuickSync\n"
+      "Check that nodes meet the OS requirements (below) and that the iSCSI and Intel QuickSync\n"
       "bootstrap DaemonSets (manifests/node-bootstrap) did their work: one row per node with a\n"
       "verdict and a reason per check, then a summary. Exit 0 when every node passes, 3 when\n"
       "any fails a check.\n\n"
@@ -62,69 +66,61 @@ cxxopts::Options flag_spec() {
       "deep-image", "Image of the probe pods (default docker.io/library/ubuntu:24.04, the DaemonSets' image)",
       cxxopts::value<std::string>())("h,help", "Show help")("nodes", "Node names",
                                                             cxxopts::value<std::vector<std::string>>());
-  kube::add_connection_flags(options);
+  cli::add_connection_flags(options);
   options.parse_positional({"nodes"});
   options.positional_help("[NODE...]");
   return options;
 }
 
-// Parses and validates the flags (pure); returns the exit code on a usage error or --help.
-std::expected<Options, int> complete(const std::vector<std::string>& args, Io& io) {
-  auto spec = flag_spec();
-  std::vector<const char*> argv{"verify"};
-  for (const auto& a : args) argv.push_back(a.c_str());
-  cxxopts::ParseResult parsed;
-  auto usage = [&](const std::string& msg) {
-    io.err << "error: " << msg << "\nSee 'kubectl nodeboot verify --help' for usage.\n";
-    return std::unexpected(exit_usage);
-  };
-  try {
-    parsed = spec.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const cxxopts::exceptions::exception& e) {
-    return usage(e.what());
-  }
-  if (parsed.count("help")) {
-    io.out << spec.help();
-    return std::unexpected(exit_ok);
-  }
-  Options o;
+namespace {
+
+// Reads and checks the flags (pure).
+Result<void> Options::complete(const cxxopts::ParseResult& parsed) {
+  auto usage = [](const std::string& msg) { return fail(ErrorKind::invalid_input, msg); };
+  Options& o = *this;
   if (parsed.count("nodes")) {
     // A node named twice is verified (and reported) once, in the order first named.
-    for (auto& name : parsed["nodes"].as<std::vector<std::string>>())
+    for (const auto& name : parsed["nodes"].as<std::vector<std::string>>())
       if (std::find(o.selection.names.begin(), o.selection.names.end(), name) == o.selection.names.end())
-        o.selection.names.push_back(std::move(name));
+        o.selection.names.push_back(name);
   }
   if (parsed.count("selector")) o.selection.label_selector = parsed["selector"].as<std::string>();
   if (!o.selection.names.empty() && parsed.count("selector"))
     return usage("name NODE arguments or give -l/--selector, not both");
   if (parsed.count("checks")) {
-    auto checks = parse_checks(parsed["checks"].as<std::string>());
-    if (!checks) return usage(checks.error().message);
-    o.checks = *checks;
+    auto wanted = parse_checks(parsed["checks"].as<std::string>());
+    if (!wanted) return usage(wanted.error().message);
+    o.checks = *wanted;
   }
   if (parsed.count("output")) o.output = parsed["output"].as<std::string>();
   if (o.output != "table" && o.output != "wide" && o.output != "json" && o.output != "yaml")
     return usage("--output must be table, wide, json or yaml, not \"" + o.output + "\"");
   if (parsed.count("deep")) {
-    ProbeOptions deep;
-    deep.checks = o.checks;
+    ProbeOptions probe;
+    probe.checks = o.checks;
     if (parsed.count("deep-timeout")) {
       auto t = parse_duration(parsed["deep-timeout"].as<std::string>(), "--deep-timeout");
       if (!t) return usage(t.error().message);
       if (t->count() <= 0) return usage("--deep-timeout must be positive, e.g. 2m");
-      deep.timeout = *t;
+      probe.timeout = *t;
     }
-    if (parsed.count("deep-namespace")) deep.namespace_ = parsed["deep-namespace"].as<std::string>();
-    if (parsed.count("deep-image")) deep.image = parsed["deep-image"].as<std::string>();
-    if (deep.namespace_.empty() || deep.image.empty()) return usage("--deep-namespace and --deep-image need a value");
-    o.deep = deep;
+    if (parsed.count("deep-namespace")) probe.namespace_ = parsed["deep-namespace"].as<std::string>();
+    if (parsed.count("deep-image")) probe.image = parsed["deep-image"].as<std::string>();
+    if (probe.namespace_.empty() || probe.image.empty()) return usage("--deep-namespace and --deep-image need a value");
+    o.deep = probe;
   } else {
     for (const char* flag : {"deep-timeout", "deep-namespace", "deep-image"})
       if (parsed.count(flag)) return usage("--" + std::string(flag) + " needs --deep");
   }
-  o.connection = kube::connection_flags(parsed);
-  return o;
+  auto c = cli::connection_flags(parsed);
+  if (!c) return fail(c.error());
+  o.connection = std::move(*c);
+  return {};
 }
+
+// An error found while running, not in the flags: exit 1, not a usage error (an
+// invalid_input here is a file or object, reported without the server's Status prefix).
+Error ran_into(const Error& e) { return {e.kind == ErrorKind::invalid_input ? ErrorKind::io : e.kind, e.message}; }
 
 // A progress line, only for a person watching a terminal (never into a pipe or a test).
 Progress progress_for(Io& io) {
@@ -138,9 +134,9 @@ Progress progress_for(Io& io) {
 // let the results replace their iscsi/quicksync verdicts. Returns exit_ok, or the exit code
 // when the run could not finish (interrupted, forbidden, ...), after cleaning up;
 // `leftovers` when the cleanup itself failed (the report still stands).
-int deep_check(const kube::RestConfig& config, const ProbeOptions& options, const std::vector<NodeFacts>& nodes,
+Result<void> deep_check(const kube::RestConfig& config, const ProbeOptions& options, const std::vector<NodeFacts>& nodes,
                std::vector<NodeReport>& reports, Io& io, bool& leftovers) {
-  auto stop = ipbcli::interrupt_token();  // Ctrl-C from here on ends the wait and cleans up
+  auto stop = stop_token();  // Ctrl-C from here on ends the wait and cleans up
   std::vector<std::string> ready;
   for (const auto& n : nodes)
     if (n.ready) ready.push_back(n.name);
@@ -163,39 +159,28 @@ int deep_check(const kube::RestConfig& config, const ProbeOptions& options, cons
   }
   if (outcome.cleanup_error) io.err << "error: " << outcome.cleanup_error->message << '\n';
   leftovers = outcome.cleanup_error.has_value();
-  if (outcome.interrupted) {
-    io.err << "error: interrupted: no verdicts\n";
-    return exit_error;
-  }
-  if (outcome.error) {
-    io.err << "error: " << outcome.error->message << '\n';
-    return exit_error;
-  }
+  if (outcome.interrupted) return fail(ErrorKind::transport, "interrupted: no verdicts");
+  if (outcome.error) return fail(ran_into(*outcome.error));
   for (size_t i = 0; i < nodes.size(); ++i) {
     auto it = outcome.by_node.find(nodes[i].name);
     const ProbeFacts not_probed{.pod = "", .failure = "not probed: the node is not Ready"};
     apply_probe(reports[i], nodes[i], it == outcome.by_node.end() ? not_probed : it->second, options.checks);
   }
-  return exit_ok;
+  return {};
 }
 
 }  // namespace
 
-int verify(std::vector<std::string> args, Io& io) {
-  auto o = complete(args, io);
-  if (!o) return o.error();
+Result<int> verify(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+
+Result<int> Options::run(Io& io) const {
+  const Options* o = this;
   auto config = kube::resolve_config(o->connection);
-  if (!config) {
-    io.err << "error: " << config.error().message << '\n';
-    return exit_error;
-  }
+  if (!config) return fail(ran_into(config.error()));
   auto progress = progress_for(io);
   auto inv = collect(*config, o->selection, progress);
   if (progress) io.err << "\r\033[K" << std::flush;  // erase the progress line
-  if (!inv) {
-    io.err << "error: " << inv.error().message << '\n';
-    return exit_error;
-  }
+  if (!inv) return fail(ran_into(inv.error()));
 
   std::vector<NodeReport> reports;
   reports.reserve(inv->nodes.size());
@@ -209,7 +194,7 @@ int verify(std::vector<std::string> args, Io& io) {
   }
   bool leftovers = false;
   if (o->deep && (o->checks.has(Check::iscsi) || o->checks.has(Check::quicksync)) && !inv->nodes.empty()) {
-    if (int rc = deep_check(*config, *o->deep, inv->nodes, reports, io, leftovers); rc != exit_ok) return rc;
+    if (auto done = deep_check(*config, *o->deep, inv->nodes, reports, io, leftovers); !done) return fail(done.error());
   }
   for (const auto& r : reports) summary.add(r);
 
@@ -225,12 +210,10 @@ int verify(std::vector<std::string> args, Io& io) {
   }
   for (const auto& name : inv->missing) io.err << "error: node \"" << name << "\" not found\n";
   if (!inv->missing.empty() || leftovers) return exit_error;
-  if (reports.empty()) {
-    io.err << "error: no nodes"
-           << (o->selection.label_selector.empty() ? "" : " match the selector \"" + o->selection.label_selector + "\"")
-           << '\n';
-    return exit_error;
-  }
+  if (reports.empty())
+    return fail(ErrorKind::not_found,
+                "no nodes" + (o->selection.label_selector.empty() ? ""
+                                                                  : " match the selector \"" + o->selection.label_selector + "\""));
   return summary.failed ? exit_some_failed : exit_ok;
 }
 

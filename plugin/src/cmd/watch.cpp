@@ -57,31 +57,35 @@ class Bars {
   std::size_t drawn_ = 0;
 };
 
-}  // namespace
+struct Options {
+  std::chrono::milliseconds timeout{};
+  std::string label{};
+  std::vector<std::string> nodes{};
+  kube::ConnectionFlags connection{};
 
-int watch(std::vector<std::string> args, Io& io) {
-  cxxopts::Options options("kubectl nodeboot watch",
-                           "Follow in-place bootstraps with the watch API until each node is Done or Failed. Display "
-                           "only: the completion controller in nodeboot-webhook restores a node that is back (Ready "
-                           "on a new boot); `finish` does it by hand. Exit 0 when all are done, 3 when any failed.");
-  options.positional_help("[NODE...]");
-  options.add_options()("timeout", "Give up after this long (0: no limit)", cxxopts::value<std::string>()->default_value("0"))("nodes", "", cxxopts::value<std::vector<std::string>>());
-  ipbcli::add_common_flags(options, false, "(not used)");
-  options.parse_positional({"nodes"});
-  int rc = exit_ok;
-  auto parsed = ipbcli::parse(options, args, io, rc);
-  if (!parsed) return rc;
-  auto timeout = parse_duration((*parsed)["timeout"].as<std::string>(), "--timeout");
-  if (!timeout) return ipbcli::report_error(io, timeout.error());
-  auto client = ipbcli::connect(*parsed);
-  if (!client) return ipbcli::report_error(io, client.error());
+  Result<void> complete(const cxxopts::ParseResult& parsed) {
+    auto t = parse_duration(parsed["timeout"].as<std::string>(), "--timeout");
+    if (!t) return fail(t.error());
+    timeout = *t;
+    label = parsed["schedule-label"].as<std::string>();
+    if (parsed.count("nodes")) nodes = parsed["nodes"].as<std::vector<std::string>>();
+    auto c = cli::connection_flags(parsed);
+    if (!c) return fail(c.error());
+    connection = std::move(*c);
+    return {};
+  }
+  static Result<void> validate() { return {}; }  // complete() checked every flag it read
+  Result<int> run(Io& io);
+};
 
-  std::vector<std::string> nodes = parsed->count("nodes") ? (*parsed)["nodes"].as<std::vector<std::string>>() : std::vector<std::string>{};
+Result<int> Options::run(Io& io) {
+  auto client = ipbcli::connect(connection);
+  if (!client) return fail(client.error());
   if (nodes.empty()) {
     kube::ListOptions by_node;
     by_node.label_selector = std::string(names::node_label);
     auto records = (*client)->list(kube::resources::configmaps, names::system_namespace, by_node);
-    if (!records && !kube::is_not_found(records.error())) return ipbcli::report_error(io, records.error());
+    if (!records && !kube::is_not_found(records.error())) return fail(records.error());
     if (records)
       for (const auto& cm : records->value("items", json::array()))
         nodes.push_back(cm.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), ""));
@@ -90,16 +94,16 @@ int watch(std::vector<std::string> args, Io& io) {
       return exit_ok;
     }
   } else if (auto checked = ipbcli::resolve_nodes(**client, nodes, ""); !checked) {
-    return ipbcli::report_error(io, checked.error());
+    return fail(checked.error());
   }
 
-  ipb::Context ctx{**client, (*parsed)["schedule-label"].as<std::string>(), ipb::DryRun::none,
+  ipb::Context ctx{**client, label, ipb::DryRun::none,
                    [&](std::string_view node, std::string_view msg) { io.err << node << ": " << msg << std::endl; },
-                   ipbcli::interrupt_token()};
+                   stop_token()};
   const bool live = ipbcli::is_terminal(io.out);
   Bars bars(io.out, ipbcli::use_colour(io.out));
   ipb::TrackOptions to;
-  if (timeout->count() > 0) to.deadline = std::chrono::steady_clock::now() + *timeout;
+  if (timeout.count() > 0) to.deadline = std::chrono::steady_clock::now() + timeout;
   to.on_progress = [&](const ipb::NodeProgress& p) {
     if (live) return bars.update(p);
     ipbcli::print_progress_line(io, p);
@@ -109,16 +113,32 @@ int watch(std::vector<std::string> args, Io& io) {
     io.out << node << ": Done" << std::endl;
   };
   auto result = ipb::track(ctx, nodes, to);
-  if (!result) return ipbcli::report_error(io, result.error());
+  if (!result) return fail(result.error());
   if (!result->pending.empty()) {
-    io.err << "error: " << (ctx.stop.stop_requested() ? "interrupted" : "timed out") << " waiting for:";
-    for (const auto& n : result->pending) io.err << " " << n;
-    io.err << "\n";
-    return exit_error;
+    std::string pending;
+    for (const auto& n : result->pending) pending += " " + n;
+    return fail(ErrorKind::transport,
+                std::string(ctx.stop.stop_requested() ? "interrupted" : "timed out") + " waiting for:" + pending);
   }
   for (const auto& n : result->failed)
     io.err << n << ": Failed (`kubectl nodeboot status " << n << "` for the reason; `retry` or `abort`)\n";
   return result->failed.empty() ? exit_ok : exit_some_failed;
 }
+
+}  // namespace
+
+cxxopts::Options watch_flags() {
+  cxxopts::Options options("kubectl nodeboot watch",
+                           "Follow in-place bootstraps with the watch API until each node is Done or Failed. Display "
+                           "only: the completion controller in nodeboot-webhook restores a node that is back (Ready "
+                           "on a new boot); `finish` does it by hand. Exit 0 when all are done, 3 when any failed.");
+  options.positional_help("[NODE...]");
+  options.add_options()("timeout", "Give up after this long (0: no limit)", cxxopts::value<std::string>()->default_value("0"))("nodes", "", cxxopts::value<std::vector<std::string>>());
+  ipbcli::add_common_flags(options, false, "(not used)");
+  options.parse_positional({"nodes"});
+  return options;
+}
+
+Result<int> watch(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

@@ -1,5 +1,6 @@
 #include "nodeboot/plugin/verify/checks.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -41,7 +42,7 @@ std::expected<json, CheckResult> bootstrap_result(const PodFacts* pod, std::stri
     return std::unexpected(
         fail("no " + std::string(daemonset) + " pod (DaemonSet not applied, or its tolerations exclude the node)"));
   if (!pod->has_bootstrap)
-    return std::unexpected(fail("pod " + pod->name + " has no bootstrap container to report a result (the seed's " +
+    return std::unexpected(fail("pod " + pod->name + " has no bootstrap container to report a result (not the node-bootstrap " +
                                 "DaemonSet?): apply manifests/node-bootstrap"));
   if (pod->result.empty()) {
     if (pod->waiting.empty())
@@ -152,10 +153,10 @@ Result<CheckSet> parse_checks(std::string_view csv) {
 CheckResult check_os(const NodeFacts& node) {
   if (!node.ready) return fail("node is not Ready" + (node.ready_detail.empty() ? "" : ": " + node.ready_detail));
   if (node.arch != "amd64")
-    return fail("architecture " + (node.arch.empty() ? "unknown" : node.arch) + ": seed 000 requires x86_64 (amd64)");
+    return fail("architecture " + (node.arch.empty() ? "unknown" : node.arch) + ": requires x86_64 (amd64)");
   static const std::regex ubuntu(R"(^Ubuntu (22\.04|24\.04)(\.\d+)? LTS\b.*)");
   if (!std::regex_match(node.os_image, ubuntu))
-    return fail("OS image \"" + node.os_image + "\": seed 000 requires Ubuntu 22.04 or 24.04 LTS");
+    return fail("OS image \"" + node.os_image + "\": requires Ubuntu 22.04 or 24.04 LTS");
   if (kernel_major(node.kernel) < 5)
     return fail("kernel " + node.kernel + ": i915 QuickSync support needs kernel 5.x or newer");
   return pass(node.os_image + ", kernel " + node.kernel + ", amd64");
@@ -182,9 +183,7 @@ CheckResult check_quicksync(const ProbeFacts& probe, const NodeFacts& node) {
 }
 
 bool NodeReport::failed() const {
-  for (const auto& c : checks)
-    if (c.verdict == Verdict::fail) return true;
-  return false;
+  return std::ranges::any_of(checks, [](const auto& c) { return c.verdict == Verdict::fail; });
 }
 
 NodeReport evaluate(const NodeFacts& node, const PodFacts* iscsi, const PodFacts* gpu, const CheckSet& checks) {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "nodeboot/agent/app.hpp"
 #include "nodeboot/agent/fetch.hpp"
 #include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/agent/host_steps.hpp"
@@ -286,13 +287,13 @@ BOOST_AUTO_TEST_CASE(the_host_side_reports_to_the_report_url_and_forgets_its_tok
   const auto progress = root / "var/lib/nodeboot/progress.json";
 
   std::ostringstream out, err;
-  BOOST_TEST(resume_command({"--host-root", root.string()}, out, err) == 0, err.str());
+  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0, err.str());
   BOOST_TEST(host.has("rebooted"));
   BOOST_TEST(test::read_file(progress).find(report_token) != std::string::npos);  // steps remain
   BOOST_TEST(((fs::status(progress).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
 
   host.root.write("boot_id", "boot-2\n");  // the reboot happened
-  BOOST_TEST(resume_command({"--host-root", root.string()}, out, err) == 0, err.str());
+  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0, err.str());
   BOOST_TEST(test::read_file(progress).find(report_token) == std::string::npos);  // finished: gone
   BOOST_TEST(test::read_file(progress).find("report") == std::string::npos);
 

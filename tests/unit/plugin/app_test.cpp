@@ -68,6 +68,34 @@ BOOST_AUTO_TEST_CASE(version_reports_a_missing_kubeconfig_naming_the_path) {
   BOOST_TEST(r.err.find("/nonexistent/kubeconfig") != std::string::npos);
 }
 
+// One parse of the connection flags everywhere: a malformed value is a usage error naming
+// the flag, printed once by the dispatcher with the command's --help hint.
+BOOST_AUTO_TEST_CASE(malformed_request_timeout_is_a_usage_error_in_every_command) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"status"},
+                                                                {"watch"},
+                                                                {"abort", "n1"},
+                                                                {"version"},
+                                                                {"install", "--dry-run=server"},
+                                                                {"marooned", "list"},
+                                                                {"verify"},
+                                                                {"cluster", "wait"}}) {
+    auto with = args;
+    with.emplace_back("--request-timeout=soon");
+    auto r = run_plugin(with);
+    BOOST_TEST(r.code == 2, args.front());
+    BOOST_TEST(r.err.starts_with("error: --request-timeout \"soon\""), r.err);
+    BOOST_TEST(r.err.find("See 'kubectl nodeboot " + args.front()) != std::string::npos, r.err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_flag_is_reported_once_with_the_help_hint) {
+  auto r = run_plugin({"marooned", "vmi", "--frobnicate"});
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("error: ") == 0);
+  BOOST_TEST(r.err.find("error: ", 1) == std::string::npos, r.err);
+  BOOST_TEST(r.err.find("See 'kubectl nodeboot marooned vmi --help' for usage.") != std::string::npos, r.err);
+}
+
 // Checked before any connection: no cluster is needed to see these refusals.
 BOOST_AUTO_TEST_CASE(start_takes_mcd_image_for_rhcos_only_and_pinned_by_digest) {
   auto tagged = run_plugin({"start", "node-1", "--os", "rhcos", "--mcd-image", "quay.io/openshift/mcd:4.16"});

@@ -1,13 +1,12 @@
 #pragma once
 
-#include <iosfwd>
-#include <string>
-#include <vector>
+#include "nodeboot/cli/command.hpp"
 
 namespace nodeboot::agent {
 
 // `nodeboot-agent bootstrap`: the IPB DaemonSet's command. Reads its node's bootstrap
 // Secret, runs the engine (ipb.hpp) and reports through the node's annotations.
-int bootstrap_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+cxxopts::Options bootstrap_flags();
+Result<int> bootstrap_command(const cxxopts::ParseResult& parsed, cli::Io& io);
 
 }  // namespace nodeboot::agent

@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/ipb.hpp"
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/util/result.hpp"
 
 namespace nodeboot::kube {
@@ -111,6 +112,7 @@ class HostReporters final : public Reporter {
 };
 
 // `nodeboot-agent resume`: what the host unit runs.
-int resume_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+cxxopts::Options resume_flags();
+Result<int> resume_command(const cxxopts::ParseResult& parsed, cli::Io& io);
 
 }  // namespace nodeboot::agent

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/util/result.hpp"
 #include "nodeboot/util/secret.hpp"
 
@@ -45,7 +46,8 @@ struct JoinOptions {
   std::chrono::seconds timeout{300};  // a VM's first k3s start pulls nothing but still takes ~30 s
 };
 
-// `nodeboot-agent join` with its argv (after "join"); returns the exit code.
-int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// `nodeboot-agent join`.
+cxxopts::Options join_flags();
+Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io);
 
 }  // namespace nodeboot::agent

@@ -14,7 +14,7 @@
 // HTTP/2 is used when the server offers it (ALPN).
 //
 // Typical use (a command's complete()/run()):
-//   auto client = kube::Client::connect(kube::connection_flags(parsed));   // kubectl's rules
+//   auto client = kube::Client::connect(flags);   // kubectl's rules (flags: cli::connection_flags)
 //   if (!client) return fail(client.error());
 //   auto node = (*client)->get(kube::resources::nodes, "", name);
 //   if (!node) { if (kube::is_not_found(node.error())) ...; io.err << "error: " << node.error().message; }

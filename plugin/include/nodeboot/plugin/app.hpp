@@ -1,37 +1,22 @@
 #pragma once
 
-#include <iosfwd>
 #include <span>
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "nodeboot/cli/command.hpp"
 
 namespace nodeboot::plugin {
 
 // Exit codes, documented in `kubectl nodeboot --help`.
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_error = 1;
-inline constexpr int exit_usage = 2;
-inline constexpr int exit_some_failed = 3;
+using cli::exit_error;
+using cli::exit_ok;
+using cli::exit_some_failed;
+using cli::exit_usage;
+using cli::Io;
 
-// Where a command writes. Tests pass string streams.
-struct Io {
-  std::ostream& out;
-  std::ostream& err;
-};
-
-// A subcommand: its argv after the subcommand name, and where to write.
-// Commands return an exit code; library errors are turned into `error: ...` by them or by main.
-using CommandFn = int (*)(std::vector<std::string> args, Io& io);
-
-struct CommandSpec {
-  std::string_view name;
-  std::string_view summary;
-  CommandFn run;
-};
-
-// The dispatch table (commands.cpp): drives both dispatch and `--help`.
-std::span<const CommandSpec> commands();
+// The command table (commands.cpp): drives dispatch, `--help` and shell completion.
+std::span<const cli::Command> commands();
 
 // Entry point shared by the executable and the black-box tests.
 int main(std::vector<std::string> argv, Io& io);

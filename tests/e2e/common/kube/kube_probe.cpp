@@ -6,17 +6,16 @@
 // in-cluster situations) that kubectl runs under.
 #include <iostream>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/kube/client.hpp"
-#include "nodeboot/kube/flags.hpp"
 
 using namespace nodeboot;
 
 int main(int argc, char** argv) {
   cxxopts::Options options("nodeboot-kube-probe", "Resolve kubectl's connection flags and ask who we are");
-  kube::add_connection_flags(options);
+  cli::add_connection_flags(options);
   cxxopts::ParseResult parsed;
   try {
     parsed = options.parse(argc, argv);
@@ -24,7 +23,7 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << '\n';
     return 2;
   }
-  auto flags = kube::parse_connection_flags(parsed);
+  auto flags = cli::connection_flags(parsed);
   if (!flags) {
     std::cerr << "error: " << flags.error().message << '\n';
     return 2;

@@ -13,7 +13,7 @@ using nodeboot::plugin::verify::test::ubuntu_node;
 
 namespace {
 
-PodFacts pod(json result, bool ready = true) {
+PodFacts pod(const json& result, bool ready = true) {
   return {.name = "p",
           .node = "n1",
           .deleting = false,
@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(iscsi_needs_a_ready_pod_with_a_good_result) {
   BOOST_TEST(check_iscsi(&p).reason == "UnsupportedDistro: RHCOS is not supported");
   p = pod(nullptr);
   p.has_bootstrap = false;
-  BOOST_TEST(has(check_iscsi(&p).reason, "seed's DaemonSet"));
+  BOOST_TEST(has(check_iscsi(&p).reason, "not the node-bootstrap DaemonSet"));
   p.result = "not json";
   p.has_bootstrap = true;
   BOOST_TEST(has(check_iscsi(&p).reason, "not the expected JSON"));

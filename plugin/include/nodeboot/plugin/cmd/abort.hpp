@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int abort(std::vector<std::string> args, Io& io);
+// kubectl nodeboot abort NODE... | -l SELECTOR
+cxxopts::Options abort_flags();
+Result<int> abort(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

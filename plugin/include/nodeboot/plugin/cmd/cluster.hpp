@@ -4,7 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-// `kubectl nodeboot cluster init|generate|serve|wait|validate|teardown` (seed 002).
-int cluster(std::vector<std::string> args, Io& io);
+// `kubectl nodeboot cluster init|generate|serve|wait|validate|teardown`: a bare-metal cluster.
+std::span<const cli::Command> cluster_commands();
+void cluster_help(std::ostream& out);
 
 }  // namespace nodeboot::plugin::cmd

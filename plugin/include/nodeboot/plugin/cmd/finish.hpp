@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int finish(std::vector<std::string> args, Io& io);
+// kubectl nodeboot finish NODE... | -l SELECTOR
+cxxopts::Options finish_flags();
+Result<int> finish(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

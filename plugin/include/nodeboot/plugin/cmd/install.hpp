@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int install(std::vector<std::string> args, Io& io);
+// kubectl nodeboot install
+cxxopts::Options install_flags();
+Result<int> install(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -4,7 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-// kubectl nodeboot marooned list|join-info|vmi
-int marooned(std::vector<std::string> args, Io& io);
+// `kubectl nodeboot marooned list|join-info|vmi`.
+std::span<const cli::Command> marooned_commands();
+void marooned_help(std::ostream& out);
 
 }  // namespace nodeboot::plugin::cmd

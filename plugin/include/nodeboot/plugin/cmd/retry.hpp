@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int retry(std::vector<std::string> args, Io& io);
+// kubectl nodeboot retry NODE... | -l SELECTOR
+cxxopts::Options retry_flags();
+Result<int> retry(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

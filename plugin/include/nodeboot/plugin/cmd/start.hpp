@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int start(std::vector<std::string> args, Io& io);
+// kubectl nodeboot start NODE... | -l SELECTOR --os rhcos|rhel ...
+cxxopts::Options start_flags();
+Result<int> start(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

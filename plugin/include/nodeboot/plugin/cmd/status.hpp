@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int status(std::vector<std::string> args, Io& io);
+// kubectl nodeboot status [NODE...]
+cxxopts::Options status_flags();
+Result<int> status(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -6,6 +6,7 @@ namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot verify [NODE...] [-l SELECTOR] [--checks os,iscsi,quicksync] [-o table|wide|json|yaml]
 //   [--deep [--deep-timeout 2m] [--deep-namespace kube-system] [--deep-image IMAGE]]
-int verify(std::vector<std::string> args, Io& io);
+cxxopts::Options verify_flags();
+Result<int> verify(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

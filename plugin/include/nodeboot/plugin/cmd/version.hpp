@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int version(std::vector<std::string> args, Io& io);
+// kubectl nodeboot version [--client] [-o json|yaml]
+cxxopts::Options version_flags();
+Result<int> version(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -4,6 +4,8 @@
 
 namespace nodeboot::plugin::cmd {
 
-int watch(std::vector<std::string> args, Io& io);
+// kubectl nodeboot watch [NODE...]
+cxxopts::Options watch_flags();
+Result<int> watch(const cxxopts::ParseResult& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

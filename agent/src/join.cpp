@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <ostream>
 #include <cstring>
 #include <regex>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/marooned/join.hpp"
@@ -58,9 +58,8 @@ std::optional<std::string> scalar(const std::string& raw) {
 std::string q(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
 
 std::string host_name(const std::filesystem::path& root) {
-  std::ifstream in(under_root(root, "/etc/hostname"));
-  std::string name;
-  if (in && std::getline(in, name) && !trim(name).empty()) return trim(name);
+  if (auto name = read_file(under_root(root, "/etc/hostname")); name && !trim_space(*name).empty())
+    return std::string(trim_space(*name));
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
   return buf;
@@ -161,12 +160,12 @@ int join_main(const std::vector<std::string>& args, std::ostream& out, std::ostr
   o.node_name = parsed.count("node-name") ? parsed["node-name"].as<std::string>() : host_name(o.host_root);
 
   const auto info_path = under_root(o.host_root, o.join_info);
-  std::ifstream in(info_path);
-  if (!in) {
-    err << "error: cannot read " << info_path.string() << " (cloud-init writes it from the VM's user-data)\n";
+  const auto text = read_file(info_path);
+  if (!text) {
+    err << "error: " << text.error().message << " (cloud-init writes it from the VM's user-data)\n";
     return 1;
   }
-  auto info = parse_join_info(std::string((std::istreambuf_iterator<char>(in)), {}));
+  auto info = parse_join_info(*text);
   if (!info) {
     err << "error: " << info_path.string() << ": " << info.error().message << '\n';
     return 1;

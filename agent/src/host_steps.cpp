@@ -9,6 +9,7 @@
 
 
 #include "nodeboot/agent/host_path.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/agent/node_reporter.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/util/duration.hpp"
@@ -21,11 +22,7 @@ using nlohmann::json;
 namespace {
 
 std::string read_boot_id(const HostPlan& plan) {
-  std::ifstream in(plan.boot_id_file);
-  std::string id;
-  std::getline(in, id);
-  while (!id.empty() && (id.back() == '\n' || id.back() == ' ' || id.back() == '\r')) id.pop_back();
-  return id;
+  return std::string(trim_space(read_file(plan.boot_id_file).value_or("")));
 }
 
 
@@ -122,10 +119,9 @@ Result<void> write_atomically(const fs::path& path, std::string_view contents, f
 
 Result<std::optional<HostPlan>> load_plan(const fs::path& host_root) {
   const fs::path path = under_root(host_root, progress_path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::optional<HostPlan>();
-  const std::string text{std::istreambuf_iterator<char>(in), {}};
-  auto plan = host_plan_from_json(json::parse(text, nullptr, false));
+  const auto text = read_file(path);
+  if (!text) return std::optional<HostPlan>();
+  auto plan = host_plan_from_json(json::parse(*text, nullptr, false));
   if (!plan) return fail(plan.error().kind, path.string() + ": " + plan.error().message);
   return std::optional<HostPlan>(std::move(*plan));
 }

@@ -1,28 +1,9 @@
 #include "nodeboot/agent/ignition.hpp"
 
-#include <openssl/evp.h>
+#include "nodeboot/util/base64.hpp"
 
 namespace nodeboot::agent::ignition {
 namespace {
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string base64_decode(std::string_view text) {
-  std::string out(text.size() / 4 * 3 + 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return {};
-  std::size_t len = static_cast<std::size_t>(n);
-  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) --len;  // padding counted as data
-  out.resize(len);
-  return out;
-}
 
 // The bytes of a data: URL (base64 or percent-encoded); "" for any other source.
 std::string data_url_bytes(std::string_view url) {
@@ -30,7 +11,7 @@ std::string data_url_bytes(std::string_view url) {
   const auto comma = url.find(',');
   if (comma == std::string_view::npos) return {};
   const std::string_view meta = url.substr(0, comma), payload = url.substr(comma + 1);
-  if (meta.ends_with(";base64")) return base64_decode(payload);
+  if (meta.ends_with(";base64")) return base64_decode(payload).value_or("");
   std::string out;
   for (std::size_t i = 0; i < payload.size(); ++i) {
     if (payload[i] == '%' && i + 2 < payload.size()) {
@@ -58,7 +39,7 @@ Result<nlohmann::json> parse_v3(std::string_view body) {
   return doc;
 }
 
-std::string data_url(std::string_view bytes) { return "data:;base64," + base64(bytes); }
+std::string data_url(std::string_view bytes) { return "data:;base64," + base64_encode(bytes); }
 
 void put_file(nlohmann::json& config, std::string_view path, std::string_view contents) {
   auto& files = config["storage"]["files"];

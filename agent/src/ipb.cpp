@@ -14,6 +14,7 @@
 
 #include "nodeboot/agent/fetch.hpp"
 #include "nodeboot/agent/host_path.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/agent/host_steps.hpp"
 #include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/util/duration.hpp"
@@ -192,14 +193,13 @@ class Runner {
     step(State::applying, 60, "adding the node's kubeconfig and MCD node annotations to the Ignition config");
     last_progress_ = 60;
     const fs::path host_kubeconfig = host(ignition::kubeconfig_path);
-    std::ifstream kin(host_kubeconfig, std::ios::binary);
-    if (!kin)
-      return failed("HostKubeconfigMissing", "cannot read " + host_kubeconfig.string() +
+    const auto kubeconfig = read_file(host_kubeconfig);
+    if (!kubeconfig)
+      return failed("HostKubeconfigMissing", kubeconfig.error().message +
                                                  ": the node's kubeconfig must exist (is the host's / at --host-root?)");
-    const std::string kubeconfig{std::istreambuf_iterator<char>(kin), {}};
     std::string rendered = ignition::rendered_config_name(*config);
     if (rendered.empty()) rendered = "nodeboot-ipb";  // an answer without an MCS-rendered config
-    ignition::put_file(*config, ignition::kubeconfig_path, kubeconfig);
+    ignition::put_file(*config, ignition::kubeconfig_path, *kubeconfig);
     ignition::put_file(*config, ignition::node_annotations_path, ignition::node_annotations(rendered));
     if (!opt_.dry_run) {
       // The augmented config holds the node's kubeconfig: root only.
@@ -331,8 +331,7 @@ class Runner {
   Outcome hand_over(HostPlan& plan) {
     const auto on_host = [&](std::string_view absolute) { return under_root(opt_.host_root_on_host, absolute).string(); };
     const fs::path source = opt_.host_agent.empty() ? fs::path("/proc/self/exe") : opt_.host_agent;
-    std::ifstream in(source, std::ios::binary);
-    const std::string binary{std::istreambuf_iterator<char>(in), {}};
+    const std::string binary = read_file(source).value_or("");
     if (binary.empty())
       return failed("HandoverFailed", "cannot read the agent binary for the host (" + source.string() +
                                           "): check --host-agent; the image ships /usr/lib/nodeboot/host/nodeboot-agent");

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <ostream>
 #include <cstring>
 #include <regex>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/marooned/join.hpp"
@@ -57,9 +57,8 @@ std::optional<std::string> scalar(const std::string& raw) {
 std::string q(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
 
 std::string host_name(const std::filesystem::path& root) {
-  std::ifstream in(under_root(root, "/etc/hostname"));
-  std::string name;
-  if (in && std::getline(in, name) && !trim(name).empty()) return trim(name);
+  if (auto name = read_file(under_root(root, "/etc/hostname")); name && !trim_space(*name).empty())
+    return std::string(trim_space(*name));
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
   return buf;
@@ -152,10 +151,9 @@ Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
   o.node_name = parsed.count("node-name") ? parsed["node-name"].as<std::string>() : host_name(o.host_root);
 
   const auto info_path = under_root(o.host_root, o.join_info);
-  std::ifstream in(info_path);
-  if (!in)
-    return fail(ErrorKind::io, "cannot read " + info_path.string() + " (cloud-init writes it from the VM's user-data)");
-  auto info = parse_join_info(std::string((std::istreambuf_iterator<char>(in)), {}));
+  const auto text = read_file(info_path);
+  if (!text) return fail(ErrorKind::io, text.error().message + " (cloud-init writes it from the VM's user-data)");
+  auto info = parse_join_info(*text);
   if (!info) return fail(ErrorKind::io, info_path.string() + ": " + info.error().message);
   const auto config_path = under_root(o.host_root, "/etc/rancher/k3s/config.yaml");
   std::error_code ec;

@@ -1,11 +1,11 @@
 #include "nodeboot/agent/node_reporter.hpp"
 
-#include <fstream>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/kube/mounted_kubeconfig.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
@@ -18,10 +18,9 @@ Result<kube::RestConfig> kubelet_config(const std::filesystem::path& host_root, 
   const std::string fix = "; the agent acts as the node (system:node:<node>) with the kubelet's credentials: mount the "
                           "host's / at --host-root and pass --host-kubeconfig with the kubelet's kubeconfig path on "
                           "the host";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return fail(ErrorKind::config, "cannot read the kubelet's kubeconfig " + file.string() + fix);
-  const std::string text{std::istreambuf_iterator<char>(in), {}};
-  auto config = kube::parse_kubeconfig_under(text, std::filesystem::path("/") / kubeconfig, host_root);
+  const auto text = read_file(file);
+  if (!text) return fail(ErrorKind::config, "the kubelet's kubeconfig: " + text.error().message + fix);
+  auto config = kube::parse_kubeconfig_under(*text, std::filesystem::path("/") / kubeconfig, host_root);
   if (!config) return fail(ErrorKind::config, "the kubelet's kubeconfig " + file.string() + ": " + config.error().message + fix);
   return config;
 }

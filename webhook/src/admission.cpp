@@ -3,7 +3,7 @@
 #include <simdjson.h>
 
 #include "nodeboot/util/base64.hpp"
-#include "nodeboot/webhook/json.hpp"
+#include "json.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {

@@ -4,11 +4,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/secret.hpp"
+#include "nodeboot/util/sleep.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {
@@ -25,14 +25,6 @@ struct ServingIdentity {
 };
 
 namespace {
-
-std::optional<std::string> slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Result<std::shared_ptr<const ServingIdentity>> parse_identity(const std::string& cert_pem, const Secret& key_pem) {
   auto id = std::make_shared<ServingIdentity>();
@@ -61,11 +53,11 @@ CertWatcher::~CertWatcher() { stop(); }
 
 Result<void> CertWatcher::reload() {
   std::lock_guard lock(poll_mutex_);
-  auto cert = slurp(dir_ / "tls.crt");
-  auto key_text = slurp(dir_ / "tls.key");
+  auto cert = read_file(dir_ / "tls.crt");
+  auto key_text = read_file(dir_ / "tls.key");
   if (!cert || !key_text) {
     ++reload_errors_;
-    return fail(ErrorKind::io, "cannot read " + (dir_ / (cert ? "tls.key" : "tls.crt")).string());
+    return std::unexpected(cert ? key_text.error() : cert.error());
   }
   Secret key(std::move(*key_text));
   if (current() && *cert == loaded_cert_ && key == loaded_key_) return {};
@@ -95,24 +87,12 @@ void CertWatcher::poll() {
 }
 
 void CertWatcher::start(std::chrono::milliseconds interval) {
-  thread_ = std::thread([this, interval] {
-    std::unique_lock lock(thread_mutex_);
-    while (!wake_.wait_for(lock, interval, [&] { return stopping_; })) {
-      lock.unlock();
-      poll();
-      lock.lock();
-    }
+  thread_ = std::jthread([this, interval](const std::stop_token& stop) {
+    while (sleep_for(stop, interval)) poll();
   });
 }
 
-void CertWatcher::stop() {
-  {
-    std::lock_guard lock(thread_mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void CertWatcher::stop() { thread_ = {}; }  // stops and joins
 
 int CertWatcher::install(SSL* ssl, void* watcher) {
   const auto identity = static_cast<CertWatcher*>(watcher)->current();

@@ -6,6 +6,7 @@
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/util/sleep.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {
@@ -50,9 +51,7 @@ ApiClusterView::ApiClusterView(std::shared_ptr<kube::Client> client, std::chrono
 }
 
 ApiClusterView::~ApiClusterView() {
-  thread_.request_stop();
-  wake_.notify_all();
-  thread_ = {};  // joins
+  thread_ = {};  // stops and joins
   claimed_nodes_.stop();
   vouched_nodes_.stop();
 }
@@ -91,20 +90,18 @@ Result<ApiClusterView::Config> ApiClusterView::read_config() {
 }
 
 void ApiClusterView::refresh_loop(const std::stop_token& stop, std::chrono::seconds refresh) {
-  std::unique_lock lock(mutex_);
+  // Until the first read succeeds, retry soon: readiness waits for it.
   while (!stop.stop_requested()) {
-    lock.unlock();
     auto config = read_config();
-    lock.lock();
     if (config) {
+      std::lock_guard lock(mutex_);
       if (config->taint_key != config_.taint_key) log_info("taint key from MaroonedPodsConfig", {{"taintKey", config->taint_key}});
       config_ = std::move(*config);
       synced_ = true;
     } else {
       log_error("reading MaroonedPodsConfig failed", {{"error", config.error().message}});
     }
-    // Until the first read succeeds, retry soon: readiness waits for it.
-    wake_.wait_for(lock, stop, synced_ ? refresh : std::chrono::seconds(1), [] { return false; });
+    if (!sleep_for(stop, synced_ ? refresh : std::chrono::seconds(1))) break;
   }
 }
 

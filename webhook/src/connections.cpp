@@ -11,6 +11,8 @@
 
 #include <array>
 
+#include "nodeboot/util/sleep.hpp"
+
 namespace nodeboot::webhook {
 namespace {
 
@@ -112,9 +114,8 @@ void Connections::adopt(int fd) {
 }
 
 void Connections::watch(const std::stop_token& stop) {
-  std::unique_lock lock(mutex_);
-  while (!tick_.wait_for(lock, stop, tick, [] { return false; })) {
-    if (stop.stop_requested()) break;
+  while (sleep_for(stop, tick)) {
+    std::lock_guard lock(mutex_);
     sweep_locked(Clock::now());
   }
 }

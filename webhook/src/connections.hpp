@@ -150,7 +150,6 @@ class Connections {
   std::uint64_t next_id_ = 1;
   std::array<std::list<Conn*>, static_cast<std::size_t>(Shelf::count)> shelves_;
   std::condition_variable drained_;  // a busy connection finished (stop() waits on it)
-  std::condition_variable_any tick_;  // the watchdog's sleep
   struct Worker {
     std::jthread thread;
     bool done = false;

@@ -1,4 +1,4 @@
-#include "nodeboot/webhook/json.hpp"
+#include "json.hpp"
 
 #include "nodeboot/webhook/limits.hpp"
 

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "nodeboot/webhook/json.hpp"
+#include "json.hpp"
 
 namespace nodeboot::webhook {
 namespace {

@@ -9,7 +9,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/random.hpp"
 #include "nodeboot/webhook/cluster.hpp"
-#include "nodeboot/webhook/json.hpp"
+#include "json.hpp"
 
 namespace nodeboot::webhook {
 

@@ -13,6 +13,7 @@
 
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/sleep.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {
@@ -122,14 +123,7 @@ Clock::time_point renewal_due(const CertMaterial& material, const CertPolicy& po
 SelfManagedCerts::SelfManagedCerts(kube::Client& client, SelfManagedOptions options)
     : client_(client), options_(std::move(options)) {}
 
-SelfManagedCerts::~SelfManagedCerts() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+SelfManagedCerts::~SelfManagedCerts() { thread_ = {}; }  // stops and joins before the members it uses go
 
 namespace {
 
@@ -233,13 +227,10 @@ Result<Clock::time_point> SelfManagedCerts::sync() {
 }
 
 void SelfManagedCerts::start(Clock::time_point first_due) {
-  thread_ = std::thread([this, first_due] {
+  thread_ = std::jthread([this, first_due](const std::stop_token& stop) {
     auto next = first_due;
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_until(lock, next, [&] { return stopping_; })) {
-      lock.unlock();
+    while (sleep_until(stop, next)) {
       auto r = sync();
-      lock.lock();
       if (r) {
         next = *r;
       } else {

@@ -3,8 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +11,8 @@
 #include <unistd.h>
 
 
-#include "base64.hpp"
+#include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/file.hpp"
 
 extern char** environ;
 
@@ -25,17 +24,6 @@ namespace fs = std::filesystem;
 // client-go's cachingTokenSource re-reads a token file at most once a minute: rotated
 // service-account tokens are picked up without a file read per request.
 constexpr auto kTokenFilePeriod = std::chrono::minutes(1);
-
-Result<std::string> read_token_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorKind::config, "cannot read the token file " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.empty()) return fail(ErrorKind::config, "the token file " + path.string() + " is empty");
-  return t;
-}
 
 // RFC 3339 (what metav1.Time serialises to): 2006-01-02T15:04:05Z, optional fraction and offset.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
@@ -139,7 +127,7 @@ Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const RestConfig&
     nlohmann::json cluster = {{"server", config.server}};
     if (!config.tls_server_name.empty()) cluster["tls-server-name"] = config.tls_server_name;
     if (config.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
-    if (!config.ca_pem.empty()) cluster["certificate-authority-data"] = detail::base64_encode(config.ca_pem);
+    if (!config.ca_pem.empty()) cluster["certificate-authority-data"] = base64_encode(config.ca_pem);
     if (!config.proxy_url.empty()) cluster["proxy-url"] = config.proxy_url;
     if (config.disable_compression) cluster["disable-compression"] = true;
     if (!exec.cluster_config.is_null()) cluster["config"] = exec.cluster_config;
@@ -223,7 +211,7 @@ Result<Credentials> Authenticator::current(bool refresh) {
       auto t = read_token_file(config_.token_file);
       // client-go keeps serving the last good token when a re-read fails.
       if (t) {
-        file_token_ = Secret(std::move(*t));
+        file_token_ = std::move(*t);
         file_read_ = now;
       } else if (!file_token_ && config_.bearer_token.empty()) {
         return std::unexpected(t.error());

@@ -1,7 +1,6 @@
 #include "nodeboot/kube/client.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <random>
@@ -13,9 +12,10 @@
 
 #include "nodeboot/kube/auth.hpp"
 
-#include "base64.hpp"
+#include "nodeboot/util/base64.hpp"
 #include "nodeboot/version.hpp"
 #include "nodeboot/util/curl_trust.hpp"
+#include "nodeboot/util/sleep.hpp"
 
 namespace nodeboot::kube {
 namespace {
@@ -30,14 +30,6 @@ void global_init() {
 }
 
 curl_blob blob_of(const std::string& s) { return curl_blob{const_cast<char*>(s.data()), s.size(), CURL_BLOB_COPY}; }
-
-// Sleeps, waking early when `stop` is requested; returns false if it was.
-bool sleep_for(milliseconds d, const std::stop_token& stop) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  return !cv.wait_for(lock, stop, d, [] { return false; });
-}
 
 // Exponential backoff, 200 ms doubling to 5 s, with ±20 % jitter so that many clients
 // thrown off by one API server restart do not reconnect in lockstep.
@@ -279,7 +271,7 @@ CURLcode perform(CURL* c, const RestConfig& cfg, const Credentials& creds, const
   if (!creds.bearer_token.empty()) {
     auth_header = Secret("Authorization: Bearer " + creds.bearer_token.reveal());
   } else if (!creds.basic_user.empty() || !creds.basic_password.empty()) {
-    auth_header = Secret("Authorization: Basic " + detail::base64_encode(creds.basic_user + ":" + creds.basic_password.reveal()));
+    auth_header = Secret("Authorization: Basic " + base64_encode(creds.basic_user + ":" + creds.basic_password.reveal()));
   }
   if (!auth_header.empty()) add(auth_header.reveal());
   if (!cfg.impersonate_user.empty()) add("Impersonate-User: " + cfg.impersonate_user);
@@ -554,7 +546,7 @@ Result<std::string> Client::watch(const ResourceRef& ref, std::string_view ns, W
     }
     if (control.give_up_after.count() > 0 && Clock::now() - last_connected > control.give_up_after)
       return fail(transport_error(req, config_, text.empty() ? "the watch could not reconnect" : text));
-    if (!sleep_for(backoff(failures++), control.stop)) return options.resource_version;
+    if (!sleep_for(control.stop, backoff(failures++))) return options.resource_version;
   }
 }
 

@@ -2,17 +2,16 @@
 
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
 #include "nodeboot/kube/mounted_kubeconfig.hpp"
+#include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 
-#include "base64.hpp"
 #include "kubeconfig.hpp"
 
 namespace nodeboot::kube {
@@ -20,14 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using detail::Kubeconfig;
-
-Result<std::string> read_text(const fs::path& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorKind::config, what + ": cannot read " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 fs::path relative_to_cwd(const std::string& p) {
   if (p.empty()) return {};
@@ -38,34 +29,8 @@ fs::path relative_to_cwd(const std::string& p) {
 }  // namespace
 
 Result<std::chrono::milliseconds> parse_timeout(const std::string& text) {
-  const auto bad = [&] {
-    return fail(ErrorKind::invalid_input, "--request-timeout \"" + text +
-                                              "\" is not a duration; use a number of seconds or units like 1m30s, 500ms");
-  };
-  if (text.empty()) return std::chrono::milliseconds(0);
-  if (text.find_first_not_of("0123456789") == std::string::npos) {
-    if (text.size() > 9) return bad();  // more than 30 years: a typo
-    return std::chrono::milliseconds(std::stoll(text) * 1000);
-  }
-  double total_ms = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-    if (start == i) return bad();
-    double value = std::strtod(text.substr(start, i - start).c_str(), nullptr);
-    std::size_t u = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    std::string unit = text.substr(u, i - u);
-    if (unit == "h") total_ms += value * 3600000;
-    else if (unit == "m") total_ms += value * 60000;
-    else if (unit == "s") total_ms += value * 1000;
-    else if (unit == "ms") total_ms += value;
-    else if (unit == "us" || unit == "µs") total_ms += value / 1000;
-    else if (unit == "ns") total_ms += value / 1000000;
-    else return bad();
-  }
-  return std::chrono::milliseconds(static_cast<long long>(total_ms));
+  if (text.empty()) return std::chrono::milliseconds(0);  // kubectl's default: no timeout
+  return parse_duration(text, "--request-timeout");
 }
 
 Environment Environment::process() {
@@ -134,10 +99,8 @@ bool in_cluster_possible(const Environment& env) {
 // namespace file, then "default".
 std::string pod_namespace(const Environment& env) {
   if (auto pod_ns = env.getenv("POD_NAMESPACE"); pod_ns && !pod_ns->empty()) return *pod_ns;
-  if (auto ns = read_text(env.service_account_dir / "namespace", "in-cluster namespace"); ns) {
-    std::string trimmed = *ns;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
-    if (!trimmed.empty()) return trimmed;
+  if (auto ns = read_file(env.service_account_dir / "namespace"); ns) {
+    if (const auto trimmed = trim_space(*ns); !trimmed.empty()) return std::string(trimmed);  // client-go's TrimSpace
   }
   return "default";
 }
@@ -158,14 +121,14 @@ Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& e
   const bool v6 = host->find(':') != std::string::npos;
   cfg.server = "https://" + (v6 ? "[" + *host + "]" : *host) + ":" + *port;
   cfg.token_file = dir / "token";
-  if (auto ca = read_text(dir / "ca.crt", "in-cluster CA"); ca) cfg.ca_pem = *ca;  // client-go goes on without it
+  if (auto ca = detail::read_config_file(dir / "ca.crt", "in-cluster CA"); ca) cfg.ca_pem = *ca;  // client-go goes on without it
   if (!flags.server.empty()) cfg.server = flags.server;
   if (!flags.token.empty()) {
     cfg.bearer_token = flags.token;
     cfg.token_file.clear();
   }
   if (!flags.certificate_authority.empty()) {
-    auto ca = read_text(relative_to_cwd(flags.certificate_authority), "--certificate-authority");
+    auto ca = detail::read_config_file(relative_to_cwd(flags.certificate_authority), "--certificate-authority");
     if (!ca) return std::unexpected(ca.error());
     cfg.ca_pem = *ca;
   }
@@ -184,7 +147,7 @@ Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environmen
   if (!sources) return std::unexpected(sources.error());
   Kubeconfig merged;
   for (const auto& file : sources->files) {
-    auto text = read_text(file, "kubeconfig");
+    auto text = detail::read_config_file(file, "kubeconfig");
     if (!text) return std::unexpected(text.error());
     auto parsed = detail::parse_kubeconfig_file(*text, file);
     if (!parsed) return std::unexpected(parsed.error());

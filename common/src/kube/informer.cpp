@@ -1,5 +1,7 @@
 #include "nodeboot/kube/informer.hpp"
 
+#include "nodeboot/util/sleep.hpp"
+
 namespace nodeboot::kube {
 namespace {
 
@@ -149,17 +151,11 @@ void Informer::apply(const WatchEvent& ev) {
 void Informer::run(std::stop_token stop) {
   int failures = 0;
   bool need_list = true;
-  std::mutex m;
-  std::condition_variable_any cv;
-  auto pause = [&](std::chrono::milliseconds d) {
-    std::unique_lock lock(m);
-    cv.wait_for(lock, stop, d, [] { return false; });
-  };
   while (!stop.stop_requested()) {
     if (need_list) {
       if (auto r = relist(); !r) {
         if (handlers_.on_error) handlers_.on_error(r.error());
-        pause(relist_backoff(failures++));
+        sleep_for(stop, relist_backoff(failures++));
         continue;
       }
       need_list = false;
@@ -178,7 +174,7 @@ void Informer::run(std::stop_token stop) {
       // 410 Gone: the version is compacted, only a list brings the cache back. Any other
       // error (403 after an RBAC change, 500): list again after a pause too.
       need_list = true;
-      if (!is_gone(end.error())) pause(relist_backoff(failures++));
+      if (!is_gone(end.error())) sleep_for(stop, relist_backoff(failures++));
     }
   }
 }

@@ -1,11 +1,10 @@
 #include "kubeconfig.hpp"
 
-#include <fstream>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
-#include "base64.hpp"
+#include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/file.hpp"
 
 namespace nodeboot::kube::detail {
 namespace {
@@ -44,11 +43,15 @@ class Fields {
     }
     return out;
   }
-  // A base64 *-data field, decoded.
+  // A base64 *-data field, decoded. Line breaks and spaces are dropped first: kubeconfigs
+  // written by hand wrap long values.
   Result<std::string> data(const char* key) const {
     auto text = str(key);
     if (!text || text->empty()) return text;
-    return base64_decode(*text, where_ + "." + key);
+    std::erase_if(*text, [](char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; });
+    auto bytes = base64_decode(*text);
+    if (!bytes) return config_error(where_ + "." + key + " is not valid base64");
+    return std::move(*bytes);
   }
   // A file reference, made absolute against the defining file's folder.
   Result<std::string> path(const char* key, const fs::path& origin) const {
@@ -225,14 +228,6 @@ Result<Context> parse_context(const Fields& f) {
   return c;
 }
 
-Result<std::string> read_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return config_error(what + ": cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string origin_of(const fs::path& p) { return p.empty() ? std::string("(flags)") : p.string(); }
 
 std::string files_of(const Kubeconfig& c) {
@@ -383,7 +378,7 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
   if (!cluster.certificate_authority_data.empty()) {
     cfg.ca_pem = cluster.certificate_authority_data;
   } else if (!cluster.certificate_authority.empty()) {
-    auto ca = read_file(cluster.certificate_authority, where_cluster + ".certificate-authority");
+    auto ca = read_config_file(cluster.certificate_authority, where_cluster + ".certificate-authority");
     if (!ca) return std::unexpected(ca.error());
     cfg.ca_pem = std::move(*ca);
   }
@@ -434,14 +429,14 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
       cfg.bearer_token = user.token;
       cfg.token_file = user.token_file;  // client-go: the file, when readable, wins over the token
     } else if (!user.token_file.empty()) {
-      auto t = read_file(user.token_file, where_user + ".tokenFile");
+      auto t = read_config_file(user.token_file, where_user + ".tokenFile");
       if (!t) return std::unexpected(t.error());
       cfg.token_file = user.token_file;
     }
     if (!user.client_certificate_data.empty()) {
       cfg.client_cert_pem = user.client_certificate_data;
     } else if (!user.client_certificate.empty()) {
-      auto c = read_file(user.client_certificate, where_user + ".client-certificate");
+      auto c = read_config_file(user.client_certificate, where_user + ".client-certificate");
       if (!c) return std::unexpected(c.error());
       cfg.client_cert_pem = std::move(*c);
     }
@@ -449,7 +444,7 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
       if (!user.client_key_data.empty()) {
         cfg.client_key_pem = user.client_key_data;
       } else {
-        auto k = read_file(user.client_key, where_user + ".client-key");
+        auto k = read_config_file(user.client_key, where_user + ".client-key");
         if (!k) return std::unexpected(k.error());
         cfg.client_key_pem = Secret(std::move(*k));
       }
@@ -468,6 +463,12 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
   cfg.namespace_ = context.namespace_;  // "" = not chosen: the caller falls back (in-cluster, then default)
   if (flags.request_timeout.count() > 0) cfg.timeout = flags.request_timeout;
   return std::optional<RestConfig>(std::move(cfg));
+}
+
+Result<std::string> read_config_file(const fs::path& path, const std::string& what) {
+  auto text = read_file(path);
+  if (!text) return config_error(what + ": " + text.error().message);
+  return text;
 }
 
 }  // namespace nodeboot::kube::detail

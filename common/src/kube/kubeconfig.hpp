@@ -67,6 +67,10 @@ struct Kubeconfig {
   std::vector<std::filesystem::path> files{};  // the files merged, for messages
 };
 
+// A file a kubeconfig or a flag names, read whole; the error (ErrorKind::config) starts with
+// `what` ("users[u].user.client-key: cannot read /x/key: No such file or directory").
+Result<std::string> read_config_file(const std::filesystem::path& path, const std::string& what);
+
 // One file's text. Errors name `origin` and the key (e.g. `users[alice].user.client-key-data`).
 Result<Kubeconfig> parse_kubeconfig_file(const std::string& yaml_text, const std::filesystem::path& origin);
 

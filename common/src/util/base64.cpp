@@ -1,20 +1,19 @@
 #include "nodeboot/util/base64.hpp"
 
-#include <array>
-#include <cstdint>
+#include <openssl/evp.h>
+
+#include <algorithm>
 
 namespace nodeboot {
 namespace {
 
 constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<std::int8_t, 256> make_reverse() {
-  std::array<std::int8_t, 256> table{};
-  table.fill(-1);
-  for (std::size_t i = 0; i < alphabet.size(); ++i) table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
-  return table;
-}
-constexpr auto reverse = make_reverse();
+// EVP_EncodeBlock and EVP_DecodeBlock take an int length: larger input goes in pieces of
+// whole groups (3 bytes, 4 characters), 3 * 4 MiB of bytes at a time.
+constexpr std::size_t groups_per_call = std::size_t{1} << 22;
+
+const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 }  // namespace
 
@@ -31,55 +30,41 @@ std::string base16_encode(std::string_view bytes) {
 }
 
 std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const auto n = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                   (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
-                   std::uint32_t{static_cast<unsigned char>(bytes[i + 2])};
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');  // + EVP_EncodeBlock's NUL
+  std::size_t written = 0;
+  while (!bytes.empty()) {
+    const auto piece = bytes.substr(0, 3 * groups_per_call);
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + written), bytes_of(piece),
+                                  static_cast<int>(piece.size()));
+    written += static_cast<std::size_t>(n);
+    bytes.remove_prefix(piece.size());
   }
-  if (const auto rest = bytes.size() - i; rest > 0) {
-    std::uint32_t n = std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
-    if (rest == 2) n |= std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += rest == 2 ? alphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
+  out.resize(written);
   return out;
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    std::array<std::int8_t, 4> v{};
-    int pad = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      const char c = text[i + j];
-      if (c == '=' && last && j >= 2) {
-        ++pad;
-        v[j] = 0;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after padding
-      v[j] = reverse[static_cast<unsigned char>(c)];
-      if (v[j] < 0) return std::nullopt;
-    }
-    const auto n = (std::uint32_t(v[0]) << 18) | (std::uint32_t(v[1]) << 12) | (std::uint32_t(v[2]) << 6) |
-                   std::uint32_t(v[3]);
-    out += static_cast<char>((n >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(n & 0xff);
-    // Canonical form only: the bits padding discards must be zero.
-    if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0)) return std::nullopt;
+  const std::size_t pad = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  // Only the alphabet before the padding: EVP_DecodeBlock would skip white space at either
+  // end and read '=' anywhere in the last group.
+  if (text.substr(0, text.size() - pad).find_first_not_of(alphabet) != std::string_view::npos) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  std::size_t written = 0;
+  for (std::string_view rest = text; !rest.empty();) {
+    const auto piece = rest.substr(0, 4 * groups_per_call);
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data() + written), bytes_of(piece),
+                                  static_cast<int>(piece.size()));
+    if (n < 0) return std::nullopt;
+    written += static_cast<std::size_t>(n);
+    rest.remove_prefix(piece.size());
+  }
+  out.resize(written - pad);  // EVP_DecodeBlock counts each '=' as a zero byte
+  // Canonical form only (the API server's decoder): the bits padding discards are zero, so
+  // encoding the last group again gives the same text.
+  if (pad > 0) {
+    const std::string_view tail = std::string_view(out).substr(out.size() - (3 - pad));
+    if (base64_encode(tail) != text.substr(text.size() - 4)) return std::nullopt;
   }
   return out;
 }

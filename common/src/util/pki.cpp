@@ -3,11 +3,13 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <array>
 #include <memory>
+
+#include "nodeboot/util/random.hpp"
 
 namespace nodeboot {
 namespace {
@@ -54,11 +56,12 @@ Result<KeyPair> issue_certificate(const CertificateRequest& request, const KeyPa
   Cert cert(X509_new());
   X509_set_version(cert.get(), 2);  // v3, needed for extensions
   // 159 random bits: a positive 20-byte serial as RFC 5280 section 4.1.2.2 allows.
-  unsigned char serial[20];
-  // A serial that is not random would make two certificates from this CA collide.
-  if (RAND_bytes(serial, sizeof serial) != 1) return error("the CSPRNG failed drawing a serial number");
+  // A serial that is not random would make two certificates from this CA collide: random_bytes
+  // throws rather than hand back bytes that are not random.
+  std::array<unsigned char, 20> serial{};
+  random_bytes(serial);
   serial[0] &= 0x7f;
-  std::unique_ptr<BIGNUM, Deleter<BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
+  std::unique_ptr<BIGNUM, Deleter<BN_free>> bn(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
   BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()));
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), std::chrono::system_clock::to_time_t(request.not_before));
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(request.not_after));

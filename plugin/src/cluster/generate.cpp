@@ -4,10 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -15,6 +13,7 @@
 #include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/pki.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/random.hpp"
 
@@ -79,14 +78,6 @@ struct Converter {
   }
 };
 
-Result<std::string> read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return fail(ErrorKind::io, "cannot read " + p.string() + ": " + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string netmask_text(const Cidr& c) { return format_ipv4(c.mask()); }
 
 }  // namespace
@@ -143,7 +134,7 @@ Result<Secret> persistent_secret(Secret given, const fs::path& file, bool (*vali
     return given;
   }
   if (fs::exists(file)) {
-    auto text = read_text(file);
+    auto text = read_file(file);
     if (!text) return std::unexpected(text.error());
     while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back()))) text->pop_back();
     if (!valid(*text))
@@ -198,7 +189,7 @@ bool is_upload_token(std::string_view s) { return is_certificate_key(s); }  // 6
 Result<std::optional<KeyPair>> upload_certificate(const UploadFiles& f, const std::string& bootstrap_ip,
                                                   std::string& ca_pem) {
   if (fs::exists(f.ca()) && fs::exists(f.cert()) && fs::exists(f.key())) {
-    auto ca = read_text(f.ca());
+    auto ca = read_file(f.ca());
     if (!ca) return std::unexpected(ca.error());
     ca_pem = std::move(*ca);
     return std::optional<KeyPair>{};
@@ -272,7 +263,7 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
     if (options.templates_dir) {
       auto p = *options.templates_dir / name;
       if (fs::exists(p)) {
-        auto text = read_text(p);
+        auto text = read_file(p);
         if (!text) return std::unexpected(text.error());
         return std::pair{std::move(*text), p.string()};
       }

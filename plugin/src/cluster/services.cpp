@@ -1,5 +1,6 @@
 #include "nodeboot/plugin/cluster/services.hpp"
 
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/signals.hpp"
 
@@ -36,12 +37,7 @@ bool still_running(int pid) {
   return alive(pid);
 }
 
-std::string cmdline_of(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string cmdline_of(int pid) { return read_file("/proc/" + std::to_string(pid) + "/cmdline").value_or(""); }
 
 Result<int> spawn_detached(const std::vector<std::string>& argv, const fs::path& log) {
   posix_spawn_file_actions_t actions;
@@ -98,12 +94,8 @@ std::string pid_namespace() {
   return ec ? std::string() : target.string();
 }
 
-std::string read_line(const fs::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
+// A file of one line this program wrote (a PID, a PID namespace); "" when unreadable.
+std::string read_line(const fs::path& p) { return std::string(trim_space(read_file(p).value_or(""))); }
 
 // What each service's command line holds, checked before a pid is signalled (pids are reused).
 struct Service {

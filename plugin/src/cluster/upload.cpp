@@ -6,12 +6,12 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 
-#include <fstream>
 #include <ostream>
 #include <thread>
 
 #include <yaml-cpp/yaml.h>
 
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
 
 namespace nodeboot::plugin::cluster {
@@ -80,12 +80,7 @@ Result<void> run_upload_server(const UploadServerOptions& o, const std::function
   for (const auto& p : {files.cert(), files.key()})
     if (!fs::exists(p)) return fail(ErrorKind::invalid_input, p.string() + " is missing; run `kubectl nodeboot cluster generate` first");
   Secret token;
-  if (fs::exists(files.token())) {
-    std::ifstream in(files.token(), std::ios::binary);
-    std::string text;
-    std::getline(in, text);
-    token = Secret(std::move(text));
-  }
+  if (auto t = read_token_file(files.token())) token = std::move(*t);
   UploadState state(std::move(token));
   if (state.authorize("").status == 410 || !fs::exists(files.token()))
     log("no upload token in " + files.dir.string() + ": every upload will be refused");

@@ -1,11 +1,7 @@
 #include "nodeboot/plugin/cluster/wait.hpp"
 
-#include <condition_variable>
-#include <fstream>
 #include <map>
-#include <mutex>
 #include <ostream>
-#include <sstream>
 #include <stop_token>
 #include <thread>
 
@@ -15,7 +11,9 @@
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
+#include "nodeboot/util/sleep.hpp"
 #include "nodeboot/util/yaml.hpp"
 
 namespace nodeboot::plugin::cluster {
@@ -40,11 +38,7 @@ std::string seconds_text(std::chrono::seconds s) { return std::to_string(s.count
 Result<std::string> flattened_kubeconfig(const kube::RestConfig& c) {
   if (c.exec || !c.token_file.empty()) {
     // Credentials from a plugin or a file cannot be inlined: keep the original file.
-    std::ifstream in(c.source, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "cannot read " + c.source.string());
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return read_file(c.source);
   }
   const std::string cluster = c.cluster_name.empty() ? "cluster" : c.cluster_name;
   const std::string user = c.user_name.empty() ? "admin" : c.user_name;
@@ -131,11 +125,8 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
     return n;
   };
   std::stop_source stop;
-  std::mutex m;
-  std::condition_variable_any cv;
   std::jthread timer([&](const std::stop_token& own) {
-    std::unique_lock lock(m);
-    if (!cv.wait_until(lock, own, deadline, [] { return false; }) && !own.stop_requested()) stop.request_stop();
+    if (sleep_until(own, deadline)) stop.request_stop();
   });
   say("watching Nodes until " + std::to_string(o.nodes) + " are Ready" +
       (o.selector.empty() ? "" : " (selector " + o.selector + ")"));

@@ -16,6 +16,8 @@
 #include "nodeboot/plugin/cluster/services.hpp"
 #include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/plugin/cluster/wait.hpp"
+#include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/signals.hpp"
 
 namespace nodeboot::plugin::cmd {
@@ -91,14 +93,12 @@ void add_dir_flag(cxxopts::Options& o) {
 // Reads and validates; prints every finding. Empty optional = refused.
 std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Defaults& defaults, bool strict, bool quiet_ok,
                                       Io& io) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    io.err << "error: cannot read " << file << ": " << std::strerror(errno) << " (fix: pass -f PATH to cluster.yaml)\n";
+  const auto text = read_file(file);
+  if (!text) {
+    io.err << "error: " << text.error().message << " (fix: pass -f PATH to cluster.yaml)\n";
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto v = cl::validate(text.str(), defaults);
+  auto v = cl::validate(*text, defaults);
   for (const auto& f : v.findings) io.err << cl::format(f, file) << '\n';
   auto errors = v.count(cl::Severity::error), warnings = v.count(cl::Severity::warning);
   if (!v.passes(strict)) {
@@ -261,23 +261,6 @@ void add_wait_flags(cxxopts::Options& o) {
   cli::add_connection_flags(o);
 }
 
-std::optional<std::chrono::seconds> parse_duration(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  std::size_t used = 0;
-  long long n = 0;
-  try {
-    n = std::stoll(s, &used);
-  } catch (...) {
-    return std::nullopt;
-  }
-  auto unit = s.substr(used);
-  if (n <= 0) return std::nullopt;
-  if (unit == "s" || unit.empty()) return std::chrono::seconds(n);
-  if (unit == "m") return std::chrono::minutes(n);
-  if (unit == "h") return std::chrono::hours(n);
-  return std::nullopt;
-}
-
 // Without --kubeconfig, a directory `generate` prepared for the upload is waited on:
 // DIR/admin.conf, sent by the first controller. Returns the hint for the wait's progress.
 std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig* cfg, kube::ConnectionFlags& flags,
@@ -293,10 +276,10 @@ std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig
 
 Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io,
                      const cl::ClusterConfig* cfg) {
-  auto timeout = parse_duration(r["timeout"].as<std::string>());
-  if (!timeout)
+  auto timeout = parse_duration(r["timeout"].as<std::string>(), "--timeout");
+  if (!timeout || *timeout < std::chrono::seconds(1))
     return fail(ErrorKind::invalid_input,
-                "--timeout \"" + r["timeout"].as<std::string>() + "\" is not a duration (fix: e.g. 30m, 90s)");
+                "--timeout \"" + r["timeout"].as<std::string>() + "\" is not a duration of 1s or more (fix: e.g. 30m, 90s)");
   auto flags = cli::connection_flags(r);
   if (!flags) return fail(flags.error());
   cl::WaitOptions w;
@@ -304,7 +287,7 @@ Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& d
   w.connection = std::move(*flags);
   w.nodes = nodes;
   if (r.count("selector")) w.selector = r["selector"].as<std::string>();
-  w.timeout = *timeout;
+  w.timeout = std::chrono::duration_cast<std::chrono::seconds>(*timeout);
   w.output_dir = dir;
   w.progress = &io.out;
   auto res = cl::wait_for_cluster(w);

@@ -17,6 +17,8 @@
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/marooned/render.hpp"
+#include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/yaml.hpp"
 
@@ -154,19 +156,10 @@ Result<int> list(const cxxopts::ParseResult& parsed, Io& io) {
 }
 
 Result<std::chrono::seconds> parse_ttl(const std::string& s) {
-  if (s.empty()) return fail(ErrorKind::invalid_input, "--ttl is empty: give a duration such as 24h, 90m or 3600s");
-  std::size_t used = 0;
-  long v = 0;
-  try {
-    v = std::stol(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = s.substr(used);
-  const long mult = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" || unit.empty() ? 1 : 0;
-  if (used == 0 || mult == 0 || v <= 0)
-    return fail(ErrorKind::invalid_input, "--ttl \"" + s + "\" is not a duration: use e.g. 24h, 90m or 3600s");
-  return std::chrono::seconds(v * mult);
+  auto ttl = parse_duration(s, "--ttl");
+  if (!ttl) return std::unexpected(ttl.error());
+  if (*ttl < std::chrono::seconds(1)) return fail(ErrorKind::invalid_input, "--ttl: give at least 1s, e.g. 24h, 90m");
+  return std::chrono::duration_cast<std::chrono::seconds>(*ttl);
 }
 
 void add_join_flags(cxxopts::Options& options) {
@@ -202,12 +195,9 @@ Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
 Result<Secret> join_token(kube::Client& client, const cxxopts::ParseResult& parsed, const std::string& id) {
   if (parsed.count("token-file")) {
     const auto path = parsed["token-file"].as<std::string>();
-    std::ifstream in(path);
-    if (!in) return fail(ErrorKind::invalid_input, "--token-file " + path + ": cannot read it");
-    std::string token((std::istreambuf_iterator<char>(in)), {});
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    Secret secret(std::move(token));
-    if (secret.empty() || secret.reveal().find_first_of(" \t\n\r") != std::string::npos)
+    auto secret = read_token_file(path);
+    if (!secret) return fail(ErrorKind::invalid_input, "--token-file: " + secret.error().message);
+    if (secret->reveal().find_first_of(" \t\n\r") != std::string::npos)
       return fail(ErrorKind::invalid_input, "--token-file " + path + ": the token must be one line without spaces");
     return secret;
   }

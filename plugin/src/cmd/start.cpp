@@ -12,6 +12,7 @@
 #include "nodeboot/plugin/ipb/preflight.hpp"
 #include "nodeboot/plugin/ipb/roll.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 
 namespace nodeboot::plugin::cmd {
 namespace {
@@ -56,19 +57,19 @@ Result<Secret> read_token(const std::string& flag, const std::string& path, bool
     ss << std::cin.rdbuf();
     text = ss.str();
   } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::invalid_input, flag + ": cannot read \"" + path + "\" (does the file exist?)");
-    text.assign(std::istreambuf_iterator<char>(in), {});
+    auto file = read_file(path);
+    if (!file) return fail(ErrorKind::invalid_input, flag + ": " + file.error().message);
+    text = std::move(*file);
   }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  text = std::string(trim_space(text));  // client-go's rule for token files
   if (text.empty()) return fail(ErrorKind::invalid_input, flag + ": the token in \"" + path + "\" is empty");
   return Secret(std::move(text));
 }
 
 Result<std::string> read_text(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorKind::invalid_input, flag + ": cannot read \"" + path + "\" (does the file exist?)");
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  auto text = read_file(path);
+  if (!text) return fail(ErrorKind::invalid_input, flag + ": " + text.error().message);
+  return text;
 }
 
 // Every input checked, the Secret data built and validated by the webhook's own schema

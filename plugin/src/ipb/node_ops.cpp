@@ -1,14 +1,13 @@
 #include "nodeboot/plugin/ipb/node_ops.hpp"
 
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/sleep.hpp"
 
 namespace nodeboot::plugin::ipb {
 namespace {
@@ -132,13 +131,6 @@ bool same_secret(const json& existing, const json& desired) {
              desired["metadata"]["labels"].value(std::string(names::node_label), "");
 }
 
-bool sleep_or_stop(const std::stop_token& stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  return !cv.wait_for(lock, stop, d, [] { return false; }) && !stop.stop_requested();
-}
-
 }  // namespace
 
 json redact_secret(json secret) {
@@ -215,7 +207,7 @@ Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const Dra
       if (std::chrono::steady_clock::now() + eviction_retry > deadline)
         return fail(ErrorKind::transport, "drain of node \"" + std::string(node) + "\" timed out: pod " + pns + "/" +
                                               pname + " is still blocked by a PodDisruptionBudget: " + r.error().message);
-      if (!sleep_or_stop(ctx.stop, eviction_retry)) return fail(ErrorKind::internal, "interrupted while draining");
+      if (!sleep_for(ctx.stop, eviction_retry)) return fail(ErrorKind::internal, "interrupted while draining");
     }
     changes.push_back(change(ctx, "pod", pns + "/" + pname, verb));
   }
@@ -231,7 +223,7 @@ Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const Dra
       if (std::chrono::steady_clock::now() + deletion_poll > deadline)
         return fail(ErrorKind::transport, "drain of node \"" + std::string(node) + "\" timed out waiting for pod " +
                                               pns + "/" + pname + " to be deleted");
-      if (!sleep_or_stop(ctx.stop, deletion_poll)) return fail(ErrorKind::internal, "interrupted while draining");
+      if (!sleep_for(ctx.stop, deletion_poll)) return fail(ErrorKind::internal, "interrupted while draining");
     }
   }
   return changes;
@@ -661,7 +653,7 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
       auto listed = ctx.client.list(nodes, "");
       if (!listed) {
         // The API server may be restarting: keep trying until the deadline.
-        if (!sleep_or_stop(ctx.stop, std::chrono::seconds(1))) break;
+        if (!sleep_for(ctx.stop, std::chrono::seconds(1))) break;
         continue;
       }
       for (const auto& n : listed->value("items", json::array())) handle(n);
@@ -673,16 +665,8 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
     std::stop_callback on_ctrl_c(ctx.stop, [&] { stopper.request_stop(); });
     // A soak may end with no event to wake us: the caller says when.
     const auto wake = std::min({o.deadline, o.next_wakeup().value_or(o.deadline), hint().value_or(o.deadline)});
-    std::jthread timer([&stopper, wake](std::stop_token self) {
-      std::mutex m;
-      std::condition_variable_any cv;
-      std::unique_lock lock(m);
-      if (wake == std::chrono::steady_clock::time_point::max())
-        cv.wait(lock, self, [] { return false; });  // max() would overflow the timed wait
-      else
-        cv.wait_until(lock, self, wake, [] { return false; });
-      if (self.stop_requested()) return;  // the watch ended by itself
-      stopper.request_stop();
+    std::jthread timer([&stopper, wake](const std::stop_token& self) {
+      if (sleep_until(self, wake)) stopper.request_stop();  // else the watch ended by itself
     });
     kube::WatchOptions wo;
     wo.resource_version = version;
@@ -698,7 +682,7 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
       version = *watched;
     } else if (kube::is_gone(watched.error())) {
       version.clear();  // compacted: list again
-    } else if (!sleep_or_stop(ctx.stop, std::chrono::seconds(1))) {
+    } else if (!sleep_for(ctx.stop, std::chrono::seconds(1))) {
       break;
     }
   }

@@ -222,14 +222,12 @@ bool CompletionController::fail_stuck(const json& cached, const std::string& why
 
 std::string CompletionController::render_metrics() const {
   std::lock_guard lock(mu_);
-  std::string out;
-  out += metric("nodeboot_ipb_completed_total", "counter", "Nodes this replica put back after their in-place bootstrap.", finished_);
-  out += metric("nodeboot_ipb_stuck_total", "counter", "Nodes this replica marked Failed for reporting no progress.", stuck_);
-  out += metric("nodeboot_completion_controller_api_errors_total", "counter", "Failed writes, retried with backoff.", api_errors_);
-  out += metric("nodeboot_completion_controller_leader", "gauge", "Whether this replica holds the Lease.", rt_.leading() ? 1u : 0u);
-  out += back_to_restored_.render("nodeboot_ipb_back_to_restored_seconds",
-                                  "From the node event that showed it back to the node restored.");
-  return out;
+  return rt_.render_metrics(
+      "nodeboot_completion_controller", api_errors_,
+      {{"nodeboot_ipb_completed_total", "counter", "Nodes this replica put back after their in-place bootstrap.", finished_},
+       {"nodeboot_ipb_stuck_total", "counter", "Nodes this replica marked Failed for reporting no progress.", stuck_}},
+      {"nodeboot_ipb_back_to_restored_seconds", "From the node event that showed it back to the node restored.",
+       back_to_restored_});
 }
 
 void add_completion_flags(cxxopts::Options& options) {

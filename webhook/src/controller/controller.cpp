@@ -508,16 +508,15 @@ void GateController::event(const nlohmann::json& pod, const std::string& reason,
 
 std::string GateController::render_metrics() const {
   std::lock_guard lock(mu_);
-  std::string out;
-  out += metric("nodeboot_marooned_gated_pods", "gauge", "Marooned pods still held by the gate.", gated_.size());
-  out += metric("nodeboot_marooned_gates_removed_total", "counter", "Gates this replica removed.", released_);
-  out += metric("nodeboot_marooned_nodes_cleaned_total", "counter", "Dedicated nodes cordoned and marked for cleanup.", cleaned_);
-  out += metric("nodeboot_marooned_nodes_vouched_total", "counter", "Dedicated nodes vouched after presenting their pod's join credential.", vouched_);
-  out += metric("nodeboot_gate_controller_api_errors_total", "counter", "Failed writes, retried with backoff.", api_errors_);
-  out += metric("nodeboot_gate_controller_leader", "gauge", "Whether this replica holds the Lease.", rt_.leading() ? 1u : 0u);
-  out += ready_to_release_.render("nodeboot_marooned_node_ready_to_release_seconds",
-                                  "From the node event that made it Ready, schedulable and tainted to the gate removed.");
-  return out;
+  return rt_.render_metrics(
+      "nodeboot_gate_controller", api_errors_,
+      {{"nodeboot_marooned_gated_pods", "gauge", "Marooned pods still held by the gate.", gated_.size()},
+       {"nodeboot_marooned_gates_removed_total", "counter", "Gates this replica removed.", released_},
+       {"nodeboot_marooned_nodes_cleaned_total", "counter", "Dedicated nodes cordoned and marked for cleanup.", cleaned_},
+       {"nodeboot_marooned_nodes_vouched_total", "counter",
+        "Dedicated nodes vouched after presenting their pod's join credential.", vouched_}},
+      {"nodeboot_marooned_node_ready_to_release_seconds",
+       "From the node event that made it Ready, schedulable and tainted to the gate removed.", ready_to_release_});
 }
 
 void add_flags(cxxopts::Options& options) {

@@ -1,25 +1,13 @@
 #include "nodeboot/webhook/controller/leader.hpp"
 
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/util/sleep.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook::controller {
-namespace {
-
-void sleep_for(std::stop_token stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-}
-
-}  // namespace
-
 std::string micro_time(std::chrono::system_clock::time_point t) {
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();

@@ -243,4 +243,14 @@ void Runtime::event(const nlohmann::json& object, std::string_view reason, std::
   if (leading()) events_.record(object, reason, message, type);
 }
 
+std::string Runtime::render_metrics(std::string_view prefix, std::uint64_t api_errors,
+                                    std::initializer_list<MetricSample> own, const LatencyMetric& latency) const {
+  std::string out;
+  for (const auto& sample : own) out += metric(sample.name, sample.type, sample.help, sample.value);
+  const std::string p(prefix);
+  out += metric(p + "_api_errors_total", "counter", "Failed writes, retried with backoff.", api_errors);
+  out += metric(p + "_leader", "gauge", "Whether this replica holds the Lease.", leading() ? 1u : 0u);
+  return out + latency.histogram.render(latency.name, latency.help);
+}
+
 }  // namespace nodeboot::webhook::controller

@@ -1,7 +1,8 @@
 #pragma once
 
-// Go's duration syntax, as kubectl flags take it: "90s", "1m30s", "500ms", "2h". A bare
-// number is seconds (kubectl's --timeout=0 and --grace-period habits).
+// Go's duration syntax (time.ParseDuration), as kubectl flags take it: "90s", "1m30s",
+// "1.5h", "500ms", "250us", "0". A bare number is seconds (kubectl's --request-timeout=5
+// and --timeout=0 habits). Negative durations are refused: no flag here wants one.
 
 #include <chrono>
 #include <optional>
@@ -12,7 +13,8 @@
 
 namespace nodeboot {
 
-// `flag` names the flag in the error ("--soak: ...").
+// `flag` names the flag in the error ("--soak: ..."). Held in whole milliseconds, a
+// remainder rounded up (so that 500us is not 0, which some flags read as "no limit").
 Result<std::chrono::milliseconds> parse_duration(std::string_view text, std::string_view flag);
 
 // The short form back: "1m30s", "500ms", "0s".

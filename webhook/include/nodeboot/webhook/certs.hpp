@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -58,10 +57,7 @@ class CertWatcher {
   std::mutex poll_mutex_;
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> reload_errors_{0};
-  std::mutex thread_mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::jthread thread_;  // the poller; last, so that it stops before the members it uses go
 };
 
 }  // namespace nodeboot::webhook

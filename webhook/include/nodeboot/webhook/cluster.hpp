@@ -4,7 +4,6 @@
 // without one and the transport can follow the common client as it grows.
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,7 +82,6 @@ class ApiClusterView final : public ClusterView {
   mutable std::mutex mutex_;
   Config config_;
   std::atomic<bool> synced_{false};
-  std::condition_variable_any wake_;
   std::jthread thread_;
 };
 

@@ -8,9 +8,7 @@
 // server trusts both serving certificates during the change-over.
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -72,10 +70,7 @@ class SelfManagedCerts {
 
   kube::Client& client_;
   SelfManagedOptions options_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::jthread thread_;  // the renewer; last, so that it stops before the members it uses go
 };
 
 }  // namespace nodeboot::webhook

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <deque>
 #include <functional>
 #include <map>
@@ -76,6 +77,16 @@ class Histogram {
   double sum_ = 0;
 };
 
+// A counter or gauge a controller reports, and its latency histogram.
+struct MetricSample {
+  std::string_view name, type, help;
+  std::uint64_t value = 0;
+};
+struct LatencyMetric {
+  std::string_view name, help;
+  const Histogram& histogram;
+};
+
 class EventRecorder {
  public:
   // `component` is the Event's source; `instance` this replica (the Lease identity).
@@ -129,6 +140,11 @@ class Runtime {
   void add_at(const std::string& key, WorkQueue::Clock::time_point when);
   void event(const nlohmann::json& object, std::string_view reason, std::string_view message,
              std::string_view type = "Normal");  // only while leading
+  // A controller's metrics: `own`, then what every controller reports,
+  // `<prefix>_api_errors_total` (`api_errors`, the owner's count of failed writes) and
+  // `<prefix>_leader` (whether this replica holds the Lease), then `latency`.
+  std::string render_metrics(std::string_view prefix, std::uint64_t api_errors, std::initializer_list<MetricSample> own,
+                             const LatencyMetric& latency) const;
 
  private:
   kube::Client client_;

@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "json_path.hpp"
@@ -12,6 +11,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/verify/scripts.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/random.hpp"
 
 namespace nodeboot::plugin::verify {
 namespace {
@@ -73,10 +73,7 @@ bool hopeless(std::string_view reason) {
 
 }  // namespace
 
-ProbeRun ProbeRun::create() {
-  std::random_device rd;
-  return {hex8(rd())};
-}
+ProbeRun ProbeRun::create() { return {random_hex(4)}; }
 
 std::string ProbeRun::selector() const { return std::string(names::verify_run_label) + "=" + id; }
 
@@ -179,7 +176,10 @@ ProbeState probe_state(const json& pod) {
           }
         } else if (const json& w = at_path(s, {"state", "waiting"}); w.is_object() && waiting.empty()) {
           const std::string reason = w.value("reason", "");
-          waiting = "container " + name + " " + reason;
+          waiting = "container ";
+          waiting += name;
+          waiting += ' ';
+          waiting += reason;
           if (auto m = w.value("message", ""); !m.empty()) waiting += ": " + last_words(m);
           hopeless_wait = hopeless(reason);
         }

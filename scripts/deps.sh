@@ -7,6 +7,7 @@ packages=(
   libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcxxopts-dev
   libcurl4-openssl-dev libboost-test-dev libsimdjson-dev
   libnghttp2-dev zlib1g-dev  # the portable kubectl-nodeboot (scripts/release.sh): static archives
+  libunwind-14-dev  # ... and its unwinder (LLVM's: gcc's needs glibc 2.35, cmake/portable.cmake)
   dpkg-dev  # dpkg-source: curl's source (release) and cpp-httplib's (packaging/httplib, at configure)
   dnsmasq-base  # `cluster serve` runs it; tests check generated configs with `dnsmasq --test`
   shellcheck  # tests: the node-bootstrap scripts are shellcheck-clean

@@ -1,6 +1,8 @@
 #include "nodeboot/kube/client.hpp"
 
+#include <array>
 #include <atomic>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <random>
@@ -15,6 +17,7 @@
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/version.hpp"
 #include "nodeboot/util/curl_trust.hpp"
+#include "nodeboot/util/random.hpp"
 #include "nodeboot/util/sleep.hpp"
 
 namespace nodeboot::kube {
@@ -34,7 +37,13 @@ curl_blob blob_of(const std::string& s) { return curl_blob{const_cast<char*>(s.d
 // Exponential backoff, 200 ms doubling to 5 s, with ±20 % jitter so that many clients
 // thrown off by one API server restart do not reconnect in lockstep.
 milliseconds backoff(int attempt) {
-  static thread_local std::mt19937 rng{std::random_device{}()};
+  static thread_local std::mt19937 rng{[] {
+    std::array<unsigned char, sizeof(std::uint32_t)> seed{};
+    random_bytes(seed);  // OpenSSL's CSPRNG: std::random_device would pull glibc 2.36's arc4random into the portable link
+    std::uint32_t v = 0;
+    std::memcpy(&v, seed.data(), sizeof v);
+    return v;
+  }()};
   long base = 200L << std::min(attempt, 5);
   base = std::min(base, 5000L);
   std::uniform_real_distribution<double> jitter(0.8, 1.2);

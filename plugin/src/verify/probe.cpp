@@ -176,7 +176,10 @@ ProbeState probe_state(const json& pod) {
           }
         } else if (const json& w = at_path(s, {"state", "waiting"}); w.is_object() && waiting.empty()) {
           const std::string reason = w.value("reason", "");
-          waiting = "container " + name + " " + reason;
+          waiting = "container ";
+          waiting += name;
+          waiting += ' ';
+          waiting += reason;
           if (auto m = w.value("message", ""); !m.empty()) waiting += ": " + last_words(m);
           hopeless_wait = hopeless(reason);
         }

@@ -79,10 +79,10 @@ struct ProbeOutcome {
 // Called from the waiting thread a few times a second: nodes answered so far, of all.
 using ProbeProgress = std::function<void(size_t answered, size_t total)>;
 
-// Probes `nodes` and always cleans up before returning, whatever happened. `stop` (Ctrl-C)
+// Probes the `asked` nodes and always cleans up before returning, whatever happened. `stop` (Ctrl-C)
 // ends the wait within about a second; the pods created until then are deleted.
 ProbeOutcome run_probes(kube::Client& client, const ProbeRun& run, const ProbeOptions& options,
-                        const std::vector<std::string>& nodes, std::stop_token stop,
+                        const std::vector<std::string>& asked, std::stop_token stop,
                         const ProbeProgress& progress = {});
 
 }  // namespace nodeboot::plugin::verify

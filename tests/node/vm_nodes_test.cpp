@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -182,6 +183,131 @@ BOOST_AUTO_TEST_CASE(a_privileged_pod_sees_the_host) {
       true);
   BOOST_TEST(logs.find("init=systemd") != std::string::npos, logs);
   BOOST_TEST(logs.find(boot_id(node)) != std::string::npos, logs);
+}
+
+// Seeds 000/001 on a real kernel: the DaemonSets of manifests/node-bootstrap exactly as
+// shipped. Their image, docker.io/library/ubuntu:24.04 (also verify --deep's probe image),
+// is the stand-in tests/nodes/build-image.sh imports (bash, nsenter, busybox): no registry
+// here. What runs on the host is the VM's own: Debian's apt-get from the mirror, systemd,
+// modprobe, the kernel's iscsi_tcp.
+namespace {
+
+const std::string iscsi_app = "rke2-node-bootstrap-iscsi";
+const std::string gpu_app = "rke2-node-bootstrap-gpu";
+
+nlohmann::json verify_json(const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"nodeboot", "verify", "--checks", "iscsi,quicksync", "-o", "json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto start = Clock::now();
+  const auto r = cluster().kubectl(args);
+  std::cout << "node/vm_nodes: kubectl nodeboot verify " << (extra.empty() ? "" : extra.front()) << " in "
+            << seconds_since(start) << "s, exit " << r.exit_code << std::endl;
+  BOOST_TEST_INFO("stderr: " << r.err);
+  BOOST_REQUIRE(!r.out.empty());
+  return nlohmann::json::parse(r.out);
+}
+
+std::map<std::string, nlohmann::json> verify_rows(const nlohmann::json& report) {
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& n : report["nodes"]) rows[n["name"]] = n["checks"];
+  return rows;
+}
+
+// The one-line JSON result each DaemonSet pod's bootstrap init container left as its
+// termination message, by node.
+std::map<std::string, nlohmann::json> bootstrap_results(const std::string& app) {
+  const auto pods = nlohmann::json::parse(
+      cluster().kubectl_ok({"get", "pods", "-n", "kube-system", "-l", "app=" + app, "-o", "json"}));
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& pod : pods["items"]) {
+    for (const auto& s : pod["status"].value("initContainerStatuses", nlohmann::json::array())) {
+      const auto message = s["state"]["terminated"].value("message", "");
+      if (s.value("name", "") == "bootstrap" && !message.empty())
+        out[pod["spec"].value("nodeName", "")] = nlohmann::json::parse(message);
+    }
+  }
+  return out;
+}
+
+int number_ready(const std::string& app) {
+  auto r = cluster().kubectl({"get", "daemonset", "-n", "kube-system", app, "-o", "jsonpath={.status.numberReady}"});
+  return r.exit_code == 0 && !r.out.empty() ? std::stoi(r.out) : 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(verify_deep_finds_no_iscsi_before_the_seed_daemonsets) {
+  // The VM image has no open-iscsi: a real probe pod on each node says so.
+  const auto rows = verify_rows(verify_json({"--deep", "--deep-timeout", "10m"}));
+  for (const auto& node : node_names()) {
+    BOOST_REQUIRE_MESSAGE(rows.contains(node), node << " missing from verify's report");
+    BOOST_TEST(rows.at(node)["iscsi"].value("verdict", "") == "fail", node << ": " << rows.at(node).dump());
+    BOOST_TEST(rows.at(node)["iscsi"].value("reason", "").find("not installed") != std::string::npos,
+               node << ": " << rows.at(node).dump());
+    BOOST_TEST(rows.at(node)["quicksync"].value("verdict", "") == "not-applicable", node << ": " << rows.at(node).dump());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_seed_daemonsets_install_iscsi_and_find_no_intel_gpu) {
+  const auto nodes = node_names();
+  const auto start = Clock::now();
+  for (const char* dir : {"iscsi", "gpu"})
+    cluster().kubectl_ok({"apply", "-k", (nodeboot::test::source_dir() / "manifests/node-bootstrap" / dir).string()});
+  const int want = static_cast<int>(nodes.size());
+  const bool ready = eventually([&] { return number_ready(iscsi_app) == want && number_ready(gpu_app) == want; }, 1500s, 5s);
+  std::cout << "node/vm_nodes: seed DaemonSets " << (ready ? "ready" : "NOT ready") << " on " << want << " nodes after "
+            << seconds_since(start) << "s" << std::endl;
+  if (!ready) {
+    std::cout << cluster().kubectl({"describe", "pods", "-n", "kube-system", "-l", "app in (" + iscsi_app + "," + gpu_app + ")"}).out
+              << cluster().kubectl({"logs", "-n", "kube-system", "-l", "app=" + iscsi_app, "--tail=-1"}).out << std::endl;
+  }
+  BOOST_REQUIRE(ready);
+
+  // Each node's bootstrap result, from the init container's termination message.
+  const auto iscsi = bootstrap_results(iscsi_app);
+  const auto gpu = bootstrap_results(gpu_app);
+  for (const auto& node : nodes) {
+    BOOST_REQUIRE_MESSAGE(iscsi.contains(node) && gpu.contains(node), node << ": no bootstrap result");
+    std::cout << "node/vm_nodes: " << node << " iscsi " << iscsi.at(node).dump() << "\nnode/vm_nodes: " << node
+              << " quicksync " << gpu.at(node).dump() << std::endl;
+    BOOST_TEST(iscsi.at(node).value("status", "") == "ok");
+    BOOST_TEST(iscsi.at(node).value("iscsid", "") == "active");
+    BOOST_TEST(iscsi.at(node).value("iscsiTcp", false));
+    BOOST_TEST(iscsi.at(node).value("os", "").find("Debian GNU/Linux 12") != std::string::npos);
+    BOOST_TEST(gpu.at(node).value("status", "") == "not-applicable");
+    BOOST_TEST(gpu.at(node).value("reason", "") == "NoIntelGPU");
+  }
+
+  // The seed's own command shows the bootstrap's output (apt-get's, through the host unit).
+  const auto logs = cluster().kubectl_ok({"logs", "-n", "kube-system", "-l", "app=" + iscsi_app, "--tail=-1"});
+  BOOST_TEST(logs.find("installing open-iscsi") != std::string::npos, logs);
+  BOOST_TEST(logs.find(R"("status":"ok")") != std::string::npos, logs);
+
+  // Asked of the host itself, not through the scripts: its systemd and its kernel; and the
+  // install ran as the host unit (its journal), outside the pod's 64Mi.
+  int i = 0;
+  for (const auto& node : nodes) {
+    const auto out = run_to_completion(
+        "vm-iscsi-" + std::to_string(i++), node,
+        "nsenter -t 1 -m -u -i -n -p -- sh -c 'systemctl is-active iscsid; grep -c \"^iscsi_tcp \" /proc/modules; "
+        "journalctl -q -o cat -u nodeboot-iscsi-bootstrap | grep -c \"installing open-iscsi\"'",
+        true);
+    BOOST_TEST(out.find("active\n1\n") == 0u, node << ": " << out);
+    BOOST_TEST(out.substr(out.rfind('\n', out.size() - 2) + 1) != "0\n", node << ": " << out);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(verify_reports_what_the_vms_have) {
+  // From the DaemonSets' results, then from fresh probe pods (--deep): iSCSI works, no GPU.
+  for (const auto& extra : {std::vector<std::string>{}, std::vector<std::string>{"--deep", "--deep-timeout", "10m"}}) {
+    const auto rows = verify_rows(verify_json(extra));
+    for (const auto& node : node_names()) {
+      BOOST_REQUIRE_MESSAGE(rows.contains(node), node << " missing from verify's report");
+      BOOST_TEST(rows.at(node)["iscsi"].value("verdict", "") == "pass", node << ": " << rows.at(node).dump());
+      BOOST_TEST(rows.at(node)["quicksync"].value("verdict", "") == "not-applicable", node << ": " << rows.at(node).dump());
+    }
+  }
+  std::cout << cluster().kubectl({"nodeboot", "verify", "--checks", "iscsi,quicksync"}).out << std::flush;
 }
 
 BOOST_AUTO_TEST_CASE(a_real_reboot_changes_the_boot_id) {

@@ -4,8 +4,9 @@
 # CNI plugins, iptables, conntrack), the kubelet built from the pinned module
 # (build-kubelet.sh), containerd and kubelet configuration (image/), and the sandbox image
 # nodeboot.test/pause:3.10 as an OCI archive (image/pause.c compiled static, plus Debian's
-# busybox-static for test pods), imported by containerd at the first boot. Nothing is pulled
-# from a registry.
+# busybox-static for test pods), and a stand-in for the seeds' docker.io/library/ubuntu:24.04
+# (bash, nsenter, busybox), imported by containerd at the first boot. Nothing is pulled from
+# a registry.
 #
 #   build-image.sh            prints the image directory on stdout:
 #                             DIR/disk.ext4 (the root), DIR/vmlinuz, DIR/initrd.img
@@ -91,6 +92,38 @@ umoci config --image "$work/pause-oci:3.10" --architecture amd64 --os linux --co
 umoci gc --layout "$work/pause-oci"
 mkdir -p "$stage/usr/local/share/nodeboot/images"
 tar -C "$work/pause-oci" -cf "$stage/usr/local/share/nodeboot/images/pause.oci.tar" .
+
+# A stand-in for docker.io/library/ubuntu:24.04, the image the seeds' DaemonSets (and
+# `verify --deep`'s probe pods) name, which no registry serves here: what their scripts use
+# inside the container (bash, util-linux's nsenter, busybox for cat, tail, sleep, touch),
+# from this root's Debian packages, imported under the seed's name so that
+# manifests/node-bootstrap applies unchanged. Everything else the scripts run is the host's.
+layer="$work/shell-root"
+mkdir -p "$layer/bin" "$layer/lib/x86_64-linux-gnu" "$layer/lib64" "$layer/tmp"
+chmod 1777 "$layer/tmp"
+cp "$stage/usr/bin/bash" "$stage/usr/bin/nsenter" "$stage/bin/busybox" "$layer/bin/"
+for applet in sh cat echo sleep ls tail touch env mkdir chmod mv; do ln -s busybox "$layer/bin/$applet"; done
+# The shared libraries bash and nsenter need, found in the root as its loader would.
+needed() { objdump -p "$1" | awk '$1 == "NEEDED" {print $2}'; }
+libs=$(for b in bash nsenter; do needed "$layer/bin/$b"; done | sort -u)
+for lib in $libs; do
+  [[ $lib == ld-linux-x86-64.so.2 ]] && continue
+  cp -L "$stage/usr/lib/x86_64-linux-gnu/$lib" "$layer/lib/x86_64-linux-gnu/$lib"
+  for dep in $(needed "$stage/usr/lib/x86_64-linux-gnu/$lib"); do
+    [[ $dep == ld-linux-x86-64.so.2 || -e $layer/lib/x86_64-linux-gnu/$dep ]] && continue
+    cp -L "$stage/usr/lib/x86_64-linux-gnu/$dep" "$layer/lib/x86_64-linux-gnu/$dep"
+  done
+done
+cp -L "$stage/usr/lib64/ld-linux-x86-64.so.2" "$layer/lib64/"
+tar -C "$layer" --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -cf "$work/shell-layer.tar" .
+umoci init --layout "$work/shell-oci"
+umoci new --image "$work/shell-oci:24.04"
+umoci raw add-layer --image "$work/shell-oci:24.04" "$work/shell-layer.tar"
+umoci config --image "$work/shell-oci:24.04" --architecture amd64 --os linux --config.cmd /bin/bash \
+  --config.env PATH=/bin
+umoci gc --layout "$work/shell-oci"
+tar -C "$work/shell-oci" -cf "$stage/usr/local/share/nodeboot/images/ubuntu.oci.tar" .
+echo docker.io/library/ubuntu >"$stage/usr/local/share/nodeboot/images/ubuntu.name"
 
 cp -L "$stage"/boot/vmlinuz-* "$out.tmp/vmlinuz"
 cp -L "$stage"/boot/initrd.img-* "$out.tmp/initrd.img"

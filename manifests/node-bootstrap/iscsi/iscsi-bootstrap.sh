@@ -13,7 +13,9 @@
 #
 # In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
 # namespaces (nsenter into PID 1, which needs hostPID and privileged), so apt-get, systemctl
-# and modprobe act on the host; `install` also writes its result line to the container's
+# and modprobe act on the host; `install` runs there as the transient systemd unit
+# nodeboot-iscsi-bootstrap (outside the pod's CPU and memory limits, see below) from a copy
+# of the script in /run/nodeboot; `install` also writes its result line to the container's
 # termination log (so does `probe`), where `kubectl nodeboot verify` reads it through the
 # API (no RBAC).
 # Idempotent: a node that already has open-iscsi, iscsid active and iscsi_tcp loaded (and
@@ -24,8 +26,26 @@ set -euo pipefail
 readonly self_name=iscsi-bootstrap.sh
 
 if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
-  # The script's own text goes along as an argument: nothing is copied onto the host.
-  host=(nsenter --target 1 --mount --uts --ipc --net --pid -- env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
+  host_ns=(nsenter --target 1 --mount --uts --ipc --net --pid --)
+  if [[ ${1:-} == install ]]; then
+    # The install runs as a transient unit of the host's systemd, outside this container's
+    # cgroup: under the seed's 50m CPU and 64Mi memory, apt-get crawls for many minutes and
+    # dpkg can be OOM-killed half-way, which leaves the host's package database broken. The
+    # unit also outlives the pod, so a pod deleted mid-install does not cut dpkg off. The
+    # script is copied to the host first (as the seed's DaemonSet does), under /run: it is
+    # gone at the next boot. `journalctl -u $unit` on the node keeps the run's log.
+    unit=nodeboot-iscsi-bootstrap
+    on_host=${NODEBOOT_ROOT:-}/run/nodeboot/$self_name
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    "${host_ns[@]}" sh -c 'mkdir -p "${1%/*}" && cat >"$1.tmp" && chmod 0755 "$1.tmp" && mv "$1.tmp" "$1"' sh "$on_host" <"$0"
+    # A run that an earlier pod started may still be going: let it finish first.
+    while "${host_ns[@]}" systemctl is-active --quiet "$unit.service"; do sleep 5; done
+    host=("${host_ns[@]}" systemd-run --unit="$unit" --description="nodeboot: open-iscsi for Longhorn" --quiet --collect
+      --wait --pipe -- /bin/bash "$on_host")
+  else
+    # The script's own text goes along as an argument: nothing is copied onto the host.
+    host=("${host_ns[@]}" env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
+  fi
   if [[ ${1:-} == install || ${1:-} == probe ]]; then
     rc=0
     out=$("${host[@]}" "$1") || rc=$?

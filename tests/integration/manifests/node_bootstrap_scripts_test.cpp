@@ -90,6 +90,15 @@ echo "nsenter ${own[*]}" >>"$NODEBOOT_ROOT/calls"
 exec "$@"
 )SH";
 
+// Records its arguments and runs the command after `--` as the host's systemd would start
+// a transient unit: without the pod's environment (NODEBOOT_IN_POD), output piped back.
+const char* const systemd_run = R"SH(#!/bin/bash
+own=()
+while [[ $1 != -- ]]; do own+=("$1"); shift; done; shift
+echo "systemd-run ${own[*]} -- $*" >>"$NODEBOOT_ROOT/calls"
+exec env -u NODEBOOT_IN_POD "$@"
+)SH";
+
 // For failure messages. BOOST_TEST streams its message even when the check passes, so the
 // message must be valid for an empty list too.
 std::string lines(const std::vector<std::string>& v) {
@@ -110,6 +119,7 @@ class Node {
                               {"modprobe", modprobe},
                               {"vainfo", vainfo},
                               {"nsenter", nsenter},
+                              {"systemd-run", systemd_run},
                               {"apt-get", apt_get}}) {
       if (!with_apt && std::string(name) == "apt-get") continue;
       fs::permissions(dir_.write(std::string("bin/") + name, text), fs::perms::owner_all);
@@ -117,7 +127,8 @@ class Node {
     // Only what the scripts (and stand-ins) need from the machine: never the real apt-get,
     // systemctl or modprobe.
     for (const char* tool :
-         {"bash", "env", "tr", "grep", "sed", "sort", "tail", "head", "mkdir", "dirname", "mv", "date", "touch", "cat"})
+         {"bash", "sh", "env", "tr", "grep", "sed", "sort", "tail", "head", "mkdir", "dirname", "mv", "chmod", "date", "touch",
+          "cat"})
       fs::create_symlink(fs::path("/usr/bin") / tool, dir_.path() / "bin" / tool);
   }
 
@@ -288,6 +299,16 @@ BOOST_AUTO_TEST_CASE(in_the_pod_the_script_enters_the_host_and_writes_the_termin
   BOOST_TEST_INFO("stderr: " << r.err);
   BOOST_REQUIRE_EQUAL(r.exit_code, 0);
   BOOST_TEST(node.calls().front().starts_with("nsenter --target 1 --mount --uts --ipc --net --pid"));
+  // The install runs as a transient unit of the host's systemd (outside the pod's cgroup and
+  // its 64Mi), from the copy of the script on the host.
+  const fs::path on_host = node.root() / "run/nodeboot/iscsi-bootstrap.sh";
+  BOOST_TEST(read_file(on_host) == read_file(source_dir() / "manifests/node-bootstrap/iscsi/iscsi-bootstrap.sh"));
+  const auto calls = node.calls();
+  const bool unit_ran = std::any_of(calls.begin(), calls.end(), [&](const std::string& c) {
+    return c.starts_with("systemd-run --unit=nodeboot-iscsi-bootstrap ") && c.find("--wait --pipe") != std::string::npos &&
+           c.ends_with("-- /bin/bash " + on_host.string() + " install");
+  });
+  BOOST_TEST(unit_ran, lines(calls));
   auto message = read_file(termination_log);
   BOOST_TEST(json::parse(message)["status"] == "ok");
   BOOST_TEST(message.size() < 4096u);  // the kubelet keeps at most 4 KiB of a termination message

@@ -41,38 +41,42 @@ cxxopts::Options bootstrap_flags() {
   cxxopts::Options options("nodeboot-agent bootstrap",
                            "Validate, download, apply and reboot into the OS the node's bootstrap Secret describes.");
   BootstrapOptions defaults;
-  options.add_options()
-      ("node", "The node to bootstrap (default: $NODE_NAME, from the downward API)", cxxopts::value<std::string>())
-      ("host-root", "Where the host's / is mounted", cxxopts::value<std::string>()->default_value("/host"))
-      ("dry-run", "Probe and download, but change nothing on the host and do not reboot")
-      ("firstboot-command", "RHCOS: run after the Ignition config is in place (/bin/sh -c)",
-       cxxopts::value<std::string>()->default_value(defaults.firstboot_command))
-      ("entrypoint-command", "RHEL: run the unpacked payload, with WORKER_ID, CLUSTER_ID, REGION set (/bin/sh -c)",
-       cxxopts::value<std::string>()->default_value(defaults.entrypoint_command))
-      ("reboot-command", "Reboot the host (/bin/sh -c)", cxxopts::value<std::string>()->default_value(defaults.reboot_command))
-      ("host-exec", "Prefix that runs a command in the host's namespaces (\"\" = as is)",
-       cxxopts::value<std::string>()->default_value("nsenter -t 1 -m -u -i -n -p --"))
-      ("host-unit", "Transient systemd unit (systemd-run) that runs firstboot/entrypoint and the reboot on the host, "
-                    "so the pod's deletion cannot kill them (\"\" = run them in this process)",
-       cxxopts::value<std::string>()->default_value("nodeboot-ipb"))
-      ("host-agent", "The agent binary copied to the host for the host unit; the image's portable build is "
-                     "/usr/lib/nodeboot/host/nodeboot-agent (\"\" = this binary)",
-       cxxopts::value<std::string>()->default_value(""))
-      ("host-kubeconfig", "The kubelet's kubeconfig, a path on the host (read under --host-root): the agent reads "
-                          "its bootstrap Secret as the node with it, and reports with it once the schedule label is gone, "
-                          "as the host unit does",
-       cxxopts::value<std::string>()->default_value(defaults.host_kubeconfig))
-      ("host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
-       cxxopts::value<std::string>()->default_value("/"))
-      ("boot-id-file", "The running boot's id (only tests change it)",
-       cxxopts::value<std::string>()->default_value(defaults.boot_id_file))
-      ("http-timeout", "Deadline of one HTTPS request", cxxopts::value<std::string>()->default_value("30s"))
-      ("attempts", "Tries of a step that failed transiently", cxxopts::value<int>()->default_value("4"))
-      ("backoff", "Wait before the second try; doubled after each", cxxopts::value<std::string>()->default_value("2s"))
-      ("schedule-label", "The label that scheduled this pod; removed before the reboot",
-       cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))
-      ("hold", "After the result, wait for SIGTERM instead of exiting (the DaemonSet would restart it)")
-      ("h,help", "Show help");
+  options.add_options()("node", "The node to bootstrap (default: $NODE_NAME, from the downward API)",
+                        cxxopts::value<std::string>())("host-root", "Where the host's / is mounted",
+                                                       cxxopts::value<std::string>()->default_value("/host"))(
+      "dry-run", "Probe and download, but change nothing on the host and do not reboot")(
+      "firstboot-command", "RHCOS: run after the Ignition config is in place (/bin/sh -c)",
+      cxxopts::value<std::string>()->default_value(defaults.firstboot_command))(
+      "entrypoint-command", "RHEL: run the unpacked payload, with WORKER_ID, CLUSTER_ID, REGION set (/bin/sh -c)",
+      cxxopts::value<std::string>()->default_value(defaults.entrypoint_command))(
+      "reboot-command", "Reboot the host (/bin/sh -c)",
+      cxxopts::value<std::string>()->default_value(defaults.reboot_command))(
+      "host-exec", "Prefix that runs a command in the host's namespaces (\"\" = as is)",
+      cxxopts::value<std::string>()->default_value("nsenter -t 1 -m -u -i -n -p --"))(
+      "host-unit",
+      "Transient systemd unit (systemd-run) that runs firstboot/entrypoint and the reboot on the host, "
+      "so the pod's deletion cannot kill them (\"\" = run them in this process)",
+      cxxopts::value<std::string>()->default_value("nodeboot-ipb"))(
+      "host-agent",
+      "The agent binary copied to the host for the host unit; the image's portable build is "
+      "/usr/lib/nodeboot/host/nodeboot-agent (\"\" = this binary)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "host-kubeconfig",
+      "The kubelet's kubeconfig, a path on the host (read under --host-root): the agent reads "
+      "its bootstrap Secret as the node with it, and reports with it once the schedule label is gone, "
+      "as the host unit does",
+      cxxopts::value<std::string>()->default_value(defaults.host_kubeconfig))(
+      "host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
+      cxxopts::value<std::string>()->default_value("/"))(
+      "boot-id-file", "The running boot's id (only tests change it)",
+      cxxopts::value<std::string>()->default_value(defaults.boot_id_file))(
+      "http-timeout", "Deadline of one HTTPS request", cxxopts::value<std::string>()->default_value("30s"))(
+      "attempts", "Tries of a step that failed transiently", cxxopts::value<int>()->default_value("4"))(
+      "backoff", "Wait before the second try; doubled after each", cxxopts::value<std::string>()->default_value("2s"))(
+      "schedule-label", "The label that scheduled this pod; removed before the reboot",
+      cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))(
+      "hold", "After the result, wait for SIGTERM instead of exiting (the DaemonSet would restart it)")("h,help",
+                                                                                                        "Show help");
   cli::add_connection_flags(options);
   return options;
 }
@@ -205,14 +209,14 @@ Result<int> Options::run(cli::Io& io) {
   auto secret = kubelet.get(kube::resources::secrets, names::system_namespace, secret_name);
   if (!secret) {
     const bool missing = kube::is_not_found(secret.error());
-    const std::string hint =
-        kube::is_forbidden(secret.error())
-            ? " (the node reads it as system:node:" + node + " through Role and RoleBinding " +
-                  std::string(names::system_namespace) + "/" + secret_name + ", which `kubectl nodeboot start` " +
-                  "creates: run start again, and check --host-kubeconfig is the kubelet's)"
-            : "";
-    const std::string message = std::string(names::system_namespace) + "/" + secret_name + ": " +
-                                kube::kubectl_message(secret.error()) + hint;
+    const std::string hint = kube::is_forbidden(secret.error())
+                                 ? " (the node reads it as system:node:" + node + " through Role and RoleBinding " +
+                                       std::string(names::system_namespace) + "/" + secret_name +
+                                       ", which `kubectl nodeboot start` " +
+                                       "creates: run start again, and check --host-kubeconfig is the kubelet's)"
+                                 : "";
+    const std::string message =
+        std::string(names::system_namespace) + "/" + secret_name + ": " + kube::kubectl_message(secret.error()) + hint;
     annotator.report(Step{State::failed, 0, missing ? "SecretNotFound" : "SecretUnreadable", message});
     err << "error: reading Secret " << message << '\n';
     return failed();

@@ -7,12 +7,11 @@
 #include <fstream>
 #include <ostream>
 
-
 #include "nodeboot/agent/host_path.hpp"
-#include "nodeboot/util/file.hpp"
 #include "nodeboot/agent/node_reporter.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/process.hpp"
 
 namespace nodeboot::agent {
@@ -25,15 +24,15 @@ std::string read_boot_id(const HostPlan& plan) {
   return std::string(trim_space(read_file(plan.boot_id_file).value_or("")));
 }
 
-
 // What each step says while it runs.
 Step running_step(const HostStep& s) {
   if (s.name == "firstboot")
-    return {State::applying, 80, "", "running machine-config-daemon firstboot (it persists the config and reboots the node)"};
+    return {State::applying, 80, "",
+            "running machine-config-daemon firstboot (it persists the config and reboots the node)"};
   if (s.name == "entrypoint")
     return {State::applying, 70, "",
-            "running the payload's entrypoint" + (s.runs > 1 ? " again after its reboot (run " + std::to_string(s.runs) + ")"
-                                                             : std::string())};
+            "running the payload's entrypoint" +
+                (s.runs > 1 ? " again after its reboot (run " + std::to_string(s.runs) + ")" : std::string())};
   return {State::rebooting, 95, "", "rebooting into the new OS"};
 }
 
@@ -94,7 +93,8 @@ Result<HostPlan> host_plan_from_json(const json& doc) {
   if (doc.contains("report") && doc["report"].is_object()) {
     const auto& r = doc["report"];
     auto url = bootstrap::parse_https_url(r.value("url", ""));
-    if (!url) return fail(ErrorKind::invalid_input, std::string(progress_path) + ": report.url: " + url.error().message);
+    if (!url)
+      return fail(ErrorKind::invalid_input, std::string(progress_path) + ": report.url: " + url.error().message);
     p.report = HostReport{bootstrap::Report{std::move(*url), Secret(r.value("token", ""))}, r.value("caPEM", ""),
                           std::chrono::milliseconds(r.value("timeoutMilliseconds", std::int64_t{30000}))};
   }
@@ -146,8 +146,7 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     return std::nullopt;
   };
   const std::string boot = read_boot_id(plan);
-  if (boot.empty())
-    return failed(nullptr, "BootIdUnreadable", "cannot read the boot id from " + plan.boot_id_file);
+  if (boot.empty()) return failed(nullptr, "BootIdUnreadable", "cannot read the boot id from " + plan.boot_id_file);
 
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     HostStep& s = plan.steps[i];
@@ -156,12 +155,15 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     if (s.status == "running") {
       if (s.boot_id == boot)
         return failed(&s, "StepInterrupted",
-                      s.name + " was interrupted without a reboot (was the host unit stopped?); its outcome is "
-                               "unknown: run `kubectl nodeboot retry " + plan.node + "` to start over");
+                      s.name +
+                          " was interrupted without a reboot (was the host unit stopped?); its outcome is "
+                          "unknown: run `kubectl nodeboot retry " +
+                          plan.node + "` to start over");
       if (s.name != "entrypoint" || s.runs >= max_entrypoint_runs) {
         if (s.name == "entrypoint")
-          return failed(&s, "EntrypointRebootLoop",
-                        "the payload's entrypoint rebooted the node " + std::to_string(s.runs) + " times without finishing");
+          return failed(
+              &s, "EntrypointRebootLoop",
+              "the payload's entrypoint rebooted the node " + std::to_string(s.runs) + " times without finishing");
         s.status = "done";  // it rebooted the node, as it was expected to
         s.done_by_reboot = true;
         log << "nodeboot-agent: " << s.name << " ended with a reboot, as expected" << std::endl;
@@ -195,9 +197,11 @@ Outcome run_host_steps(const fs::path& host_root, HostPlan& plan, Reporter& repo
     auto r = run_process({"/bin/sh", "-c", s.command}, po);
     if (!r) return failed(&s, failure_reason(s), s.name + " could not start: " + r.error().message);
     log << r->out << r->err;
-    if (r->timed_out) return failed(&s, failure_reason(s), s.name + " did not finish within " + format_duration(plan.command_timeout));
+    if (r->timed_out)
+      return failed(&s, failure_reason(s), s.name + " did not finish within " + format_duration(plan.command_timeout));
     if (r->exit_code != 0)
-      return failed(&s, failure_reason(s), s.name + " exited " + std::to_string(r->exit_code) + ": " + output_tail(r->err, 300));
+      return failed(&s, failure_reason(s),
+                    s.name + " exited " + std::to_string(r->exit_code) + ": " + output_tail(r->err, 300));
     if (s.name == "reboot") return Outcome{State::rebooting, "", "reboot under way"};  // done once the boot changes
     s.status = "done";
     if (auto f = save()) return *f;
@@ -259,7 +263,8 @@ void disable_resume_unit(const fs::path& host_root) {
 cxxopts::Options resume_flags() {
   cxxopts::Options options("nodeboot-agent resume",
                            "Run (or resume after a reboot) the in-place bootstrap steps the DaemonSet pod handed to "
-                           "this host (" + std::string(progress_path) + "); run by the host unit, not by people.");
+                           "this host (" +
+                               std::string(progress_path) + "); run by the host unit, not by people.");
   options.add_options()("host-root", "Where the host's / is (/ when run on the host)",
                         cxxopts::value<std::string>()->default_value("/"))("h,help", "Show help");
   return options;

@@ -33,9 +33,10 @@ Result<nlohmann::json> parse_v3(std::string_view body) {
   const auto version = doc.value("/ignition/version"_json_pointer, std::string());
   if (version.empty()) return fail(ErrorKind::invalid_input, "the answer has no ignition.version");
   if (!version.starts_with("3."))
-    return fail(ErrorKind::invalid_input,
-                "the server sent Ignition spec " + version + ", not 3.x; a machine config server does that when "
-                "the request lacks `Accept: " + std::string(accept_header) + "` (a proxy may be dropping it)");
+    return fail(ErrorKind::invalid_input, "the server sent Ignition spec " + version +
+                                              ", not 3.x; a machine config server does that when "
+                                              "the request lacks `Accept: " +
+                                              std::string(accept_header) + "` (a proxy may be dropping it)");
   return doc;
 }
 
@@ -60,8 +61,8 @@ std::string rendered_config_name(const nlohmann::json& config) {
   const auto files = config.value("/storage/files"_json_pointer, nlohmann::json::array());
   for (const auto& f : files) {
     if (f.value("path", "") != encapsulated_path) continue;
-    const auto mc = nlohmann::json::parse(data_url_bytes(f.value("/contents/source"_json_pointer, std::string())),
-                                          nullptr, false);
+    const auto mc =
+        nlohmann::json::parse(data_url_bytes(f.value("/contents/source"_json_pointer, std::string())), nullptr, false);
     if (mc.is_object()) return mc.value("/metadata/name"_json_pointer, std::string());
   }
   return {};

@@ -6,18 +6,18 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <ostream>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/fetch.hpp"
 #include "nodeboot/agent/host_path.hpp"
-#include "nodeboot/util/file.hpp"
 #include "nodeboot/agent/host_steps.hpp"
 #include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/process.hpp"
 
 namespace nodeboot::agent {
@@ -25,14 +25,22 @@ namespace fs = std::filesystem;
 
 std::string_view to_string(State state) {
   switch (state) {
-    case State::pending: return "Pending";
-    case State::validating: return "Validating";
-    case State::downloading: return "Downloading";
-    case State::applying: return "Applying";
-    case State::rebooting: return "Rebooting";
-    case State::joining: return "Joining";
-    case State::done: return "Done";
-    case State::failed: return "Failed";
+    case State::pending:
+      return "Pending";
+    case State::validating:
+      return "Validating";
+    case State::downloading:
+      return "Downloading";
+    case State::applying:
+      return "Applying";
+    case State::rebooting:
+      return "Rebooting";
+    case State::joining:
+      return "Joining";
+    case State::done:
+      return "Done";
+    case State::failed:
+      return "Failed";
   }
   return "Unknown";
 }
@@ -51,12 +59,24 @@ std::string fetch_reason(std::string_view target, const FetchResult& r) {
     case FetchFailure::http_status:
       problem = (r.status == 401 || r.status == 403) ? "Unauthorized" : "HTTPError";
       break;
-    case FetchFailure::connect: problem = "Unreachable"; break;
-    case FetchFailure::tls: problem = "TLSFailed"; break;
-    case FetchFailure::timeout: problem = "Timeout"; break;
-    case FetchFailure::truncated: problem = "Truncated"; break;
-    case FetchFailure::too_large: problem = "TooLarge"; break;
-    case FetchFailure::local: problem = "WriteFailed"; break;
+    case FetchFailure::connect:
+      problem = "Unreachable";
+      break;
+    case FetchFailure::tls:
+      problem = "TLSFailed";
+      break;
+    case FetchFailure::timeout:
+      problem = "Timeout";
+      break;
+    case FetchFailure::truncated:
+      problem = "Truncated";
+      break;
+    case FetchFailure::too_large:
+      problem = "TooLarge";
+      break;
+    case FetchFailure::local:
+      problem = "WriteFailed";
+      break;
   }
   return std::string(target) + problem;
 }
@@ -89,12 +109,15 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
 };
 
-
 class Runner {
  public:
   Runner(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& o, Reporter& r,
          const std::function<Result<void>()>& remove_label, std::ostream& log, Reporter* after_label)
-      : spec_(spec), opt_(o), reporter_(&r), after_label_(after_label ? after_label : &r), remove_label_(remove_label),
+      : spec_(spec),
+        opt_(o),
+        reporter_(&r),
+        after_label_(after_label ? after_label : &r),
+        remove_label_(remove_label),
         log_(log) {}
 
   Outcome run() {
@@ -124,8 +147,9 @@ class Runner {
     for (int attempt = 1;; ++attempt) {
       FetchResult r = fetch(request, begin());
       if (r.ok() || !r.transient() || attempt >= opt_.attempts) return r;
-      step(state, progress, std::string(what) + ": " + describe(r, request.timeout) + "; retrying (" +
-                                std::to_string(attempt + 1) + "/" + std::to_string(opt_.attempts) + ")");
+      step(state, progress,
+           std::string(what) + ": " + describe(r, request.timeout) + "; retrying (" + std::to_string(attempt + 1) +
+               "/" + std::to_string(opt_.attempts) + ")");
       std::this_thread::sleep_for(delay);
       delay *= 2;
     }
@@ -195,8 +219,9 @@ class Runner {
     const fs::path host_kubeconfig = host(ignition::kubeconfig_path);
     const auto kubeconfig = read_file(host_kubeconfig);
     if (!kubeconfig)
-      return failed("HostKubeconfigMissing", kubeconfig.error().message +
-                                                 ": the node's kubeconfig must exist (is the host's / at --host-root?)");
+      return failed(
+          "HostKubeconfigMissing",
+          kubeconfig.error().message + ": the node's kubeconfig must exist (is the host's / at --host-root?)");
     std::string rendered = ignition::rendered_config_name(*config);
     if (rendered.empty()) rendered = "nodeboot-ipb";  // an answer without an MCS-rendered config
     ignition::put_file(*config, ignition::kubeconfig_path, *kubeconfig);
@@ -204,7 +229,8 @@ class Runner {
     if (!opt_.dry_run) {
       // The augmented config holds the node's kubeconfig: root only.
       const auto owner_rw = fs::perms::owner_read | fs::perms::owner_write;
-      auto w = write_atomically(host(ignition::encapsulated_path), ignition::encapsulate(*config, rendered).dump(), owner_rw);
+      auto w = write_atomically(host(ignition::encapsulated_path), ignition::encapsulate(*config, rendered).dump(),
+                                owner_rw);
       if (w) w = write_atomically(host("/var/lib/nodeboot/ignition.json"), config->dump(), owner_rw);
       if (!w) return failed("WriteFailed", w.error().message);
     }
@@ -236,8 +262,8 @@ class Runner {
       auto r = fetch_string(State::validating, 10, "mirror " + rh.mirrors[i].host, req, body);
       // Any answer below 500 proves the mirror is there (a repository root may be 403/404).
       if (r.failure == FetchFailure::none || (r.failure == FetchFailure::http_status && r.status < 500)) continue;
-      return failed(fetch_reason("Mirror", r), "mirrors[" + std::to_string(i) + "] (" + rh.mirrors[i].host +
-                                                   "): " + describe(r, req.timeout));
+      return failed(fetch_reason("Mirror", r),
+                    "mirrors[" + std::to_string(i) + "] (" + rh.mirrors[i].host + "): " + describe(r, req.timeout));
     }
     if (auto f = probe_registry(ca, 20)) return *f;
 
@@ -269,7 +295,8 @@ class Runner {
     const std::string digest = sha.hex();
     if (rh.payload_sha256 && *rh.payload_sha256 != digest)
       return failed("PayloadChecksumMismatch", "the payload's sha256 is " + digest + " but payload-sha256 says " +
-                                                   *rh.payload_sha256 + ": the download is corrupt or the Secret is stale");
+                                                   *rh.payload_sha256 +
+                                                   ": the download is corrupt or the Secret is stale");
 
     step(State::applying, 50, "unpacking the payload");
     const fs::path unpacked = dir / "payload";
@@ -279,8 +306,8 @@ class Runner {
     tar_options.timeout = std::chrono::minutes(10);  // a payload of a few GiB unpacks in far less
     auto tar = run_process({"tar", "-xf", archive.string(), "-C", unpacked.string(), "--no-same-owner"}, tar_options);
     if (!tar || tar->exit_code != 0)
-      return failed("PayloadUnpackFailed",
-                    "the payload is not a tar archive tar can unpack: " + (tar ? output_tail(tar->err, 200) : tar.error().message));
+      return failed("PayloadUnpackFailed", "the payload is not a tar archive tar can unpack: " +
+                                               (tar ? output_tail(tar->err, 200) : tar.error().message));
     if (opt_.dry_run) fs::remove_all(dir, ec);
 
     return host_phase({{"entrypoint", opt_.entrypoint_command}, {"reboot", opt_.reboot_command}},
@@ -296,8 +323,8 @@ class Runner {
                      std::map<std::string, std::string> env) {
     last_progress_ = 75;
     if (opt_.dry_run) {
-      step(State::rebooting, 95, "dry run: would remove the schedule label and run " + steps.front().first +
-                                     " and the reboot on the host");
+      step(State::rebooting, 95,
+           "dry run: would remove the schedule label and run " + steps.front().first + " and the reboot on the host");
       return Outcome{State::rebooting, "", "dry run complete"};
     }
     if (auto removed = remove_label_(); !removed)
@@ -329,19 +356,27 @@ class Runner {
   // The agent's own binary, a boot-time unit and the plan go to the host; then a transient
   // unit, outside the pod's cgroup, runs the steps.
   Outcome hand_over(HostPlan& plan) {
-    const auto on_host = [&](std::string_view absolute) { return under_root(opt_.host_root_on_host, absolute).string(); };
+    const auto on_host = [&](std::string_view absolute) {
+      return under_root(opt_.host_root_on_host, absolute).string();
+    };
     const fs::path source = opt_.host_agent.empty() ? fs::path("/proc/self/exe") : opt_.host_agent;
     const std::string binary = read_file(source).value_or("");
     if (binary.empty())
-      return failed("HandoverFailed", "cannot read the agent binary for the host (" + source.string() +
-                                          "): check --host-agent; the image ships /usr/lib/nodeboot/host/nodeboot-agent");
+      return failed("HandoverFailed",
+                    "cannot read the agent binary for the host (" + source.string() +
+                        "): check --host-agent; the image ships /usr/lib/nodeboot/host/nodeboot-agent");
     const auto rwx = fs::perms::owner_all;
-    if (auto w = write_atomically(host(host_binary_path), binary, rwx); !w) return failed("WriteFailed", w.error().message);
+    if (auto w = write_atomically(host(host_binary_path), binary, rwx); !w)
+      return failed("WriteFailed", w.error().message);
     const std::string resume = on_host(host_binary_path) + " resume --host-root " + opt_.host_root_on_host.string();
-    const std::string unit_file = "[Unit]\nDescription=nodeboot in-place bootstrap: resume after a reboot\n"
-                                  "After=network-online.target\nWants=network-online.target\n"
-                                  "ConditionPathExists=" + on_host(progress_path) + "\n\n[Service]\nType=oneshot\n"
-                                  "ExecStart=" + resume + "\n\n[Install]\nWantedBy=multi-user.target\n";
+    const std::string unit_file =
+        "[Unit]\nDescription=nodeboot in-place bootstrap: resume after a reboot\n"
+        "After=network-online.target\nWants=network-online.target\n"
+        "ConditionPathExists=" +
+        on_host(progress_path) +
+        "\n\n[Service]\nType=oneshot\n"
+        "ExecStart=" +
+        resume + "\n\n[Install]\nWantedBy=multi-user.target\n";
     const auto unit_path = host("/etc/systemd/system") / resume_unit;
     const auto rw_r = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
     if (auto w = write_atomically(unit_path, unit_file, rw_r); !w) return failed("WriteFailed", w.error().message);
@@ -356,17 +391,17 @@ class Runner {
     if (auto w = save_plan(opt_.host_root, plan); !w) return failed("WriteFailed", w.error().message);
 
     const std::string unit = opt_.host_unit + "-" + (plan.attempt.empty() ? std::string("1") : plan.attempt);
-    const std::string launch = (opt_.host_exec.empty() ? "" : opt_.host_exec + " ") +
-                               "systemd-run --unit=" + unit + " --collect --quiet " + resume;
+    const std::string launch = (opt_.host_exec.empty() ? "" : opt_.host_exec + " ") + "systemd-run --unit=" + unit +
+                               " --collect --quiet " + resume;
     ProcessOptions po;
     po.timeout = std::chrono::minutes(1);
     auto r = run_process({"/bin/sh", "-c", launch}, po);
     if (!r || r->exit_code != 0)
-      return failed("HostUnitFailed", "cannot start the host unit " + unit + " (systemd-run): " +
-                                          (r ? output_tail(r->err, 300) : r.error().message));
-    step(State::applying, 75, "handed over to the host unit " + unit + ": " + plan.steps.front().name +
-                                  " and the reboot run on the host, resumed after each reboot by " +
-                                  std::string(resume_unit));
+      return failed("HostUnitFailed", "cannot start the host unit " + unit +
+                                          " (systemd-run): " + (r ? output_tail(r->err, 300) : r.error().message));
+    step(State::applying, 75,
+         "handed over to the host unit " + unit + ": " + plan.steps.front().name +
+             " and the reboot run on the host, resumed after each reboot by " + std::string(resume_unit));
     return Outcome{State::applying, "", "handed over to " + unit};
   }
 
@@ -399,19 +434,15 @@ UrlReporter::UrlReporter(bootstrap::Report target, std::string ca_pem, std::stri
 
 void UrlReporter::report(const Step& step) {
   FetchRequest req{.url = target_.url.text, .bearer = &target_.token, .ca_pem = ca_pem_, .timeout = timeout_};
-  req.post_json = nlohmann::json{{"node", node_},
-                                 {"state", to_string(step.state)},
-                                 {"progress", step.progress},
-                                 {"reason", step.reason},
-                                 {"message", step.message},
-                                 {"attempt", attempt_},
-                                 {"updated", rfc3339_now()}}
-                      .dump();
+  req.post_json =
+      nlohmann::json{{"node", node_},           {"state", to_string(step.state)}, {"progress", step.progress},
+                     {"reason", step.reason},   {"message", step.message},        {"attempt", attempt_},
+                     {"updated", rfc3339_now()}}
+          .dump();
   std::string body;
   const auto r = fetch_to_string(req, body);
   if (!r.ok()) log_ << "nodeboot-agent: report-url: " << describe(r, timeout_) << std::endl;
 }
-
 
 Outcome run_bootstrap(const bootstrap::BootstrapSpec& spec, const BootstrapOptions& options, Reporter& reporter,
                       const std::function<Result<void>()>& remove_schedule_label, std::ostream& log,

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <ostream>
 #include <cstring>
+#include <ostream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -12,12 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
-#include "nodeboot/util/file.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/marooned/join.hpp"
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
+#include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/process.hpp"
 
@@ -85,30 +85,40 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
       continue;
     }
     seen.insert(key);
-    if (key == "server_url") info.server_url = *value;
-    else if (key == "token") info.token = Secret(*value);
-    else if (key == "pod_uid") info.pod_uid = *value;
-    else if (key == "taint_key") info.taint_key = *value;
-    else if (key == "credential") info.credential = Secret(*value);
-    else problems.emplace_back("line " + std::to_string(number) + ": unknown field \"" + key +
+    if (key == "server_url")
+      info.server_url = *value;
+    else if (key == "token")
+      info.token = Secret(*value);
+    else if (key == "pod_uid")
+      info.pod_uid = *value;
+    else if (key == "taint_key")
+      info.taint_key = *value;
+    else if (key == "credential")
+      info.credential = Secret(*value);
+    else
+      problems.emplace_back("line " + std::to_string(number) + ": unknown field \"" + key +
                             "\" (expected server_url, token, pod_uid, taint_key, credential)");
   }
   static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   if (!info.server_url.starts_with("https://") || info.server_url.size() <= 8)
     problems.emplace_back("server_url: must be the API server's https:// URL, e.g. https://10.0.0.1:6443");
   if (info.token.empty() || info.token.reveal().find_first_of(" \t\r\n") != std::string::npos)
-    problems.emplace_back("token: must be a non-empty join token without spaces (from `kubectl nodeboot marooned join-info`)");
+    problems.emplace_back(
+        "token: must be a non-empty join token without spaces (from `kubectl nodeboot marooned join-info`)");
   if (!marooned::is_marooned_id(info.pod_uid))
     problems.emplace_back("pod_uid: must be the pod's " + std::string(names::maroon_pod_uid) +
-                       " annotation, a lowercase UUID; got \"" + info.pod_uid + "\"");
+                          " annotation, a lowercase UUID; got \"" + info.pod_uid + "\"");
   static const std::regex credential("^[0-9a-f]{64}$");
   if (!std::regex_match(info.credential.reveal(), credential))
-    problems.emplace_back("credential: must be the pod's join credential, 64 hex digits (from `kubectl nodeboot marooned "
-                       "join-info`, which reads it from Secret nodeboot-marooned/marooned-join-<pod_uid>)");
+    problems.emplace_back(
+        "credential: must be the pod's join credential, 64 hex digits (from `kubectl nodeboot marooned "
+        "join-info`, which reads it from Secret nodeboot-marooned/marooned-join-<pod_uid>)");
   if (!seen.contains("taint_key")) info.taint_key = std::string(names::maroon_default_taint_key);
   if (info.taint_key.size() > 253 || !std::regex_match(info.taint_key, subdomain))
-    problems.emplace_back("taint_key: must be a DNS subdomain such as maroonedpods.io (MaroonedPodsConfig "
-                       "spec.nodeTaintKey); got \"" + info.taint_key + "\"");
+    problems.emplace_back(
+        "taint_key: must be a DNS subdomain such as maroonedpods.io (MaroonedPodsConfig "
+        "spec.nodeTaintKey); got \"" +
+        info.taint_key + "\"");
   if (!problems.empty()) {
     std::string message = "join-info is invalid:";
     for (const auto& p : problems) message += "\n  " + p;
@@ -118,11 +128,11 @@ Result<JoinInfo> parse_join_info(const std::string& text) {
 }
 
 Secret k3s_config(const JoinInfo& info, const std::string& node_name) {
-  return Secret("# Written by nodeboot-agent join from " + std::string(names::join_info_path) + ".\n" +
-                "server: " + q(info.server_url) + "\ntoken: " + q(info.token.reveal()) + "\nnode-name: " + q(node_name) +
+  return Secret("# Written by nodeboot-agent join from " + std::string(names::join_info_path) + ".\n" + "server: " +
+                q(info.server_url) + "\ntoken: " + q(info.token.reveal()) + "\nnode-name: " + q(node_name) +
                 "\nnode-label:\n  - " + q(std::string(names::maroon_pod_uid) + "=" + info.pod_uid) +
-                "\nnode-taint:\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoSchedule") +
-                "\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoExecute") + "\n");
+                "\nnode-taint:\n  - " + q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoSchedule") + "\n  - " +
+                q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoExecute") + "\n");
 }
 
 cxxopts::Options join_flags() {
@@ -136,8 +146,8 @@ cxxopts::Options join_flags() {
       "service-manager", "Program run as PROGRAM start --no-block k3s-agent.service",
       cxxopts::value<std::string>()->default_value("systemctl"))(
       "node-name", "Node name to register (default: the host name)", cxxopts::value<std::string>())(
-      "timeout", "Seconds to wait for the node to register", cxxopts::value<int>()->default_value("300"))(
-      "h,help", "Show help");
+      "timeout", "Seconds to wait for the node to register", cxxopts::value<int>()->default_value("300"))("h,help",
+                                                                                                          "Show help");
   return options;
 }
 
@@ -189,20 +199,24 @@ Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
         cfg->timeout = std::chrono::seconds(10);
         kube::Client client(std::move(*cfg));
         auto node = client.get(kube::resources::nodes, "", o.node_name);
-        const auto labels = node ? (*node)["metadata"].value("labels", nlohmann::json::object()) : nlohmann::json::object();
+        const auto labels =
+            node ? (*node)["metadata"].value("labels", nlohmann::json::object()) : nlohmann::json::object();
         if (node && labels.value(vouched_label, "") == info->pod_uid) {
           out << "node " << o.node_name << " registered and vouched for marooned pod " << info->pod_uid << '\n';
           return 0;
         }
         if (node && labels.value(id_label, "") == info->pod_uid && !presented) {
-          const nlohmann::json patch = {{"metadata", {{"annotations", {{std::string(names::maroon_join_proof), proof}}}}}};
+          const nlohmann::json patch = {
+              {"metadata", {{"annotations", {{std::string(names::maroon_join_proof), proof}}}}}};
           auto r = client.patch(kube::resources::nodes, "", o.node_name, kube::PatchType::merge, patch);
           if (r) {
             presented = true;
-            out << "node " << o.node_name << " registered; join proof presented, waiting for the controller to vouch for it\n";
+            out << "node " << o.node_name
+                << " registered; join proof presented, waiting for the controller to vouch for it\n";
           }
           last = r ? "the controller has not vouched for node " + o.node_name +
-                         " yet (its Events on the marooned pod say why; is nodeboot-webhook's gate-release controller running?)"
+                         " yet (its Events on the marooned pod say why; is nodeboot-webhook's gate-release controller "
+                         "running?)"
                    : "presenting the join proof on node " + o.node_name + ": " + r.error().message;
         } else if (!node) {
           last = "node " + o.node_name + ": " + node.error().message;
@@ -216,8 +230,8 @@ Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
     // A local file and one GET per second while the node boots: cheap, and bounded by --timeout.
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  return fail(ErrorKind::transport,
-              "node " + o.node_name + " was not vouched for within " + std::to_string(o.timeout.count()) + " s: " + last);
+  return fail(ErrorKind::transport, "node " + o.node_name + " was not vouched for within " +
+                                        std::to_string(o.timeout.count()) + " s: " + last);
 }
 
 }  // namespace nodeboot::agent

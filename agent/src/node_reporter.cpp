@@ -5,23 +5,25 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/agent/host_path.hpp"
-#include "nodeboot/util/file.hpp"
-#include "nodeboot/kube/mounted_kubeconfig.hpp"
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/mounted_kubeconfig.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/file.hpp"
 
 namespace nodeboot::agent {
 
 Result<kube::RestConfig> kubelet_config(const std::filesystem::path& host_root, const std::string& kubeconfig) {
   const auto file = under_root(host_root, kubeconfig);
-  const std::string fix = "; the agent acts as the node (system:node:<node>) with the kubelet's credentials: mount the "
-                          "host's / at --host-root and pass --host-kubeconfig with the kubelet's kubeconfig path on "
-                          "the host";
+  const std::string fix =
+      "; the agent acts as the node (system:node:<node>) with the kubelet's credentials: mount the "
+      "host's / at --host-root and pass --host-kubeconfig with the kubelet's kubeconfig path on "
+      "the host";
   const auto text = read_file(file);
   if (!text) return fail(ErrorKind::config, "the kubelet's kubeconfig: " + text.error().message + fix);
   auto config = kube::parse_kubeconfig_under(*text, std::filesystem::path("/") / kubeconfig, host_root);
-  if (!config) return fail(ErrorKind::config, "the kubelet's kubeconfig " + file.string() + ": " + config.error().message + fix);
+  if (!config)
+    return fail(ErrorKind::config, "the kubelet's kubeconfig " + file.string() + ": " + config.error().message + fix);
   return config;
 }
 
@@ -55,7 +57,8 @@ void NodeAnnotator::report(const Step& step) {
     const auto annotations = meta.value("annotations", nlohmann::json::object());
     if (annotations.value(std::string(names::ann_state), "") == "Done" &&
         annotations.value(std::string(names::ann_attempt), "") == attempt_) {
-      log_ << "nodeboot-agent: node " << node_ << " is already Done; not reporting " << to_string(step.state) << std::endl;
+      log_ << "nodeboot-agent: node " << node_ << " is already Done; not reporting " << to_string(step.state)
+           << std::endl;
       return;
     }
     patch["metadata"]["resourceVersion"] = meta.value("resourceVersion", "");

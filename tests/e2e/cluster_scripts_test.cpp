@@ -63,11 +63,13 @@ BOOST_AUTO_TEST_CASE(reaper_tears_down_when_the_watched_process_dies) {
   for (int pid : pids) BOOST_TEST(::kill(pid, 0) == 0);
 
   ::kill(watched, SIGKILL);
-  BOOST_TEST(eventually([&] {
-    for (int pid : pids)
-      if (::kill(pid, 0) == 0) return false;
-    return true;
-  }, std::chrono::seconds(30)));
+  BOOST_TEST(eventually(
+      [&] {
+        for (int pid : pids)
+          if (::kill(pid, 0) == 0) return false;
+        return true;
+      },
+      std::chrono::seconds(30)));
   for (const auto& port : ports) BOOST_TEST(!listening(port), "port " << port << " still listening");
   BOOST_TEST(!std::filesystem::exists(state / "kubeconfig"));
 }

@@ -70,7 +70,8 @@ BOOST_AUTO_TEST_CASE(scheduling_gate_holds_the_pod_until_removed) {
   BOOST_TEST(get_json({"get", "pod", name})["spec"].value("nodeName", "").empty());
   BOOST_TEST(scheduled_reason() == "SchedulingGated");
 
-  cluster().kubectl_ok({"patch", "pod", name, "--type=json", "-p", R"([{"op":"remove","path":"/spec/schedulingGates"}])"});
+  cluster().kubectl_ok(
+      {"patch", "pod", name, "--type=json", "-p", R"([{"op":"remove","path":"/spec/schedulingGates"}])"});
   BOOST_TEST(eventually([&] { return !get_json({"get", "pod", name})["spec"].value("nodeName", "").empty(); }));
   cluster().kubectl_ok({"delete", "pod", name, "--grace-period=0", "--force", "--wait=false"});
 }

@@ -52,13 +52,79 @@ namespace {
 
 // Fragments that matter to YAML and to the checks: structure, anchors, tags, addresses.
 const char* const dictionary[] = {
-    ":", ": ", "- ", "\n", "\n  ", "\n    - ", "[", "]", "{", "}", ",", "\"", "'", "#", "&a ", "*a", "<<: *a", "!!str ",
-    "!!binary ", "---\n", "...\n", "|\n", ">-\n", "? ", "\t", "%YAML 1.2\n", "\\u0000", "/", "/0", "/32", "/33", ".",
-    "0.0.0.0", "255.255.255.255", "192.168.1.", "10.96.0.0/12", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01", "aabb.ccdd.eeff",
-    "ssh-ed25519 ", "ssh-rsa ", "AAAAC3NzaC1lZDI1NTE5", "AAAA", "====", "controller", "worker", "nodes", "cluster",
-    "network", "cidr", "bootstrap", "ip", "mac", "name", "role", "kubeadm_token", "abcdef.0123456789abcdef", "${",
-    "${NODE_NAME}", "${KUBEADM_TOKEN}", "contents", "inline", "source", "mode", "0644", "0o777", "99999999999999999999",
-    "-1", "~", "null", "true", "\xff\xfe", "\xc3\xa9",
+    ":",
+    ": ",
+    "- ",
+    "\n",
+    "\n  ",
+    "\n    - ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "\"",
+    "'",
+    "#",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "!!str ",
+    "!!binary ",
+    "---\n",
+    "...\n",
+    "|\n",
+    ">-\n",
+    "? ",
+    "\t",
+    "%YAML 1.2\n",
+    "\\u0000",
+    "/",
+    "/0",
+    "/32",
+    "/33",
+    ".",
+    "0.0.0.0",
+    "255.255.255.255",
+    "192.168.1.",
+    "10.96.0.0/12",
+    "ff:ff:ff:ff:ff:ff",
+    "01:00:5e:00:00:01",
+    "aabb.ccdd.eeff",
+    "ssh-ed25519 ",
+    "ssh-rsa ",
+    "AAAAC3NzaC1lZDI1NTE5",
+    "AAAA",
+    "====",
+    "controller",
+    "worker",
+    "nodes",
+    "cluster",
+    "network",
+    "cidr",
+    "bootstrap",
+    "ip",
+    "mac",
+    "name",
+    "role",
+    "kubeadm_token",
+    "abcdef.0123456789abcdef",
+    "${",
+    "${NODE_NAME}",
+    "${KUBEADM_TOKEN}",
+    "contents",
+    "inline",
+    "source",
+    "mode",
+    "0644",
+    "0o777",
+    "99999999999999999999",
+    "-1",
+    "~",
+    "null",
+    "true",
+    "\xff\xfe",
+    "\xc3\xa9",
 };
 
 std::string mutate(std::string s, const std::vector<std::string>& corpus, std::mt19937_64& rng) {
@@ -103,7 +169,8 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus, std::m
       default:  // replace a value after a colon with a fragment
         if (auto c = s.find(": ", pick(s.size())); c != std::string::npos) {
           auto end = s.find('\n', c);
-          s.replace(c + 2, (end == std::string::npos ? s.size() : end) - c - 2, dictionary[pick(std::size(dictionary))]);
+          s.replace(c + 2, (end == std::string::npos ? s.size() : end) - c - 2,
+                    dictionary[pick(std::size(dictionary))]);
         }
     }
   }
@@ -123,7 +190,9 @@ int main(int argc, char** argv) {
     s << in.rdbuf();
     corpus.push_back(s.str());
   }
-  if (corpus.empty()) corpus.emplace_back("cluster:\n  name: a\nnodes:\n  - {name: n, role: controller, ip: 10.0.0.2, mac: \"02:00:00:00:00:01\"}\n");
+  if (corpus.empty())
+    corpus.emplace_back(
+        "cluster:\n  name: a\nnodes:\n  - {name: n, role: controller, ip: 10.0.0.2, mac: \"02:00:00:00:00:01\"}\n");
   for (const auto& c : corpus) LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(c.data()), c.size());
   std::mt19937_64 rng(seed);
   std::vector<std::string> pool = corpus;  // grows with inputs the validator accepted

@@ -38,18 +38,69 @@ void dump_current() {
 }
 
 const std::vector<std::string> kYamlDictionary = {
-    "apiVersion: v1\n", "kind: Config\n", "current-context: ctx\n", "clusters:\n", "users:\n", "contexts:\n",
-    "- name: c\n", "- name: u\n", "- name: ctx\n", "  cluster:\n", "  user:\n", "  context:\n",
-    "    server: https://127.0.0.1:6443\n", "    certificate-authority: ca.crt\n",
-    "    certificate-authority-data: ", "    client-key-data: ", "    client-certificate-data: ",
-    "LS0tLS1CRUdJTg==", "====", "    insecure-skip-tls-verify: true\n", "    tls-server-name: k\n",
-    "    proxy-url: socks5://p:1080\n", "    token: t\n", "    tokenFile: ../t\n", "    as: a\n",
-    "    as-groups: [g1, g2]\n", "    as-user-extra: {k: [v]}\n", "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n",
-    "      command: ./x\n", "      env: [{name: A, value: b}]\n", "      interactiveMode: Never\n",
+    "apiVersion: v1\n",
+    "kind: Config\n",
+    "current-context: ctx\n",
+    "clusters:\n",
+    "users:\n",
+    "contexts:\n",
+    "- name: c\n",
+    "- name: u\n",
+    "- name: ctx\n",
+    "  cluster:\n",
+    "  user:\n",
+    "  context:\n",
+    "    server: https://127.0.0.1:6443\n",
+    "    certificate-authority: ca.crt\n",
+    "    certificate-authority-data: ",
+    "    client-key-data: ",
+    "    client-certificate-data: ",
+    "LS0tLS1CRUdJTg==",
+    "====",
+    "    insecure-skip-tls-verify: true\n",
+    "    tls-server-name: k\n",
+    "    proxy-url: socks5://p:1080\n",
+    "    token: t\n",
+    "    tokenFile: ../t\n",
+    "    as: a\n",
+    "    as-groups: [g1, g2]\n",
+    "    as-user-extra: {k: [v]}\n",
+    "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n",
+    "      command: ./x\n",
+    "      env: [{name: A, value: b}]\n",
+    "      interactiveMode: Never\n",
     "    extensions:\n    - name: client.authentication.k8s.io/exec\n      extension: {a: [1, {b: c}]}\n",
-    "    namespace: ns\n", "{", "}", "[", "]", ": ", "- ", "&a ", "*a", "<<: *a\n", "!!binary ", "!!str ", "? ",
-    "|\n", ">-\n", "'", "\"", "\\u0000", "%YAML 1.2\n---\n", "---\n", "...\n", "#", "\t", "null", "~", "true",
-    "0x1F", "1e309", "\xef\xbb\xbf", "\xff\xfe", std::string(1, '\0'),
+    "    namespace: ns\n",
+    "{",
+    "}",
+    "[",
+    "]",
+    ": ",
+    "- ",
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "!!binary ",
+    "!!str ",
+    "? ",
+    "|\n",
+    ">-\n",
+    "'",
+    "\"",
+    "\\u0000",
+    "%YAML 1.2\n---\n",
+    "---\n",
+    "...\n",
+    "#",
+    "\t",
+    "null",
+    "~",
+    "true",
+    "0x1F",
+    "1e309",
+    "\xef\xbb\xbf",
+    "\xff\xfe",
+    std::string(1, '\0'),
 };
 
 std::string mutate(std::string s, const std::vector<std::string>& corpus, const std::vector<std::string>& dictionary,
@@ -112,9 +163,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> corpus;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.starts_with("-runs=")) runs = std::stoll(a.substr(6));
-    else if (a.starts_with("-seconds=")) seconds = std::stod(a.substr(9));
-    else if (a.starts_with("-seed=")) seed = std::stoull(a.substr(6));
+    if (a.starts_with("-runs="))
+      runs = std::stoll(a.substr(6));
+    else if (a.starts_with("-seconds="))
+      seconds = std::stod(a.substr(9));
+    else if (a.starts_with("-seed="))
+      seed = std::stoull(a.substr(6));
     else {
       std::filesystem::path p(a);
       std::vector<std::filesystem::path> files;

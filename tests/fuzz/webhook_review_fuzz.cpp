@@ -10,9 +10,9 @@
 // clang's libFuzzer by tests/fuzz/run-webhook.sh.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       [](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, "maroonedpods.io", &fixed_id); },
       [&](const wh::AdmissionRequest& r) {
         return wh::validate_pod(
-            r, wh::PodPolicy{"maroonedpods.io", "system:serviceaccount:nodeboot-system:nodeboot-webhook", &with_secret});
+            r,
+            wh::PodPolicy{"maroonedpods.io", "system:serviceaccount:nodeboot-system:nodeboot-webhook", &with_secret});
       },
       [](const wh::AdmissionRequest& r) { return wh::validate_secret(r); },
       [&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", with_secret); },
@@ -129,16 +130,63 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 // JSON and AdmissionReview tokens for fuzz_driver.cpp's mutations (libFuzzer ignores it).
 std::vector<std::string> fuzz_dictionary();
 std::vector<std::string> fuzz_dictionary() {
-  return {"{", "}", "[", "]", ",", ":", "\"", "\\", "\\u0000", "\\ud800", "\\\"", "null", "true", "false", "0", "-1",
-          "1e999", "123456789012345678901234567890", "\"\"", "{}", "[]", "\xff", "\xc3\x28", "\"kind\":",
-          "\"apiVersion\":", "\"AdmissionReview\"", "\"admission.k8s.io/v1\"", "\"request\":", "\"uid\":",
-          "\"operation\":", "\"CREATE\"", "\"UPDATE\"", "\"object\":", "\"oldObject\":", "\"dryRun\":", "\"userInfo\":",
-          "{\"username\":\"system:serviceaccount:nodeboot-system:nodeboot-webhook\"}", "\"metadata\":",
-          "\"labels\":", "\"annotations\":", "\"spec\":", "\"nodeSelector\":", "\"tolerations\":",
-          "\"schedulingGates\":", "\"maroonedpods.io/maroon\":\"true\"", "\"maroonedpods.io/pod-uid\":",
+  return {"{",
+          "}",
+          "[",
+          "]",
+          ",",
+          ":",
+          "\"",
+          "\\",
+          "\\u0000",
+          "\\ud800",
+          "\\\"",
+          "null",
+          "true",
+          "false",
+          "0",
+          "-1",
+          "1e999",
+          "123456789012345678901234567890",
+          "\"\"",
+          "{}",
+          "[]",
+          "\xff",
+          "\xc3\x28",
+          "\"kind\":",
+          "\"apiVersion\":",
+          "\"AdmissionReview\"",
+          "\"admission.k8s.io/v1\"",
+          "\"request\":",
+          "\"uid\":",
+          "\"operation\":",
+          "\"CREATE\"",
+          "\"UPDATE\"",
+          "\"object\":",
+          "\"oldObject\":",
+          "\"dryRun\":",
+          "\"userInfo\":",
+          "{\"username\":\"system:serviceaccount:nodeboot-system:nodeboot-webhook\"}",
+          "\"metadata\":",
+          "\"labels\":",
+          "\"annotations\":",
+          "\"spec\":",
+          "\"nodeSelector\":",
+          "\"tolerations\":",
+          "\"schedulingGates\":",
+          "\"maroonedpods.io/maroon\":\"true\"",
+          "\"maroonedpods.io/pod-uid\":",
           "{\"name\":\"maroonedpods.io/gate\"}",
           "{\"key\":\"maroonedpods.io/dedicated\",\"operator\":\"Equal\",\"value\":\"x\",\"effect\":\"NoSchedule\"}",
-          "\"nodeboot.io/ipb-schedule\":\"true\"", "\"unschedulable\":true", "\"type\":\"nodeboot.io/bootstrap\"",
-          "\"data\":", "\"os\":\"cmhlbA==\"", "\"os\":\"cmhjb3M=\"", "\"ca.crt\":", "\"ignition-url\":",
-          "\"aHR0cHM6Ly9leGFtcGxlLmNvbS8=\"", "\"payload-token\":\"c2VjcmV0LXZhbHVlLTE=\"", "===="};
+          "\"nodeboot.io/ipb-schedule\":\"true\"",
+          "\"unschedulable\":true",
+          "\"type\":\"nodeboot.io/bootstrap\"",
+          "\"data\":",
+          "\"os\":\"cmhlbA==\"",
+          "\"os\":\"cmhjb3M=\"",
+          "\"ca.crt\":",
+          "\"ignition-url\":",
+          "\"aHR0cHM6Ly9leGFtcGxlLmNvbS8=\"",
+          "\"payload-token\":\"c2VjcmV0LXZhbHVlLTE=\"",
+          "===="};
 }

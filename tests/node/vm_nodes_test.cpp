@@ -83,9 +83,7 @@ bool node_ready(const nlohmann::json& node) {
   return false;
 }
 
-std::string boot_id(const std::string& node) {
-  return node_json(node)["status"]["nodeInfo"].value("bootID", "");
-}
+std::string boot_id(const std::string& node) { return node_json(node)["status"]["nodeInfo"].value("bootID", ""); }
 
 long seconds_since(Clock::time_point t) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - t).count());
@@ -94,24 +92,17 @@ long seconds_since(Clock::time_point t) {
 // A pod pinned to `node` running `script` with the workload's shell, never restarted.
 std::string pod_yaml(const std::string& name, const std::string& node, const std::string& script, bool host) {
   const auto w = workload();
-  nlohmann::json container = {{"name", "main"},
-                              {"image", w.image},
-                              {"imagePullPolicy", "Never"},
-                              {"command", {w.shell, "-c", script}}};
-  nlohmann::json spec = {{"nodeName", node},
-                         {"dnsPolicy", "Default"},  // no cluster DNS here
-                         {"restartPolicy", "Never"},
-                         {"terminationGracePeriodSeconds", 5},
-                         {"containers", {container}},
-                         {"tolerations", {{{"operator", "Exists"}}}}};
+  nlohmann::json container = {
+      {"name", "main"}, {"image", w.image}, {"imagePullPolicy", "Never"}, {"command", {w.shell, "-c", script}}};
+  nlohmann::json spec = {{"nodeName", node},          {"dnsPolicy", "Default"},  // no cluster DNS here
+                         {"restartPolicy", "Never"},  {"terminationGracePeriodSeconds", 5},
+                         {"containers", {container}}, {"tolerations", {{{"operator", "Exists"}}}}};
   if (host) {
     spec["hostPID"] = true;
     spec["containers"][0]["securityContext"] = {{"privileged", true}};
   }
-  return nlohmann::json{{"apiVersion", "v1"},
-                        {"kind", "Pod"},
-                        {"metadata", {{"name", name}, {"namespace", "default"}}},
-                        {"spec", spec}}
+  return nlohmann::json{
+      {"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}, {"namespace", "default"}}}, {"spec", spec}}
       .dump();
 }
 
@@ -122,18 +113,19 @@ std::string pod_phase(const std::string& name) {
 
 // Creates the pod and waits until it has run to completion; returns its logs (kubectl logs:
 // API server -> the kubelet's port on the node's loopback address -> the VM).
-std::string run_to_completion(const std::string& name, const std::string& node, const std::string& script,
-                              bool host) {
+std::string run_to_completion(const std::string& name, const std::string& node, const std::string& script, bool host) {
   const auto start = Clock::now();
   cluster().kubectl_ok({"apply", "-f", "-"}, pod_yaml(name, node, script, host));
   std::string phase;
-  const bool done = eventually([&] {
-    phase = pod_phase(name);
-    return phase == "Succeeded" || phase == "Failed";
-  }, 300s, 2s);
+  const bool done = eventually(
+      [&] {
+        phase = pod_phase(name);
+        return phase == "Succeeded" || phase == "Failed";
+      },
+      300s, 2s);
   auto describe = cluster().kubectl({"describe", "pod", "-n", "default", name});
-  BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded",
-                        "pod " << name << " on " << node << ": phase '" << phase << "'\n" << describe.out);
+  BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded", "pod " << name << " on " << node << ": phase '" << phase << "'\n"
+                                                             << describe.out);
   const auto logs = cluster().kubectl_ok({"logs", "-n", "default", name});
   std::cout << "node/vm_nodes: pod " << name << " ran to completion on " << node << " in " << seconds_since(start)
             << "s; logs: " << logs << std::flush;
@@ -160,7 +152,8 @@ BOOST_AUTO_TEST_CASE(nodes_are_ready_on_a_real_kernel) {
     BOOST_TEST(info.value("osImage", "").find("Debian GNU/Linux 12") != std::string::npos);
     BOOST_TEST(info.value("containerRuntimeVersion", "").rfind("containerd://", 0) == 0);
     BOOST_TEST(!info.value("bootID", "").empty());
-    BOOST_TEST(info.value("kubeletVersion", "").rfind("v1.33.", 0) == 0, "kubelet " << info.value("kubeletVersion", ""));
+    BOOST_TEST(info.value("kubeletVersion", "").rfind("v1.33.", 0) == 0,
+               "kubelet " << info.value("kubeletVersion", ""));
   }
 }
 
@@ -169,8 +162,8 @@ BOOST_AUTO_TEST_CASE(a_pod_runs_to_completion_and_its_logs_come_back) {
   std::cout << "node/vm_nodes: workload image " << workload().image << std::endl;
   // Shell builtins only: the agent image has dash and util-linux, no coreutils.
   const auto logs = run_to_completion(
-      "vm-hello", node, "read -r k </proc/sys/kernel/osrelease; read -r h </proc/sys/kernel/hostname; echo hello from $k on $h",
-      false);
+      "vm-hello", node,
+      "read -r k </proc/sys/kernel/osrelease; read -r h </proc/sys/kernel/hostname; echo hello from $k on $h", false);
   BOOST_TEST(logs.find("hello from 6.1.") != std::string::npos, logs);
 }
 
@@ -244,7 +237,8 @@ BOOST_AUTO_TEST_CASE(verify_deep_finds_no_iscsi_before_the_seed_daemonsets) {
     BOOST_TEST(rows.at(node)["iscsi"].value("verdict", "") == "fail", node << ": " << rows.at(node).dump());
     BOOST_TEST(rows.at(node)["iscsi"].value("reason", "").find("not installed") != std::string::npos,
                node << ": " << rows.at(node).dump());
-    BOOST_TEST(rows.at(node)["quicksync"].value("verdict", "") == "not-applicable", node << ": " << rows.at(node).dump());
+    BOOST_TEST(rows.at(node)["quicksync"].value("verdict", "") == "not-applicable",
+               node << ": " << rows.at(node).dump());
   }
 }
 
@@ -254,12 +248,17 @@ BOOST_AUTO_TEST_CASE(the_seed_daemonsets_install_iscsi_and_find_no_intel_gpu) {
   for (const char* dir : {"iscsi", "gpu"})
     cluster().kubectl_ok({"apply", "-k", (nodeboot::test::source_dir() / "manifests/node-bootstrap" / dir).string()});
   const int want = static_cast<int>(nodes.size());
-  const bool ready = eventually([&] { return number_ready(iscsi_app) == want && number_ready(gpu_app) == want; }, 1500s, 5s);
+  const bool ready =
+      eventually([&] { return number_ready(iscsi_app) == want && number_ready(gpu_app) == want; }, 1500s, 5s);
   std::cout << "node/vm_nodes: seed DaemonSets " << (ready ? "ready" : "NOT ready") << " on " << want << " nodes after "
             << seconds_since(start) << "s" << std::endl;
   if (!ready) {
-    std::cout << cluster().kubectl({"describe", "pods", "-n", "kube-system", "-l", "app in (" + iscsi_app + "," + gpu_app + ")"}).out
-              << cluster().kubectl({"logs", "-n", "kube-system", "-l", "app=" + iscsi_app, "--tail=-1"}).out << std::endl;
+    std::cout << cluster()
+                     .kubectl(
+                         {"describe", "pods", "-n", "kube-system", "-l", "app in (" + iscsi_app + "," + gpu_app + ")"})
+                     .out
+              << cluster().kubectl({"logs", "-n", "kube-system", "-l", "app=" + iscsi_app, "--tail=-1"}).out
+              << std::endl;
   }
   BOOST_REQUIRE(ready);
 
@@ -304,7 +303,8 @@ BOOST_AUTO_TEST_CASE(verify_reports_what_the_vms_have) {
     for (const auto& node : node_names()) {
       BOOST_REQUIRE_MESSAGE(rows.contains(node), node << " missing from verify's report");
       BOOST_TEST(rows.at(node)["iscsi"].value("verdict", "") == "pass", node << ": " << rows.at(node).dump());
-      BOOST_TEST(rows.at(node)["quicksync"].value("verdict", "") == "not-applicable", node << ": " << rows.at(node).dump());
+      BOOST_TEST(rows.at(node)["quicksync"].value("verdict", "") == "not-applicable",
+                 node << ": " << rows.at(node).dump());
     }
   }
   std::cout << cluster().kubectl({"nodeboot", "verify", "--checks", "iscsi,quicksync"}).out << std::flush;
@@ -323,10 +323,12 @@ BOOST_AUTO_TEST_CASE(a_real_reboot_changes_the_boot_id) {
                                     " ] && nsenter -t 1 -m -u -i -n -p -- systemctl reboot",
                                 true));
   std::string after;
-  const bool new_boot = eventually([&] {
-    after = boot_id(node);
-    return !after.empty() && after != before;
-  }, 900s, 5s);
+  const bool new_boot = eventually(
+      [&] {
+        after = boot_id(node);
+        return !after.empty() && after != before;
+      },
+      900s, 5s);
   const auto boot_seconds = seconds_since(start);
   BOOST_REQUIRE_MESSAGE(new_boot, node << ": bootID still " << before << " after " << boot_seconds << "s");
   const bool ready = eventually([&] { return node_ready(node_json(node)); }, 600s, 5s);

@@ -2,8 +2,8 @@
 
 #include <simdjson.h>
 
-#include "nodeboot/util/base64.hpp"
 #include "json.hpp"
+#include "nodeboot/util/base64.hpp"
 #include "nodeboot/webhook/log.hpp"
 
 namespace nodeboot::webhook {

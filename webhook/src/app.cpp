@@ -60,7 +60,7 @@ Result<int> serve(const cxxopts::ParseResult& parsed, cli::Io& io) {
     return fail(ErrorKind::invalid_input, "--log-level must be debug, info or error");
   std::shared_ptr<ClusterView> cluster;
   std::shared_ptr<kube::Client> client;
-  std::unique_ptr<controller::GateController> gate;  // --enable-gate-controller
+  std::unique_ptr<controller::GateController> gate;              // --enable-gate-controller
   std::unique_ptr<controller::CompletionController> completion;  // --enable-completion-controller
   if (parsed.count("no-api")) {
     if (parsed.count("self-managed-certs"))
@@ -126,8 +126,8 @@ Result<int> serve(const cxxopts::ParseResult& parsed, cli::Io& io) {
   options.port = parsed["port"].as<int>();
   options.max_connections = parsed["max-connections"].as<std::size_t>();
   options.max_workers = parsed["max-workers"].as<std::size_t>();
-  for (const auto& [flag, value] : {std::pair{"--max-connections", options.max_connections},
-                                    std::pair{"--max-workers", options.max_workers}}) {
+  for (const auto& [flag, value] :
+       {std::pair{"--max-connections", options.max_connections}, std::pair{"--max-workers", options.max_workers}}) {
     if (value == 0)
       return fail(ErrorKind::invalid_input,
                   std::string(flag) + "=0 serves nothing; give at least 1 (or leave the flag out for the default)");
@@ -148,7 +148,8 @@ Result<int> serve(const cxxopts::ParseResult& parsed, cli::Io& io) {
   options.controller_username = parsed["controller-username"].as<std::string>();
   options.schedule_label = parsed["schedule-label"].as<std::string>();
   options.extra_metrics = [&gate, &completion] {
-    return (gate ? gate->render_metrics() : std::string()) + (completion ? completion->render_metrics() : std::string());
+    return (gate ? gate->render_metrics() : std::string()) +
+           (completion ? completion->render_metrics() : std::string());
   };
   Server server(options, cluster);
   auto port = server.start();
@@ -225,8 +226,7 @@ cxxopts::Options flags() {
 int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   cli::Io io{out, err};
   static const cli::Command root{.name = "nodeboot-webhook", .summary = "", .flags = flags, .run = serve};
-  return cli::dispatch(root, "nodeboot-webhook",
-                       std::span<const std::string>(argv).subspan(argv.empty() ? 0 : 1), io);
+  return cli::dispatch(root, "nodeboot-webhook", std::span<const std::string>(argv).subspan(argv.empty() ? 0 : 1), io);
 }
 
 }  // namespace nodeboot::webhook

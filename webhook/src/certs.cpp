@@ -15,7 +15,7 @@ namespace nodeboot::webhook {
 
 struct ServingIdentity {
   X509* cert = nullptr;
-  STACK_OF(X509)* chain = nullptr;
+  STACK_OF(X509) * chain = nullptr;
   EVP_PKEY* key = nullptr;
   ~ServingIdentity() {
     X509_free(cert);
@@ -28,7 +28,8 @@ namespace {
 
 Result<std::shared_ptr<const ServingIdentity>> parse_identity(const std::string& cert_pem, const Secret& key_pem) {
   auto id = std::make_shared<ServingIdentity>();
-  std::unique_ptr<BIO, decltype(&BIO_free)> cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())),
+                                               &BIO_free);
   id->cert = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
   if (!id->cert) return fail(ErrorKind::invalid_input, "tls.crt holds no PEM certificate");
   id->chain = sk_X509_new_null();

@@ -30,11 +30,10 @@ bool default_node_agent_namespace(std::string_view ns) {
 }
 
 kube::Informer node_informer(kube::Client& client, std::string_view label) {
-  return kube::Informer(
-      client, kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(label)},
-      kube::InformerHandlers{.on_error = [label = std::string(label)](const Error& e) {
-        log_error("watching dedicated nodes", {{"label", label}, {"error", e.message}});
-      }});
+  return kube::Informer(client, kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(label)},
+                        kube::InformerHandlers{.on_error = [label = std::string(label)](const Error& e) {
+                          log_error("watching dedicated nodes", {{"label", label}, {"error", e.message}});
+                        }});
 }
 }  // namespace
 
@@ -79,7 +78,8 @@ Result<ApiClusterView::Config> ApiClusterView::read_config() {
   if (!obj && kube::is_not_found(obj.error())) return config;
   if (!obj) return std::unexpected(obj.error());
   const auto spec = obj->value("spec", nlohmann::json::object());
-  if (const auto key = spec.find("nodeTaintKey"); key != spec.end() && key->is_string() && !key->get<std::string>().empty())
+  if (const auto key = spec.find("nodeTaintKey");
+      key != spec.end() && key->is_string() && !key->get<std::string>().empty())
     config.taint_key = key->get<std::string>();
   if (const auto list = spec.find("nodeAgentNamespaces"); list != spec.end() && list->is_array()) {
     config.node_agent_namespaces.clear();
@@ -95,7 +95,8 @@ void ApiClusterView::refresh_loop(const std::stop_token& stop, std::chrono::seco
     auto config = read_config();
     if (config) {
       std::lock_guard lock(mutex_);
-      if (config->taint_key != config_.taint_key) log_info("taint key from MaroonedPodsConfig", {{"taintKey", config->taint_key}});
+      if (config->taint_key != config_.taint_key)
+        log_info("taint key from MaroonedPodsConfig", {{"taintKey", config->taint_key}});
       config_ = std::move(*config);
       synced_ = true;
     } else {

@@ -228,8 +228,7 @@ bool Connections::handshake(Conn& c) {
       return false;
     }
     pollfd p{c.fd, POLLOUT, 0};
-    if (error != SSL_ERROR_WANT_WRITE ||
-        ::poll(&p, 1, static_cast<int>(limits_.deadline.count())) <= 0) {
+    if (error != SSL_ERROR_WANT_WRITE || ::poll(&p, 1, static_cast<int>(limits_.deadline.count())) <= 0) {
       close(c);  // a failed handshake (OpenSSL has counted it), or a client not reading
       return false;
     }

@@ -124,14 +124,14 @@ class Connections {
   void watch(const std::stop_token& stop);
   void spawn_locked();
   void work(std::size_t slot);
-  Conn* take(std::uint64_t id);    // an event's connection, now the worker's (null: none)
+  Conn* take(std::uint64_t id);  // an event's connection, now the worker's (null: none)
   void serve(Conn& c);
-  bool handshake(Conn& c);         // false: parked or closed
-  void park(Conn& c);              // back on the epoll set (or closed when stopping)
-  void close(Conn& c);             // the worker's connection, done
-  void release_locked();           // a connection leaves its worker (stop() waits for all)
+  bool handshake(Conn& c);                       // false: parked or closed
+  void park(Conn& c);                            // back on the epoll set (or closed when stopping)
+  void close(Conn& c);                           // the worker's connection, done
+  void release_locked();                         // a connection leaves its worker (stop() waits for all)
   bool arm_locked(const Conn& c, int op) const;  // on the epoll set for its next input
-  void free_locked(Conn& c);       // a parked connection, or one a worker has given up
+  void free_locked(Conn& c);                     // a parked connection, or one a worker has given up
   void shelve_locked(Conn& c);
   void unshelve_locked(Conn& c);
   bool shed_locked();

@@ -19,12 +19,14 @@ std::string label_of(const nlohmann::json& node, std::string_view key) {
 
 }  // namespace
 
-AdmissionResponse validate_node(const AdmissionRequest& request, std::string_view schedule_label, ClusterView& cluster) {
+AdmissionResponse validate_node(const AdmissionRequest& request, std::string_view schedule_label,
+                                ClusterView& cluster) {
   if (request.operation != "UPDATE" || request.object.empty()) return AdmissionResponse::allow();
   const auto node = nlohmann::json::parse(request.object, nullptr, false);
   const auto old = nlohmann::json::parse(request.old_object.empty() ? "{}" : request.old_object, nullptr, false);
   if (!node.is_object() || !old.is_object()) return AdmissionResponse::errored(400, "the Node is not a JSON object");
-  if (label_of(node, schedule_label) != "true" || label_of(old, schedule_label) == "true") return AdmissionResponse::allow();
+  if (label_of(node, schedule_label) != "true" || label_of(old, schedule_label) == "true")
+    return AdmissionResponse::allow();
 
   const std::string name = node.contains("metadata") ? node["metadata"].value("name", request.name) : request.name;
   const std::string label = std::string(schedule_label) + "=true";
@@ -37,8 +39,8 @@ AdmissionResponse validate_node(const AdmissionRequest& request, std::string_vie
   if (!exists)
     missing.push_back("its bootstrap Secret " + secret + " could not be checked (" + exists.error().message + ")");
   else if (!*exists)
-    missing.push_back("create its bootstrap Secret " + secret + " of type " + std::string(names::bootstrap_secret_type) +
-                      " first");
+    missing.push_back("create its bootstrap Secret " + secret + " of type " +
+                      std::string(names::bootstrap_secret_type) + " first");
   if (missing.empty()) return AdmissionResponse::allow();
   std::string message = "node " + name + ": adding the label " + label + " starts an in-place bootstrap; ";
   for (std::size_t i = 0; i < missing.size(); ++i) message += (i ? "; " : "") + missing[i];

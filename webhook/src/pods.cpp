@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <array>
 
+#include "json.hpp"
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/random.hpp"
 #include "nodeboot/webhook/cluster.hpp"
-#include "json.hpp"
 
 namespace nodeboot::webhook {
 
@@ -68,7 +68,9 @@ bool string_list(od::value& v, std::vector<std::string>& out) {
   });
 }
 
-bool is_marooned_key(std::string_view key) { return key == names::maroon_pod_uid || key == names::maroon_vouched_label; }
+bool is_marooned_key(std::string_view key) {
+  return key == names::maroon_pod_uid || key == names::maroon_vouched_label;
+}
 
 bool decode_metadata(od::value& v, PodView& pod) {
   return each_member(v, [&](std::string_view key, od::value& value) {
@@ -108,7 +110,8 @@ bool decode_term(od::value& v, AffinityTerm& term) {
       Requirement r;
       if (!decode_requirement(e, r)) return false;
       if (fields) {
-        if (r.key == "metadata.name" && r.op == "In") term.node_names.insert(term.node_names.end(), r.values.begin(), r.values.end());
+        if (r.key == "metadata.name" && r.op == "In")
+          term.node_names.insert(term.node_names.end(), r.values.begin(), r.values.end());
       } else if (r.key == hostname_label && r.op == "In") {
         term.hostnames.insert(term.hostnames.end(), r.values.begin(), r.values.end());
       } else if (is_marooned_key(r.key)) {
@@ -162,9 +165,12 @@ bool decode_spec(od::value& v, PodView& pod) {
   return each_member(v, [&](std::string_view key, od::value& value) {
     if (key == "nodeSelector")
       return string_map(value, pod.node_selector_present, [&](std::string_view k, std::string s) {
-        if (k == names::maroon_pod_uid) pod.node_selector_pod_uid = std::move(s);
-        else if (k == names::maroon_vouched_label) pod.node_selector_vouched = std::move(s);
-        else if (k == hostname_label) pod.node_selector_hostname = std::move(s);
+        if (k == names::maroon_pod_uid)
+          pod.node_selector_pod_uid = std::move(s);
+        else if (k == names::maroon_vouched_label)
+          pod.node_selector_vouched = std::move(s);
+        else if (k == hostname_label)
+          pod.node_selector_hostname = std::move(s);
       });
     if (key == "tolerations") {
       if (is_null(value)) return true;
@@ -258,13 +264,16 @@ std::vector<std::string> marooned_shape_problems(const PodView& pod, std::string
 
 // Why an ordinary pod (not marooned, outside the node-agent namespaces) could reach a
 // dedicated node. Each entry is one self-contained reason.
-std::vector<std::string> placement_problems(const PodView& pod, std::string_view taint_key, const ClusterView& cluster) {
+std::vector<std::string> placement_problems(const PodView& pod, std::string_view taint_key,
+                                            const ClusterView& cluster) {
   std::vector<std::string> problems;
   const auto key = dedicated_key(taint_key);
   if (pod.node_selector_pod_uid)
-    problems.push_back("its nodeSelector selects " + std::string(names::maroon_pod_uid) + ", the label of marooned pods' dedicated nodes");
+    problems.push_back("its nodeSelector selects " + std::string(names::maroon_pod_uid) +
+                       ", the label of marooned pods' dedicated nodes");
   if (pod.node_selector_vouched)
-    problems.push_back("its nodeSelector selects " + std::string(names::maroon_vouched_label) + ", the label of marooned pods' dedicated nodes");
+    problems.push_back("its nodeSelector selects " + std::string(names::maroon_vouched_label) +
+                       ", the label of marooned pods' dedicated nodes");
   for (const auto& t : pod.tolerations)
     if (t.key == key) {
       problems.push_back("it tolerates " + key + ", the taint of marooned pods' dedicated nodes");
@@ -285,19 +294,20 @@ std::vector<std::string> placement_problems(const PodView& pod, std::string_view
   }
   // A blanket toleration (no key, operator Exists) tolerates the dedicated taints too: the
   // pod must be confined to ordinary nodes some other way.
-  const bool blanket = std::ranges::any_of(pod.tolerations, [](const Toleration& t) { return t.key.empty() && t.op == "Exists"; });
+  const bool blanket =
+      std::ranges::any_of(pod.tolerations, [](const Toleration& t) { return t.key.empty() && t.op == "Exists"; });
   if (blanket) {
-    const bool confined =
-        !pod.node_name.empty() ||
-        (!pod.required_terms.empty() && std::ranges::all_of(pod.required_terms, [](const AffinityTerm& t) {
-           return !t.node_names.empty() || t.excludes_dedicated;
-         }));
+    const bool confined = !pod.node_name.empty() || (!pod.required_terms.empty() &&
+                                                     std::ranges::all_of(pod.required_terms, [](const AffinityTerm& t) {
+                                                       return !t.node_names.empty() || t.excludes_dedicated;
+                                                     }));
     if (!confined)
-      problems.push_back("it tolerates every taint (a toleration with operator Exists and no key), so it could land on a "
-                         "marooned pod's dedicated node: add a required node affinity term requirement {key: " +
-                         std::string(names::maroon_vouched_label) +
-                         ", operator: DoesNotExist} to each term, or run it in a namespace listed in MaroonedPodsConfig "
-                         "spec.nodeAgentNamespaces");
+      problems.push_back(
+          "it tolerates every taint (a toleration with operator Exists and no key), so it could land on a "
+          "marooned pod's dedicated node: add a required node affinity term requirement {key: " +
+          std::string(names::maroon_vouched_label) +
+          ", operator: DoesNotExist} to each term, or run it in a namespace listed in MaroonedPodsConfig "
+          "spec.nodeAgentNamespaces");
   }
   return problems;
 }
@@ -379,7 +389,8 @@ AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view t
   const auto quoted_id = json_quoted(id);
   std::string patch;
   if (!pod->annotations_present)
-    append_patch_op(patch, "add", "/metadata/annotations", "{" + json_quoted(names::maroon_pod_uid) + ":" + quoted_id + "}");
+    append_patch_op(patch, "add", "/metadata/annotations",
+                    "{" + json_quoted(names::maroon_pod_uid) + ":" + quoted_id + "}");
   else  // `add` replaces an existing member
     append_patch_op(patch, "add", "/metadata/annotations/" + pointer_token(names::maroon_pod_uid), quoted_id);
 
@@ -398,7 +409,8 @@ AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view t
   std::string tolerations = "[";
   for (const auto& t : pod->tolerations)
     if (t.key != key) tolerations += (tolerations.size() > 1 ? "," : "") + toleration_json(t);
-  for (const auto& t : own_tolerations(key, id)) tolerations += (tolerations.size() > 1 ? "," : "") + toleration_json(t);
+  for (const auto& t : own_tolerations(key, id))
+    tolerations += (tolerations.size() > 1 ? "," : "") + toleration_json(t);
   tolerations += ']';
   append_patch_op(patch, "add", "/spec/tolerations", tolerations);
 
@@ -444,7 +456,8 @@ AdmissionResponse validate_pod(const AdmissionRequest& request, const PodPolicy&
     // which the gate could be removed unguarded.
     if (was_marooned && before->maroon_label != now->maroon_label)
       changes.push_back("change the label " + std::string(names::maroon_label));
-    if (before->gated && !now->gated) changes.push_back("remove the scheduling gate " + std::string(names::maroon_gate));
+    if (before->gated && !now->gated)
+      changes.push_back("remove the scheduling gate " + std::string(names::maroon_gate));
     if (before->pod_uid_annotation != now->pod_uid_annotation)
       changes.push_back("change the annotation " + std::string(names::maroon_pod_uid));
     if (before->node_selector_pod_uid != now->node_selector_pod_uid)

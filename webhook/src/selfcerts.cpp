@@ -70,17 +70,21 @@ std::vector<std::string> split_bundle(const std::string& bundle) {
 
 bool hosts_match(const std::string& cert_pem, const CertPolicy& policy) {
   // A changed host list (a new --cert-hosts) needs a new certificate.
-  auto bio = std::unique_ptr<BIO, decltype(&BIO_free)>(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), &BIO_free);
-  auto cert = std::unique_ptr<X509, decltype(&X509_free)>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  auto bio = std::unique_ptr<BIO, decltype(&BIO_free)>(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), &BIO_free);
+  auto cert =
+      std::unique_ptr<X509, decltype(&X509_free)>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
   if (!cert) return false;
   return std::ranges::all_of(policy.hosts, [&](const std::string& h) {
-    return (is_ip(h) ? X509_check_ip_asc(cert.get(), h.c_str(), 0) : X509_check_host(cert.get(), h.c_str(), h.size(), 0, nullptr)) == 1;
+    return (is_ip(h) ? X509_check_ip_asc(cert.get(), h.c_str(), 0)
+                     : X509_check_host(cert.get(), h.c_str(), h.size(), 0, nullptr)) == 1;
   });
 }
 
 }  // namespace
 
-Result<CertPlan> plan_certificates(const std::optional<CertMaterial>& stored, const CertPolicy& policy, Clock::time_point now) {
+Result<CertPlan> plan_certificates(const std::optional<CertMaterial>& stored, const CertPolicy& policy,
+                                   Clock::time_point now) {
   CertPlan plan;
   const auto ca_validity = policy.validity * ca_lifetimes;
   bool new_ca = !stored || stored->ca.cert_pem.empty() || stored->ca.key_pem.empty() ||
@@ -197,17 +201,19 @@ Result<CertMaterial> SelfManagedCerts::ensure_secret() {
 
 Result<void> SelfManagedCerts::patch_ca_bundles(const std::string& bundle) {
   const auto encoded = base64_encode(bundle);
-  for (const auto* ref : {&kube::resources::mutatingwebhookconfigurations, &kube::resources::validatingwebhookconfigurations}) {
-    auto r = kube::update_with_retry(client_, *ref, "", options_.configuration_name, [&](nlohmann::json& config) -> Result<bool> {
-      bool changed = false;
-      for (auto& w : config["webhooks"]) {
-        if (w["clientConfig"].value("caBundle", "") != encoded) {
-          w["clientConfig"]["caBundle"] = encoded;
-          changed = true;
-        }
-      }
-      return changed;
-    });
+  for (const auto* ref :
+       {&kube::resources::mutatingwebhookconfigurations, &kube::resources::validatingwebhookconfigurations}) {
+    auto r = kube::update_with_retry(client_, *ref, "", options_.configuration_name,
+                                     [&](nlohmann::json& config) -> Result<bool> {
+                                       bool changed = false;
+                                       for (auto& w : config["webhooks"]) {
+                                         if (w["clientConfig"].value("caBundle", "") != encoded) {
+                                           w["clientConfig"]["caBundle"] = encoded;
+                                           changed = true;
+                                         }
+                                       }
+                                       return changed;
+                                     });
     if (!r) return std::unexpected(r.error());
   }
   return {};

@@ -43,8 +43,8 @@ class HttpServer final : public httplib::SSLServer {
     httplib::detail::SSLSocketStream stream(fd, &ssl, read_timeout_sec_, read_timeout_usec_, write_timeout_sec_,
                                             write_timeout_usec_);
     bool client_closes = false;
-    const bool ok = process_request(stream, peer.remote_addr, peer.remote_port, peer.local_addr, peer.local_port,
-                                    false, client_closes, [&ssl](httplib::Request& req) { req.ssl = &ssl; });
+    const bool ok = process_request(stream, peer.remote_addr, peer.remote_port, peer.local_addr, peer.local_port, false,
+                                    client_closes, [&ssl](httplib::Request& req) { req.ssl = &ssl; });
     return ok && !client_closes;
   }
 
@@ -113,22 +113,22 @@ Result<int> Server::start() {
   const auto client_ca = options_.client_ca_file;
   impl_->http = std::make_unique<HttpServer>(
       [this, client_ca](SSL_CTX& ctx) {
-    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    // Idle keep-alive connections give their 2 x 16 KiB record buffers back.
-    SSL_CTX_set_mode(&ctx, SSL_MODE_RELEASE_BUFFERS);
-    // No server-side session cache: the API server does not resume webhook sessions, and a
-    // flood of handshakes would fill it (TLS 1.3 tickets stay: they are stateless).
-    SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_cert_cb(&ctx, &CertWatcher::install, &certs_);
-    if (!client_ca.empty()) {
-      if (SSL_CTX_load_verify_locations(&ctx, client_ca.c_str(), nullptr) != 1) return false;
-      SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(client_ca.c_str()));
-      SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-      static constexpr unsigned char context[] = "nodeboot-webhook";
-      SSL_CTX_set_session_id_context(&ctx, context, sizeof context - 1);
-    }
-    return true;
+        SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+        SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+        // Idle keep-alive connections give their 2 x 16 KiB record buffers back.
+        SSL_CTX_set_mode(&ctx, SSL_MODE_RELEASE_BUFFERS);
+        // No server-side session cache: the API server does not resume webhook sessions, and a
+        // flood of handshakes would fill it (TLS 1.3 tickets stay: they are stateless).
+        SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_cert_cb(&ctx, &CertWatcher::install, &certs_);
+        if (!client_ca.empty()) {
+          if (SSL_CTX_load_verify_locations(&ctx, client_ca.c_str(), nullptr) != 1) return false;
+          SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(client_ca.c_str()));
+          SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+          static constexpr unsigned char context[] = "nodeboot-webhook";
+          SSL_CTX_set_session_id_context(&ctx, context, sizeof context - 1);
+        }
+        return true;
       },
       impl_->connections);
   auto& http = *impl_->http;

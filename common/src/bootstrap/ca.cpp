@@ -49,16 +49,19 @@ std::vector<std::string> check_ca_bundle(std::string_view pem, std::chrono::syst
     const unsigned char* p = data.get();
     std::unique_ptr<X509, decltype(&X509_free)> cert(d2i_X509(nullptr, &p, len), &X509_free);
     if (!cert) {
-      problems.push_back(where + " is not a certificate OpenSSL can parse; export the CA certificate again in PEM form");
+      problems.push_back(where +
+                         " is not a certificate OpenSSL can parse; export the CA certificate again in PEM form");
       continue;
     }
     if (X509_cmp_time(X509_get0_notBefore(cert.get()), &t) >= 0)
-      problems.push_back("certificate in " + where + " is not valid yet (notBefore is in the future); "
+      problems.push_back("certificate in " + where +
+                         " is not valid yet (notBefore is in the future); "
                          "check the clock or issue it again");
     if (X509_cmp_time(X509_get0_notAfter(cert.get()), &t) <= 0)
       problems.push_back("certificate in " + where + " has expired; use the CA's current certificate");
     if (X509_check_ca(cert.get()) == 0)
-      problems.push_back("certificate in " + where + " is not a CA (no basicConstraints CA:TRUE); "
+      problems.push_back("certificate in " + where +
+                         " is not a CA (no basicConstraints CA:TRUE); "
                          "give the issuing CA's certificate, not a server certificate");
   }
   // PEM_read_bio stops with PEM_R_NO_START_LINE at the end; anything else is a damaged block.

@@ -15,8 +15,8 @@ namespace {
 
 constexpr std::array common_keys{key::os, key::registry, key::report_url, key::report_token};
 constexpr std::array rhcos_keys{key::ignition_url, key::ignition_token, key::ca_crt, key::mcd_image};
-constexpr std::array rhel_keys{key::payload_url,    key::payload_token, key::worker_id, key::cluster_id,
-                               key::region,         key::payload_sha256, key::mirrors,  key::ca_crt};
+constexpr std::array rhel_keys{key::payload_url, key::payload_token,  key::worker_id, key::cluster_id,
+                               key::region,      key::payload_sha256, key::mirrors,   key::ca_crt};
 constexpr std::array rhcos_required{key::ignition_url, key::ignition_token, key::ca_crt};
 constexpr std::array rhel_required{key::payload_url, key::payload_token, key::worker_id, key::cluster_id, key::region};
 
@@ -36,9 +36,9 @@ bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 
 std::string known_keys() {
   std::string out;
-  for (auto k : {key::os, key::ignition_url, key::ignition_token, key::ca_crt, key::mcd_image, key::payload_url, key::payload_token,
-                 key::worker_id, key::cluster_id, key::region, key::payload_sha256, key::mirrors, key::registry,
-                 key::report_url, key::report_token}) {
+  for (auto k : {key::os, key::ignition_url, key::ignition_token, key::ca_crt, key::mcd_image, key::payload_url,
+                 key::payload_token, key::worker_id, key::cluster_id, key::region, key::payload_sha256, key::mirrors,
+                 key::registry, key::report_url, key::report_token}) {
     if (!out.empty()) out += ", ";
     out += k;
   }
@@ -67,7 +67,8 @@ class Checker {
 
   // A present value through `parse` (text → Result<T>); its error becomes the key's problem.
   template <typename Parse>
-  auto parsed(std::string_view k, Parse parse) -> std::optional<typename decltype(parse(std::string_view()))::value_type> {
+  auto parsed(std::string_view k, Parse parse)
+      -> std::optional<typename decltype(parse(std::string_view()))::value_type> {
     const auto* v = get(k);
     if (!v) return std::nullopt;
     auto result = parse(*v);
@@ -88,8 +89,9 @@ class Checker {
       return std::nullopt;
     }
     if (std::ranges::any_of(*v, [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
-      add(k, "contains whitespace or control characters (often a trailing newline from echo); "
-             "remove them, e.g. write the file with printf '%s' or echo -n");
+      add(k,
+          "contains whitespace or control characters (often a trailing newline from echo); "
+          "remove them, e.g. write the file with printf '%s' or echo -n");
       return std::nullopt;
     }
     return Secret(*v);
@@ -102,7 +104,9 @@ class Checker {
       return dns_label ? (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
                        : is_alnum(c) || c == '.' || c == '_' || c == '-';
     };
-    const auto edge_ok = [&](char c) { return dns_label ? (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') : is_alnum(c); };
+    const auto edge_ok = [&](char c) {
+      return dns_label ? (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') : is_alnum(c);
+    };
     const bool ok = !v->empty() && v->size() <= max_length && std::ranges::all_of(*v, inner_ok) &&
                     edge_ok(v->front()) && edge_ok(v->back());
     if (!ok) {
@@ -133,7 +137,8 @@ class Checker {
       return std::nullopt;
     }
     std::string out = *v;
-    std::ranges::transform(out, out.begin(), [](char c) { return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c; });
+    std::ranges::transform(out, out.begin(),
+                           [](char c) { return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c; });
     return out;
   }
 
@@ -230,9 +235,11 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
   const bool has_report_url = c.get(key::report_url) != nullptr;
   const bool has_report_token = c.get(key::report_token) != nullptr;
   if (has_report_url && !has_report_token)
-    c.add(key::report_token, "is missing; report-url and report-token go together: add report-token or remove report-url");
+    c.add(key::report_token,
+          "is missing; report-url and report-token go together: add report-token or remove report-url");
   if (has_report_token && !has_report_url)
-    c.add(key::report_url, "is missing; report-url and report-token go together: add report-url or remove report-token");
+    c.add(key::report_url,
+          "is missing; report-url and report-token go together: add report-url or remove report-token");
 
   if (!c.problems().empty()) return std::unexpected(std::move(c.problems()));
 
@@ -241,8 +248,14 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
   if (*os == Os::rhcos) {
     spec.rhcos = Rhcos{std::move(*ignition_url), std::move(*ignition_token), std::move(*ca), std::move(mcd_image)};
   } else {
-    Rhel rhel{std::move(*payload_url), std::move(*payload_token), std::move(*worker_id), std::move(*cluster_id),
-              std::move(*region),      std::move(sha),            {},                    std::move(ca)};
+    Rhel rhel{std::move(*payload_url),
+              std::move(*payload_token),
+              std::move(*worker_id),
+              std::move(*cluster_id),
+              std::move(*region),
+              std::move(sha),
+              {},
+              std::move(ca)};
     if (mirrors) rhel.mirrors = std::move(*mirrors);
     spec.rhel = std::move(rhel);
   }
@@ -253,7 +266,9 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
 
 SecretData to_data(const BootstrapSpec& spec) {
   SecretData data;
-  const auto put = [&](std::string_view k, std::string v) { data.insert_or_assign(std::string(k), Secret(std::move(v))); };
+  const auto put = [&](std::string_view k, std::string v) {
+    data.insert_or_assign(std::string(k), Secret(std::move(v)));
+  };
   put(key::os, std::string(to_string(spec.os)));
   if (spec.rhcos) {
     put(key::ignition_url, spec.rhcos->ignition_url.text);
@@ -289,7 +304,9 @@ SecretData to_data(const BootstrapSpec& spec) {
   return data;
 }
 
-std::string secret_name(std::string_view node) { return std::string(names::bootstrap_secret_prefix) + std::string(node); }
+std::string secret_name(std::string_view node) {
+  return std::string(names::bootstrap_secret_prefix) + std::string(node);
+}
 
 nlohmann::json make_secret(std::string_view node, const SecretData& data) {
   nlohmann::json encoded = nlohmann::json::object();
@@ -326,7 +343,8 @@ std::expected<SecretData, Problems> decode_data(const nlohmann::json& secret) {
       } else if (auto bytes = base64_decode(v.get_ref<const std::string&>())) {
         data.insert_or_assign(k, Secret(std::move(*bytes)));
       } else {
-        problems.push_back({k, "is not valid base64 in data; encode it with base64 -w0, or put plain text in stringData"});
+        problems.push_back(
+            {k, "is not valid base64 in data; encode it with base64 -w0, or put plain text in stringData"});
       }
     }
   };
@@ -347,8 +365,8 @@ Problems check_metadata(const nlohmann::json& secret) {
     problems.push_back({"type", "must be " + std::string(names::bootstrap_secret_type)});
   const auto ns = str(ptr("/metadata/namespace"));
   if (!ns.empty() && ns != names::system_namespace)
-    problems.push_back({"metadata.namespace", "bootstrap Secrets live in " + std::string(names::system_namespace) +
-                                                  "; create it there"});
+    problems.push_back({"metadata.namespace",
+                        "bootstrap Secrets live in " + std::string(names::system_namespace) + "; create it there"});
   const auto name = str(ptr("/metadata/name"));
   const auto prefix = names::bootstrap_secret_prefix;
   std::string node;
@@ -372,7 +390,8 @@ Problems check_metadata(const nlohmann::json& secret) {
   return problems;
 }
 
-std::expected<BootstrapSpec, Problems> parse_secret(const nlohmann::json& secret, std::chrono::system_clock::time_point now) {
+std::expected<BootstrapSpec, Problems> parse_secret(const nlohmann::json& secret,
+                                                    std::chrono::system_clock::time_point now) {
   auto problems = check_metadata(secret);
   auto data = decode_data(secret);
   if (!data) {

@@ -12,7 +12,8 @@ bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') 
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::ranges::transform(out, out.begin(), [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::ranges::transform(out, out.begin(),
+                         [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
   return out;
 }
 
@@ -161,21 +162,22 @@ Result<DigestRef> parse_digest_ref(std::string_view text) {
   const bool tagged = name.find(':', last_slash == std::string_view::npos ? 0 : last_slash) != std::string_view::npos;
   if (at == std::string_view::npos)
     return fail(ErrorKind::invalid_input,
-                std::string(tagged ? "is pinned by a tag, which can be moved to another image; "
-                                   : "has no digest; ") +
+                std::string(tagged ? "is pinned by a tag, which can be moved to another image; " : "has no digest; ") +
                     "name the image by its digest: " + std::string(example) +
                     " (`oc adm release info --image-for=machine-config-operator RELEASE` prints it)");
   const auto digest = text.substr(at + 1);
   constexpr std::string_view algorithm = "sha256:";
   constexpr std::size_t sha256_hex = 64;
   if (!digest.starts_with(algorithm))
-    return fail(ErrorKind::invalid_input, "must end in @sha256:<64 hex digits>; other digest algorithms are not accepted");
+    return fail(ErrorKind::invalid_input,
+                "must end in @sha256:<64 hex digits>; other digest algorithms are not accepted");
   const auto hex = digest.substr(algorithm.size());
   if (hex.size() != sha256_hex ||
       !std::ranges::all_of(hex, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
     return fail(ErrorKind::invalid_input, "the digest after @sha256: must be exactly 64 lower-case hex digits");
   if (tagged)
-    return fail(ErrorKind::invalid_input, "has both a tag and a digest; remove the :tag, the digest alone names the image");
+    return fail(ErrorKind::invalid_input,
+                "has both a tag and a digest; remove the :tag, the digest alone names the image");
   // 255: distribution's limit on a repository name including its registry.
   constexpr std::size_t max_name = 255;
   if (name.size() > max_name)
@@ -193,8 +195,9 @@ Result<DigestRef> parse_digest_ref(std::string_view text) {
   for (std::size_t start = 0; start <= repository.size();) {
     const auto slash = std::min(repository.find('/', start), repository.size());
     if (!valid_path_component(repository.substr(start, slash - start)))
-      return fail(ErrorKind::invalid_input,
-                  "the repository must be '/'-separated parts of lower-case letters and digits joined by '.', '_' or '-'");
+      return fail(
+          ErrorKind::invalid_input,
+          "the repository must be '/'-separated parts of lower-case letters and digits joined by '.', '_' or '-'");
     start = slash + 1;
   }
   return DigestRef{std::string(registry), std::string(repository), std::string(digest), std::string(text)};

@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/file.hpp"
 
@@ -29,8 +28,8 @@ constexpr auto kTokenFilePeriod = std::chrono::minutes(1);
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
   std::tm tm{};
   int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6)
     return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -105,7 +104,8 @@ Result<Spawned> spawn_plugin(const std::string& command, const std::vector<std::
 
 Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const RestConfig& config) {
   const std::string who = "exec plugin for user \"" + config.user_name + "\" in " + config.source.string();
-  if (exec.api_version != "client.authentication.k8s.io/v1" && exec.api_version != "client.authentication.k8s.io/v1beta1")
+  if (exec.api_version != "client.authentication.k8s.io/v1" &&
+      exec.api_version != "client.authentication.k8s.io/v1beta1")
     return fail(ErrorKind::config, who + ": users[" + config.user_name + "].exec.apiVersion \"" + exec.api_version +
                                        "\" is not client.authentication.k8s.io/v1 or v1beta1");
   std::string mode = exec.interactive_mode;
@@ -121,8 +121,8 @@ Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const RestConfig&
     return fail(ErrorKind::config, who + ": interactiveMode is Always but standard input is not a terminal");
   const bool interactive = mode != "Never" && tty;
 
-  nlohmann::json info = {{"apiVersion", exec.api_version}, {"kind", "ExecCredential"},
-                         {"spec", {{"interactive", interactive}}}};
+  nlohmann::json info = {
+      {"apiVersion", exec.api_version}, {"kind", "ExecCredential"}, {"spec", {{"interactive", interactive}}}};
   if (exec.provide_cluster_info) {
     nlohmann::json cluster = {{"server", config.server}};
     if (!config.tls_server_name.empty()) cluster["tls-server-name"] = config.tls_server_name;

@@ -15,10 +15,10 @@
 #include "nodeboot/kube/auth.hpp"
 
 #include "nodeboot/util/base64.hpp"
-#include "nodeboot/version.hpp"
 #include "nodeboot/util/curl_trust.hpp"
 #include "nodeboot/util/random.hpp"
 #include "nodeboot/util/sleep.hpp"
+#include "nodeboot/version.hpp"
 
 namespace nodeboot::kube {
 namespace {
@@ -39,7 +39,8 @@ curl_blob blob_of(const std::string& s) { return curl_blob{const_cast<char*>(s.d
 milliseconds backoff(int attempt) {
   static thread_local std::mt19937 rng{[] {
     std::array<unsigned char, sizeof(std::uint32_t)> seed{};
-    random_bytes(seed);  // OpenSSL's CSPRNG: std::random_device would pull glibc 2.36's arc4random into the portable link
+    random_bytes(
+        seed);  // OpenSSL's CSPRNG: std::random_device would pull glibc 2.36's arc4random into the portable link
     std::uint32_t v = 0;
     std::memcpy(&v, seed.data(), sizeof v);
     return v;
@@ -61,8 +62,8 @@ bool never_sent(CURLcode rc) {
 // libcurl 7.88 reports the stream as partial although the status line (and usually the
 // Status body) arrived. The answer stands: an error status is not worth a retry over this.
 bool answered_then_closed(CURLcode rc, long status) {
-  return status >= 400 && (rc == CURLE_PARTIAL_FILE || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM ||
-                           rc == CURLE_RECV_ERROR);
+  return status >= 400 &&
+         (rc == CURLE_PARTIAL_FILE || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_RECV_ERROR);
 }
 
 bool is_idempotent(const std::string& method) { return method == "GET" || method == "HEAD"; }
@@ -87,7 +88,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      value.remove_suffix(1);
     if (name == "content-type") ex->response.content_type = value;
     if (name == "retry-after") ex->response.retry_after = value;
   }
@@ -201,7 +203,7 @@ CURLcode perform(CURL* c, const RestConfig& cfg, const Credentials& creds, const
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);  // a loopback or LAN server answers a SYN in far less
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);  // notices a server host that vanished under a long watch
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);          // notices a server host that vanished under a long watch
   if (timeout.count() > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);
@@ -280,7 +282,8 @@ CURLcode perform(CURL* c, const RestConfig& cfg, const Credentials& creds, const
   if (!creds.bearer_token.empty()) {
     auth_header = Secret("Authorization: Bearer " + creds.bearer_token.reveal());
   } else if (!creds.basic_user.empty() || !creds.basic_password.empty()) {
-    auth_header = Secret("Authorization: Basic " + base64_encode(creds.basic_user + ":" + creds.basic_password.reveal()));
+    auth_header =
+        Secret("Authorization: Basic " + base64_encode(creds.basic_user + ":" + creds.basic_password.reveal()));
   }
   if (!auth_header.empty()) add(auth_header.reveal());
   if (!cfg.impersonate_user.empty()) add("Impersonate-User: " + cfg.impersonate_user);
@@ -375,7 +378,9 @@ Result<nlohmann::json> Client::call(const Request& req) {
   return doc;
 }
 
-Result<nlohmann::json> Client::get_json(const std::string& path) { return call(Request{.method = "GET", .path = path}); }
+Result<nlohmann::json> Client::get_json(const std::string& path) {
+  return call(Request{.method = "GET", .path = path});
+}
 
 Result<nlohmann::json> Client::get(const ResourceRef& ref, std::string_view ns, std::string_view name,
                                    const GetOptions& options) {
@@ -505,11 +510,16 @@ Result<std::string> Client::watch(const ResourceRef& ref, std::string_view ns, W
       WatchEvent ev;
       const std::string type = doc.value("type", "");
       ev.object = std::move(doc["object"]);
-      if (type == "ADDED") ev.type = WatchEventType::added;
-      else if (type == "MODIFIED") ev.type = WatchEventType::modified;
-      else if (type == "DELETED") ev.type = WatchEventType::deleted;
-      else if (type == "BOOKMARK") ev.type = WatchEventType::bookmark;
-      else ev.type = WatchEventType::error;
+      if (type == "ADDED")
+        ev.type = WatchEventType::added;
+      else if (type == "MODIFIED")
+        ev.type = WatchEventType::modified;
+      else if (type == "DELETED")
+        ev.type = WatchEventType::deleted;
+      else if (type == "BOOKMARK")
+        ev.type = WatchEventType::bookmark;
+      else
+        ev.type = WatchEventType::error;
       if (ev.type == WatchEventType::error) {
         event_error = status_error(parse_status(ev.object));
         return false;
@@ -525,7 +535,8 @@ Result<std::string> Client::watch(const ResourceRef& ref, std::string_view ns, W
     auto lease = impl_->lease();
     if (!lease.curl) return fail(ErrorKind::internal, "libcurl could not be initialised");
     // The server ends the watch after timeoutSeconds; a minute beyond it means it hung.
-    milliseconds limit = options.timeout_seconds > 0 ? std::chrono::seconds(options.timeout_seconds + 60) : milliseconds(0);
+    milliseconds limit =
+        options.timeout_seconds > 0 ? std::chrono::seconds(options.timeout_seconds + 60) : milliseconds(0);
     std::string text;
     CURLcode rc = perform(lease.curl, config_, *creds, req, ex, limit, text);
     if (ex.exception) std::rethrow_exception(ex.exception);

@@ -56,8 +56,7 @@ Result<Sources> find_sources(const ConnectionFlags& flags, const Environment& en
   if (!flags.kubeconfig.empty()) {
     fs::path p(flags.kubeconfig);
     std::error_code ec;
-    if (!fs::exists(p, ec))
-      return fail(ErrorKind::config, "--kubeconfig " + flags.kubeconfig + ": no such file");
+    if (!fs::exists(p, ec)) return fail(ErrorKind::config, "--kubeconfig " + flags.kubeconfig + ": no such file");
     s.files.push_back(p);
     return s;
   }
@@ -91,8 +90,7 @@ bool in_cluster_possible(const Environment& env) {
   auto host = env.getenv("KUBERNETES_SERVICE_HOST");
   auto port = env.getenv("KUBERNETES_SERVICE_PORT");
   std::error_code ec;
-  return host && !host->empty() && port && !port->empty() &&
-         fs::is_regular_file(env.service_account_dir / "token", ec);
+  return host && !host->empty() && port && !port->empty() && fs::is_regular_file(env.service_account_dir / "token", ec);
 }
 
 // A pod's namespace: POD_NAMESPACE (the downward API), then the service account's
@@ -111,7 +109,8 @@ Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& e
   auto port = env.getenv("KUBERNETES_SERVICE_PORT");
   const fs::path dir = env.service_account_dir;
   if (!host || host->empty() || !port || port->empty())
-    return fail(ErrorKind::config, "not running in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)");
+    return fail(ErrorKind::config,
+                "not running in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)");
   std::error_code ec;
   if (!fs::is_regular_file(dir / "token", ec))
     return fail(ErrorKind::config, "not running in a cluster: no service-account token at " + (dir / "token").string());
@@ -121,7 +120,8 @@ Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& e
   const bool v6 = host->find(':') != std::string::npos;
   cfg.server = "https://" + (v6 ? "[" + *host + "]" : *host) + ":" + *port;
   cfg.token_file = dir / "token";
-  if (auto ca = detail::read_config_file(dir / "ca.crt", "in-cluster CA"); ca) cfg.ca_pem = *ca;  // client-go goes on without it
+  if (auto ca = detail::read_config_file(dir / "ca.crt", "in-cluster CA"); ca)
+    cfg.ca_pem = *ca;  // client-go goes on without it
   if (!flags.server.empty()) cfg.server = flags.server;
   if (!flags.token.empty()) {
     cfg.bearer_token = flags.token;
@@ -140,7 +140,9 @@ Result<RestConfig> in_cluster(const ConnectionFlags& flags, const Environment& e
 
 }  // namespace
 
-Result<RestConfig> resolve_config(const ConnectionFlags& flags) { return resolve_config(flags, Environment::process()); }
+Result<RestConfig> resolve_config(const ConnectionFlags& flags) {
+  return resolve_config(flags, Environment::process());
+}
 
 Result<RestConfig> resolve_config(const ConnectionFlags& flags, const Environment& env) {
   auto sources = find_sources(flags, env);
@@ -180,7 +182,8 @@ Result<RestConfig> resolve_parsed(Result<detail::Kubeconfig> parsed, const fs::p
   auto resolved = detail::resolve(*parsed, flags);
   if (!resolved) return std::unexpected(resolved.error());
   if (!*resolved)
-    return fail(ErrorKind::config, origin.string() + ": no current-context is set; pass --context or run `kubectl config use-context`");
+    return fail(ErrorKind::config,
+                origin.string() + ": no current-context is set; pass --context or run `kubectl config use-context`");
   if ((*resolved)->namespace_.empty()) (*resolved)->namespace_ = "default";
   return std::move(**resolved);
 }

@@ -14,21 +14,38 @@ std::string str(const nlohmann::json& j, const char* key) {
 // answer that carries no Status, so a person sees the same words kubectl would print.
 std::pair<std::string, std::string> generic_reason(long code) {
   switch (code) {
-    case 400: return {"BadRequest", "the server rejected our request for an unknown reason"};
-    case 401: return {"Unauthorized", "the server has asked for the client to provide credentials"};
-    case 403: return {"Forbidden", "the server does not allow access to the requested resource"};
-    case 404: return {"NotFound", "the server could not find the requested resource"};
-    case 405: return {"MethodNotAllowed", "the server does not allow this method on the requested resource"};
-    case 406: return {"NotAcceptable", "the server was unable to respond with a content type that the client supports"};
-    case 409: return {"Conflict", "the server reported a conflict"};
-    case 410: return {"Gone", "the server has asked for the client to provide fresher data"};
-    case 415: return {"UnsupportedMediaType", "the server does not support the content type the client sent"};
-    case 422: return {"Invalid", "the server rejected our request due to an error in our request"};
-    case 429: return {"TooManyRequests", "the server has received too many requests and has asked us to try again later"};
-    case 500: return {"InternalError", "an error on the server has prevented the request from succeeding"};
-    case 503: return {"ServiceUnavailable", "the server is currently unable to handle the request"};
-    case 504: return {"Timeout", "the server was unable to return a response in the time allotted, but may still be processing the request"};
-    default: return {"Unknown", "the server answered HTTP " + std::to_string(code)};
+    case 400:
+      return {"BadRequest", "the server rejected our request for an unknown reason"};
+    case 401:
+      return {"Unauthorized", "the server has asked for the client to provide credentials"};
+    case 403:
+      return {"Forbidden", "the server does not allow access to the requested resource"};
+    case 404:
+      return {"NotFound", "the server could not find the requested resource"};
+    case 405:
+      return {"MethodNotAllowed", "the server does not allow this method on the requested resource"};
+    case 406:
+      return {"NotAcceptable", "the server was unable to respond with a content type that the client supports"};
+    case 409:
+      return {"Conflict", "the server reported a conflict"};
+    case 410:
+      return {"Gone", "the server has asked for the client to provide fresher data"};
+    case 415:
+      return {"UnsupportedMediaType", "the server does not support the content type the client sent"};
+    case 422:
+      return {"Invalid", "the server rejected our request due to an error in our request"};
+    case 429:
+      return {"TooManyRequests", "the server has received too many requests and has asked us to try again later"};
+    case 500:
+      return {"InternalError", "an error on the server has prevented the request from succeeding"};
+    case 503:
+      return {"ServiceUnavailable", "the server is currently unable to handle the request"};
+    case 504:
+      return {
+          "Timeout",
+          "the server was unable to return a response in the time allotted, but may still be processing the request"};
+    default:
+      return {"Unknown", "the server answered HTTP " + std::to_string(code)};
   }
 }
 
@@ -59,7 +76,8 @@ ApiStatus parse_status(const nlohmann::json& status, long http_status) {
     s.group = str(*d, "group");
     s.kind = str(*d, "kind");
     s.name = str(*d, "name");
-    if (auto r = d->find("retryAfterSeconds"); r != d->end() && r->is_number_integer()) s.retry_after_seconds = r->get<int>();
+    if (auto r = d->find("retryAfterSeconds"); r != d->end() && r->is_number_integer())
+      s.retry_after_seconds = r->get<int>();
     if (auto c = d->find("causes"); c != d->end() && c->is_array())
       for (const auto& cause : *c)
         if (cause.is_object()) s.causes.push_back({str(cause, "reason"), str(cause, "message"), str(cause, "field")});
@@ -73,7 +91,9 @@ Error status_error(ApiStatus status) {
     if (status.reason.empty()) status.reason = reason;
     if (status.message.empty()) status.message = message;
   }
-  ErrorKind kind = status.code == 404 ? ErrorKind::not_found : status.code == 409 ? ErrorKind::conflict : ErrorKind::api;
+  ErrorKind kind = status.code == 404   ? ErrorKind::not_found
+                   : status.code == 409 ? ErrorKind::conflict
+                                        : ErrorKind::api;
   std::string message = status.message;
   return Error{kind, std::move(message), std::move(status)};
 }
@@ -89,8 +109,7 @@ Error api_error(long http_status, std::string_view body, std::string_view retry_
     s.reason = reason;
     // Like client-go, quote what the server said when it is short enough to help.
     std::string said = one_line(body, 200);
-    s.message = said.empty() || http_status == 401 || http_status == 403 ? message
-                                                                         : message + " (" + said + ")";
+    s.message = said.empty() || http_status == 401 || http_status == 403 ? message : message + " (" + said + ")";
   }
   if (s.retry_after_seconds == 0 && !retry_after.empty()) {
     int v = 0;

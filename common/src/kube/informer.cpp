@@ -18,7 +18,10 @@ std::chrono::milliseconds relist_backoff(int failures) {
 }  // namespace
 
 Informer::Informer(Client& client, ResourceRef ref, std::string ns, ListOptions selector, InformerHandlers handlers)
-    : client_(client), ref_(std::move(ref)), ns_(std::move(ns)), selector_(std::move(selector)),
+    : client_(client),
+      ref_(std::move(ref)),
+      ns_(std::move(ns)),
+      selector_(std::move(selector)),
       handlers_(std::move(handlers)) {}
 
 Informer::~Informer() { stop(); }
@@ -97,8 +100,10 @@ Result<void> Informer::relist() {
     std::unique_lock lock(mu_);
     for (const auto& [k, obj] : fresh) {
       auto old = store_.find(k);
-      if (old == store_.end()) added.push_back(obj);
-      else if (rv_of(old->second) != rv_of(obj)) updated.emplace_back(old->second, obj);
+      if (old == store_.end())
+        added.push_back(obj);
+      else if (rv_of(old->second) != rv_of(obj))
+        updated.emplace_back(old->second, obj);
     }
     for (const auto& [k, obj] : store_)
       if (!fresh.contains(k)) deleted.push_back(obj);
@@ -107,9 +112,7 @@ Result<void> Informer::relist() {
     ++lists_;
     synced_ = true;
   }
-  {
-    std::lock_guard lock(sync_mu_);
-  }
+  { std::lock_guard lock(sync_mu_); }
   sync_cv_.notify_all();
   for (const auto& o : added)
     if (handlers_.on_add) handlers_.on_add(o);
@@ -135,8 +138,10 @@ void Informer::apply(const WatchEvent& ev) {
     std::unique_lock lock(mu_);
     auto it = store_.find(k);
     if (it != store_.end()) old = it->second;
-    if (ev.type == WatchEventType::deleted) store_.erase(k);
-    else store_[k] = object;
+    if (ev.type == WatchEventType::deleted)
+      store_.erase(k);
+    else
+      store_[k] = object;
     version_ = version;
   }
   if (ev.type == WatchEventType::deleted) {
@@ -164,10 +169,13 @@ void Informer::run(std::stop_token stop) {
     WatchOptions wopts{.label_selector = selector_.label_selector,
                        .field_selector = selector_.field_selector,
                        .resource_version = resource_version()};
-    auto end = client_.watch(ref_, ns_, wopts, [&](const WatchEvent& ev) {
-      apply(ev);
-      return true;
-    }, WatchControl{.stop = stop});
+    auto end = client_.watch(
+        ref_, ns_, wopts,
+        [&](const WatchEvent& ev) {
+          apply(ev);
+          return true;
+        },
+        WatchControl{.stop = stop});
     if (stop.stop_requested()) return;
     if (!end) {
       if (handlers_.on_error) handlers_.on_error(end.error());

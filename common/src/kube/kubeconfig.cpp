@@ -1,6 +1,5 @@
 #include "kubeconfig.hpp"
 
-
 #include <yaml-cpp/yaml.h>
 
 #include "nodeboot/util/base64.hpp"
@@ -264,7 +263,8 @@ Result<Kubeconfig> parse_kubeconfig_file(const std::string& yaml_text, const fs:
     if (auto r = walk(root, "users", "user", origin, cfg.users, [&](const Fields& f) { return parse_user(f, origin); });
         !r)
       return std::unexpected(r.error());
-    if (auto r = walk(root, "contexts", "context", origin, cfg.contexts, [](const Fields& f) { return parse_context(f); });
+    if (auto r =
+            walk(root, "contexts", "context", origin, cfg.contexts, [](const Fields& f) { return parse_context(f); });
         !r)
       return std::unexpected(r.error());
     auto current = Fields(root, file + ": ").str("current-context");
@@ -303,8 +303,9 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
   if (!flags.cluster.empty()) context.cluster = flags.cluster;
   if (!flags.user.empty()) context.user = flags.user;
   if (!flags.namespace_.empty()) context.namespace_ = flags.namespace_;
-  const std::string where_context =
-      context_name.empty() ? std::string("(no context)") : origin_of(context.origin) + ": contexts[" + context_name + "]";
+  const std::string where_context = context_name.empty()
+                                        ? std::string("(no context)")
+                                        : origin_of(context.origin) + ": contexts[" + context_name + "]";
 
   // --- user, with flag overrides (non-empty flags replace fields, as mergo does).
   User user;
@@ -352,8 +353,8 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
   const std::string where_cluster = context.cluster.empty()
                                         ? std::string("the cluster given by flags")
                                         : origin_of(cluster.origin) + ": clusters[" + context.cluster + "].cluster";
-  const std::string where_user =
-      context.user.empty() ? std::string("the user given by flags") : origin_of(user.origin) + ": users[" + context.user + "].user";
+  const std::string where_user = context.user.empty() ? std::string("the user given by flags")
+                                                      : origin_of(user.origin) + ": users[" + context.user + "].user";
 
   RestConfig cfg;
   cfg.source = context.origin.empty() ? cluster.origin : context.origin;
@@ -361,10 +362,10 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
   cfg.cluster_name = context.cluster;
   cfg.user_name = context.user;
   cfg.server = cluster.server;
-  if (cfg.server.empty())
-    return config_error(where_cluster + ".server: no server is set; set it or pass --server");
+  if (cfg.server.empty()) return config_error(where_cluster + ".server: no server is set; set it or pass --server");
   while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
-  if (cfg.server.find("://") == std::string::npos) cfg.server = "https://" + cfg.server;  // client-go's DefaultServerURL
+  if (cfg.server.find("://") == std::string::npos)
+    cfg.server = "https://" + cfg.server;  // client-go's DefaultServerURL
   cfg.tls_server_name = cluster.tls_server_name;
   cfg.insecure_skip_tls_verify = cluster.insecure_skip_tls_verify;
   cfg.disable_compression = cluster.disable_compression;
@@ -374,7 +375,8 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
     return config_error(where_cluster + ".proxy-url: \"" + cfg.proxy_url +
                         "\" has an unsupported scheme; use http://, https:// or socks5://");
   if (!cluster.certificate_authority.empty() && !cluster.certificate_authority_data.empty())
-    return config_error(where_cluster + ": certificate-authority-data and certificate-authority are both set; keep one");
+    return config_error(where_cluster +
+                        ": certificate-authority-data and certificate-authority are both set; keep one");
   if (!cluster.certificate_authority_data.empty()) {
     cfg.ca_pem = cluster.certificate_authority_data;
   } else if (!cluster.certificate_authority.empty()) {
@@ -383,7 +385,8 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
     cfg.ca_pem = std::move(*ca);
   }
   if (cfg.insecure_skip_tls_verify && !cfg.ca_pem.empty())
-    return config_error(where_cluster + ": insecure-skip-tls-verify and a certificate authority are both set; keep one");
+    return config_error(where_cluster +
+                        ": insecure-skip-tls-verify and a certificate authority are both set; keep one");
 
   // --- user credentials (client-go: only over TLS).
   const bool tls = cfg.server.starts_with("https://");
@@ -396,7 +399,9 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
     return config_error(where_user + ": as-groups / as-uid (--as-group, --as-uid) need a user to impersonate (--as)");
   if (!user.client_certificate.empty() || !user.client_certificate_data.empty()) {
     if (!user.client_certificate.empty() && !user.client_certificate_data.empty())
-      return config_error(where_user + ": client-certificate-data and client-certificate (--client-certificate) are both set; keep one");
+      return config_error(
+          where_user +
+          ": client-certificate-data and client-certificate (--client-certificate) are both set; keep one");
     if (!user.client_key.empty() && !user.client_key_data.empty())
       return config_error(where_user + ": client-key-data and client-key (--client-key) are both set; keep one");
     if (user.client_key.empty() && user.client_key_data.empty())

@@ -106,8 +106,8 @@ Request create_request(const ResourceRef& ref, std::string_view ns, const nlohma
   return json_body(std::move(r), object);
 }
 
-Request update_request(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                       const nlohmann::json& object, const WriteOptions& options, std::string_view subresource) {
+Request update_request(const ResourceRef& ref, std::string_view ns, std::string_view name, const nlohmann::json& object,
+                       const WriteOptions& options, std::string_view subresource) {
   Request r{.method = "PUT", .path = resource_path(ref, ns, name, subresource)};
   add_write_options(r, options.dry_run, options.field_manager, options.field_validation);
   return json_body(std::move(r), object);
@@ -115,10 +115,14 @@ Request update_request(const ResourceRef& ref, std::string_view ns, std::string_
 
 std::string content_type(PatchType type) {
   switch (type) {
-    case PatchType::json: return "application/json-patch+json";
-    case PatchType::merge: return "application/merge-patch+json";
-    case PatchType::strategic: return "application/strategic-merge-patch+json";
-    case PatchType::apply: return "application/apply-patch+yaml";
+    case PatchType::json:
+      return "application/json-patch+json";
+    case PatchType::merge:
+      return "application/merge-patch+json";
+    case PatchType::strategic:
+      return "application/strategic-merge-patch+json";
+    case PatchType::apply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }
@@ -138,10 +142,17 @@ std::string delete_options_body(const DeleteOptions& options) {
   nlohmann::json body = nlohmann::json::object();
   if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
   switch (options.propagation) {
-    case Propagation::unset: break;
-    case Propagation::orphan: body["propagationPolicy"] = "Orphan"; break;
-    case Propagation::background: body["propagationPolicy"] = "Background"; break;
-    case Propagation::foreground: body["propagationPolicy"] = "Foreground"; break;
+    case Propagation::unset:
+      break;
+    case Propagation::orphan:
+      body["propagationPolicy"] = "Orphan";
+      break;
+    case Propagation::background:
+      body["propagationPolicy"] = "Background";
+      break;
+    case Propagation::foreground:
+      body["propagationPolicy"] = "Foreground";
+      break;
   }
   if (!options.precondition_uid.empty()) body["preconditions"]["uid"] = options.precondition_uid;
   if (!options.precondition_resource_version.empty())
@@ -171,10 +182,10 @@ Request delete_collection_request(const ResourceRef& ref, std::string_view ns, c
 }
 
 Request eviction_request(std::string_view ns, std::string_view pod, const DeleteOptions& options) {
-  nlohmann::json eviction = {{"apiVersion", "policy/v1"},
-                             {"kind", "Eviction"},
-                             {"metadata", {{"name", pod}, {"namespace", ns}}}};
-  if (std::string opts = delete_options_body(options); !opts.empty()) eviction["deleteOptions"] = nlohmann::json::parse(opts);
+  nlohmann::json eviction = {
+      {"apiVersion", "policy/v1"}, {"kind", "Eviction"}, {"metadata", {{"name", pod}, {"namespace", ns}}}};
+  if (std::string opts = delete_options_body(options); !opts.empty())
+    eviction["deleteOptions"] = nlohmann::json::parse(opts);
   Request r{.method = "POST", .path = resource_path(resources::pods, ns, pod, "eviction")};
   return json_body(std::move(r), eviction);
 }

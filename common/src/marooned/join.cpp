@@ -18,7 +18,9 @@ constexpr std::size_t credential_bytes = 32;
 
 Secret new_join_credential() { return Secret(random_hex(credential_bytes)); }
 
-std::string join_secret_name(std::string_view id) { return std::string(names::maroon_join_secret_prefix) + std::string(id); }
+std::string join_secret_name(std::string_view id) {
+  return std::string(names::maroon_join_secret_prefix) + std::string(id);
+}
 
 nlohmann::json join_secret(std::string_view id, const nlohmann::json& pod, const Secret& credential) {
   const auto& meta = pod["metadata"];
@@ -43,14 +45,17 @@ std::string credential_owner_uid(const nlohmann::json& secret) {
 Result<Secret> credential_of(const nlohmann::json& secret) {
   const auto name = secret["metadata"].value("name", "");
   if (secret.value("type", "") != names::maroon_join_secret_type)
-    return fail(ErrorKind::invalid_input, "Secret " + name + " is not of type " + std::string(names::maroon_join_secret_type));
+    return fail(ErrorKind::invalid_input,
+                "Secret " + name + " is not of type " + std::string(names::maroon_join_secret_type));
   const auto data = secret.value("data", nlohmann::json::object());
   const auto it = data.find(std::string(names::maroon_join_credential_key));
   if (it == data.end() || !it->is_string())
-    return fail(ErrorKind::invalid_input, "Secret " + name + " has no data." + std::string(names::maroon_join_credential_key));
+    return fail(ErrorKind::invalid_input,
+                "Secret " + name + " has no data." + std::string(names::maroon_join_credential_key));
   auto decoded = base64_decode(it->get<std::string>());
   if (!decoded || decoded->empty())
-    return fail(ErrorKind::invalid_input, "Secret " + name + ": data." + std::string(names::maroon_join_credential_key) +
+    return fail(ErrorKind::invalid_input, "Secret " + name + ": data." +
+                                              std::string(names::maroon_join_credential_key) +
                                               " is not base64 of a credential");
   return Secret(std::move(*decoded));
 }

@@ -68,7 +68,9 @@ bool finished(const nlohmann::json& pod) {
 
 std::string node_id(const nlohmann::json& node) { return string_at(node, "labels", names::maroon_pod_uid); }
 std::string vouched_id(const nlohmann::json& node) { return string_at(node, "labels", names::maroon_vouched_label); }
-std::string owner_uid(const nlohmann::json& node) { return string_at(node, "annotations", names::maroon_owner_pod_uid); }
+std::string owner_uid(const nlohmann::json& node) {
+  return string_at(node, "annotations", names::maroon_owner_pod_uid);
+}
 
 std::string dedicated_taint_key(std::string_view taint_key) { return std::string(taint_key) + "/dedicated"; }
 
@@ -85,7 +87,8 @@ std::optional<std::string> node_not_eligible(const nlohmann::json& node, std::st
     for (const auto& c : status->value("conditions", nlohmann::json::array()))
       if (c.is_object() && c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
   if (!ready) return std::string("it is not Ready");
-  if (const auto spec = node.find("spec"); spec != node.end() && spec->is_object() && spec->value("unschedulable", false))
+  if (const auto spec = node.find("spec");
+      spec != node.end() && spec->is_object() && spec->value("unschedulable", false))
     return std::string("it is cordoned");
   const auto key = dedicated_taint_key(taint_key);
   bool ours = false;
@@ -93,8 +96,10 @@ std::optional<std::string> node_not_eligible(const nlohmann::json& node, std::st
   if (const auto* taints = spec_list(node, "taints"))
     for (const auto& t : *taints) {
       if (!t.is_object() || t.value("effect", "") != "NoSchedule") continue;
-      if (t.value("key", "") == key && t.value("value", "") == id) ours = true;
-      else if (!foreign) foreign = t.value("key", "");
+      if (t.value("key", "") == key && t.value("value", "") == id)
+        ours = true;
+      else if (!foreign)
+        foreign = t.value("key", "");
     }
   if (!ours) return "it lacks the taint " + key + "=" + std::string(id) + ":NoSchedule";
   // The pod tolerates only its own NoSchedule taint. Released while another one is still
@@ -117,7 +122,8 @@ std::optional<nlohmann::json> gate_removal_patch(const nlohmann::json& pod) {
       const auto id = pod_id(pod);
       const auto& selector = pod["spec"].value("nodeSelector", nlohmann::json::object());
       if (!id.empty() && !selector.contains(std::string(names::maroon_vouched_label)))
-        patch.push_back({{"op", "add"}, {"path", pointer("/spec/nodeSelector", names::maroon_vouched_label)}, {"value", id}});
+        patch.push_back(
+            {{"op", "add"}, {"path", pointer("/spec/nodeSelector", names::maroon_vouched_label)}, {"value", id}});
       patch.push_back({{"op", "remove"}, {"path", "/spec/schedulingGates/" + std::to_string(i)}});
       return patch;
     }
@@ -130,16 +136,17 @@ nlohmann::json vouch_patch(const nlohmann::json& node, std::string_view id, cons
   auto patch = nlohmann::json::array();
   const auto& node_meta = node["metadata"];
   // The node must still claim this id when it is vouched (a `test` fails the whole patch).
-  patch.push_back({{"op", "test"}, {"path", pointer("/metadata/labels", names::maroon_pod_uid)},
-                   {"value", std::string(id)}});
-  patch.push_back({{"op", "add"}, {"path", pointer("/metadata/labels", names::maroon_vouched_label)},
-                   {"value", std::string(id)}});
+  patch.push_back(
+      {{"op", "test"}, {"path", pointer("/metadata/labels", names::maroon_pod_uid)}, {"value", std::string(id)}});
+  patch.push_back(
+      {{"op", "add"}, {"path", pointer("/metadata/labels", names::maroon_vouched_label)}, {"value", std::string(id)}});
   if (!node_meta.contains("annotations") || !node_meta["annotations"].is_object())
     patch.push_back({{"op", "add"}, {"path", "/metadata/annotations"}, {"value", nlohmann::json::object()}});
-  patch.push_back({{"op", "add"}, {"path", pointer("/metadata/annotations", names::maroon_owner_pod_uid)},
+  patch.push_back({{"op", "add"},
+                   {"path", pointer("/metadata/annotations", names::maroon_owner_pod_uid)},
                    {"value", meta.value("uid", "")}});
-  patch.push_back({{"op", "add"}, {"path", pointer("/metadata/annotations", names::maroon_owner_pod)},
-                   {"value", owner}});
+  patch.push_back(
+      {{"op", "add"}, {"path", pointer("/metadata/annotations", names::maroon_owner_pod)}, {"value", owner}});
   if (node_meta.value("annotations", nlohmann::json::object()).contains(std::string(names::maroon_join_proof)))
     patch.push_back({{"op", "remove"}, {"path", pointer("/metadata/annotations", names::maroon_join_proof)}});
   return patch;

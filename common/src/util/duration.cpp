@@ -13,14 +13,9 @@ struct Unit {
   std::string_view name;
   std::int64_t ns;
 };
-constexpr Unit units[] = {{"ns", 1},
-                          {"us", 1'000},
-                          {"\u00b5s", 1'000},  // U+00B5 micro sign
-                          {"\u03bcs", 1'000},  // U+03BC Greek mu
-                          {"ms", 1'000'000},
-                          {"s", 1'000'000'000},
-                          {"m", 60'000'000'000},
-                          {"h", 3'600'000'000'000}};
+constexpr Unit units[] = {{"ns", 1},          {"us", 1'000},        {"\u00b5s", 1'000},  // U+00B5 micro sign
+                          {"\u03bcs", 1'000},                                            // U+03BC Greek mu
+                          {"ms", 1'000'000},  {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
 constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
 
 bool digit(char c) { return c >= '0' && c <= '9'; }
@@ -81,7 +76,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text, std::str
   const bool bare = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
   const auto ns = bare ? go_duration_ns(std::string(text) + "s") : go_duration_ns(text);
   if (!ns)
-    return fail(ErrorKind::invalid_input, quoted + "is not a duration; use a number with a unit, e.g. 30s, 5m, 1h30m, 1.5h, 500ms");
+    return fail(ErrorKind::invalid_input,
+                quoted + "is not a duration; use a number with a unit, e.g. 30s, 5m, 1h30m, 1.5h, 500ms");
   // Whole milliseconds, rounded up: 500us must not become 0, which means "no limit" to some flags.
   return std::chrono::milliseconds(*ns / 1'000'000 + (*ns % 1'000'000 != 0 ? 1 : 0));
 }

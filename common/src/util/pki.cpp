@@ -17,7 +17,9 @@ namespace {
 template <auto F>
 struct Deleter {
   template <typename T>
-  void operator()(T* p) const noexcept { F(p); }
+  void operator()(T* p) const noexcept {
+    F(p);
+  }
 };
 using Pkey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using Cert = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -43,14 +45,17 @@ bool add_extension(X509* cert, X509* issuer, int nid, const std::string& value) 
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+  std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>> ext(
+      X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
 
 }  // namespace
 
 Result<KeyPair> issue_certificate(const CertificateRequest& request, const KeyPair* issuer) {
-  const auto error = [](const std::string& what) { return fail(ErrorKind::internal, "issuing a certificate: " + what); };
+  const auto error = [](const std::string& what) {
+    return fail(ErrorKind::internal, "issuing a certificate: " + what);
+  };
   Pkey key(EVP_EC_gen("P-256"));
   if (!key) return error("EC key generation failed");
   Cert cert(X509_new());
@@ -66,8 +71,8 @@ Result<KeyPair> issue_certificate(const CertificateRequest& request, const KeyPa
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), std::chrono::system_clock::to_time_t(request.not_before));
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(request.not_after));
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(request.common_name.c_str()),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(request.common_name.c_str()), -1, -1, 0);
   X509_set_pubkey(cert.get(), key.get());
 
   Cert issuer_cert;

@@ -86,7 +86,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   if (options.stdin_data.empty()) in.close_end(1);
   // Our end of stdin must not block: a child that is itself blocked writing output we
   // have not read yet would otherwise deadlock with us.
-  else ::fcntl(in.fd[1], F_SETFL, ::fcntl(in.fd[1], F_GETFL) | O_NONBLOCK);
+  else
+    ::fcntl(in.fd[1], F_SETFL, ::fcntl(in.fd[1], F_GETFL) | O_NONBLOCK);
   const auto deadline = options.timeout ? std::chrono::steady_clock::now() + *options.timeout
                                         : std::chrono::steady_clock::time_point::max();
   while (out.fd[0] >= 0 || err.fd[0] >= 0) {
@@ -128,14 +129,17 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    result.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    result.exit_code = 128 + WTERMSIG(status);
   return result;
 }
 
 std::string output_tail(std::string_view output, std::size_t max_chars) {
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.remove_suffix(1);
-  std::string t = output.size() > max_chars ? "…" + std::string(output.substr(output.size() - max_chars)) : std::string(output);
+  std::string t =
+      output.size() > max_chars ? "…" + std::string(output.substr(output.size() - max_chars)) : std::string(output);
   for (auto& c : t)
     if (c == '\n') c = ' ';
   return t;

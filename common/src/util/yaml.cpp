@@ -24,8 +24,8 @@ void emit(YAML::Emitter& out, const nlohmann::json& v) {
       const auto& s = v.get_ref<const std::string&>();
       // The emitter quotes what is not a valid plain scalar; quote as well what YAML
       // would read back as another type ("true", "1", "null", "").
-      bool ambiguous = s.empty() || s == "true" || s == "false" || s == "null" || s == "~" || s == "yes" ||
-                       s == "no" || s.find_first_not_of("0123456789.-+eE") == std::string::npos;
+      bool ambiguous = s.empty() || s == "true" || s == "false" || s == "null" || s == "~" || s == "yes" || s == "no" ||
+                       s.find_first_not_of("0123456789.-+eE") == std::string::npos;
       if (ambiguous) out << YAML::DoubleQuoted;
       out << s;
       break;

@@ -12,8 +12,8 @@
 #include "nodeboot/plugin/cluster/pins.hpp"
 #include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/util/base64.hpp"
-#include "nodeboot/util/pki.hpp"
 #include "nodeboot/util/file.hpp"
+#include "nodeboot/util/pki.hpp"
 #include "nodeboot/util/private_file.hpp"
 #include "nodeboot/util/random.hpp"
 
@@ -138,7 +138,8 @@ Result<Secret> persistent_secret(Secret given, const fs::path& file, bool (*vali
     if (!text) return std::unexpected(text.error());
     while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back()))) text->pop_back();
     if (!valid(*text))
-      return fail(ErrorKind::invalid_input, file.string() + " is not what nodeboot wrote there; delete it to generate a new one");
+      return fail(ErrorKind::invalid_input,
+                  file.string() + " is not what nodeboot wrote there; delete it to generate a new one");
     origin = SecretOrigin::reused;
     return Secret(std::move(*text));
   }
@@ -200,7 +201,7 @@ Result<std::optional<KeyPair>> upload_certificate(const UploadFiles& f, const st
   CertificateRequest ca_req{"nodeboot bootstrap upload CA", {}, {}, true, now - std::chrono::minutes(5), until};
   auto ca = issue_certificate(ca_req, nullptr);
   if (!ca) return std::unexpected(ca.error());
-  CertificateRequest leaf{"nodeboot bootstrap upload", {"localhost"}, {bootstrap_ip, "127.0.0.1"}, false,
+  CertificateRequest leaf{"nodeboot bootstrap upload",   {"localhost"}, {bootstrap_ip, "127.0.0.1"}, false,
                           now - std::chrono::minutes(5), until};
   auto cert = issue_certificate(leaf, &*ca);
   if (!cert) return std::unexpected(cert.error());
@@ -252,7 +253,8 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
                                     report.certificate_key);
   if (!cert_key) return std::unexpected(cert_key.error());
   const auto upload = UploadFiles::in(out_dir);
-  auto upload_token = persistent_secret(Secret(), upload.token(), is_upload_token, generate_upload_token, report.upload_token);
+  auto upload_token =
+      persistent_secret(Secret(), upload.token(), is_upload_token, generate_upload_token, report.upload_token);
   if (!upload_token) return std::unexpected(upload_token.error());
   std::string upload_ca;
   auto upload_cert = upload_certificate(upload, config.bootstrap_ip, upload_ca);
@@ -351,7 +353,8 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
   if (!conf) return std::unexpected(conf.error());
   files.emplace_back("dnsmasq.conf", substitute(conf->first, vars));
   if (report.token == SecretOrigin::generated) files.emplace_back("kubeadm-token", token->reveal() + "\n");
-  if (report.certificate_key == SecretOrigin::generated) files.emplace_back("certificate-key", cert_key->reveal() + "\n");
+  if (report.certificate_key == SecretOrigin::generated)
+    files.emplace_back("certificate-key", cert_key->reveal() + "\n");
   if (report.upload_token == SecretOrigin::generated) files.emplace_back("upload/token", upload_token->reveal() + "\n");
   if (*upload_cert) {
     files.emplace_back("upload/ca.crt", upload_ca);
@@ -372,7 +375,8 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
   for (auto p = out_dir; p != p.root_path(); p = p.parent_path()) {
     auto perms = fs::status(p, ec).permissions();
     if (!ec && (perms & fs::perms::others_exec) == fs::perms::none) {
-      report.notes.push_back(p.string() + " is not searchable by other users, so dnsmasq (which runs as nobody) cannot serve " +
+      report.notes.push_back(p.string() +
+                             " is not searchable by other users, so dnsmasq (which runs as nobody) cannot serve " +
                              (out_dir / "tftp").string() + ": chmod o+x " + p.string() + " or generate elsewhere");
       break;
     }
@@ -388,7 +392,8 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
       if (ec) return fail(ErrorKind::io, "cannot copy " + src.string() + ": " + ec.message());
       report.files.push_back(fs::path("tftp") / name);
     } else {
-      report.notes.push_back("no " + src.string() + ": install Debian's ipxe package so firmware PXE can chainload iPXE");
+      report.notes.push_back("no " + src.string() +
+                             ": install Debian's ipxe package so firmware PXE can chainload iPXE");
     }
   }
   return report;

@@ -117,9 +117,13 @@ bool is_dns1123_subdomain(std::string_view s) {
 }
 
 std::string check_ssh_public_key(std::string_view line) {
-  static constexpr std::array<std::string_view, 7> known{
-      "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-      "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"};
+  static constexpr std::array<std::string_view, 7> known{"ssh-ed25519",
+                                                         "ssh-rsa",
+                                                         "ecdsa-sha2-nistp256",
+                                                         "ecdsa-sha2-nistp384",
+                                                         "ecdsa-sha2-nistp521",
+                                                         "sk-ssh-ed25519@openssh.com",
+                                                         "sk-ecdsa-sha2-nistp256@openssh.com"};
   auto ws = std::string_view(" \t");
   auto trim_left = [&](std::string_view s) {
     auto p = s.find_first_not_of(ws);

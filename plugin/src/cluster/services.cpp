@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -129,18 +129,25 @@ fs::path find_program(const std::string& name) {
 Result<std::vector<Started>> serve(const ServeOptions& options) {
   const fs::path dir = fs::absolute(options.dir);
   if (!fs::exists(dir / "groups") || !fs::exists(dir / "profiles") || !fs::exists(dir / "ignition"))
-    return fail(ErrorKind::invalid_input, dir.string() + " has no generated configs (groups/, profiles/, ignition/); run `kubectl nodeboot cluster generate` first");
+    return fail(
+        ErrorKind::invalid_input,
+        dir.string() +
+            " has no generated configs (groups/, profiles/, ignition/); run `kubectl nodeboot cluster generate` first");
   if (options.with_dnsmasq && !fs::exists(dir / "dnsmasq.conf"))
-    return fail(ErrorKind::invalid_input, dir.string() + "/dnsmasq.conf is missing; run `kubectl nodeboot cluster generate` first");
+    return fail(ErrorKind::invalid_input,
+                dir.string() + "/dnsmasq.conf is missing; run `kubectl nodeboot cluster generate` first");
 
   // Both programs must exist before either starts: nothing half-started.
   auto matchbox = find_program(options.matchbox_program);
   auto dnsmasq = options.with_dnsmasq ? find_program(options.dnsmasq_program) : fs::path("-");
   std::string missing;
   if (matchbox.empty())
-    missing += "matchbox (\"" + options.matchbox_program + "\") is not installed or not on PATH: use the nodeboot bootstrap image, or build it with tests/cluster/build-tools.sh; ";
+    missing += "matchbox (\"" + options.matchbox_program +
+               "\") is not installed or not on PATH: use the nodeboot bootstrap image, or build it with "
+               "tests/cluster/build-tools.sh; ";
   if (dnsmasq.empty())
-    missing += "dnsmasq (\"" + options.dnsmasq_program + "\") is not installed or not on PATH: apt-get install dnsmasq-base; ";
+    missing +=
+        "dnsmasq (\"" + options.dnsmasq_program + "\") is not installed or not on PATH: apt-get install dnsmasq-base; ";
   if (!missing.empty()) return fail(ErrorKind::invalid_input, missing.substr(0, missing.size() - 2));
 
   for (const auto& svc : services)
@@ -216,7 +223,8 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
     std::error_code self_ec;
     const auto self = fs::read_symlink("/proc/self/exe", self_ec);
     auto ulog = dir / "logs" / "upload.log";
-    auto upid = start("upload", {self.string(), "cluster", "upload-server", "-o", dir.string(), "--address", options.upload_address});
+    auto upid = start(
+        "upload", {self.string(), "cluster", "upload-server", "-o", dir.string(), "--address", options.upload_address});
     if (!upid) return std::unexpected(upid.error());
     bool listening = false;
     for (auto waited = 0ms; waited < 10s && !listening && still_running(*upid); waited += 50ms) {
@@ -232,8 +240,8 @@ Result<std::vector<Started>> serve(const ServeOptions& options) {
 
   if (options.with_dnsmasq) {
     auto dlog = dir / "logs" / "dnsmasq.log";
-    auto dpid = start("dnsmasq", {dnsmasq.string(), "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
-                                  "--log-facility=-"});
+    auto dpid = start("dnsmasq", {dnsmasq.string(), "--keep-in-foreground",
+                                  "--conf-file=" + (dir / "dnsmasq.conf").string(), "--log-facility=-"});
     if (!dpid) return std::unexpected(dpid.error());
     // dnsmasq exits at once on a bad config or a port it cannot bind (67 and 69 need
     // root or CAP_NET_BIND_SERVICE); one second is ample for that to show.
@@ -269,7 +277,8 @@ Result<std::vector<std::string>> teardown(const fs::path& dir_in) {
     for (auto waited = 0ms; waited < 20s && !running().empty(); waited += 100ms) std::this_thread::sleep_for(100ms);
     if (!running().empty()) {
       fs::remove(run / "stop-request", ec);
-      return fail(ErrorKind::io, "the services in " + dir.string() + " run in another container (PID namespace " + recorded +
+      return fail(ErrorKind::io, "the services in " + dir.string() + " run in another container (PID namespace " +
+                                     recorded +
                                      ") and nothing there took the stop request: stop that container (docker stop), "
                                      "or run `serve` there with --foreground so teardown can reach it");
     }
@@ -283,7 +292,8 @@ Result<std::vector<std::string>> teardown(const fs::path& dir_in) {
     // Only a process still running our program: the pid may have been reused since.
     if (alive(pid) && cmdline_of(pid).find(s.marker) != std::string::npos) {
       stop_pid(pid);
-      if (alive(pid)) return fail(ErrorKind::io, std::string("cannot stop ") + s.name + " (pid " + std::to_string(pid) + ")");
+      if (alive(pid))
+        return fail(ErrorKind::io, std::string("cannot stop ") + s.name + " (pid " + std::to_string(pid) + ")");
       stopped.emplace_back(s.name);
     }
     fs::remove(pidfile, ec);

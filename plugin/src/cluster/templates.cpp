@@ -48,49 +48,53 @@ systemd:
 // Stage 2, shared by every role: hostname, SSH, the Kubernetes system extension from
 // Flatcar's sysext bakery, containerd. Composed per role at compile time, so each built-in
 // template is one complete document a user can copy and edit.
-#define NODEBOOT_IGNITION_HEAD                                                                              \
-  "ignition:\n"                                                                                             \
-  "  version: 3.4.0\n"                                                                                      \
-  "passwd:\n"                                                                                               \
-  "  users:\n"                                                                                              \
-  "    - name: core\n"                                                                                      \
-  "      sshAuthorizedKeys:\n"                                                                              \
-  "        - \"${SSH_KEY}\"\n"                                                                              \
-  "storage:\n"                                                                                              \
-  "  links:\n"                                                                                              \
-  "    - path: /etc/extensions/kubernetes.raw\n"                                                            \
-  "      target: /opt/extensions/kubernetes/kubernetes-v${K8S_VERSION}-x86-64.raw\n"                        \
-  "      hard: false\n"                                                                                     \
-  "  files:\n"                                                                                              \
-  "    - path: /etc/hostname\n"                                                                             \
-  "      mode: 0644\n"                                                                                      \
-  "      overwrite: true\n"                                                                                 \
-  "      contents:\n"                                                                                       \
-  "        inline: \"${NODE_NAME}\\n\"\n"                                                                   \
-  "    - path: /opt/extensions/kubernetes/kubernetes-v${K8S_VERSION}-x86-64.raw\n"                          \
-  "      mode: 0644\n"                                                                                      \
-  "      contents:\n"                                                                                       \
-  "        source: https://github.com/flatcar/sysext-bakery/releases/download/kubernetes-v${K8S_VERSION}/kubernetes-v${K8S_VERSION}-x86-64.raw\n"
+#define NODEBOOT_IGNITION_HEAD                                                             \
+  "ignition:\n"                                                                            \
+  "  version: 3.4.0\n"                                                                     \
+  "passwd:\n"                                                                              \
+  "  users:\n"                                                                             \
+  "    - name: core\n"                                                                     \
+  "      sshAuthorizedKeys:\n"                                                             \
+  "        - \"${SSH_KEY}\"\n"                                                             \
+  "storage:\n"                                                                             \
+  "  links:\n"                                                                             \
+  "    - path: /etc/extensions/kubernetes.raw\n"                                           \
+  "      target: /opt/extensions/kubernetes/kubernetes-v${K8S_VERSION}-x86-64.raw\n"       \
+  "      hard: false\n"                                                                    \
+  "  files:\n"                                                                             \
+  "    - path: /etc/hostname\n"                                                            \
+  "      mode: 0644\n"                                                                     \
+  "      overwrite: true\n"                                                                \
+  "      contents:\n"                                                                      \
+  "        inline: \"${NODE_NAME}\\n\"\n"                                                  \
+  "    - path: /opt/extensions/kubernetes/kubernetes-v${K8S_VERSION}-x86-64.raw\n"         \
+  "      mode: 0644\n"                                                                     \
+  "      contents:\n"                                                                      \
+  "        source: "                                                                       \
+  "https://github.com/flatcar/sysext-bakery/releases/download/kubernetes-v${K8S_VERSION}/" \
+  "kubernetes-v${K8S_VERSION}-x86-64.raw\n"
 
-#define NODEBOOT_IGNITION_UNITS(description, command, more_units)         \
-  "systemd:\n"                                                            \
-  "  units:\n"                                                            \
-  "    - name: containerd.service\n"                                      \
-  "      enabled: true\n"                                                 \
-  "    - name: kubeadm.service\n"                                         \
-  "      enabled: true\n"                                                 \
-  "      contents: |\n"                                                   \
-  "        [Unit]\n"                                                      \
-  "        Description=" description "\n"                                 \
-  "        Requires=containerd.service\n"                                 \
-  "        Wants=network-online.target\n"                                 \
-  "        After=containerd.service network-online.target\n"              \
-  "        ConditionPathExists=!/etc/kubernetes/kubelet.conf\n"           \
-  "        [Service]\n"                                                   \
-  "        Type=oneshot\n"                                                \
-  "        RemainAfterExit=yes\n"                                         \
-  "        ExecStart=" command "\n"                                       \
-  "        [Install]\n"                                                   \
+#define NODEBOOT_IGNITION_UNITS(description, command, more_units) \
+  "systemd:\n"                                                    \
+  "  units:\n"                                                    \
+  "    - name: containerd.service\n"                              \
+  "      enabled: true\n"                                         \
+  "    - name: kubeadm.service\n"                                 \
+  "      enabled: true\n"                                         \
+  "      contents: |\n"                                           \
+  "        [Unit]\n"                                              \
+  "        Description=" description                              \
+  "\n"                                                            \
+  "        Requires=containerd.service\n"                         \
+  "        Wants=network-online.target\n"                         \
+  "        After=containerd.service network-online.target\n"      \
+  "        ConditionPathExists=!/etc/kubernetes/kubelet.conf\n"   \
+  "        [Service]\n"                                           \
+  "        Type=oneshot\n"                                        \
+  "        RemainAfterExit=yes\n"                                 \
+  "        ExecStart=" command                                    \
+  "\n"                                                            \
+  "        [Install]\n"                                           \
   "        WantedBy=multi-user.target\n" more_units
 
 // kube-vip holds ${CONTROL_PLANE_VIP} for the controllers: a static pod in ARP mode with
@@ -101,74 +105,74 @@ systemd:
 // below). On the first controller it reads super-admin.conf: kube-vip's documented
 // workaround for Kubernetes 1.29+, whose admin.conf holds no rights until kubeadm init has
 // bound them; nodeboot-post-init switches it back to admin.conf after init.
-#define NODEBOOT_KUBE_VIP(kubeconfig)                                         \
-  "    - path: /etc/kubernetes/manifests/kube-vip.yaml\n"                     \
-  "      mode: 0644\n"                                                        \
-  "      contents:\n"                                                         \
-  "        inline: |\n"                                                       \
-  "          apiVersion: v1\n"                                                \
-  "          kind: Pod\n"                                                     \
-  "          metadata:\n"                                                     \
-  "            name: kube-vip\n"                                              \
-  "            namespace: kube-system\n"                                      \
-  "          spec:\n"                                                         \
-  "            hostNetwork: true\n"                                           \
-  "            hostAliases:\n"                                                \
-  "              - ip: 127.0.0.1\n"                                           \
-  "                hostnames: [kubernetes]\n"                                 \
-  "            containers:\n"                                                 \
-  "              - name: kube-vip\n"                                          \
-  "                image: ${KUBE_VIP_IMAGE}\n"                                \
-  "                imagePullPolicy: IfNotPresent\n"                           \
-  "                args: [manager]\n"                                         \
-  "                env:\n"                                                    \
-  "                  - {name: address, value: \"${CONTROL_PLANE_VIP}\"}\n"    \
-  "                  - {name: port, value: \"6443\"}\n"                       \
-  "                  - {name: vip_interface, value: \"${VIP_INTERFACE}\"}\n"  \
-  "                  - {name: vip_cidr, value: \"32\"}\n"                     \
-  "                  - {name: vip_arp, value: \"true\"}\n"                    \
-  "                  - {name: cp_enable, value: \"true\"}\n"                  \
-  "                  - {name: cp_namespace, value: kube-system}\n"            \
-  "                  - {name: vip_leaderelection, value: \"true\"}\n"         \
-  "                  - {name: vip_leasename, value: plndr-cp-lock}\n"         \
-  "                  - {name: vip_leaseduration, value: \"5\"}\n"             \
-  "                  - {name: vip_renewdeadline, value: \"3\"}\n"             \
-  "                  - {name: vip_retryperiod, value: \"1\"}\n"               \
-  "                securityContext:\n"                                        \
-  "                  capabilities:\n"                                         \
-  "                    add: [NET_ADMIN, NET_RAW]\n"                           \
-  "                volumeMounts:\n"                                           \
+#define NODEBOOT_KUBE_VIP(kubeconfig)                                               \
+  "    - path: /etc/kubernetes/manifests/kube-vip.yaml\n"                           \
+  "      mode: 0644\n"                                                              \
+  "      contents:\n"                                                               \
+  "        inline: |\n"                                                             \
+  "          apiVersion: v1\n"                                                      \
+  "          kind: Pod\n"                                                           \
+  "          metadata:\n"                                                           \
+  "            name: kube-vip\n"                                                    \
+  "            namespace: kube-system\n"                                            \
+  "          spec:\n"                                                               \
+  "            hostNetwork: true\n"                                                 \
+  "            hostAliases:\n"                                                      \
+  "              - ip: 127.0.0.1\n"                                                 \
+  "                hostnames: [kubernetes]\n"                                       \
+  "            containers:\n"                                                       \
+  "              - name: kube-vip\n"                                                \
+  "                image: ${KUBE_VIP_IMAGE}\n"                                      \
+  "                imagePullPolicy: IfNotPresent\n"                                 \
+  "                args: [manager]\n"                                               \
+  "                env:\n"                                                          \
+  "                  - {name: address, value: \"${CONTROL_PLANE_VIP}\"}\n"          \
+  "                  - {name: port, value: \"6443\"}\n"                             \
+  "                  - {name: vip_interface, value: \"${VIP_INTERFACE}\"}\n"        \
+  "                  - {name: vip_cidr, value: \"32\"}\n"                           \
+  "                  - {name: vip_arp, value: \"true\"}\n"                          \
+  "                  - {name: cp_enable, value: \"true\"}\n"                        \
+  "                  - {name: cp_namespace, value: kube-system}\n"                  \
+  "                  - {name: vip_leaderelection, value: \"true\"}\n"               \
+  "                  - {name: vip_leasename, value: plndr-cp-lock}\n"               \
+  "                  - {name: vip_leaseduration, value: \"5\"}\n"                   \
+  "                  - {name: vip_renewdeadline, value: \"3\"}\n"                   \
+  "                  - {name: vip_retryperiod, value: \"1\"}\n"                     \
+  "                securityContext:\n"                                              \
+  "                  capabilities:\n"                                               \
+  "                    add: [NET_ADMIN, NET_RAW]\n"                                 \
+  "                volumeMounts:\n"                                                 \
   "                  - {name: kubeconfig, mountPath: /etc/kubernetes/admin.conf}\n" \
-  "            volumes:\n"                                                    \
-  "              - name: kubeconfig\n"                                        \
+  "            volumes:\n"                                                          \
+  "              - name: kubeconfig\n"                                              \
   "                hostPath: {path: " kubeconfig "}\n"
 
 // The token lives in a 0600 file, never on a command line. The cluster CA is created by
 // kubeadm on the first controller, after this file is rendered, so joiners cannot pin its
 // hash (caCertHashes); on a LAN you do not trust, override these templates with it.
-#define NODEBOOT_JOIN_CONFIG(control_plane)                                   \
-  "    - path: /etc/kubeadm/join.yaml\n"                                      \
-  "      mode: 0600\n"                                                        \
-  "      contents:\n"                                                         \
-  "        inline: |\n"                                                       \
-  "          apiVersion: kubeadm.k8s.io/v1beta3\n"                            \
-  "          kind: JoinConfiguration\n"                                       \
-  "          discovery:\n"                                                    \
-  "            bootstrapToken:\n"                                             \
-  "              apiServerEndpoint: ${CONTROL_PLANE_VIP}:6443\n"              \
-  "              token: ${KUBEADM_TOKEN}\n"                                   \
-  "              unsafeSkipCAVerification: true\n"                            \
-  "          nodeRegistration:\n"                                             \
-  "            name: ${NODE_NAME}\n"                                          \
-  "            kubeletExtraArgs:\n"                                           \
+#define NODEBOOT_JOIN_CONFIG(control_plane)                      \
+  "    - path: /etc/kubeadm/join.yaml\n"                         \
+  "      mode: 0600\n"                                           \
+  "      contents:\n"                                            \
+  "        inline: |\n"                                          \
+  "          apiVersion: kubeadm.k8s.io/v1beta3\n"               \
+  "          kind: JoinConfiguration\n"                          \
+  "          discovery:\n"                                       \
+  "            bootstrapToken:\n"                                \
+  "              apiServerEndpoint: ${CONTROL_PLANE_VIP}:6443\n" \
+  "              token: ${KUBEADM_TOKEN}\n"                      \
+  "              unsafeSkipCAVerification: true\n"               \
+  "          nodeRegistration:\n"                                \
+  "            name: ${NODE_NAME}\n"                             \
+  "            kubeletExtraArgs:\n"                              \
   "              node-ip: ${NODE_IP}\n" control_plane
 
 // A script on the first controller that runs once the API server answers at the VIP
 // through admin.conf (which also proves kube-vip holds the VIP).
-#define NODEBOOT_SCRIPT_AFTER_API_SERVER                                \
-  "          #!/bin/bash\n"                                             \
-  "          set -euo pipefail\n"                                       \
-  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"            \
+#define NODEBOOT_SCRIPT_AFTER_API_SERVER                     \
+  "          #!/bin/bash\n"                                  \
+  "          set -euo pipefail\n"                            \
+  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n" \
   "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"
 
 // The first controller, after kubeadm init: the pod network (the manifest Ignition fetched
@@ -176,71 +180,71 @@ systemd:
 // on admin.conf, and admin.conf sent to the bootstrap node over HTTPS with the one-time
 // token. The token is in a header file (curl -H @file), never on a command line, and is
 // deleted once sent. `generate` drops the CNI file and unit for `cluster.cni: none`.
-#define NODEBOOT_FIRST_CONTROLLER_FILES                                                               \
-  "    - path: /opt/nodeboot/cni/manifest.yaml\n"                                                   \
-  "      mode: 0644\n"                                                                              \
-  "      contents:\n"                                                                               \
-  "        source: ${CNI_URL}\n"                                                                    \
-  "        verification:\n"                                                                         \
-  "          hash: sha256-${CNI_SHA256}\n"                                                          \
-  "    - path: /opt/nodeboot/cni/apply\n"                                                           \
-  "      mode: 0500\n"                                                                              \
-  "      contents:\n"                                                                               \
-  "        inline: |\n"                                                                             \
-  "          #!/bin/bash\n"                                                                         \
-  "          # ${CNI_NAME} ${CNI_VERSION}, pinned by sha256; pod_subnet ${POD_SUBNET}.\n"           \
-  "          set -euo pipefail\n"                                                                   \
-  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"                                        \
-  "          cd /opt/nodeboot/cni\n"                                                                \
-  "          echo '${CNI_SHA256}  manifest.yaml' | sha256sum --check --strict\n"                    \
-  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"                   \
-  "          sed -e '${CNI_POD_SUBNET_SED}' manifest.yaml > /run/nodeboot-cni.yaml\n"               \
-  "          grep -q -F '${POD_SUBNET}' /run/nodeboot-cni.yaml\n"                                   \
-  "          kubectl apply --server-side --force-conflicts -f /run/nodeboot-cni.yaml\n"             \
-  "    - path: /opt/nodeboot/post-init\n"                                                           \
-  "      mode: 0500\n"                                                                              \
-  "      contents:\n"                                                                               \
-  "        inline: |\n"                                                                             \
-  NODEBOOT_SCRIPT_AFTER_API_SERVER                                                              \
-  "          sed -i 's#path: /etc/kubernetes/super-admin.conf#path: /etc/kubernetes/admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml\n" \
-  "    - path: /etc/nodeboot/upload-ca.crt\n"                                                       \
-  "      mode: 0644\n"                                                                              \
-  "      contents:\n"                                                                               \
-  "        inline: \"${UPLOAD_CA}\"\n"                                                             \
-  "    - path: /etc/nodeboot/upload-auth\n"                                                         \
-  "      mode: 0600\n"                                                                              \
-  "      contents:\n"                                                                               \
-  "        inline: \"Authorization: Bearer ${UPLOAD_TOKEN}\\n\"\n"                                 \
-  "    - path: /opt/nodeboot/upload-kubeconfig\n"                                                   \
-  "      mode: 0500\n"                                                                              \
-  "      contents:\n"                                                                               \
-  "        inline: |\n"                                                                             \
-  NODEBOOT_SCRIPT_AFTER_API_SERVER                                                              \
+#define NODEBOOT_FIRST_CONTROLLER_FILES                                                                       \
+  "    - path: /opt/nodeboot/cni/manifest.yaml\n"                                                             \
+  "      mode: 0644\n"                                                                                        \
+  "      contents:\n"                                                                                         \
+  "        source: ${CNI_URL}\n"                                                                              \
+  "        verification:\n"                                                                                   \
+  "          hash: sha256-${CNI_SHA256}\n"                                                                    \
+  "    - path: /opt/nodeboot/cni/apply\n"                                                                     \
+  "      mode: 0500\n"                                                                                        \
+  "      contents:\n"                                                                                         \
+  "        inline: |\n"                                                                                       \
+  "          #!/bin/bash\n"                                                                                   \
+  "          # ${CNI_NAME} ${CNI_VERSION}, pinned by sha256; pod_subnet ${POD_SUBNET}.\n"                     \
+  "          set -euo pipefail\n"                                                                             \
+  "          export KUBECONFIG=/etc/kubernetes/admin.conf\n"                                                  \
+  "          cd /opt/nodeboot/cni\n"                                                                          \
+  "          echo '${CNI_SHA256}  manifest.yaml' | sha256sum --check --strict\n"                              \
+  "          until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done\n"                             \
+  "          sed -e '${CNI_POD_SUBNET_SED}' manifest.yaml > /run/nodeboot-cni.yaml\n"                         \
+  "          grep -q -F '${POD_SUBNET}' /run/nodeboot-cni.yaml\n"                                             \
+  "          kubectl apply --server-side --force-conflicts -f /run/nodeboot-cni.yaml\n"                       \
+  "    - path: /opt/nodeboot/post-init\n"                                                                     \
+  "      mode: 0500\n"                                                                                        \
+  "      contents:\n"                                                                                         \
+  "        inline: |\n" NODEBOOT_SCRIPT_AFTER_API_SERVER                                                      \
+  "          sed -i 's#path: /etc/kubernetes/super-admin.conf#path: /etc/kubernetes/admin.conf#' "            \
+  "/etc/kubernetes/manifests/kube-vip.yaml\n"                                                                 \
+  "    - path: /etc/nodeboot/upload-ca.crt\n"                                                                 \
+  "      mode: 0644\n"                                                                                        \
+  "      contents:\n"                                                                                         \
+  "        inline: \"${UPLOAD_CA}\"\n"                                                                        \
+  "    - path: /etc/nodeboot/upload-auth\n"                                                                   \
+  "      mode: 0600\n"                                                                                        \
+  "      contents:\n"                                                                                         \
+  "        inline: \"Authorization: Bearer ${UPLOAD_TOKEN}\\n\"\n"                                            \
+  "    - path: /opt/nodeboot/upload-kubeconfig\n"                                                             \
+  "      mode: 0500\n"                                                                                        \
+  "      contents:\n"                                                                                         \
+  "        inline: |\n" NODEBOOT_SCRIPT_AFTER_API_SERVER                                                      \
   "          curl --fail-with-body --silent --show-error --retry 60 --retry-delay 5 --retry-connrefused \\\n" \
-  "            --max-time 30 --cacert /etc/nodeboot/upload-ca.crt -H @/etc/nodeboot/upload-auth \\\n" \
-  "            -H 'Content-Type: application/yaml' --data-binary @/etc/kubernetes/admin.conf \\\n"    \
-  "            '${UPLOAD_URL}'\n"                                                                   \
+  "            --max-time 30 --cacert /etc/nodeboot/upload-ca.crt -H @/etc/nodeboot/upload-auth \\\n"         \
+  "            -H 'Content-Type: application/yaml' --data-binary @/etc/kubernetes/admin.conf \\\n"            \
+  "            '${UPLOAD_URL}'\n"                                                                             \
   "          rm -f /etc/nodeboot/upload-auth\n"
 
-#define NODEBOOT_AFTER_INIT_UNIT(name, description, command)  \
-  "    - name: " name "\n"                                    \
-  "      enabled: true\n"                                     \
-  "      contents: |\n"                                       \
-  "        [Unit]\n"                                          \
-  "        Description=" description "\n"                    \
-  "        Requires=kubeadm.service\n"                        \
-  "        After=kubeadm.service\n"                           \
-  "        [Service]\n"                                       \
-  "        Type=oneshot\n"                                    \
-  "        RemainAfterExit=yes\n"                             \
-  "        ExecStart=" command "\n"                           \
-  "        [Install]\n"                                       \
+#define NODEBOOT_AFTER_INIT_UNIT(name, description, command) \
+  "    - name: " name                                        \
+  "\n"                                                       \
+  "      enabled: true\n"                                    \
+  "      contents: |\n"                                      \
+  "        [Unit]\n"                                         \
+  "        Description=" description                         \
+  "\n"                                                       \
+  "        Requires=kubeadm.service\n"                       \
+  "        After=kubeadm.service\n"                          \
+  "        [Service]\n"                                      \
+  "        Type=oneshot\n"                                   \
+  "        RemainAfterExit=yes\n"                            \
+  "        ExecStart=" command                               \
+  "\n"                                                       \
+  "        [Install]\n"                                      \
   "        WantedBy=multi-user.target\n"
 
 constexpr std::string_view bootstrap_ign =
-    NODEBOOT_IGNITION_HEAD
-    NODEBOOT_KUBE_VIP("/etc/kubernetes/super-admin.conf")
-    NODEBOOT_FIRST_CONTROLLER_FILES
+    NODEBOOT_IGNITION_HEAD NODEBOOT_KUBE_VIP("/etc/kubernetes/super-admin.conf") NODEBOOT_FIRST_CONTROLLER_FILES
     "    - path: /etc/kubeadm/init.yaml\n"
     "      mode: 0600\n"
     "      contents:\n"
@@ -268,32 +272,28 @@ constexpr std::string_view bootstrap_ign =
     "            certSANs: [\"${CONTROL_PLANE_VIP}\", \"${NODE_IP}\"]\n"
     "          networking:\n"
     "            podSubnet: ${POD_SUBNET}\n"
-    "            serviceSubnet: ${SERVICE_SUBNET}\n"
-    NODEBOOT_IGNITION_UNITS("kubeadm init: first control-plane node of ${CLUSTER_NAME}",
-                            "/usr/bin/kubeadm init --config /etc/kubeadm/init.yaml --upload-certs",
-                            NODEBOOT_AFTER_INIT_UNIT("nodeboot-post-init.service", "kube-vip on admin.conf after kubeadm init",
-                                                     "/opt/nodeboot/post-init")
-                            NODEBOOT_AFTER_INIT_UNIT("nodeboot-cni.service", "Apply the pinned ${CNI_NAME} pod network",
-                                                     "/opt/nodeboot/cni/apply")
-                            NODEBOOT_AFTER_INIT_UNIT("nodeboot-kubeconfig-upload.service",
-                                                     "Send admin.conf to the bootstrap node (one-time token)",
-                                                     "/opt/nodeboot/upload-kubeconfig"));
+    "            serviceSubnet: ${SERVICE_SUBNET}\n" NODEBOOT_IGNITION_UNITS(
+        "kubeadm init: first control-plane node of ${CLUSTER_NAME}",
+        "/usr/bin/kubeadm init --config /etc/kubeadm/init.yaml --upload-certs",
+        NODEBOOT_AFTER_INIT_UNIT("nodeboot-post-init.service", "kube-vip on admin.conf after kubeadm init",
+                                 "/opt/nodeboot/post-init")
+            NODEBOOT_AFTER_INIT_UNIT("nodeboot-cni.service", "Apply the pinned ${CNI_NAME} pod network",
+                                     "/opt/nodeboot/cni/apply")
+                NODEBOOT_AFTER_INIT_UNIT("nodeboot-kubeconfig-upload.service",
+                                         "Send admin.conf to the bootstrap node (one-time token)",
+                                         "/opt/nodeboot/upload-kubeconfig"));
 
 constexpr std::string_view controller_ign =
-    NODEBOOT_IGNITION_HEAD
-    NODEBOOT_KUBE_VIP("/etc/kubernetes/admin.conf")
-    NODEBOOT_JOIN_CONFIG("          controlPlane:\n"
-                         "            certificateKey: ${CERTIFICATE_KEY}\n"
-                         "            localAPIEndpoint:\n"
-                         "              advertiseAddress: ${NODE_IP}\n")
-    NODEBOOT_IGNITION_UNITS("kubeadm join: control-plane node of ${CLUSTER_NAME}",
-                            "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml", "");
+    NODEBOOT_IGNITION_HEAD NODEBOOT_KUBE_VIP("/etc/kubernetes/admin.conf") NODEBOOT_JOIN_CONFIG(
+        "          controlPlane:\n"
+        "            certificateKey: ${CERTIFICATE_KEY}\n"
+        "            localAPIEndpoint:\n"
+        "              advertiseAddress: ${NODE_IP}\n")
+        NODEBOOT_IGNITION_UNITS("kubeadm join: control-plane node of ${CLUSTER_NAME}",
+                                "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml", "");
 
-constexpr std::string_view worker_ign =
-    NODEBOOT_IGNITION_HEAD
-    NODEBOOT_JOIN_CONFIG("")
-    NODEBOOT_IGNITION_UNITS("kubeadm join: worker node of ${CLUSTER_NAME}",
-                            "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml", "");
+constexpr std::string_view worker_ign = NODEBOOT_IGNITION_HEAD NODEBOOT_JOIN_CONFIG("") NODEBOOT_IGNITION_UNITS(
+    "kubeadm join: worker node of ${CLUSTER_NAME}", "/usr/bin/kubeadm join --config /etc/kubeadm/join.yaml", "");
 
 #undef NODEBOOT_IGNITION_HEAD
 #undef NODEBOOT_IGNITION_UNITS
@@ -324,11 +324,12 @@ constexpr std::string_view install_profile = R"tmpl({
 )tmpl";
 
 // Stage 2 profiles serve only Ignition (the node boots from disk).
-#define NODEBOOT_INSTALLED_PROFILE(role)                 \
-  "{\n"                                                  \
-  "  \"id\": \"${NODE_NAME}\",\n"                        \
-  "  \"name\": \"${NODE_NAME}: " role " of ${CLUSTER_NAME}\",\n" \
-  "  \"ignition_id\": \"${NODE_NAME}.ign\"\n"            \
+#define NODEBOOT_INSTALLED_PROFILE(role)      \
+  "{\n"                                       \
+  "  \"id\": \"${NODE_NAME}\",\n"             \
+  "  \"name\": \"${NODE_NAME}: " role         \
+  " of ${CLUSTER_NAME}\",\n"                  \
+  "  \"ignition_id\": \"${NODE_NAME}.ign\"\n" \
   "}\n"
 constexpr std::string_view bootstrap_profile = NODEBOOT_INSTALLED_PROFILE("first controller (kubeadm init)");
 constexpr std::string_view controller_profile = NODEBOOT_INSTALLED_PROFILE("controller");
@@ -356,7 +357,8 @@ constexpr std::string_view node_group = R"tmpl({
 // Proxy-DHCP: the LAN's own DHCP server keeps handing out addresses; dnsmasq only adds
 // the PXE boot answer. Firmware PXE (BIOS or UEFI) chainloads iPXE over TFTP; iPXE
 // (user class "iPXE") is sent to Matchbox's boot script over HTTP.
-constexpr std::string_view dnsmasq_conf = R"tmpl(# dnsmasq for ${CLUSTER_NAME}: proxy-DHCP + TFTP + iPXE chainloading to Matchbox.
+constexpr std::string_view dnsmasq_conf =
+    R"tmpl(# dnsmasq for ${CLUSTER_NAME}: proxy-DHCP + TFTP + iPXE chainloading to Matchbox.
 # DNS is off: this dnsmasq answers PXE clients only.
 port=0
 dhcp-range=${NODE_NETWORK_ADDRESS},proxy,${NODE_NETMASK}

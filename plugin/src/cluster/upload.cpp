@@ -48,7 +48,8 @@ UploadVerdict UploadState::consume(std::string_view authorization, std::string_v
   std::lock_guard lock(m_);
   if (used_) return {410, "the upload token was already used; run `kubectl nodeboot cluster generate` for a new one"};
   if (!token_matches(authorization, token_)) return {401, "missing or wrong upload token"};
-  if (body.size() > upload_max_body) return {413, "the body is larger than " + std::to_string(upload_max_body) + " bytes"};
+  if (body.size() > upload_max_body)
+    return {413, "the body is larger than " + std::to_string(upload_max_body) + " bytes"};
   if (auto why = check_kubeconfig_body(body); !why.empty()) return {400, "not a kubeconfig: " + why};
   if (auto saved = save(body); !saved) return {500, "cannot save the kubeconfig: " + saved.error().message};
   used_ = true;
@@ -63,11 +64,13 @@ std::string check_kubeconfig_body(std::string_view body) {
   } catch (const YAML::Exception&) {
     return "not YAML";  // the parser's message would quote the body
   }
-  if (!doc.IsMap() || !doc["kind"] || !doc["kind"].IsScalar() || doc["kind"].Scalar() != "Config") return "kind is not Config";
+  if (!doc.IsMap() || !doc["kind"] || !doc["kind"].IsScalar() || doc["kind"].Scalar() != "Config")
+    return "kind is not Config";
   for (const char* list : {"clusters", "users", "contexts"})
     if (!doc[list] || !doc[list].IsSequence() || doc[list].size() == 0) return std::string("no ") + list;
   const auto first = doc["clusters"][0];
-  if (!first.IsMap() || !first["cluster"] || !first["cluster"].IsMap() || !first["cluster"]["server"]) return "its first cluster has no server";
+  if (!first.IsMap() || !first["cluster"] || !first["cluster"].IsMap() || !first["cluster"]["server"])
+    return "its first cluster has no server";
   return "";
 }
 
@@ -78,7 +81,8 @@ Result<void> run_upload_server(const UploadServerOptions& o, const std::function
     if (o.log) *o.log << "upload: " << line << '\n' << std::flush;
   };
   for (const auto& p : {files.cert(), files.key()})
-    if (!fs::exists(p)) return fail(ErrorKind::invalid_input, p.string() + " is missing; run `kubectl nodeboot cluster generate` first");
+    if (!fs::exists(p))
+      return fail(ErrorKind::invalid_input, p.string() + " is missing; run `kubectl nodeboot cluster generate` first");
   Secret token;
   if (auto t = read_token_file(files.token())) token = std::move(*t);
   UploadState state(std::move(token));
@@ -86,14 +90,16 @@ Result<void> run_upload_server(const UploadServerOptions& o, const std::function
     log("no upload token in " + files.dir.string() + ": every upload will be refused");
 
   auto colon = o.address.rfind(':');
-  if (colon == std::string::npos) return fail(ErrorKind::invalid_input, "upload address \"" + o.address + "\" is not HOST:PORT");
+  if (colon == std::string::npos)
+    return fail(ErrorKind::invalid_input, "upload address \"" + o.address + "\" is not HOST:PORT");
   const std::string host = o.address.substr(0, colon);
   const int port = std::atoi(o.address.c_str() + colon + 1);
 
   httplib::SSLServer http(files.cert().c_str(), files.key().c_str());
-  if (!http.is_valid()) return fail(ErrorKind::config, "cannot load " + files.cert().string() + " and " + files.key().string());
+  if (!http.is_valid())
+    return fail(ErrorKind::config, "cannot load " + files.cert().string() + " and " + files.key().string());
   http.set_payload_max_length(upload_max_body);  // cpp-httplib answers 413 from Content-Length
-  http.set_read_timeout(10, 0);  // a first controller sends 5.5 KiB at once; slow readers are dropped
+  http.set_read_timeout(10, 0);                  // a first controller sends 5.5 KiB at once; slow readers are dropped
   http.set_write_timeout(10, 0);
   http.set_keep_alive_max_count(1);  // one request per connection: nothing is pipelined
   http.set_socket_options([](int sock) {
@@ -122,9 +128,11 @@ Result<void> run_upload_server(const UploadServerOptions& o, const std::function
   });
   http.set_error_handler([&](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a refusal of ours
-    if (res.status == 413) log("413 from " + req.remote_addr + ": body over " + std::to_string(upload_max_body) + " bytes");
-    res.set_content(res.status == 413 ? "the body is larger than " + std::to_string(upload_max_body) + " bytes\n" : "refused\n",
-                    "text/plain");
+    if (res.status == 413)
+      log("413 from " + req.remote_addr + ": body over " + std::to_string(upload_max_body) + " bytes");
+    res.set_content(
+        res.status == 413 ? "the body is larger than " + std::to_string(upload_max_body) + " bytes\n" : "refused\n",
+        "text/plain");
     return httplib::Server::HandlerResponse::Handled;
   });
   http.Post(std::string(upload_path), [&](const httplib::Request& req, httplib::Response& res) {
@@ -136,7 +144,9 @@ Result<void> run_upload_server(const UploadServerOptions& o, const std::function
     });
     refuse(res, v);
     log(std::to_string(v.status) + " from " + req.remote_addr + ": " + v.message +
-        (v.status == 201 ? " (" + std::to_string(req.body.size()) + " bytes, saved to " + files.received().string() + ")" : ""));
+        (v.status == 201
+             ? " (" + std::to_string(req.body.size()) + " bytes, saved to " + files.received().string() + ")"
+             : ""));
   });
 
   const int bound = port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);

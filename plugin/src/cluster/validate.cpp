@@ -4,11 +4,11 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
-#include <tuple>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
@@ -64,7 +64,8 @@ class Mapping {
       return;
     }
     if (!node.IsMap()) {
-      f_.error(mark_of(node), path_, "must be a mapping of keys to values", "indent its fields under \"" + path_ + ":\"");
+      f_.error(mark_of(node), path_, "must be a mapping of keys to values",
+               "indent its fields under \"" + path_ + ":\"");
       valid_ = false;
       return;
     }
@@ -93,7 +94,9 @@ class Mapping {
 
   bool valid() const { return valid_; }
   Mark where() const { return where_; }
-  std::string join(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+  std::string join(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
 
   Mark key_mark(const std::string& key) const {
     auto it = entries_.find(key);
@@ -113,8 +116,9 @@ class Mapping {
         (it->second.value.IsScalar() && it->second.value.Scalar().empty())) {
       if (required && valid_) {
         Mark m = it == entries_.end() ? where_ : it->second.key;
-        f_.error(m, join(key), "is required", "add \"" + key + ": " + std::string(example) + "\"" +
-                                                   (path_.empty() ? "" : " under \"" + path_ + ":\""));
+        f_.error(
+            m, join(key), "is required",
+            "add \"" + key + ": " + std::string(example) + "\"" + (path_.empty() ? "" : " under \"" + path_ + ":\""));
       }
       return out;
     }
@@ -175,7 +179,9 @@ struct ParsedIp {
 std::optional<std::uint32_t> check_ip(const Field& f, const std::string& path, Findings& out) {
   if (!f.present) return std::nullopt;
   auto ip = parse_ipv4(f.value);
-  if (!ip) out.error(f.mark, path, "\"" + f.value + "\" is not an IPv4 address", "write four decimal octets, e.g. 192.168.1.10");
+  if (!ip)
+    out.error(f.mark, path, "\"" + f.value + "\" is not an IPv4 address",
+              "write four decimal octets, e.g. 192.168.1.10");
   return ip;
 }
 
@@ -186,7 +192,8 @@ std::string check_install_disk(std::string_view path) {
   if (path.find_first_of(" \t\n'\"$`\\") != std::string_view::npos) return "has spaces or shell characters";
   if (path.find("/../") != std::string_view::npos || path.ends_with("/..")) return "has a \"..\" component";
   static const std::regex partition("/dev/((sd|vd|hd|xvd)[a-z]+[0-9]+|(nvme|mmcblk)[0-9]+(n[0-9]+)?p[0-9]+)");
-  if (std::regex_match(path.begin(), path.end(), partition)) return "is a partition, and flatcar-install writes a whole disk";
+  if (std::regex_match(path.begin(), path.end(), partition))
+    return "is a partition, and flatcar-install writes a whole disk";
   return "";
 }
 
@@ -198,7 +205,8 @@ bool is_nvme(std::string_view device) { return device.starts_with("/dev/nvme"); 
 
 // nodes[i].install_disk, else the cluster's, else /dev/sda; checked against the node's
 // `disks` hint (what its spec sheet or lsblk lists) when it gives one.
-void check_node_disk(const Mapping& m, const std::string& path, const Field& cluster_disk, NodeConfig& n, Findings& out) {
+void check_node_disk(const Mapping& m, const std::string& path, const Field& cluster_disk, NodeConfig& n,
+                     Findings& out) {
   auto own = m.scalar("install_disk", false, "/dev/nvme0n1");
   if (own.present) {
     if (auto why = check_install_disk(own.value); !why.empty())
@@ -210,14 +218,16 @@ void check_node_disk(const Mapping& m, const std::string& path, const Field& clu
   const YAML::Node* hint = m.node("disks");
   if (!hint || hint->IsNull()) return;
   if (!hint->IsSequence() || hint->size() == 0) {
-    out.error(mark_of(*hint), path + ".disks", "must be a list of the machine's disks", "write e.g. disks: [nvme0n1, nvme1n1]");
+    out.error(mark_of(*hint), path + ".disks", "must be a list of the machine's disks",
+              "write e.g. disks: [nvme0n1, nvme1n1]");
     return;
   }
   std::vector<std::string> devices;
   for (const auto& d : *hint) {
     if (!d.IsScalar() || d.Scalar().empty() ||
         (d.Scalar().find_first_of(" /") != std::string::npos && !d.Scalar().starts_with("/dev/"))) {
-      out.error(mark_of(d), path + ".disks", "has an entry that is not a disk name", "write names as lsblk shows them, e.g. nvme0n1 or sda");
+      out.error(mark_of(d), path + ".disks", "has an entry that is not a disk name",
+                "write names as lsblk shows them, e.g. nvme0n1 or sda");
       return;
     }
     devices.push_back(disk_device(d.Scalar()));
@@ -228,13 +238,15 @@ void check_node_disk(const Mapping& m, const std::string& path, const Field& clu
     if (std::find(devices.begin(), devices.end(), "/dev/sda") != devices.end()) return;
     const bool nvme_only = std::all_of(devices.begin(), devices.end(), [](const std::string& d) { return is_nvme(d); });
     out.error(m.key_mark("disks"), path + ".install_disk",
-              "is not set, so flatcar-install would write /dev/sda, which this machine does not have (its disks: " + listed +
-                  (nvme_only ? "; NVMe only)" : ")"),
-              "add \"install_disk: " + devices.front() + "\" under \"" + path + ":\" (or cluster.install_disk for every node)");
+              "is not set, so flatcar-install would write /dev/sda, which this machine does not have (its disks: " +
+                  listed + (nvme_only ? "; NVMe only)" : ")"),
+              "add \"install_disk: " + devices.front() + "\" under \"" + path +
+                  ":\" (or cluster.install_disk for every node)");
     return;
   }
   // A by-id or by-path link cannot be checked against kernel names: only /dev/NAME.
-  if (!chosen.value.starts_with("/dev/disk/") && std::find(devices.begin(), devices.end(), chosen.value) == devices.end())
+  if (!chosen.value.starts_with("/dev/disk/") &&
+      std::find(devices.begin(), devices.end(), chosen.value) == devices.end())
     out.error(chosen.mark, own.present ? path + ".install_disk" : "cluster.install_disk",
               chosen.value + " is not one of " + n.name + "'s disks (" + listed + ")",
               "use one of them, e.g. \"install_disk: " + devices.front() + "\" under \"" + path + ":\"");
@@ -242,8 +254,9 @@ void check_node_disk(const Mapping& m, const std::string& path, const Field& clu
 
 // Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no '/', no whitespace, not . or ..
 bool is_interface_name(std::string_view s) {
-  return !s.empty() && s.size() <= 15 && s != "." && s != ".." &&
-         std::none_of(s.begin(), s.end(), [](unsigned char c) { return c == '/' || c == ':' || std::isspace(c) || c < 0x20; });
+  return !s.empty() && s.size() <= 15 && s != "." && s != ".." && std::none_of(s.begin(), s.end(), [](unsigned char c) {
+    return c == '/' || c == ':' || std::isspace(c) || c < 0x20;
+  });
 }
 
 }  // namespace
@@ -267,7 +280,8 @@ const NodeConfig& ClusterConfig::bootstrap_controller() const {
 }
 
 std::size_t Validation::count(Severity s) const {
-  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(), [&](const Finding& f) { return f.severity == s; }));
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(), [&](const Finding& f) { return f.severity == s; }));
 }
 
 bool Validation::passes(bool strict) const {
@@ -296,7 +310,8 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
     return result;
   }
   if (!root || root.IsNull() || !root.IsMap()) {
-    out.error({1, 1}, "", "cluster.yaml must be a mapping with cluster, control_plane_vip, bootstrap, network and nodes",
+    out.error({1, 1}, "",
+              "cluster.yaml must be a mapping with cluster, control_plane_vip, bootstrap, network and nodes",
               "start from the example in `kubectl nodeboot cluster --help`");
     result.findings = std::move(out.list);
     return result;
@@ -399,8 +414,10 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   cfg.kube_vip_image = std::string(kube_vip_image);
   if (vip_image.present) {
     if (auto ref = bootstrap::parse_digest_ref(vip_image.value); !ref)
-      out.error(vip_image.mark, "cluster.kube_vip_image", "\"" + vip_image.value + "\" is not pinned by digest: " + ref.error().message,
-                "write REGISTRY/REPOSITORY@sha256:<64 hex>, e.g. the digest `crane digest " + std::string(kube_vip_image) + "` prints");
+      out.error(vip_image.mark, "cluster.kube_vip_image",
+                "\"" + vip_image.value + "\" is not pinned by digest: " + ref.error().message,
+                "write REGISTRY/REPOSITORY@sha256:<64 hex>, e.g. the digest `crane digest " +
+                    std::string(kube_vip_image) + "` prints");
     cfg.kube_vip_image = vip_image.value;
   }
   auto default_disk = cl.scalar("install_disk", false, "/dev/nvme0n1");
@@ -433,7 +450,8 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   cfg.pod_subnet = pod ? cidr_text(*pod) : "";
   cfg.service_subnet = svc ? cidr_text(*svc) : "";
   if (svc && svc->prefix > 28)  // /28 is the smallest block with at least 10 addresses
-    out.error(svc_field.mark, "cluster.service_subnet", "/" + std::to_string(svc->prefix) + " holds fewer than 10 addresses",
+    out.error(svc_field.mark, "cluster.service_subnet",
+              "/" + std::to_string(svc->prefix) + " holds fewer than 10 addresses",
               "use a /28 or larger, e.g. 10.96.0.0/12");
   if (svc && svc->prefix < 12)  // kube-apiserver refuses service ranges over 2^20 addresses
     out.error(svc_field.mark, "cluster.service_subnet", "/" + std::to_string(svc->prefix) + " is larger than /12",
@@ -463,10 +481,13 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   cfg.bootstrap_ip = boot_field.value;
   if (boot_ip) ips.push_back({boot_field, "bootstrap.ip", "the bootstrap IP", boot_ip});
   if (node_net && vip && !node_net->contains(*vip))
-    out.error(vip_field.mark, "control_plane_vip", vip_field.value + " is outside the node network " + cidr_text(*node_net),
+    out.error(vip_field.mark, "control_plane_vip",
+              vip_field.value + " is outside the node network " + cidr_text(*node_net),
               "pick a free address inside " + cidr_text(*node_net));
-  if (node_net && vip && node_net->contains(*vip) && (*vip == node_net->base || *vip == (node_net->base | ~node_net->mask())))
-    out.error(vip_field.mark, "control_plane_vip", vip_field.value + " is the network or broadcast address of " + cidr_text(*node_net),
+  if (node_net && vip && node_net->contains(*vip) &&
+      (*vip == node_net->base || *vip == (node_net->base | ~node_net->mask())))
+    out.error(vip_field.mark, "control_plane_vip",
+              vip_field.value + " is the network or broadcast address of " + cidr_text(*node_net),
               "pick a free host address inside " + cidr_text(*node_net));
   if (node_net && boot_ip && !node_net->contains(*boot_ip))
     out.error(boot_field.mark, "bootstrap.ip",
@@ -497,12 +518,17 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
       if (nm.present) {
         if (!is_dns1123_subdomain(nm.value) || nm.value.find('.') != std::string::npos) {
           std::string lower = nm.value;
-          std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-          out.error(nm.mark, path + ".name", "\"" + nm.value + "\" is not a DNS-1123 label (it becomes the hostname and Node name)",
-                    is_dns1123_label(lower) ? "write \"" + lower + "\""
-                                            : "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit");
+          std::transform(lower.begin(), lower.end(), lower.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          out.error(
+              nm.mark, path + ".name",
+              "\"" + nm.value + "\" is not a DNS-1123 label (it becomes the hostname and Node name)",
+              is_dns1123_label(lower)
+                  ? "write \"" + lower + "\""
+                  : "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit");
         } else if (auto [it, fresh] = names.emplace(nm.value, nm.mark); !fresh) {
-          out.error(nm.mark, path + ".name", "\"" + nm.value + "\" is already used at line " + std::to_string(it->second.line),
+          out.error(nm.mark, path + ".name",
+                    "\"" + nm.value + "\" is already used at line " + std::to_string(it->second.line),
                     "give every node its own name");
         }
         n.name = nm.value;
@@ -523,8 +549,10 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
         if (node_net && !node_net->contains(*ip))
           out.error(ipf.mark, path + ".ip", ipf.value + " is outside the node network " + cidr_text(*node_net),
                     "give the node an address inside " + cidr_text(*node_net) + " or correct network.cidr");
-        else if (node_net && node_net->prefix <= 30 && (*ip == node_net->base || *ip == (node_net->base | ~node_net->mask())))
-          out.error(ipf.mark, path + ".ip", ipf.value + " is the network or broadcast address of " + cidr_text(*node_net),
+        else if (node_net && node_net->prefix <= 30 &&
+                 (*ip == node_net->base || *ip == (node_net->base | ~node_net->mask())))
+          out.error(ipf.mark, path + ".ip",
+                    ipf.value + " is the network or broadcast address of " + cidr_text(*node_net),
                     "give the node a host address");
       }
       auto macf = m.scalar("mac", true, "52:54:00:12:34:56");
@@ -534,7 +562,8 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
           out.error(macf.mark, path + ".mac", "\"" + macf.value + "\" is not a MAC address",
                     "write six hex octets: 52:54:00:12:34:56, 52-54-00-12-34-56 or 5254.0012.3456 (quote it)");
         } else if (*mac == "00:00:00:00:00:00") {
-          out.error(macf.mark, path + ".mac", "is all zeros", "copy the NIC's burned-in address from the machine's label or BIOS");
+          out.error(macf.mark, path + ".mac", "is all zeros",
+                    "copy the NIC's burned-in address from the machine's label or BIOS");
         } else if (std::stoi(mac->substr(0, 2), nullptr, 16) & 1) {  // I/G bit: group address
           out.error(macf.mark, path + ".mac", *mac + " is a multicast address, which no NIC boots from",
                     "copy the NIC's unicast address");
@@ -548,14 +577,16 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
       cfg.nodes.push_back(std::move(n));
     }
     if (controllers == 0)
-      out.error(mark_of(*nodes), "nodes", "has no node with role controller", "make at least one node role: controller");
+      out.error(mark_of(*nodes), "nodes", "has no node with role controller",
+                "make at least one node role: controller");
     else if (controllers % 2 == 0)
       out.warn(mark_of(*nodes), "nodes",
                std::to_string(controllers) + " controllers: etcd tolerates no more failures than with " +
                    std::to_string(controllers - 1),
                "use an odd number of controllers (1, 3 or 5)");
     if (pod && pod->prefix > 24)  // kube-controller-manager's default --node-cidr-mask-size
-      out.error(pod_field.mark, "cluster.pod_subnet", "/" + std::to_string(pod->prefix) + " is smaller than one node's /24 pod range",
+      out.error(pod_field.mark, "cluster.pod_subnet",
+                "/" + std::to_string(pod->prefix) + " is smaller than one node's /24 pod range",
                 "use a /16, e.g. 10.244.0.0/16");
     else if (pod && (std::uint64_t{1} << (24 - pod->prefix)) < nodes->size())
       out.error(pod_field.mark, "cluster.pod_subnet",
@@ -569,7 +600,8 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   for (const auto& p : ips) {
     if (auto [it, fresh] = seen.emplace(*p.ip, &p); !fresh)
       out.error(p.field.mark, p.path,
-                p.field.value + " is already " + it->second->what + " (line " + std::to_string(it->second->field.mark.line) + ")",
+                p.field.value + " is already " + it->second->what + " (line " +
+                    std::to_string(it->second->field.mark.line) + ")",
                 "give each node, the VIP and the bootstrap node distinct addresses");
     for (const auto& r : kube_ranges)
       if (!range_overlaps_network.contains(r.name) && r.cidr->contains(*p.ip))
@@ -581,7 +613,8 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
     return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);
   });
   result.findings = std::move(out.list);
-  if (std::none_of(result.findings.begin(), result.findings.end(), [](const Finding& f) { return f.severity == Severity::error; }))
+  if (std::none_of(result.findings.begin(), result.findings.end(),
+                   [](const Finding& f) { return f.severity == Severity::error; }))
     result.config = std::move(cfg);
   return result;
 }

@@ -82,10 +82,12 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
   // init points at a kubeconfig that appears only once the first controller has run
   // kubeadm init and the operator has copied admin.conf: wait for the file first.
   if (!o.connection.kubeconfig.empty() && !fs::exists(o.connection.kubeconfig)) {
-    say("waiting for " + o.connection.kubeconfig + " to appear" + (o.kubeconfig_hint.empty() ? "" : ": " + o.kubeconfig_hint));
+    say("waiting for " + o.connection.kubeconfig + " to appear" +
+        (o.kubeconfig_hint.empty() ? "" : ": " + o.kubeconfig_hint));
     while (!fs::exists(o.connection.kubeconfig)) {
       if (Clock::now() + 1s >= deadline)
-        return fail(ErrorKind::config, "timed out after " + seconds_text(o.timeout) + " waiting for " + o.connection.kubeconfig);
+        return fail(ErrorKind::config,
+                    "timed out after " + seconds_text(o.timeout) + " waiting for " + o.connection.kubeconfig);
       std::this_thread::sleep_for(1s);  // a file has no watch here worth the complexity (inotify)
     }
   }
@@ -138,21 +140,24 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
     ready.clear();  // a fresh watch replays every Node as ADDED
     kube::WatchControl ctl;
     ctl.stop = stop.get_token();
-    auto r = client.watch(kube::resources::nodes, "", wo, [&](const kube::WatchEvent& e) {
-      if (e.type == kube::WatchEventType::bookmark || e.type == kube::WatchEventType::error) return true;
-      const std::string name = e.object["metadata"].value("name", "");
-      const bool was = ready.contains(name) && ready[name];
-      if (e.type == kube::WatchEventType::deleted) {
-        ready.erase(name);
-      } else {
-        ready[name] = node_ready(e.object);
-      }
-      const bool now = ready.contains(name) && ready[name];
-      if (now != was)
-        say("node " + name + (now ? " Ready" : " not Ready") + " (" + std::to_string(ready_count()) + "/" +
-            std::to_string(o.nodes) + ")");
-      return ready_count() < o.nodes;
-    }, ctl);
+    auto r = client.watch(
+        kube::resources::nodes, "", wo,
+        [&](const kube::WatchEvent& e) {
+          if (e.type == kube::WatchEventType::bookmark || e.type == kube::WatchEventType::error) return true;
+          const std::string name = e.object["metadata"].value("name", "");
+          const bool was = ready.contains(name) && ready[name];
+          if (e.type == kube::WatchEventType::deleted) {
+            ready.erase(name);
+          } else {
+            ready[name] = node_ready(e.object);
+          }
+          const bool now = ready.contains(name) && ready[name];
+          if (now != was)
+            say("node " + name + (now ? " Ready" : " not Ready") + " (" + std::to_string(ready_count()) + "/" +
+                std::to_string(o.nodes) + ")");
+          return ready_count() < o.nodes;
+        },
+        ctl);
     if (!r && !kube::is_gone(r.error())) return std::unexpected(r.error());
   }
   timer.request_stop();
@@ -160,8 +165,9 @@ Result<fs::path> wait_for_cluster(const WaitOptions& o) {
     std::string not_ready;
     for (const auto& [name, r] : ready)
       if (!r) not_ready += (not_ready.empty() ? "" : ", ") + name;
-    return fail(ErrorKind::transport, "timed out after " + seconds_text(o.timeout) + ": " + std::to_string(ready_count()) +
-                                          " of " + std::to_string(o.nodes) + " nodes Ready" +
+    return fail(ErrorKind::transport, "timed out after " + seconds_text(o.timeout) + ": " +
+                                          std::to_string(ready_count()) + " of " + std::to_string(o.nodes) +
+                                          " nodes Ready" +
                                           (not_ready.empty() ? "" : " (not Ready: " + not_ready + ")"));
   }
   auto saved = save_kubeconfig(*cfg, o.output_dir);

@@ -12,7 +12,8 @@ struct Options : ipbcli::PerNodeOptions {
     return PerNodeOptions::complete(parsed);
   }
   Result<int> run(Io& io) const {
-    return PerNodeOptions::run(io, [this](ipb::Context& ctx, const std::string& node) { return ipb::abort_node(ctx, node, delete_secret); });
+    return PerNodeOptions::run(
+        io, [this](ipb::Context& ctx, const std::string& node) { return ipb::abort_node(ctx, node, delete_secret); });
   }
 };
 

@@ -5,11 +5,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <thread>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
+#include <thread>
 
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/plugin/cluster/generate.hpp"
@@ -26,7 +25,8 @@ namespace {
 namespace cl = nodeboot::plugin::cluster;
 namespace fs = std::filesystem;
 
-constexpr std::string_view usage = R"(Bootstrap a bare-metal Flatcar Kubernetes cluster from cluster.yaml (PXE with Matchbox and dnsmasq).
+constexpr std::string_view usage =
+    R"(Bootstrap a bare-metal Flatcar Kubernetes cluster from cluster.yaml (PXE with Matchbox and dnsmasq).
 
 Usage:
   kubectl nodeboot cluster COMMAND [flags]
@@ -107,13 +107,14 @@ std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Default
     return std::nullopt;
   }
   if (!quiet_ok)
-    io.out << file << ": valid (" << v.config->nodes.size() << " nodes" << (warnings ? ", " + std::to_string(warnings) + " warning(s)" : "")
-           << ")\n";
+    io.out << file << ": valid (" << v.config->nodes.size() << " nodes"
+           << (warnings ? ", " + std::to_string(warnings) + " warning(s)" : "") << ")\n";
   return std::move(v.config);
 }
 
 cxxopts::Options validate_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster validate", "Check cluster.yaml; report every problem with its line, column and fix.");
+  cxxopts::Options o("kubectl nodeboot cluster validate",
+                     "Check cluster.yaml; report every problem with its line, column and fix.");
   add_file_flag(o);
   o.add_options()("strict", "Treat warnings as errors");
   o.add_options()("h,help", "Show help");
@@ -121,8 +122,7 @@ cxxopts::Options validate_flags() {
 }
 
 Result<int> do_validate(const cxxopts::ParseResult& r, Io& io) {
-  return load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io) ? exit_ok
-                                                                                                                    : exit_error;
+  return load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io) ? exit_ok : exit_error;
 }
 
 Result<int> run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::optional<fs::path>& templates,
@@ -269,7 +269,8 @@ std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig
   if (!flags.kubeconfig.empty() || (!fs::exists(files.token()) && !fs::exists(files.received()))) return {};
   flags.kubeconfig = files.received().string();
   consume = true;
-  const std::string who = cfg ? cfg->bootstrap_controller().name + " (" + cfg->bootstrap_controller().ip + ")" : "the first controller";
+  const std::string who =
+      cfg ? cfg->bootstrap_controller().name + " (" + cfg->bootstrap_controller().ip + ")" : "the first controller";
   return who + " sends it once its API server answers at the VIP (nodeboot-kubeconfig-upload.service; see " +
          (fs::absolute(dir) / "logs" / "upload.log").string() + ")";
 }
@@ -278,8 +279,8 @@ Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& d
                      const cl::ClusterConfig* cfg) {
   auto timeout = parse_duration(r["timeout"].as<std::string>(), "--timeout");
   if (!timeout || *timeout < std::chrono::seconds(1))
-    return fail(ErrorKind::invalid_input,
-                "--timeout \"" + r["timeout"].as<std::string>() + "\" is not a duration of 1s or more (fix: e.g. 30m, 90s)");
+    return fail(ErrorKind::invalid_input, "--timeout \"" + r["timeout"].as<std::string>() +
+                                              "\" is not a duration of 1s or more (fix: e.g. 30m, 90s)");
   auto flags = cli::connection_flags(r);
   if (!flags) return fail(flags.error());
   cl::WaitOptions w;
@@ -299,7 +300,8 @@ Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& d
 
 cxxopts::Options wait_flags() {
   cxxopts::Options o("kubectl nodeboot cluster wait",
-                     "Wait for the API server, then watch Nodes until the expected number are Ready; save the kubeconfig to the output directory.");
+                     "Wait for the API server, then watch Nodes until the expected number are Ready; save the "
+                     "kubeconfig to the output directory.");
   add_dir_flag(o);
   add_wait_flags(o);
   o.add_options()("f,file", "cluster.yaml (for the node count)", cxxopts::value<std::string>());
@@ -323,7 +325,8 @@ Result<int> do_wait(const cxxopts::ParseResult& r, Io& io) {
 
 cxxopts::Options init_flags() {
   cxxopts::Options o("kubectl nodeboot cluster init",
-                     "The whole bootstrap: validate, generate, start Matchbox and dnsmasq, prompt to power on the nodes, wait for the cluster, save the kubeconfig, stop the services.");
+                     "The whole bootstrap: validate, generate, start Matchbox and dnsmasq, prompt to power on the "
+                     "nodes, wait for the cluster, save the kubeconfig, stop the services.");
   add_file_flag(o);
   add_dir_flag(o);
   add_serve_flags(o);
@@ -364,7 +367,8 @@ Result<int> do_init(const cxxopts::ParseResult& r, Io& io) {
     }
   });
   io.out << "\n>>> Power on your nodes now (" << cfg->nodes.size() << " machines, PXE boot from the network). <<<\n";
-  for (const auto& n : cfg->nodes) io.out << "    " << n.name << "  " << n.role << "  " << n.mac << "  " << n.ip << '\n';
+  for (const auto& n : cfg->nodes)
+    io.out << "    " << n.name << "  " << n.role << "  " << n.mac << "  " << n.ip << '\n';
   if (!r.count("yes") && ::isatty(STDIN_FILENO)) {
     io.out << "Press Enter when they are booting... " << std::flush;
     std::string line;

@@ -77,22 +77,23 @@ struct InstallOptions {
 }  // namespace
 
 cxxopts::Options install_flags() {
-  cxxopts::Options options("kubectl nodeboot install",
-                           "Install nodeboot's cluster side (webhook, agent DaemonSet, CRD, RBAC in nodeboot-system) for\n"
-                           "this plugin's exact version, with server-side apply, or print it (-o yaml).\n"
-                           "The images are named by registry and digest, as the release built them.");
-  options.add_options()
-      ("image-registry", "Registry prefix the images were pushed to (host[:port][/path]); default: the release's",
-       cxxopts::value<std::string>())
-      ("certs", "Webhook certificates: self-managed (the webhook makes and rotates them) or cert-manager",
-       cxxopts::value<std::string>()->default_value("self-managed"))
-      ("dry-run", "none; client (list the objects, contact nothing); server (the API server validates and admits "
-                  "each object, dryRun=All, and stores nothing)",
-       cxxopts::value<std::string>()->default_value("none"))
-      ("o,output", "yaml: print the bundle instead of applying it", cxxopts::value<std::string>())
-      ("wait", "After applying, wait for the webhook Deployment to roll out and answer through its Service")
-      ("timeout", "How long --wait waits", cxxopts::value<std::string>()->default_value("5m"))
-      ("h,help", "Show help");
+  cxxopts::Options options(
+      "kubectl nodeboot install",
+      "Install nodeboot's cluster side (webhook, agent DaemonSet, CRD, RBAC in nodeboot-system) for\n"
+      "this plugin's exact version, with server-side apply, or print it (-o yaml).\n"
+      "The images are named by registry and digest, as the release built them.");
+  options.add_options()("image-registry",
+                        "Registry prefix the images were pushed to (host[:port][/path]); default: the release's",
+                        cxxopts::value<std::string>())(
+      "certs", "Webhook certificates: self-managed (the webhook makes and rotates them) or cert-manager",
+      cxxopts::value<std::string>()->default_value("self-managed"))(
+      "dry-run",
+      "none; client (list the objects, contact nothing); server (the API server validates and admits "
+      "each object, dryRun=All, and stores nothing)",
+      cxxopts::value<std::string>()->default_value("none"))("o,output", "yaml: print the bundle instead of applying it",
+                                                            cxxopts::value<std::string>())(
+      "wait", "After applying, wait for the webhook Deployment to roll out and answer through its Service")(
+      "timeout", "How long --wait waits", cxxopts::value<std::string>()->default_value("5m"))("h,help", "Show help");
   cli::add_connection_flags(options);
   return options;
 }
@@ -101,8 +102,9 @@ Result<int> install(const cxxopts::ParseResult& parsed, Io& io) { return cli::ru
 
 Result<int> InstallOptions::run(Io& io) const {
   if (images.digests.empty())
-    io.err << "warning: this kubectl-nodeboot " << nodeboot::version()
-           << " is not a release build: its bundle names images by tag, not by digest (scripts/release.sh builds them)\n";
+    io.err
+        << "warning: this kubectl-nodeboot " << nodeboot::version()
+        << " is not a release build: its bundle names images by tag, not by digest (scripts/release.sh builds them)\n";
   const auto text = bundle();
   if (print) {
     io.out << text;

@@ -21,9 +21,9 @@ void add_common_flags(cxxopts::Options& options, bool writes, const std::string&
                         cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))(
       "o,output", output_help, cxxopts::value<std::string>())("h,help", "Show help");
   if (writes)
-    options.add_options()("dry-run",
-                          "none, client (print what would change) or server (the API server validates, nothing is stored)",
-                          cxxopts::value<std::string>()->default_value("none")->implicit_value("client"));
+    options.add_options()(
+        "dry-run", "none, client (print what would change) or server (the API server validates, nothing is stored)",
+        cxxopts::value<std::string>()->default_value("none")->implicit_value("client"));
   cli::add_connection_flags(options);
 }
 
@@ -94,11 +94,14 @@ void print_changes(Io& io, const std::string& format, const std::vector<ipb::Cha
     for (const auto& k : order) io.out << k << '\n';
     return;
   }
-  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}, {"metadata", {{"resourceVersion", ""}}}};
+  json list = {
+      {"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}, {"metadata", {{"resourceVersion", ""}}}};
   for (const auto& k : order)
     if (!last[k]->object.is_null()) list["items"].push_back(last[k]->object);
-  if (format == "json") io.out << list.dump(4) << '\n';
-  else io.out << to_yaml(list);
+  if (format == "json")
+    io.out << list.dump(4) << '\n';
+  else
+    io.out << to_yaml(list);
 }
 
 void print_progress_line(Io& io, const ipb::NodeProgress& p) {
@@ -114,7 +117,6 @@ bool use_colour(const std::ostream& out) {
   const char* no_colour = std::getenv("NO_COLOR");
   return is_terminal(out) && !(no_colour && *no_colour);
 }
-
 
 void add_per_node_flags(cxxopts::Options& options) {
   options.positional_help("NODE... | -l SELECTOR");
@@ -141,7 +143,8 @@ Result<void> PerNodeOptions::complete(const cxxopts::ParseResult& parsed) {
 }
 
 Result<void> PerNodeOptions::validate() const {
-  if (names.empty() && selector.empty()) return fail(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR");
+  if (names.empty() && selector.empty())
+    return fail(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR");
   return {};
 }
 

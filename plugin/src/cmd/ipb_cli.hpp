@@ -1,7 +1,8 @@
 #pragma once
 
 // What the six in-place bootstrap commands (start, status, watch, abort, retry, finish)
-// share at the terminal edge: flag parsing, connecting, choosing nodes, printing changes. The node logic itself is in nodeboot/plugin/ipb/ (no argv, no terminal).
+// share at the terminal edge: flag parsing, connecting, choosing nodes, printing changes. The node logic itself is in
+// nodeboot/plugin/ipb/ (no argv, no terminal).
 
 #include <functional>
 #include <memory>
@@ -39,7 +40,6 @@ void print_progress_line(Io& io, const ipb::NodeProgress& p);
 // Whether `out` is the process's stdout and that is a terminal; colour also needs NO_COLOR unset.
 bool is_terminal(const std::ostream& out);
 bool use_colour(const std::ostream& out);
-
 
 // abort / retry / finish: NODE... (or -l), one library call per node, changes printed.
 // Exit 0, 1 (one node, error) or 3 (some of several failed).

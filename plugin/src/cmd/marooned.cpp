@@ -1,10 +1,10 @@
 #include "nodeboot/plugin/cmd/marooned.hpp"
 
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <map>
-#include <cstring>
 #include <ostream>
 #include <set>
 
@@ -88,7 +88,8 @@ Result<int> list(const cxxopts::ParseResult& parsed, Io& io) {
   const std::string ns = parsed.count("all-namespaces") ? "" : client.default_namespace();
   auto pods = client.list(kube::resources::pods, ns,
                           kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"});
-  auto nodes = client.list(kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
+  auto nodes =
+      client.list(kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
   if (!pods || !nodes) return fail(!pods ? pods.error() : nodes.error());
   const auto taint_key = read_taint_key(client);
   std::map<std::string, const json*> node_by_id;
@@ -118,7 +119,10 @@ Result<int> list(const cxxopts::ParseResult& parsed, Io& io) {
   if (ns.empty())  // nodes whose pod is gone are only known for certain across all namespaces
     for (const auto& [id, node] : node_by_id)
       if (!seen.contains(id))
-        rows.push_back({{"namespace", ""}, {"pod", ""}, {"id", id}, {"state", "Orphaned"},
+        rows.push_back({{"namespace", ""},
+                        {"pod", ""},
+                        {"id", id},
+                        {"state", "Orphaned"},
                         {"node", (*node)["metadata"].value("name", "")},
                         {"created", (*node)["metadata"].value("creationTimestamp", "")}});
   if (output == "json") {
@@ -133,7 +137,9 @@ Result<int> list(const cxxopts::ParseResult& parsed, Io& io) {
     io.err << "No marooned pods found" << (ns.empty() ? "" : " in namespace " + ns) << ".\n";
     return exit_ok;
   }
-  auto col = [](const std::string& s, std::size_t w) { return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' '); };
+  auto col = [](const std::string& s, std::size_t w) {
+    return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' ');
+  };
   std::size_t wn = 9, wp = 3, ws = 14, wnode = 4;
   // Width from what is printed: an empty name shows as <none>, as kubectl does.
   auto shown = [](const json& v) {
@@ -184,10 +190,10 @@ Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
   if (!pod) return fail(Error{pod.error().kind, kube::kubectl_message(pod.error())});
   const auto id = nodeboot::marooned::pod_id(*pod);
   if (id.empty())
-    return fail(ErrorKind::invalid_input,
-                "pod " + client.default_namespace() + "/" + name + " is not marooned (no " +
-                    std::string(names::maroon_pod_uid) + " annotation): create it labelled " +
-                    std::string(names::maroon_label) + "=true with nodeboot-webhook installed");
+    return fail(ErrorKind::invalid_input, "pod " + client.default_namespace() + "/" + name + " is not marooned (no " +
+                                              std::string(names::maroon_pod_uid) + " annotation): create it labelled " +
+                                              std::string(names::maroon_label) +
+                                              "=true with nodeboot-webhook installed");
   return Target{std::move(*pod), id};
 }
 
@@ -208,7 +214,8 @@ Result<Secret> join_token(kube::Client& client, const cxxopts::ParseResult& pars
                                mr::bootstrap_token_secret(token, std::chrono::system_clock::now() + *ttl,
                                                           parsed["token-groups"].as<std::string>(),
                                                           "nodeboot: join token for marooned pod " + id));
-  if (!created) return fail(Error{created.error().kind, "creating the bootstrap token: " + kube::kubectl_message(created.error())});
+  if (!created)
+    return fail(Error{created.error().kind, "creating the bootstrap token: " + kube::kubectl_message(created.error())});
   return token.token();
 }
 
@@ -221,7 +228,8 @@ Result<Secret> join_credential(kube::Client& client, const Target& target) {
                 "the pod's join credential (Secret " + std::string(names::marooned_namespace) + "/" + name +
                     ") does not exist: nodeboot-webhook's gate-release controller (--enable-gate-controller) issues it "
                     "for a gated marooned pod, and deletes it once a node has joined with it");
-  if (!secret) return fail(Error{secret.error().kind, "reading the join credential: " + kube::kubectl_message(secret.error())});
+  if (!secret)
+    return fail(Error{secret.error().kind, "reading the join credential: " + kube::kubectl_message(secret.error())});
   if (nodeboot::marooned::credential_owner_uid(*secret) != target.pod["metadata"].value("uid", ""))
     return fail(ErrorKind::invalid_input, "Secret " + std::string(names::marooned_namespace) + "/" + name +
                                               " was issued for another pod with the same id; refusing to use it");
@@ -237,8 +245,7 @@ struct Common {
 };
 
 Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& usage) {
-  if (!parsed.count("pod"))
-    return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
+  if (!parsed.count("pod")) return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
   auto flags = cli::connection_flags(parsed);
   if (!flags) return fail(flags.error());
   auto cfg = kube::resolve_config(*flags);
@@ -246,7 +253,8 @@ Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& us
   Common c;
   c.server_url = parsed.count("server-url") ? parsed["server-url"].as<std::string>() : cfg->server;
   if (!c.server_url.starts_with("https://"))
-    return fail(ErrorKind::invalid_input, "--server-url \"" + c.server_url + "\" must be an https:// URL the node can reach");
+    return fail(ErrorKind::invalid_input,
+                "--server-url \"" + c.server_url + "\" must be an https:// URL the node can reach");
   c.client = std::make_unique<kube::Client>(std::move(*cfg));
   auto target = marooned_pod(*c.client, parsed["pod"].as<std::string>());
   if (!target) return std::unexpected(target.error());
@@ -261,8 +269,8 @@ cxxopts::Options join_info_flags() {
                            "--cloud-init the user-data that writes it, to --output-file. The file holds a token: it "
                            "is written with mode 0600 and printed only with --stdout.\n\n"
                            "Usage: kubectl nodeboot marooned join-info POD --output-file FILE [flags]");
-  options.add_options()("pod", "", cxxopts::value<std::string>())(
-      "f,output-file", "Write here (mode 0600)", cxxopts::value<std::string>())(
+  options.add_options()("pod", "", cxxopts::value<std::string>())("f,output-file", "Write here (mode 0600)",
+                                                                  cxxopts::value<std::string>())(
       "stdout", "Print to the terminal instead (shows the token)")("cloud-init", "Render cloud-init user-data");
   add_join_flags(options);
   options.parse_positional({"pod"});
@@ -297,8 +305,8 @@ cxxopts::Options vmi_flags() {
                            "Render the KubeVirt VirtualMachineInstance of a marooned pod's dedicated node from "
                            "MaroonedPodsConfig default; --apply creates it with its cloud-init Secret.\n\n"
                            "Usage: kubectl nodeboot marooned vmi POD [-o json|yaml] [--apply] [flags]");
-  options.add_options()("pod", "", cxxopts::value<std::string>())(
-      "o,output", "json or yaml (default yaml)", cxxopts::value<std::string>()->default_value("yaml"))(
+  options.add_options()("pod", "", cxxopts::value<std::string>())("o,output", "json or yaml (default yaml)",
+                                                                  cxxopts::value<std::string>()->default_value("yaml"))(
       "apply", "Create the user-data Secret and the VirtualMachineInstance");
   add_join_flags(options);
   options.parse_positional({"pod"});
@@ -331,8 +339,10 @@ Result<int> vmi(const cxxopts::ParseResult& parsed, Io& io) {
         mr::cloud_init({c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)});
     json secret = {{"apiVersion", "v1"},
                    {"kind", "Secret"},
-                   {"metadata", {{"name", mr::userdata_secret_name(c->target.id)}, {"namespace", ns},
-                                 {"labels", {{std::string(names::maroon_pod_uid), c->target.id}}}}},
+                   {"metadata",
+                    {{"name", mr::userdata_secret_name(c->target.id)},
+                     {"namespace", ns},
+                     {"labels", {{std::string(names::maroon_pod_uid), c->target.id}}}}},
                    {"type", "Opaque"},
                    {"stringData", {{"userdata", userdata.reveal()}}}};
     if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s)
@@ -354,7 +364,8 @@ Result<int> vmi(const cxxopts::ParseResult& parsed, Io& io) {
 std::span<const cli::Command> marooned_commands() {
   static const cli::Command table[] = {
       {"list", "Marooned pods, their state and dedicated node", list_flags, list},
-      {"join-info", "Render a pod's join-info.yaml or cloud-init user-data (holds a token)", join_info_flags, join_info},
+      {"join-info", "Render a pod's join-info.yaml or cloud-init user-data (holds a token)", join_info_flags,
+       join_info},
       {"vmi", "Render (or --apply) the KubeVirt VirtualMachineInstance for a pod's node", vmi_flags, vmi},
   };
   return table;

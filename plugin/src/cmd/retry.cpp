@@ -7,7 +7,8 @@ namespace {
 
 struct Options : ipbcli::PerNodeOptions {
   Result<int> run(Io& io) const {
-    return PerNodeOptions::run(io, [this](ipb::Context& ctx, const std::string& node) { return ipb::retry_node(ctx, node); });
+    return PerNodeOptions::run(
+        io, [this](ipb::Context& ctx, const std::string& node) { return ipb::retry_node(ctx, node); });
   }
 };
 

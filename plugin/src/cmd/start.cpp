@@ -81,8 +81,8 @@ Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
     return fail(ErrorKind::invalid_input, "--os: \"" + os + "\" is not supported; use rhcos or rhel");
   // --ca-cert serves both (a payload server behind a private CA).
   const std::vector<std::string> rhcos_only{"ignition-url", "ignition-token-file", "mcd-image"};
-  const std::vector<std::string> rhel_only{"payload-url", "payload-token-file", "worker-id", "cluster-id", "region",
-                                           "payload-sha256", "mirrors"};
+  const std::vector<std::string> rhel_only{"payload-url", "payload-token-file", "worker-id", "cluster-id",
+                                           "region",      "payload-sha256",     "mirrors"};
   const auto& other = os == "rhcos" ? rhel_only : rhcos_only;
   if (const auto given = std::ranges::find_if(other, [&](const std::string& f) { return p.count(f) > 0; });
       given != other.end())
@@ -199,7 +199,8 @@ struct Options {
   }
 
   Result<void> validate() const {
-    if (max_unavailable && *max_unavailable < 1) return fail(ErrorKind::invalid_input, "--max-unavailable must be at least 1");
+    if (max_unavailable && *max_unavailable < 1)
+      return fail(ErrorKind::invalid_input, "--max-unavailable must be at least 1");
     if (names_given.empty() && selector.empty())
       return fail(ErrorKind::invalid_input, "name at least one NODE, or pass -l SELECTOR");
     return {};
@@ -216,46 +217,51 @@ cxxopts::Options start_flags() {
                            "create the bootstrap Secret and label them for the IPB DaemonSet.\n"
                            "Tokens come only from files (or - for stdin), never from flags.");
   options.positional_help("NODE... | -l SELECTOR");
-  options.add_options("Bootstrap")
-      ("os", "rhcos or rhel", cxxopts::value<std::string>())
-      ("ignition-url", "rhcos: https URL of the Ignition config (machine config server)", cxxopts::value<std::string>())
-      ("ignition-token-file", "rhcos: file holding the Ignition bearer token (- = stdin)", cxxopts::value<std::string>())
-      ("mcd-image", "rhcos: image to extract machine-config-daemon from, by digest (registry/repo@sha256:...; "
-                    "`oc adm release info --image-for=machine-config-operator RELEASE`); without it the host's own is used",
-       cxxopts::value<std::string>())
-      ("ca-cert", "PEM CA bundle that signed the Ignition (or payload) server's certificate", cxxopts::value<std::string>())
-      ("payload-url", "rhel: https URL of the bootstrap payload", cxxopts::value<std::string>())
-      ("payload-token-file", "rhel: file holding the payload bearer token (- = stdin)", cxxopts::value<std::string>())
-      ("payload-sha256", "rhel: expected sha256 of the payload", cxxopts::value<std::string>())
-      ("worker-id", "rhel: WORKER_ID for the payload", cxxopts::value<std::string>())
-      ("cluster-id", "rhel: CLUSTER_ID for the payload", cxxopts::value<std::string>())
-      ("region", "rhel: REGION for the payload", cxxopts::value<std::string>())
-      ("mirrors", "rhel: comma-separated https mirror URLs to probe", cxxopts::value<std::string>())
-      ("registry", "registry host[:port] the node must reach", cxxopts::value<std::string>())
-      ("report-url", "https URL the agent POSTs each state to", cxxopts::value<std::string>())
-      ("report-token-file", "file holding the report URL's bearer token (- = stdin)", cxxopts::value<std::string>())
-      ("l,selector", "Label selector of the nodes to start", cxxopts::value<std::string>())
-      ("daemonset", "The DaemonSet that runs the bootstrap (NAMESPACE/NAME); start refuses unless its nodeSelector is "
-       "the schedule label. none: skip the check (the bootstrap runs some other way)",
-       cxxopts::value<std::string>()->default_value(std::string(ipb::default_daemonset)));
-  options.add_options("Drain (kubectl drain's flags)")
-      ("drain", "Drain each node after cordoning it")
-      ("ignore-daemonsets", "Ignore DaemonSet-managed pods")
-      ("delete-emptydir-data", "Continue even if there are pods using emptyDir (their data is lost)")
-      ("force", "Continue even if there are pods that do not declare a controller")
-      ("grace-period", "Seconds each pod gets to terminate (-1: the pod's own)", cxxopts::value<int>()->default_value("-1"))
-      ("timeout", "How long to keep trying the drain (0: forever)", cxxopts::value<std::string>()->default_value("0"))
-      ("pod-selector", "Only drain pods matching this label selector", cxxopts::value<std::string>())
-      ("disable-eviction", "Delete pods instead of evicting them (bypasses PodDisruptionBudgets)");
-  options.add_options("Rolling")
-      ("max-unavailable", "Roll through the nodes, at most N out of service at once; waits for each to be Done (the completion controller restores it)",
-       cxxopts::value<int>())
-      ("soak", "Wait this long after a node finishes before starting the next", cxxopts::value<std::string>()->default_value("0s"))
-      ("continue-on-failure", "Keep rolling after a node fails (it stays cordoned and keeps its slot)")
-      ("keep-secret", "Keep each node's bootstrap Secret after it finishes (recorded: the completion controller keeps it too)")
-      ("roll-timeout", "Give up waiting for the roll after this long (0: no limit)",
-       cxxopts::value<std::string>()->default_value("0"))
-      ("nodes", "", cxxopts::value<std::vector<std::string>>());
+  options.add_options("Bootstrap")("os", "rhcos or rhel", cxxopts::value<std::string>())(
+      "ignition-url", "rhcos: https URL of the Ignition config (machine config server)", cxxopts::value<std::string>())(
+      "ignition-token-file", "rhcos: file holding the Ignition bearer token (- = stdin)",
+      cxxopts::value<std::string>())(
+      "mcd-image",
+      "rhcos: image to extract machine-config-daemon from, by digest (registry/repo@sha256:...; "
+      "`oc adm release info --image-for=machine-config-operator RELEASE`); without it the host's own is used",
+      cxxopts::value<std::string>())("ca-cert",
+                                     "PEM CA bundle that signed the Ignition (or payload) server's certificate",
+                                     cxxopts::value<std::string>())(
+      "payload-url", "rhel: https URL of the bootstrap payload", cxxopts::value<std::string>())(
+      "payload-token-file", "rhel: file holding the payload bearer token (- = stdin)", cxxopts::value<std::string>())(
+      "payload-sha256", "rhel: expected sha256 of the payload", cxxopts::value<std::string>())(
+      "worker-id", "rhel: WORKER_ID for the payload", cxxopts::value<std::string>())(
+      "cluster-id", "rhel: CLUSTER_ID for the payload", cxxopts::value<std::string>())(
+      "region", "rhel: REGION for the payload", cxxopts::value<std::string>())(
+      "mirrors", "rhel: comma-separated https mirror URLs to probe", cxxopts::value<std::string>())(
+      "registry", "registry host[:port] the node must reach", cxxopts::value<std::string>())(
+      "report-url", "https URL the agent POSTs each state to", cxxopts::value<std::string>())(
+      "report-token-file", "file holding the report URL's bearer token (- = stdin)", cxxopts::value<std::string>())(
+      "l,selector", "Label selector of the nodes to start", cxxopts::value<std::string>())(
+      "daemonset",
+      "The DaemonSet that runs the bootstrap (NAMESPACE/NAME); start refuses unless its nodeSelector is "
+      "the schedule label. none: skip the check (the bootstrap runs some other way)",
+      cxxopts::value<std::string>()->default_value(std::string(ipb::default_daemonset)));
+  options.add_options("Drain (kubectl drain's flags)")("drain", "Drain each node after cordoning it")(
+      "ignore-daemonsets", "Ignore DaemonSet-managed pods")(
+      "delete-emptydir-data", "Continue even if there are pods using emptyDir (their data is lost)")(
+      "force", "Continue even if there are pods that do not declare a controller")(
+      "grace-period", "Seconds each pod gets to terminate (-1: the pod's own)",
+      cxxopts::value<int>()->default_value("-1"))("timeout", "How long to keep trying the drain (0: forever)",
+                                                  cxxopts::value<std::string>()->default_value("0"))(
+      "pod-selector", "Only drain pods matching this label selector", cxxopts::value<std::string>())(
+      "disable-eviction", "Delete pods instead of evicting them (bypasses PodDisruptionBudgets)");
+  options.add_options("Rolling")("max-unavailable",
+                                 "Roll through the nodes, at most N out of service at once; waits for each to be Done "
+                                 "(the completion controller restores it)",
+                                 cxxopts::value<int>())("soak",
+                                                        "Wait this long after a node finishes before starting the next",
+                                                        cxxopts::value<std::string>()->default_value("0s"))(
+      "continue-on-failure", "Keep rolling after a node fails (it stays cordoned and keeps its slot)")(
+      "keep-secret",
+      "Keep each node's bootstrap Secret after it finishes (recorded: the completion controller keeps it too)")(
+      "roll-timeout", "Give up waiting for the roll after this long (0: no limit)",
+      cxxopts::value<std::string>()->default_value("0"))("nodes", "", cxxopts::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, true, "json, yaml or name");
   options.parse_positional({"nodes"});
   return options;
@@ -317,7 +323,8 @@ Result<int> Options::run(Io& io) {
   auto launch = [&]() {
     std::vector<std::string> started;
     for (const auto& n : roll.take_startable(ipb::Roll::Clock::now())) {
-      if (start_one(n)) started.push_back(n);
+      if (start_one(n))
+        started.push_back(n);
       else {
         roll.failed(n);
         refused.insert(n);

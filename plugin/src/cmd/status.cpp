@@ -47,8 +47,11 @@ void table(std::ostream& out, const std::vector<Row>& rows, bool wide) {
   const auto now = std::chrono::system_clock::now();
   for (const auto& r : rows) {
     const auto updated = parse_rfc3339(r.p.updated);
-    std::vector<std::string> c{r.p.name, state_of(r), r.p.state.empty() ? "-" : std::to_string(r.p.progress) + "%",
-                               reason_of(r).empty() ? "-" : reason_of(r), r.p.attempt.empty() ? "-" : r.p.attempt,
+    std::vector<std::string> c{r.p.name,
+                               state_of(r),
+                               r.p.state.empty() ? "-" : std::to_string(r.p.progress) + "%",
+                               reason_of(r).empty() ? "-" : reason_of(r),
+                               r.p.attempt.empty() ? "-" : r.p.attempt,
                                updated ? format_age(now - *updated) : "-"};
     if (wide)
       c.insert(c.end(), {r.p.unschedulable ? "yes" : "no", r.p.scheduled ? "yes" : "no",
@@ -98,7 +101,8 @@ Result<int> Options::run(Io& io) const {
   std::map<std::string, bool> recorded;
   if (records)
     for (const auto& cm : records->value("items", json::array()))
-      recorded[cm.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), "")] = true;
+      recorded[cm.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), "")] =
+          true;
   else if (!kube::is_not_found(records.error()))
     return fail(records.error());
 
@@ -123,13 +127,23 @@ Result<int> Options::run(Io& io) const {
   if (format == "json" || format == "yaml") {
     json items = json::array();
     for (const auto& r : rows)
-      items.push_back({{"node", r.p.name},        {"state", state_of(r)},       {"progress", r.p.progress},
-                       {"reason", reason_of(r)},  {"message", message_of(r)},   {"attempt", r.p.attempt},
-                       {"updated", r.p.updated},  {"bootID", r.p.boot_id},      {"ready", r.p.ready},
-                       {"cordoned", r.p.unschedulable}, {"scheduled", r.p.scheduled}, {"recorded", r.recorded}});
+      items.push_back({{"node", r.p.name},
+                       {"state", state_of(r)},
+                       {"progress", r.p.progress},
+                       {"reason", reason_of(r)},
+                       {"message", message_of(r)},
+                       {"attempt", r.p.attempt},
+                       {"updated", r.p.updated},
+                       {"bootID", r.p.boot_id},
+                       {"ready", r.p.ready},
+                       {"cordoned", r.p.unschedulable},
+                       {"scheduled", r.p.scheduled},
+                       {"recorded", r.recorded}});
     const json doc = {{"items", items}};
-    if (format == "json") io.out << doc.dump(2) << '\n';
-    else io.out << to_yaml(doc);
+    if (format == "json")
+      io.out << doc.dump(2) << '\n';
+    else
+      io.out << to_yaml(doc);
     return exit_ok;
   }
   if (rows.empty()) {

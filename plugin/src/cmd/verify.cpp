@@ -134,8 +134,9 @@ Progress progress_for(Io& io) {
 // let the results replace their iscsi/quicksync verdicts. Returns exit_ok, or the exit code
 // when the run could not finish (interrupted, forbidden, ...), after cleaning up;
 // `leftovers` when the cleanup itself failed (the report still stands).
-Result<void> deep_check(const kube::RestConfig& config, const ProbeOptions& options, const std::vector<NodeFacts>& nodes,
-               std::vector<NodeReport>& reports, Io& io, bool& leftovers) {
+Result<void> deep_check(const kube::RestConfig& config, const ProbeOptions& options,
+                        const std::vector<NodeFacts>& nodes, std::vector<NodeReport>& reports, Io& io,
+                        bool& leftovers) {
   auto stop = stop_token();  // Ctrl-C from here on ends the wait and cleans up
   std::vector<std::string> ready;
   for (const auto& n : nodes)
@@ -211,9 +212,10 @@ Result<int> Options::run(Io& io) const {
   for (const auto& name : inv->missing) io.err << "error: node \"" << name << "\" not found\n";
   if (!inv->missing.empty() || leftovers) return exit_error;
   if (reports.empty())
-    return fail(ErrorKind::not_found,
-                "no nodes" + (o->selection.label_selector.empty() ? ""
-                                                                  : " match the selector \"" + o->selection.label_selector + "\""));
+    return fail(
+        ErrorKind::not_found,
+        "no nodes" +
+            (o->selection.label_selector.empty() ? "" : " match the selector \"" + o->selection.label_selector + "\""));
   return summary.failed ? exit_some_failed : exit_ok;
 }
 

@@ -88,7 +88,8 @@ Result<int> Options::run(Io& io) {
     if (!records && !kube::is_not_found(records.error())) return fail(records.error());
     if (records)
       for (const auto& cm : records->value("items", json::array()))
-        nodes.push_back(cm.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), ""));
+        nodes.push_back(
+            cm.value("/metadata/labels"_json_pointer, json::object()).value(std::string(names::node_label), ""));
     if (nodes.empty()) {
       io.err << "No in-place bootstraps in progress.\n";
       return exit_ok;
@@ -133,7 +134,9 @@ cxxopts::Options watch_flags() {
                            "only: the completion controller in nodeboot-webhook restores a node that is back (Ready "
                            "on a new boot); `finish` does it by hand. Exit 0 when all are done, 3 when any failed.");
   options.positional_help("[NODE...]");
-  options.add_options()("timeout", "Give up after this long (0: no limit)", cxxopts::value<std::string>()->default_value("0"))("nodes", "", cxxopts::value<std::vector<std::string>>());
+  options.add_options()("timeout", "Give up after this long (0: no limit)",
+                        cxxopts::value<std::string>()->default_value("0"))("nodes", "",
+                                                                           cxxopts::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, false, "(not used)");
   options.parse_positional({"nodes"});
   return options;

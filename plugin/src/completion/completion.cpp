@@ -74,7 +74,8 @@ Completion flag_values(const Flag& flag, std::string_view partial, const std::st
 CommandHelp parse_help(std::string_view help) {
   // cxxopts: "  -o, --output arg   desc" / "      --drain   desc" / "      --dry-run [=arg(=client)]";
   // a long flag pushes its description to the next line.
-  static const std::regex flag_re(R"(^  (?:-(\w), |    )--([A-Za-z0-9][-A-Za-z0-9_.]*)( arg)?(?: \[=arg\(=[^)]*\)\])?(?:\s+(\S.*))?$)");
+  static const std::regex flag_re(
+      R"(^  (?:-(\w), |    )--([A-Za-z0-9][-A-Za-z0-9_.]*)( arg)?(?: \[=arg\(=[^)]*\)\])?(?:\s+(\S.*))?$)");
   static const std::regex command_re(R"(^  ([a-z][-a-z0-9]*)\s{2,}(\S.*)$)");
   CommandHelp out;
   const auto lines = lines_of(help);
@@ -85,8 +86,10 @@ CommandHelp parse_help(std::string_view help) {
     if (line == "Commands:") {
       in_commands = true;
     } else if (in_commands) {
-      if (std::regex_match(line, m, command_re)) out.subcommands.push_back({m[1], m[2]});
-      else in_commands = false;
+      if (std::regex_match(line, m, command_re))
+        out.subcommands.push_back({m[1], m[2]});
+      else
+        in_commands = false;
     } else if (line.starts_with("Usage:") && i + 1 < lines.size()) {
       const auto& usage = lines[i + 1];
       if (auto at = usage.find("[OPTION...]"); at != std::string::npos) out.positional = trim(usage.substr(at + 11));
@@ -112,7 +115,8 @@ Completion complete(const std::vector<std::string>& args, const NodeLister& list
       return c;
     }
     for (const auto& command : commands())
-      if (!command.name.starts_with("__")) add_matching(c, word, std::string(command.name), std::string(command.summary));
+      if (!command.name.starts_with("__"))
+        add_matching(c, word, std::string(command.name), std::string(command.summary));
     return c;
   }
   const auto table = commands();

@@ -10,7 +10,8 @@ using nlohmann::json;
 // kubectl's messages, word for word, so operators recognise them.
 constexpr const char* daemonset_error = "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)";
 constexpr const char* daemonset_warning = "ignoring DaemonSet-managed Pods";
-constexpr const char* local_storage_error = "cannot delete Pods with local storage (use --delete-emptydir-data to override)";
+constexpr const char* local_storage_error =
+    "cannot delete Pods with local storage (use --delete-emptydir-data to override)";
 constexpr const char* local_storage_warning = "deleting Pods with local storage";
 constexpr const char* unreplicated_error = "cannot delete Pods that declare no controller (use --force to override)";
 constexpr const char* unreplicated_warning = "deleting Pods that declare no controller";
@@ -54,7 +55,8 @@ DrainPlan plan_drain(const std::vector<json>& pods, const DrainOptions& o) {
     }
     if (!finished(pod)) {
       if (has_emptydir(pod))
-        (o.delete_emptydir_data ? warnings[local_storage_warning] : errors[local_storage_error]).push_back(pod_ref(pod));
+        (o.delete_emptydir_data ? warnings[local_storage_warning] : errors[local_storage_error])
+            .push_back(pod_ref(pod));
       if (!controller) (o.force ? warnings[unreplicated_warning] : errors[unreplicated_error]).push_back(pod_ref(pod));
     }
     plan.remove.push_back(pod);

@@ -12,13 +12,13 @@
 namespace nodeboot::plugin::ipb {
 namespace {
 
-using nlohmann::json;
 using kube::resources::configmaps;
 using kube::resources::nodes;
 using kube::resources::pods;
 using kube::resources::rolebindings;
 using kube::resources::roles;
 using kube::resources::secrets;
+using nlohmann::json;
 
 const std::string ns{names::system_namespace};
 
@@ -35,9 +35,12 @@ bool agent_running(std::string_view state) {
 
 std::string suffix(const Context& ctx) {
   switch (ctx.dry_run) {
-    case DryRun::client: return " (dry run)";
-    case DryRun::server: return " (server dry run)";
-    case DryRun::none: break;
+    case DryRun::client:
+      return " (dry run)";
+    case DryRun::server:
+      return " (server dry run)";
+    case DryRun::none:
+      break;
   }
   return "";
 }
@@ -147,7 +150,8 @@ Result<PriorState> read_record(kube::Client& client, std::string_view node) {
   auto cm = client.get(configmaps, ns, record_name(node));
   if (!cm) return fail(cm.error());
   auto prior = prior_state_of_configmap(*cm);
-  if (!prior) return fail(ErrorKind::internal, "ConfigMap " + ns + "/" + record_name(node) + " holds no readable prior state");
+  if (!prior)
+    return fail(ErrorKind::internal, "ConfigMap " + ns + "/" + record_name(node) + " holds no readable prior state");
   return *prior;
 }
 
@@ -198,7 +202,7 @@ Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const Dra
         if (!d) return fail(d.error());
         return {};
       }()
-                                          : ctx.client.evict(pns, pname, del);
+          : ctx.client.evict(pns, pname, del);
       if (r || kube::is_not_found(r.error())) break;
       if (!kube::is_too_many_requests(r.error())) return fail(r.error());
       // A PodDisruptionBudget says not now: say which pod waits, and try again.
@@ -206,7 +210,8 @@ Result<std::vector<Change>> drain(Context& ctx, std::string_view node, const Dra
                            r.error().message + "); retrying in 5s");
       if (std::chrono::steady_clock::now() + eviction_retry > deadline)
         return fail(ErrorKind::transport, "drain of node \"" + std::string(node) + "\" timed out: pod " + pns + "/" +
-                                              pname + " is still blocked by a PodDisruptionBudget: " + r.error().message);
+                                              pname +
+                                              " is still blocked by a PodDisruptionBudget: " + r.error().message);
       if (!sleep_for(ctx.stop, eviction_retry)) return fail(ErrorKind::internal, "interrupted while draining");
     }
     changes.push_back(change(ctx, "pod", pns + "/" + pname, verb));
@@ -238,8 +243,8 @@ struct StartJournal {
   std::optional<json> cordoned_from;  // spec.unschedulable before the cordon (null: unset)
   std::vector<std::string> removed_pods;
   enum class SecretWrite { none, created, replaced } secret = SecretWrite::none;
-  json previous_secret;         // when replaced: what was stored before (never printed)
-  std::string written_version;  // when replaced: the resourceVersion of our write
+  json previous_secret;                                // when replaced: what was stored before (never printed)
+  std::string written_version;                         // when replaced: the resourceVersion of our write
   bool role_created = false, binding_created = false;  // the node's Secret reader
 };
 
@@ -266,8 +271,7 @@ std::string undo_start(Context& ctx, std::string_view node, const StartJournal& 
       failed.push_back(what + " failed: " + kube::kubectl_message(r.error()));
   };
   const std::string reader = bootstrap::secret_name(node);
-  if (done.binding_created)
-    outcome(ctx.client.remove(rolebindings, ns, reader), "rolebinding/" + reader + " deleted");
+  if (done.binding_created) outcome(ctx.client.remove(rolebindings, ns, reader), "rolebinding/" + reader + " deleted");
   if (done.role_created) outcome(ctx.client.remove(roles, ns, reader), "role/" + reader + " deleted");
   using enum StartJournal::SecretWrite;
   if (done.secret == created) outcome(ctx.client.remove(secrets, ns, secret), "secret/" + secret + " deleted");
@@ -381,8 +385,8 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   if (!current) return abandon("bootstrap Secret", current.error());
   if (current->created || same_secret(current->object, desired)) {
     if (current->created) done.secret = StartJournal::SecretWrite::created;
-    changes.push_back(change(ctx, "secret", secret_name, current->created ? "created" : "unchanged",
-                             redact_secret(current->object)));
+    changes.push_back(
+        change(ctx, "secret", secret_name, current->created ? "created" : "unchanged", redact_secret(current->object)));
   } else {
     desired["metadata"]["resourceVersion"] = current->object["metadata"]["resourceVersion"];
     Result<json> written = desired;
@@ -400,12 +404,14 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   for (const json& desired_rbac : {secret_reader_role(node), secret_reader_binding(node)}) {
     const bool is_role = desired_rbac["kind"] == "Role";
     const std::string kind = is_role ? "role" : "rolebinding";
-    const std::string step = kind + " " + secret_name, listed = kind + ".rbac.authorization.k8s.io";  // kubectl's -o name
+    const std::string step = kind + " " + secret_name,
+                      listed = kind + ".rbac.authorization.k8s.io";  // kubectl's -o name
     // RBAC checks a binding against its Role's rules, so a server dry run cannot ask about
     // the binding of a Role it did not store (unless the operator may `bind`): start's
     // SelfSubjectAccessReviews asked for it instead.
     if (!is_role && ctx.dry_run == DryRun::server && role_new) {
-      changes.push_back(change(ctx, listed, secret_name, "created (not admitted: its Role is not stored)", desired_rbac));
+      changes.push_back(
+          change(ctx, listed, secret_name, "created (not admitted: its Role is not stored)", desired_rbac));
       continue;
     }
     auto written = create_or_get(ctx, is_role ? roles : rolebindings, desired_rbac);
@@ -428,9 +434,11 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   if (!fresh) return abandon("schedule label", fresh.error());
   const auto p = read_progress(*fresh, ctx.schedule_label);
   if ((p.scheduled && p.state == "Pending") || agent_running(p.state)) {
-    changes.push_back(change(ctx, "node", name, "already scheduled (" + (p.state.empty() ? "Pending" : p.state) + ")", *fresh));
+    changes.push_back(
+        change(ctx, "node", name, "already scheduled (" + (p.state.empty() ? "Pending" : p.state) + ")", *fresh));
   } else if (p.state == "Failed") {
-    changes.push_back(change(ctx, "node", name, "failed earlier (" + p.reason + "): run `kubectl nodeboot retry " + name + "`", *fresh));
+    changes.push_back(change(ctx, "node", name,
+                             "failed earlier (" + p.reason + "): run `kubectl nodeboot retry " + name + "`", *fresh));
   } else {
     json patch = {{"metadata",
                    {{"labels", {{ctx.schedule_label, "true"}}},
@@ -497,7 +505,7 @@ Result<std::vector<Change>> put_back(Context& ctx, std::string_view node, bool f
   }
   // The node's kubelet reads its Secret no more, kept or not.
   for (const auto& [ref, kind] : {std::pair{&rolebindings, "rolebinding.rbac.authorization.k8s.io"},
-                                 std::pair{&roles, "role.rbac.authorization.k8s.io"}}) {
+                                  std::pair{&roles, "role.rbac.authorization.k8s.io"}}) {
     auto d = delete_object(ctx, *ref, kind, bootstrap::secret_name(node));
     if (!d) return fail(d.error());
     changes.push_back(*d);
@@ -526,15 +534,18 @@ Result<std::vector<Change>> retry_node(Context& ctx, std::string_view node) {
   auto n = get_node(ctx, node);
   if (!n) return fail(n.error());
   if (auto prior = read_record(ctx.client, node); !prior)
-    return fail(ErrorKind::invalid_input, "node \"" + name + "\" has no in-place bootstrap to retry (no ConfigMap " + ns +
-                                              "/" + record_name(node) + "); use `kubectl nodeboot start`");
+    return fail(ErrorKind::invalid_input, "node \"" + name + "\" has no in-place bootstrap to retry (no ConfigMap " +
+                                              ns + "/" + record_name(node) + "); use `kubectl nodeboot start`");
   auto secret = ctx.client.get(secrets, ns, bootstrap::secret_name(node));
   if (!secret)
     return fail(ErrorKind::invalid_input, "Secret " + ns + "/" + bootstrap::secret_name(node) + ": " +
-                                              kube::kubectl_message(secret.error()) + "; run `kubectl nodeboot start` again");
+                                              kube::kubectl_message(secret.error()) +
+                                              "; run `kubectl nodeboot start` again");
   const auto p = read_progress(*n, ctx.schedule_label);
   if (agent_running(p.state) || (p.state == "Pending" && p.scheduled))
-    return fail(ErrorKind::invalid_input, "node \"" + name + "\" is " + p.state + ": an attempt is under way; wait, or `kubectl nodeboot abort " + name + "`");
+    return fail(ErrorKind::invalid_input, "node \"" + name + "\" is " + p.state +
+                                              ": an attempt is under way; wait, or `kubectl nodeboot abort " + name +
+                                              "`");
   int attempt = 1;
   try {
     attempt = std::stoi(p.attempt) + 1;
@@ -593,8 +604,8 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
     auto it = tracked.find(p.name);
     if (it == tracked.end() || resolved.contains(p.name)) return;
     Tracked& t = it->second;
-    const std::string seen = p.state + "|" + std::to_string(p.progress) + "|" + p.message + "|" + p.boot_id +
-                             (p.ready ? "|ready" : "");
+    const std::string seen =
+        p.state + "|" + std::to_string(p.progress) + "|" + p.message + "|" + p.boot_id + (p.ready ? "|ready" : "");
     if (seen != t.last) {
       t.last = seen;
       o.on_progress(p);
@@ -612,8 +623,10 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
     }
     if (p.state != "Done") t.armed = true;
     const bool back = t.prior && (p.state == "Rebooting" || p.state == "Joining") && rebooted(p, *t.prior);
-    if (!back) t.back_since.reset();
-    else if (!t.back_since) t.back_since = Clock::now();
+    if (!back)
+      t.back_since.reset();
+    else if (!t.back_since)
+      t.back_since = Clock::now();
   };
   // A node back for a while and still not Done: nobody is completing it. Say so once.
   auto hint = [&]() -> std::optional<Clock::time_point> {
@@ -626,10 +639,12 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
         continue;
       }
       t.hinted = true;
-      ctx.notify(name, "back on a new boot but not restored after " +
-                        format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(o.waiting_hint_after)) +
-                        ": is nodeboot-webhook running with --enable-completion-controller? "
-                        "`kubectl nodeboot finish " + name + "` restores it by hand");
+      ctx.notify(name,
+                 "back on a new boot but not restored after " +
+                     format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(o.waiting_hint_after)) +
+                     ": is nodeboot-webhook running with --enable-completion-controller? "
+                     "`kubectl nodeboot finish " +
+                     name + "` restores it by hand");
     }
     return next;
   };
@@ -670,13 +685,16 @@ Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const 
     });
     kube::WatchOptions wo;
     wo.resource_version = version;
-    auto watched = ctx.client.watch(nodes, "", wo, [&](const kube::WatchEvent& ev) {
-      if (ev.type == kube::WatchEventType::added || ev.type == kube::WatchEventType::modified) {
-        handle(ev.object);
-        if (!tick()) return false;
-      }
-      return !all_resolved() && failure.has_value();
-    }, kube::WatchControl{.stop = stopper.get_token(), .give_up_after = std::chrono::milliseconds(0)});
+    auto watched = ctx.client.watch(
+        nodes, "", wo,
+        [&](const kube::WatchEvent& ev) {
+          if (ev.type == kube::WatchEventType::added || ev.type == kube::WatchEventType::modified) {
+            handle(ev.object);
+            if (!tick()) return false;
+          }
+          return !all_resolved() && failure.has_value();
+        },
+        kube::WatchControl{.stop = stopper.get_token(), .give_up_after = std::chrono::milliseconds(0)});
     timer.request_stop();
     if (watched) {
       version = *watched;

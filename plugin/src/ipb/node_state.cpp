@@ -12,9 +12,7 @@ using nlohmann::json;
 // node lifecycle controller mirrors it as this taint).
 constexpr std::string_view unschedulable_taint = "node.kubernetes.io/unschedulable";
 
-bool is_lifecycle_taint(const json& taint) {
-  return taint.value("key", "").starts_with("node.kubernetes.io/");
-}
+bool is_lifecycle_taint(const json& taint) { return taint.value("key", "").starts_with("node.kubernetes.io/"); }
 
 }  // namespace
 
@@ -81,7 +79,9 @@ std::optional<PriorState> prior_state_from_json(const json& doc) {
   return p;
 }
 
-std::string record_name(std::string_view node) { return std::string(names::bootstrap_secret_prefix) + std::string(node); }
+std::string record_name(std::string_view node) {
+  return std::string(names::bootstrap_secret_prefix) + std::string(node);
+}
 
 json prior_state_configmap(std::string_view node, const PriorState& prior) {
   return {{"apiVersion", "v1"},
@@ -115,7 +115,8 @@ json secret_reader_role(std::string_view node) {
 
 json secret_reader_binding(std::string_view node) {
   json binding = rbac_object("RoleBinding", node);
-  binding["roleRef"] = {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", bootstrap::secret_name(node)}};
+  binding["roleRef"] = {
+      {"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", bootstrap::secret_name(node)}};
   binding["subjects"] = json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
                                       {"kind", "User"},
                                       {"name", std::string(node_user_prefix) + std::string(node)}}});
@@ -129,7 +130,8 @@ bool same_grant(const json& existing, const json& desired) {
 }
 
 std::optional<PriorState> prior_state_of_configmap(const json& cm) {
-  const auto text = cm.value("/data"_json_pointer, json::object()).value(std::string(names::prior_state_key), std::string());
+  const auto text =
+      cm.value("/data"_json_pointer, json::object()).value(std::string(names::prior_state_key), std::string());
   return prior_state_from_json(json::parse(text, nullptr, false));
 }
 
@@ -145,7 +147,8 @@ bool restore(json& node, const PriorState& prior, std::string_view schedule_labe
   for (const auto& t : node.value("/spec/taints"_json_pointer, json::array())) {
     if (!is_lifecycle_taint(t) || t.value("key", "") == unschedulable_taint) continue;
     bool recorded = false;
-    for (const auto& r : prior.taints) recorded |= r.value("key", "") == t.value("key", "") && r.value("effect", "") == t.value("effect", "");
+    for (const auto& r : prior.taints)
+      recorded |= r.value("key", "") == t.value("key", "") && r.value("effect", "") == t.value("effect", "");
     if (!recorded) taints.push_back(t);
   }
   if (taints.empty())
@@ -167,7 +170,8 @@ bool restore(json& node, const PriorState& prior, std::string_view schedule_labe
 bool rebooted(const NodeProgress& now, const PriorState& prior) {
   // Rebooting from a boot the agent named is over only on another boot (a payload that
   // rebooted mid-way leaves the node Ready on a boot that is neither the first nor the last).
-  const bool left_reported = now.state != "Rebooting" || now.reported_boot_id.empty() || now.boot_id != now.reported_boot_id;
+  const bool left_reported =
+      now.state != "Rebooting" || now.reported_boot_id.empty() || now.boot_id != now.reported_boot_id;
   return now.ready && !now.boot_id.empty() && now.boot_id != prior.boot_id && left_reported;
 }
 

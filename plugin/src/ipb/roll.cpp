@@ -4,7 +4,8 @@
 
 namespace nodeboot::plugin::ipb {
 
-Roll::Roll(std::vector<std::string> nodes, int max_unavailable, std::chrono::milliseconds soak, bool continue_on_failure)
+Roll::Roll(std::vector<std::string> nodes, int max_unavailable, std::chrono::milliseconds soak,
+           bool continue_on_failure)
     : pending_(nodes.begin(), nodes.end()),
       max_unavailable_(std::max(1, max_unavailable)),
       soak_(soak),

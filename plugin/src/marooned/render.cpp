@@ -28,12 +28,23 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 // Number and suffix of a quantity, as a multiplier of the base unit.
 Result<long double> quantity(const nlohmann::json& q, std::string_view what) {
   if (q.is_number()) return q.get<long double>();
-  if (!q.is_string()) return fail(ErrorKind::invalid_input, std::string(what) + ": expected a quantity such as 500m or 1Gi");
+  if (!q.is_string())
+    return fail(ErrorKind::invalid_input, std::string(what) + ": expected a quantity such as 500m or 1Gi");
   const std::string s = q.get<std::string>();
-  static const std::array<std::pair<std::string_view, long double>, 14> suffixes{{
-      {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
-      {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}, {"m", 1e-3L}, {"k", 1e3L}, {"M", 1e6L},
-      {"G", 1e9L}, {"T", 1e12L}, {"P", 1e15L}, {"E", 1e18L}, {"", 1.0L}}};
+  static const std::array<std::pair<std::string_view, long double>, 14> suffixes{{{"Ki", 1024.0L},
+                                                                                  {"Mi", 1048576.0L},
+                                                                                  {"Gi", 1073741824.0L},
+                                                                                  {"Ti", 1099511627776.0L},
+                                                                                  {"Pi", 1125899906842624.0L},
+                                                                                  {"Ei", 1152921504606846976.0L},
+                                                                                  {"m", 1e-3L},
+                                                                                  {"k", 1e3L},
+                                                                                  {"M", 1e6L},
+                                                                                  {"G", 1e9L},
+                                                                                  {"T", 1e12L},
+                                                                                  {"P", 1e15L},
+                                                                                  {"E", 1e18L},
+                                                                                  {"", 1.0L}}};
   for (const auto& [suffix, factor] : suffixes) {
     if (s.size() <= suffix.size() || !s.ends_with(suffix)) continue;
     const std::string number = s.substr(0, s.size() - suffix.size());
@@ -45,7 +56,8 @@ Result<long double> quantity(const nlohmann::json& q, std::string_view what) {
     } catch (const std::exception&) {
     }
   }
-  return fail(ErrorKind::invalid_input, std::string(what) + ": \"" + s + "\" is not a quantity (e.g. 500m, 2, 512Mi, 1Gi)");
+  return fail(ErrorKind::invalid_input,
+              std::string(what) + ": \"" + s + "\" is not a quantity (e.g. 500m, 2, 512Mi, 1Gi)");
 }
 
 const nlohmann::json& member(const nlohmann::json& o, const char* key) {
@@ -156,24 +168,29 @@ Result<Resources> pod_requests(const nlohmann::json& pod) {
 std::string vmi_name(std::string_view pod_uid) { return "marooned-" + std::string(pod_uid); }
 std::string userdata_secret_name(std::string_view pod_uid) { return "marooned-" + std::string(pod_uid) + "-userdata"; }
 
-Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::json& spec, std::string_view userdata_secret) {
+Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::json& spec,
+                                  std::string_view userdata_secret) {
   const auto id = nodeboot::marooned::pod_id(pod);
-  if (id.empty()) return fail(ErrorKind::invalid_input, "the pod has no " + std::string(names::maroon_pod_uid) + " annotation");
+  if (id.empty())
+    return fail(ErrorKind::invalid_input, "the pod has no " + std::string(names::maroon_pod_uid) + " annotation");
   const auto& image = member(spec, "nodeImage");
   if (!image.is_string() || image.get<std::string>().empty())
-    return fail(ErrorKind::invalid_input, "MaroonedPodsConfig default has no spec.nodeImage: set the node image to boot");
+    return fail(ErrorKind::invalid_input,
+                "MaroonedPodsConfig default has no spec.nodeImage: set the node image to boot");
   auto requests = pod_requests(pod);
   if (!requests) return std::unexpected(requests.error());
   // The schema's defaults, for a config written before they existed.
   const auto& overhead = member(spec, "resourceOverhead");
   const auto& base = member(spec, "baseVMResources");
   auto overhead_cpu = cpu_millis(member(overhead, "cpu").is_null() ? nlohmann::json("500m") : member(overhead, "cpu"));
-  auto overhead_mem = memory_bytes(member(overhead, "memory").is_null() ? nlohmann::json("512Mi") : member(overhead, "memory"));
+  auto overhead_mem =
+      memory_bytes(member(overhead, "memory").is_null() ? nlohmann::json("512Mi") : member(overhead, "memory"));
   auto base_cpu = cpu_millis(member(base, "cpu").is_null() ? nlohmann::json(1) : member(base, "cpu"));
   if (!overhead_cpu) return std::unexpected(overhead_cpu.error());
   if (!overhead_mem) return std::unexpected(overhead_mem.error());
   if (!base_cpu) return std::unexpected(base_cpu.error());
-  const std::int64_t base_mem_mi = member(base, "memoryMi").is_number_integer() ? member(base, "memoryMi").get<std::int64_t>() : 1024;
+  const std::int64_t base_mem_mi =
+      member(base, "memoryMi").is_number_integer() ? member(base, "memoryMi").get<std::int64_t>() : 1024;
   const std::int64_t cpu = std::max(requests->cpu_millis + *overhead_cpu, *base_cpu);
   constexpr std::int64_t mi = 1024 * 1024;
   const std::int64_t mem_mi = std::max((requests->memory_bytes + *overhead_mem + mi - 1) / mi, base_mem_mi);
@@ -181,12 +198,15 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
   // The VM (and its user-data Secret, which holds the join token and credential) lives in
   // nodeboot's namespace, out of the tenant's reach.
   const std::string ns(names::marooned_namespace);
-  const std::string pod_ref = member(pod, "metadata").value("namespace", "default") + "/" + member(pod, "metadata").value("name", "");
+  const std::string pod_ref =
+      member(pod, "metadata").value("namespace", "default") + "/" + member(pod, "metadata").value("name", "");
   nlohmann::json domain = {
       {"cpu", {{"cores", (cpu + 999) / 1000}}},  // whole cores for the guest; the request below keeps the millis
       {"resources", {{"requests", {{"cpu", std::to_string(cpu) + "m"}, {"memory", std::to_string(mem_mi) + "Mi"}}}}},
       {"devices",
-       {{"disks", {{{"name", "rootdisk"}, {"disk", {{"bus", "virtio"}}}}, {{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}}}},
+       {{"disks",
+         {{{"name", "rootdisk"}, {"disk", {{"bus", "virtio"}}}},
+          {{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}}}},
         {"interfaces", {{{"name", "default"}, {"masquerade", nlohmann::json::object()}}}}}}};
   if (member(spec, "enableKernelBoot").is_boolean() && member(spec, "enableKernelBoot").get<bool>()) {
     const auto& kb = member(spec, "kernelBootConfig");
@@ -194,9 +214,10 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
         {"container",
          {{"image", image},
           {"kernelPath", member(kb, "kernelPath").is_string() ? member(kb, "kernelPath") : nlohmann::json("/vmlinuz")},
-          {"initrdPath", member(kb, "initrdPath").is_string() ? member(kb, "initrdPath") : nlohmann::json("/initrd.img")}}},
+          {"initrdPath",
+           member(kb, "initrdPath").is_string() ? member(kb, "initrdPath") : nlohmann::json("/initrd.img")}}},
         {"kernelArgs", member(kb, "kernelArgs").is_string() ? member(kb, "kernelArgs")
-                                                              : nlohmann::json("console=ttyS0 root=/dev/vda rw")}};
+                                                            : nlohmann::json("console=ttyS0 root=/dev/vda rw")}};
   }
   return nlohmann::json{
       {"apiVersion", "kubevirt.io/v1"},

@@ -42,7 +42,8 @@ std::expected<json, CheckResult> bootstrap_result(const PodFacts* pod, std::stri
     return std::unexpected(
         fail("no " + std::string(daemonset) + " pod (DaemonSet not applied, or its tolerations exclude the node)"));
   if (!pod->has_bootstrap)
-    return std::unexpected(fail("pod " + pod->name + " has no bootstrap container to report a result (not the node-bootstrap " +
+    return std::unexpected(fail("pod " + pod->name +
+                                " has no bootstrap container to report a result (not the node-bootstrap " +
                                 "DaemonSet?): apply manifests/node-bootstrap"));
   if (pod->result.empty()) {
     if (pod->waiting.empty())

@@ -3,8 +3,8 @@
 #include <future>
 #include <mutex>
 
-#include "nodeboot/kube/client.hpp"
 #include "json_path.hpp"
+#include "nodeboot/kube/client.hpp"
 #include "nodeboot/names.hpp"
 
 namespace nodeboot::plugin::verify {

@@ -36,8 +36,8 @@ inline std::filesystem::path kubelet_kubeconfig(const std::filesystem::path& dir
   const std::string named = (files_as.empty() ? dir.string() : files_as) + "/" + node;
   const auto path = dir / (node + ".kubeconfig");
   std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: "
-                      << server["server"].get<std::string>() << "\n    certificate-authority-data: "
-                      << server["certificate-authority-data"].get<std::string>()
+                      << server["server"].get<std::string>()
+                      << "\n    certificate-authority-data: " << server["certificate-authority-data"].get<std::string>()
                       << "\nusers:\n- name: kubelet\n  user:\n    client-certificate: " << named
                       << ".crt\n    client-key: " << named
                       << ".key\ncontexts:\n- name: c\n  context: {cluster: c, user: kubelet}\ncurrent-context: c\n";

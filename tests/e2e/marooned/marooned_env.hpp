@@ -82,8 +82,10 @@ class Env {
                   (manifests / "policy.yaml").string()});
     c.kubectl_ok({"wait", "--for=condition=Established", "crd/maroonedpodsconfigs.maroonedpods.io", "--timeout=60s"});
     c.kubectl_ok({"apply", "-f", (manifests / "default-config.yaml").string()});
-    c.kubectl_ok({"patch", "mpconfig", "default", "--type=merge", "-p",
-                  json{{"spec", {{"nodeAgentNamespaces", {"kube-system", std::string(names::system_namespace), agents_ns}}}}}.dump()});
+    c.kubectl_ok(
+        {"patch", "mpconfig", "default", "--type=merge", "-p",
+         json{{"spec", {{"nodeAgentNamespaces", {"kube-system", std::string(names::system_namespace), agents_ns}}}}}
+             .dump()});
     c.kubectl({"delete", "lease", std::string(names::gate_controller_lease), "-n", std::string(names::system_namespace),
                "--ignore-not-found"});
     c.kubectl_ok({"create", "namespace", ns});
@@ -96,22 +98,32 @@ class Env {
     const auto& cl = view["clusters"][0]["cluster"];
     server = cl["server"];
     ca_data = cl["certificate-authority-data"];
-    sa_kubeconfig = dir.write("sa.kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
-                                               "    server: " + cl["server"].get<std::string>() +
-                                               "\n    certificate-authority-data: " +
-                                               cl["certificate-authority-data"].get<std::string>() +
-                                               "\nusers:\n- name: sa\n  user:\n    token: " +
-                                               token.substr(0, token.find_last_not_of("\n") + 1) +
-                                               "\ncontexts:\n- name: c\n  context: {cluster: c, user: sa}\n"
-                                               "current-context: c\n");
-    std::filesystem::permissions(sa_kubeconfig, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    sa_kubeconfig =
+        dir.write("sa.kubeconfig",
+                  "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+                  "    server: " +
+                      cl["server"].get<std::string>() +
+                      "\n    certificate-authority-data: " + cl["certificate-authority-data"].get<std::string>() +
+                      "\nusers:\n- name: sa\n  user:\n    token: " + token.substr(0, token.find_last_not_of("\n") + 1) +
+                      "\ncontexts:\n- name: c\n  context: {cluster: c, user: sa}\n"
+                      "current-context: c\n");
+    std::filesystem::permissions(sa_kubeconfig,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 
     // Serving certificate for 127.0.0.1, signed by a fresh CA the API server is told about.
     const auto now = std::chrono::system_clock::now();
-    ca = nodeboot::issue_certificate({"nodeboot-e2e-webhook-ca", {}, {}, true, now - std::chrono::hours(1),
-                                     now + std::chrono::hours(24)}, nullptr).value();
-    auto serving = nodeboot::issue_certificate({"127.0.0.1", {"localhost"}, {"127.0.0.1"}, false,
-                                               now - std::chrono::hours(1), now + std::chrono::hours(24)}, &ca).value();
+    ca = nodeboot::issue_certificate(
+             {"nodeboot-e2e-webhook-ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(24)},
+             nullptr)
+             .value();
+    auto serving = nodeboot::issue_certificate({"127.0.0.1",
+                                                {"localhost"},
+                                                {"127.0.0.1"},
+                                                false,
+                                                now - std::chrono::hours(1),
+                                                now + std::chrono::hours(24)},
+                                               &ca)
+                       .value();
     std::filesystem::create_directories(dir.path() / "tls");
     dir.write("tls/tls.crt", serving.cert_pem);
     dir.write("tls/tls.key", serving.key_pem.reveal());
@@ -136,9 +148,15 @@ class Env {
     WebhookProcess w;
     w.port = free_loopback_port();
     w.identity = controller_identity;
-    std::vector<std::string> argv{(bin_dir() / "nodeboot-webhook").string(), "--cert-dir", (dir.path() / "tls").string(),
-                                  "--port", std::to_string(w.port), "--bind-address", "127.0.0.1",
-                                  "--kubeconfig", sa_kubeconfig.string()};
+    std::vector<std::string> argv{(bin_dir() / "nodeboot-webhook").string(),
+                                  "--cert-dir",
+                                  (dir.path() / "tls").string(),
+                                  "--port",
+                                  std::to_string(w.port),
+                                  "--bind-address",
+                                  "127.0.0.1",
+                                  "--kubeconfig",
+                                  sa_kubeconfig.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     if (!controller_identity.empty())
       argv.insert(argv.end(), {"--enable-gate-controller", "--leader-elect-identity", controller_identity});
@@ -146,13 +164,16 @@ class Env {
       argv.insert(argv.end(), {"--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
                                "--leader-elect-retry-period", "0.5"});
     w.process = std::make_unique<Background>(
-        argv, dir.path() / ("webhook-" + (controller_identity.empty() ? std::string("admission") : controller_identity) + ".log"));
+        argv, dir.path() / ("webhook-" +
+                            (controller_identity.empty() ? std::string("admission") : controller_identity) + ".log"));
     BOOST_REQUIRE_MESSAGE(eventually([&] { return w.ready(); }, std::chrono::seconds(60)),
-                          "nodeboot-webhook never became ready:\n" << w.process->log());
+                          "nodeboot-webhook never became ready:\n"
+                              << w.process->log());
     // Fail here, not in a later wait for an event: the flag must not be silently ignored.
     if (!controller_identity.empty())
       BOOST_REQUIRE_MESSAGE(w.metric("nodeboot_gate_controller_leader") >= 0,
-                            "--enable-gate-controller given but no controller runs (no metrics):\n" << w.process->log());
+                            "--enable-gate-controller given but no controller runs (no metrics):\n"
+                                << w.process->log());
     return w;
   }
 
@@ -163,8 +184,8 @@ class Env {
     const std::string url = "https://127.0.0.1:" + std::to_string(w.port);
     const auto& c = cluster();
     // kubectl prints one JSON document per object, back to back.
-    std::istringstream shipped(c.kubectl_ok(
-        {"create", "--dry-run=client", "-o", "json", "-f", (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
+    std::istringstream shipped(c.kubectl_ok({"create", "--dry-run=client", "-o", "json", "-f",
+                                             (source_dir() / "manifests/webhook/base/webhooks.yaml").string()}));
     std::vector<json> configs;
     while ((shipped >> std::ws).peek() != EOF) {
       json doc;
@@ -179,7 +200,8 @@ class Env {
         const std::string path = hook["clientConfig"]["service"]["path"];
         hook["clientConfig"] = {{"url", url + path}, {"caBundle", base64_encode(ca.cert_pem)}};
         hook["namespaceSelector"] = {
-            {"matchExpressions", {{{"key", "kubernetes.io/metadata.name"}, {"operator", "In"}, {"values", {ns, agents_ns}}}}}};
+            {"matchExpressions",
+             {{{"key", "kubernetes.io/metadata.name"}, {"operator", "In"}, {"values", {ns, agents_ns}}}}}};
         hooks.push_back(hook);
       }
       BOOST_REQUIRE(!hooks.empty());
@@ -208,16 +230,22 @@ class Env {
   Secret credential(const std::string& id) const {
     json secret;
     // 120 s: the controller retries a failed write after 1, 2, 4, ... s.
-    BOOST_REQUIRE_MESSAGE(eventually([&] {
-      auto r = cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace),
-                                  nodeboot::marooned::join_secret_name(id), "-o", "json"});
-      if (r.exit_code == 0) secret = json::parse(r.out);
-      return r.exit_code == 0;
-    }, std::chrono::seconds(120)), "the controller issued no join credential for " << id << "\n" << (diagnostics ? diagnostics() : ""));
+    BOOST_REQUIRE_MESSAGE(eventually(
+                              [&] {
+                                auto r =
+                                    cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace),
+                                                       nodeboot::marooned::join_secret_name(id), "-o", "json"});
+                                if (r.exit_code == 0) secret = json::parse(r.out);
+                                return r.exit_code == 0;
+                              },
+                              std::chrono::seconds(120)),
+                          "the controller issued no join credential for " << id << "\n"
+                                                                          << (diagnostics ? diagnostics() : ""));
     return nodeboot::marooned::credential_of(secret).value();
   }
   json pod(bool marooned, const std::string& generate_name = "mp-") const {
-    json container = {{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"},
+    json container = {{"name", "c"},
+                      {"image", "registry.k8s.io/pause:3.10"},
                       {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "64Mi"}}}}}};
     json p = {{"apiVersion", "v1"},
               {"kind", "Pod"},
@@ -250,14 +278,20 @@ class Env {
     json node = {
         {"apiVersion", "v1"},
         {"kind", "Node"},
-        {"metadata", {{"name", name}, {"annotations", annotations},
-                      {"labels", {{std::string(names::maroon_pod_uid), id}, {"type", "kwok-marooned"},
-                                  {"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"}}}}},
+        {"metadata",
+         {{"name", name},
+          {"annotations", annotations},
+          {"labels",
+           {{std::string(names::maroon_pod_uid), id},
+            {"type", "kwok-marooned"},
+            {"kubernetes.io/hostname", name},
+            {"kubernetes.io/os", "linux"}}}}},
         {"spec", {{"taints", taints}}},
-        {"status", {{"allocatable", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
-                    {"capacity", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
-                    {"conditions", {{{"type", "Ready"}, {"status", "False"}, {"reason", "KubeletNotReady"},
-                                     {"message", "booting"}}}}}}};
+        {"status",
+         {{"allocatable", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
+          {"capacity", {{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}}},
+          {"conditions",
+           {{{"type", "Ready"}, {"status", "False"}, {"reason", "KubeletNotReady"}, {"message", "booting"}}}}}}};
     cluster().kubectl_ok({"--kubeconfig", node_kubeconfig(name).string(), "create", "-f", "-"}, node.dump());
     return name;
   }
@@ -285,7 +319,9 @@ inline json create_pod(const json& manifest) {
   return json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, manifest.dump()));
 }
 
-inline json get_pod(const std::string& ns, const std::string& name) { return kubectl_json({"get", "pod", "-n", ns, name}); }
+inline json get_pod(const std::string& ns, const std::string& name) {
+  return kubectl_json({"get", "pod", "-n", ns, name});
+}
 
 inline std::string pod_uid_of(const json& pod) {
   return pod["metadata"].value("annotations", json::object()).value(std::string(names::maroon_pod_uid), "");

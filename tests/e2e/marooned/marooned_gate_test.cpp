@@ -42,7 +42,9 @@ std::string lease_holder() {
                               std::string(names::system_namespace), "-o", "json"});
   if (r.exit_code != 0) return "";
   const auto spec = json::parse(r.out)["spec"];
-  return spec.contains("holderIdentity") && spec["holderIdentity"].is_string() ? spec["holderIdentity"].get<std::string>() : "";
+  return spec.contains("holderIdentity") && spec["holderIdentity"].is_string()
+             ? spec["holderIdentity"].get<std::string>()
+             : "";
 }
 
 // Creates a marooned pod and its Ready node; returns {pod name, node name} once bound.
@@ -103,8 +105,9 @@ BOOST_AUTO_TEST_CASE(generate_name_pod_stays_gated_until_its_node_is_ready_then_
   BOOST_TEST(vouched["metadata"]["annotations"].value(std::string(names::maroon_owner_pod_uid), "") ==
              created["metadata"]["uid"].get<std::string>());
   BOOST_TEST(!vouched["metadata"]["annotations"].contains(std::string(names::maroon_join_proof)));
-  BOOST_TEST(cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace),
-                                "marooned-join-" + id}).exit_code != 0);  // spent
+  BOOST_TEST(cluster()
+                 .kubectl({"get", "secret", "-n", std::string(names::marooned_namespace), "marooned-join-" + id})
+                 .exit_code != 0);  // spent
   BOOST_TEST(events_of(env.ns, name).contains("NodeVouched"));
   controller_has_seen_everything_so_far();
   auto pod = get_pod(env.ns, name);
@@ -184,15 +187,16 @@ BOOST_AUTO_TEST_CASE(a_ready_node_that_is_cordoned_or_tainted_for_another_key_re
   }
   // Uncordoning is a node event like any other: the pod is released and binds there.
   cluster().kubectl_ok({"uncordon", cordoned});
-  BOOST_TEST(eventually([&] { return get_pod(env.ns, cordoned_pod["metadata"]["name"])["spec"].value("nodeName", "") == cordoned; }));
+  BOOST_TEST(eventually(
+      [&] { return get_pod(env.ns, cordoned_pod["metadata"]["name"])["spec"].value("nodeName", "") == cordoned; }));
 }
 
 BOOST_AUTO_TEST_CASE(only_the_controller_may_remove_the_gate) {
   auto& env = Suite::nb->env;
   const std::string name = create_pod(env.pod(true))["metadata"]["name"];
   // cluster-admin, but not the controller's ServiceAccount.
-  auto r = cluster().kubectl({"patch", "pod", "-n", env.ns, name, "--type=json", "-p",
-                              R"([{"op":"remove","path":"/spec/schedulingGates"}])"});
+  auto r = cluster().kubectl(
+      {"patch", "pod", "-n", env.ns, name, "--type=json", "-p", R"([{"op":"remove","path":"/spec/schedulingGates"}])"});
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("system:serviceaccount:nodeboot-system:nodeboot-webhook") != std::string::npos, r.err);
   BOOST_TEST(has_gate(get_pod(env.ns, name)));

@@ -82,7 +82,8 @@ BOOST_AUTO_TEST_CASE(a_preset_id_on_a_pod_or_a_deployment_template_is_replaced) 
   // Everything a tenant could copy from the victim (the id is on its node's labels).
   auto forged = env.pod(true, "intruder-");
   forged["metadata"]["annotations"] = {{std::string(names::maroon_pod_uid), v.id}};
-  forged["spec"]["nodeSelector"] = {{std::string(names::maroon_pod_uid), v.id}, {std::string(names::maroon_vouched_label), v.id}};
+  forged["spec"]["nodeSelector"] = {{std::string(names::maroon_pod_uid), v.id},
+                                    {std::string(names::maroon_vouched_label), v.id}};
   forged["spec"]["tolerations"] = {
       {{"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", v.id}, {"effect", "NoSchedule"}},
       {{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}}};
@@ -93,19 +94,20 @@ BOOST_AUTO_TEST_CASE(a_preset_id_on_a_pod_or_a_deployment_template_is_replaced) 
   BOOST_TEST(intruder.dump().find(v.id) == std::string::npos, intruder.dump());
 
   // The same through a Deployment's template: the ReplicaSet controller's pods are mutated too.
-  json deployment = {
-      {"apiVersion", "apps/v1"},
-      {"kind", "Deployment"},
-      {"metadata", {{"name", "forged"}, {"namespace", env.ns}}},
-      {"spec",
-       {{"replicas", 2},
-        {"selector", {{"matchLabels", {{"app", "forged"}}}}},
-        {"template",
-         {{"metadata", {{"labels", {{"app", "forged"}, {std::string(names::maroon_label), "true"}}},
-                        {"annotations", forged["metadata"]["annotations"]}}},
-          {"spec", {{"containers", forged["spec"]["containers"]},
-                    {"nodeSelector", forged["spec"]["nodeSelector"]},
-                    {"tolerations", forged["spec"]["tolerations"]}}}}}}}};
+  json deployment = {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata", {{"name", "forged"}, {"namespace", env.ns}}},
+                     {"spec",
+                      {{"replicas", 2},
+                       {"selector", {{"matchLabels", {{"app", "forged"}}}}},
+                       {"template",
+                        {{"metadata",
+                          {{"labels", {{"app", "forged"}, {std::string(names::maroon_label), "true"}}},
+                           {"annotations", forged["metadata"]["annotations"]}}},
+                         {"spec",
+                          {{"containers", forged["spec"]["containers"]},
+                           {"nodeSelector", forged["spec"]["nodeSelector"]},
+                           {"tolerations", forged["spec"]["tolerations"]}}}}}}}};
   cluster().kubectl_ok({"create", "-f", "-"}, deployment.dump());
   json pods;
   BOOST_TEST_REQUIRE(eventually([&] {
@@ -155,17 +157,20 @@ BOOST_AUTO_TEST_CASE(ordinary_pods_cannot_select_tolerate_or_name_their_way_onto
        R"([{"op":"add","path":"/spec/tolerations/-","value":{"key":"maroonedpods.io/dedicated","operator":"Exists"}}])"});
   BOOST_TEST(add_toleration.exit_code != 0);
   BOOST_TEST(add_toleration.err.find("tolerates maroonedpods.io/dedicated") != std::string::npos, add_toleration.err);
-  auto add_selector = cluster().kubectl({"patch", "pod", "-n", env.ns, name, "--type=merge", "-p",
-                                         json{{"spec", {{"nodeSelector", {{std::string(names::maroon_vouched_label), v.id}}}}}}.dump()});
+  auto add_selector = cluster().kubectl(
+      {"patch", "pod", "-n", env.ns, name, "--type=merge", "-p",
+       json{{"spec", {{"nodeSelector", {{std::string(names::maroon_vouched_label), v.id}}}}}}.dump()});
   BOOST_TEST(add_selector.exit_code != 0);
   BOOST_TEST(add_selector.err.find("nodeSelector selects") != std::string::npos, add_selector.err);
 
   // Nor may an existing pod become marooned, or a marooned pod change its id through status.
-  auto maroon_later = cluster().kubectl({"label", "pod", "-n", env.ns, name, std::string(names::maroon_label) + "=true"});
+  auto maroon_later =
+      cluster().kubectl({"label", "pod", "-n", env.ns, name, std::string(names::maroon_label) + "=true"});
   BOOST_TEST(maroon_later.exit_code != 0);
   BOOST_TEST(maroon_later.err.find("to an existing pod") != std::string::npos, maroon_later.err);
-  auto via_status = cluster().kubectl({"patch", "pod", "-n", env.ns, v.name, "--subresource=status", "--type=merge", "-p",
-                                       json{{"metadata", {{"annotations", {{std::string(names::maroon_pod_uid), "x"}}}}}}.dump()});
+  auto via_status =
+      cluster().kubectl({"patch", "pod", "-n", env.ns, v.name, "--subresource=status", "--type=merge", "-p",
+                         json{{"metadata", {{"annotations", {{std::string(names::maroon_pod_uid), "x"}}}}}}.dump()});
   BOOST_TEST(via_status.exit_code != 0);
   BOOST_TEST(via_status.err.find("change the annotation maroonedpods.io/pod-uid") != std::string::npos, via_status.err);
   undisturbed(v);
@@ -179,10 +184,14 @@ BOOST_AUTO_TEST_CASE(a_node_that_labels_itself_gets_nothing) {
 
   // A kubelet cannot give itself the vouched label: NodeRestriction, in the API server.
   const auto rogue = unique_name("rogue");
-  json self_vouched = {{"apiVersion", "v1"}, {"kind", "Node"},
-                       {"metadata", {{"name", rogue}, {"labels", {{std::string(names::maroon_pod_uid), id},
-                                                                  {std::string(names::maroon_vouched_label), id}}}}}};
-  auto r = cluster().kubectl({"--kubeconfig", env.node_kubeconfig(rogue).string(), "create", "-f", "-"}, self_vouched.dump());
+  json self_vouched = {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata",
+       {{"name", rogue},
+        {"labels", {{std::string(names::maroon_pod_uid), id}, {std::string(names::maroon_vouched_label), id}}}}}};
+  auto r = cluster().kubectl({"--kubeconfig", env.node_kubeconfig(rogue).string(), "create", "-f", "-"},
+                             self_vouched.dump());
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("node-restriction.kubernetes.io") != std::string::npos, r.err);
 
@@ -192,7 +201,8 @@ BOOST_AUTO_TEST_CASE(a_node_that_labels_itself_gets_nothing) {
   BOOST_TEST(eventually([&] {
     const auto list = kubectl_json({"get", "events", "-n", env.ns, "--field-selector", "involvedObject.name=" + name});
     for (const auto& e : list["items"])
-      if (e.value("reason", "") == "JoinRefused" && e.value("message", "").find(forged) != std::string::npos) return true;
+      if (e.value("reason", "") == "JoinRefused" && e.value("message", "").find(forged) != std::string::npos)
+        return true;
     return false;
   }));
   for (const auto& n : {unproven, forged}) {
@@ -201,14 +211,17 @@ BOOST_AUTO_TEST_CASE(a_node_that_labels_itself_gets_nothing) {
         if (c["type"] == "Ready") return c["status"] == "True";
       return false;
     }));
-    BOOST_TEST(!kubectl_json({"get", "node", n})["metadata"]["labels"].contains(std::string(names::maroon_vouched_label)));
+    BOOST_TEST(
+        !kubectl_json({"get", "node", n})["metadata"]["labels"].contains(std::string(names::maroon_vouched_label)));
   }
   BOOST_TEST(has_gate(get_pod(env.ns, name)));
 
   // The genuine node proves itself and gets the pod; the credential is spent.
   const auto genuine = env.join_node(id, true);
   BOOST_TEST(eventually([&] { return get_pod(env.ns, name)["spec"].value("nodeName", "") == genuine; }));
-  BOOST_TEST(cluster().kubectl({"get", "secret", "-n", std::string(names::marooned_namespace), "marooned-join-" + id}).exit_code != 0);
+  BOOST_TEST(cluster()
+                 .kubectl({"get", "secret", "-n", std::string(names::marooned_namespace), "marooned-join-" + id})
+                 .exit_code != 0);
   // And a vouched node's kubelet cannot re-point its vouched label either.
   auto repoint = cluster().kubectl({"--kubeconfig", env.node_kubeconfig(genuine).string(), "label", "node", genuine,
                                     "--overwrite", std::string(names::maroon_vouched_label) + "=other"});
@@ -227,11 +240,13 @@ BOOST_AUTO_TEST_CASE(a_second_pod_claiming_an_id_is_not_released_and_deleting_it
   auto intruder = env.pod(true, "claimant-");
   intruder["metadata"]["namespace"] = bypass;
   intruder["metadata"]["annotations"] = {{std::string(names::maroon_pod_uid), v.id}};
-  intruder["spec"]["nodeSelector"] = {{std::string(names::maroon_pod_uid), v.id}, {std::string(names::maroon_vouched_label), v.id}};
+  intruder["spec"]["nodeSelector"] = {{std::string(names::maroon_pod_uid), v.id},
+                                      {std::string(names::maroon_vouched_label), v.id}};
   intruder["spec"]["schedulingGates"] = {{{"name", std::string(names::maroon_gate)}}};
   const std::string intruder_name = create_pod(intruder)["metadata"]["name"];
   BOOST_TEST(eventually([&] {
-    const auto list = kubectl_json({"get", "events", "-n", bypass, "--field-selector", "involvedObject.name=" + intruder_name});
+    const auto list =
+        kubectl_json({"get", "events", "-n", bypass, "--field-selector", "involvedObject.name=" + intruder_name});
     for (const auto& e : list["items"])
       if (e.value("reason", "") == "MaroonedIdConflict") return true;
     return false;
@@ -247,7 +262,8 @@ BOOST_AUTO_TEST_CASE(a_second_pod_claiming_an_id_is_not_released_and_deleting_it
   }();
   cluster().kubectl_ok({"delete", "pod", "-n", env.ns, witness_name, "--grace-period=0", "--force"});
   BOOST_TEST(eventually([&] {
-    return kubectl_json({"get", "node", witness_node})["metadata"].value("annotations", json::object())
+    return kubectl_json({"get", "node", witness_node})["metadata"]
+               .value("annotations", json::object())
                .value(std::string(names::maroon_cleanup), "") == "true";
   }));
   undisturbed(v);
@@ -268,19 +284,22 @@ BOOST_AUTO_TEST_CASE(node_agents_in_the_allowed_namespaces_still_run_there) {
   refused(agent, "node affinity names " + v.node);
   // A DaemonSet with a blanket toleration in the tenant namespace gets pods on ordinary
   // nodes only; the DaemonSet controller's pod for the dedicated node is refused.
-  json ds = {{"apiVersion", "apps/v1"},
-             {"kind", "DaemonSet"},
-             {"metadata", {{"name", "everywhere"}, {"namespace", env.ns}}},
-             {"spec",
-              {{"selector", {{"matchLabels", {{"app", "everywhere"}}}}},
-               {"template",
-                {{"metadata", {{"labels", {{"app", "everywhere"}}}}},
-                 {"spec", {{"containers", env.pod(false)["spec"]["containers"]}, {"tolerations", {{{"operator", "Exists"}}}}}}}}}}};
+  json ds = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "DaemonSet"},
+      {"metadata", {{"name", "everywhere"}, {"namespace", env.ns}}},
+      {"spec",
+       {{"selector", {{"matchLabels", {{"app", "everywhere"}}}}},
+        {"template",
+         {{"metadata", {{"labels", {{"app", "everywhere"}}}}},
+          {"spec",
+           {{"containers", env.pod(false)["spec"]["containers"]}, {"tolerations", {{{"operator", "Exists"}}}}}}}}}}};
   cluster().kubectl_ok({"create", "-f", "-"}, ds.dump());
   // The DaemonSet controller stops a sync at its first refused pod and backs off, so which
   // dedicated node (earlier cases left several) it reports first is not fixed.
   BOOST_TEST(eventually([&] {
-    const auto list = kubectl_json({"get", "events", "-n", env.ns, "--field-selector", "involvedObject.name=everywhere"});
+    const auto list =
+        kubectl_json({"get", "events", "-n", env.ns, "--field-selector", "involvedObject.name=everywhere"});
     for (const auto& e : list["items"])
       if (e.value("message", "").find("a marooned pod's dedicated node") != std::string::npos) return true;
     return false;
@@ -304,9 +323,10 @@ BOOST_AUTO_TEST_CASE(the_controllers_token_cannot_rewrite_other_pods_or_nodes) {
   // Policies are picked up asynchronously: the first refusal may take a moment.
   nodeboot::ProcessResult r;
   BOOST_TEST(eventually([&] {
-    r = as_controller({"label", "pod", "-n", env.ns, plain, "stolen=1"});
-    return r.exit_code != 0;
-  }), r.out);
+               r = as_controller({"label", "pod", "-n", env.ns, plain, "stolen=1"});
+               return r.exit_code != 0;
+             }),
+             r.out);
   BOOST_TEST(r.err.find("nodeboot-gate-controller-pods") != std::string::npos, r.err);
   r = as_controller({"label", "node", "kwok-node-0", "stolen=1"});
   BOOST_TEST(r.exit_code != 0);

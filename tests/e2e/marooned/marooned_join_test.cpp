@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(join_info_goes_only_to_the_named_file) {
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   BOOST_TEST(r.out.find("0123456789abcdef") == std::string::npos);
   BOOST_TEST(r.err.find("0123456789abcdef") == std::string::npos);
-  struct stat st{};
+  struct stat st {};
   BOOST_REQUIRE(::stat(out.c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);
   const auto text = read_file(out);
@@ -109,20 +109,24 @@ BOOST_AUTO_TEST_CASE(vmi_renders_from_the_config_and_apply_needs_kubevirt) {
 
   auto missing = plugin({"vmi", pod_name(), "--apply", "--token-file", "/dev/null"});
   BOOST_TEST(missing.exit_code == 1);
-  BOOST_TEST(missing.err.find("virtualmachineinstances.kubevirt.io) is not installed") != std::string::npos, missing.err);
+  BOOST_TEST(missing.err.find("virtualmachineinstances.kubevirt.io) is not installed") != std::string::npos,
+             missing.err);
 }
 
 BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint) {
   TempDir dir;
   const auto token_file = dir.write("token", "abcdef.0123456789abcdef\n");
   cluster().kubectl_ok({"apply", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string()});
-  cluster().kubectl_ok({"wait", "--for=condition=Established", "crd/virtualmachineinstances.kubevirt.io", "--timeout=60s"});
+  cluster().kubectl_ok(
+      {"wait", "--for=condition=Established", "crd/virtualmachineinstances.kubevirt.io", "--timeout=60s"});
   auto r = plugin({"vmi", pod_name(), "--apply", "--token-file", token_file.string()});
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   BOOST_TEST(r.out.find("0123456789abcdef") == std::string::npos);
   // The VM and its user-data (token and credential) live in nodeboot's namespace, not the tenant's.
-  BOOST_TEST(cluster().kubectl({"get", "secret", "-n", Suite::nb->env.ns, "marooned-" + id() + "-userdata"}).exit_code != 0);
-  const auto secret = kubectl_json({"get", "secret", "-n", std::string(names::marooned_namespace), "marooned-" + id() + "-userdata"});
+  BOOST_TEST(
+      cluster().kubectl({"get", "secret", "-n", Suite::nb->env.ns, "marooned-" + id() + "-userdata"}).exit_code != 0);
+  const auto secret =
+      kubectl_json({"get", "secret", "-n", std::string(names::marooned_namespace), "marooned-" + id() + "-userdata"});
   const auto userdata = nodeboot::base64_decode(secret["data"]["userdata"].get<std::string>()).value();
   BOOST_TEST(userdata.starts_with("#cloud-config\n"));
   kubectl_json({"get", "virtualmachineinstance", "-n", std::string(names::marooned_namespace), "marooned-" + id()});
@@ -132,16 +136,16 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
   std::filesystem::create_directories(root.path() / "etc/marooned");
   root.write("etc/marooned/join-info.yaml", join_info_from_cloud_init(userdata));
   const std::string node = unique_name("joined");
-  auto join = run({(bin_dir() / "nodeboot-agent").string(), "join", "--host-root", root.path().string(),
-                   "--service-manager", (source_dir() / "tests/e2e/marooned/standin_systemctl.sh").string(),
-                   "--node-name", node, "--timeout", "60"},
-                  [] {
-                    nodeboot::ProcessOptions o;
-                    o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()},
-                                 {"PATH", path_with_bin_dir()},
-                                 {"NODEBOOT_E2E_PKI", (cluster().state_dir / "pki").string()}};
-                    return o;
-                  }());
+  auto join =
+      run({(bin_dir() / "nodeboot-agent").string(), "join", "--host-root", root.path().string(), "--service-manager",
+           (source_dir() / "tests/e2e/marooned/standin_systemctl.sh").string(), "--node-name", node, "--timeout", "60"},
+          [] {
+            nodeboot::ProcessOptions o;
+            o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()},
+                         {"PATH", path_with_bin_dir()},
+                         {"NODEBOOT_E2E_PKI", (cluster().state_dir / "pki").string()}};
+            return o;
+          }());
   BOOST_TEST_REQUIRE(join.exit_code == 0, join.out << join.err);
   BOOST_TEST(join.out.find("0123456789abcdef") == std::string::npos);
   BOOST_TEST(join.out.find("registered and vouched for marooned pod " + id()) != std::string::npos, join.out);
@@ -150,12 +154,14 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
   const auto config = read_file(root.path() / "etc/rancher/k3s/config.yaml");
   const auto& spec = Suite::pod["spec"];
   const std::string selector = spec["nodeSelector"][std::string(names::maroon_pod_uid)];
-  BOOST_TEST(config.find("\"" + std::string(names::maroon_pod_uid) + "=" + selector + "\"") != std::string::npos, config);
+  BOOST_TEST(config.find("\"" + std::string(names::maroon_pod_uid) + "=" + selector + "\"") != std::string::npos,
+             config);
   int tolerations = 0;
   for (const auto& t : spec["tolerations"])
     if (t.value("key", "") == "maroonedpods.io/dedicated") {
       ++tolerations;
-      const auto taint = t["key"].get<std::string>() + "=" + t["value"].get<std::string>() + ":" + t["effect"].get<std::string>();
+      const auto taint =
+          t["key"].get<std::string>() + "=" + t["value"].get<std::string>() + ":" + t["effect"].get<std::string>();
       BOOST_TEST(config.find("\"" + taint + "\"") != std::string::npos, config);
     }
   BOOST_TEST(tolerations == 2);

@@ -60,8 +60,17 @@ struct Completion {
     servers.start();
   }
   std::vector<std::string> start(const std::string& node, std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a{"nodeboot", "start", node, "--os", "rhcos", "--ignition-url",
-                               servers.url("/ignition"), "--ignition-token-file", token_file, "--ca-cert", ca_file};
+    std::vector<std::string> a{"nodeboot",
+                               "start",
+                               node,
+                               "--os",
+                               "rhcos",
+                               "--ignition-url",
+                               servers.url("/ignition"),
+                               "--ignition-token-file",
+                               token_file,
+                               "--ca-cert",
+                               ca_file};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -100,7 +109,9 @@ struct Host {
   }
   std::string boot_id() const { return node + "-boot-" + std::to_string(boot); }
   std::string path(const std::string& rel) const { return (root.path() / rel).string(); }
-  std::string reboot_command() const { return (source_dir() / "tests/e2e/plugin/standin_reboot.sh").string() + " " + root.path().string(); }
+  std::string reboot_command() const {
+    return (source_dir() / "tests/e2e/plugin/standin_reboot.sh").string() + " " + root.path().string();
+  }
   ProcessOptions env() const {
     ProcessOptions o;
     o.env_set["PATH"] = bin.string() + ":" + std::getenv("PATH");
@@ -112,11 +123,28 @@ struct Host {
   }
   // The DaemonSet pod's run of the agent: its ServiceAccount, the host's / mounted.
   ProcessResult agent(std::vector<std::string> extra) const {
-    std::vector<std::string> argv{(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig",
-                                  id.kubeconfig.string(), "--host-root", root.path().string(), "--host-exec", "",
-                                  "--host-unit", "nodeboot-ipb", "--host-kubeconfig", id.host_kubeconfig,
-                                  "--host-root-on-host", root.path().string(), "--boot-id-file", path("boot_id"),
-                                  "--reboot-command", reboot_command(), "--http-timeout", "5s", "--attempts", "1"};
+    std::vector<std::string> argv{(bin_dir() / "nodeboot-agent").string(),
+                                  "bootstrap",
+                                  "--kubeconfig",
+                                  id.kubeconfig.string(),
+                                  "--host-root",
+                                  root.path().string(),
+                                  "--host-exec",
+                                  "",
+                                  "--host-unit",
+                                  "nodeboot-ipb",
+                                  "--host-kubeconfig",
+                                  id.host_kubeconfig,
+                                  "--host-root-on-host",
+                                  root.path().string(),
+                                  "--boot-id-file",
+                                  path("boot_id"),
+                                  "--reboot-command",
+                                  reboot_command(),
+                                  "--http-timeout",
+                                  "5s",
+                                  "--attempts",
+                                  "1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return run(argv, env());
   }
@@ -125,7 +153,8 @@ struct Host {
   // with a new bootID, and the boot-time unit started (as systemd would, from its file).
   void reboot_and_boot() {
     BOOST_REQUIRE_MESSAGE(eventually([&] { return has("reboot-requested"); }, std::chrono::seconds(90)),
-                          "no reboot was requested; units:\n" << read_file(units.string() + ".out"));
+                          "no reboot was requested; units:\n"
+                              << read_file(units.string() + ".out"));
     std::filesystem::remove(root.path() / "reboot-requested");
     ++boot;
     root.write("boot_id", boot_id() + "\n");
@@ -146,8 +175,8 @@ struct Host {
 };
 
 bool ds_pod_on(const std::string& node) {
-  const auto pods = get({"pods", "-n", sys, "-l", "app.kubernetes.io/name=nodeboot-ipb", "--field-selector",
-                         "spec.nodeName=" + node});
+  const auto pods = get(
+      {"pods", "-n", sys, "-l", "app.kubernetes.io/name=nodeboot-ipb", "--field-selector", "spec.nodeName=" + node});
   return !pods["items"].empty();
 }
 
@@ -169,8 +198,8 @@ BOOST_AUTO_TEST_CASE(a_node_back_on_a_new_boot_is_restored_with_nobody_watching)
 
   agent_before_reboot(n);
   play_reboot(n, "boot-after-" + n);
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Done"; }),
-                        "never Done:\n" << c.log());
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Done"; }), "never Done:\n"
+                                                                                                         << c.log());
   const json after = node(n);
   BOOST_TEST(!after["spec"].value("unschedulable", false));
   BOOST_TEST(after["metadata"]["labels"].value("tier", "") == "gold");
@@ -236,14 +265,14 @@ BOOST_AUTO_TEST_CASE(a_node_without_progress_is_failed_with_a_reason) {
   Nodes nodes("complete-stuck", 1);
   const auto& n = nodes.names[0];
   cluster().kubectl_ok(c.start(n));
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Failed"; },
-                                   std::chrono::seconds(120)),
-                        c.log());
+  BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return annotation(node(n), names::ann_state) == "Failed"; }, std::chrono::seconds(120)),
+      c.log());
   const json failed = node(n);
   BOOST_TEST(annotation(failed, names::ann_reason) == "NoProgress");
   BOOST_TEST(annotation(failed, names::ann_message).find("no progress reported for 30s") != std::string::npos);
   BOOST_TEST(!failed["metadata"]["labels"].contains(schedule));
-  BOOST_TEST(failed["spec"].value("unschedulable", false));  // stays out of service for the operator
+  BOOST_TEST(failed["spec"].value("unschedulable", false));       // stays out of service for the operator
   BOOST_TEST(exists({"configmap", "-n", sys, "nodeboot-" + n}));  // abort and retry still work
   cluster().kubectl_ok({"nodeboot", "abort", n, "--delete-secret"});
   BOOST_TEST(!node(n)["spec"].value("unschedulable", false));
@@ -261,9 +290,10 @@ BOOST_AUTO_TEST_CASE(the_controllers_token_cannot_rewrite_nodes_beyond_completio
   };
   ProcessResult r;
   BOOST_TEST(eventually([&] {
-    r = as_controller({"label", "node", n, "stolen=1"});
-    return r.exit_code != 0;
-  }), r.out);
+               r = as_controller({"label", "node", n, "stolen=1"});
+               return r.exit_code != 0;
+             }),
+             r.out);
   BOOST_TEST(r.err.find("only nodes that claim a marooned id") != std::string::npos, r.err);
   cluster().kubectl_ok(c.start(n));
   r = as_controller({"label", "node", n, "node-restriction.kubernetes.io/trusted=yes"});
@@ -287,8 +317,8 @@ BOOST_AUTO_TEST_CASE(rhcos_firstboot_that_reboots_runs_once_and_the_node_is_rest
   Nodes nodes("resume-rhcos", 1);
   const auto& n = nodes.names[0];
   Host host(c, n);
-  host.root.write("firstboot.sh", "#!/bin/sh\necho run >> " + host.path("firstboot.runs") + "\nexec " +
-                                      host.reboot_command() + "\n");
+  host.root.write("firstboot.sh",
+                  "#!/bin/sh\necho run >> " + host.path("firstboot.runs") + "\nexec " + host.reboot_command() + "\n");
   cluster().kubectl_ok(c.start(n));
   BOOST_REQUIRE(eventually([&] { return ds_pod_on(n); }));  // the real DaemonSet controller's pod
 
@@ -296,7 +326,7 @@ BOOST_AUTO_TEST_CASE(rhcos_firstboot_that_reboots_runs_once_and_the_node_is_rest
   BOOST_TEST(first.exit_code == 0, first.err);
   BOOST_TEST(first.err.find("e2e-completion-token") == std::string::npos);
   BOOST_TEST(!node(n)["metadata"]["labels"].contains(schedule));  // gone before anything may reboot
-  BOOST_TEST(eventually([&] { return !ds_pod_on(n); }));           // so the DaemonSet controller deletes the pod
+  BOOST_TEST(eventually([&] { return !ds_pod_on(n); }));          // so the DaemonSet controller deletes the pod
 
   // A restarted container of that pod finds the attempt handed over.
   auto again = host.agent({"--firstboot-command", "/bin/sh " + host.path("firstboot.sh")});
@@ -305,7 +335,9 @@ BOOST_AUTO_TEST_CASE(rhcos_firstboot_that_reboots_runs_once_and_the_node_is_rest
 
   host.reboot_and_boot();
   BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Done"; }),
-                        "never Done; host:\n" << read_file(host.units.string() + ".out") << "\ncontroller:\n" << c.log());
+                        "never Done; host:\n"
+                            << read_file(host.units.string() + ".out") << "\ncontroller:\n"
+                            << c.log());
   BOOST_TEST(host.lines("firstboot.runs").size() == 1u);
   BOOST_TEST(host.lines("units.log").size() == 2u);  // the handover and the one boot
   BOOST_TEST(!node(n)["spec"].value("unschedulable", false));
@@ -322,10 +354,12 @@ BOOST_AUTO_TEST_CASE(rhel_payload_that_reboots_mid_way_continues_and_the_node_is
   const auto& n = nodes.names[0];
   Host host(c, n);
   host.root.write("payload-src/entrypoint.sh",
-                  "#!/bin/bash\nset -e\necho \"run $NODEBOOT_ENTRYPOINT_RUN $WORKER_ID\" >> " + host.path("entrypoint.runs") +
-                      "\nif [ \"$NODEBOOT_ENTRYPOINT_RUN\" = 1 ]; then touch " + host.path("phase1") + "; exec " +
-                      host.reboot_command() + "; fi\ntest -f " + host.path("phase1") + "\ntouch " + host.path("phase2") + "\n");
-  BOOST_REQUIRE(run({"tar", "-cf", host.path("payload.tar"), "-C", host.path("payload-src"), "entrypoint.sh"}).exit_code == 0);
+                  "#!/bin/bash\nset -e\necho \"run $NODEBOOT_ENTRYPOINT_RUN $WORKER_ID\" >> " +
+                      host.path("entrypoint.runs") + "\nif [ \"$NODEBOOT_ENTRYPOINT_RUN\" = 1 ]; then touch " +
+                      host.path("phase1") + "; exec " + host.reboot_command() + "; fi\ntest -f " + host.path("phase1") +
+                      "\ntouch " + host.path("phase2") + "\n");
+  BOOST_REQUIRE(
+      run({"tar", "-cf", host.path("payload.tar"), "-C", host.path("payload-src"), "entrypoint.sh"}).exit_code == 0);
   c.payload = read_file(host.path("payload.tar"));
   cluster().kubectl_ok({"nodeboot", "start", n, "--os", "rhel", "--payload-url", c.servers.url("/payload"),
                         "--payload-token-file", c.token_file, "--ca-cert", c.ca_file, "--worker-id", "w-17",
@@ -340,10 +374,12 @@ BOOST_AUTO_TEST_CASE(rhel_payload_that_reboots_mid_way_continues_and_the_node_is
   BOOST_TEST(node(n)["spec"].value("unschedulable", false));
   host.reboot_and_boot();  // the final reboot
   BOOST_REQUIRE_MESSAGE(eventually([&] { return annotation(node(n), names::ann_state) == "Done"; }),
-                        "never Done; host:\n" << read_file(host.units.string() + ".out") << "\nunits:\n"
-                                               << read_file(host.units) << "\nprogress:\n"
-                                               << read_file(host.path("var/lib/nodeboot/progress.json"))
-                                               << "\nnode:\n" << node(n).dump() << "\ncontroller:\n" << c.log());
+                        "never Done; host:\n"
+                            << read_file(host.units.string() + ".out") << "\nunits:\n"
+                            << read_file(host.units) << "\nprogress:\n"
+                            << read_file(host.path("var/lib/nodeboot/progress.json")) << "\nnode:\n"
+                            << node(n).dump() << "\ncontroller:\n"
+                            << c.log());
   BOOST_TEST(host.lines("entrypoint.runs") == (std::vector<std::string>{"run 1 w-17", "run 2 w-17"}));
   BOOST_TEST(host.has("phase2"));
   BOOST_TEST(!node(n)["spec"].value("unschedulable", false));

@@ -88,20 +88,24 @@ struct Nodes {
 inline void play_reboot(const std::string& n, const std::string& boot_id) {
   cluster().kubectl_ok({"annotate", "node", n, "kwok.x-k8s.io/status=custom", "--overwrite"});
   auto cond = [](const char* status) {
-    return json{{"type", "Ready"}, {"status", status}, {"reason", status == std::string("True") ? "KubeletReady" : "KubeletNotReady"},
+    return json{{"type", "Ready"},
+                {"status", status},
+                {"reason", status == std::string("True") ? "KubeletReady" : "KubeletNotReady"},
                 {"message", "played by the e2e test"}};
   };
   cluster().kubectl_ok({"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
                         json{{"status", {{"conditions", {cond("False")}}}}}.dump()});
-  cluster().kubectl_ok({"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
-                        json{{"status", {{"nodeInfo", {{"bootID", boot_id}}}, {"conditions", {cond("True")}}}}}.dump()});
+  cluster().kubectl_ok(
+      {"patch", "node", n, "--subresource=status", "--type=strategic", "-p",
+       json{{"status", {{"nodeInfo", {{"bootID", boot_id}}}, {"conditions", {cond("True")}}}}}.dump()});
 }
 
 // What the agent leaves before its final reboot: state Rebooting, the schedule label gone.
 inline void agent_before_reboot(const std::string& n) {
   cluster().kubectl_ok({"label", "node", n, std::string(names::schedule_label) + "-"});
   cluster().kubectl_ok({"annotate", "node", n, "--overwrite", std::string(names::ann_state) + "=Rebooting",
-                        std::string(names::ann_progress) + "=95", std::string(names::ann_updated) + "=" + rfc3339_now()});
+                        std::string(names::ann_progress) + "=95",
+                        std::string(names::ann_updated) + "=" + rfc3339_now()});
 }
 
 // What the DaemonSet's pod on `node` would have: a token of nodeboot-ipb-agent bound to a pod
@@ -145,17 +149,24 @@ struct CompletionController {
   test::marooned::WebhookProcess process;
   explicit CompletionController(const std::vector<std::string>& extra = {}) {
     const auto base = source_dir() / "manifests/webhook/base";
-    cluster().kubectl_ok({"apply", "-f", (base / "completion-rbac.yaml").string(), "-f",
-                          (base / "completion-policy.yaml").string()});
+    cluster().kubectl_ok(
+        {"apply", "-f", (base / "completion-rbac.yaml").string(), "-f", (base / "completion-policy.yaml").string()});
     cluster().kubectl({"delete", "lease", std::string(names::completion_controller_lease), "-n",
                        std::string(names::system_namespace), "--ignore-not-found"});
-    std::vector<std::string> args{"--enable-completion-controller", "--leader-elect-identity", unique_name("completion"),
-                                  "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
-                                  "--leader-elect-retry-period", "0.5"};
+    std::vector<std::string> args{"--enable-completion-controller",
+                                  "--leader-elect-identity",
+                                  unique_name("completion"),
+                                  "--leader-elect-lease-duration",
+                                  "4",
+                                  "--leader-elect-renew-deadline",
+                                  "3",
+                                  "--leader-elect-retry-period",
+                                  "0.5"};
     args.insert(args.end(), extra.begin(), extra.end());
     process = env.start("", true, args);
     BOOST_REQUIRE_MESSAGE(eventually([&] { return process.metric("nodeboot_completion_controller_leader") == 1; }),
-                          "the completion controller never led:\n" << process.process->log());
+                          "the completion controller never led:\n"
+                              << process.process->log());
   }
   std::string log() const { return process.process->log(); }
 };

@@ -37,10 +37,11 @@ struct Setup {
     Nodes probe("ipb-lp-probe", 1);
     const auto unbound = dir.write("probe.kubeconfig", cluster().service_account_kubeconfig(sys, "nodeboot-ipb-agent"));
     BOOST_REQUIRE_MESSAGE(eventually([&] {
-      auto r = cluster().kubectl({"--kubeconfig", unbound.string(), "annotate", "node", probe.names[0],
-                                  "nodeboot.io/state=Pending", "--overwrite"});
-      return r.exit_code != 0 && r.err.find(policy) != std::string::npos;
-    }), "the agent's ValidatingAdmissionPolicy never took effect");
+                            auto r = cluster().kubectl({"--kubeconfig", unbound.string(), "annotate", "node",
+                                                        probe.names[0], "nodeboot.io/state=Pending", "--overwrite"});
+                            return r.exit_code != 0 && r.err.find(policy) != std::string::npos;
+                          }),
+                          "the agent's ValidatingAdmissionPolicy never took effect");
   }
   std::vector<std::string> start(std::vector<std::string> args) const {
     std::vector<std::string> a{"nodeboot", "start"};
@@ -100,7 +101,8 @@ BOOST_AUTO_TEST_CASE(a_pod_bound_token_writes_only_its_own_nodes_progress_and_la
       {"label", "node", a, "type-"},  // kwok's own label
       {"annotate", "node", a, "example.com/owner=agent"},
       {"taint", "node", a, "agent=was-here:NoSchedule"},
-      {"patch", "node", a, "-p", R"({"spec":{"unschedulable":true}})"},  // a cordon (kubectl cordon exits 0 when refused)
+      {"patch", "node", a, "-p",
+       R"({"spec":{"unschedulable":true}})"},  // a cordon (kubectl cordon exits 0 when refused)
   };
   for (const auto& args : beyond) {
     auto r = as(kc, args);
@@ -121,7 +123,8 @@ BOOST_AUTO_TEST_CASE(a_token_not_bound_to_a_pod_patches_no_node) {
   Nodes nodes("ipb-lp-unbound", 1);
   const std::string n = nodes.names[0];
   cluster().kubectl_ok({"label", "node", n, schedule + "=true"});
-  const auto unbound = s.dir.write("unbound.kubeconfig", cluster().service_account_kubeconfig(sys, "nodeboot-ipb-agent"));
+  const auto unbound =
+      s.dir.write("unbound.kubeconfig", cluster().service_account_kubeconfig(sys, "nodeboot-ipb-agent"));
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"annotate", "node", n, std::string(names::ann_state) + "=Validating"},
         std::vector<std::string>{"label", "node", n, schedule + "-"}}) {
@@ -139,7 +142,8 @@ BOOST_AUTO_TEST_CASE(the_agent_account_reads_no_secret) {
   const AgentIdentity pod(s.dir, host.path(), n);
   auto started = cluster().kubectl(s.start({n}));
   BOOST_REQUIRE_MESSAGE(started.exit_code == 0, started.err);
-  const auto unbound = s.dir.write("reader.kubeconfig", cluster().service_account_kubeconfig(sys, "nodeboot-ipb-agent"));
+  const auto unbound =
+      s.dir.write("reader.kubeconfig", cluster().service_account_kubeconfig(sys, "nodeboot-ipb-agent"));
   // Its own node's Secret, the webhook's TLS and CA material, anything.
   for (const auto& kc : {pod.kubeconfig, unbound})
     for (const auto& secret : {"nodeboot-" + n, std::string("nodeboot-webhook-tls")}) {
@@ -225,8 +229,9 @@ BOOST_AUTO_TEST_CASE(a_server_dry_run_stores_no_reader) {
   args.push_back("--dry-run=server");
   auto r = cluster().kubectl(args);
   BOOST_TEST(r.exit_code == 0, r.err);
-  BOOST_TEST(r.out.find("role.rbac.authorization.k8s.io/nodeboot-" + n + " created (server dry run)") != std::string::npos,
-             r.out);
+  BOOST_TEST(
+      r.out.find("role.rbac.authorization.k8s.io/nodeboot-" + n + " created (server dry run)") != std::string::npos,
+      r.out);
   BOOST_TEST(!exists({"role", "-n", sys, "nodeboot-" + n}));
   BOOST_TEST(!exists({"rolebinding", "-n", sys, "nodeboot-" + n}));
 }

@@ -5,9 +5,9 @@
 // keep the status the test writes, so the test plays the reboot (Ready false → a new
 // bootID, Ready true). The 20-node roll uses a small in-test driver for the node side
 // (marked below), since running twenty agents adds nothing the single-node cycle lacks.
+#include <yaml-cpp/yaml.h>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include <atomic>
 #include <csignal>
@@ -16,12 +16,12 @@
 #include <optional>
 #include <set>
 
+#include "ipb_env.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
-#include "ipb_env.hpp"
 
 using namespace nodeboot;
 using namespace nodeboot::test;
@@ -72,7 +72,8 @@ struct Setup {
         dir.write("agent.kubeconfig", cluster().service_account_kubeconfig("nodeboot-system", "nodeboot-ipb-agent"));
   }
 
-  std::vector<std::string> start_args(const std::vector<std::string>& nodes, const std::string& path = "/ignition") const {
+  std::vector<std::string> start_args(const std::vector<std::string>& nodes,
+                                      const std::string& path = "/ignition") const {
     std::vector<std::string> a{"nodeboot", "start"};
     a.insert(a.end(), nodes.begin(), nodes.end());
     a.insert(a.end(), {"--os", "rhcos", "--ignition-url", ignition.url(path), "--ignition-token-file",
@@ -88,10 +89,26 @@ struct Setup {
     ProcessOptions o;
     o.env_set["NODE_NAME"] = node;
     o.timeout = std::chrono::minutes(2);
-    return run({(bin_dir() / "nodeboot-agent").string(), "bootstrap", "--kubeconfig", id.kubeconfig.string(),
-                "--host-kubeconfig", id.host_kubeconfig, "--host-root", host.path().string(), "--host-unit", "",
-                "--host-exec", "", "--firstboot-command", "true", "--reboot-command",
-                "touch " + (host.path() / "rebooted").string(), "--http-timeout", "5s", "--attempts", "1"},
+    return run({(bin_dir() / "nodeboot-agent").string(),
+                "bootstrap",
+                "--kubeconfig",
+                id.kubeconfig.string(),
+                "--host-kubeconfig",
+                id.host_kubeconfig,
+                "--host-root",
+                host.path().string(),
+                "--host-unit",
+                "",
+                "--host-exec",
+                "",
+                "--firstboot-command",
+                "true",
+                "--reboot-command",
+                "touch " + (host.path() / "rebooted").string(),
+                "--http-timeout",
+                "5s",
+                "--attempts",
+                "1"},
                o);
   }
 };
@@ -248,8 +265,10 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_before_anything_changes) {
   auto with = [&](std::vector<std::string> a, const std::string& flag, const std::string& value) {
     for (std::size_t i = 0; i + 1 < a.size(); ++i)
       if (a[i] == flag) {
-        if (value.empty()) a.erase(a.begin() + static_cast<long>(i), a.begin() + static_cast<long>(i) + 2);
-        else a[i + 1] = value;
+        if (value.empty())
+          a.erase(a.begin() + static_cast<long>(i), a.begin() + static_cast<long>(i) + 2);
+        else
+          a[i + 1] = value;
         return a;
       }
     a.insert(a.end(), {flag, value});
@@ -452,10 +471,10 @@ BOOST_AUTO_TEST_CASE(missing_permissions_are_listed_before_anything_changes) {
   args.insert(args.end(), {"--as", user, "--drain"});
   const auto r = cluster().kubectl(args);
   BOOST_TEST(r.exit_code != 0);
-  for (const char* need : {"patch nodes: to cordon", "create configmaps in nodeboot-system",
-                           "create secrets in nodeboot-system", "create pods/eviction",
-                           "create roles.rbac.authorization.k8s.io in nodeboot-system",
-                           "create rolebindings.rbac.authorization.k8s.io in nodeboot-system"})
+  for (const char* need :
+       {"patch nodes: to cordon", "create configmaps in nodeboot-system", "create secrets in nodeboot-system",
+        "create pods/eviction", "create roles.rbac.authorization.k8s.io in nodeboot-system",
+        "create rolebindings.rbac.authorization.k8s.io in nodeboot-system"})
     BOOST_TEST(r.err.find(need) != std::string::npos, need << " in: " << r.err);
   BOOST_TEST(node_config(n) == before);
   cluster().kubectl({"delete", "clusterrolebinding", user});
@@ -751,12 +770,14 @@ BOOST_AUTO_TEST_CASE(drain_blocked_by_a_pdb_names_the_pod_then_proceeds) {
                          {"containers", {{{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"}}}}}}}}}}};
   cluster().kubectl_ok({"apply", "-f", "-"}, rs.dump());
   std::string pod;
-  BOOST_REQUIRE(eventually([&] {
-    const json pods = get({"pods", "-n", "default", "-l", "app=" + app, "--field-selector", "spec.nodeName=" + n});
-    for (const auto& p : pods["items"])
-      if (p.value("/status/phase"_json_pointer, std::string()) == "Running") pod = p["metadata"]["name"];
-    return !pod.empty();
-  }, std::chrono::minutes(3)));  // kwok on a loaded machine takes its time to run a pod
+  BOOST_REQUIRE(eventually(
+      [&] {
+        const json pods = get({"pods", "-n", "default", "-l", "app=" + app, "--field-selector", "spec.nodeName=" + n});
+        for (const auto& p : pods["items"])
+          if (p.value("/status/phase"_json_pointer, std::string()) == "Running") pod = p["metadata"]["name"];
+        return !pod.empty();
+      },
+      std::chrono::minutes(3)));  // kwok on a loaded machine takes its time to run a pod
   const json pdb = {{"apiVersion", "policy/v1"},
                     {"kind", "PodDisruptionBudget"},
                     {"metadata", {{"name", app}, {"namespace", "default"}}},

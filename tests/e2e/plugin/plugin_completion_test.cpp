@@ -54,7 +54,8 @@ BOOST_AUTO_TEST_SUITE(plugin_completion)
 
 BOOST_AUTO_TEST_CASE(empty_word_lists_the_subcommands) {
   const auto a = helper({""});
-  for (const char* c : {"start", "status", "watch", "verify", "cluster", "marooned", "version"}) BOOST_TEST(contains(a.values, c), c);
+  for (const char* c : {"start", "status", "watch", "verify", "cluster", "marooned", "version"})
+    BOOST_TEST(contains(a.values, c), c);
   BOOST_TEST(!contains(a.values, "__complete"));
   BOOST_TEST(a.directive == ":4");
   BOOST_TEST(a.err.empty());

@@ -1,8 +1,8 @@
 // krew itself (built from its Go module: fixture integration/krew_build) installs the
 // release archive from the krew manifest (fixture integration/release_build) into a
 // temporary KREW_ROOT; kubectl then runs the installed plugin against the real control plane.
-#include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
+#include <boost/test/unit_test.hpp>
 
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/version.hpp"
@@ -35,7 +35,8 @@ BOOST_AUTO_TEST_CASE(krew_installs_the_archive_and_kubectl_runs_the_plugin) {
   const auto kubectl_dir = fs::path(kubectl_path.out.substr(0, kubectl_path.out.find('\n'))).parent_path();
   nodeboot::ProcessOptions o;
   o.env_set["KREW_ROOT"] = krew_root.path().string();
-  o.env_set["PATH"] = (krew_root.path() / "bin").string() + ":" + krew_bin.string() + ":" + kubectl_dir.string() + ":/usr/bin:/bin";
+  o.env_set["PATH"] =
+      (krew_root.path() / "bin").string() + ":" + krew_bin.string() + ":" + kubectl_dir.string() + ":/usr/bin:/bin";
   o.env_set["KUBECONFIG"] = cluster().kubeconfig.string();
   o.timeout = std::chrono::minutes(2);
 

@@ -73,9 +73,10 @@ struct Env {
       json patch = json::array();
       for (std::size_t i = 0; i < doc["webhooks"].size(); ++i) {
         const auto placeholder = doc["webhooks"][i]["clientConfig"]["url"].get<std::string>();
-        patch.push_back({{"op", "replace"},
-                         {"path", "/webhooks/" + std::to_string(i) + "/clientConfig/url"},
-                         {"value", "https://127.0.0.1:" + std::to_string(port) + placeholder.substr(placeholder_base.size())}});
+        patch.push_back(
+            {{"op", "replace"},
+             {"path", "/webhooks/" + std::to_string(i) + "/clientConfig/url"},
+             {"value", "https://127.0.0.1:" + std::to_string(port) + placeholder.substr(placeholder_base.size())}});
       }
       c.kubectl_ok({"patch", kind, config, "--type=json", "-p", patch.dump()});
     }
@@ -164,14 +165,17 @@ BOOST_AUTO_TEST_CASE(generate_name_pod_comes_back_gated_and_pinned) {
   const auto name = created["metadata"]["name"].get<std::string>();
   BOOST_TEST(name.starts_with("marooned-"));
   const auto id = created["metadata"]["annotations"]["maroonedpods.io/pod-uid"].get<std::string>();
-  BOOST_TEST(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")), id);
+  BOOST_TEST(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")),
+             id);
   BOOST_TEST(id != created["metadata"]["uid"].get<std::string>());
   BOOST_TEST(created["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] == id);
-  const json toleration = {{"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", id}, {"effect", "NoSchedule"}};
+  const json toleration = {
+      {"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", id}, {"effect", "NoSchedule"}};
   BOOST_TEST(std::ranges::count(created["spec"]["tolerations"], toleration) == 1);
   BOOST_TEST(created["spec"]["schedulingGates"] == json::array({{{"name", "maroonedpods.io/gate"}}}));
   BOOST_TEST(eventually([&] {
-    return scheduled_reason(json::parse(cluster().kubectl_ok({"get", "pod", "-n", e.ns, name, "-o", "json"}))) == "SchedulingGated";
+    return scheduled_reason(json::parse(cluster().kubectl_ok({"get", "pod", "-n", e.ns, name, "-o", "json"}))) ==
+           "SchedulingGated";
   }));
   // An ordinary pod in the same namespace is left alone.
   auto plain = pod(e.ns, false);
@@ -190,11 +194,15 @@ BOOST_AUTO_TEST_CASE(bad_bootstrap_secret_is_refused_with_a_readable_message) {
                    {"namespace", "nodeboot-system"},
                    {"labels", {{"nodeboot.io/node", e.node}, {e.scope_label, e.id}}}}},
                  {"stringData",
-                  {{"os", "rhcos"}, {"ignition-url", "http://ignition.example.com/x?sig=LEAKME"}, {"ignition-token", "tok en-SECRET"}}}};
+                  {{"os", "rhcos"},
+                   {"ignition-url", "http://ignition.example.com/x?sig=LEAKME"},
+                   {"ignition-token", "tok en-SECRET"}}}};
   auto r = cluster().kubectl({"create", "-f", "-"}, secret.dump());
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST_MESSAGE("kubectl says: " << r.err);
-  BOOST_TEST(r.err.find("denied the request: bootstrap Secret nodeboot-system/nodeboot-" + e.node + " is invalid") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("denied the request: bootstrap Secret nodeboot-system/nodeboot-" + e.node + " is invalid") !=
+                 std::string::npos,
+             r.err);
   BOOST_TEST(r.err.find("ignition-url: must start with https://") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("ignition-token: contains whitespace") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("ca.crt: is missing") != std::string::npos, r.err);
@@ -215,15 +223,19 @@ BOOST_AUTO_TEST_CASE(only_the_controller_removes_the_gate) {
   const std::string remove_gate = R"([{"op":"remove","path":"/spec/schedulingGates"}])";
   auto denied = c.kubectl({"patch", "pod", name, "-n", e.ns, "--as=token-user", "--type=json", "-p", remove_gate});
   BOOST_TEST(denied.exit_code != 0);
-  BOOST_TEST(denied.err.find("only system:serviceaccount:nodeboot-system:nodeboot-webhook may remove the scheduling gate") !=
-                 std::string::npos, denied.err);
+  BOOST_TEST(
+      denied.err.find("only system:serviceaccount:nodeboot-system:nodeboot-webhook may remove the scheduling gate") !=
+          std::string::npos,
+      denied.err);
   // Nor may it relabel the pod out of the webhooks' reach.
   auto unlabel = c.kubectl({"label", "pod", name, "-n", e.ns, "--as=token-user", "maroonedpods.io/maroon-"});
   BOOST_TEST(unlabel.exit_code != 0, unlabel.out);
-  auto allowed = c.kubectl({"patch", "pod", name, "-n", e.ns, "--as=system:serviceaccount:nodeboot-system:nodeboot-webhook",
-                            "--type=json", "-p", remove_gate});
+  auto allowed =
+      c.kubectl({"patch", "pod", name, "-n", e.ns, "--as=system:serviceaccount:nodeboot-system:nodeboot-webhook",
+                 "--type=json", "-p", remove_gate});
   BOOST_TEST(allowed.exit_code == 0, allowed.err);
-  BOOST_TEST(!json::parse(c.kubectl_ok({"get", "pod", name, "-n", e.ns, "-o", "json"}))["spec"].contains("schedulingGates"));
+  BOOST_TEST(
+      !json::parse(c.kubectl_ok({"get", "pod", name, "-n", e.ns, "-o", "json"}))["spec"].contains("schedulingGates"));
 }
 
 BOOST_AUTO_TEST_CASE(schedule_label_needs_cordon_and_secret) {
@@ -244,8 +256,10 @@ BOOST_AUTO_TEST_CASE(schedule_label_needs_cordon_and_secret) {
                    {"namespace", "nodeboot-system"},
                    {"labels", {{"nodeboot.io/node", e.node}, {e.scope_label, e.id}}}}},
                  {"stringData",
-                  {{"os", "rhcos"}, {"ignition-url", "https://ignition.example.com:22623/config/worker"},
-                   {"ignition-token", "t0ken"}, {"ca.crt", ca}}}};
+                  {{"os", "rhcos"},
+                   {"ignition-url", "https://ignition.example.com:22623/config/worker"},
+                   {"ignition-token", "t0ken"},
+                   {"ca.crt", ca}}}};
   c.kubectl_ok({"create", "-f", "-"}, secret.dump());
   auto allowed = c.kubectl({"label", "node", e.node, "nodeboot.io/ipb-schedule=true"});
   BOOST_TEST(allowed.exit_code == 0, allowed.err);
@@ -283,7 +297,8 @@ BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
       }
     });
   // --cert-validity 45: renewal comes with 15 s left, i.e. within ~30 s of the last one.
-  const bool rotated = eventually([&] { return secret_version() != first; }, std::chrono::seconds(60), std::chrono::seconds(1));
+  const bool rotated =
+      eventually([&] { return secret_version() != first; }, std::chrono::seconds(60), std::chrono::seconds(1));
   std::this_thread::sleep_for(std::chrono::seconds(3));  // keep the load on across the reload
   stop = true;
   for (auto& t : load) t.join();

@@ -4,8 +4,8 @@
 // engine runs the real commands (harmless ones) in a temporary host root.
 #include <sys/mount.h>
 
-#include <boost/test/unit_test.hpp>
 #include <httplib.h>
+#include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -16,16 +16,16 @@
 
 #include "nodeboot/agent/app.hpp"
 #include "nodeboot/agent/fetch.hpp"
-#include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/agent/host_steps.hpp"
+#include "nodeboot/agent/ignition.hpp"
 #include "nodeboot/agent/ipb.hpp"
 #include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
 
 using namespace nodeboot;
 using namespace nodeboot::agent;
-using nodeboot::test::TempDir;
 using nlohmann::json;
+using nodeboot::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace nodeboot::agent {
@@ -34,7 +34,7 @@ inline std::ostream& operator<<(std::ostream& o, State s) { return o << to_strin
 
 namespace {
 
-const std::string good_token = "ign-token-4f1c9a7e";     // must never reach a log line
+const std::string good_token = "ign-token-4f1c9a7e";  // must never reach a log line
 const std::string report_token = "rep-token-77d0b3c2";
 const std::string payload_token = "pay-token-1b2c3d4e";
 
@@ -113,7 +113,8 @@ struct Remote : test::HttpsServer {
                                });
     });
     server.Get("/v2/", [](const httplib::Request&, httplib::Response& res) { res.status = 401; });
-    server.Get("/mirror/", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
+    server.Get("/mirror/",
+               [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
     server.Post("/report", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu);
       reports.push_back(json::parse(req.body, nullptr, false));
@@ -147,8 +148,8 @@ struct Host {
     const std::string r = root.path().string();
     options.host_root = root.path();
     options.firstboot_command = "touch " + r + "/firstboot-ran";
-    options.entrypoint_command = "env > " + r + "/entrypoint-env && test -f " + r +
-                                 "/var/lib/nodeboot/payload/entrypoint.sh";
+    options.entrypoint_command =
+        "env > " + r + "/entrypoint-env && test -f " + r + "/var/lib/nodeboot/payload/entrypoint.sh";
     options.reboot_command = "touch " + r + "/rebooted";
     options.http_timeout = std::chrono::milliseconds(500);
     options.attempts = 2;
@@ -192,11 +193,14 @@ struct Run {
 std::unique_ptr<Run> run(const bootstrap::BootstrapSpec& spec, const Host& host) {
   auto r = std::make_unique<Run>();
   std::ostringstream log;
-  r->outcome = run_bootstrap(spec, host.options, r->recorder, [&]() -> Result<void> {
-    ++r->label_removals;
-    r->rebooted_before_label_removed = host.has("rebooted");
-    return {};
-  }, log);
+  r->outcome = run_bootstrap(
+      spec, host.options, r->recorder,
+      [&]() -> Result<void> {
+        ++r->label_removals;
+        r->rebooted_before_label_removed = host.has("rebooted");
+        return {};
+      },
+      log);
   r->log = log.str();
   BOOST_TEST(r->log.find(good_token) == std::string::npos);
   BOOST_TEST(r->log.find(payload_token) == std::string::npos);
@@ -222,11 +226,14 @@ BOOST_AUTO_TEST_CASE(rhcos_good_token_persists_ignition_then_removes_label_then_
   std::ostringstream log;
   int removals = 0;
   bool rebooted_first = false;
-  auto outcome = run_bootstrap(spec, host.options, fan, [&]() -> Result<void> {
-    ++removals;
-    rebooted_first = host.has("rebooted");
-    return {};
-  }, log);
+  auto outcome = run_bootstrap(
+      spec, host.options, fan,
+      [&]() -> Result<void> {
+        ++removals;
+        rebooted_first = host.has("rebooted");
+        return {};
+      },
+      log);
 
   BOOST_TEST(outcome.state == State::rebooting, outcome.reason << ": " << outcome.message);
   BOOST_TEST(recorder.states() == (std::vector<std::string>{"Validating", "Downloading", "Applying", "Rebooting"}),
@@ -245,8 +252,8 @@ BOOST_AUTO_TEST_CASE(rhcos_good_token_persists_ignition_then_removes_label_then_
   BOOST_REQUIRE(files.contains("/etc/machine-config-daemon/node-annotations.json"));
   BOOST_TEST(files["/etc/kubernetes/kubeconfig"]["mode"] == 420);
   BOOST_TEST(files["/etc/kubernetes/kubeconfig"]["contents"]["source"].get<std::string>().starts_with("data:"));
-  BOOST_TEST(((fs::status(host.root.path() / "var/lib/nodeboot/ignition.json").permissions() & fs::perms::others_read) ==
-              fs::perms::none));
+  BOOST_TEST(((fs::status(host.root.path() / "var/lib/nodeboot/ignition.json").permissions() &
+               fs::perms::others_read) == fs::perms::none));
 
   // Every state went to the report URL with the report token.
   BOOST_TEST(remote.reports.size() == recorder.steps.size());
@@ -287,19 +294,23 @@ BOOST_AUTO_TEST_CASE(the_host_side_reports_to_the_report_url_and_forgets_its_tok
   const auto progress = root / "var/lib/nodeboot/progress.json";
 
   std::ostringstream out, err;
-  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0, err.str());
+  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0,
+             err.str());
   BOOST_TEST(host.has("rebooted"));
   BOOST_TEST(test::read_file(progress).find(report_token) != std::string::npos);  // steps remain
-  BOOST_TEST(((fs::status(progress).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
+  BOOST_TEST(
+      ((fs::status(progress).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
 
   host.root.write("boot_id", "boot-2\n");  // the reboot happened
-  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0, err.str());
+  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0,
+             err.str());
   BOOST_TEST(test::read_file(progress).find(report_token) == std::string::npos);  // finished: gone
   BOOST_TEST(test::read_file(progress).find("report") == std::string::npos);
 
   std::vector<std::string> states;
   for (const auto& r : remote.reports) states.push_back(r.value("state", ""));
-  BOOST_TEST(states == (std::vector<std::string>{"Applying", "Rebooting", "Joining"}), boost::test_tools::per_element());
+  BOOST_TEST(states == (std::vector<std::string>{"Applying", "Rebooting", "Joining"}),
+             boost::test_tools::per_element());
   for (const auto& a : remote.report_auth) BOOST_TEST(a == "Bearer " + report_token);
   BOOST_TEST(err.str().find(report_token) == std::string::npos);
 }
@@ -344,11 +355,14 @@ BOOST_AUTO_TEST_CASE(a_host_only_the_system_store_trusts_is_refused) {
     std::string body;
     // Control: with no CA of its own the agent uses the system store, which now trusts the
     // server; without this the refusal below could come from a mount that did not happen.
-    auto system = fetch_to_string({.url = remote.url("/ignition"), .bearer = &token, .accept = "application/json"}, body);
+    auto system =
+        fetch_to_string({.url = remote.url("/ignition"), .bearer = &token, .accept = "application/json"}, body);
     BOOST_TEST(system.ok(), system.detail);
-    auto pinned = fetch_to_string(
-        {.url = remote.url("/ignition"), .bearer = &token, .ca_pem = test::read_file(pki().other_ca), .accept = "application/json"},
-        body);
+    auto pinned = fetch_to_string({.url = remote.url("/ignition"),
+                                   .bearer = &token,
+                                   .ca_pem = test::read_file(pki().other_ca),
+                                   .accept = "application/json"},
+                                  body);
     BOOST_TEST(!pinned.ok());
     BOOST_TEST((pinned.failure == FetchFailure::tls), pinned.detail);
     return;
@@ -367,8 +381,11 @@ BOOST_AUTO_TEST_CASE(mcs_answers_spec_2_without_the_accept_header) {
   // The server really is MCS-like: no 3.x Accept, spec 2.2.0.
   std::string body;
   Secret token(good_token);
-  auto plain = fetch_to_string({.url = remote.url("/ignition"), .bearer = &token,
-                                .ca_pem = test::read_file(pki().ca), .accept = "application/json"}, body);
+  auto plain = fetch_to_string({.url = remote.url("/ignition"),
+                                .bearer = &token,
+                                .ca_pem = test::read_file(pki().ca),
+                                .accept = "application/json"},
+                               body);
   BOOST_REQUIRE(plain.ok());
   BOOST_TEST(json::parse(body)["ignition"]["version"] == "2.2.0");
   // The agent asks for 3.x and gets it (the good-token case above); behind a proxy that

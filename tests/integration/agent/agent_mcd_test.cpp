@@ -314,8 +314,8 @@ BOOST_AUTO_TEST_CASE(the_bootstrap_runs_firstboot_with_the_mcd_from_the_image) {
   env.host.write("etc/kubernetes/kubeconfig", "apiVersion: v1\nkind: Config\n");
   bootstrap::BootstrapSpec spec;
   spec.os = bootstrap::Os::rhcos;
-  spec.rhcos = bootstrap::Rhcos{*bootstrap::parse_https_url(ignition.url("/ignition")), Secret(std::string("ign-token")),
-                                test::read_file(test::test_pki().ca)};
+  spec.rhcos = bootstrap::Rhcos{*bootstrap::parse_https_url(ignition.url("/ignition")),
+                                Secret(std::string("ign-token")), test::read_file(test::test_pki().ca)};
   spec.rhcos->mcd_image = env.options.image;
   BootstrapOptions o;
   o.host_root = o.host_root_on_host = env.host.path();
@@ -325,18 +325,21 @@ BOOST_AUTO_TEST_CASE(the_bootstrap_runs_firstboot_with_the_mcd_from_the_image) {
   o.attempt = "1";
   FanOut nobody;
   bool label_removed_before_firstboot = false;
-  const auto outcome = run_bootstrap(spec, o, nobody, [&]() -> Result<void> {
-    label_removed_before_firstboot = true;
-    return {};
-  }, env.log);
+  const auto outcome = run_bootstrap(
+      spec, o, nobody,
+      [&]() -> Result<void> {
+        label_removed_before_firstboot = true;
+        return {};
+      },
+      env.log);
   BOOST_TEST((outcome.state == State::rebooting), outcome.reason << ": " << outcome.message << "\n" << env.log.str());
   BOOST_TEST(label_removed_before_firstboot);
-  BOOST_TEST(env.log.str().find("stand-in machine-config-daemon: firstboot-complete-machineconfig") != std::string::npos,
-             env.log.str());
+  BOOST_TEST(
+      env.log.str().find("stand-in machine-config-daemon: firstboot-complete-machineconfig") != std::string::npos,
+      env.log.str());
   auto plan = load_plan(env.host.path());
   BOOST_REQUIRE(plan && *plan);
-  BOOST_TEST((*plan)->steps.front().command ==
-             env.installed().string() + " firstboot-complete-machineconfig");
+  BOOST_TEST((*plan)->steps.front().command == env.installed().string() + " firstboot-complete-machineconfig");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

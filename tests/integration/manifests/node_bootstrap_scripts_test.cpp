@@ -126,9 +126,8 @@ class Node {
     }
     // Only what the scripts (and stand-ins) need from the machine: never the real apt-get,
     // systemctl or modprobe.
-    for (const char* tool :
-         {"bash", "sh", "env", "tr", "grep", "sed", "sort", "tail", "head", "mkdir", "dirname", "mv", "chmod", "date", "touch",
-          "cat"})
+    for (const char* tool : {"bash", "sh", "env", "tr", "grep", "sed", "sort", "tail", "head", "mkdir", "dirname", "mv",
+                             "chmod", "date", "touch", "cat"})
       fs::create_symlink(fs::path("/usr/bin") / tool, dir_.path() / "bin" / tool);
   }
 
@@ -305,8 +304,8 @@ BOOST_AUTO_TEST_CASE(in_the_pod_the_script_enters_the_host_and_writes_the_termin
   BOOST_TEST(read_file(on_host) == read_file(source_dir() / "manifests/node-bootstrap/iscsi/iscsi-bootstrap.sh"));
   const auto calls = node.calls();
   const bool unit_ran = std::any_of(calls.begin(), calls.end(), [&](const std::string& c) {
-    return c.starts_with("systemd-run --unit=nodeboot-iscsi-bootstrap ") && c.find("--wait --pipe") != std::string::npos &&
-           c.ends_with("-- /bin/bash " + on_host.string() + " install");
+    return c.starts_with("systemd-run --unit=nodeboot-iscsi-bootstrap ") &&
+           c.find("--wait --pipe") != std::string::npos && c.ends_with("-- /bin/bash " + on_host.string() + " install");
   });
   BOOST_TEST(unit_ran, lines(calls));
   auto message = read_file(termination_log);

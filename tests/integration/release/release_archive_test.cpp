@@ -4,8 +4,8 @@
 #include <regex>
 #include <set>
 
-#include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
+#include <boost/test/unit_test.hpp>
 
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/version.hpp"
@@ -55,7 +55,8 @@ BOOST_AUTO_TEST_CASE(krew_manifest_matches_the_archive) {
   BOOST_TEST(m["metadata"]["name"].as<std::string>() == "nodeboot");  // = the file name
   const auto spec = m["spec"];
   BOOST_TEST(std::regex_match(spec["version"].as<std::string>(), std::regex(R"(v\d+\.\d+\.\d+)")));
-  for (const char* f : {"homepage", "shortDescription", "description", "caveats"}) BOOST_TEST(!spec[f].as<std::string>().empty(), f);
+  for (const char* f : {"homepage", "shortDescription", "description", "caveats"})
+    BOOST_TEST(!spec[f].as<std::string>().empty(), f);
   BOOST_TEST(spec["shortDescription"].as<std::string>().size() <= 50u);  // krew's index asks for a short one
   BOOST_TEST(spec["caveats"].as<std::string>().find("nodes") != std::string::npos);
   BOOST_REQUIRE(spec["platforms"].size() == 1u);
@@ -78,12 +79,14 @@ BOOST_AUTO_TEST_CASE(krew_bot_template_is_the_manifest_with_placeholders) {
     std::string out;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);)
-      if (!line.starts_with("#") && line.find("version:") == std::string::npos && line.find("uri:") == std::string::npos &&
-          line.find("sha256:") == std::string::npos && line.find("addURIAndSha") == std::string::npos)
+      if (!line.starts_with("#") && line.find("version:") == std::string::npos &&
+          line.find("uri:") == std::string::npos && line.find("sha256:") == std::string::npos &&
+          line.find("addURIAndSha") == std::string::npos)
         out += line + "\n";
     return out;
   };
-  BOOST_TEST(strip(read_file(source_dir() / "krew" / "nodeboot.yaml")) == strip(read_file(source_dir() / "krew" / ".krew.yaml")));
+  BOOST_TEST(strip(read_file(source_dir() / "krew" / "nodeboot.yaml")) ==
+             strip(read_file(source_dir() / "krew" / ".krew.yaml")));
 }
 
 BOOST_AUTO_TEST_CASE(one_file_installs_are_the_kustomize_render_of_manifests_with_the_release_images) {
@@ -91,13 +94,14 @@ BOOST_AUTO_TEST_CASE(one_file_installs_are_the_kustomize_render_of_manifests_wit
     const auto file = certs == "self-managed" ? "nodeboot-install.yaml" : "nodeboot-install-cert-manager.yaml";
     const auto text = read_file(dist() / file);
     std::set<std::string> kinds;
-    for (const auto& doc : YAML::LoadAll(text)) kinds.insert(doc["kind"].as<std::string>() + "/" + doc["metadata"]["name"].as<std::string>());
+    for (const auto& doc : YAML::LoadAll(text))
+      kinds.insert(doc["kind"].as<std::string>() + "/" + doc["metadata"]["name"].as<std::string>());
     for (const char* k : {"Namespace/nodeboot-system", "Deployment/nodeboot-webhook", "DaemonSet/nodeboot-ipb",
                           "CustomResourceDefinition/maroonedpodsconfigs.maroonedpods.io"})
       BOOST_TEST(kinds.count(k) == 1u, k);
     BOOST_TEST(kinds.count("Certificate/nodeboot-webhook") == (certs == "cert-manager" ? 1u : 0u));
-    auto r = run({(source_dir() / "packaging/images/render-install.sh").string(), "--images", (dist() / "images.txt").string(),
-                  "--certs", certs});
+    auto r = run({(source_dir() / "packaging/images/render-install.sh").string(), "--images",
+                  (dist() / "images.txt").string(), "--certs", certs});
     BOOST_TEST(r.exit_code == 0, r.err);
     BOOST_TEST(r.out == text);
   }

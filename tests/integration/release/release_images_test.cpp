@@ -5,9 +5,9 @@
 // an SBOM that check-image.py holds the image to, a webhook that cannot run as root.
 #include <sys/stat.h>
 
+#include <yaml-cpp/yaml.h>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "nodeboot/version.hpp"
 #include "release_support.hpp"
@@ -156,7 +156,8 @@ BOOST_AUTO_TEST_CASE(agent_image_carries_the_portable_host_agent_the_daemonset_n
   auto cp = docker({"cp", container + ":" + named, (out.path() / "nodeboot-agent").string()});
   docker({"rm", "--force", container});
   BOOST_REQUIRE_MESSAGE(cp.exit_code == 0, cp.err);
-  auto portable = run({(source_dir() / "packaging/release/check-portable.sh").string(), (out.path() / "nodeboot-agent").string()});
+  auto portable =
+      run({(source_dir() / "packaging/release/check-portable.sh").string(), (out.path() / "nodeboot-agent").string()});
   BOOST_TEST(portable.exit_code == 0, portable.err);
   BOOST_TEST(portable.out.find("ran --version: nodeboot-agent ") != std::string::npos, portable.out);
 }

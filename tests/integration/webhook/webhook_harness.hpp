@@ -51,11 +51,11 @@ class WebhookPki {
   nodeboot::KeyPair issue(const std::string& cn, bool client = false) const {
     const auto now = std::chrono::system_clock::now();
     nodeboot::CertificateRequest req{cn,
-                                    client ? std::vector<std::string>{} : std::vector<std::string>{"localhost"},
-                                    client ? std::vector<std::string>{} : std::vector<std::string>{"127.0.0.1"},
-                                    false,
-                                    now - std::chrono::minutes(5),
-                                    now + std::chrono::hours(24)};
+                                     client ? std::vector<std::string>{} : std::vector<std::string>{"localhost"},
+                                     client ? std::vector<std::string>{} : std::vector<std::string>{"127.0.0.1"},
+                                     false,
+                                     now - std::chrono::minutes(5),
+                                     now + std::chrono::hours(24)};
     auto pair = nodeboot::issue_certificate(req, &ca_);
     BOOST_REQUIRE(pair.has_value());
     return std::move(*pair);

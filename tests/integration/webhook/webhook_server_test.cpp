@@ -208,8 +208,8 @@ BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
                                std::chrono::seconds(60), std::chrono::milliseconds(5)));
       WebhookPki::replace(s.certs.path() / "tls.key", pair.key_pem.reveal());
     }
-    BOOST_REQUIRE(eventually([&] { return serving(s, pair.cert_pem); }, std::chrono::seconds(60),
-                             std::chrono::milliseconds(5)));
+    BOOST_REQUIRE(
+        eventually([&] { return serving(s, pair.cert_pem); }, std::chrono::seconds(60), std::chrono::milliseconds(5)));
     last = pair.cert_pem;
   }
   stop = true;

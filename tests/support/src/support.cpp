@@ -87,7 +87,9 @@ std::string Cluster::service_account_kubeconfig(const std::string& ns, const std
   const nlohmann::json kc = {
       {"apiVersion", "v1"},
       {"kind", "Config"},
-      {"clusters", {{{"name", "e2e"}, {"cluster", {{"server", c["server"]}, {"certificate-authority-data", c["certificate-authority-data"]}}}}}},
+      {"clusters",
+       {{{"name", "e2e"},
+         {"cluster", {{"server", c["server"]}, {"certificate-authority-data", c["certificate-authority-data"]}}}}}},
       {"users", {{{"name", account}, {"user", {{"token", token.substr(0, token.find_last_not_of('\n') + 1)}}}}}},
       {"contexts", {{{"name", "e2e"}, {"context", {{"cluster", "e2e"}, {"user", account}}}}}},
       {"current-context", "e2e"}};
@@ -99,7 +101,8 @@ const Cluster& cluster() {
     const char* state = std::getenv("NODEBOOT_E2E_STATE");
     BOOST_REQUIRE_MESSAGE(state && *state, "NODEBOOT_E2E_STATE is not set: run e2e tests through ctest -L e2e");
     Cluster cl{state, fs::path(state) / "kubeconfig"};
-    BOOST_REQUIRE_MESSAGE(fs::exists(cl.kubeconfig), "no e2e cluster at " << state << " (tests/cluster/up.sh did not run)");
+    BOOST_REQUIRE_MESSAGE(fs::exists(cl.kubeconfig),
+                          "no e2e cluster at " << state << " (tests/cluster/up.sh did not run)");
     return cl;
   }();
   return c;
@@ -119,8 +122,8 @@ Background::Background(const std::vector<std::string>& argv, const fs::path& log
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   BOOST_REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {  // only async-signal-safe calls until exec: the test process has threads
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // fires when the forking thread ends: tests run on one thread
+  if (pid_ == 0) {                            // only async-signal-safe calls until exec: the test process has threads
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);       // fires when the forking thread ends: tests run on one thread
     if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
     const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) ::_exit(127);

@@ -14,13 +14,16 @@ BOOST_AUTO_TEST_CASE(parses_what_the_plugin_writes_and_plain_yaml) {
   auto a = parse_join_info(
       "server_url: \"https://10.0.0.1:6443\"\ntoken: \"abcdef.0123456789abcdef\"\n"
       "pod_uid: \"0b7c1e3a-1111-4222-8333-444455556666\"\ntaint_key: \"maroonedpods.io\"\n"
-      "credential: \"" + cred + "\"\n");
+      "credential: \"" +
+      cred + "\"\n");
   BOOST_TEST_REQUIRE(a.has_value(), a.error().message);
   BOOST_TEST(a->server_url == "https://10.0.0.1:6443");
   BOOST_TEST(a->token.reveal() == "abcdef.0123456789abcdef");
   BOOST_TEST(a->credential.reveal() == cred);
-  auto b = parse_join_info("# cloud-init\nserver_url: https://k:6443\ntoken: 'K10x::server:y'\n"
-                           "pod_uid: 0b7c1e3a-1111-4222-8333-444455556666  # id\ncredential: " + cred + "\n");
+  auto b = parse_join_info(
+      "# cloud-init\nserver_url: https://k:6443\ntoken: 'K10x::server:y'\n"
+      "pod_uid: 0b7c1e3a-1111-4222-8333-444455556666  # id\ncredential: " +
+      cred + "\n");
   BOOST_TEST_REQUIRE(b.has_value(), b.error().message);
   BOOST_TEST(b->taint_key == "maroonedpods.io");  // the default when absent
   BOOST_TEST(b->pod_uid == "0b7c1e3a-1111-4222-8333-444455556666");
@@ -28,15 +31,18 @@ BOOST_AUTO_TEST_CASE(parses_what_the_plugin_writes_and_plain_yaml) {
 
 BOOST_AUTO_TEST_CASE(reports_every_bad_field_without_the_token) {
   auto r = parse_join_info(
-      "server_url: http://k\ntoken: \"sec ret\"\npod_uid: Pod-1\ntaint_key: Bad_Key\nextra: 1\ncredential: not-hex-secret\n");
+      "server_url: http://k\ntoken: \"sec ret\"\npod_uid: Pod-1\ntaint_key: Bad_Key\nextra: 1\ncredential: "
+      "not-hex-secret\n");
   BOOST_TEST_REQUIRE(!r.has_value());
   const auto& m = r.error().message;
-  for (const char* field : {"server_url:", "token:", "pod_uid:", "taint_key:", "credential:", "unknown field \"extra\""})
+  for (const char* field :
+       {"server_url:", "token:", "pod_uid:", "taint_key:", "credential:", "unknown field \"extra\""})
     BOOST_TEST(m.find(field) != std::string::npos, field << " missing in: " << m);
   BOOST_TEST(m.find("sec ret") == std::string::npos);
   BOOST_TEST(m.find("not-hex-secret") == std::string::npos);
   // A join-info without a credential cannot join: the controller would never vouch for it.
-  auto missing = parse_join_info("server_url: https://k:6443\ntoken: t.k\npod_uid: 0b7c1e3a-1111-4222-8333-444455556666\n");
+  auto missing =
+      parse_join_info("server_url: https://k:6443\ntoken: t.k\npod_uid: 0b7c1e3a-1111-4222-8333-444455556666\n");
   BOOST_TEST_REQUIRE(!missing.has_value());
   BOOST_TEST(missing.error().message.find("credential:") != std::string::npos);
 }
@@ -47,9 +53,11 @@ BOOST_AUTO_TEST_CASE(k3s_config_carries_the_pods_label_and_taint) {
   const auto c = k3s_config(info, "vm-1").reveal();
   BOOST_TEST(c.find("server: \"https://k:6443\"\n") != std::string::npos);
   BOOST_TEST(c.find("node-name: \"vm-1\"\n") != std::string::npos);
-  BOOST_TEST(c.find("node-label:\n  - \"maroonedpods.io/pod-uid=0b7c1e3a-1111-4222-8333-444455556666\"\n") != std::string::npos);
+  BOOST_TEST(c.find("node-label:\n  - \"maroonedpods.io/pod-uid=0b7c1e3a-1111-4222-8333-444455556666\"\n") !=
+             std::string::npos);
   BOOST_TEST(c.find("node-taint:\n  - \"example.com/dedicated=0b7c1e3a-1111-4222-8333-444455556666:NoSchedule\"\n"
-                    "  - \"example.com/dedicated=0b7c1e3a-1111-4222-8333-444455556666:NoExecute\"\n") != std::string::npos);
+                    "  - \"example.com/dedicated=0b7c1e3a-1111-4222-8333-444455556666:NoExecute\"\n") !=
+             std::string::npos);
   BOOST_TEST(c.find(cred) == std::string::npos);  // the credential is for the proof, not for k3s
 }
 

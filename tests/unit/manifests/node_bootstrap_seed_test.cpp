@@ -57,8 +57,9 @@ void check_daemonset_shape(const YAML::Node& ds, const std::string& name) {
   BOOST_TEST(ds["spec"]["selector"]["matchLabels"]["app"].as<std::string>() == name);
   BOOST_TEST(ds["spec"]["template"]["metadata"]["labels"]["app"].as<std::string>() == name);
   // `kubectl logs -l app=NAME` (the seed's command) reads the bootstrap init container.
-  BOOST_TEST(ds["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as<std::string>() ==
-             "bootstrap");
+  BOOST_TEST(
+      ds["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as<std::string>() ==
+      "bootstrap");
   const auto pod = ds["spec"]["template"]["spec"];
   for (const auto& group : {pod["initContainers"], pod["containers"]})
     for (const auto& c : group) {

@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(start_takes_mcd_image_for_rhcos_only_and_pinned_by_digest) 
   BOOST_TEST(tagged.code != 0);
   BOOST_TEST(tagged.err.find("--mcd-image: is pinned by a tag") != std::string::npos, tagged.err);
   BOOST_TEST(tagged.err.find("@sha256:") != std::string::npos, tagged.err);
-  auto rhel = run_plugin({"start", "node-1", "--os", "rhel", "--mcd-image", "quay.io/openshift/mcd@sha256:" + std::string(64, 'a')});
+  auto rhel = run_plugin(
+      {"start", "node-1", "--os", "rhel", "--mcd-image", "quay.io/openshift/mcd@sha256:" + std::string(64, 'a')});
   BOOST_TEST(rhel.code != 0);
   BOOST_TEST(rhel.err.find("--mcd-image does not apply to --os rhel") != std::string::npos, rhel.err);
 }

@@ -21,7 +21,8 @@ const auto t0 = *parse_rfc3339("2026-12-02T10:00:00Z");
 constexpr std::chrono::milliseconds deadline = std::chrono::hours(2);
 const std::string label(names::schedule_label);
 
-json node(std::string state, std::string boot, bool ready, std::string uid = "uid-1", std::string updated = "2026-12-02T10:05:00Z") {
+json node(std::string state, std::string boot, bool ready, std::string uid = "uid-1",
+          std::string updated = "2026-12-02T10:05:00Z") {
   json ann = json::object();
   if (!state.empty()) {
     ann[std::string(names::ann_state)] = state;
@@ -29,7 +30,8 @@ json node(std::string state, std::string boot, bool ready, std::string uid = "ui
   }
   return {{"metadata", {{"name", "n1"}, {"uid", uid}, {"resourceVersion", "7"}, {"annotations", ann}}},
           {"status",
-           {{"nodeInfo", {{"bootID", boot}}}, {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+           {{"nodeInfo", {{"bootID", boot}}},
+            {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
 }
 
 json record() {
@@ -103,7 +105,8 @@ BOOST_AUTO_TEST_CASE(no_progress_within_the_deadline_is_stuck_and_says_why) {
 }
 
 BOOST_AUTO_TEST_CASE(the_recheck_is_when_the_deadline_passes) {
-  const auto plan = plan_completion(record(), node("Applying", "boot-1", true), label, deadline, t0 + std::chrono::minutes(10));
+  const auto plan =
+      plan_completion(record(), node("Applying", "boot-1", true), label, deadline, t0 + std::chrono::minutes(10));
   BOOST_TEST((plan.action == CompletionAction::recheck_later));
   BOOST_TEST((plan.recheck_at == *parse_rfc3339("2026-12-02T10:05:00Z") + deadline));
 }

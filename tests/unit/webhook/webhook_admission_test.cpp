@@ -8,8 +8,9 @@ namespace wh = nodeboot::webhook;
 
 namespace {
 
-json answer(const std::string& body, const std::function<wh::AdmissionResponse(const wh::AdmissionRequest&)>& handler =
-                                         [](const wh::AdmissionRequest&) { return wh::AdmissionResponse::allow(); }) {
+json answer(
+    const std::string& body, const std::function<wh::AdmissionResponse(const wh::AdmissionRequest&)>& handler =
+                                 [](const wh::AdmissionRequest&) { return wh::AdmissionResponse::allow(); }) {
   return json::parse(wh::serve_admission(body, handler))["response"];
 }
 

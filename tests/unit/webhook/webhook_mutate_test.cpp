@@ -37,7 +37,8 @@ std::string check_marooned(const json& pod, std::string_view taint_key = "maroon
     BOOST_TEST(std::ranges::count(pod["spec"]["tolerations"], toleration) == 1);
   }
   // No other toleration of the dedicated taint survives (a client's, for another id).
-  BOOST_TEST(std::ranges::count_if(pod["spec"]["tolerations"], [&](const json& t) { return t.value("key", "") == key; }) == 2);
+  BOOST_TEST(
+      std::ranges::count_if(pod["spec"]["tolerations"], [&](const json& t) { return t.value("key", "") == key; }) == 2);
   BOOST_TEST(std::ranges::count(pod["spec"]["schedulingGates"], json{{"name", "maroonedpods.io/gate"}}) == 1);
   return id;
 }
@@ -126,7 +127,8 @@ BOOST_AUTO_TEST_CASE(a_client_supplied_id_is_replaced_never_trusted) {
   object["spec"]["tolerations"].push_back(
       {{"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", victim}, {"effect", "NoSchedule"}});
   object["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}});
-  object["spec"]["tolerations"].push_back({{"key", "example.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
+  object["spec"]["tolerations"].push_back(
+      {{"key", "example.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
   const auto pod = mutated_pod(with_object(review, object));
   const auto id = check_marooned(pod);
   BOOST_TEST(id != victim);
@@ -153,7 +155,8 @@ BOOST_AUTO_TEST_CASE(only_exactly_true_maroons_and_only_at_create) {
 }
 
 BOOST_AUTO_TEST_CASE(taint_key_comes_from_the_configuration) {
-  check_marooned(mutated_pod(review_fixture("pod_create_named.json"), "isolation.example.com"), "isolation.example.com");
+  check_marooned(mutated_pod(review_fixture("pod_create_named.json"), "isolation.example.com"),
+                 "isolation.example.com");
 }
 
 BOOST_AUTO_TEST_CASE(a_pod_of_the_wrong_shape_is_an_in_band_error) {

@@ -1,8 +1,8 @@
 #include <set>
 
 #include "nodeboot/bootstrap/schema.hpp"
-#include "nodeboot/webhook/nodes.hpp"
 #include "nodeboot/util/pki.hpp"
+#include "nodeboot/webhook/nodes.hpp"
 #include "nodeboot/webhook/pods.hpp"
 #include "nodeboot/webhook/secrets.hpp"
 #include "review_fixtures.hpp"
@@ -76,7 +76,8 @@ std::string denial(const json& response) {
 }
 
 json validate_node(const json& review, FakeCluster& cluster) {
-  return admit(review, [&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", cluster); });
+  return admit(
+      review, [&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", cluster); });
 }
 
 }  // namespace
@@ -104,8 +105,10 @@ BOOST_AUTO_TEST_CASE(marooned_fields_and_label_are_guarded) {
     BOOST_TEST(r["allowed"] == false, expect);
     BOOST_TEST(r["status"]["message"].get<std::string>().find(expect) != std::string::npos, r["status"]["message"]);
   };
-  changed([](json& p) { p["metadata"]["annotations"]["maroonedpods.io/pod-uid"] = "other"; }, "annotation maroonedpods.io/pod-uid");
-  changed([](json& p) { p["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] = "other"; }, "nodeSelector maroonedpods.io/pod-uid");
+  changed([](json& p) { p["metadata"]["annotations"]["maroonedpods.io/pod-uid"] = "other"; },
+          "annotation maroonedpods.io/pod-uid");
+  changed([](json& p) { p["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] = "other"; },
+          "nodeSelector maroonedpods.io/pod-uid");
   changed([](json& p) { p["spec"]["tolerations"][2]["value"] = "other"; }, "toleration maroonedpods.io/dedicated");
   changed([](json& p) { p["metadata"]["labels"].erase("maroonedpods.io/maroon"); }, "label maroonedpods.io/maroon");
   // Unrelated changes pass, for anyone.
@@ -131,7 +134,8 @@ BOOST_AUTO_TEST_CASE(captured_incomplete_secret_is_refused_with_every_problem_an
 
 BOOST_AUTO_TEST_CASE(valid_secret_and_other_types_pass) {
   const auto now = std::chrono::system_clock::now();
-  auto ca = nodeboot::issue_certificate({"ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(1)}, nullptr);
+  auto ca = nodeboot::issue_certificate({"ca", {}, {}, true, now - std::chrono::hours(1), now + std::chrono::hours(1)},
+                                        nullptr);
   BOOST_REQUIRE(ca.has_value());
   nodeboot::bootstrap::SecretData data;
   data.emplace("os", nodeboot::Secret("rhcos"));
@@ -140,7 +144,9 @@ BOOST_AUTO_TEST_CASE(valid_secret_and_other_types_pass) {
   data.emplace("ca.crt", nodeboot::Secret(ca->cert_pem));
   auto review = review_fixture("secret_create.json");
   review["request"]["object"] = nodeboot::bootstrap::make_secret("kwok-node-0", data);
-  const auto check = [](const json& rv) { return admit(rv, [](const wh::AdmissionRequest& r) { return wh::validate_secret(r); }); };
+  const auto check = [](const json& rv) {
+    return admit(rv, [](const wh::AdmissionRequest& r) { return wh::validate_secret(r); });
+  };
   BOOST_TEST(check(review)["allowed"] == true);
   review["request"]["object"]["type"] = "Opaque";
   review["request"]["object"]["data"] = {{"anything", "eA=="}};
@@ -165,7 +171,8 @@ BOOST_AUTO_TEST_CASE(schedule_label_needs_cordon_and_secret) {
   cluster.secret = nodeboot::fail(nodeboot::ErrorKind::transport, "connection refused");
   r = validate_node(review, cluster);
   BOOST_TEST(r["allowed"] == false);
-  BOOST_TEST(r["status"]["message"].get<std::string>().find("could not be checked (connection refused)") != std::string::npos);
+  BOOST_TEST(r["status"]["message"].get<std::string>().find("could not be checked (connection refused)") !=
+             std::string::npos);
 
   // The label was already there: nothing is being started.
   review["request"]["oldObject"]["metadata"]["labels"]["nodeboot.io/ipb-schedule"] = "true";
@@ -182,12 +189,16 @@ BOOST_AUTO_TEST_CASE(a_mutated_marooned_pod_is_admitted_and_an_altered_one_is_no
     BOOST_TEST(message.find("mutate.pods.maroonedpods.io") != std::string::npos, message);
   };
   // A later webhook (or a bypass) changed what ours set.
-  refused([](json& p) { p["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] = "0b7c1e3a-1111-4222-8333-444455556666"; },
-          "nodeSelector does not pin");
+  refused(
+      [](json& p) { p["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] = "0b7c1e3a-1111-4222-8333-444455556666"; },
+      "nodeSelector does not pin");
   refused([](json& p) { p["spec"]["nodeSelector"].erase("node-restriction.kubernetes.io/maroonedpods.io-pod-uid"); },
           "nodeSelector does not pin");
-  refused([](json& p) { p["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}}); },
-          "tolerations are not exactly those for its own id");
+  refused(
+      [](json& p) {
+        p["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}});
+      },
+      "tolerations are not exactly those for its own id");
   refused([](json& p) { p["spec"].erase("schedulingGates"); }, "lacks the scheduling gate");
   refused([](json& p) { p["spec"]["nodeName"] = "dedicated-1"; }, "spec.nodeName dedicated-1");
   refused([](json& p) { p["metadata"]["annotations"].erase("maroonedpods.io/pod-uid"); }, "is not a marooned id");
@@ -199,21 +210,26 @@ BOOST_AUTO_TEST_CASE(nobody_maroons_an_existing_pod) {
   after["metadata"]["labels"]["maroonedpods.io/maroon"] = "true";
   for (const auto user : {std::string_view("token-user"), controller}) {
     const auto message = denial(validate_pod(pod_update(before, after, user)));
-    BOOST_TEST(message.find("add the label maroonedpods.io/maroon=true to an existing pod") != std::string::npos, message);
+    BOOST_TEST(message.find("add the label maroonedpods.io/maroon=true to an existing pod") != std::string::npos,
+               message);
   }
 }
 
 BOOST_AUTO_TEST_CASE(the_controller_may_add_the_vouched_selector_for_the_pods_own_id_only) {
   auto before = marooned_pod();
-  before["spec"]["nodeSelector"].erase("node-restriction.kubernetes.io/maroonedpods.io-pod-uid");  // created before it existed
+  before["spec"]["nodeSelector"].erase(
+      "node-restriction.kubernetes.io/maroonedpods.io-pod-uid");  // created before it existed
   auto after = before;
   after["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] =
       before["metadata"]["annotations"]["maroonedpods.io/pod-uid"];
   BOOST_TEST(validate_pod(pod_update(before, after, controller))["allowed"] == true);
-  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("nodeSelector node-restriction") != std::string::npos);
+  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("nodeSelector node-restriction") !=
+             std::string::npos);
   // Anyone else pointing it at another id is refused as well.
-  after["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] = "0b7c1e3a-1111-4222-8333-444455556666";
-  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("nodeSelector node-restriction") != std::string::npos);
+  after["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] =
+      "0b7c1e3a-1111-4222-8333-444455556666";
+  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("nodeSelector node-restriction") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(ordinary_pods_cannot_reach_a_dedicated_node) {
@@ -227,27 +243,43 @@ BOOST_AUTO_TEST_CASE(ordinary_pods_cannot_reach_a_dedicated_node) {
   const std::string victim = "0b7c1e3a-1111-4222-8333-444455556666";
   refused([&](json& p) { p["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] = victim; },
           "nodeSelector selects maroonedpods.io/pod-uid");
-  refused([&](json& p) { p["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] = victim; },
-          "nodeSelector selects node-restriction.kubernetes.io/maroonedpods.io-pod-uid");
-  refused([&](json& p) {
-    p["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", victim}});
-  }, "tolerates maroonedpods.io/dedicated");
-  refused([&](json& p) { p["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}}); },
-          "tolerates maroonedpods.io/dedicated");
+  refused(
+      [&](json& p) { p["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] = victim; },
+      "nodeSelector selects node-restriction.kubernetes.io/maroonedpods.io-pod-uid");
+  refused(
+      [&](json& p) {
+        p["spec"]["tolerations"].push_back(
+            {{"key", "maroonedpods.io/dedicated"}, {"operator", "Equal"}, {"value", victim}});
+      },
+      "tolerates maroonedpods.io/dedicated");
+  refused(
+      [&](json& p) {
+        p["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}});
+      },
+      "tolerates maroonedpods.io/dedicated");
   refused([](json& p) { p["spec"]["nodeName"] = "dedicated-1"; }, "spec.nodeName names dedicated-1");
   refused([](json& p) { p["spec"]["nodeSelector"]["kubernetes.io/hostname"] = "dedicated-1"; },
           "kubernetes.io/hostname names dedicated-1");
-  refused([](json& p) {
-    p["spec"]["affinity"] = {{"nodeAffinity", {{"requiredDuringSchedulingIgnoredDuringExecution",
-                                               {{"nodeSelectorTerms",
-                                                 {{{"matchFields", {{{"key", "metadata.name"}, {"operator", "In"},
-                                                                     {"values", {"ordinary-1", "dedicated-1"}}}}}}}}}}}}};
-  }, "node affinity names dedicated-1");
-  refused([&](json& p) {
-    p["spec"]["affinity"] = {{"nodeAffinity", {{"requiredDuringSchedulingIgnoredDuringExecution",
-                                               {{"nodeSelectorTerms",
-                                                 {{{"matchExpressions", {{{"key", "maroonedpods.io/pod-uid"}, {"operator", "Exists"}}}}}}}}}}}};
-  }, "node affinity selects maroonedpods.io/pod-uid");
+  refused(
+      [](json& p) {
+        p["spec"]["affinity"] = {{"nodeAffinity",
+                                  {{"requiredDuringSchedulingIgnoredDuringExecution",
+                                    {{"nodeSelectorTerms",
+                                      {{{"matchFields",
+                                         {{{"key", "metadata.name"},
+                                           {"operator", "In"},
+                                           {"values", {"ordinary-1", "dedicated-1"}}}}}}}}}}}}};
+      },
+      "node affinity names dedicated-1");
+  refused(
+      [&](json& p) {
+        p["spec"]["affinity"] = {
+            {"nodeAffinity",
+             {{"requiredDuringSchedulingIgnoredDuringExecution",
+               {{"nodeSelectorTerms",
+                 {{{"matchExpressions", {{{"key", "maroonedpods.io/pod-uid"}, {"operator", "Exists"}}}}}}}}}}}};
+      },
+      "node affinity selects maroonedpods.io/pod-uid");
   refused([](json& p) { p["spec"]["tolerations"].push_back({{"operator", "Exists"}}); }, "tolerates every taint");
   // An ordinary nodeName is fine; so is a blanket toleration confined to ordinary nodes.
   auto named = ordinary_pod();
@@ -256,25 +288,28 @@ BOOST_AUTO_TEST_CASE(ordinary_pods_cannot_reach_a_dedicated_node) {
   BOOST_TEST(validate_pod(pod_create(named))["allowed"] == true);
   auto daemon = ordinary_pod();  // what the DaemonSet controller creates for node ordinary-1
   daemon["spec"]["tolerations"].push_back({{"operator", "Exists"}});
-  daemon["spec"]["affinity"] = {{"nodeAffinity", {{"requiredDuringSchedulingIgnoredDuringExecution",
-                                                  {{"nodeSelectorTerms",
-                                                    {{{"matchFields", {{{"key", "metadata.name"}, {"operator", "In"},
-                                                                        {"values", {"ordinary-1"}}}}}}}}}}}}};
+  daemon["spec"]["affinity"] = {
+      {"nodeAffinity",
+       {{"requiredDuringSchedulingIgnoredDuringExecution",
+         {{"nodeSelectorTerms",
+           {{{"matchFields", {{{"key", "metadata.name"}, {"operator", "In"}, {"values", {"ordinary-1"}}}}}}}}}}}}};
   BOOST_TEST(validate_pod(pod_create(daemon))["allowed"] == true);
   auto excluded = ordinary_pod();
   excluded["spec"]["tolerations"].push_back({{"operator", "Exists"}});
-  excluded["spec"]["affinity"] = {
-      {"nodeAffinity", {{"requiredDuringSchedulingIgnoredDuringExecution",
-                         {{"nodeSelectorTerms",
-                           {{{"matchExpressions", {{{"key", "node-restriction.kubernetes.io/maroonedpods.io-pod-uid"},
-                                                    {"operator", "DoesNotExist"}}}}}}}}}}}};
+  excluded["spec"]["affinity"] = {{"nodeAffinity",
+                                   {{"requiredDuringSchedulingIgnoredDuringExecution",
+                                     {{"nodeSelectorTerms",
+                                       {{{"matchExpressions",
+                                          {{{"key", "node-restriction.kubernetes.io/maroonedpods.io-pod-uid"},
+                                            {"operator", "DoesNotExist"}}}}}}}}}}}};
   BOOST_TEST(validate_pod(pod_create(excluded))["allowed"] == true);
   // The node-agent namespaces may run anything there.
   auto agent = ordinary_pod();
   agent["spec"]["tolerations"].push_back({{"operator", "Exists"}});
   agent["spec"]["nodeName"] = "dedicated-1";
   BOOST_TEST(validate_pod(pod_create(agent, "kube-system"))["allowed"] == true);
-  BOOST_TEST(denial(validate_pod(pod_create(agent, "tenant"))).find("spec.nodeName names dedicated-1") != std::string::npos);
+  BOOST_TEST(denial(validate_pod(pod_create(agent, "tenant"))).find("spec.nodeName names dedicated-1") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(an_update_is_refused_only_for_what_it_adds) {
@@ -282,18 +317,19 @@ BOOST_AUTO_TEST_CASE(an_update_is_refused_only_for_what_it_adds) {
   auto before = ordinary_pod();
   auto after = before;
   after["spec"]["tolerations"].push_back({{"key", "maroonedpods.io/dedicated"}, {"operator", "Exists"}});
-  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("tolerates maroonedpods.io/dedicated") !=
-             std::string::npos);
+  BOOST_TEST(
+      denial(validate_pod(pod_update(before, after, "token-user"))).find("tolerates maroonedpods.io/dedicated") !=
+      std::string::npos);
   // Adding the marooned nodeSelector while gated (allowed by the API server for gated pods).
   after = before;
   after["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] = "x";
-  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("nodeSelector selects") != std::string::npos);
+  BOOST_TEST(denial(validate_pod(pod_update(before, after, "token-user"))).find("nodeSelector selects") !=
+             std::string::npos);
   // A pod that already had a blanket toleration (admitted before the webhook) may still be labelled.
   before["spec"]["tolerations"].push_back({{"operator", "Exists"}});
   after = before;
   after["metadata"]["labels"]["team"] = "a";
   BOOST_TEST(validate_pod(pod_update(before, after, "token-user"))["allowed"] == true);
 }
-
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -25,14 +25,15 @@ bool in_flight(std::string_view state) {
 // All the controller reads of a Node: 5,000 full Nodes would not fit the webhook's memory limit.
 json trim_node(json node) {
   json meta = node["metadata"];
-  json out = {{"metadata",
-               {{"name", meta.value("name", "")},
-                {"uid", meta.value("uid", "")},
-                {"resourceVersion", meta.value("resourceVersion", "")},
-                {"labels", meta.value("labels", json::object())},
-                {"annotations", json::object()}}},
-              {"spec", {{"unschedulable", node.value("/spec/unschedulable"_json_pointer, false)}}},
-              {"status", {{"nodeInfo", {{"bootID", node.value("/status/nodeInfo/bootID"_json_pointer, std::string())}}}}}};
+  json out = {
+      {"metadata",
+       {{"name", meta.value("name", "")},
+        {"uid", meta.value("uid", "")},
+        {"resourceVersion", meta.value("resourceVersion", "")},
+        {"labels", meta.value("labels", json::object())},
+        {"annotations", json::object()}}},
+      {"spec", {{"unschedulable", node.value("/spec/unschedulable"_json_pointer, false)}}},
+      {"status", {{"nodeInfo", {{"bootID", node.value("/status/nodeInfo/bootID"_json_pointer, std::string())}}}}}};
   const json annotations = meta.value("annotations", json::object());
   for (const auto& [k, v] : annotations.items())
     if (k.starts_with("nodeboot.io/")) out["metadata"]["annotations"][k] = v;
@@ -76,8 +77,8 @@ CompletionPlan plan_completion(const json& record, const json& node, std::string
   const auto deadline = *since + progress_deadline;
   if (now >= deadline)
     return {CompletionAction::fail_stuck,
-            "no progress reported for " + format_duration(progress_deadline) + " (last: " +
-                (p.state.empty() ? std::string("none") : p.state) + " at " + last +
+            "no progress reported for " + format_duration(progress_deadline) +
+                " (last: " + (p.state.empty() ? std::string("none") : p.state) + " at " + last +
                 "); see `kubectl nodeboot status " + p.name + "`, then `kubectl nodeboot retry` or `abort`",
             {}};
   return {CompletionAction::recheck_later, "", deadline};
@@ -85,25 +86,31 @@ CompletionPlan plan_completion(const json& record, const json& node, std::string
 
 CompletionController::CompletionController(const kube::RestConfig& config, CompletionOptions options)
     : options_(std::move(options)),
-      rt_(config, options_.leader, std::string(component), [this] { enqueue_all(); },
+      rt_(
+          config, options_.leader, std::string(component), [this] { enqueue_all(); },
           [this](const std::string& node) { return reconcile(node); }) {
-  records_ = &rt_.inform(
-      kube::resources::configmaps, std::string(names::system_namespace),
-      kube::ListOptions{.label_selector = std::string(names::node_label)},
-      {.on_add = [this](const json& r) { enqueue(node_of_record(r)); },
-       .on_update = [this](const json&, const json& r) { enqueue(node_of_record(r)); },
-       .on_delete =
-           [this](const json& r) {
-             std::lock_guard lock(mu_);
-             back_since_.erase(node_of_record(r));
-             finished_records_.erase(r.value("/metadata/uid"_json_pointer, std::string()));
-           },
-       .on_error = [](const Error& e) { log_error("watching prior-state records", {{"error", e.message}}); }});
+  records_ = &rt_.inform(kube::resources::configmaps, std::string(names::system_namespace),
+                         kube::ListOptions{.label_selector = std::string(names::node_label)},
+                         {.on_add = [this](const json& r) { enqueue(node_of_record(r)); },
+                          .on_update = [this](const json&, const json& r) { enqueue(node_of_record(r)); },
+                          .on_delete =
+                              [this](const json& r) {
+                                std::lock_guard lock(mu_);
+                                back_since_.erase(node_of_record(r));
+                                finished_records_.erase(r.value("/metadata/uid"_json_pointer, std::string()));
+                              },
+                          .on_error =
+                              [](const Error& e) {
+                                log_error("watching prior-state records", {{"error", e.message}});
+                              }});
   // Only nodes with a record matter; enqueue drops the rest at once (a cache lookup).
   nodes_ = &rt_.inform(kube::resources::nodes, "", kube::ListOptions{},
                        {.on_add = [this](const json& n) { enqueue(n["metadata"].value("name", "")); },
                         .on_update = [this](const json&, const json& n) { enqueue(n["metadata"].value("name", "")); },
-                        .on_error = [](const Error& e) { log_error("watching nodes", {{"error", e.message}}); },
+                        .on_error =
+                            [](const Error& e) {
+                              log_error("watching nodes", {{"error", e.message}});
+                            },
                         .transform = trim_node});
 }
 
@@ -181,9 +188,10 @@ bool CompletionController::finish(const std::string& name, const json& cached, c
     }
   }
   log_info("in-place bootstrap completed", {{"node", name}, {"why", why}});
-  rt_.event(cached, "BootstrapCompleted",
-                 why + "; labels, taints and cordon restored as recorded" +
-                     (prior->keep_secret ? std::string("; the bootstrap Secret is kept") : "; the bootstrap Secret deleted"));
+  rt_.event(
+      cached, "BootstrapCompleted",
+      why + "; labels, taints and cordon restored as recorded" +
+          (prior->keep_secret ? std::string("; the bootstrap Secret is kept") : "; the bootstrap Secret deleted"));
   return true;
 }
 
@@ -205,7 +213,8 @@ bool CompletionController::fail_stuck(const json& cached, const std::string& why
   auto r = rt_.client().patch(kube::resources::nodes, "", name, kube::PatchType::merge, patch);
   if (!r) {
     const auto& e = r.error();
-    if (kube::is_invalid(e) || kube::is_conflict(e) || kube::is_not_found(e)) return true;  // changed: its event re-queues
+    if (kube::is_invalid(e) || kube::is_conflict(e) || kube::is_not_found(e))
+      return true;  // changed: its event re-queues
     log_error("marking a stuck node Failed failed", {{"node", name}, {"error", e.message}});
     std::lock_guard lock(mu_);
     ++api_errors_;
@@ -224,18 +233,20 @@ std::string CompletionController::render_metrics() const {
   std::lock_guard lock(mu_);
   return rt_.render_metrics(
       "nodeboot_completion_controller", api_errors_,
-      {{"nodeboot_ipb_completed_total", "counter", "Nodes this replica put back after their in-place bootstrap.", finished_},
+      {{"nodeboot_ipb_completed_total", "counter", "Nodes this replica put back after their in-place bootstrap.",
+        finished_},
        {"nodeboot_ipb_stuck_total", "counter", "Nodes this replica marked Failed for reporting no progress.", stuck_}},
       {"nodeboot_ipb_back_to_restored_seconds", "From the node event that showed it back to the node restored.",
        back_to_restored_});
 }
 
 void add_completion_flags(cxxopts::Options& options) {
-  options.add_options("In-place bootstrap completion controller")
-      ("enable-completion-controller", "Run the completion controller: put a node back (labels, taints, cordon, "
-                                       "Done, Secret) once it is Ready on a new boot (leader-elected)")
-      ("ipb-progress-deadline", "Mark a node Failed (NoProgress) when its agent reported nothing for this long",
-       cxxopts::value<std::string>()->default_value("2h"));
+  options.add_options("In-place bootstrap completion controller")(
+      "enable-completion-controller",
+      "Run the completion controller: put a node back (labels, taints, cordon, "
+      "Done, Secret) once it is Ready on a new boot (leader-elected)")(
+      "ipb-progress-deadline", "Mark a node Failed (NoProgress) when its agent reported nothing for this long",
+      cxxopts::value<std::string>()->default_value("2h"));
 }
 
 Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cxxopts::ParseResult& parsed,

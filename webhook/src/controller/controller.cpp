@@ -50,20 +50,27 @@ std::string uid_of(const nlohmann::json& object) { return object["metadata"].val
 
 GateController::GateController(const kube::RestConfig& config, ControllerOptions options)
     : options_(std::move(options)),
-      rt_(config, options_.leader, std::string(component), [this] { enqueue_all(); },
+      rt_(
+          config, options_.leader, std::string(component), [this] { enqueue_all(); },
           [this](const std::string& key) { return reconcile(key); }) {
-  pods_ = &rt_.inform(
-      kube::resources::pods, "", kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
-      {.on_add = [this](const nlohmann::json& p) { on_pod(p); },
-       .on_update = [this](const nlohmann::json&, const nlohmann::json& p) { on_pod(p); },
-       .on_delete = [this](const nlohmann::json& p) { on_pod_deleted(p); },
-       .on_error = [](const Error& e) { log_error("watching marooned pods", {{"error", e.message}}); }});
-  nodes_ = &rt_.inform(
-      kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)},
-      {.on_add = [this](const nlohmann::json& n) { on_node(n); },
-       .on_update = [this](const nlohmann::json&, const nlohmann::json& n) { on_node(n); },
-       .on_delete = [this](const nlohmann::json& n) { on_node_deleted(n); },
-       .on_error = [](const Error& e) { log_error("watching marooned nodes", {{"error", e.message}}); }});
+  pods_ = &rt_.inform(kube::resources::pods, "",
+                      kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
+                      {.on_add = [this](const nlohmann::json& p) { on_pod(p); },
+                       .on_update = [this](const nlohmann::json&, const nlohmann::json& p) { on_pod(p); },
+                       .on_delete = [this](const nlohmann::json& p) { on_pod_deleted(p); },
+                       .on_error =
+                           [](const Error& e) {
+                             log_error("watching marooned pods", {{"error", e.message}});
+                           }});
+  nodes_ =
+      &rt_.inform(kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)},
+                  {.on_add = [this](const nlohmann::json& n) { on_node(n); },
+                   .on_update = [this](const nlohmann::json&, const nlohmann::json& n) { on_node(n); },
+                   .on_delete = [this](const nlohmann::json& n) { on_node_deleted(n); },
+                   .on_error =
+                       [](const Error& e) {
+                         log_error("watching marooned nodes", {{"error", e.message}});
+                       }});
 }
 
 GateController::~GateController() { stop(); }
@@ -189,7 +196,9 @@ GatePlan step(GateAction action, std::string message = {}) {
 }
 
 std::string join_proof_of(const nlohmann::json& node) {
-  return node["metadata"].value("annotations", nlohmann::json::object()).value(std::string(names::maroon_join_proof), "");
+  return node["metadata"]
+      .value("annotations", nlohmann::json::object())
+      .value(std::string(names::maroon_join_proof), "");
 }
 
 // The pod is gone or finished: its unspent credential goes, and the node vouched for this
@@ -221,10 +230,11 @@ GatePlan plan_release(const nlohmann::json& pod, const GateInputs& in, const nlo
   plan.node_name = node != nullptr ? name_of(*node) : "";
   const std::optional<std::string> why =
       node != nullptr ? marooned::node_not_eligible(*node, in.id, in.pod_uid, in.taint_key)
-           : std::optional<std::string>("no node has joined with the pod's join credential");
+                      : std::optional<std::string>("no node has joined with the pod's join credential");
   if (why) {
     plan.action = GateAction::wait;
-    plan.message = "waiting for the dedicated node" + (plan.node_name.empty() ? "" : " " + plan.node_name) + ": " + *why;
+    plan.message =
+        "waiting for the dedicated node" + (plan.node_name.empty() ? "" : " " + plan.node_name) + ": " + *why;
     return plan;
   }
   auto patch = marooned::gate_removal_patch(pod);
@@ -243,7 +253,8 @@ GatePlan plan_gate(const GateInputs& in) {
   if (in.claimant_uids.size() > 1) {
     // Only a pod that bypassed the mutating webhook can share an id. Neither pod is
     // released or cleaned up for: which one owns the node is not ours to guess.
-    return step(GateAction::conflict, std::to_string(in.claimant_uids.size()) + " live pods claim marooned id " + in.id +
+    return step(GateAction::conflict, std::to_string(in.claimant_uids.size()) + " live pods claim marooned id " +
+                                          in.id +
                                           "; none of them is released and no node is vouched until only one remains");
   }
   if (marooned::finished(pod)) return plan_clean_up(in);
@@ -255,8 +266,7 @@ GatePlan plan_gate(const GateInputs& in) {
   // the pod's credential exists (create first: the common case is a new pod).
   const bool proof_presented =
       std::ranges::any_of(in.nodes, [](const nlohmann::json& n) { return !join_proof_of(n).empty(); });
-  if (!proof_presented)
-    return in.issued ? plan_release(pod, in, nullptr) : step(GateAction::issue_credential);
+  if (!proof_presented) return in.issued ? plan_release(pod, in, nullptr) : step(GateAction::issue_credential);
   if (!in.credential.read) return step(GateAction::read_credential);
   if (!in.credential.secret) {
     // Proof presented but no credential: never issued, or spent on a node that is gone.
@@ -334,13 +344,14 @@ bool GateController::run(GateInputs in, const std::string& why) {
         warn_once(pod, "MaroonedIdConflict", plan.message);
         return true;
       case GateAction::read_credential: {
-        auto secret = rt_.client().get(kube::resources::secrets, names::marooned_namespace,
-                                       marooned::join_secret_name(in.id));
+        auto secret =
+            rt_.client().get(kube::resources::secrets, names::marooned_namespace, marooned::join_secret_name(in.id));
         if (!secret && !kube::is_not_found(secret.error())) {
           if (!in.pod || marooned::finished(*in.pod)) return false;  // cleaning up: retried without a log line
           return failed(in.id, secret.error().message);
         }
-        in.credential = {.read = true, .secret = secret ? std::optional<nlohmann::json>(std::move(*secret)) : std::nullopt};
+        in.credential = {.read = true,
+                         .secret = secret ? std::optional<nlohmann::json>(std::move(*secret)) : std::nullopt};
         break;
       }
       case GateAction::issue_credential:
@@ -406,15 +417,17 @@ bool GateController::vouch(const nlohmann::json& pod, const GatePlan& plan, Gate
     auto patched = rt_.client().patch(kube::resources::nodes, "", name, kube::PatchType::json,
                                       marooned::vouch_patch(c.node, in.id, pod));
     if (!patched) {
-      if (kube::is_invalid(patched.error()) || kube::is_not_found(patched.error())) continue;  // changed or gone meanwhile
+      if (kube::is_invalid(patched.error()) || kube::is_not_found(patched.error()))
+        continue;  // changed or gone meanwhile
       return failed(in.id, patched.error().message);
     }
     if (auto r = delete_credential(*in.credential.secret); !r)
       log_error("deleting the spent join credential failed",
                 {{"secret", name_of(*in.credential.secret)}, {"error", r.error().message}});
     log_info("dedicated node vouched", {{"node", name}, {"podUID", in.id}});
-    event(pod, "NodeVouched", "node " + name + " presented the pod's join credential; labelled " +
-                                  std::string(names::maroon_vouched_label) + "=" + in.id);
+    event(pod, "NodeVouched",
+          "node " + name + " presented the pod's join credential; labelled " +
+              std::string(names::maroon_vouched_label) + "=" + in.id);
     {
       std::lock_guard lock(mu_);
       ++vouched_;
@@ -487,7 +500,8 @@ Result<void> GateController::delete_credential(const nlohmann::json& secret) {
   // Only this incarnation: a credential re-issued meanwhile is not lost.
   kube::DeleteOptions once;
   once.precondition_uid = uid_of(secret);
-  auto r = rt_.client().remove(kube::resources::secrets, names::marooned_namespace, secret["metadata"].value("name", ""), once);
+  auto r = rt_.client().remove(kube::resources::secrets, names::marooned_namespace,
+                               secret["metadata"].value("name", ""), once);
   if (!r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error())) return std::unexpected(r.error());
   return {};
 }
@@ -512,7 +526,8 @@ std::string GateController::render_metrics() const {
       "nodeboot_gate_controller", api_errors_,
       {{"nodeboot_marooned_gated_pods", "gauge", "Marooned pods still held by the gate.", gated_.size()},
        {"nodeboot_marooned_gates_removed_total", "counter", "Gates this replica removed.", released_},
-       {"nodeboot_marooned_nodes_cleaned_total", "counter", "Dedicated nodes cordoned and marked for cleanup.", cleaned_},
+       {"nodeboot_marooned_nodes_cleaned_total", "counter", "Dedicated nodes cordoned and marked for cleanup.",
+        cleaned_},
        {"nodeboot_marooned_nodes_vouched_total", "counter",
         "Dedicated nodes vouched after presenting their pod's join credential.", vouched_}},
       {"nodeboot_marooned_node_ready_to_release_seconds",
@@ -520,19 +535,20 @@ std::string GateController::render_metrics() const {
 }
 
 void add_flags(cxxopts::Options& options) {
-  options.add_options("Gate-release controller")
-      ("enable-gate-controller", "Run the gate-release controller: remove a marooned pod's gate once its dedicated "
-                                 "node is Ready (leader-elected; one replica acts)")
-      ("leader-elect-namespace", "Namespace of the controller's Lease",
-       cxxopts::value<std::string>()->default_value(std::string(names::system_namespace)))
-      ("leader-elect-identity", "This replica's name in the Lease (default: host name and a random suffix)",
-       cxxopts::value<std::string>())
-      ("leader-elect-lease-duration", "Seconds a leader that stopped renewing keeps the Lease",
-       cxxopts::value<double>()->default_value("15"))
-      ("leader-elect-renew-deadline", "Seconds the leader keeps trying to renew before it stops acting",
-       cxxopts::value<double>()->default_value("10"))
-      ("leader-elect-retry-period", "Seconds between attempts to take or renew the Lease",
-       cxxopts::value<double>()->default_value("2"));
+  options.add_options("Gate-release controller")(
+      "enable-gate-controller",
+      "Run the gate-release controller: remove a marooned pod's gate once its dedicated "
+      "node is Ready (leader-elected; one replica acts)")(
+      "leader-elect-namespace", "Namespace of the controller's Lease",
+      cxxopts::value<std::string>()->default_value(std::string(names::system_namespace)))(
+      "leader-elect-identity", "This replica's name in the Lease (default: host name and a random suffix)",
+      cxxopts::value<std::string>())("leader-elect-lease-duration",
+                                     "Seconds a leader that stopped renewing keeps the Lease",
+                                     cxxopts::value<double>()->default_value("15"))(
+      "leader-elect-renew-deadline", "Seconds the leader keeps trying to renew before it stops acting",
+      cxxopts::value<double>()->default_value("10"))("leader-elect-retry-period",
+                                                     "Seconds between attempts to take or renew the Lease",
+                                                     cxxopts::value<double>()->default_value("2"));
 }
 
 Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std::string_view lease) {

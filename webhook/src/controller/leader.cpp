@@ -22,26 +22,28 @@ std::string micro_time(std::chrono::system_clock::time_point t) {
 
 LeaderElector::LeaderElector(kube::Client& client, LeaderOptions options, std::function<void()> on_started,
                              std::function<void()> on_stopped)
-    : client_(client), options_(std::move(options)), on_started_(std::move(on_started)),
+    : client_(client),
+      options_(std::move(options)),
+      on_started_(std::move(on_started)),
       on_stopped_(std::move(on_stopped)) {}
 
 bool LeaderElector::try_acquire_or_renew() {
   other_holds_ = false;
   const auto& leases = kube::resources::leases;
   const auto now = std::chrono::system_clock::now();
-  const auto lease_seconds = std::max<long>(1, std::chrono::duration_cast<std::chrono::seconds>(options_.lease_duration).count());
+  const auto lease_seconds =
+      std::max<long>(1, std::chrono::duration_cast<std::chrono::seconds>(options_.lease_duration).count());
   auto current = client_.get(leases, options_.namespace_, options_.name);
   if (!current && kube::is_not_found(current.error())) {
-    nlohmann::json lease = {
-        {"apiVersion", leases.api_version()},
-        {"kind", leases.kind},
-        {"metadata", {{"name", options_.name}, {"namespace", options_.namespace_}}},
-        {"spec",
-         {{"holderIdentity", options_.identity},
-          {"leaseDurationSeconds", lease_seconds},
-          {"acquireTime", micro_time(now)},
-          {"renewTime", micro_time(now)},
-          {"leaseTransitions", 0}}}};
+    nlohmann::json lease = {{"apiVersion", leases.api_version()},
+                            {"kind", leases.kind},
+                            {"metadata", {{"name", options_.name}, {"namespace", options_.namespace_}}},
+                            {"spec",
+                             {{"holderIdentity", options_.identity},
+                              {"leaseDurationSeconds", lease_seconds},
+                              {"acquireTime", micro_time(now)},
+                              {"renewTime", micro_time(now)},
+                              {"leaseTransitions", 0}}}};
     auto created = client_.create(leases, options_.namespace_, lease);
     if (!created) {
       if (!kube::is_already_exists(created.error()))

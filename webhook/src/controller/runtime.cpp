@@ -140,19 +140,20 @@ void EventRecorder::record(const nlohmann::json& object, std::string_view reason
                              {"uid", meta.value("uid", "")},
                              {"resourceVersion", meta.value("resourceVersion", "")}};
   if (!ns.empty()) involved["namespace"] = ns;
-  nlohmann::json ev = {{"apiVersion", "v1"},
-                       {"kind", "Event"},
-                       {"metadata", {{"generateName", meta.value("name", "") + "."}, {"namespace", ns.empty() ? "default" : ns}}},
-                       {"involvedObject", std::move(involved)},
-                       {"reason", reason},
-                       {"message", message},
-                       {"type", type},
-                       {"source", {{"component", component_}}},
-                       {"reportingComponent", component_},
-                       {"reportingInstance", instance_},
-                       {"firstTimestamp", now},
-                       {"lastTimestamp", now},
-                       {"count", 1}};
+  nlohmann::json ev = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"generateName", meta.value("name", "") + "."}, {"namespace", ns.empty() ? "default" : ns}}},
+      {"involvedObject", std::move(involved)},
+      {"reason", reason},
+      {"message", message},
+      {"type", type},
+      {"source", {{"component", component_}}},
+      {"reportingComponent", component_},
+      {"reportingInstance", instance_},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"count", 1}};
   {
     std::lock_guard lock(mu_);
     if (events_.size() >= max_queued_events) {
@@ -187,10 +188,11 @@ Runtime::Runtime(const kube::RestConfig& config, LeaderOptions leader, std::stri
         return c;
       }()),
       component_(std::move(component)),
-      elector_(lease_client_, std::move(leader), std::move(on_leading), [this] {
-        log_info("no longer the leader: the controller stops writing",
-                 {{"controller", component_}, {"identity", elector_.options().identity}});
-      }),
+      elector_(lease_client_, std::move(leader), std::move(on_leading),
+               [this] {
+                 log_info("no longer the leader: the controller stops writing",
+                          {{"controller", component_}, {"identity", elector_.options().identity}});
+               }),
       queue_([this, reconcile = std::move(reconcile)](const std::string& key) { return !leading() || reconcile(key); }),
       events_(client_, component_, elector_.options().identity) {}
 
@@ -208,9 +210,8 @@ void Runtime::start() {
   queue_.start();
   events_.start();
   elector_thread_ = std::jthread([this](std::stop_token st) {
-    while (!st.stop_requested() && !std::ranges::all_of(informers_, [](const auto& i) {
-      return i->wait_synced(std::chrono::seconds(1));
-    })) {
+    while (!st.stop_requested() &&
+           !std::ranges::all_of(informers_, [](const auto& i) { return i->wait_synced(std::chrono::seconds(1)); })) {
     }
     elector_.run(st);
   });

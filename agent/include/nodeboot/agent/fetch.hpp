@@ -33,8 +33,8 @@ struct FetchRequest {
   std::string ca_pem{};            // verify the server against this bundle; empty = system store
   std::string accept{};            // Accept header; empty = curl's default
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
-  std::uint64_t max_bytes = 0;     // 0 = unlimited
-  std::string post_json{};         // non-empty: POST this body as application/json
+  std::uint64_t max_bytes = 0;  // 0 = unlimited
+  std::string post_json{};      // non-empty: POST this body as application/json
 };
 
 struct FetchResult {

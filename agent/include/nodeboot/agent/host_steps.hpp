@@ -42,10 +42,10 @@ class Client;
 namespace nodeboot::agent {
 
 struct HostStep {
-  std::string name;     // "firstboot", "entrypoint", "reboot"
-  std::string command;  // /bin/sh -c on the host
+  std::string name;                // "firstboot", "entrypoint", "reboot"
+  std::string command;             // /bin/sh -c on the host
   std::string status = "pending";  // pending | running | done
-  std::string boot_id;  // the boot it last started in
+  std::string boot_id;             // the boot it last started in
   int runs = 0;
   bool done_by_reboot = false;  // ended by a reboot (the reboot step after it is then moot)
 };
@@ -88,7 +88,8 @@ Result<void> save_plan(const std::filesystem::path& host_root, const HostPlan& p
 
 // Writes `contents` beside `path` and renames it over `path` (a reboot mid-write leaves the
 // old file or the new one), with `perms`.
-Result<void> write_atomically(const std::filesystem::path& path, std::string_view contents, std::filesystem::perms perms);
+Result<void> write_atomically(const std::filesystem::path& path, std::string_view contents,
+                              std::filesystem::perms perms);
 
 // Runs the pending steps of `plan` (saving it after each change) until one reboots the
 // node (the process usually dies with it; if the reboot command returns, Rebooting is

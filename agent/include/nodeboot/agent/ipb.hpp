@@ -100,10 +100,10 @@ struct BootstrapOptions {
   std::chrono::milliseconds http_timeout{std::chrono::seconds(30)};
   // The OS automation runs yum updates and ansible: an hour is generous, not infinite.
   std::chrono::milliseconds command_timeout{std::chrono::hours(1)};
-  int attempts = 4;                                // tries per transient network step
+  int attempts = 4;                                            // tries per transient network step
   std::chrono::milliseconds backoff{std::chrono::seconds(2)};  // doubled after each try
-  std::uint64_t max_ignition_bytes = 64ull << 20;  // rendered configs are a few MiB
-  std::uint64_t max_payload_bytes = 8ull << 30;    // an ansible payload with RPMs fits
+  std::uint64_t max_ignition_bytes = 64ull << 20;              // rendered configs are a few MiB
+  std::uint64_t max_payload_bytes = 8ull << 30;                // an ansible payload with RPMs fits
 };
 
 struct Outcome {

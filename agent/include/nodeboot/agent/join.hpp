@@ -36,13 +36,13 @@ Result<JoinInfo> parse_join_info(const std::string& text);
 Secret k3s_config(const JoinInfo& info, const std::string& node_name);
 
 struct JoinOptions {
-  std::filesystem::path host_root = "/";  // tests run in a temporary directory
+  std::filesystem::path host_root = "/";                             // tests run in a temporary directory
   std::filesystem::path join_info = "/etc/marooned/join-info.yaml";  // under host_root
   // The service manager command, given `start --no-block k3s-agent.service`. --no-block:
   // this runs as a oneshot unit, and waiting for a job of a unit ordered after ours would
   // deadlock boot.
   std::vector<std::string> service_manager{"systemctl"};
-  std::string node_name;  // "" = the host name (k3s's default)
+  std::string node_name;              // "" = the host name (k3s's default)
   std::chrono::seconds timeout{300};  // a VM's first k3s start pulls nothing but still takes ~30 s
 };
 

@@ -86,8 +86,8 @@ struct BootstrapSpec {
 };
 
 // Validates `data` against the schema; ca.crt validity is judged at `now`.
-std::expected<BootstrapSpec, Problems> parse(const SecretData& data,
-                                             std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+std::expected<BootstrapSpec, Problems> parse(
+    const SecretData& data, std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 // The data a Secret needs to carry `spec` (the inverse of parse).
 SecretData to_data(const BootstrapSpec& spec);
@@ -108,7 +108,7 @@ std::expected<SecretData, Problems> decode_data(const nlohmann::json& secret);
 Problems check_metadata(const nlohmann::json& secret);
 
 // Everything above at once: metadata problems plus data problems, or the spec.
-std::expected<BootstrapSpec, Problems> parse_secret(const nlohmann::json& secret,
-                                                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+std::expected<BootstrapSpec, Problems> parse_secret(
+    const nlohmann::json& secret, std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 }  // namespace nodeboot::bootstrap

@@ -15,16 +15,16 @@
 namespace nodeboot::bootstrap {
 
 struct HttpsUrl {
-  std::string host;                // lower-cased; an IPv6 literal without brackets
+  std::string host;  // lower-cased; an IPv6 literal without brackets
   std::uint16_t port = 443;
-  std::string path_and_query;      // "/" when the URL has no path
-  std::string text;                // exactly as given, for transports
+  std::string path_and_query;  // "/" when the URL has no path
+  std::string text;            // exactly as given, for transports
 
   bool operator==(const HttpsUrl&) const = default;
 };
 
 struct HostPort {
-  std::string host;                // lower-cased; an IPv6 literal without brackets
+  std::string host;  // lower-cased; an IPv6 literal without brackets
   std::optional<std::uint16_t> port;
 
   bool operator==(const HostPort&) const = default;

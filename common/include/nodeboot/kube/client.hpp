@@ -134,7 +134,6 @@ class Client {
 // up to `attempts` times (client-go's retry.RetryOnConflict uses 5). Returns the stored object.
 Result<nlohmann::json> update_with_retry(Client& client, const ResourceRef& ref, std::string_view ns,
                                          std::string_view name,
-                                         const std::function<Result<bool>(nlohmann::json&)>& mutate,
-                                         int attempts = 5);
+                                         const std::function<Result<bool>(nlohmann::json&)>& mutate, int attempts = 5);
 
 }  // namespace nodeboot::kube

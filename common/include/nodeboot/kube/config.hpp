@@ -50,16 +50,16 @@ struct ExecConfig {
   std::vector<std::pair<std::string, std::string>> env{};
   std::string install_hint{};
   bool provide_cluster_info = false;
-  std::string interactive_mode{};  // Never, IfAvailable, Always ("" = IfAvailable, v1beta1's default)
+  std::string interactive_mode{};    // Never, IfAvailable, Always ("" = IfAvailable, v1beta1's default)
   std::filesystem::path base_dir{};  // the folder of the kubeconfig that defined the user
   nlohmann::json cluster_config{};   // clusters[].cluster.extensions["client.authentication.k8s.io/exec"]
 };
 
 // Everything a transport needs to talk to one API server as one identity.
 struct RestConfig {
-  std::string server{};  // https://host:port[/prefix], no trailing slash
+  std::string server{};           // https://host:port[/prefix], no trailing slash
   std::string tls_server_name{};  // SNI and the name the serving certificate must carry
-  std::string ca_pem{};  // empty = system trust store
+  std::string ca_pem{};           // empty = system trust store
   bool insecure_skip_tls_verify = false;
   std::string proxy_url{};  // http, https or socks5; "" = the proxy environment variables
   bool disable_compression = false;

@@ -24,13 +24,13 @@ ApiStatus parse_status(const nlohmann::json& status, long http_status = 0);
 // Error from a decoded Status, with the kind and message rules of api_error.
 Error status_error(ApiStatus status);
 
-bool is_not_found(const Error& e);        // 404
-bool is_already_exists(const Error& e);   // 409 AlreadyExists (create of an existing name)
-bool is_conflict(const Error& e);         // 409 Conflict (stale resourceVersion): re-read and retry
-bool is_gone(const Error& e);             // 410 Gone / Expired: the resourceVersion is compacted; re-list
-bool is_unauthorized(const Error& e);     // 401
-bool is_forbidden(const Error& e);        // 403
-bool is_invalid(const Error& e);          // 422
+bool is_not_found(const Error& e);          // 404
+bool is_already_exists(const Error& e);     // 409 AlreadyExists (create of an existing name)
+bool is_conflict(const Error& e);           // 409 Conflict (stale resourceVersion): re-read and retry
+bool is_gone(const Error& e);               // 410 Gone / Expired: the resourceVersion is compacted; re-list
+bool is_unauthorized(const Error& e);       // 401
+bool is_forbidden(const Error& e);          // 403
+bool is_invalid(const Error& e);            // 422
 bool is_too_many_requests(const Error& e);  // 429 (also an eviction blocked by a PodDisruptionBudget)
 
 // The line kubectl prints for an API error, "Error from server (NotFound): nodes "x" not found";

@@ -24,8 +24,8 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 struct Request {
   std::string method = "GET";
   std::string path{};  // absolute and already escaped, e.g. /api/v1/namespaces/default/pods/p
-  Pairs query{};     // unescaped; target() escapes
-  Pairs headers{};   // besides the ones the transport adds (Accept, auth, User-Agent)
+  Pairs query{};       // unescaped; target() escapes
+  Pairs headers{};     // besides the ones the transport adds (Accept, auth, User-Agent)
   std::string body{};
   bool watch = false;  // a streaming response: no overall timeout, events delivered as they arrive
 
@@ -67,12 +67,10 @@ inline const ResourceRef replicasets{"apps", "v1", "replicasets", true, "Replica
 inline const ResourceRef poddisruptionbudgets{"policy", "v1", "poddisruptionbudgets", true, "PodDisruptionBudget"};
 inline const ResourceRef customresourcedefinitions{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false,
                                                    "CustomResourceDefinition"};
-inline const ResourceRef mutatingwebhookconfigurations{"admissionregistration.k8s.io", "v1",
-                                                       "mutatingwebhookconfigurations", false,
-                                                       "MutatingWebhookConfiguration"};
-inline const ResourceRef validatingwebhookconfigurations{"admissionregistration.k8s.io", "v1",
-                                                         "validatingwebhookconfigurations", false,
-                                                         "ValidatingWebhookConfiguration"};
+inline const ResourceRef mutatingwebhookconfigurations{
+    "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", false, "MutatingWebhookConfiguration"};
+inline const ResourceRef validatingwebhookconfigurations{
+    "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", false, "ValidatingWebhookConfiguration"};
 inline const ResourceRef clusterroles{"rbac.authorization.k8s.io", "v1", "clusterroles", false, "ClusterRole"};
 inline const ResourceRef clusterrolebindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", false,
                                              "ClusterRoleBinding"};
@@ -91,7 +89,7 @@ struct GetOptions {
 struct ListOptions {
   std::string label_selector{};  // e.g. "type=kwok,!nodeboot.io/skip"
   std::string field_selector{};  // e.g. "spec.nodeName=kwok-node-0"
-  std::int64_t limit = 0;      // page size; 0 = no paging (Client::list pages with 500 anyway)
+  std::int64_t limit = 0;        // page size; 0 = no paging (Client::list pages with 500 anyway)
   std::string continue_token{};
   std::string resource_version{};
   std::string resource_version_match{};  // "", "NotOlderThan" or "Exact"
@@ -100,7 +98,7 @@ struct ListOptions {
 struct WriteOptions {
   bool dry_run = false;            // dryRun=All: validated and admitted, never stored
   std::string field_manager{};     // fieldManager (managedFields owner)
-  std::string field_validation{};    // "", "Ignore", "Warn" or "Strict"
+  std::string field_validation{};  // "", "Ignore", "Warn" or "Strict"
 };
 
 enum class PatchType {
@@ -113,7 +111,7 @@ enum class PatchType {
 struct PatchOptions {
   bool dry_run = false;
   std::string field_manager{};  // required for PatchType::apply
-  bool force = false;         // apply only: take ownership of conflicting fields
+  bool force = false;           // apply only: take ownership of conflicting fields
   std::string field_validation{};
 };
 
@@ -140,7 +138,7 @@ struct WatchOptions {
   std::string label_selector{};
   std::string field_selector{};
   std::string resource_version{};  // start after this version; "" = the current state, as ADDED events first
-  bool bookmarks = true;         // allowWatchBookmarks: the server reports progress so a resume is cheap
+  bool bookmarks = true;           // allowWatchBookmarks: the server reports progress so a resume is cheap
   // timeoutSeconds per connection. The server ends the watch after it; Client::watch then
   // reconnects from the last version seen. 5 minutes is client-go's reflector range.
   std::int64_t timeout_seconds = 300;
@@ -160,12 +158,10 @@ Request create_request(const ResourceRef& ref, std::string_view ns, const nlohma
                        const WriteOptions& options = {});
 // PUT of the whole object (metadata.resourceVersion makes it conditional). `subresource`
 // "status" replaces only the status.
-Request update_request(const ResourceRef& ref, std::string_view ns, std::string_view name,
-                       const nlohmann::json& object, const WriteOptions& options = {},
-                       std::string_view subresource = {});
+Request update_request(const ResourceRef& ref, std::string_view ns, std::string_view name, const nlohmann::json& object,
+                       const WriteOptions& options = {}, std::string_view subresource = {});
 Request patch_request(const ResourceRef& ref, std::string_view ns, std::string_view name, PatchType type,
-                      const nlohmann::json& patch, const PatchOptions& options = {},
-                      std::string_view subresource = {});
+                      const nlohmann::json& patch, const PatchOptions& options = {}, std::string_view subresource = {});
 Request delete_request(const ResourceRef& ref, std::string_view ns, std::string_view name,
                        const DeleteOptions& options = {});
 // DELETE of a whole collection (by selector).

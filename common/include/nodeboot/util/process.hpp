@@ -12,9 +12,9 @@
 namespace nodeboot {
 
 struct ProcessOptions {
-  std::string stdin_data;                          // written to the child's stdin, then closed
-  std::map<std::string, std::string> env_set;      // added to / replacing the inherited environment
-  std::vector<std::string> env_unset;              // removed from the inherited environment
+  std::string stdin_data;                            // written to the child's stdin, then closed
+  std::map<std::string, std::string> env_set;        // added to / replacing the inherited environment
+  std::vector<std::string> env_unset;                // removed from the inherited environment
   std::optional<std::chrono::milliseconds> timeout;  // SIGKILL after this long
   std::string working_dir;
   // The child leads a process group of its own, and the timeout's SIGKILL goes to the whole

@@ -13,8 +13,8 @@
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
-using nlohmann::json;
 using e2e::admin_config;
+using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,7 +35,8 @@ std::string static_token(const std::string& user) {
 }
 
 Result<std::string> whoami(Client& c) {
-  auto r = c.create(resources::selfsubjectreviews, "", {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}});
+  auto r = c.create(resources::selfsubjectreviews, "",
+                    {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}});
   if (!r) return std::unexpected(r.error());
   return (*r)["status"]["userInfo"].value("username", "");
 }
@@ -199,13 +200,16 @@ BOOST_AUTO_TEST_CASE(impersonation_denied_then_allowed_by_rbac) {
   const std::string role = unique_name("impersonate");
   auto cr = admin.create(resources::clusterroles, "",
                          {{"metadata", {{"name", role}}},
-                          {"rules", json::array({{{"apiGroups", {""}}, {"resources", {"users"}}, {"verbs", {"impersonate"}},
+                          {"rules", json::array({{{"apiGroups", {""}},
+                                                  {"resources", {"users"}},
+                                                  {"verbs", {"impersonate"}},
                                                   {"resourceNames", {target}}}})}});
   BOOST_REQUIRE_MESSAGE(cr.has_value(), (cr ? "" : cr.error().message));
-  auto crb = admin.create(resources::clusterrolebindings, "",
-                          {{"metadata", {{"name", role}}},
-                           {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
-                           {"subjects", json::array({{{"kind", "User"}, {"name", "token-user"}}})}});
+  auto crb =
+      admin.create(resources::clusterrolebindings, "",
+                   {{"metadata", {{"name", role}}},
+                    {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
+                    {"subjects", json::array({{{"kind", "User"}, {"name", "token-user"}}})}});
   BOOST_REQUIRE_MESSAGE(crb.has_value(), (crb ? "" : crb.error().message));
   // RBAC changes reach the authorizer through its informer: shortly, not instantly.
   std::string who;

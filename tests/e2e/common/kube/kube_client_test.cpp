@@ -2,8 +2,8 @@
 // kubectl prints them, paging, watch and the informer.
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -16,9 +16,9 @@
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
-using nlohmann::json;
 using e2e::admin;
 using e2e::ok;
+using nlohmann::json;
 
 namespace {
 
@@ -75,8 +75,8 @@ BOOST_AUTO_TEST_CASE(every_patch_type) {
   ok(c.create(resources::configmaps, ns.name, configmap("p", {{"a", "1"}})));
   auto merged = ok(c.patch(resources::configmaps, ns.name, "p", PatchType::merge, {{"data", {{"b", "2"}}}}));
   BOOST_TEST(merged["data"] == (json{{"a", "1"}, {"b", "2"}}));
-  auto strategic = ok(c.patch(resources::configmaps, ns.name, "p", PatchType::strategic,
-                              {{"metadata", {{"labels", {{"l", "v"}}}}}}));
+  auto strategic = ok(
+      c.patch(resources::configmaps, ns.name, "p", PatchType::strategic, {{"metadata", {{"labels", {{"l", "v"}}}}}}));
   BOOST_TEST(strategic["metadata"]["labels"]["l"] == "v");
   auto jsonp = ok(c.patch(resources::configmaps, ns.name, "p", PatchType::json,
                           json::array({{{"op", "remove"}, {"path", "/data/a"}}})));
@@ -131,8 +131,8 @@ BOOST_AUTO_TEST_CASE(watch_streams_events_and_stops) {
   });
   ok(last);
   BOOST_REQUIRE_EQUAL(seen.size(), 3u);
-  BOOST_TEST((seen[0] == WatchEventType::added && seen[1] == WatchEventType::modified &&
-              seen[2] == WatchEventType::deleted));
+  BOOST_TEST(
+      (seen[0] == WatchEventType::added && seen[1] == WatchEventType::modified && seen[2] == WatchEventType::deleted));
   BOOST_TEST(!last->empty());
 }
 
@@ -144,9 +144,21 @@ BOOST_AUTO_TEST_CASE(informer_syncs_and_follows_changes) {
   std::set<std::string> added, deleted;
   int updates = 0;
   Informer inf(c, resources::configmaps, ns.name, {},
-               {.on_add = [&](const json& o) { std::lock_guard l(m); added.insert(o["metadata"]["name"]); },
-                .on_update = [&](const json&, const json&) { std::lock_guard l(m); ++updates; },
-                .on_delete = [&](const json& o) { std::lock_guard l(m); deleted.insert(o["metadata"]["name"]); }});
+               {.on_add =
+                    [&](const json& o) {
+                      std::lock_guard l(m);
+                      added.insert(o["metadata"]["name"]);
+                    },
+                .on_update =
+                    [&](const json&, const json&) {
+                      std::lock_guard l(m);
+                      ++updates;
+                    },
+                .on_delete =
+                    [&](const json& o) {
+                      std::lock_guard l(m);
+                      deleted.insert(o["metadata"]["name"]);
+                    }});
   inf.start();
   BOOST_REQUIRE(inf.wait_synced(std::chrono::seconds(30)));
   BOOST_TEST(inf.get(ns.name, "before").has_value());
@@ -173,7 +185,8 @@ BOOST_AUTO_TEST_CASE(pagination_over_more_than_a_thousand_objects) {
     for (int t = 0; t < kThreads; ++t)
       writers.emplace_back([&, t] {
         for (int i = t; i < kObjects; i += kThreads)
-          if (!c.create(resources::configmaps, ns.name, configmap("cm-" + std::to_string(i), {{"i", std::to_string(i)}})))
+          if (!c.create(resources::configmaps, ns.name,
+                        configmap("cm-" + std::to_string(i), {{"i", std::to_string(i)}})))
             ++failures;
       });
   }
@@ -181,11 +194,12 @@ BOOST_AUTO_TEST_CASE(pagination_over_more_than_a_thousand_objects) {
 
   std::vector<std::size_t> page_sizes;
   std::set<std::string> seen;
-  auto version = c.list_pages(resources::configmaps, ns.name, {.label_selector = "", .limit = 500}, [&](json& page) -> Result<void> {
-    page_sizes.push_back(page["items"].size());
-    for (const auto& item : page["items"]) seen.insert(item["metadata"]["name"]);
-    return {};
-  });
+  auto version = c.list_pages(resources::configmaps, ns.name, {.label_selector = "", .limit = 500},
+                              [&](json& page) -> Result<void> {
+                                page_sizes.push_back(page["items"].size());
+                                for (const auto& item : page["items"]) seen.insert(item["metadata"]["name"]);
+                                return {};
+                              });
   ok(version);
   BOOST_TEST(!version->empty());
   seen.erase("kube-root-ca.crt");  // the controller manager's, in every namespace

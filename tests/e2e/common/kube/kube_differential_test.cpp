@@ -65,10 +65,10 @@ const std::string kBogusServer = "https://127.0.0.1:1";  // nothing listens on p
 struct Situation {
   std::string name;
   std::function<void(const TempDir&, std::map<std::string, std::string>& env, std::vector<std::string>& args)> setup;
-  std::string expect_user;         // sanity: the situation really authenticates as this user
-  bool flags_override = false;     // flags change the kubeconfig's answer: skip `config view`
+  std::string expect_user;      // sanity: the situation really authenticates as this user
+  bool flags_override = false;  // flags change the kubeconfig's answer: skip `config view`
   bool in_cluster = false;
-  bool expect_failure = false;     // both must refuse
+  bool expect_failure = false;  // both must refuse
   // The cluster's CA is in the system trust store (/etc/ssl/certs, replaced in a private
   // mount namespace by run_in, so nothing on the host changes).
   bool system_trusts_cluster_ca = false;
@@ -85,7 +85,8 @@ std::string admin_user(const std::string& name) {
 std::string token_user(const std::string& name, const std::string& token) {
   return "- name: " + name + "\n  user:\n    token: " + token + "\n";
 }
-std::string context(const std::string& name, const std::string& cl, const std::string& user, const std::string& ns = "") {
+std::string context(const std::string& name, const std::string& cl, const std::string& user,
+                    const std::string& ns = "") {
   return "- name: " + name + "\n  context:\n    cluster: " + cl + "\n    user: " + user + "\n" +
          (ns.empty() ? "" : "    namespace: " + ns + "\n");
 }
@@ -129,7 +130,9 @@ std::vector<Situation> situations() {
   const auto& f = facts();
   std::vector<Situation> s;
   s.push_back({"explicit --kubeconfig with client certificate data",
-               [](const TempDir&, auto&, auto& args) { args = {"--kubeconfig", cluster().kubeconfig.string()}; },
+               [](const TempDir&, auto&, auto& args) {
+                 args = {"--kubeconfig", cluster().kubeconfig.string()};
+               },
                "nodeboot-e2e-admin"});
   s.push_back({"KUBECONFIG merge: the first file wins overlapping cluster, user and context",
                [&](const TempDir& d, auto& env, auto&) {
@@ -142,39 +145,44 @@ std::vector<Situation> situations() {
                  env["KUBECONFIG"] = a.string() + ":" + b.string();
                },
                "token-user"});
-  s.push_back({"KUBECONFIG: duplicates and missing files skipped, context from the second file",
-               [&](const TempDir& d, auto& env, auto&) {
-                 auto a = d.write("a/config", kubeconfig("", cluster_entry("c1", f.server), "", ""));
-                 auto b = d.write("b/config", kubeconfig("second", "", admin_user("u2"), context("second", "c1", "u2", "ns2")));
-                 env["KUBECONFIG"] = a.string() + ":" + (d.path() / "missing").string() + ":" + b.string() + ":" + a.string();
-               },
-               "nodeboot-e2e-admin"});
+  s.push_back(
+      {"KUBECONFIG: duplicates and missing files skipped, context from the second file",
+       [&](const TempDir& d, auto& env, auto&) {
+         auto a = d.write("a/config", kubeconfig("", cluster_entry("c1", f.server), "", ""));
+         auto b = d.write("b/config", kubeconfig("second", "", admin_user("u2"), context("second", "c1", "u2", "ns2")));
+         env["KUBECONFIG"] = a.string() + ":" + (d.path() / "missing").string() + ":" + b.string() + ":" + a.string();
+       },
+       "nodeboot-e2e-admin"});
   s.push_back({"relative CA and client certificate paths resolve against the defining file",
                [&](const TempDir& d, auto& env, auto&) {
                  d.write("pki/ca.crt", read_file(f.pki / "ca.crt"));
                  d.write("conf/certs/admin.crt", read_file(f.pki / "admin.crt"));
                  d.write("conf/certs/admin.key", read_file(f.pki / "admin.key"));
-                 auto c = d.write("conf/config",
-                                  kubeconfig("rel", cluster_entry("rel", f.server, "    certificate-authority: ../pki/ca.crt\n"),
-                                             "- name: rel\n  user:\n    client-certificate: certs/admin.crt\n"
-                                             "    client-key: ./certs/admin.key\n",
-                                             context("rel", "rel", "rel", "relative-ns")));
+                 auto c = d.write(
+                     "conf/config",
+                     kubeconfig("rel", cluster_entry("rel", f.server, "    certificate-authority: ../pki/ca.crt\n"),
+                                "- name: rel\n  user:\n    client-certificate: certs/admin.crt\n"
+                                "    client-key: ./certs/admin.key\n",
+                                context("rel", "rel", "rel", "relative-ns")));
                  env["KUBECONFIG"] = c.string();
                },
                "nodeboot-e2e-admin"});
   s.push_back({"--context selects a context other than the current one",
                [&](const TempDir& d, auto&, auto& args) {
-                 auto c = d.write("config", kubeconfig("bad", cluster_entry("bad", kBogusServer) + cluster_entry("good", f.server),
-                                                       admin_user("admin"),
-                                                       context("bad", "bad", "admin") + context("good", "good", "admin", "good-ns")));
+                 auto c =
+                     d.write("config",
+                             kubeconfig("bad", cluster_entry("bad", kBogusServer) + cluster_entry("good", f.server),
+                                        admin_user("admin"),
+                                        context("bad", "bad", "admin") + context("good", "good", "admin", "good-ns")));
                  args = {"--kubeconfig", c.string(), "--context", "good"};
                },
                "nodeboot-e2e-admin"});
   s.push_back({"--cluster and --user override the context's",
                [&](const TempDir& d, auto&, auto& args) {
-                 auto c = d.write("config", kubeconfig("ctx", cluster_entry("bad", kBogusServer) + cluster_entry("good", f.server),
-                                                       token_user("user", f.user_token) + token_user("admin", f.admin_token),
-                                                       context("ctx", "bad", "user", "ctx-ns")));
+                 auto c = d.write(
+                     "config", kubeconfig("ctx", cluster_entry("bad", kBogusServer) + cluster_entry("good", f.server),
+                                          token_user("user", f.user_token) + token_user("admin", f.admin_token),
+                                          context("ctx", "bad", "user", "ctx-ns")));
                  args = {"--kubeconfig", c.string(), "--cluster", "good", "--user", "admin"};
                },
                "token-admin", true});
@@ -193,10 +201,7 @@ std::vector<Situation> situations() {
                },
                "nodeboot-e2e-admin", true});
   s.push_back({"in-cluster: service-account token, ca.crt and namespace file",
-               [&](const TempDir& d, auto& env, auto&) {
-                 pod(d, env, f.user_token);
-               },
-               "token-user", false, true});
+               [&](const TempDir& d, auto& env, auto&) { pod(d, env, f.user_token); }, "token-user", false, true});
   s.push_back({"in-cluster: POD_NAMESPACE and -n",
                [&](const TempDir& d, auto& env, auto& args) {
                  pod(d, env, f.admin_token);
@@ -228,9 +233,10 @@ std::vector<Situation> situations() {
                "nodeboot-e2e-admin", true, true});
   s.push_back({"static token in the kubeconfig",
                [&](const TempDir& d, auto& env, auto&) {
-                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
-                                                                  token_user("u", f.user_token), context("ctx", "c", "u")))
-                                         .string();
+                 env["KUBECONFIG"] =
+                     d.write("config", kubeconfig("ctx", cluster_entry("c", f.server), token_user("u", f.user_token),
+                                                  context("ctx", "c", "u")))
+                         .string();
                },
                "token-user"});
   s.push_back({"tokenFile (relative) in the kubeconfig",
@@ -245,65 +251,74 @@ std::vector<Situation> situations() {
   s.push_back({"token and tokenFile both set: the file wins",
                [&](const TempDir& d, auto& env, auto&) {
                  d.write("admin-token", f.admin_token);
-                 env["KUBECONFIG"] =
-                     d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
-                                                  "- name: u\n  user:\n    token: " + f.user_token + "\n    tokenFile: admin-token\n",
-                                                  context("ctx", "c", "u")))
-                         .string();
+                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
+                                                                  "- name: u\n  user:\n    token: " + f.user_token +
+                                                                      "\n    tokenFile: admin-token\n",
+                                                                  context("ctx", "c", "u")))
+                                         .string();
                },
                "token-admin"});
   s.push_back({"client certificate and key as files, absolute",
                [&](const TempDir& d, auto& env, auto&) {
-                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
-                                                                  "- name: u\n  user:\n    client-certificate: " +
-                                                                      (f.pki / "admin.crt").string() + "\n    client-key: " +
-                                                                      (f.pki / "admin.key").string() + "\n",
-                                                                  context("ctx", "c", "u")))
-                                         .string();
-               },
-               "nodeboot-e2e-admin"});
-  s.push_back({"exec plugin v1 returning a token (relative command)",
-               [&](const TempDir& d, auto& env, auto&) {
-                 d.write("bin/cred", kExecPlugin);
-                 fs::permissions(d.path() / "bin/cred", fs::perms::owner_all);
-                 d.write("user-token", f.user_token);
                  env["KUBECONFIG"] =
                      d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
-                                                  "- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
-                                                  "      command: ./bin/cred\n      interactiveMode: Never\n"
-                                                  "      env:\n      - {name: TOKEN_FILE, value: " +
-                                                      (d.path() / "user-token").string() + "}\n",
-                                                  context("ctx", "c", "u")))
-                         .string();
-               },
-               "token-user"});
-  s.push_back({"exec plugin v1beta1 returning a client certificate, with cluster info",
-               [&](const TempDir& d, auto& env, auto&) {
-                 d.write("cred.py", kExecPlugin);
-                 fs::permissions(d.path() / "cred.py", fs::perms::owner_all);
-                 env["KUBECONFIG"] =
-                     d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
-                                                  "- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
-                                                  "      command: " + (d.path() / "cred.py").string() +
-                                                      "\n      provideClusterInfo: true\n      env:\n"
-                                                      "      - {name: CERT_FILE, value: " + (f.pki / "admin.crt").string() +
-                                                      "}\n      - {name: KEY_FILE, value: " + (f.pki / "admin.key").string() +
-                                                      "}\n      - {name: WANT_CLUSTER_INFO, value: '1'}\n",
+                                                  "- name: u\n  user:\n    client-certificate: " +
+                                                      (f.pki / "admin.crt").string() +
+                                                      "\n    client-key: " + (f.pki / "admin.key").string() + "\n",
                                                   context("ctx", "c", "u")))
                          .string();
                },
                "nodeboot-e2e-admin"});
+  s.push_back(
+      {"exec plugin v1 returning a token (relative command)",
+       [&](const TempDir& d, auto& env, auto&) {
+         d.write("bin/cred", kExecPlugin);
+         fs::permissions(d.path() / "bin/cred", fs::perms::owner_all);
+         d.write("user-token", f.user_token);
+         env["KUBECONFIG"] =
+             d.write("config",
+                     kubeconfig("ctx", cluster_entry("c", f.server),
+                                "- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                                "      command: ./bin/cred\n      interactiveMode: Never\n"
+                                "      env:\n      - {name: TOKEN_FILE, value: " +
+                                    (d.path() / "user-token").string() + "}\n",
+                                context("ctx", "c", "u")))
+                 .string();
+       },
+       "token-user"});
+  s.push_back(
+      {"exec plugin v1beta1 returning a client certificate, with cluster info",
+       [&](const TempDir& d, auto& env, auto&) {
+         d.write("cred.py", kExecPlugin);
+         fs::permissions(d.path() / "cred.py", fs::perms::owner_all);
+         env["KUBECONFIG"] =
+             d.write(
+                  "config",
+                  kubeconfig("ctx", cluster_entry("c", f.server),
+                             "- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                             "      command: " +
+                                 (d.path() / "cred.py").string() +
+                                 "\n      provideClusterInfo: true\n      env:\n"
+                                 "      - {name: CERT_FILE, value: " +
+                                 (f.pki / "admin.crt").string() + "}\n      - {name: KEY_FILE, value: " +
+                                 (f.pki / "admin.key").string() + "}\n      - {name: WANT_CLUSTER_INFO, value: '1'}\n",
+                             context("ctx", "c", "u")))
+                 .string();
+       },
+       "nodeboot-e2e-admin"});
   s.push_back({"--as and --as-group impersonate",
                [&](const TempDir&, auto&, auto& args) {
-                 args = {"--kubeconfig", cluster().kubeconfig.string(), "--as", "someone", "--as-group", "nodeboot-e2e"};
+                 args = {"--kubeconfig", cluster().kubeconfig.string(), "--as", "someone", "--as-group",
+                         "nodeboot-e2e"};
                },
                "someone", true});
   s.push_back({"as / as-groups in the kubeconfig impersonate",
                [&](const TempDir& d, auto& env, auto&) {
-                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
-                                                                  admin_user("u") + "    as: kc-someone\n    as-groups: [g1, g2]\n",
-                                                                  context("ctx", "c", "u")))
-                                         .string();
+                 env["KUBECONFIG"] =
+                     d.write("config", kubeconfig("ctx", cluster_entry("c", f.server),
+                                                  admin_user("u") + "    as: kc-someone\n    as-groups: [g1, g2]\n",
+                                                  context("ctx", "c", "u")))
+                         .string();
                },
                "kc-someone"});
   s.push_back({"~/.kube/config when KUBECONFIG is unset",
@@ -315,8 +330,8 @@ std::vector<Situation> situations() {
                "nodeboot-e2e-admin"});
   s.push_back({"--kubeconfig wins over KUBECONFIG",
                [&](const TempDir& d, auto& env, auto& args) {
-                 env["KUBECONFIG"] = d.write("env-config", kubeconfig("ctx", cluster_entry("c", kBogusServer), admin_user("u"),
-                                                                      context("ctx", "c", "u")))
+                 env["KUBECONFIG"] = d.write("env-config", kubeconfig("ctx", cluster_entry("c", kBogusServer),
+                                                                      admin_user("u"), context("ctx", "c", "u")))
                                          .string();
                  args = {"--kubeconfig", d.write("flag-config", kubeconfig("ctx", cluster_entry("c", f.server),
                                                                            token_user("u", f.user_token),
@@ -329,27 +344,30 @@ std::vector<Situation> situations() {
                  // The address is the IP; the certificate's DNS name is what gets verified (and sent as SNI).
                  env["KUBECONFIG"] =
                      d.write("config", kubeconfig("ctx",
-                                                  cluster_entry("c", f.server, "    certificate-authority-data: " + f.ca_b64 +
-                                                                                   "\n    tls-server-name: kubernetes.default\n"),
+                                                  cluster_entry("c", f.server,
+                                                                "    certificate-authority-data: " + f.ca_b64 +
+                                                                    "\n    tls-server-name: kubernetes.default\n"),
                                                   admin_user("u"), context("ctx", "c", "u")))
                          .string();
                },
                "nodeboot-e2e-admin"});
   s.push_back({"--insecure-skip-tls-verify drops the kubeconfig's (wrong) CA",
                [&](const TempDir& d, auto&, auto& args) {
-                 auto c = d.write("config", kubeconfig("ctx",
-                                                       cluster_entry("c", f.server, "    certificate-authority-data: " +
-                                                                                        f.admin_crt_b64 + "\n"),
-                                                       admin_user("u"), context("ctx", "c", "u")));
+                 auto c = d.write("config",
+                                  kubeconfig("ctx",
+                                             cluster_entry("c", f.server,
+                                                           "    certificate-authority-data: " + f.admin_crt_b64 + "\n"),
+                                             admin_user("u"), context("ctx", "c", "u")));
                  args = {"--kubeconfig", c.string(), "--insecure-skip-tls-verify"};
                },
                "nodeboot-e2e-admin", true});
   s.push_back({"--certificate-authority replaces the kubeconfig's (wrong) CA",
                [&](const TempDir& d, auto&, auto& args) {
-                 auto c = d.write("config", kubeconfig("ctx",
-                                                       cluster_entry("c", f.server, "    certificate-authority-data: " +
-                                                                                        f.admin_crt_b64 + "\n"),
-                                                       admin_user("u"), context("ctx", "c", "u")));
+                 auto c = d.write("config",
+                                  kubeconfig("ctx",
+                                             cluster_entry("c", f.server,
+                                                           "    certificate-authority-data: " + f.admin_crt_b64 + "\n"),
+                                             admin_user("u"), context("ctx", "c", "u")));
                  args = {"--kubeconfig", c.string(), "--certificate-authority", (f.pki / "ca.crt").string()};
                },
                "nodeboot-e2e-admin", true});
@@ -360,8 +378,8 @@ std::vector<Situation> situations() {
                "", true, false, true});
   s.push_back({"refused: current-context names no context",
                [&](const TempDir& d, auto& env, auto&) {
-                 env["KUBECONFIG"] = d.write("config", kubeconfig("missing", cluster_entry("c", f.server), admin_user("u"),
-                                                                  context("ctx", "c", "u")))
+                 env["KUBECONFIG"] = d.write("config", kubeconfig("missing", cluster_entry("c", f.server),
+                                                                  admin_user("u"), context("ctx", "c", "u")))
                                          .string();
                },
                "", false, false, true});
@@ -369,22 +387,24 @@ std::vector<Situation> situations() {
   // with another CA named there, both trust only that one and refuse the server.
   const auto with_ca = [&](const std::string& ca_lines) {
     return [&f, ca_lines](const TempDir& d, auto& env, auto&) {
-      env["KUBECONFIG"] =
-          d.write("config", kubeconfig("ctx", cluster_entry("c", f.server, ca_lines), admin_user("u"), context("ctx", "c", "u")))
-              .string();
+      env["KUBECONFIG"] = d.write("config", kubeconfig("ctx", cluster_entry("c", f.server, ca_lines), admin_user("u"),
+                                                       context("ctx", "c", "u")))
+                              .string();
     };
   };
-  s.push_back({"no CA in the kubeconfig: the system trust store", with_ca("\n"), "nodeboot-e2e-admin", false, false, false,
-               true});
+  s.push_back({"no CA in the kubeconfig: the system trust store", with_ca("\n"), "nodeboot-e2e-admin", false, false,
+               false, true});
   s.push_back({"refused: a server whose CA only the system trusts, the kubeconfig naming another",
                with_ca("    certificate-authority-data: " + f.admin_crt_b64 + "\n"), "", false, false, true, true});
   s.push_back({"refused: a wrong CA in the kubeconfig",
                [&](const TempDir& d, auto& env, auto&) {
-                 env["KUBECONFIG"] = d.write("config", kubeconfig("ctx",
-                                                                  cluster_entry("c", f.server, "    certificate-authority-data: " +
-                                                                                                   f.admin_crt_b64 + "\n"),
-                                                                  admin_user("u"), context("ctx", "c", "u")))
-                                         .string();
+                 env["KUBECONFIG"] =
+                     d.write("config",
+                             kubeconfig("ctx",
+                                        cluster_entry("c", f.server,
+                                                      "    certificate-authority-data: " + f.admin_crt_b64 + "\n"),
+                                        admin_user("u"), context("ctx", "c", "u")))
+                         .string();
                },
                "", false, false, true});
   return s;
@@ -400,15 +420,24 @@ Outcome run_in(const Situation& s, const TempDir& d, const std::map<std::string,
                std::vector<std::string> argv) {
   ProcessOptions o;
   o.timeout = std::chrono::seconds(60);
-  o.env_unset = {"KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "POD_NAMESPACE", "HTTPS_PROXY",
-                 "https_proxy", "HTTP_PROXY", "http_proxy"};
+  o.env_unset = {"KUBECONFIG",
+                 "KUBERNETES_SERVICE_HOST",
+                 "KUBERNETES_SERVICE_PORT",
+                 "POD_NAMESPACE",
+                 "HTTPS_PROXY",
+                 "https_proxy",
+                 "HTTP_PROXY",
+                 "http_proxy"};
   o.env_set = env;
   o.env_set["PATH"] = path_with_bin_dir();
   if (!env.contains("HOME")) o.env_set["HOME"] = (d.path() / "home").string();
   o.working_dir = "/";  // relative paths must resolve against the kubeconfig, not the cwd
   if (s.in_cluster) {
     std::vector<std::string> wrapped = {
-        "unshare", "-m", "sh", "-c",
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
         "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && "
         "mount --bind \"$0\" /run/secrets/kubernetes.io/serviceaccount && exec \"$@\"",
         (d.path() / "sa").string()};
@@ -425,8 +454,8 @@ Outcome run_in(const Situation& s, const TempDir& d, const std::map<std::string,
     auto hash = run({"openssl", "x509", "-hash", "-noout", "-in", (facts().pki / "ca.crt").string()});
     BOOST_REQUIRE(hash.exit_code == 0);
     d.write("system-certs/" + hash.out.substr(0, hash.out.find('\n')) + ".0", ca);
-    std::vector<std::string> wrapped = {"unshare", "-m", "sh", "-c",
-                                        "mount --bind \"$0\" /etc/ssl/certs && exec \"$@\"", store.string()};
+    std::vector<std::string> wrapped = {
+        "unshare", "-m", "sh", "-c", "mount --bind \"$0\" /etc/ssl/certs && exec \"$@\"", store.string()};
     wrapped.insert(wrapped.end(), argv.begin(), argv.end());
     argv = std::move(wrapped);
   }

@@ -19,9 +19,9 @@
 using namespace nodeboot;
 using namespace nodeboot::kube;
 using namespace nodeboot::test;
-using nlohmann::json;
 using e2e::admin;
 using e2e::ok;
+using nlohmann::json;
 
 namespace {
 
@@ -95,7 +95,8 @@ BOOST_AUTO_TEST_CASE(gone_after_compaction_is_surfaced) {
   BOOST_TEST(is_gone(exact.error()), kubectl_message(exact.error()));
 
   // A watch from a version older than anything the server keeps: 410 surfaced, not retried.
-  auto watched = c.watch(resources::configmaps, ns.name, {.resource_version = "1"}, [](const WatchEvent&) { return true; });
+  auto watched =
+      c.watch(resources::configmaps, ns.name, {.resource_version = "1"}, [](const WatchEvent&) { return true; });
   BOOST_REQUIRE(!watched);
   BOOST_TEST(is_gone(watched.error()), kubectl_message(watched.error()));
 
@@ -110,8 +111,10 @@ BOOST_AUTO_TEST_CASE(watch_and_informer_survive_an_api_server_restart) {
   ok(c.create(resources::configmaps, ns.name, configmap("before")));
   std::mutex m;
   std::set<std::string> informer_added;
-  Informer inf(c, resources::configmaps, ns.name, {},
-               {.on_add = [&](const json& o) { std::lock_guard l(m); informer_added.insert(o["metadata"]["name"]); }});
+  Informer inf(c, resources::configmaps, ns.name, {}, {.on_add = [&](const json& o) {
+                 std::lock_guard l(m);
+                 informer_added.insert(o["metadata"]["name"]);
+               }});
   inf.start();
   BOOST_REQUIRE(inf.wait_synced(std::chrono::seconds(30)));
 
@@ -153,10 +156,12 @@ BOOST_AUTO_TEST_CASE(watch_and_informer_survive_an_api_server_restart) {
   } else {
     BOOST_TEST(is_gone(watch_end.error()), kubectl_message(watch_end.error()));
   }
-  BOOST_TEST(eventually([&] {
-    std::lock_guard l(m);
-    return informer_added.contains("after");
-  }, std::chrono::seconds(120)));
+  BOOST_TEST(eventually(
+      [&] {
+        std::lock_guard l(m);
+        return informer_added.contains("after");
+      },
+      std::chrono::seconds(120)));
   BOOST_TEST(inf.get(ns.name, "after").has_value());
   BOOST_TEST(names(inf.list()) == (std::set<std::string>{"before", "during", "after"}));
   BOOST_TEST_MESSAGE("informer lists: " << inf.lists());

@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 void add_nodes(const std::string& prefix, int start, int count) {
-  auto r = run({(source_dir() / "tests/cluster/nodes.sh").string(), "--state-dir", cluster().state_dir.string(), "--prefix",
-                prefix, "--start", std::to_string(start), "--count", std::to_string(count)});
+  auto r = run({(source_dir() / "tests/cluster/nodes.sh").string(), "--state-dir", cluster().state_dir.string(),
+                "--prefix", prefix, "--start", std::to_string(start), "--count", std::to_string(count)});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
 }
 
@@ -65,8 +65,8 @@ BOOST_AUTO_TEST_CASE(returns_when_the_last_late_node_is_ready_and_saves_a_usable
 
   // The saved kubeconfig stands alone: certificates inline, owner-only.
   auto kubeconfig = out.path() / "kubeconfig";
-  BOOST_TEST(((fs::status(kubeconfig).permissions() & fs::perms::all) ==
-              (fs::perms::owner_read | fs::perms::owner_write)));
+  BOOST_TEST(
+      ((fs::status(kubeconfig).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write)));
   nodeboot::ProcessOptions no_env;
   no_env.env_unset = {"KUBECONFIG"};
   auto get = run({"kubectl", "--kubeconfig", kubeconfig.string(), "get", "node", prefix + "-2", "-o", "name"}, no_env);
@@ -97,15 +97,33 @@ BOOST_AUTO_TEST_CASE(init_serves_prompts_waits_saves_the_kubeconfig_and_tears_do
   nodeboot::ProcessOptions no_env;
   no_env.env_unset = {"KUBECONFIG"};
   auto init = std::async(std::launch::async, [&] {
-    return run({(bin_dir() / "kubectl-nodeboot").string(), "cluster", "init", "-f", yaml.string(), "-o", out.string(), "--no-dnsmasq", "--matchbox",
-                (fs::path(tools) / "matchbox").string(), "--matchbox-address", matchbox, "--upload-address", upload, "--yes",
-                "--nodes", "2", "--selector", selector(prefix, 2), "--timeout", "300s"},
+    return run({(bin_dir() / "kubectl-nodeboot").string(),
+                "cluster",
+                "init",
+                "-f",
+                yaml.string(),
+                "-o",
+                out.string(),
+                "--no-dnsmasq",
+                "--matchbox",
+                (fs::path(tools) / "matchbox").string(),
+                "--matchbox-address",
+                matchbox,
+                "--upload-address",
+                upload,
+                "--yes",
+                "--nodes",
+                "2",
+                "--selector",
+                selector(prefix, 2),
+                "--timeout",
+                "300s"},
                no_env);
   });
   // While init waits, Matchbox serves the first controller's PXE script.
   BOOST_TEST(eventually([&] {
-    return run({"curl", "-sf", "http://" + matchbox + "/ipxe?mac=52-54-00-00-00-01"}).out.find("flatcar.first_boot=yes") !=
-           std::string::npos;
+    return run({"curl", "-sf", "http://" + matchbox + "/ipxe?mac=52-54-00-00-00-01"})
+               .out.find("flatcar.first_boot=yes") != std::string::npos;
   }));
   // The first controller's upload, played by curl with what its Ignition carries (the CA,
   // the token in a header file); admin.conf is the e2e cluster's, flattened.
@@ -114,8 +132,9 @@ BOOST_AUTO_TEST_CASE(init_serves_prompts_waits_saves_the_kubeconfig_and_tears_do
   const auto admin_conf = tmp.write("admin.conf", admin.out);
   const auto token = read_file(out / "upload" / "token").substr(0, 64);
   const auto auth = tmp.write("upload-auth", "Authorization: Bearer " + token + "\n");
-  auto sent = run({"curl", "-sS", "--fail-with-body", "--cacert", (out / "upload" / "ca.crt").string(), "-H", "@" + auth.string(),
-                   "--data-binary", "@" + admin_conf.string(), "https://" + upload + "/v1/kubeconfig"});
+  auto sent =
+      run({"curl", "-sS", "--fail-with-body", "--cacert", (out / "upload" / "ca.crt").string(), "-H",
+           "@" + auth.string(), "--data-binary", "@" + admin_conf.string(), "https://" + upload + "/v1/kubeconfig"});
   BOOST_TEST_REQUIRE(sent.exit_code == 0, sent.out << sent.err);
   add_nodes(prefix, 0, 2);
   auto r = init.get();
@@ -132,7 +151,8 @@ BOOST_AUTO_TEST_CASE(init_serves_prompts_waits_saves_the_kubeconfig_and_tears_do
   BOOST_TEST(!fs::exists(out / "upload" / "token"));
   BOOST_TEST(!fs::exists(out / "run" / "matchbox.pid"));
   BOOST_TEST(!fs::exists(out / "run" / "upload.pid"));
-  auto nodes = run({"kubectl", "--kubeconfig", (out / "kubeconfig").string(), "get", "node", prefix + "-1", "-o", "name"}, no_env);
+  auto nodes = run(
+      {"kubectl", "--kubeconfig", (out / "kubeconfig").string(), "get", "node", prefix + "-1", "-o", "name"}, no_env);
   BOOST_TEST(nodes.out == "node/" + prefix + "-1\n", nodes.err);
   BOOST_TEST(r.out.find(token) == std::string::npos);
   BOOST_TEST(r.err.find(token) == std::string::npos);

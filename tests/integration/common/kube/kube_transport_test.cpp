@@ -95,7 +95,8 @@ struct Server {
   }
 };
 
-const char* kStatus429 = R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"slow down","reason":"TooManyRequests","code":429})";
+const char* kStatus429 =
+    R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"slow down","reason":"TooManyRequests","code":429})";
 
 }  // namespace
 
@@ -134,7 +135,8 @@ BOOST_AUTO_TEST_CASE(server_errors_retry_reads_but_not_writes) {
   s.https.Post("/api/v1/namespaces/default/configmaps", [&](const httplib::Request&, httplib::Response& res) {
     ++posts;
     res.status = 500;
-    res.set_content(R"({"kind":"Status","message":"etcd is sad","reason":"InternalError","code":500})", "application/json");
+    res.set_content(R"({"kind":"Status","message":"etcd is sad","reason":"InternalError","code":500})",
+                    "application/json");
   });
   s.start();
   Client c(s.config());
@@ -200,7 +202,8 @@ BOOST_AUTO_TEST_CASE(basic_auth_impersonation_and_compression_headers) {
 
 BOOST_AUTO_TEST_CASE(tls_server_name_is_what_gets_verified) {
   Server s("name-only.crt");  // valid only for only.nodeboot.test, not for 127.0.0.1
-  s.https.Get("/version", [&](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+  s.https.Get("/version",
+              [&](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
   s.start();
   Client plain(s.config());
   auto refused = plain.get_json("/version");
@@ -215,7 +218,8 @@ BOOST_AUTO_TEST_CASE(tls_server_name_is_what_gets_verified) {
 
 BOOST_AUTO_TEST_CASE(proxy_url_tunnels_through_an_http_proxy) {
   Server s;
-  s.https.Get("/version", [&](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+  s.https.Get("/version",
+              [&](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
   s.start();
   // A minimal HTTP CONNECT proxy: real sockets, one tunnel per connection.
   int listener = ::socket(AF_INET, SOCK_STREAM, 0);

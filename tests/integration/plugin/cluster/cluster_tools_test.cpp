@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <string>
 
+#include <yaml-cpp/yaml.h>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/util/base64.hpp"
@@ -121,8 +121,8 @@ BOOST_AUTO_TEST_CASE(ignition_validate_accepts_every_ign) {
 BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
   Generated g;
   const auto address = "127.0.0.1:" + std::to_string(free_loopback_port());
-  auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--no-dnsmasq", "--matchbox-address", address, "--matchbox",
-                   (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
+  auto s = plugin({"cluster", "serve", "-o", g.out.string(), "--no-dnsmasq", "--matchbox-address", address,
+                   "--matchbox", (tools_dir() / "matchbox").string(), "--upload-address", upload_address()});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
   struct Stop {
     fs::path dir;
@@ -143,7 +143,8 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
       BOOST_TEST(kernel_line.find("flatcar.first_boot=yes") != std::string::npos);
       BOOST_TEST(kernel_line.find("flatcar.config.url=http://192.168.1.10:8080/ignition?") != std::string::npos);
 
-      auto installed = json::parse(curl(std::string(base).append("/ignition?mac=").append(mac).append("&os=installed")));
+      auto installed =
+          json::parse(curl(std::string(base).append("/ignition?mac=").append(mac).append("&os=installed")));
       BOOST_TEST(without_empty_objects(installed) == g.file("ignition/" + name + ".ign"));
       auto install = json::parse(curl(std::string(base).append("/ignition?mac=").append(hyphen)));
       BOOST_TEST(without_empty_objects(install) == g.file("ignition/install-" + name + ".ign"));
@@ -158,9 +159,10 @@ BOOST_AUTO_TEST_CASE(matchbox_serves_each_nodes_profile_and_ignition) {
 
 BOOST_AUTO_TEST_CASE(templates_dir_overrides_one_template_and_keeps_the_rest) {
   TempDir templates;
-  templates.write("ignition/worker.yaml.tmpl",
-                  "ignition: {version: 3.4.0}\nstorage:\n  files:\n    - path: /etc/motd\n      mode: 0644\n"
-                  "      contents: {inline: \"${NODE_NAME} in ${CLUSTER_NAME} (${NODE_ROLE}, ${NODE_IP}, ${NODE_MAC})\"}\n");
+  templates.write(
+      "ignition/worker.yaml.tmpl",
+      "ignition: {version: 3.4.0}\nstorage:\n  files:\n    - path: /etc/motd\n      mode: 0644\n"
+      "      contents: {inline: \"${NODE_NAME} in ${CLUSTER_NAME} (${NODE_ROLE}, ${NODE_IP}, ${NODE_MAC})\"}\n");
   Generated g({"--templates", templates.path().string()});
   auto w = g.file("ignition/worker-1.ign");
   BOOST_TEST(w["storage"]["files"][0]["contents"]["source"] ==
@@ -247,10 +249,12 @@ BOOST_AUTO_TEST_CASE(the_seeds_files_the_example_validates_and_the_entrypoint_fi
   // The entrypoint passes the image's K8S_VERSION / FLATCAR_VERSION to a cluster.yaml without versions.
   TempDir tmp;
   auto text = read_file(source_dir() / "tests/support/data/cluster.yaml");
-  for (const std::string line : {"  k8s_version: \"1.31.0\"\n", "  flatcar_version: \"3975.2.2\"\n"}) text.erase(text.find(line), line.size());
+  for (const std::string line : {"  k8s_version: \"1.31.0\"\n", "  flatcar_version: \"3975.2.2\"\n"})
+    text.erase(text.find(line), line.size());
   auto yaml = tmp.write("cluster.yaml", text);
   nodeboot::ProcessOptions env;
-  env.env_set = {{"PATH", path_with_bin_dir()}, {"CLUSTER_CONFIG", yaml.string()}, {"OUTPUT_DIR", (tmp.path() / "out").string()}};
+  env.env_set = {
+      {"PATH", path_with_bin_dir()}, {"CLUSTER_CONFIG", yaml.string()}, {"OUTPUT_DIR", (tmp.path() / "out").string()}};
   auto bare = run({(dir / "entrypoint.sh").string(), "validate"}, env);
   BOOST_TEST(bare.exit_code == 1);
   BOOST_TEST(bare.err.find("cluster.k8s_version: is required") != std::string::npos, bare.err);
@@ -258,7 +262,8 @@ BOOST_AUTO_TEST_CASE(the_seeds_files_the_example_validates_and_the_entrypoint_fi
   env.env_set["FLATCAR_VERSION"] = "4081.2.0";
   auto with_args = run({(dir / "entrypoint.sh").string(), "generate"}, env);
   BOOST_TEST(with_args.exit_code == 0, with_args.err);
-  BOOST_TEST(read_file(tmp.path() / "out/ignition/cp-1.ign").find("kubernetes-v1.32.1-x86-64.raw") != std::string::npos);
+  BOOST_TEST(read_file(tmp.path() / "out/ignition/cp-1.ign").find("kubernetes-v1.32.1-x86-64.raw") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -53,7 +53,8 @@ struct Variant {
     auto s = read_file(source_dir() / "tests/support/data/cluster.yaml");
     s = replace_all(s, "  pod_subnet: 10.244.0.0/16\n", "  pod_subnet: 10.32.0.0/16\n  cni: " + cni + "\n");
     s = replace_all(s, "  - name: worker-1\n    role: worker\n", "  - name: cp-2\n    role: controller\n");
-    s = replace_all(s, "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    install_disk: /dev/nvme0n1\n    disks: [nvme0n1]\n");
+    s = replace_all(s, "    mac: 5254.0000.00AB\n",
+                    "    mac: 5254.0000.00AB\n    install_disk: /dev/nvme0n1\n    disks: [nvme0n1]\n");
     return s;
   }
 };
@@ -88,7 +89,8 @@ std::string text_of(const json& ign, const std::string& path) {
 }
 
 bool has_unit(const json& ign, const std::string& name) {
-  return std::any_of(ign["systemd"]["units"].begin(), ign["systemd"]["units"].end(), [&](const json& u) { return u["name"] == name; });
+  return std::any_of(ign["systemd"]["units"].begin(), ign["systemd"]["units"].end(),
+                     [&](const json& u) { return u["name"] == name; });
 }
 
 std::string sha256_of(const fs::path& p) {
@@ -110,8 +112,9 @@ struct Serving {
   fs::path dir;
   int upload_port = free_loopback_port();
   explicit Serving(fs::path d) : dir(std::move(d)) {
-    auto s = plugin({"cluster", "serve", "-o", dir.string(), "--no-dnsmasq", "--matchbox", (tools_dir() / "matchbox").string(),
-                     "--matchbox-address", "127.0.0.1:" + std::to_string(free_loopback_port()), "--upload-address",
+    auto s = plugin({"cluster", "serve", "-o", dir.string(), "--no-dnsmasq", "--matchbox",
+                     (tools_dir() / "matchbox").string(), "--matchbox-address",
+                     "127.0.0.1:" + std::to_string(free_loopback_port()), "--upload-address",
                      "127.0.0.1:" + std::to_string(upload_port)});
     BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.out << s.err);
     BOOST_TEST(s.out.find("upload started") != std::string::npos, s.out);
@@ -121,15 +124,17 @@ struct Serving {
   nodeboot::ProcessResult post(const fs::path& auth_header, const fs::path& body, const fs::path& ca) const {
     return run({"curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", "--connect-to",
                 "192.168.1.10:8443:127.0.0.1:" + std::to_string(upload_port), "--cacert", ca.string(), "-H",
-                "@" + auth_header.string(), "-H", "Content-Type: application/yaml", "--data-binary", "@" + body.string(),
-                "https://192.168.1.10:8443/v1/kubeconfig"});
+                "@" + auth_header.string(), "-H", "Content-Type: application/yaml", "--data-binary",
+                "@" + body.string(), "https://192.168.1.10:8443/v1/kubeconfig"});
   }
 };
 
 const std::string admin_conf =
     "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://192.168.1.100:6443\n"
-    "    certificate-authority-data: Zm9v\nusers:\n- name: kubernetes-admin\n  user:\n    client-certificate-data: YmFy\n"
-    "    client-key-data: c2VjcmV0LWtleS1tYXRlcmlhbA==\ncontexts:\n- name: admin@lab\n  context: {cluster: lab, user: kubernetes-admin}\n"
+    "    certificate-authority-data: Zm9v\nusers:\n- name: kubernetes-admin\n  user:\n    client-certificate-data: "
+    "YmFy\n"
+    "    client-key-data: c2VjcmV0LWtleS1tYXRlcmlhbA==\ncontexts:\n- name: admin@lab\n  context: {cluster: lab, user: "
+    "kubernetes-admin}\n"
     "current-context: admin@lab\n";
 
 }  // namespace
@@ -149,12 +154,16 @@ BOOST_AUTO_TEST_CASE(each_role_gets_kube_vip_and_the_pinned_cni_where_it_belongs
     BOOST_TEST(vip.find("{name: vip_arp, value: \"true\"}") != std::string::npos);
     BOOST_TEST(vip.find("{name: vip_leaderelection, value: \"true\"}") != std::string::npos);
   }
-  BOOST_TEST(text_of(first, "/etc/kubernetes/manifests/kube-vip.yaml").find("path: /etc/kubernetes/super-admin.conf") != std::string::npos);
-  BOOST_TEST(text_of(second, "/etc/kubernetes/manifests/kube-vip.yaml").find("path: /etc/kubernetes/admin.conf") != std::string::npos);
+  BOOST_TEST(text_of(first, "/etc/kubernetes/manifests/kube-vip.yaml").find("path: /etc/kubernetes/super-admin.conf") !=
+             std::string::npos);
+  BOOST_TEST(text_of(second, "/etc/kubernetes/manifests/kube-vip.yaml").find("path: /etc/kubernetes/admin.conf") !=
+             std::string::npos);
   BOOST_TEST(!file_in(worker, "/etc/kubernetes/manifests/kube-vip.yaml"));
-  BOOST_TEST(text_of(first, "/etc/kubeadm/init.yaml").find("controlPlaneEndpoint: 192.168.1.100:6443") != std::string::npos);
+  BOOST_TEST(text_of(first, "/etc/kubeadm/init.yaml").find("controlPlaneEndpoint: 192.168.1.100:6443") !=
+             std::string::npos);
   BOOST_TEST(text_of(first, "/etc/kubeadm/init.yaml").find("podSubnet: 10.32.0.0/16") != std::string::npos);
-  BOOST_TEST(text_of(first, "/opt/nodeboot/post-init").find("super-admin.conf#path: /etc/kubernetes/admin.conf") != std::string::npos);
+  BOOST_TEST(text_of(first, "/opt/nodeboot/post-init").find("super-admin.conf#path: /etc/kubernetes/admin.conf") !=
+             std::string::npos);
 
   // The CNI: fetched by Ignition against its pin, checked again and applied by the first controller only.
   const json* manifest = file_in(first, "/opt/nodeboot/cni/manifest.yaml");
@@ -162,8 +171,8 @@ BOOST_AUTO_TEST_CASE(each_role_gets_kube_vip_and_the_pinned_cni_where_it_belongs
   BOOST_TEST((*manifest)["contents"]["source"] == std::string(cl::flannel_manifest.url));
   BOOST_TEST((*manifest)["contents"]["verification"]["hash"] == "sha256-" + std::string(cl::flannel_manifest.sha256));
   const auto apply = text_of(first, "/opt/nodeboot/cni/apply");
-  BOOST_TEST(apply.find("echo '" + std::string(cl::flannel_manifest.sha256) + "  manifest.yaml' | sha256sum --check --strict") !=
-             std::string::npos);
+  BOOST_TEST(apply.find("echo '" + std::string(cl::flannel_manifest.sha256) +
+                        "  manifest.yaml' | sha256sum --check --strict") != std::string::npos);
   BOOST_TEST(apply.find("kubectl apply") > apply.find("sha256sum --check"));
   BOOST_TEST(has_unit(first, "nodeboot-cni.service"));
   for (const auto* ign : {&second, &worker}) {
@@ -184,8 +193,10 @@ BOOST_AUTO_TEST_CASE(each_role_gets_kube_vip_and_the_pinned_cni_where_it_belongs
   BOOST_TEST(sed.out.find("10.244.0.0/16") == std::string::npos);
 
   // The install disk reaches flatcar-install.
-  BOOST_TEST(text_of(g.ign("install-worker-2"), "/opt/nodeboot/install").find("flatcar-install -d /dev/nvme0n1 ") != std::string::npos);
-  BOOST_TEST(text_of(g.ign("install-cp-1"), "/opt/nodeboot/install").find("flatcar-install -d /dev/sda ") != std::string::npos);
+  BOOST_TEST(text_of(g.ign("install-worker-2"), "/opt/nodeboot/install").find("flatcar-install -d /dev/nvme0n1 ") !=
+             std::string::npos);
+  BOOST_TEST(text_of(g.ign("install-cp-1"), "/opt/nodeboot/install").find("flatcar-install -d /dev/sda ") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(calico_and_none_change_only_the_first_controllers_cni) {
@@ -221,8 +232,8 @@ BOOST_AUTO_TEST_CASE(the_endpoint_takes_the_right_token_once_and_refuses_the_res
   const auto received = g.out / "admin.conf";
 
   BOOST_TEST(s.post(wrong, admin, ca).out == "401");
-  BOOST_TEST(s.post(auth, big, ca).out == "413");    // the cap, from Content-Length
-  BOOST_TEST(s.post(auth, junk, ca).out == "400");   // not a kubeconfig: the token is kept
+  BOOST_TEST(s.post(auth, big, ca).out == "413");   // the cap, from Content-Length
+  BOOST_TEST(s.post(auth, junk, ca).out == "400");  // not a kubeconfig: the token is kept
   BOOST_TEST(!fs::exists(received));
   // Without the CA from the Ignition, curl does not trust the endpoint.
   auto untrusted = run({"curl", "-sS", "--connect-to", "192.168.1.10:8443:127.0.0.1:" + std::to_string(s.upload_port),
@@ -234,13 +245,15 @@ BOOST_AUTO_TEST_CASE(the_endpoint_takes_the_right_token_once_and_refuses_the_res
   script = replace_all(script, "until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done", "true");
   script = replace_all(script, "/etc/nodeboot/", node.path().string() + "/");
   script = replace_all(script, "/etc/kubernetes/admin.conf", admin.string());
-  script = replace_all(script, "curl ", "curl --connect-to 192.168.1.10:8443:127.0.0.1:" + std::to_string(s.upload_port) + " ");
+  script = replace_all(script, "curl ",
+                       "curl --connect-to 192.168.1.10:8443:127.0.0.1:" + std::to_string(s.upload_port) + " ");
   auto sent = run({"bash", "-c", script});
   BOOST_TEST_REQUIRE(sent.exit_code == 0, sent.out << sent.err);
   BOOST_TEST(sent.out.find("kubeconfig received") != std::string::npos, sent.out);
   BOOST_TEST(!fs::exists(auth));  // the script deletes the token once sent
   BOOST_TEST(read_file(received) == admin_conf);
-  BOOST_TEST(((fs::status(received).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write)));
+  BOOST_TEST(
+      ((fs::status(received).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write)));
   BOOST_TEST(!fs::exists(g.out / "upload/token"));  // revoked on disk
 
   // A replay of the right token, and then anything else, is refused.
@@ -302,8 +315,12 @@ BOOST_AUTO_TEST_CASE(teardown_from_another_pid_namespace_reaches_the_supervisor)
                                        "--upload-address",
                                        "127.0.0.1:" + std::to_string(port)};
   auto serving = std::async(std::launch::async, [&] { return nodeboot::run_process(serve, bounded); });
-  BOOST_REQUIRE(eventually([&] { return fs::exists(g.out / "run/upload.pid") && run({"curl", "-sk", "https://127.0.0.1:" + std::to_string(port) + "/"}).exit_code == 0; },
-                           std::chrono::seconds(30)));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return fs::exists(g.out / "run/upload.pid") &&
+               run({"curl", "-sk", "https://127.0.0.1:" + std::to_string(port) + "/"}).exit_code == 0;
+      },
+      std::chrono::seconds(30)));
   // The recorded pids are the other namespace's: signalling them here would hit other processes.
   auto t = plugin({"cluster", "teardown", "-o", g.out.string()});
   BOOST_TEST(t.exit_code == 0, t.out << t.err);

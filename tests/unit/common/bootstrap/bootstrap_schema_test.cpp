@@ -56,7 +56,8 @@ bs::Problems problems_of(const bs::SecretData& d) {
 }
 
 bool has(const bs::Problems& ps, const std::string& key, const std::string& fragment) {
-  return std::ranges::any_of(ps, [&](const auto& p) { return p.key == key && p.message.find(fragment) != std::string::npos; });
+  return std::ranges::any_of(
+      ps, [&](const auto& p) { return p.key == key && p.message.find(fragment) != std::string::npos; });
 }
 
 // Boost evaluates a REQUIRE_MESSAGE message even when the check passes.
@@ -135,12 +136,14 @@ BOOST_AUTO_TEST_CASE(every_problem_is_reported_at_once_and_no_value_leaks) {
   BOOST_TEST(has(ps, "report-url", "go together"));
   BOOST_TEST(ps.size() == 6u, bs::describe(ps));
   const auto text = bs::describe(ps);
-  for (const auto* leak : {"SECRET", "leaky", "SIGNATURE", "tok en", "BEGIN"}) BOOST_TEST(text.find(leak) == std::string::npos, leak);
+  for (const auto* leak : {"SECRET", "leaky", "SIGNATURE", "tok en", "BEGIN"})
+    BOOST_TEST(text.find(leak) == std::string::npos, leak);
 }
 
 BOOST_AUTO_TEST_CASE(required_keys_per_os) {
   auto ps = problems_of(data({{"os", "rhcos"}}));
-  for (const auto* k : {"ignition-url", "ignition-token", "ca.crt"}) BOOST_TEST(has(ps, k, "is missing; os rhcos needs it"));
+  for (const auto* k : {"ignition-url", "ignition-token", "ca.crt"})
+    BOOST_TEST(has(ps, k, "is missing; os rhcos needs it"));
   ps = problems_of(data({{"os", "rhel"}}));
   for (const auto* k : {"payload-url", "payload-token", "worker-id", "cluster-id", "region"})
     BOOST_TEST(has(ps, k, "is missing; os rhel needs it"));
@@ -190,8 +193,10 @@ BOOST_AUTO_TEST_CASE(ca_crt_must_be_a_current_ca_certificate) {
   BOOST_TEST(has(with_ca(certificate(true, now - 2h, now - 1h)), "ca.crt", "expired"));
   BOOST_TEST(has(with_ca("just some text"), "ca.crt", "no PEM certificate"));
   BOOST_TEST(has(with_ca(""), "ca.crt", "no PEM certificate"));
-  BOOST_TEST(has(with_ca("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"), "ca.crt", "damaged"));
-  BOOST_TEST(has(with_ca("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "ca.crt", "not a certificate OpenSSL can parse"));
+  BOOST_TEST(
+      has(with_ca("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"), "ca.crt", "damaged"));
+  BOOST_TEST(has(with_ca("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "ca.crt",
+                 "not a certificate OpenSSL can parse"));
   nodeboot::CertificateRequest req{"k", {}, {}, true, now - 1h, now + 1h};
   auto pair = nodeboot::issue_certificate(req, nullptr);
   BOOST_REQUIRE(pair.has_value());

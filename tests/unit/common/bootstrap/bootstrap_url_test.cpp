@@ -88,8 +88,8 @@ BOOST_AUTO_TEST_CASE(image_pullspecs_are_pinned_by_digest) {
   BOOST_TEST(ref->repository == "openshift-release-dev/ocp-v4.0-art-dev");
   BOOST_TEST(ref->digest == "sha256:" + hex64);
   BOOST_TEST(ref->text == quay);
-  for (const std::string ok : {"127.0.0.1:5000/ocp/mcd@sha256:", "localhost/mcd@sha256:", "[::1]:5000/a/b_c__d--e.f@sha256:",
-                               "mirror.example.com:8443/ocp4/openshift4@sha256:"}) {
+  for (const std::string ok : {"127.0.0.1:5000/ocp/mcd@sha256:", "localhost/mcd@sha256:",
+                               "[::1]:5000/a/b_c__d--e.f@sha256:", "mirror.example.com:8443/ocp4/openshift4@sha256:"}) {
     auto r = parse_digest_ref(ok + hex64);
     BOOST_TEST(r.has_value(), ok << ": " << (r ? "" : r.error().message));
   }

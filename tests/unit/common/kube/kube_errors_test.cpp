@@ -28,7 +28,8 @@ BOOST_AUTO_TEST_CASE(status_objects_keep_reason_message_and_causes) {
 }
 
 BOOST_AUTO_TEST_CASE(conflict_and_already_exists_are_told_apart) {
-  Error exists = api_error(409, R"({"kind":"Status","reason":"AlreadyExists","message":"configmaps \"c\" already exists"})");
+  Error exists =
+      api_error(409, R"({"kind":"Status","reason":"AlreadyExists","message":"configmaps \"c\" already exists"})");
   Error stale = api_error(409, R"({"kind":"Status","reason":"Conflict","message":"the object has been modified"})");
   BOOST_TEST(is_already_exists(exists));
   BOOST_TEST(!is_conflict(exists));

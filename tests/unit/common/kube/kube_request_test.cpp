@@ -77,13 +77,14 @@ BOOST_AUTO_TEST_CASE(patch_types_set_the_content_type) {
              (Pairs{{"Content-Type", "application/strategic-merge-patch+json"}}));
   BOOST_TEST(patch_request(resources::nodes, "", "n", PatchType::json, json::array()).headers ==
              (Pairs{{"Content-Type", "application/json-patch+json"}}));
-  Request apply = patch_request(resources::nodes, "", "n", PatchType::apply, p,
-                                {.field_manager = "nodeboot", .force = true});
+  Request apply =
+      patch_request(resources::nodes, "", "n", PatchType::apply, p, {.field_manager = "nodeboot", .force = true});
   BOOST_TEST(apply.method == "PATCH");
   BOOST_TEST(apply.target() == "/api/v1/nodes/n?fieldManager=nodeboot&force=true");
   BOOST_TEST(apply.headers == (Pairs{{"Content-Type", "application/apply-patch+yaml"}}));
   // force means nothing to the other patch types; the server rejects it there.
-  BOOST_TEST(patch_request(resources::nodes, "", "n", PatchType::merge, p, {.force = true}).target() == "/api/v1/nodes/n");
+  BOOST_TEST(patch_request(resources::nodes, "", "n", PatchType::merge, p, {.force = true}).target() ==
+             "/api/v1/nodes/n");
 }
 
 BOOST_AUTO_TEST_CASE(delete_options_travel_in_the_body) {
@@ -91,9 +92,9 @@ BOOST_AUTO_TEST_CASE(delete_options_travel_in_the_body) {
   BOOST_TEST(plain.method == "DELETE");
   BOOST_TEST(plain.body.empty());
   BOOST_TEST(plain.headers.empty());
-  Request r = delete_request(resources::pods, "ns", "p",
-                             {.dry_run = true, .grace_period_seconds = 0, .propagation = Propagation::foreground,
-                              .precondition_uid = "u1"});
+  Request r = delete_request(
+      resources::pods, "ns", "p",
+      {.dry_run = true, .grace_period_seconds = 0, .propagation = Propagation::foreground, .precondition_uid = "u1"});
   auto body = json::parse(r.body);
   BOOST_TEST(body["kind"] == "DeleteOptions");
   BOOST_TEST(body["gracePeriodSeconds"] == 0);

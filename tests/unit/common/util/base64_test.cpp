@@ -5,8 +5,13 @@
 BOOST_AUTO_TEST_SUITE(base64)
 
 BOOST_AUTO_TEST_CASE(rfc4648_vectors_round_trip) {
-  const std::pair<std::string, std::string> vectors[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     BOOST_TEST(nodeboot::base64_encode(plain) == encoded);
     BOOST_TEST(nodeboot::base64_decode(encoded).value_or("?") == plain);

@@ -46,7 +46,8 @@ BOOST_AUTO_TEST_CASE(sub_millisecond_rests_round_up) {
 }
 
 BOOST_AUTO_TEST_CASE(refuses_what_go_refuses) {
-  for (const char* bad : {"", "s", ".", ".s", "5 s", " 5s", "5s ", "1d", "1w", "5S", "1.5", "1h-5m", "soon", "1e3s", "0x10s"})
+  for (const char* bad :
+       {"", "s", ".", ".s", "5 s", " 5s", "5s ", "1d", "1w", "5S", "1.5", "1h-5m", "soon", "1e3s", "0x10s"})
     BOOST_TEST(!nodeboot::parse_duration(bad, "--flag").has_value(), bad);
 }
 

@@ -24,7 +24,8 @@ BOOST_AUTO_TEST_CASE(the_error_names_the_path_and_the_reason) {
   auto missing = nodeboot::read_file(dir.path() / "nope");
   BOOST_REQUIRE(!missing);
   BOOST_TEST((missing.error().kind == nodeboot::ErrorKind::io));
-  BOOST_TEST(missing.error().message == "cannot read " + (dir.path() / "nope").string() + ": No such file or directory");
+  BOOST_TEST(missing.error().message ==
+             "cannot read " + (dir.path() / "nope").string() + ": No such file or directory");
   auto directory = nodeboot::read_file(dir.path());
   BOOST_REQUIRE(!directory);
   BOOST_TEST(directory.error().message.ends_with("Is a directory"), directory.error().message);
@@ -33,9 +34,14 @@ BOOST_AUTO_TEST_CASE(the_error_names_the_path_and_the_reason) {
 BOOST_AUTO_TEST_CASE(token_files_are_trimmed_like_go_trim_space) {
   nodeboot::test::TempDir dir;
   const std::pair<std::string, std::string> cases[] = {
-      {"tok\n", "tok"},           {"tok\r\n", "tok"},          {" \t tok \v\f\r\n", "tok"},
-      {"to k\n", "to k"},         {"\u00a0tok\u3000", "tok"},  {"\u2028tok\u0085", "tok"},
-      {"tok\nnext\n", "tok\nnext"}, {"t\u00e9k\n", "t\u00e9k"},  // an accented letter stays
+      {"tok\n", "tok"},
+      {"tok\r\n", "tok"},
+      {" \t tok \v\f\r\n", "tok"},
+      {"to k\n", "to k"},
+      {"\u00a0tok\u3000", "tok"},
+      {"\u2028tok\u0085", "tok"},
+      {"tok\nnext\n", "tok\nnext"},
+      {"t\u00e9k\n", "t\u00e9k"},  // an accented letter stays
   };
   for (const auto& [content, token] : cases) {
     auto t = nodeboot::read_token_file(dir.write("token", content));

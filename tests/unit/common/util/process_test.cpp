@@ -57,7 +57,8 @@ bool running(const std::string& pid) {
 }
 bool stops_within(const std::string& pid, std::chrono::milliseconds limit) {
   const auto end = std::chrono::steady_clock::now() + limit;
-  while (running(pid) && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (running(pid) && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return !running(pid);
 }
 }  // namespace

@@ -82,7 +82,8 @@ BOOST_AUTO_TEST_CASE(children_start_with_no_blocked_and_no_ignored_signals) {
     bool clean = r && r->exit_code == 0;
     for (const std::string key : {"SigBlk:\t", "SigIgn:\t"}) {
       const auto at = r ? r->out.find(key) : std::string::npos;
-      clean = clean && at != std::string::npos && (std::stoul(r->out.substr(at + key.size(), 16), nullptr, 16) & ours) == 0;
+      clean =
+          clean && at != std::string::npos && (std::stoul(r->out.substr(at + key.size(), 16), nullptr, 16) & ours) == 0;
     }
     if (!clean) std::fprintf(stderr, "%s\n", r ? r->out.c_str() : r.error().message.c_str());
     std::_Exit(clean ? 0 : 1);

@@ -34,7 +34,8 @@ BOOST_AUTO_TEST_CASE(a_stop_request_from_another_thread_wakes_it) {
   const auto start = Clock::now();
   bool slept = true;
   {
-    std::jthread sleeper([&](const std::stop_token& stop) { slept = nodeboot::sleep_until(stop, Clock::time_point::max()); });
+    std::jthread sleeper(
+        [&](const std::stop_token& stop) { slept = nodeboot::sleep_until(stop, Clock::time_point::max()); });
     std::this_thread::sleep_for(20ms);
   }  // the jthread's destructor requests the stop and joins
   BOOST_TEST(!slept);

@@ -1,5 +1,5 @@
-#include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
+#include <boost/test/unit_test.hpp>
 
 #include "nodeboot/util/yaml.hpp"
 

@@ -34,7 +34,8 @@ BOOST_AUTO_TEST_CASE(ignition_inline_contents_become_data_urls_and_modes_octal) 
   cluster::Variables v;
   v.values = {{"NODE_NAME", "w-1"}};
   auto j = cluster::render_json_template(
-      "storage:\n  files:\n    - path: /etc/hostname\n      mode: 0644\n      overwrite: true\n      contents:\n        inline: \"${NODE_NAME}\\n\"\n"
+      "storage:\n  files:\n    - path: /etc/hostname\n      mode: 0644\n      overwrite: true\n      contents:\n       "
+      " inline: \"${NODE_NAME}\\n\"\n"
       "    - path: /x\n      mode: 0o500\n      contents: {source: \"https://e.test/x\"}\n",
       v, "t", true);
   BOOST_REQUIRE(j);
@@ -83,7 +84,8 @@ BOOST_AUTO_TEST_CASE(every_builtin_template_parses) {
 BOOST_AUTO_TEST_CASE(pod_subnet_sed_targets_each_manifests_default) {
   BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::flannel, "10.32.0.0/16") ==
              "s#\"Network\": \"10.244.0.0/16\"#\"Network\": \"10.32.0.0/16\"#");
-  BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::calico, "10.32.0.0/16").find("CALICO_IPV4POOL_CIDR") != std::string::npos);
+  BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::calico, "10.32.0.0/16").find("CALICO_IPV4POOL_CIDR") !=
+             std::string::npos);
   BOOST_TEST(cluster::cni_pod_subnet_sed(cluster::Cni::none, "10.32.0.0/16").empty());
 }
 

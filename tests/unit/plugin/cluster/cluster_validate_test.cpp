@@ -42,9 +42,12 @@ const Broken broken[] = {
     {"pod/service overlap", "10.96.0.0/12", "10.244.128.0/20", 6, 19, "overlaps the pod subnet 10.244.0.0/16"},
     {"pod subnet overlaps node network", "10.244.0.0/16", "192.168.0.0/16", 5, 15, "overlaps the node network"},
     {"ssh key type", "ssh-ed25519 AAAAC3", "ssh-dss AAAAC3", 7, 23, "unknown key type \"ssh-dss\""},
-    {"ssh key base64", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL0!Y", 7, 23, "not valid base64"},
-    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23, R"(is a "ssh-ed25519" key but the line says "ssh-rsa")"},
-    {"ssh key is private", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y/eNyFBaGLq2wMLkA3XpwOD6OAqYL1aDofyVL test@nodeboot",
+    {"ssh key base64", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y", "AAAAC3NzaC1lZDI1NTE5AAAAIM0iL0!Y", 7, 23,
+     "not valid base64"},
+    {"ssh key embedded type", "ssh-ed25519 AAAAC3", "ssh-rsa AAAAC3", 7, 23,
+     R"(is a "ssh-ed25519" key but the line says "ssh-rsa")"},
+    {"ssh key is private",
+     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0iL05Y/eNyFBaGLq2wMLkA3XpwOD6OAqYL1aDofyVL test@nodeboot",
      "\"-----BEGIN OPENSSH PRIVATE KEY-----\"", 7, 23, "private key"},
     {"kubeadm token format", "control_plane_vip", "  kubeadm_token: ABCDEF.0123456789abcdef\ncontrol_plane_vip", 8, 18,
      "does not match [a-z0-9]{6}\\.[a-z0-9]{16}"},
@@ -61,7 +64,8 @@ const Broken broken[] = {
     {"node names unique", "name: worker-2", "name: worker-1", 22, 11, "\"worker-1\" is already used at line 18"},
     {"node fields required", "    mac: 5254.0000.00AB\n", "", 22, 5, "nodes[2].mac: is required"},
     {"MAC syntax", "5254.0000.00AB", "5254.0000.00zz", 25, 10, "not a MAC address"},
-    {"MACs unique across forms", "52-54-00-00-00-02", "52-54-00-00-00-01", 21, 10, "52:54:00:00:00:01 is already used at line 17"},
+    {"MACs unique across forms", "52-54-00-00-00-02", "52-54-00-00-00-01", 21, 10,
+     "52:54:00:00:00:01 is already used at line 17"},
     {"MAC multicast", "\"52:54:00:00:00:01\"", "\"01:00:5e:00:00:01\"", 17, 10, "multicast"},
     {"MAC zero", "\"52:54:00:00:00:01\"", "00-00-00-00-00-00", 17, 10, "all zeros"},
     {"role", "role: worker", "role: master", 19, 11, "\"master\" is not a role (fix: use controller or worker)"},
@@ -72,22 +76,25 @@ const Broken broken[] = {
     {"section empty", "network:\n  cidr: 192.168.1.0/24\n", "network:\n", 11, 0, "network: is empty"},
     {"nodes required", "nodes:", "notnodes:", 1, 1, "nodes: is required"},
     // Issue 19: the VIP, the pod network, the install disk.
-    {"VIP is the broadcast address", "192.168.1.100", "192.168.1.255", 8, 20, "network or broadcast address of 192.168.1.0/24"},
+    {"VIP is the broadcast address", "192.168.1.100", "192.168.1.255", 8, 20,
+     "network or broadcast address of 192.168.1.0/24"},
     {"unknown CNI", "  pod_subnet:", "  cni: weave\n  pod_subnet:", 5, 8,
      "cluster.cni: \"weave\" is not a pod network nodeboot installs (fix: use flannel (the default), calico, or none"},
-    {"NVMe-only machine without an install disk", "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    disks: [nvme0n1, nvme1n1]\n",
-     26, 5, "nodes[2].install_disk: is not set, so flatcar-install would write /dev/sda, which this machine does not have "
-            "(its disks: /dev/nvme0n1, /dev/nvme1n1; NVMe only) (fix: add \"install_disk: /dev/nvme0n1\" under \"nodes[2]:\""},
+    {"NVMe-only machine without an install disk", "    mac: 5254.0000.00AB\n",
+     "    mac: 5254.0000.00AB\n    disks: [nvme0n1, nvme1n1]\n", 26, 5,
+     "nodes[2].install_disk: is not set, so flatcar-install would write /dev/sda, which this machine does not have "
+     "(its disks: /dev/nvme0n1, /dev/nvme1n1; NVMe only) (fix: add \"install_disk: /dev/nvme0n1\" under \"nodes[2]:\""},
     {"install disk not among the disks", "    mac: 5254.0000.00AB\n",
-     "    mac: 5254.0000.00AB\n    install_disk: /dev/sdb\n    disks: [sda]\n", 26, 19, "/dev/sdb is not one of worker-2's disks (/dev/sda)"},
+     "    mac: 5254.0000.00AB\n    install_disk: /dev/sdb\n    disks: [sda]\n", 26, 19,
+     "/dev/sdb is not one of worker-2's disks (/dev/sda)"},
     {"cluster install disk is a partition", "  pod_subnet:", "  install_disk: /dev/nvme0n1p1\n  pod_subnet:", 5, 17,
      "is a partition"},
-    {"install disk outside /dev", "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    install_disk: sda\n", 26, 19,
-     "not a device path under /dev/"},
+    {"install disk outside /dev", "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    install_disk: sda\n", 26,
+     19, "not a device path under /dev/"},
     {"VIP interface name", "  cidr: 192.168.1.0/24\n", "  cidr: 192.168.1.0/24\n  interface: eth0/1\n", 13, 14,
      "not a network interface name"},
-    {"kube-vip image by tag", "  pod_subnet:", "  kube_vip_image: ghcr.io/kube-vip/kube-vip:v0.8.9\n  pod_subnet:", 5, 19,
-     "is not pinned by digest"},
+    {"kube-vip image by tag", "  pod_subnet:", "  kube_vip_image: ghcr.io/kube-vip/kube-vip:v0.8.9\n  pod_subnet:", 5,
+     19, "is not pinned by digest"},
 };
 
 std::string replace_once(std::string s, const std::string& from, const std::string& to) {
@@ -148,9 +155,11 @@ BOOST_AUTO_TEST_CASE(every_problem_is_reported_at_once_in_file_order) {
 }
 
 BOOST_AUTO_TEST_CASE(a_supplied_token_is_kept_secret_in_messages) {
-  auto v = cluster::validate(replace_once(good, "control_plane_vip", "  kubeadm_token: secret.0123456789abcdeX\ncontrol_plane_vip"));
+  auto v = cluster::validate(
+      replace_once(good, "control_plane_vip", "  kubeadm_token: secret.0123456789abcdeX\ncontrol_plane_vip"));
   for (const auto& f : v.findings) BOOST_TEST(cluster::format(f, "f").find("0123456789") == std::string::npos);
-  auto ok = cluster::validate(replace_once(good, "control_plane_vip", "  kubeadm_token: abcdef.0123456789abcdef\ncontrol_plane_vip"));
+  auto ok = cluster::validate(
+      replace_once(good, "control_plane_vip", "  kubeadm_token: abcdef.0123456789abcdef\ncontrol_plane_vip"));
   BOOST_REQUIRE(ok.config);
   BOOST_TEST(ok.config->kubeadm_token.reveal() == "abcdef.0123456789abcdef");
 }
@@ -164,7 +173,9 @@ BOOST_AUTO_TEST_CASE(cni_disks_and_interface_are_read_with_their_defaults) {
   BOOST_TEST(defaults.config->kube_vip_image == "ghcr.io/kube-vip/kube-vip:v0.8.9");
   auto text = replace_once(good, "  pod_subnet:", "  cni: calico\n  install_disk: /dev/nvme0n1\n  pod_subnet:");
   text = replace_once(text, "  cidr: 192.168.1.0/24\n", "  cidr: 192.168.1.0/24\n  interface: enp1s0\n");
-  text = replace_once(text, "    mac: 5254.0000.00AB\n", "    mac: 5254.0000.00AB\n    install_disk: /dev/disk/by-id/wwn-0x5000c500a1b2c3d4\n    disks: [sda]\n");
+  text = replace_once(
+      text, "    mac: 5254.0000.00AB\n",
+      "    mac: 5254.0000.00AB\n    install_disk: /dev/disk/by-id/wwn-0x5000c500a1b2c3d4\n    disks: [sda]\n");
   auto v = cluster::validate(text);
   for (const auto& f : v.findings) BOOST_TEST_MESSAGE(cluster::format(f, "cluster.yaml"));
   BOOST_REQUIRE(v.passes(true));
@@ -175,7 +186,8 @@ BOOST_AUTO_TEST_CASE(cni_disks_and_interface_are_read_with_their_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(image_build_arguments_fill_in_missing_versions) {
-  auto text = replace_once(replace_once(good, "  k8s_version: \"1.31.0\"\n", ""), "  flatcar_version: \"3975.2.2\"\n", "");
+  auto text =
+      replace_once(replace_once(good, "  k8s_version: \"1.31.0\"\n", ""), "  flatcar_version: \"3975.2.2\"\n", "");
   BOOST_TEST(!cluster::validate(text).config.has_value());
   auto v = cluster::validate(text, {"1.32.1", "4081.2.0"});
   BOOST_REQUIRE(v.config);

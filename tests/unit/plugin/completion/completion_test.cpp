@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(partial_subcommand_narrows_by_prefix) {
 BOOST_AUTO_TEST_CASE(subcommand_flags_include_its_own_and_the_connection_flags) {
   Nodes nodes;
   const auto c = nbc::complete({"start", "--"}, nodes.lister());
-  for (const char* f : {"--os", "--drain", "--selector", "--kubeconfig", "--context", "--help"}) BOOST_TEST(has(c, f), f);
+  for (const char* f : {"--os", "--drain", "--selector", "--kubeconfig", "--context", "--help"})
+    BOOST_TEST(has(c, f), f);
   const auto narrowed = nbc::complete({"start", "--ignition"}, nodes.lister());
   BOOST_TEST(values(narrowed) == (std::vector<std::string>{"--ignition-url", "--ignition-token-file"}),
              boost::test_tools::per_element());
@@ -110,9 +111,9 @@ BOOST_AUTO_TEST_CASE(subcommand_flags_include_its_own_and_the_connection_flags) 
 
 BOOST_AUTO_TEST_CASE(os_values_after_the_flag_and_after_equals) {
   Nodes nodes;
-  BOOST_TEST(values(nbc::complete({"start", "--os", ""}, nodes.lister())) ==
-                 (std::vector<std::string>{"rhcos", "rhel"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      values(nbc::complete({"start", "--os", ""}, nodes.lister())) == (std::vector<std::string>{"rhcos", "rhel"}),
+      boost::test_tools::per_element());
   BOOST_TEST(values(nbc::complete({"start", "kwok-node-0", "--os=rhc"}, nodes.lister())) ==
                  (std::vector<std::string>{"--os=rhcos"}),
              boost::test_tools::per_element());
@@ -121,9 +122,9 @@ BOOST_AUTO_TEST_CASE(os_values_after_the_flag_and_after_equals) {
 
 BOOST_AUTO_TEST_CASE(output_values_come_from_the_commands_own_help) {
   Nodes nodes;
-  BOOST_TEST(values(nbc::complete({"status", "-o", ""}, nodes.lister())) ==
-                 (std::vector<std::string>{"wide", "json", "yaml"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      values(nbc::complete({"status", "-o", ""}, nodes.lister())) == (std::vector<std::string>{"wide", "json", "yaml"}),
+      boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(file_flags_leave_the_word_to_the_shell) {

@@ -8,8 +8,11 @@ using nlohmann::json;
 
 namespace {
 
-json pod(const std::string& name, const std::string& owner_kind, bool emptydir = false, const std::string& phase = "Running") {
-  json p = {{"metadata", {{"name", name}, {"namespace", "default"}}}, {"spec", json::object()}, {"status", {{"phase", phase}}}};
+json pod(const std::string& name, const std::string& owner_kind, bool emptydir = false,
+         const std::string& phase = "Running") {
+  json p = {{"metadata", {{"name", name}, {"namespace", "default"}}},
+            {"spec", json::object()},
+            {"status", {{"phase", phase}}}};
   if (!owner_kind.empty())
     p["metadata"]["ownerReferences"] = json::array({{{"kind", owner_kind}, {"name", "o"}, {"controller", true}}});
   if (emptydir) p["spec"]["volumes"] = json::array({{{"name", "scratch"}, {"emptyDir", json::object()}}});

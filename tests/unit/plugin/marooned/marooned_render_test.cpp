@@ -11,11 +11,18 @@ using nlohmann::json;
 
 namespace {
 json pod(const json& containers, const json& init = json::array()) {
-  return {{"metadata", {{"name", "p"}, {"namespace", "ns"}, {"annotations", {{"maroonedpods.io/pod-uid", "0b7c1e3a-1111-4222-8333-444455556666"}}}}},
-          {"spec", {{"containers", containers}, {"initContainers", init},
-                    {"nodeSelector", {{"maroonedpods.io/pod-uid", "0b7c1e3a-1111-4222-8333-444455556666"}}}}}};
+  return {{"metadata",
+           {{"name", "p"},
+            {"namespace", "ns"},
+            {"annotations", {{"maroonedpods.io/pod-uid", "0b7c1e3a-1111-4222-8333-444455556666"}}}}},
+          {"spec",
+           {{"containers", containers},
+            {"initContainers", init},
+            {"nodeSelector", {{"maroonedpods.io/pod-uid", "0b7c1e3a-1111-4222-8333-444455556666"}}}}}};
 }
-json requests(const char* cpu, const char* mem) { return {{"resources", {{"requests", {{"cpu", cpu}, {"memory", mem}}}}}}; }
+json requests(const char* cpu, const char* mem) {
+  return {{"resources", {{"requests", {{"cpu", cpu}, {"memory", mem}}}}}};
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(marooned_render)
@@ -34,7 +41,8 @@ BOOST_AUTO_TEST_CASE(tokens_use_the_whole_alphabet_evenly_and_only_it) {
 
 BOOST_AUTO_TEST_CASE(bootstrap_secret_has_the_authenticators_shape) {
   const BootstrapToken t{"abcdef", nodeboot::Secret("0123456789abcdef")};
-  const auto s = bootstrap_token_secret(t, std::chrono::system_clock::from_time_t(1800000000), "system:bootstrappers:x", "d");
+  const auto s =
+      bootstrap_token_secret(t, std::chrono::system_clock::from_time_t(1800000000), "system:bootstrappers:x", "d");
   BOOST_TEST(s["metadata"]["name"] == "bootstrap-token-abcdef");
   BOOST_TEST(s["metadata"]["namespace"] == "kube-system");
   BOOST_TEST(s["type"] == "bootstrap.kubernetes.io/token");
@@ -44,10 +52,12 @@ BOOST_AUTO_TEST_CASE(bootstrap_secret_has_the_authenticators_shape) {
 }
 
 BOOST_AUTO_TEST_CASE(cloud_init_writes_join_info_privately) {
-  const JoinInfo info{"https://10.0.0.1:6443", nodeboot::Secret("a.b"), "id-1", "example.com", nodeboot::Secret("c0ffee")};
+  const JoinInfo info{"https://10.0.0.1:6443", nodeboot::Secret("a.b"), "id-1", "example.com",
+                      nodeboot::Secret("c0ffee")};
   const auto y = join_info_yaml(info).reveal();
-  BOOST_TEST(y == "server_url: \"https://10.0.0.1:6443\"\ntoken: \"a.b\"\npod_uid: \"id-1\"\ntaint_key: \"example.com\"\n"
-                  "credential: \"c0ffee\"\n");
+  BOOST_TEST(y ==
+             "server_url: \"https://10.0.0.1:6443\"\ntoken: \"a.b\"\npod_uid: \"id-1\"\ntaint_key: \"example.com\"\n"
+             "credential: \"c0ffee\"\n");
   const auto c = cloud_init(info).reveal();
   BOOST_TEST(c.starts_with("#cloud-config\nwrite_files:\n- path: /etc/marooned/join-info.yaml\n"));
   BOOST_TEST(c.find("permissions: '0600'") != std::string::npos);
@@ -66,10 +76,13 @@ BOOST_AUTO_TEST_CASE(quantities) {
 }
 
 BOOST_AUTO_TEST_CASE(vmi_adds_overhead_to_requests_and_respects_the_floor) {
-  const json config = {{"nodeImage", "img"}, {"baseVMResources", {{"cpu", 1}, {"memoryMi", 1024}}},
+  const json config = {{"nodeImage", "img"},
+                       {"baseVMResources", {{"cpu", 1}, {"memoryMi", 1024}}},
                        {"resourceOverhead", {{"cpu", "500m"}, {"memory", "512Mi"}}}};
   // Two containers (1.5 CPU, 1.5Gi) beat the init container (1 CPU, 3Gi) on CPU, not memory.
-  auto big = render_vmi(pod(json::array({requests("1", "1Gi"), requests("500m", "512Mi")}), json::array({requests("1", "3Gi")})), config, "ud");
+  auto big = render_vmi(
+      pod(json::array({requests("1", "1Gi"), requests("500m", "512Mi")}), json::array({requests("1", "3Gi")})), config,
+      "ud");
   BOOST_TEST_REQUIRE(big.has_value());
   BOOST_TEST((*big)["spec"]["domain"]["resources"]["requests"]["cpu"] == "2000m");
   BOOST_TEST((*big)["spec"]["domain"]["resources"]["requests"]["memory"] == "3584Mi");
@@ -92,7 +105,8 @@ BOOST_AUTO_TEST_CASE(vmi_adds_overhead_to_requests_and_respects_the_floor) {
   BOOST_TEST((*k)["spec"]["domain"]["firmware"]["kernelBoot"]["container"]["initrdPath"] == "/initrd.img");
 
   BOOST_TEST(!render_vmi(pod(json::array()), json::object(), "ud"));
-  BOOST_TEST(render_vmi(pod(json::array()), json::object(), "ud").error().message.find("nodeImage") != std::string::npos);
+  BOOST_TEST(render_vmi(pod(json::array()), json::object(), "ud").error().message.find("nodeImage") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

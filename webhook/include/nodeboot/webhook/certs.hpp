@@ -52,7 +52,7 @@ class CertWatcher {
   // (a race report on every rotation); one uncontended lock per handshake costs nothing.
   mutable std::mutex current_mutex_;
   std::shared_ptr<const ServingIdentity> current_;  // guarded by current_mutex_
-  std::string loaded_cert_;  // the files last loaded, to notice changes
+  std::string loaded_cert_;                         // the files last loaded, to notice changes
   Secret loaded_key_;
   std::mutex poll_mutex_;
   std::atomic<std::uint64_t> reloads_{0};

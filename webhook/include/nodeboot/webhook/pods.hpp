@@ -32,16 +32,16 @@ struct Toleration {
 
 // One required node-affinity term, as far as placement on dedicated nodes goes.
 struct AffinityTerm {
-  std::vector<std::string> node_names;      // matchFields metadata.name In
-  std::vector<std::string> hostnames;       // matchExpressions kubernetes.io/hostname In
-  bool excludes_dedicated = false;          // <vouched label> DoesNotExist
-  std::vector<std::string> marooned_keys;   // requirements on the marooned labels other than excluding them
+  std::vector<std::string> node_names;     // matchFields metadata.name In
+  std::vector<std::string> hostnames;      // matchExpressions kubernetes.io/hostname In
+  bool excludes_dedicated = false;         // <vouched label> DoesNotExist
+  std::vector<std::string> marooned_keys;  // requirements on the marooned labels other than excluding them
 };
 
 // The marooned-relevant parts of a Pod. "present" flags distinguish a missing (or null)
 // map/list, which a JSON Patch must create, from an empty one, which it appends to.
 struct PodView {
-  std::optional<std::string> maroon_label;        // value of maroonedpods.io/maroon
+  std::optional<std::string> maroon_label;  // value of maroonedpods.io/maroon
   bool annotations_present = false;
   std::optional<std::string> pod_uid_annotation;  // maroonedpods.io/pod-uid
   bool node_selector_present = false;

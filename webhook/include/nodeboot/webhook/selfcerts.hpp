@@ -15,19 +15,19 @@
 #include <vector>
 
 #include "nodeboot/kube/client.hpp"
-#include "nodeboot/util/result.hpp"
 #include "nodeboot/util/pki.hpp"
+#include "nodeboot/util/result.hpp"
 
 namespace nodeboot::webhook {
 
 struct CertMaterial {
-  KeyPair ca;              // the current CA (issues serving certificates)
-  std::string ca_bundle;   // current CA, then a previous one still valid
+  KeyPair ca;             // the current CA (issues serving certificates)
+  std::string ca_bundle;  // current CA, then a previous one still valid
   KeyPair serving;
 };
 
 struct CertPolicy {
-  std::vector<std::string> hosts;  // DNS names and IP addresses for the serving certificate
+  std::vector<std::string> hosts;                              // DNS names and IP addresses for the serving certificate
   std::chrono::seconds validity{std::chrono::hours(24 * 90)};  // serving; the CA gets 10x
 };
 

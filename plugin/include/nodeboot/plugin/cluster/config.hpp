@@ -34,7 +34,7 @@ struct NodeConfig {
   std::string name;
   std::string role;  // controller | worker
   std::string ip;
-  std::string mac;   // normalised: lowercase, colon-separated
+  std::string mac;  // normalised: lowercase, colon-separated
   // Where flatcar-install writes: nodes[].install_disk, else cluster.install_disk, else
   // /dev/sda (Flatcar's own docs' example). A /dev path or a /dev/disk/by-* link.
   std::string install_disk;

@@ -12,9 +12,9 @@
 namespace nodeboot::plugin::cluster {
 
 struct ServeOptions {
-  std::filesystem::path dir;                   // what `generate` wrote
+  std::filesystem::path dir;  // what `generate` wrote
   std::string matchbox_address = "0.0.0.0:8080";
-  std::string matchbox_program = "matchbox";   // name on PATH or a path
+  std::string matchbox_program = "matchbox";  // name on PATH or a path
   std::string dnsmasq_program = "dnsmasq";
   bool with_dnsmasq = true;
   // The kubeconfig upload endpoint (upload.hpp), run as `kubectl-nodeboot cluster

@@ -21,11 +21,11 @@ namespace nodeboot::plugin::cluster {
 
 // Files under the output directory.
 struct UploadFiles {
-  std::filesystem::path dir;  // DIR/upload
-  std::filesystem::path token() const { return dir / "token"; }     // 0600; deleted when used
-  std::filesystem::path ca() const { return dir / "ca.crt"; }       // in the first controller's Ignition
+  std::filesystem::path dir;                                     // DIR/upload
+  std::filesystem::path token() const { return dir / "token"; }  // 0600; deleted when used
+  std::filesystem::path ca() const { return dir / "ca.crt"; }    // in the first controller's Ignition
   std::filesystem::path cert() const { return dir / "tls.crt"; }
-  std::filesystem::path key() const { return dir / "tls.key"; }     // 0600
+  std::filesystem::path key() const { return dir / "tls.key"; }  // 0600
   std::filesystem::path received() const { return dir.parent_path() / "admin.conf"; }
   static UploadFiles in(const std::filesystem::path& out_dir) { return {out_dir / "upload"}; }
 };

@@ -15,7 +15,7 @@ namespace nodeboot::plugin::cluster {
 struct WaitOptions {
   kube::ConnectionFlags connection;
   int nodes = 1;
-  std::string selector;              // label selector; "" = every Node
+  std::string selector;  // label selector; "" = every Node
   std::chrono::seconds timeout{3600};
   std::filesystem::path output_dir;  // the kubeconfig is saved here as "kubeconfig"
   std::ostream* progress = nullptr;  // one line per change, or nothing

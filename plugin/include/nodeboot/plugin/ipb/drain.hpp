@@ -17,7 +17,7 @@ namespace nodeboot::plugin::ipb {
 struct DrainOptions {
   bool ignore_daemonsets = false;
   bool delete_emptydir_data = false;
-  bool force = false;  // also pods without a controller
+  bool force = false;                                // also pods without a controller
   std::optional<std::int64_t> grace_period_seconds;  // unset: the pod's own
   std::chrono::seconds timeout{0};                   // 0 = wait forever, as kubectl
   std::string pod_selector;

@@ -30,9 +30,9 @@ enum class DryRun { none, client, server };
 
 // What happened to an object, for kubectl-style output ("node/n1 cordoned") and -o name/json.
 struct Change {
-  std::string kind;  // "node", "secret", "configmap", "pod"
-  std::string name;  // namespace/name for namespaced objects' messages; name for -o name
-  std::string verb;  // "cordoned", "created", "configured", "unchanged", "evicted", …
+  std::string kind;       // "node", "secret", "configmap", "pod"
+  std::string name;       // namespace/name for namespaced objects' messages; name for -o name
+  std::string verb;       // "cordoned", "created", "configured", "unchanged", "evicted", …
   nlohmann::json object;  // the object as stored (Secret data removed); null when not applicable
 };
 

@@ -31,9 +31,9 @@ struct NodeProgress {
   std::string message;
   std::string updated;  // RFC 3339
   std::string attempt;
-  std::string boot_id;  // status.nodeInfo.bootID
+  std::string boot_id;           // status.nodeInfo.bootID
   std::string reported_boot_id;  // nodeboot.io/boot-id: the boot the agent wrote the state on
-  bool ready = false;   // condition Ready=True
+  bool ready = false;            // condition Ready=True
   bool unschedulable = false;
   bool scheduled = false;  // carries the schedule label
 };
@@ -45,8 +45,8 @@ struct PriorState {
   std::map<std::string, std::string> labels;
   nlohmann::json taints = nlohmann::json::array();  // without the cordon taint (it follows `unschedulable`)
   std::string boot_id;
-  std::string uid;        // the Node's metadata.uid: a new one means the node re-registered
-  std::string recorded;   // RFC 3339, for status
+  std::string uid;           // the Node's metadata.uid: a new one means the node re-registered
+  std::string recorded;      // RFC 3339, for status
   bool keep_secret = false;  // start --keep-secret: completion leaves the bootstrap Secret
 };
 

@@ -41,7 +41,7 @@ std::optional<std::string> schedule_label_problem(const nlohmann::json& daemonse
 struct Access {
   std::string verb, resource, subresource, ns;
   std::string why;
-  std::string group{};  // "" = core (nodes, pods, secrets, configmaps)
+  std::string group{};      // "" = core (nodes, pods, secrets, configmaps)
   std::string str() const;  // "create pods/eviction", "create roles.rbac.authorization.k8s.io in nodeboot-system"
 };
 // What start needs: the record, the cordon and label, the Secret and its reader (Role and

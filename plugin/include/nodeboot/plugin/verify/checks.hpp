@@ -50,7 +50,7 @@ struct PodFacts {
 // the script's probe result line as its termination message.
 struct ProbeFacts {
   std::string pod;
-  std::string failure;                 // no result at all: "probe timed out after 2m (pod Running)"
+  std::string failure;                   // no result at all: "probe timed out after 2m (pod Running)"
   std::array<std::string, 3> result{};   // by Check: that container's result line ("" = none)
   std::array<std::string, 3> problem{};  // by Check: how that container ended without one
 };

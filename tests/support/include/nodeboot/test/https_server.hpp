@@ -26,7 +26,8 @@ struct TestPki {
     const auto now = std::chrono::system_clock::now();
     const auto day = std::chrono::hours(24);  // outlives any test run, expires soon after
     auto make_ca = [&](const std::string& name) {
-      auto ca_pair = nodeboot::issue_certificate({name, {}, {}, true, now - std::chrono::minutes(5), now + day}, nullptr);
+      auto ca_pair =
+          nodeboot::issue_certificate({name, {}, {}, true, now - std::chrono::minutes(5), now + day}, nullptr);
       BOOST_REQUIRE_MESSAGE(ca_pair.has_value(), "CA: " << (ca_pair ? "" : ca_pair.error().message));
       return *ca_pair;
     };

@@ -41,7 +41,8 @@ ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& op
 struct Cluster {
   std::filesystem::path state_dir;
   std::filesystem::path kubeconfig;  // cluster-admin, for kubectl and for nodeboot
-  // kubectl (or `kubectl nodeboot ...`) with KUBECONFIG and PATH set for the test cluster; throws a test failure if kubectl cannot start.
+  // kubectl (or `kubectl nodeboot ...`) with KUBECONFIG and PATH set for the test cluster; throws a test failure if
+  // kubectl cannot start.
   ProcessResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;
   // Same, but the test fails unless kubectl exits 0; returns stdout.
   std::string kubectl_ok(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;

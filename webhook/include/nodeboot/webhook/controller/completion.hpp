@@ -20,9 +20,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include <cxxopts.hpp>
@@ -46,12 +46,13 @@ struct CompletionOptions {
 enum class CompletionAction { none, finish, fail_stuck, recheck_later };
 struct CompletionPlan {
   CompletionAction action = CompletionAction::none;
-  std::string why;  // for the Event and the log
+  std::string why;                                     // for the Event and the log
   std::chrono::system_clock::time_point recheck_at{};  // recheck_later: when the deadline passes
 };
 // `record` is the prior-state ConfigMap, `node` the Node (trimmed or full).
-CompletionPlan plan_completion(const nlohmann::json& record, const nlohmann::json& node, std::string_view schedule_label,
-                               std::chrono::milliseconds progress_deadline, std::chrono::system_clock::time_point now);
+CompletionPlan plan_completion(const nlohmann::json& record, const nlohmann::json& node,
+                               std::string_view schedule_label, std::chrono::milliseconds progress_deadline,
+                               std::chrono::system_clock::time_point now);
 
 class CompletionController {
  public:
@@ -71,7 +72,8 @@ class CompletionController {
   void enqueue(const std::string& node);
   void enqueue_all();
   bool reconcile(const std::string& name);
-  bool finish(const std::string& name, const nlohmann::json& cached, const nlohmann::json& record, const std::string& why);
+  bool finish(const std::string& name, const nlohmann::json& cached, const nlohmann::json& record,
+              const std::string& why);
   bool fail_stuck(const nlohmann::json& cached, const std::string& why);
 
   CompletionOptions options_;

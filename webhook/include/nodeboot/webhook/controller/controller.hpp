@@ -16,8 +16,8 @@
 
 #include <array>
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -162,7 +162,7 @@ class GateController {
   std::set<std::string> deleted_pods_;                        // keys whose pod is gone and whose node needs cleanup
   std::map<std::string, std::set<std::string>> nodes_by_id_;  // marooned id → names of nodes claiming it
   std::map<std::string, Clock::time_point> eligible_since_;   // id → when its node was first seen eligible
-  std::set<std::string> gated_;                    // keys of gated pods (the gauge)
+  std::set<std::string> gated_;                               // keys of gated pods (the gauge)
   std::set<std::string> issued_;  // ids whose credential this replica created or found (saves a create per event)
   std::map<std::string, std::set<std::string>> told_;  // pod uid → events already given (one of each)
   // Pod uids whose gate this replica removed while its cache still shows the gate: a node
@@ -176,7 +176,6 @@ class GateController {
   std::uint64_t cleaned_ = 0;
   std::uint64_t vouched_ = 0;
   std::uint64_t api_errors_ = 0;
-
 };
 
 // --enable-gate-controller and the leader-election flags.

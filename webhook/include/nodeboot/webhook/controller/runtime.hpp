@@ -10,9 +10,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -128,7 +128,8 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Before start(): a cache the controller reads; its handlers run on the informer's thread.
-  kube::Informer& inform(kube::ResourceRef ref, std::string ns, kube::ListOptions selector, kube::InformerHandlers handlers);
+  kube::Informer& inform(kube::ResourceRef ref, std::string ns, kube::ListOptions selector,
+                         kube::InformerHandlers handlers);
   void start();
   void stop();  // releases the Lease first, so another replica takes over at once
   bool synced() const;

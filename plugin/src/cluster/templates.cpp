@@ -74,6 +74,16 @@ systemd:
   "https://github.com/flatcar/sysext-bakery/releases/download/kubernetes-v${K8S_VERSION}/" \
   "kubernetes-v${K8S_VERSION}-x86-64.raw\n"
 
+// The [Service] and [Install] sections of a unit that runs `command` once per boot.
+#define NODEBOOT_ONESHOT_SERVICE(command) \
+  "        [Service]\n"                   \
+  "        Type=oneshot\n"                \
+  "        RemainAfterExit=yes\n"         \
+  "        ExecStart=" command            \
+  "\n"                                    \
+  "        [Install]\n"                   \
+  "        WantedBy=multi-user.target\n"
+
 #define NODEBOOT_IGNITION_UNITS(description, command, more_units) \
   "systemd:\n"                                                    \
   "  units:\n"                                                    \
@@ -88,14 +98,7 @@ systemd:
   "        Requires=containerd.service\n"                         \
   "        Wants=network-online.target\n"                         \
   "        After=containerd.service network-online.target\n"      \
-  "        ConditionPathExists=!/etc/kubernetes/kubelet.conf\n"   \
-  "        [Service]\n"                                           \
-  "        Type=oneshot\n"                                        \
-  "        RemainAfterExit=yes\n"                                 \
-  "        ExecStart=" command                                    \
-  "\n"                                                            \
-  "        [Install]\n"                                           \
-  "        WantedBy=multi-user.target\n" more_units
+  "        ConditionPathExists=!/etc/kubernetes/kubelet.conf\n" NODEBOOT_ONESHOT_SERVICE(command) more_units
 
 // kube-vip holds ${CONTROL_PLANE_VIP} for the controllers: a static pod in ARP mode with
 // leader election (the Lease plndr-cp-lock in kube-system), the shape `kube-vip manifest
@@ -234,14 +237,7 @@ systemd:
   "        Description=" description                         \
   "\n"                                                       \
   "        Requires=kubeadm.service\n"                       \
-  "        After=kubeadm.service\n"                          \
-  "        [Service]\n"                                      \
-  "        Type=oneshot\n"                                   \
-  "        RemainAfterExit=yes\n"                            \
-  "        ExecStart=" command                               \
-  "\n"                                                       \
-  "        [Install]\n"                                      \
-  "        WantedBy=multi-user.target\n"
+  "        After=kubeadm.service\n" NODEBOOT_ONESHOT_SERVICE(command)
 
 constexpr std::string_view bootstrap_ign =
     NODEBOOT_IGNITION_HEAD NODEBOOT_KUBE_VIP("/etc/kubernetes/super-admin.conf") NODEBOOT_FIRST_CONTROLLER_FILES

@@ -47,10 +47,12 @@ function(nodeboot_portable_executable name main)
     list(APPEND archives "$<TARGET_FILE:${lib}>")
   endforeach()
   add_executable(${name} EXCLUDE_FROM_ALL "${main}")
-  target_include_directories(${name} PRIVATE include)
-  target_link_libraries(${name} PRIVATE nodeboot_options ${archives} "$<TARGET_FILE:nodeboot_common>"
+  # Every binary's main holds common's SignalThread; its commands dispatch through nodeboot_cli.
+  target_include_directories(${name} PRIVATE include "${PROJECT_SOURCE_DIR}/cli/include" "${PROJECT_SOURCE_DIR}/common/include")
+  target_link_libraries(${name} PRIVATE nodeboot_options ${archives} "$<TARGET_FILE:nodeboot_cli>"
+    "$<TARGET_FILE:nodeboot_common>"
     "${CMAKE_BINARY_DIR}/static-curl/lib/libcurl.a" ${NODEBOOT_PORTABLE_STATIC}
     "-Wl,--push-state,-Bstatic,-lstdc++,--pop-state" "${NODEBOOT_LLVM_UNWIND}" m c "${NODEBOOT_LIBGCC}")
   target_link_options(${name} PRIVATE -nodefaultlibs -Wl,--gc-sections)
-  add_dependencies(${name} ${ARGN} nodeboot_common)
+  add_dependencies(${name} ${ARGN} nodeboot_cli nodeboot_common)
 endfunction()

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(malformed_request_timeout_is_a_usage_error_in_every_command
     with.emplace_back("--request-timeout=soon");
     auto r = run_plugin(with);
     BOOST_TEST(r.code == 2, args.front());
-    BOOST_TEST(r.err.starts_with("error: --request-timeout \"soon\""), r.err);
+    BOOST_TEST(r.err.starts_with("error: --request-timeout: \"soon\" is not a duration"), r.err);
     BOOST_TEST(r.err.find("See 'kubectl nodeboot " + args.front()) != std::string::npos, r.err);
   }
 }

@@ -71,6 +71,12 @@ install -D -m 0644 "$img/sysctl.conf" "$stage/etc/sysctl.d/90-kubernetes.conf"
 install -D -m 0644 "$img/eth.network" "$stage/etc/systemd/network/10-eth.network"
 systemctl --root="$stage" enable systemd-networkd.service containerd.service kubelet.service \
   nodeboot-control.service >/dev/null 2>&1
+# QEMU boots the kernel and initrd copied out of the root at build time (up.sh: -kernel,
+# -initrd), never the guest's /boot: a package that triggers update-initramfs (open-iscsi,
+# which the seeds' DaemonSet installs) would spend minutes of emulated CPU on an initrd
+# nothing reads. Test VMs only; the product's nodes keep their own setting.
+sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$stage/etc/initramfs-tools/update-initramfs.conf"
+grep -qx 'update_initramfs=no' "$stage/etc/initramfs-tools/update-initramfs.conf"
 printf 'nameserver 10.0.2.3\n' >"$stage/etc/resolv.conf"  # QEMU user-mode DNS
 : >"$stage/etc/machine-id"                                 # each VM makes its own at first boot
 echo nodeboot-vm >"$stage/etc/hostname"

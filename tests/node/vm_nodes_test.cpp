@@ -67,7 +67,7 @@ Workload workload() {
     std::string key, value, registry;
     while (in >> key >> value) {
       if (key == "registry") registry = value;
-      if (key == "nodeboot-agent") return {registry + "/nodeboot-agent@" + value, "/bin/sh"};
+      if (key == "nodeboot-agent") return {registry.append("/nodeboot-agent@").append(value), "/bin/sh"};
     }
   }
   return {"nodeboot.test/pause:3.10", "/bin/sh"};
@@ -126,7 +126,7 @@ std::string run_to_completion(const std::string& name, const std::string& node, 
   auto describe = cluster().kubectl({"describe", "pod", "-n", "default", name});
   BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded", "pod " << name << " on " << node << ": phase '" << phase << "'\n"
                                                              << describe.out);
-  const auto logs = cluster().kubectl_ok({"logs", "-n", "default", name});
+  auto logs = cluster().kubectl_ok({"logs", "-n", "default", name});
   std::cout << "node/vm_nodes: pod " << name << " ran to completion on " << node << " in " << seconds_since(start)
             << "s; logs: " << logs << std::flush;
   cluster().kubectl({"delete", "pod", "-n", "default", name, "--wait=false"});

@@ -19,7 +19,7 @@
 #                              either. The liveness probe.
 #
 # In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
-# namespaces (nsenter into PID 1: hostPID, privileged), so apt-get and modprobe act on the
+# namespaces (the probes only on a node with an Intel GPU; nsenter into PID 1: hostPID, privileged), so apt-get and modprobe act on the
 # host (the seed used a chroot, which cannot reach the host's systemd); `install` runs there
 # as the transient systemd unit nodeboot-gpu-bootstrap (outside the pod's CPU and memory
 # limits, see below) from a copy of the script in /run/nodeboot; `install` and
@@ -30,38 +30,10 @@ set -euo pipefail
 
 readonly self_name=gpu-bootstrap.sh
 
-if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
-  host_ns=(nsenter --target 1 --mount --uts --ipc --net --pid --)
-  if [[ ${1:-} == install ]]; then
-    # The install runs as a transient unit of the host's systemd, outside this container's
-    # cgroup: under the seed's 50m CPU and 64Mi memory, apt-get crawls for many minutes and
-    # dpkg can be OOM-killed half-way, which leaves the host's package database broken. The
-    # unit also outlives the pod, so a pod deleted mid-install does not cut dpkg off. The
-    # script is copied to the host first (as the seed's DaemonSet does), under /run: it is
-    # gone at the next boot. `journalctl -u $unit` on the node keeps the run's log.
-    unit=nodeboot-gpu-bootstrap
-    on_host=${NODEBOOT_ROOT:-}/run/nodeboot/$self_name
-    # shellcheck disable=SC2016 # $1 is the inner shell's
-    "${host_ns[@]}" sh -c 'mkdir -p "${1%/*}" && cat >"$1.tmp" && chmod 0755 "$1.tmp" && mv "$1.tmp" "$1"' sh "$on_host" <"$0"
-    # A run that an earlier pod started may still be going: let it finish first.
-    while "${host_ns[@]}" systemctl is-active --quiet "$unit.service"; do sleep 5; done
-    host=("${host_ns[@]}" systemd-run --unit="$unit" --description="nodeboot: Intel QuickSync" --quiet --collect
-      --wait --pipe -- /bin/bash "$on_host")
-  else
-    # The script's own text goes along as an argument: nothing is copied onto the host.
-    host=("${host_ns[@]}" env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
-  fi
-  if [[ ${1:-} == install || ${1:-} == probe ]]; then
-    rc=0
-    out=$("${host[@]}" "$1") || rc=$?
-    printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
-    printf '%s\n' "$out"
-    exit "$rc"
-  fi
-  exec "${host[@]}" "$@"
-fi
 
-root=${NODEBOOT_ROOT:-}
+# The host's files: in the pod (hostPID, privileged) through PID 1's root, which the
+# probes read without leaving the container where they can (below).
+if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then root=${NODEBOOT_ROOT:-/proc/1/root}; else root=${NODEBOOT_ROOT:-}; fi
 readonly marker=$root/var/lib/gpu-bootstrap.done
 readonly modules_conf=$root/etc/modules-load.d/gpu-bootstrap.conf
 readonly modules=(i915 drm drm_kms_helper video)
@@ -114,7 +86,11 @@ intel_gpu_present() {
   return 1
 }
 
-module_loaded() { grep -q "^$1 " "$root/proc/modules" 2>/dev/null; }
+module_loaded() {
+  local name _
+  while read -r name _; do [[ $name == "$1" ]] && return 0; done 2>/dev/null <"$root/proc/modules"
+  return 1
+}
 
 render_node() {
   local n
@@ -267,6 +243,51 @@ cmd_probe() {
     emit failed CheckFailed "$why"
   fi
 }
+
+# In the DaemonSet pod: runs the command in the host's namespaces (see the header).
+in_pod() {
+  local host_ns unit on_host host rc out
+  host_ns=(nsenter --target 1 --mount --uts --ipc --net --pid --)
+  if [[ ${1:-} == install ]]; then
+    # The install runs as a transient unit of the host's systemd, outside this container's
+    # cgroup: under the seed's 50m CPU and 64Mi memory, apt-get crawls for many minutes and
+    # dpkg can be OOM-killed half-way, which leaves the host's package database broken. The
+    # unit also outlives the pod, so a pod deleted mid-install does not cut dpkg off. The
+    # script is copied to the host first (as the seed's DaemonSet does), under /run: it is
+    # gone at the next boot. Its output comes back here (--pipe: the pod's log); the node's
+    # journal (`journalctl -u $unit`) records when the unit ran and the CPU it used.
+    unit=nodeboot-gpu-bootstrap
+    on_host=${NODEBOOT_ROOT:-}/run/nodeboot/$self_name
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    "${host_ns[@]}" sh -c 'mkdir -p "${1%/*}" && cat >"$1.tmp" && chmod 0755 "$1.tmp" && mv "$1.tmp" "$1"' sh "$on_host" <"$0"
+    # A run that an earlier pod started may still be going: let it finish first.
+    while "${host_ns[@]}" systemctl is-active --quiet "$unit.service"; do sleep 5; done
+    host=("${host_ns[@]}" systemd-run --unit="$unit" --description="nodeboot: Intel QuickSync" --quiet --collect
+      --wait --pipe -- /bin/bash "$on_host")
+  else
+    # The script's own text goes along as an argument: nothing is copied onto the host.
+    host=("${host_ns[@]}" env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
+  fi
+  if [[ ${1:-} == install || ${1:-} == probe ]]; then
+    rc=0
+    out=$("${host[@]}" "$1") || rc=$?
+    printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
+    printf '%s\n' "$out"
+    exit "$rc"
+  fi
+  exec "${host[@]}" "$@"
+}
+
+# The probes run inside the container's 100m CPU limit, where each process started costs
+# seconds on a slow or busy node: what shell builtins can answer from the host's files
+# (no Intel GPU; the marker) is answered in the container, the rest on the host.
+if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
+  case ${1:-} in
+    check) intel_gpu_present || exit 0 ;;
+    live) if [[ -e $marker ]] || ! intel_gpu_present; then exit 0; fi ;;
+  esac
+  in_pod "$@"
+fi
 
 case ${1:-} in
   install) cmd_install ;;

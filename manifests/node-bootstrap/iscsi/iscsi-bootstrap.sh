@@ -4,15 +4,16 @@
 #   iscsi-bootstrap.sh install   install what is missing, then print ONE JSON result line on
 #                                stdout (logs go to stderr); exit 0 when done for good
 #                                (ok, unsupported), 1 when a retry may help (apt failed)
-#   iscsi-bootstrap.sh check     exit 0 only while iscsid is active and iscsi_tcp is loaded
-#                                (the readiness probe)
+#   iscsi-bootstrap.sh check     exit 0 only while iscsid runs and iscsi_tcp is loaded (the
+#                                readiness probe: in the pod it reads the host's /proc and
+#                                /run through /proc/1/root, with shell builtins only)
 #   iscsi-bootstrap.sh probe     the same question answered as ONE JSON result line (the
 #                                install result's shape) for `kubectl nodeboot verify --deep`;
 #                                read-only: installs, loads, enables and writes nothing; exit 0
 #                                whenever it could answer (the verdict is in the line)
 #
-# In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
-# namespaces (nsenter into PID 1, which needs hostPID and privileged), so apt-get, systemctl
+# In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself (for all but `check`)
+# in the host's namespaces (nsenter into PID 1, which needs hostPID and privileged), so apt-get, systemctl
 # and modprobe act on the host; `install` runs there as the transient systemd unit
 # nodeboot-iscsi-bootstrap (outside the pod's CPU and memory limits, see below) from a copy
 # of the script in /run/nodeboot; `install` also writes its result line to the container's
@@ -25,38 +26,10 @@ set -euo pipefail
 
 readonly self_name=iscsi-bootstrap.sh
 
-if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then
-  host_ns=(nsenter --target 1 --mount --uts --ipc --net --pid --)
-  if [[ ${1:-} == install ]]; then
-    # The install runs as a transient unit of the host's systemd, outside this container's
-    # cgroup: under the seed's 50m CPU and 64Mi memory, apt-get crawls for many minutes and
-    # dpkg can be OOM-killed half-way, which leaves the host's package database broken. The
-    # unit also outlives the pod, so a pod deleted mid-install does not cut dpkg off. The
-    # script is copied to the host first (as the seed's DaemonSet does), under /run: it is
-    # gone at the next boot. `journalctl -u $unit` on the node keeps the run's log.
-    unit=nodeboot-iscsi-bootstrap
-    on_host=${NODEBOOT_ROOT:-}/run/nodeboot/$self_name
-    # shellcheck disable=SC2016 # $1 is the inner shell's
-    "${host_ns[@]}" sh -c 'mkdir -p "${1%/*}" && cat >"$1.tmp" && chmod 0755 "$1.tmp" && mv "$1.tmp" "$1"' sh "$on_host" <"$0"
-    # A run that an earlier pod started may still be going: let it finish first.
-    while "${host_ns[@]}" systemctl is-active --quiet "$unit.service"; do sleep 5; done
-    host=("${host_ns[@]}" systemd-run --unit="$unit" --description="nodeboot: open-iscsi for Longhorn" --quiet --collect
-      --wait --pipe -- /bin/bash "$on_host")
-  else
-    # The script's own text goes along as an argument: nothing is copied onto the host.
-    host=("${host_ns[@]}" env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
-  fi
-  if [[ ${1:-} == install || ${1:-} == probe ]]; then
-    rc=0
-    out=$("${host[@]}" "$1") || rc=$?
-    printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
-    printf '%s\n' "$out"
-    exit "$rc"
-  fi
-  exec "${host[@]}" "$@"
-fi
 
-root=${NODEBOOT_ROOT:-}
+# The host's files: in the pod (hostPID, privileged) through PID 1's root, which the
+# readiness probe reads without leaving the container (below).
+if [[ ${NODEBOOT_IN_POD:-0} == 1 ]]; then root=${NODEBOOT_ROOT:-/proc/1/root}; else root=${NODEBOOT_ROOT:-}; fi
 readonly modules_conf=$root/etc/modules-load.d/iscsi-tcp.conf
 # Wait this long for another apt/dpkg (unattended-upgrades) to let go of the lock instead
 # of failing the first boot of every node at once.
@@ -98,8 +71,21 @@ distro_support() {
   fi
 }
 
-module_loaded() { grep -q "^$1 " "$root/proc/modules" 2>/dev/null; }
+# Shell builtins only (the readiness probe's budget, see the end of the script).
+module_loaded() {
+  local name _
+  while read -r name _; do [[ $name == "$1" ]] && return 0; done 2>/dev/null <"$root/proc/modules"
+  return 1
+}
 iscsid_active() { systemctl is-active --quiet iscsid; }
+# The daemon itself, without asking systemd: the process its unit's PID file names
+# (Debian's and Ubuntu's iscsid.service: PIDFile=/run/iscsid.pid) is alive and is iscsid.
+iscsid_running() {
+  local pid comm
+  read -r pid 2>/dev/null <"$root/run/iscsid.pid" || return 1
+  [[ $pid =~ ^[1-9][0-9]*$ ]] || return 1
+  read -r comm 2>/dev/null <"$root/proc/$pid/comm" && [[ $comm == iscsid ]]
+}
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 capability_ok() { iscsid_active && module_loaded iscsi_tcp; }
 
@@ -172,8 +158,8 @@ cmd_install() {
 }
 
 cmd_check() {
-  if ! iscsid_active; then
-    echo "iscsid is not active" >&2
+  if ! iscsid_running; then
+    echo "iscsid is not running (/run/iscsid.pid names no live iscsid)" >&2
     return 1
   fi
   if ! module_loaded iscsi_tcp; then
@@ -194,6 +180,45 @@ cmd_probe() {
     emit failed IscsiTcpNotLoaded "iscsi_tcp is not loaded (modprobe iscsi_tcp; is linux-modules-extra for this kernel installed?)"
   fi
 }
+
+# In the DaemonSet pod: runs the command in the host's namespaces (see the header).
+in_pod() {
+  local host_ns unit on_host host rc out
+  host_ns=(nsenter --target 1 --mount --uts --ipc --net --pid --)
+  if [[ ${1:-} == install ]]; then
+    # The install runs as a transient unit of the host's systemd, outside this container's
+    # cgroup: under the seed's 50m CPU and 64Mi memory, apt-get crawls for many minutes and
+    # dpkg can be OOM-killed half-way, which leaves the host's package database broken. The
+    # unit also outlives the pod, so a pod deleted mid-install does not cut dpkg off. The
+    # script is copied to the host first (as the seed's DaemonSet does), under /run: it is
+    # gone at the next boot. Its output comes back here (--pipe: the pod's log); the node's
+    # journal (`journalctl -u $unit`) records when the unit ran and the CPU it used.
+    unit=nodeboot-iscsi-bootstrap
+    on_host=${NODEBOOT_ROOT:-}/run/nodeboot/$self_name
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    "${host_ns[@]}" sh -c 'mkdir -p "${1%/*}" && cat >"$1.tmp" && chmod 0755 "$1.tmp" && mv "$1.tmp" "$1"' sh "$on_host" <"$0"
+    # A run that an earlier pod started may still be going: let it finish first.
+    while "${host_ns[@]}" systemctl is-active --quiet "$unit.service"; do sleep 5; done
+    host=("${host_ns[@]}" systemd-run --unit="$unit" --description="nodeboot: open-iscsi for Longhorn" --quiet --collect
+      --wait --pipe -- /bin/bash "$on_host")
+  else
+    # The script's own text goes along as an argument: nothing is copied onto the host.
+    host=("${host_ns[@]}" env NODEBOOT_IN_POD=0 bash -c "$(<"$0")" "$self_name")
+  fi
+  if [[ ${1:-} == install || ${1:-} == probe ]]; then
+    rc=0
+    out=$("${host[@]}" "$1") || rc=$?
+    printf '%s\n' "$out" | tail -n 1 >"${NODEBOOT_TERMINATION_LOG:-/dev/termination-log}"
+    printf '%s\n' "$out"
+    exit "$rc"
+  fi
+  exec "${host[@]}" "$@"
+}
+
+# The readiness probe runs every 30 s inside the container's 50m CPU limit, where each
+# process started costs seconds on a slow or busy node: it stays in the container and
+# answers with shell builtins from the host's files. Everything else runs on the host.
+if [[ ${NODEBOOT_IN_POD:-0} == 1 && ${1:-} != check ]]; then in_pod "$@"; fi
 
 case ${1:-} in
   install) cmd_install ;;

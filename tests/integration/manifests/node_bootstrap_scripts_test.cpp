@@ -8,6 +8,7 @@
 // modules on the test machine is not possible (nor wanted); the stand-ins mimic the
 // observable behaviour the scripts rely on (exit codes, `E:` lines, /proc/modules, vainfo's
 // output format from an Ubuntu 24.04 host with an Alder Lake iGPU).
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -48,7 +49,10 @@ case $verb in
   is-active) [[ -e $s/$unit.active ]] && { [[ -n ${quiet:-} ]] || echo active; exit 0; }; [[ -n ${quiet:-} ]] || echo inactive; exit 3 ;;
   is-enabled) [[ -e $s/$unit.enabled ]] && exit 0; exit 1 ;;
   enable) touch "$s/$unit.enabled" ;;
-  start) [[ -e $NODEBOOT_ROOT/state/pkg/open-iscsi ]] || exit 5; touch "$s/$unit.active" ;;
+  start) [[ -e $NODEBOOT_ROOT/state/pkg/open-iscsi ]] || exit 5; touch "$s/$unit.active"
+    # The daemon as the readiness probe sees it: its PID file and its /proc entry.
+    mkdir -p "$NODEBOOT_ROOT/run" "$NODEBOOT_ROOT/proc/4242"
+    echo 4242 >"$NODEBOOT_ROOT/run/$unit.pid"; echo "$unit" >"$NODEBOOT_ROOT/proc/4242/comm" ;;
 esac
 )SH";
 
@@ -203,9 +207,7 @@ class Node {
   }
 
   bool called(const std::string& prefix) const {
-    for (const auto& c : calls())
-      if (c.starts_with(prefix)) return true;
-    return false;
+    return std::ranges::any_of(calls(), [&](const std::string& c) { return c.starts_with(prefix); });
   }
 
  private:
@@ -249,10 +251,17 @@ BOOST_AUTO_TEST_CASE(iscsi_fresh_install_then_second_run_changes_nothing) {
 BOOST_AUTO_TEST_CASE(iscsi_check_fails_when_the_capability_is_lost) {
   Node node;
   node.install("iscsi/iscsi-bootstrap.sh", 0);
+  // iscsid dies: systemd's view and the process both go; its PID file stays behind.
   fs::remove(node.root() / "state/svc/iscsid.active");
+  fs::remove_all(node.root() / "proc/4242");
   auto r = node.run("iscsi/iscsi-bootstrap.sh", {"check"});
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(r.err.find("iscsid is not active") != std::string::npos);
+  BOOST_TEST(r.err.find("iscsid is not running") != std::string::npos, r.err);
+  // iscsid dies again and another process gets its PID: that is not iscsid.
+  node.install("iscsi/iscsi-bootstrap.sh", 0);
+  fs::remove(node.root() / "state/svc/iscsid.active");
+  std::ofstream(node.root() / "proc/4242/comm", std::ios::trunc) << "bash\n";
+  BOOST_TEST(node.run("iscsi/iscsi-bootstrap.sh", {"check"}).exit_code == 1);
   node.install("iscsi/iscsi-bootstrap.sh", 0);  // a re-run repairs it
   std::ofstream(node.root() / "proc/modules", std::ios::trunc) << "";
   r = node.run("iscsi/iscsi-bootstrap.sh", {"check"});
@@ -311,7 +320,10 @@ BOOST_AUTO_TEST_CASE(in_the_pod_the_script_enters_the_host_and_writes_the_termin
   auto message = read_file(termination_log);
   BOOST_TEST(json::parse(message)["status"] == "ok");
   BOOST_TEST(message.size() < 4096u);  // the kubelet keeps at most 4 KiB of a termination message
+  // The readiness probe stays in the container (its CPU limit): no nsenter, no systemctl.
+  node.clear_calls();
   BOOST_TEST(node.run("iscsi/iscsi-bootstrap.sh", {"check"}, {{"NODEBOOT_IN_POD", "1"}}).exit_code == 0);
+  BOOST_TEST(node.calls().empty(), lines(node.calls()));
 }
 
 BOOST_AUTO_TEST_CASE(gpu_fresh_install_then_second_run_does_nothing_because_of_the_marker) {
@@ -468,6 +480,32 @@ BOOST_AUTO_TEST_CASE(in_the_probe_pod_the_result_is_also_the_termination_message
   BOOST_TEST(node.calls().front().starts_with("nsenter --target 1 --mount --uts --ipc --net --pid"));
   BOOST_TEST(json::parse(read_file(termination_log)) == json::parse(r.out));
   BOOST_TEST(json::parse(r.out)["status"] == "failed");
+}
+
+BOOST_AUTO_TEST_CASE(in_the_pod_the_gpu_probes_enter_the_host_only_when_it_has_an_intel_gpu) {
+  // The probes run in the container's CPU limit: what the host's files answer (no Intel
+  // GPU, the marker) is answered there, without nsenter.
+  const std::map<std::string, std::string> pod{{"NODEBOOT_IN_POD", "1"}};
+  Node node;
+  node.add_other_device();
+  for (const char* probe : {"check", "live"}) {
+    BOOST_TEST(node.run("gpu/gpu-bootstrap.sh", {probe}, pod).exit_code == 0, probe);
+    BOOST_TEST(node.calls().empty(), probe << lines(node.calls()));
+  }
+  // An Intel GPU not bootstrapped yet: vainfo and apt-get are the host's questions.
+  node.add_intel_gpu();
+  auto check = node.run("gpu/gpu-bootstrap.sh", {"check"}, pod);
+  BOOST_TEST(check.exit_code == 1);
+  BOOST_TEST(check.err.find("the i915 kernel module is not loaded") != std::string::npos, check.err);
+  BOOST_TEST(node.called("nsenter --target 1"), lines(node.calls()));
+  BOOST_TEST(node.run("gpu/gpu-bootstrap.sh", {"live"}, pod).exit_code == 1);
+  // Bootstrapped: liveness is the marker's existence, read in the container.
+  node.install("gpu/gpu-bootstrap.sh", 0);
+  node.clear_calls();
+  BOOST_TEST(node.run("gpu/gpu-bootstrap.sh", {"live"}, pod).exit_code == 0);
+  BOOST_TEST(node.calls().empty(), lines(node.calls()));
+  BOOST_TEST(node.run("gpu/gpu-bootstrap.sh", {"check"}, pod).exit_code == 0);
+  BOOST_TEST(node.called("vainfo"), lines(node.calls()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

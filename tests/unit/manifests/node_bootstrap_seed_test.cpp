@@ -4,6 +4,7 @@
 // seeds' tables; a manifest edit that drifts from them fails here.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 
@@ -39,6 +40,7 @@ void check_resources(const YAML::Node& c, const Resources& want) {
 
 struct Probe {
   int initial_delay, period, failure_threshold;
+  int timeout;  // timeoutSeconds, 1 when unset (the API's default)
 };
 
 void check_probe(const YAML::Node& p, const Probe& want) {
@@ -47,6 +49,8 @@ void check_probe(const YAML::Node& p, const Probe& want) {
   BOOST_TEST(p["initialDelaySeconds"].as<int>() == want.initial_delay);
   BOOST_TEST(p["periodSeconds"].as<int>() == want.period);
   BOOST_TEST(p["failureThreshold"].as<int>() == want.failure_threshold);
+  // The node layer raises these for its TCG VMs (tests/node/tcg); what ships is this.
+  BOOST_TEST((p["timeoutSeconds"] ? p["timeoutSeconds"].as<int>() : 1) == want.timeout);
 }
 
 void check_daemonset_shape(const YAML::Node& ds, const std::string& name) {
@@ -70,13 +74,12 @@ void check_daemonset_shape(const YAML::Node& ds, const std::string& name) {
 }
 
 bool tolerates(const YAML::Node& ds, const std::string& key, const std::string& effect) {
-  for (const auto& t : ds["spec"]["template"]["spec"]["tolerations"]) {
+  const auto tolerations = ds["spec"]["template"]["spec"]["tolerations"];
+  return std::any_of(tolerations.begin(), tolerations.end(), [&](const YAML::Node& t) {
     const std::string k = t["key"] ? t["key"].as<std::string>() : "";
     const std::string e = t["effect"] ? t["effect"].as<std::string>() : "";
-    if (t["operator"].as<std::string>() == "Exists" && (k.empty() || k == key) && (e.empty() || e == effect))
-      return true;
-  }
-  return false;
+    return t["operator"].as<std::string>() == "Exists" && (k.empty() || k == key) && (e.empty() || e == effect);
+  });
 }
 
 std::string kustomization_script(const std::string& dir) {
@@ -94,10 +97,10 @@ BOOST_AUTO_TEST_CASE(iscsi_daemonset_matches_seeds_000_and_001) {
   check_daemonset_shape(ds, "rke2-node-bootstrap-iscsi");
   auto installer = container(ds, "installer");
   check_resources(installer, {"10m", "50m", "32Mi", "64Mi"});
-  check_probe(installer["livenessProbe"], {30, 60, 3});
+  check_probe(installer["livenessProbe"], {30, 60, 3, 1});
   BOOST_TEST(installer["livenessProbe"]["exec"]["command"][0].as<std::string>() == "cat");
   BOOST_TEST(installer["livenessProbe"]["exec"]["command"][1].as<std::string>() == "/tmp/healthy");
-  check_probe(installer["readinessProbe"], {10, 30, 3});
+  check_probe(installer["readinessProbe"], {10, 30, 3, 10});
   // The whole pod stays within the seed's budget: the init container gets the same.
   check_resources(ds["spec"]["template"]["spec"]["initContainers"][0], {"10m", "50m", "32Mi", "64Mi"});
   // Control-plane nodes included.
@@ -119,8 +122,8 @@ BOOST_AUTO_TEST_CASE(gpu_daemonset_matches_seed_000) {
   check_daemonset_shape(ds, "rke2-node-bootstrap-gpu");
   auto gpu = container(ds, "gpu-bootstrap");
   check_resources(gpu, {"10m", "100m", "64Mi", "256Mi"});
-  check_probe(gpu["livenessProbe"], {120, 60, 3});
-  check_probe(gpu["readinessProbe"], {60, 30, 3});
+  check_probe(gpu["livenessProbe"], {120, 60, 3, 10});
+  check_probe(gpu["readinessProbe"], {60, 30, 3, 10});
   check_resources(ds["spec"]["template"]["spec"]["initContainers"][0], {"10m", "100m", "64Mi", "256Mi"});
   // All taints tolerated: one toleration with operator Exists and neither key nor effect.
   const auto tolerations = ds["spec"]["template"]["spec"]["tolerations"];

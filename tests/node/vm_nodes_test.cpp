@@ -113,9 +113,9 @@ std::string pod_phase(const std::string& name) {
 
 // Creates the pod and waits until it has run to completion; returns its logs (kubectl logs:
 // API server -> the kubelet's port on the node's loopback address -> the VM).
-std::string run_to_completion(const std::string& name, const std::string& node, const std::string& script, bool host) {
+std::string run_pod_to_completion(const std::string& name, const std::string& node, const std::string& yaml) {
   const auto start = Clock::now();
-  cluster().kubectl_ok({"apply", "-f", "-"}, pod_yaml(name, node, script, host));
+  cluster().kubectl_ok({"apply", "-f", "-"}, yaml);
   std::string phase;
   const bool done = eventually(
       [&] {
@@ -131,6 +131,10 @@ std::string run_to_completion(const std::string& name, const std::string& node, 
             << "s; logs: " << logs << std::flush;
   cluster().kubectl({"delete", "pod", "-n", "default", name, "--wait=false"});
   return logs;
+}
+
+std::string run_to_completion(const std::string& name, const std::string& node, const std::string& script, bool host) {
+  return run_pod_to_completion(name, node, pod_yaml(name, node, script, host));
 }
 
 }  // namespace
@@ -176,6 +180,29 @@ BOOST_AUTO_TEST_CASE(a_privileged_pod_sees_the_host) {
       true);
   BOOST_TEST(logs.find("init=systemd") != std::string::npos, logs);
   BOOST_TEST(logs.find(boot_id(node)) != std::string::npos, logs);
+}
+
+// In-cluster clients on the VMs (the kubelet gives every pod KUBERNETES_SERVICE_HOST=10.0.0.1)
+// reach the API server through the kubernetes Service: nodeboot-control's DNAT stands in for
+// kube-proxy. From the pod network and from the host's (hostNetwork, as the in-place
+// bootstrap agent runs), with bash from the seeds' image stand-in. A TCP connection proves
+// nothing here (this sandbox's network accepts any: 10.0.0.1:443 from the host answers
+// "426 Upgrade Required" from a proxy), so the pod sends plain HTTP to the TLS port and the
+// answer must be the one Go's TLS server gives, as the API server does.
+BOOST_AUTO_TEST_CASE(pods_reach_the_api_server_through_the_kubernetes_service) {
+  const auto node = node_names().front();
+  for (const bool host_network : {false, true}) {
+    const std::string name = host_network ? "vm-svc-host" : "vm-svc-pod";
+    auto pod = nlohmann::json::parse(pod_yaml(name, node, "", false));
+    auto& container = pod["spec"]["containers"][0];
+    container["image"] = "docker.io/library/ubuntu:24.04";
+    container["command"] = {"/bin/bash", "-c",
+                            "exec 3<>/dev/tcp/$KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT && "
+                            "printf 'GET /version HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"};
+    pod["spec"]["hostNetwork"] = host_network;
+    const auto logs = run_pod_to_completion(name, node, pod.dump());
+    BOOST_TEST(logs.find("Client sent an HTTP request to an HTTPS server.") != std::string::npos, name << ": " << logs);
+  }
 }
 
 // Seeds 000/001 on a real kernel: the DaemonSets of manifests/node-bootstrap exactly as

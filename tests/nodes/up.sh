@@ -132,6 +132,7 @@ VM_NAME=nodeboot-vm-$i
 NODE_NAME=$node
 KUBELET_PORT=$port
 POD_SUBNET=10.244.$i.0/24
+API_SERVER=10.0.2.2:$api_port
 ENV
   cp "$(dirname "$NODEBOOT_E2E_KUBECONFIG")/pki/ca.crt" "$vm/control/ca.crt"
   install -m 0600 "$state/bootstrap-kubelet.conf" "$vm/control/bootstrap-kubelet.conf"

@@ -274,8 +274,7 @@ BOOST_AUTO_TEST_CASE(verify_deep_finds_no_iscsi_before_the_seed_daemonsets) {
 BOOST_AUTO_TEST_CASE(the_seed_daemonsets_install_iscsi_and_find_no_intel_gpu) {
   const auto nodes = node_names();
   const auto start = Clock::now();
-  for (const char* dir : {"iscsi", "gpu"})
-    cluster().kubectl_ok({"apply", "-k", (nodeboot::test::source_dir() / "tests/node/tcg" / dir).string()});
+  cluster().kubectl_ok({"apply", "-k", (nodeboot::test::source_dir() / "tests/node/tcg").string()});
   const int want = static_cast<int>(nodes.size());
   const bool ready =
       eventually([&] { return number_ready(iscsi_app) == want && number_ready(gpu_app) == want; }, 1500s, 5s);

@@ -19,17 +19,17 @@
 #                              either. The liveness probe.
 #
 # In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself in the host's
-# namespaces (the probes only on a node with an Intel GPU; nsenter into PID 1: hostPID, privileged), so apt-get and modprobe act on the
-# host (the seed used a chroot, which cannot reach the host's systemd); `install` runs there
-# as the transient systemd unit nodeboot-gpu-bootstrap (outside the pod's CPU and memory
-# limits, see below) from a copy of the script in /run/nodeboot; `install` and
-# `probe` also write their result line to the container's termination log, where `kubectl nodeboot
-# verify` reads it through the API. The marker makes a second run change nothing.
+# namespaces (the probes only on a node with an Intel GPU; nsenter into PID 1: hostPID,
+# privileged), so apt-get and modprobe act on the host (the seed used a chroot, which
+# cannot reach the host's systemd); `install` runs there as the transient systemd unit
+# nodeboot-gpu-bootstrap (outside the pod's CPU and memory limits, see below) from a copy
+# of the script in /run/nodeboot; `install` and `probe` also write their result line to
+# the container's termination log, where `kubectl nodeboot verify` reads it through the
+# API. The marker makes a second run change nothing.
 # NODEBOOT_ROOT prefixes every host file path (tests run the script in a temporary root).
 set -euo pipefail
 
 readonly self_name=gpu-bootstrap.sh
-
 
 # The host's files: in the pod (hostPID, privileged) through PID 1's root, which the
 # probes read without leaving the container where they can (below).

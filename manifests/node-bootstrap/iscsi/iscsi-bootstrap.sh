@@ -13,8 +13,8 @@
 #                                whenever it could answer (the verdict is in the line)
 #
 # In the DaemonSet pod (NODEBOOT_IN_POD=1) the script re-runs itself (for all but `check`)
-# in the host's namespaces (nsenter into PID 1, which needs hostPID and privileged), so apt-get, systemctl
-# and modprobe act on the host; `install` runs there as the transient systemd unit
+# in the host's namespaces (nsenter into PID 1, which needs hostPID and privileged), so
+# apt-get, systemctl and modprobe act on the host; `install` runs there as the transient unit
 # nodeboot-iscsi-bootstrap (outside the pod's CPU and memory limits, see below) from a copy
 # of the script in /run/nodeboot; `install` also writes its result line to the container's
 # termination log (so does `probe`), where `kubectl nodeboot verify` reads it through the
@@ -25,7 +25,6 @@
 set -euo pipefail
 
 readonly self_name=iscsi-bootstrap.sh
-
 
 # The host's files: in the pod (hostPID, privileged) through PID 1's root, which the
 # readiness probe reads without leaving the container (below).

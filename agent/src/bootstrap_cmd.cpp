@@ -64,10 +64,11 @@ cxxopts::Options bootstrap_flags() {
       "host-kubeconfig",
       "The kubelet's kubeconfig, a path on the host (read under --host-root): the agent reads "
       "its bootstrap Secret as the node with it, and reports with it once the schedule label is gone, "
-      "as the host unit does",
-      cxxopts::value<std::string>()->default_value(defaults.host_kubeconfig))(
-      "host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
-      cxxopts::value<std::string>()->default_value("/"))(
+      "as the host unit does (default: the first that exists of /var/lib/kubelet/kubeconfig (OpenShift), "
+      "/etc/kubernetes/kubelet.conf (kubeadm), RKE2's and k3s's kubelet.kubeconfig)",
+      cxxopts::value<std::string>())("host-root-on-host",
+                                     "Where the host unit finds the host's / (only tests change it)",
+                                     cxxopts::value<std::string>()->default_value("/"))(
       "boot-id-file", "The running boot's id (only tests change it)",
       cxxopts::value<std::string>()->default_value(defaults.boot_id_file))(
       "http-timeout", "Deadline of one HTTPS request", cxxopts::value<std::string>()->default_value("30s"))(
@@ -101,7 +102,7 @@ struct Options {
     o.reboot_command = parsed["reboot-command"].as<std::string>();
     o.host_exec = parsed["host-exec"].as<std::string>();
     o.host_unit = parsed["host-unit"].as<std::string>();
-    o.host_kubeconfig = parsed["host-kubeconfig"].as<std::string>();
+    o.host_kubeconfig = cli::value(parsed, "host-kubeconfig");  // "" = find it on the host (run)
     o.host_agent = parsed["host-agent"].as<std::string>();
     o.host_root_on_host = parsed["host-root-on-host"].as<std::string>();
     o.boot_id_file = parsed["boot-id-file"].as<std::string>();
@@ -176,6 +177,15 @@ Result<int> Options::run(cli::Io& io) {
   o.attempt = attempt;
   // The node's own identity: its ServiceAccount may read no Secret (manifests/ipb/rbac.yaml);
   // `start` let system:node:<node> read this node's. It also reports once the label is gone.
+  if (o.host_kubeconfig.empty()) {
+    auto found = find_kubelet_kubeconfig(o.host_root);
+    if (!found) {
+      annotator.report(Step{State::failed, 0, "KubeletKubeconfigUnreadable", found.error().message});
+      err << "error: " << found.error().message << '\n';
+      return failed();
+    }
+    o.host_kubeconfig = *found;
+  }
   auto kubelet_cfg = kubelet_config(o.host_root, o.host_kubeconfig);
   if (!kubelet_cfg) {
     annotator.report(Step{State::failed, 0, "KubeletKubeconfigUnreadable", kubelet_cfg.error().message});

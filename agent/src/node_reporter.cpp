@@ -1,6 +1,9 @@
 #include "nodeboot/agent/node_reporter.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <ostream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +30,18 @@ Result<kube::RestConfig> kubelet_config(const std::filesystem::path& host_root, 
   return config;
 }
 
+Result<std::string> find_kubelet_kubeconfig(const std::filesystem::path& host_root) {
+  std::string tried;
+  for (const auto path : kubelet_kubeconfig_paths) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(under_root(host_root, path), ec)) return std::string(path);
+    tried.append(tried.empty() ? "" : ", ").append(path);
+  }
+  return fail(ErrorKind::config, "no kubelet kubeconfig under " + host_root.string() + " (tried " + tried +
+                                     "): mount the host's / at --host-root, or pass --host-kubeconfig with the "
+                                     "kubelet's kubeconfig path on the host");
+}
+
 NodeAnnotator::NodeAnnotator(kube::Client& client, std::string node, std::string attempt, std::ostream& log,
                              bool keep_done)
     : client_(client), node_(std::move(node)), attempt_(std::move(attempt)), log_(log), keep_done_(keep_done) {}
@@ -46,10 +61,25 @@ void NodeAnnotator::report(const Step& step) {
     if (!r) log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
     return;
   }
-  // The kubelet's status writes move the version too: a few tries.
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // Joining is the report the completion controller waits for, sent right after a boot, when
+  // the network or the API server may not answer yet: an unreachable or failing API server is
+  // retried for a while. The kubelet's status writes move the version too: a few tries.
+  const auto patient_until =
+      std::chrono::steady_clock::now() + (step.state == State::joining ? joining_patience : std::chrono::seconds(0));
+  std::chrono::seconds pause{1};
+  auto try_again = [&](const Error& e) {
+    const bool unreachable = e.kind == ErrorKind::transport || e.code() >= 500 || kube::is_too_many_requests(e);
+    if (!unreachable || std::chrono::steady_clock::now() + pause > patient_until) return false;
+    log_ << "nodeboot-agent: the API server did not take the " << to_string(step.state) << " report (" << e.message
+         << "); trying again in " << pause.count() << "s" << std::endl;
+    std::this_thread::sleep_for(pause);  // the resume unit's process: a signal ends it as a whole
+    pause = std::min(pause * 2, std::chrono::seconds(30));
+    return true;
+  };
+  for (int conflicts = 0; conflicts < 5;) {
     auto current = client_.get(kube::resources::nodes, "", node_);
     if (!current) {
+      if (try_again(current.error())) continue;
       log_ << "nodeboot-agent: cannot read node " << node_ << ": " << current.error().message << std::endl;
       return;
     }
@@ -64,10 +94,13 @@ void NodeAnnotator::report(const Step& step) {
     patch["metadata"]["resourceVersion"] = meta.value("resourceVersion", "");
     auto r = client_.patch(kube::resources::nodes, "", node_, kube::PatchType::merge, patch, options);
     if (r) return;
-    if (!kube::is_conflict(r.error())) {
-      log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
-      return;
+    if (kube::is_conflict(r.error())) {
+      ++conflicts;
+      continue;
     }
+    if (try_again(r.error())) continue;
+    log_ << "nodeboot-agent: cannot annotate node " << node_ << ": " << r.error().message << std::endl;
+    return;
   }
   log_ << "nodeboot-agent: node " << node_ << " kept changing; progress not reported" << std::endl;
 }

@@ -86,7 +86,9 @@ struct BootstrapOptions {
   // "-<attempt>"); "" runs them in this process (tests; a host without systemd), resumable
   // all the same from the progress file.
   std::string host_unit;
-  std::string host_kubeconfig = "/var/lib/kubelet/kubeconfig";  // the host unit reports as the kubelet
+  // The kubelet's kubeconfig, a host path (the host unit reports as the kubelet); `bootstrap`
+  // finds it (find_kubelet_kubeconfig) unless --host-kubeconfig names it.
+  std::string host_kubeconfig = "/var/lib/kubelet/kubeconfig";
   // The agent binary copied to the host for the host unit. The image ships a portable build
   // (glibc >= 2.34, nothing else shared) at /usr/lib/nodeboot/host/nodeboot-agent, which the
   // DaemonSet names; "" = this very binary (/proc/self/exe: tests, a host like the image).

@@ -25,6 +25,7 @@ nodes=3
 watch_pid=$PPID
 audit=""
 node_grace=50s
+sa_admission=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --state-dir) state=$2; shift 2 ;;
@@ -32,7 +33,8 @@ while [[ $# -gt 0 ]]; do
     --watch-pid) watch_pid=$2; shift 2 ;;
     --audit) audit=1; shift ;;
     --node-grace) node_grace=$2; shift 2 ;;
-    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID] [--audit] [--node-grace D])" >&2; exit 2 ;;
+    --service-account-admission) sa_admission=1; shift ;;
+    *) echo "up.sh: unknown flag $1 (expected --state-dir DIR [--nodes N] [--watch-pid PID] [--audit] [--node-grace D] [--service-account-admission])" >&2; exit 2 ;;
   esac
 done
 [[ -n $state ]] || { echo "up.sh: --state-dir is required" >&2; exit 2; }
@@ -127,8 +129,12 @@ POLICY
   audit_flags=(--audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/audit.log"
     --audit-log-mode blocking --audit-log-maxsize 0)
 fi
-# ServiceAccount admission is off: it rejects pods created in a namespace before the
-# controller manager has made its default ServiceAccount, a race tests would keep hitting.
+# ServiceAccount admission is off unless --service-account-admission: it rejects pods created
+# in a namespace before the controller manager has made its default ServiceAccount, a race
+# the kwok suites would keep hitting. It is also what mounts a pod's ServiceAccount token, so
+# the node layer, whose pods really run (in-cluster clients on the VMs), turns it on.
+admission=(--enable-admission-plugins NodeRestriction --disable-admission-plugins ServiceAccount)
+[[ -n $sa_admission ]] && admission=(--enable-admission-plugins "NodeRestriction,ServiceAccount")
 # Node authorization and NodeRestriction are on, as in production clusters: a kubelet may
 # change only its own Node and may not set node-restriction.kubernetes.io/ labels, which
 # marooned isolation rests on (e2e/marooned plays nodes with system:node:<name> certificates).
@@ -140,7 +146,7 @@ start kube-apiserver "$bin/kube-apiserver" \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --token-auth-file "$state/tokens.csv" --authorization-mode Node,RBAC --allow-privileged=true --enable-bootstrap-token-auth \
   --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
-  --enable-admission-plugins NodeRestriction --disable-admission-plugins ServiceAccount --profiling=false --v=1 \
+  "${admission[@]}" --profiling=false --v=1 \
   "${audit_flags[@]}"
 
 curl_api() { curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$server$1"; }

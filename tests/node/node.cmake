@@ -13,7 +13,7 @@ if(NODEBOOT_SANITIZE OR NODEBOOT_TSAN)
   return()
 endif()
 add_test(NAME node/cluster_up COMMAND "${PROJECT_SOURCE_DIR}/tests/cluster/up.sh"
-  --state-dir "${NODEBOOT_NODE_CLUSTER}" --nodes 0 --node-grace 120s)
+  --state-dir "${NODEBOOT_NODE_CLUSTER}" --nodes 0 --node-grace 120s --service-account-admission)
 add_test(NAME node/vms_up COMMAND "${PROJECT_SOURCE_DIR}/tests/nodes/up.sh" --vm-nodes ${NODEBOOT_VM_NODES}
   --state-dir "${NODEBOOT_NODE_VMS}" --cluster-state "${NODEBOOT_NODE_CLUSTER}" --images "${NODEBOOT_DIST}")
 add_test(NAME node/vms_down COMMAND "${PROJECT_SOURCE_DIR}/tests/nodes/down.sh" --state-dir "${NODEBOOT_NODE_VMS}")

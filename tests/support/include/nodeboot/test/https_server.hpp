@@ -20,7 +20,9 @@ namespace nodeboot::test {
 
 struct TestPki {
   TempDir dir;
-  std::filesystem::path ca, other_ca, cert, key;  // PEM files; the server cert is for 127.0.0.1
+  // PEM files; the server cert is for 127.0.0.1 and 10.0.2.2, the host's loopback as QEMU's
+  // user network shows it to the worker VMs of tests/nodes (the node layer serves them).
+  std::filesystem::path ca, other_ca, cert, key;
 
   TestPki() {
     const auto now = std::chrono::system_clock::now();
@@ -34,7 +36,8 @@ struct TestPki {
     const auto test_ca = make_ca("nodeboot-test-ca");
     const auto unrelated = make_ca("nodeboot-other-ca");
     auto server = nodeboot::issue_certificate(
-        {"127.0.0.1", {"localhost"}, {"127.0.0.1"}, false, now - std::chrono::minutes(5), now + day}, &test_ca);
+        {"127.0.0.1", {"localhost"}, {"127.0.0.1", "10.0.2.2"}, false, now - std::chrono::minutes(5), now + day},
+        &test_ca);
     BOOST_REQUIRE_MESSAGE(server.has_value(), "server cert: " << (server ? "" : server.error().message));
     ca = dir.write("ca.crt", test_ca.cert_pem);
     other_ca = dir.write("other-ca.crt", unrelated.cert_pem);

@@ -5,18 +5,23 @@
 // a real reboot.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
 
+#include "../e2e/plugin/ipb_env.hpp"
+#include "nodeboot/names.hpp"
+#include "nodeboot/test/https_server.hpp"
 #include "nodeboot/test/support.hpp"
 
 namespace {
@@ -340,32 +345,199 @@ BOOST_AUTO_TEST_CASE(verify_reports_what_the_vms_have) {
   std::cout << cluster().kubectl({"nodeboot", "verify", "--checks", "iscsi,quicksync"}).out << std::flush;
 }
 
-BOOST_AUTO_TEST_CASE(a_real_reboot_changes_the_boot_id) {
-  const auto node = node_names().back();
-  const auto before = boot_id(node);
-  BOOST_REQUIRE(!before.empty());
+// Seed 003 on real reboots, both OS paths at once: `kubectl nodeboot start` with the RHEL
+// path on one VM (tests/node/seed003/entrypoint.sh, served over HTTPS from the host, reboots
+// the VM mid-way and finishes after the boot) and the RHCOS path on the other (the stand-in
+// tests/node/seed003/machine-config-daemon reboots it), through the shipped DaemonSet with the
+// release's agent image by digest, the host's real systemd (systemd-run, the boot-time resume
+// unit) and the completion controller, the real nodeboot-webhook on the host as its
+// ServiceAccount. Nobody runs `watch`.
+namespace {
+
+std::string schedule_label_of(const nlohmann::json& node) {
+  return node["metadata"]
+      .value("labels", nlohmann::json::object())
+      .value(std::string(nodeboot::names::schedule_label), "");
+}
+
+// Runs `script` with the host's sh in all the host's namespaces, from a privileged pod (the
+// agent image has no coreutils); `env` reaches it as environment variables (file contents).
+std::string on_host(const std::string& name, const std::string& node, const std::string& script,
+                    const std::map<std::string, std::string>& env = {}) {
+  auto pod =
+      nlohmann::json::parse(pod_yaml(name, node, "exec nsenter -t 1 -m -u -i -n -p -- sh -c \"$HOST_SCRIPT\"", true));
+  auto& vars = pod["spec"]["containers"][0]["env"];
+  vars.push_back({{"name", "HOST_SCRIPT"}, {"value", script}});
+  for (const auto& [k, v] : env) vars.push_back({{"name", k}, {"value", v}});
+  return run_pod_to_completion(name, node, pod.dump());
+}
+
+// The host's record of the payload's or the stand-in's runs: "<what> <run> boot <id> ...".
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+struct Watched {
+  std::string name, os, state;
+  std::vector<std::string> boots;  // every boot ID seen, in order
+  bool label_gone_at_first_new_boot = false;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(seed_003_reboots_the_vms_and_the_completion_controller_restores_them) {
+  namespace ipb = nodeboot::test::ipb;
+  namespace names = nodeboot::names;
+  const auto nodes = node_names();
   const auto start = Clock::now();
-  // systemctl on the host, from a privileged pod in its PID namespace (as the agent does);
-  // only on the boot it was meant for, should the kubelet start the pod again afterwards.
-  cluster().kubectl_ok({"apply", "-f", "-"},
-                       pod_yaml("vm-reboot", node,
-                                "read -r b </proc/sys/kernel/random/boot_id; [ \"$b\" = " + before +
-                                    " ] && nsenter -t 1 -m -u -i -n -p -- systemctl reboot",
-                                true));
-  std::string after;
-  const bool new_boot = eventually(
+  std::vector<Watched> watched{{nodes[0], "rhel", "", {boot_id(nodes[0])}, false},
+                               {nodes[1], "rhcos", "", {boot_id(nodes[1])}, false}};
+  const auto& rhel = watched[0];
+  const auto& rhcos = watched[1];
+  const auto seed003 = nodeboot::test::source_dir() / "tests/node/seed003";
+
+  // RHCOS's own pieces on the Debian VM: machine-config-daemon (a stand-in) and the node's
+  // kubeconfig the agent puts into the Ignition config (no credentials in it).
+  on_host("vm-rhcos-parts", rhcos.name,
+          "printf '%s' \"$MCD\" >/usr/local/bin/machine-config-daemon && "
+          "chmod 0755 /usr/local/bin/machine-config-daemon && mkdir -p /etc/kubernetes && "
+          "printf 'apiVersion: v1\\nkind: Config\\n' >/etc/kubernetes/kubeconfig && echo installed",
+          {{"MCD", nodeboot::test::read_file(seed003 / "machine-config-daemon")}});
+
+  // The payload and the Ignition config, over HTTPS from the host (10.0.2.2 from the VMs),
+  // behind the bearer token the Secret carries.
+  nodeboot::test::TempDir dir;
+  const std::string token = "node-layer-payload-token";
+  const auto token_file = dir.write("payload.token", token + "\n");
+  dir.write("payload-src/entrypoint.sh", nodeboot::test::read_file(seed003 / "entrypoint.sh"));
+  BOOST_REQUIRE(nodeboot::test::run({"tar", "-cf", (dir.path() / "payload.tar").string(), "-C",
+                                     (dir.path() / "payload-src").string(), "entrypoint.sh"})
+                    .exit_code == 0);
+  const std::string payload = nodeboot::test::read_file(dir.path() / "payload.tar");
+  nodeboot::test::HttpsServer server;
+  std::atomic<int> payload_gets{0}, ignition_gets{0};
+  const auto authorized = [&](const httplib::Request& req) {
+    return req.get_header_value("Authorization") == "Bearer " + token;
+  };
+  server.server.Get("/payload", [&](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req)) return void(res.status = 401);
+    ++payload_gets;
+    res.set_content(payload, "application/x-tar");
+  });
+  server.server.Get("/ignition", [&](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req)) return void(res.status = 401);
+    ++ignition_gets;
+    res.set_content(R"({"ignition":{"version":"3.4.0"},"storage":{"files":[]}})", "application/json");
+  });
+  server.start();
+  const std::string base = "https://10.0.2.2:" + std::to_string(server.port());
+  const std::string ca = nodeboot::test::test_pki().ca.string();
+
+  // Who puts the nodes back, and the DaemonSet as the release renders it (images by digest).
+  ipb::CompletionController controller;
+  const auto rendered =
+      nodeboot::test::run({(nodeboot::test::source_dir() / "packaging/images/render-install.sh").string(), "--images",
+                           (std::filesystem::path(required_env("NODEBOOT_DIST")) / "images.txt").string(), "--base",
+                           (nodeboot::test::source_dir() / "manifests/ipb").string()});
+  BOOST_REQUIRE_MESSAGE(rendered.exit_code == 0, rendered.err);
+  BOOST_TEST(rendered.out.find("/nodeboot-agent@sha256:") != std::string::npos);
+  cluster().kubectl_ok({"apply", "-f", "-"}, rendered.out);
+
+  cluster().kubectl_ok({"nodeboot", "start", rhel.name, "--os", "rhel", "--payload-url", base + "/payload",
+                        "--payload-token-file", token_file.string(), "--ca-cert", ca, "--worker-id", "w-17",
+                        "--cluster-id", "c-1", "--region", "eu-de", "--ignore-daemonsets"});
+  cluster().kubectl_ok({"nodeboot", "start", rhcos.name, "--os", "rhcos", "--ignition-url", base + "/ignition",
+                        "--ignition-token-file", token_file.string(), "--ca-cert", ca, "--ignore-daemonsets"});
+  std::cout << "node/vm_nodes: seed 003 started: " << rhel.name << " RHEL (bootID " << rhel.boots[0] << "), "
+            << rhcos.name << " RHCOS (bootID " << rhcos.boots[0] << ")" << std::endl;
+
+  // Until both are Done: each new state and boot as it appears.
+  const bool done = eventually(
       [&] {
-        after = boot_id(node);
-        return !after.empty() && after != before;
+        for (auto& w : watched) {
+          const auto n = node_json(w.name);
+          const auto state = ipb::annotation(n, names::ann_state);
+          const auto boot = n["status"]["nodeInfo"].value("bootID", "");
+          if (state != w.state) {
+            std::cout << "node/vm_nodes: " << seconds_since(start) << "s " << w.name << " (" << w.os << ") " << state
+                      << ": " << ipb::annotation(n, names::ann_message) << std::endl;
+            w.state = state;
+          }
+          if (!boot.empty() && boot != w.boots.back()) {
+            if (w.boots.size() == 1) w.label_gone_at_first_new_boot = schedule_label_of(n).empty();
+            std::cout << "node/vm_nodes: " << seconds_since(start) << "s " << w.name << " (" << w.os
+                      << ") rebooted: bootID " << w.boots.back() << " -> " << boot << std::endl;
+            w.boots.push_back(boot);
+          }
+          BOOST_REQUIRE_MESSAGE(state != "Failed", w.name << " failed: " << ipb::annotation(n, names::ann_reason)
+                                                          << ": " << ipb::annotation(n, names::ann_message)
+                                                          << "\ncontroller:\n"
+                                                          << controller.log());
+        }
+        return watched[0].state == "Done" && watched[1].state == "Done";
       },
-      900s, 5s);
-  const auto boot_seconds = seconds_since(start);
-  BOOST_REQUIRE_MESSAGE(new_boot, node << ": bootID still " << before << " after " << boot_seconds << "s");
-  const bool ready = eventually([&] { return node_ready(node_json(node)); }, 600s, 5s);
-  std::cout << "node/vm_nodes: " << node << " rebooted: bootID " << before << " -> " << after << "; new boot ID after "
-            << boot_seconds << "s, Ready after " << seconds_since(start) << "s" << std::endl;
-  BOOST_TEST(ready, node << " not Ready after the reboot");
-  cluster().kubectl({"delete", "pod", "-n", "default", "vm-reboot", "--wait=false"});
+      1800s, 5s);
+  BOOST_REQUIRE_MESSAGE(done, "not Done after " << seconds_since(start) << "s: " << rhel.name << " " << rhel.state
+                                                << ", " << rhcos.name << " " << rhcos.state << "\ncontroller:\n"
+                                                << controller.log());
+  std::cout << "node/vm_nodes: seed 003 Done on both nodes after " << seconds_since(start) << "s" << std::endl;
+
+  for (const auto& w : watched) {
+    // Back as before: uncordoned, no schedule label, its Secret, reader Role and record gone.
+    const auto n = node_json(w.name);
+    BOOST_TEST(!n["spec"].value("unschedulable", false), w.name << " still cordoned");
+    BOOST_TEST(schedule_label_of(n).empty(), w.name);
+    BOOST_TEST(w.label_gone_at_first_new_boot, w.name << ": the schedule label outlived the boot");
+    BOOST_TEST(!ipb::exists({"secret", "-n", ipb::sys, "nodeboot-" + w.name}), w.name);
+    BOOST_TEST(!ipb::exists({"role", "-n", ipb::sys, "nodeboot-" + w.name}), w.name);
+    BOOST_TEST(!ipb::exists({"configmap", "-n", ipb::sys, "nodeboot-" + w.name}), w.name);
+    BOOST_TEST(node_ready(n), w.name);
+  }
+  // RHCOS boots once more (firstboot's reboot) and never again: a second new boot would be
+  // the bootstrap rebooting into itself.
+  BOOST_TEST(rhcos.boots.size() == 2u, "RHCOS boots: " << rhcos.boots.size());
+
+  // Each bootstrap ran exactly once: one DaemonSet pod per node ever, the payload downloaded
+  // once, its entrypoint run twice (before and after its own reboot), firstboot once.
+  const auto events =
+      ipb::get({"events", "-n", ipb::sys, "--field-selector",
+                "involvedObject.kind=DaemonSet,involvedObject.name=nodeboot-ipb,reason=SuccessfulCreate"});
+  int created = 0;
+  for (const auto& e : events["items"]) created += e.value("count", 1);
+  BOOST_TEST(created == 2, "DaemonSet pods created: " << created);
+  BOOST_TEST(payload_gets.load() == 1);
+  BOOST_TEST(ignition_gets.load() == 2);  // the agent's check, then its download
+  const auto entrypoint_runs = lines(on_host("vm-rhel-runs", rhel.name, "cat /var/lib/nodeboot-e2e/entrypoint.runs"));
+  BOOST_REQUIRE_MESSAGE(entrypoint_runs.size() == 2u, "entrypoint runs: " << entrypoint_runs.size());
+  // The RHEL path boots three times: the first boot (run 1), the payload's own reboot (run 2)
+  // and the agent's final one. The 5 s poll may miss the short middle boot, so its ID comes
+  // from the payload's record; every boot is new, and there is no fourth.
+  const std::string args = " worker w-17 cluster c-1 region eu-de";
+  const auto run_boot = [&](const std::string& line, const std::string& run) {
+    BOOST_REQUIRE_MESSAGE(line.starts_with(run + " boot ") && line.ends_with(args), "entrypoint record: " << line);
+    return line.substr(run.size() + 6, line.size() - run.size() - 6 - args.size());
+  };
+  const auto payload_boot = run_boot(entrypoint_runs[1], "run 2");
+  BOOST_TEST(run_boot(entrypoint_runs[0], "run 1") == rhel.boots.front());
+  BOOST_TEST(payload_boot != rhel.boots.front(), "run 2 on the boot run 1 was on");
+  BOOST_TEST(payload_boot != rhel.boots.back(), "no final reboot after the payload's run 2");
+  BOOST_TEST(rhel.boots.back() == boot_id(rhel.name));
+  std::set<std::string> rhel_boots(rhel.boots.begin(), rhel.boots.end());
+  rhel_boots.insert(payload_boot);
+  std::cout << "node/vm_nodes: " << rhel.name << " (rhel) boots: " << rhel.boots.front() << " -> " << payload_boot
+            << " -> " << rhel.boots.back() << "; " << rhcos.name << " (rhcos) boots: " << rhcos.boots.front() << " -> "
+            << rhcos.boots.back() << std::endl;
+  BOOST_TEST(rhel_boots.size() == 3u, "RHEL boots: " << rhel_boots.size());
+  const auto firstboot_runs = lines(on_host("vm-rhcos-runs", rhcos.name,
+                                            "cat /var/lib/nodeboot-e2e/firstboot.runs; "
+                                            "test -s /var/lib/nodeboot-e2e/encapsulated.applied && echo encapsulated"));
+  BOOST_TEST(firstboot_runs == (std::vector<std::string>{"firstboot boot " + rhcos.boots[0], "encapsulated"}));
+  for (const auto& w : watched) BOOST_TEST(ipb::annotation(node_json(w.name), names::ann_state) == "Done", w.name);
+  cluster().kubectl({"delete", "daemonset", "-n", ipb::sys, "nodeboot-ipb", "--wait=false"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -22,8 +22,10 @@ build() {  # dir [extra-cmake-args...] [-- targets...]
   cmake --build "$dir" -j "$jobs" "${targets[@]}"
 }
 
-# The e2e cluster must never outlive this script, whatever ends it.
+# The e2e cluster and the VM image build must never outlive this script, whatever ends it.
+image_pid=""
 cleanup() {
+  [[ -n $image_pid ]] && kill -- "-$image_pid" 2>/dev/null
   [[ -d $root/build/node-vms ]] && "$root/tests/nodes/down.sh" --state-dir "$root/build/node-vms" --quiet
   for d in "$root/build/e2e-cluster" "$root/build-asan/e2e-cluster" "$root/build-tsan/e2e-cluster" \
     "$root/build/node-cluster"; do
@@ -41,6 +43,14 @@ if [[ $format_check != 0 ]]; then
   "$root/scripts/format.sh" --check
 fi
 
+# The node layer's VM disk (a Debian root from the mirror, the kubelet) is made meanwhile:
+# mostly downloads and unpacking, it overlaps the C++ build instead of following it.
+if ((!$#)); then
+  mkdir -p "$root/build"
+  setsid "$root/tests/nodes/build-image.sh" >/dev/null 2>"$root/build/node-image.log" &
+  image_pid=$!
+fi
+
 echo "== build (warnings are errors)"
 build "$root/build"
 if [[ -z ${NODEBOOT_SKIP_TIDY:-} ]]; then
@@ -54,13 +64,19 @@ else
   # The node layer last and alone: its worker VMs (QEMU, TCG) need both cores.
   (cd "$root/build" && ctest --output-on-failure -j "$jobs" -LE node)
   echo "== node layer (worker VMs)"
+  # node/vms_up builds the disk itself (and says why) if this did not.
+  wait "$image_pid" || { echo "VM disk image failed (node/vms_up tries again):"; tail -20 "$root/build/node-image.log"; }
+  image_pid=""
+  grep -E "^nodes" "$root/build/node-image.log" || true
   # -V: the layer prints its timings (image, boot, join, each test) and boot IDs.
   (cd "$root/build" && ctest --output-on-failure -V -L node)
 fi
 
 if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
   echo "== ASan+UBSan build and tests"
-  build "$root/build-asan" -DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+  # The e2e layer only with NODEBOOT_ASAN_E2E=1: built and run against the e2e cluster.
+  build "$root/build-asan" -DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DNODEBOOT_E2E_LAYER="$([[ -n ${NODEBOOT_ASAN_E2E:-} ]] && echo ON || echo OFF)"
   # detect_leaks: libcurl/OpenSSL keep process-lifetime allocations; leaks are checked
   # by the fuzz targets instead. halt_on_error keeps the first report readable.
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \

@@ -7,7 +7,10 @@ BOOST_AUTO_TEST_SUITE(file)
 
 BOOST_AUTO_TEST_CASE(reads_bytes_as_they_are) {
   nodeboot::test::TempDir dir;
-  const std::string bytes = std::string("a\r\n\0b \t", 7) + std::string(100'000, 'x');
+  // Appended, not `+`: g++ 12 reports a false -Warray-bounds for the rvalue operator+ inlined
+  // through the tests' precompiled header.
+  std::string bytes("a\r\n\0b \t", 7);
+  bytes.append(100'000, 'x');
   const auto path = dir.write("f", bytes);
   BOOST_TEST(nodeboot::read_file(path).value_or("?") == bytes);
   BOOST_TEST(nodeboot::read_file(dir.write("empty", "")).value_or("?").empty());

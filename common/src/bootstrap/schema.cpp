@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ascii.hpp"
 #include "nodeboot/bootstrap/ca.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/base64.hpp"
@@ -30,9 +31,6 @@ template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& keys, std::string_view k) {
   return std::ranges::find(keys, k) != keys.end();
 }
-
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 std::string known_keys() {
   std::string out;
@@ -191,13 +189,13 @@ std::expected<BootstrapSpec, Problems> parse(const SecretData& data, std::chrono
   Checker c(data, now);
   std::optional<Os> os;
   if (const auto* v = c.get(key::os); !v) {
-    c.add(key::os, "is missing; set it to \"rhcos\" or \"rhel\"");
+    c.add(key::os, R"(is missing; set it to "rhcos" or "rhel")");
   } else if (*v == "rhcos") {
     os = Os::rhcos;
   } else if (*v == "rhel") {
     os = Os::rhel;
   } else {
-    c.add(key::os, "must be \"rhcos\" or \"rhel\" (lower case, no trailing newline)");
+    c.add(key::os, R"(must be "rhcos" or "rhel" (lower case, no trailing newline))");
   }
 
   for (const auto& [k, value] : data) {

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ascii.hpp"
+
 namespace nodeboot::bootstrap {
 namespace {
-
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 std::string lower(std::string_view s) {
   std::string out(s);

@@ -14,7 +14,7 @@ namespace {
 namespace ipb = plugin::ipb;
 using nlohmann::json;
 
-constexpr std::string_view component = "nodeboot-completion-controller";
+constexpr std::string_view completion_component = "nodeboot-completion-controller";
 
 // What a node under bootstrap may say before it is back; Done and Failed need nobody.
 bool in_flight(std::string_view state) {
@@ -87,7 +87,7 @@ CompletionPlan plan_completion(const json& record, const json& node, std::string
 CompletionController::CompletionController(const kube::RestConfig& config, CompletionOptions options)
     : options_(std::move(options)),
       rt_(
-          config, options_.leader, std::string(component), [this] { enqueue_all(); },
+          config, options_.leader, std::string(completion_component), [this] { enqueue_all(); },
           [this](const std::string& node) { return reconcile(node); }) {
   records_ = &rt_.inform(kube::resources::configmaps, std::string(names::system_namespace),
                          kube::ListOptions{.label_selector = std::string(names::node_label)},

@@ -14,7 +14,7 @@
 namespace nodeboot::webhook::controller {
 namespace {
 
-constexpr std::string_view component = "nodeboot-gate-controller";
+constexpr std::string_view gate_component = "nodeboot-gate-controller";
 
 std::string key_of(const nlohmann::json& object) {
   const auto& meta = object.at("metadata");
@@ -51,7 +51,7 @@ std::string uid_of(const nlohmann::json& object) { return object["metadata"].val
 GateController::GateController(const kube::RestConfig& config, ControllerOptions options)
     : options_(std::move(options)),
       rt_(
-          config, options_.leader, std::string(component), [this] { enqueue_all(); },
+          config, options_.leader, std::string(gate_component), [this] { enqueue_all(); },
           [this](const std::string& key) { return reconcile(key); }) {
   pods_ = &rt_.inform(kube::resources::pods, "",
                       kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},

@@ -100,7 +100,7 @@ else
   # node/vms_up builds the disk itself (and says why) if this did not.
   # node/vms_up boots the disk made here (tests/nodes/up.sh: NODEBOOT_NODE_IMAGE says why).
   if wait "$image_pid"; then
-    NODEBOOT_NODE_IMAGE=$(<"$root/build/node-image.path")
+    NODEBOOT_NODE_IMAGE=$(tail -n 1 "$root/build/node-image.path")  # its last line: the disk's folder
     export NODEBOOT_NODE_IMAGE
   else
     echo "VM disk image failed (node/vms_up tries again):"

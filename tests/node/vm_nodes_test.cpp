@@ -165,10 +165,10 @@ class IpbPodHistory {
 
   explicit IpbPodHistory(const nodeboot::test::TempDir& dir)
       : log_(dir.path() / "ipb-pods.watch"),
-        watch_({"/bin/sh", "-c", script, "sh", cluster().kubeconfig.string()}, log_) {}
+        watch_({"/bin/sh", "-c", script, "sh", cluster().kubeconfig.string(), nodeboot::test::ipb::sys}, log_) {}
 
   static constexpr const char* script =
-      "trap 'kill $k 2>/dev/null; exit 0' TERM; while :; do kubectl --kubeconfig \"$1\" get pods -n nodeboot-system "
+      "trap 'kill $k 2>/dev/null; exit 0' TERM; while :; do kubectl --kubeconfig \"$1\" get pods -n \"$2\" "
       "-l app.kubernetes.io/name=nodeboot-ipb --watch --output-watch-events -o json 2>/dev/null & k=$!; wait $k; "
       "sleep 1; done";
 
@@ -304,11 +304,15 @@ std::map<std::string, nlohmann::json> verify_rows(const nlohmann::json& report) 
   return rows;
 }
 
+// A seed DaemonSet's pods (a PodList).
+nlohmann::json daemonset_pods(const std::string& app) {
+  return nlohmann::json::parse(
+      cluster().kubectl_ok({"get", "pods", "-n", "kube-system", "-l", "app=" + app, "-o", "json"}));
+}
+
 // The one-line JSON result each DaemonSet pod's bootstrap init container left as its
 // termination message, by node.
-std::map<std::string, nlohmann::json> bootstrap_results(const std::string& app) {
-  const auto pods = nlohmann::json::parse(
-      cluster().kubectl_ok({"get", "pods", "-n", "kube-system", "-l", "app=" + app, "-o", "json"}));
+std::map<std::string, nlohmann::json> bootstrap_results(const nlohmann::json& pods) {
   std::map<std::string, nlohmann::json> out;
   for (const auto& pod : pods["items"]) {
     for (const auto& s : pod["status"].value("initContainerStatuses", nlohmann::json::array())) {
@@ -322,9 +326,7 @@ std::map<std::string, nlohmann::json> bootstrap_results(const std::string& app) 
 
 // Where a DaemonSet's time went on each node: the pod's creation, its bootstrap init
 // container's run, and when the pod became Ready (the readiness probe's first pass).
-void print_pod_times(const std::string& app) {
-  const auto pods = nlohmann::json::parse(
-      cluster().kubectl_ok({"get", "pods", "-n", "kube-system", "-l", "app=" + app, "-o", "json"}));
+void print_pod_times(const std::string& app, const nlohmann::json& pods) {
   using nlohmann::json_pointer;
   for (const auto& pod : pods["items"]) {
     std::string ready;
@@ -380,12 +382,14 @@ BOOST_AUTO_TEST_CASE(the_seed_daemonsets_install_iscsi_and_find_no_intel_gpu) {
               << std::endl;
   }
   BOOST_REQUIRE(ready);
-  print_pod_times(iscsi_app);
-  print_pod_times(gpu_app);
+  const auto iscsi_pods = daemonset_pods(iscsi_app);
+  const auto gpu_pods = daemonset_pods(gpu_app);
+  print_pod_times(iscsi_app, iscsi_pods);
+  print_pod_times(gpu_app, gpu_pods);
 
   // Each node's bootstrap result, from the init container's termination message.
-  const auto iscsi = bootstrap_results(iscsi_app);
-  const auto gpu = bootstrap_results(gpu_app);
+  const auto iscsi = bootstrap_results(iscsi_pods);
+  const auto gpu = bootstrap_results(gpu_pods);
   for (const auto& node : nodes) {
     BOOST_REQUIRE_MESSAGE(iscsi.contains(node) && gpu.contains(node), node << ": no bootstrap result");
     std::cout << "node/vm_nodes: " << node << " iscsi " << iscsi.at(node).dump() << "\nnode/vm_nodes: " << node

@@ -152,6 +152,8 @@ cxxopts::Options join_flags() {
 }
 
 Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
+  // Each line flushed as it happens: under systemd, stdout is a pipe to the journal, and the
+  // wait below can last minutes.
   std::ostream& out = io.out;
   JoinOptions o;
   o.host_root = parsed["host-root"].as<std::string>();
@@ -171,7 +173,7 @@ Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
   if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w)
     return fail(ErrorKind::io, w.error().message);
   out << "wrote " << config_path.string() << " (label " << names::maroon_pod_uid << "=" << info->pod_uid << ", taints "
-      << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule and :NoExecute)\n";
+      << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule and :NoExecute)" << std::endl;
 
   auto argv_start = o.service_manager;
   argv_start.insert(argv_start.end(), {"start", "--no-block", "k3s-agent.service"});
@@ -202,7 +204,7 @@ Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
         const auto labels =
             node ? (*node)["metadata"].value("labels", nlohmann::json::object()) : nlohmann::json::object();
         if (node && labels.value(vouched_label, "") == info->pod_uid) {
-          out << "node " << o.node_name << " registered and vouched for marooned pod " << info->pod_uid << '\n';
+          out << "node " << o.node_name << " registered and vouched for marooned pod " << info->pod_uid << std::endl;
           return 0;
         }
         if (node && labels.value(id_label, "") == info->pod_uid && !presented) {
@@ -212,7 +214,7 @@ Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
           if (r) {
             presented = true;
             out << "node " << o.node_name
-                << " registered; join proof presented, waiting for the controller to vouch for it\n";
+                << " registered; join proof presented, waiting for the controller to vouch for it" << std::endl;
           }
           last = r ? "the controller has not vouched for node " + o.node_name +
                          " yet (its Events on the marooned pod say why; is nodeboot-webhook's gate-release controller "

@@ -2,7 +2,9 @@
 // containerd, the kubelet) joined to the real control plane (tests/cluster/up.sh) by the
 // ctest fixture node/vms_up. What kwok cannot show: a real kernel and boot ID, a container
 // that runs and logs through the kubelet, a privileged pod in the host's PID namespace, and
-// a real reboot.
+// a real reboot, a marooned pod's dedicated VM joining through nodeboot-agent.
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -19,6 +21,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "../e2e/marooned/marooned_env.hpp"
 #include "../e2e/plugin/ipb_env.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/test/https_server.hpp"
@@ -125,26 +128,40 @@ std::string pod_phase(const std::string& name) {
   return r.exit_code == 0 ? r.out : "";
 }
 
-// Creates the pod and waits until it has run to completion; returns its logs (kubectl logs:
-// API server -> the kubelet's port on the node's loopback address -> the VM).
-std::string run_pod_to_completion(const std::string& name, const std::string& node, const std::string& yaml) {
+struct PodRun {
+  std::string name, node, yaml;
+};
+
+// Creates the pods at once and waits until each has run to completion; returns their logs
+// in order (kubectl logs: API server -> the kubelet's port on the node's loopback address ->
+// the VM). Pods on different VMs start in parallel: under TCG a pod takes 20 s or more.
+std::vector<std::string> run_pods_to_completion(const std::vector<PodRun>& pods) {
   const auto start = Clock::now();
-  cluster().kubectl_ok({"apply", "-f", "-"}, yaml);
-  std::string phase;
-  const bool done = eventually(
-      [&] {
-        phase = pod_phase(name);
-        return phase == "Succeeded" || phase == "Failed";
-      },
-      300s, 2s);
-  auto describe = cluster().kubectl({"describe", "pod", "-n", "default", name});
-  BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded", "pod " << name << " on " << node << ": phase '" << phase << "'\n"
-                                                             << describe.out);
-  auto logs = cluster().kubectl_ok({"logs", "-n", "default", name});
-  std::cout << "node/vm_nodes: pod " << name << " ran to completion on " << node << " in " << seconds_since(start)
-            << "s; logs: " << logs << std::flush;
-  cluster().kubectl({"delete", "pod", "-n", "default", name, "--wait=false"});
-  return logs;
+  for (const auto& p : pods) cluster().kubectl_ok({"apply", "-f", "-"}, p.yaml);
+  std::vector<std::string> out;
+  for (const auto& p : pods) {
+    std::string phase;
+    const bool done = eventually(
+        [&] {
+          phase = pod_phase(p.name);
+          return phase == "Succeeded" || phase == "Failed";
+        },
+        300s, 2s);
+    auto describe = cluster().kubectl({"describe", "pod", "-n", "default", p.name});
+    BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded", "pod " << p.name << " on " << p.node << ": phase '" << phase
+                                                               << "'\n"
+                                                               << describe.out);
+    auto logs = cluster().kubectl_ok({"logs", "-n", "default", p.name});
+    std::cout << "node/vm_nodes: pod " << p.name << " ran to completion on " << p.node << " within "
+              << seconds_since(start) << "s; logs: " << logs << std::flush;
+    cluster().kubectl({"delete", "pod", "-n", "default", p.name, "--wait=false"});
+    out.push_back(std::move(logs));
+  }
+  return out;
+}
+
+std::string run_pod_to_completion(const std::string& name, const std::string& node, const std::string& yaml) {
+  return run_pods_to_completion({{name, node, yaml}}).front();
 }
 
 std::string run_to_completion(const std::string& name, const std::string& node, const std::string& script, bool host) {
@@ -274,6 +291,124 @@ BOOST_AUTO_TEST_CASE(pods_reach_the_api_server_through_the_kubernetes_service) {
     const auto logs = run_pod_to_completion(name, node, pod.dump());
     BOOST_TEST(logs.find("Client sent an HTTP request to an HTTPS server.") != std::string::npos, name << ": " << logs);
   }
+}
+
+// Seed 004 on a VM of its own: a marooned pod, gated and pinned by the real nodeboot-webhook
+// (on the host, registered with the API server; the gate-release controller beside it as its
+// ServiceAccount), the join-info `kubectl nodeboot marooned join-info` renders for it, and a
+// third VM booted with that file only (up.sh --join-info): the shipped
+// marooned-node-boot.service runs the release's `nodeboot-agent join`, which starts
+// k3s-agent (a stand-in running the real kubelet: TLS bootstrap with the join token, the
+// pod's label and taints), presents the join proof as that kubelet, and waits to be vouched
+// for. The controller vouches and releases the gate once the node is Ready; the scheduler
+// binds the pod there and nowhere else; it runs on the VM's kernel. Early in the suite, while
+// the other two VMs are idle: three emulated VMs share two cores.
+BOOST_AUTO_TEST_CASE(a_marooned_pod_runs_on_the_vm_that_joined_for_it) {
+  namespace mr = nodeboot::test::marooned;
+  namespace names = nodeboot::names;
+  const auto start = Clock::now();
+  mr::Installation nb("vm-join");
+  auto& env = nb.env;
+  auto manifest = env.pod(true, "vm-marooned-");
+  auto& container = manifest["spec"]["containers"][0];
+  container["image"] = "nodeboot.test/pause:3.10";  // on every VM's disk (busybox: sh, cat)
+  container["imagePullPolicy"] = "Never";
+  container["command"] = {"/bin/sh", "-c", "echo marooned pod on boot $(cat /proc/sys/kernel/random/boot_id)"};
+  manifest["spec"]["restartPolicy"] = "Never";
+  manifest["spec"]["dnsPolicy"] = "Default";  // no cluster DNS here
+  const auto created = mr::create_pod(manifest);
+  const std::string pod = created["metadata"]["name"];
+  const auto id = mr::pod_uid_of(created);
+  BOOST_TEST_REQUIRE(id.size() == 36u, "the webhook assigned no marooned id: " << created.dump());
+  BOOST_TEST(mr::has_gate(created));
+  env.credential(id);  // issued by the controller
+
+  // What the controller (issue 18) will do for it: render the VM's join-info, boot the VM.
+  // The token's group is the one tests/nodes/up.sh bound to kubelet TLS bootstrap.
+  nodeboot::test::TempDir dir;
+  const auto join_info = dir.path() / "join-info.yaml";
+  const std::string port = env.server.substr(env.server.rfind(':') + 1);
+  const auto rendered = cluster().kubectl(
+      {"nodeboot", "marooned", "join-info", pod, "-n", env.ns, "--server-url", "https://10.0.2.2:" + port,
+       "--token-groups", "system:bootstrappers:nodeboot:worker-vm", "--output-file", join_info.string()});
+  BOOST_REQUIRE_MESSAGE(rendered.exit_code == 0, rendered.err);
+  const auto state = std::filesystem::path(required_env("NODEBOOT_VM_STATE")) / "marooned";
+  const auto down = [&] {
+    nodeboot::test::run(
+        {(nodeboot::test::source_dir() / "tests/nodes/down.sh").string(), "--state-dir", state.string(), "--quiet"});
+  };
+  const auto up = nodeboot::test::run({(nodeboot::test::source_dir() / "tests/nodes/up.sh").string(), "--vm-nodes", "1",
+                                       "--join-info", join_info.string(), "--images", required_env("NODEBOOT_DIST"),
+                                       "--state-dir", state.string(), "--cluster-state",
+                                       required_env("NODEBOOT_E2E_STATE"), "--watch-pid", std::to_string(getpid())});
+  std::cout << up.err << std::flush;  // its phases and times
+  if (up.exit_code != 0) down();
+  BOOST_REQUIRE_MESSAGE(up.exit_code == 0, "the marooned VM did not join:\n" << env.diagnostics());
+  const auto node = env_value(state / "env", "NODEBOOT_VM_NODES");
+  std::cout << "node/vm_nodes: marooned VM " << node << " Ready " << seconds_since(start) << "s after its pod"
+            << std::endl;
+
+  // The pod runs there, on the VM's kernel, and only because the controller released it.
+  std::string phase;
+  const bool finished = eventually(
+      [&] {
+        phase = mr::get_pod(env.ns, pod)["status"].value("phase", "");
+        return phase == "Succeeded" || phase == "Failed";
+      },
+      300s, 2s);
+  const auto ran = mr::get_pod(env.ns, pod);
+  BOOST_REQUIRE_MESSAGE(finished && phase == "Succeeded",
+                        "marooned pod: phase '" << phase << "'\n"
+                                                << cluster().kubectl({"describe", "pod", "-n", env.ns, pod}).out
+                                                << env.diagnostics());
+  std::cout << "node/vm_nodes: marooned pod Succeeded " << seconds_since(start) << "s after its creation" << std::endl;
+  BOOST_TEST(ran["spec"].value("nodeName", "") == node);
+  BOOST_TEST(!mr::has_gate(ran));
+  const auto logs = cluster().kubectl_ok({"logs", "-n", env.ns, pod});
+  BOOST_TEST(logs == "marooned pod on boot " + boot_id(node) + "\n", logs);
+  const auto events = mr::events_of(env.ns, pod);
+  for (const auto* reason : {"NodeVouched", "NodeReady", "GateRemoved"})
+    BOOST_TEST(events.contains(reason), reason << " missing from the pod's events");
+
+  // The node as its kubelet registered it and the controller vouched for it: the pod's
+  // label and both taints, the vouched label, the proof used up, the credential spent.
+  const auto n = node_json(node);
+  const auto labels = n["metadata"].value("labels", nlohmann::json::object());
+  BOOST_TEST(labels.value(std::string(names::maroon_pod_uid), "") == id);
+  BOOST_TEST(labels.value(std::string(names::maroon_vouched_label), "") == id);
+  BOOST_TEST(
+      !n["metadata"].value("annotations", nlohmann::json::object()).contains(std::string(names::maroon_join_proof)));
+  std::set<std::string> taints;
+  for (const auto& t : n["spec"].value("taints", nlohmann::json::array()))
+    if (t.value("key", "") == "maroonedpods.io/dedicated" && t.value("value", "") == id)
+      taints.insert(t.value("effect", ""));
+  BOOST_TEST((taints == std::set<std::string>{"NoExecute", "NoSchedule"}));
+  const auto credential =
+      mr::kubectl_json({"get", "secrets", "-n", std::string(names::marooned_namespace), "--field-selector",
+                        "metadata.name=" + nodeboot::marooned::join_secret_name(id)});
+  BOOST_TEST(credential["items"].empty(), "the join credential was not spent");
+
+  // Nobody else got onto it: every pod bound there is the marooned pod or a node agent from
+  // a namespace MaroonedPodsConfig allows; a tenant's pod naming the node outright is refused.
+  const auto bound = mr::kubectl_json({"get", "pods", "-A", "--field-selector", "spec.nodeName=" + node});
+  for (const auto& p : bound["items"]) {
+    const std::string ns = p["metadata"]["namespace"], name = p["metadata"]["name"];
+    BOOST_TEST((name == pod || ns == "kube-system" || ns == std::string(names::system_namespace)),
+               ns << "/" << name << " is bound to the dedicated node");
+  }
+  auto intruder = env.pod(false, "vm-intruder-");
+  intruder["spec"]["nodeName"] = node;
+  const auto refused = cluster().kubectl({"create", "-f", "-"}, intruder.dump());
+  BOOST_TEST(refused.exit_code != 0, "a tenant's pod was admitted onto the dedicated node: " << refused.out);
+  BOOST_TEST(refused.err.find("spec.nodeName names " + node) != std::string::npos, refused.err);
+
+  // Its pod done, the node is cordoned and marked for deletion.
+  BOOST_TEST(eventually([&] {
+    const auto after = node_json(node);
+    return after["spec"].value("unschedulable", false) &&
+           after["metadata"]["annotations"].value(std::string(names::maroon_cleanup), "") == "true";
+  }));
+  down();
 }
 
 // Seeds 000/001 on a real kernel: the DaemonSets of manifests/node-bootstrap exactly as
@@ -409,14 +544,23 @@ BOOST_AUTO_TEST_CASE(the_seed_daemonsets_install_iscsi_and_find_no_intel_gpu) {
 
   // Asked of the host itself, not through the scripts: its systemd and its kernel; and the
   // install ran as the host's transient unit (its journal), outside the pod's 64Mi.
-  int i = 0;
+  std::vector<PodRun> checks;
   for (const auto& node : nodes) {
-    const auto out = run_to_completion(
-        "vm-iscsi-" + std::to_string(i++), node,
-        "nsenter -t 1 -m -u -i -n -p -- sh -c 'systemctl is-active iscsid; grep -c \"^iscsi_tcp \" /proc/modules; "
-        "journalctl -q -o cat -u nodeboot-iscsi-bootstrap | grep -c \"^nodeboot-iscsi-bootstrap.service: "
-        "Deactivated successfully\"; journalctl -q -o short-monotonic -u nodeboot-iscsi-bootstrap'",
-        true);
+    const auto name = "vm-iscsi-" + std::to_string(checks.size());
+    checks.push_back(
+        {name, node,
+         pod_yaml(
+             name, node,
+             "nsenter -t 1 -m -u -i -n -p -- sh -c 'systemctl is-active iscsid; grep -c \"^iscsi_tcp \" "
+             "/proc/modules; journalctl -q -o cat -u nodeboot-iscsi-bootstrap | grep -c "
+             "\"^nodeboot-iscsi-bootstrap.service: Deactivated successfully\"; journalctl -q -o short-monotonic -u "
+             "nodeboot-iscsi-bootstrap'",
+             true)});
+  }
+  const auto outs = run_pods_to_completion(checks);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto& node = nodes[i];
+    const auto& out = outs[i];
     // The unit's journal lines (when it started and ended, the CPU it used) are printed with
     // the logs: where the case's time goes on an emulated CPU.
     const auto got = lines(out);
@@ -440,6 +584,12 @@ BOOST_AUTO_TEST_CASE(verify_reports_what_the_vms_have) {
     }
   }
   std::cout << cluster().kubectl({"nodeboot", "verify", "--checks", "iscsi,quicksync"}).out << std::flush;
+  // Their use ends here. Each of their pods runs an exec probe every 20 s on average (the
+  // seeds' periods), about 10 s of emulated CPU each: left running, they took half of each
+  // VM's one vCPU from the cases below (seed 003's RHCOS node Done at 214 s alone, at
+  // 450 s after them).
+  cluster().kubectl_ok({"delete", "-k", (nodeboot::test::source_dir() / "tests/node/tcg").string(),
+                        "--cascade=foreground", "--timeout=180s"});
 }
 
 // Seed 003 on real reboots, both OS paths at once: `kubectl nodeboot start` with the RHEL
@@ -459,14 +609,19 @@ std::string schedule_label_of(const nlohmann::json& node) {
 
 // Runs `script` with the host's sh in all the host's namespaces, from a privileged pod (the
 // agent image has no coreutils); `env` reaches it as environment variables (file contents).
-std::string on_host(const std::string& name, const std::string& node, const std::string& script,
-                    const std::map<std::string, std::string>& env = {}) {
+PodRun host_pod(const std::string& name, const std::string& node, const std::string& script,
+                const std::map<std::string, std::string>& env = {}) {
   auto pod =
       nlohmann::json::parse(pod_yaml(name, node, "exec nsenter -t 1 -m -u -i -n -p -- sh -c \"$HOST_SCRIPT\"", true));
   auto& vars = pod["spec"]["containers"][0]["env"];
   vars.push_back({{"name", "HOST_SCRIPT"}, {"value", script}});
   for (const auto& [k, v] : env) vars.push_back({{"name", k}, {"value", v}});
-  return run_pod_to_completion(name, node, pod.dump());
+  return {name, node, pod.dump()};
+}
+
+std::string on_host(const std::string& name, const std::string& node, const std::string& script,
+                    const std::map<std::string, std::string>& env = {}) {
+  return run_pods_to_completion({host_pod(name, node, script, env)}).front();
 }
 
 struct Watched {
@@ -606,7 +761,13 @@ BOOST_AUTO_TEST_CASE(seed_003_reboots_the_vms_and_the_completion_controller_rest
   for (const auto& w : watched) BOOST_TEST(ran[w.name] == 1, w.name << ": DaemonSet pods that ran: " << ran[w.name]);
   BOOST_TEST(payload_gets.load() == 1);
   BOOST_TEST(ignition_gets.load() == 2);  // the agent's check, then its download
-  const auto entrypoint_runs = lines(on_host("vm-rhel-runs", rhel.name, "cat /var/lib/nodeboot-e2e/entrypoint.runs"));
+  // What each node's host recorded, read from both at once.
+  const auto records =
+      run_pods_to_completion({host_pod("vm-rhel-runs", rhel.name, "cat /var/lib/nodeboot-e2e/entrypoint.runs"),
+                              host_pod("vm-rhcos-runs", rhcos.name,
+                                       "cat /var/lib/nodeboot-e2e/firstboot.runs; "
+                                       "test -s /var/lib/nodeboot-e2e/encapsulated.applied && echo encapsulated")});
+  const auto entrypoint_runs = lines(records[0]);
   BOOST_REQUIRE_MESSAGE(entrypoint_runs.size() == 2u, "entrypoint runs: " << entrypoint_runs.size());
   // The RHEL path boots three times: the first boot (run 1), the payload's own reboot (run 2)
   // and the agent's final one. The 5 s poll may miss the short middle boot, so its ID comes
@@ -627,9 +788,7 @@ BOOST_AUTO_TEST_CASE(seed_003_reboots_the_vms_and_the_completion_controller_rest
             << " -> " << rhel.boots.back() << "; " << rhcos.name << " (rhcos) boots: " << rhcos.boots.front() << " -> "
             << rhcos.boots.back() << std::endl;
   BOOST_TEST(rhel_boots.size() == 3u, "RHEL boots: " << rhel_boots.size());
-  const auto firstboot_runs = lines(on_host("vm-rhcos-runs", rhcos.name,
-                                            "cat /var/lib/nodeboot-e2e/firstboot.runs; "
-                                            "test -s /var/lib/nodeboot-e2e/encapsulated.applied && echo encapsulated"));
+  const auto firstboot_runs = lines(records[1]);
   BOOST_TEST(firstboot_runs == (std::vector<std::string>{"firstboot boot " + rhcos.boots[0], "encapsulated"}));
   for (const auto& w : watched) BOOST_TEST(ipb::annotation(node_json(w.name), names::ann_state) == "Done", w.name);
   cluster().kubectl({"delete", "daemonset", "-n", ipb::sys, "nodeboot-ipb", "--wait=false"});

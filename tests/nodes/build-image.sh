@@ -28,6 +28,7 @@ start=$SECONDS
 packages=(systemd systemd-sysv udev dbus kmod iproute2 linux-image-amd64 initramfs-tools zstd
   containerd runc containernetworking-plugins iptables conntrack ca-certificates
   util-linux mount procps busybox-static)
+# shellcheck source=../../packaging/images/debian-archive.sh
 source "$here/../../packaging/images/debian-archive.sh"
 
 mkdir -p "$cache"
@@ -48,9 +49,14 @@ else
 fi
 
 kubelet=$("$here/build-kubelet.sh")
-disk_key=$( { echo "$root_key"; cat "${BASH_SOURCE[0]}"; sha256sum "$kubelet"; cd "$here/image" && find . -type f | LC_ALL=C sort | xargs sha256sum; } \
-  | sha256sum | cut -c1-16)
+marooned="$here/../../packaging/marooned-node"
+disk_key=$( { echo "$root_key"; cat "${BASH_SOURCE[0]}"; sha256sum "$kubelet"; cat "$marooned"/*.service
+  cd "$here/image" && find . -type f | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-16)
 out="$cache/disk-$disk_key"
+# Roots and disks of earlier keys (a new one comes with every archive update: about 1 GB
+# each) go once they are two days old; this run's stay whatever their age.
+find "$cache" -maxdepth 1 \( -name 'root-*' -o -name 'disk-*' \) -mtime +2 \
+  ! -name "root-$root_key*" ! -name "disk-$disk_key" -exec rm -rf {} +
 if [[ -f $out/.complete ]]; then
   log "disk cached in $out"
   echo "$out"
@@ -69,8 +75,17 @@ install -D -m 0644 "$img/containerd.toml" "$stage/etc/containerd/config.toml"
 install -D -m 0644 "$img/modules.conf" "$stage/etc/modules-load.d/kubernetes.conf"
 install -D -m 0644 "$img/sysctl.conf" "$stage/etc/sysctl.d/90-kubernetes.conf"
 install -D -m 0644 "$img/eth.network" "$stage/etc/systemd/network/10-eth.network"
+# A marooned pod's dedicated node (seed 004) as packaging/marooned-node ships it: its two
+# units as they are, nodeboot-agent join started by marooned-node-boot.service once
+# /etc/marooned/join-info.yaml exists (up.sh --join-info; nodeboot-control plays
+# cloud-init), k3s played by the stand-in image/k3s (drop-ins: image/marooned-node/).
+install -m 0644 "$marooned/k3s-agent.service" "$marooned/marooned-node-boot.service" "$stage/etc/systemd/system/"
+install -m 0755 "$img/k3s" "$stage/usr/local/bin/k3s"
+for unit in k3s-agent marooned-node-boot; do
+  install -D -m 0644 "$img/marooned-node/$unit.conf" "$stage/etc/systemd/system/$unit.service.d/nodeboot-test.conf"
+done
 systemctl --root="$stage" enable systemd-networkd.service containerd.service kubelet.service \
-  nodeboot-control.service >/dev/null 2>&1
+  nodeboot-control.service marooned-node-boot.service >/dev/null 2>&1
 # QEMU boots the kernel and initrd copied out of the root at build time (up.sh: -kernel,
 # -initrd), never the guest's /boot: a package that triggers update-initramfs (open-iscsi,
 # which the seeds' DaemonSet installs) would spend minutes of emulated CPU on an initrd

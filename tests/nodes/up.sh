@@ -6,13 +6,22 @@
 # signed with the cluster CA), kubelet TLS bootstrap. Waits until every Node is Ready.
 #
 #   tests/nodes/up.sh --vm-nodes N --state-dir DIR --cluster-state DIR [--watch-pid PID]
-#                     [--images DIR]
+#                     [--images DIR] [--join-info FILE]
 #
 # NODEBOOT_NODE_IMAGE=DIR: boot this disk (build-image.sh's output) instead of asking
 # build-image.sh for one.
 #
-# --images DIR: a release's images (scripts/release.sh's dist/: *.oci.tar and images.txt),
-# imported into each VM's containerd as REGISTRY/NAME:VERSION (by digest too).
+# --images DIR: a release's images (scripts/release.sh's dist/: *.oci.tar and images.txt);
+# those a node runs (nodeboot-agent) imported into each VM's containerd as
+# REGISTRY/NAME:VERSION (by digest too).
+#
+# --join-info FILE (with --vm-nodes 1 and --images): instead, one marooned pod's dedicated
+# node (seed 004): FILE (`kubectl nodeboot marooned join-info`'s output) and the release's
+# host agent (nodeboot-agent's image, /usr/lib/nodeboot/host/nodeboot-agent) go where
+# cloud-init and the marooned node image would put them, and the shipped
+# marooned-node-boot.service runs `nodeboot-agent join`, which joins through k3s-agent
+# (image/k3s: a stand-in running the kubelet) with the token in FILE. No token or image is
+# added here; the node is named after its loopback address, as its host name.
 #
 # Addresses: every VM is 10.0.2.15 behind QEMU's user-mode network and reaches the host's
 # loopback (the API server) as 10.0.2.2. The API server reaches a kubelet through its
@@ -25,9 +34,10 @@
 # (default: the caller) exits; tests/nodes/down.sh does it explicitly.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../cluster/procs.sh
 source "$here/../cluster/procs.sh"
-count="" state="" cluster_state="" watch_pid=$PPID images=""
-usage="--vm-nodes N --state-dir DIR --cluster-state DIR [--watch-pid PID] [--images DIR]"
+count="" state="" cluster_state="" watch_pid=$PPID images="" join_info=""
+usage="--vm-nodes N --state-dir DIR --cluster-state DIR [--watch-pid PID] [--images DIR] [--join-info FILE]"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --vm-nodes) count=$2; shift 2 ;;
@@ -35,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --cluster-state) cluster_state=$2; shift 2 ;;
     --watch-pid) watch_pid=$2; shift 2 ;;
     --images) images=$(realpath "$2"); shift 2 ;;
+    --join-info) join_info=$(realpath "$2"); shift 2 ;;
     *) echo "nodes/up.sh: unknown flag $1 (expected $usage)" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +54,10 @@ log() { echo "nodes/up.sh: $*" >&2; }
 [[ $count =~ ^[1-9][0-9]*$ ]] || { log "--vm-nodes must be a positive number, got '$count'"; exit 2; }
 [[ -f $cluster_state/env ]] || { log "no cluster at $cluster_state (run tests/cluster/up.sh first)"; exit 1; }
 [[ -z $images || -f $images/images.txt ]] || { log "--images $images: no images.txt (expected scripts/release.sh's output)"; exit 1; }
+if [[ -n $join_info ]]; then
+  [[ -f $join_info ]] || { log "--join-info $join_info: no such file"; exit 2; }
+  [[ $count == 1 && -n $images ]] || { log "--join-info boots one VM (--vm-nodes 1) with the agent from --images"; exit 2; }
+fi
 for tool in qemu-system-x86_64 qemu-img mkfs.ext4; do
   command -v "$tool" >/dev/null || { log "$tool is missing: run scripts/deps.sh"; exit 1; }
 done
@@ -67,12 +82,36 @@ fi
 t_image=$((SECONDS - t0))
 log "image ready in ${t_image}s: $image"
 
+# A marooned node's agent: the release's host binary (glibc only), out of its image's layer.
+host_agent() {  # OCI archive, destination
+  python3 - "$1" "$2" <<'PY'
+import io, json, sys, tarfile
+def read(archive, path):  # a member by its path, written with or without "./"
+    for m in archive.getmembers():
+        if m.name.removeprefix("./") == path and m.isfile():
+            return archive.extractfile(m).read()
+    return None
+with tarfile.open(sys.argv[1]) as layout:
+    blob = lambda d: read(layout, "blobs/sha256/" + d.split(":", 1)[1])
+    manifest = json.loads(blob(json.loads(read(layout, "index.json"))["manifests"][0]["digest"]))
+    for layer in reversed(manifest["layers"]):
+        with tarfile.open(fileobj=io.BytesIO(blob(layer["digest"]))) as files:
+            agent = read(files, "usr/lib/nodeboot/host/nodeboot-agent")
+        if agent is not None:
+            open(sys.argv[2], "wb").write(agent)
+            sys.exit(0)
+sys.exit("no usr/lib/nodeboot/host/nodeboot-agent in " + sys.argv[1])
+PY
+  chmod 0755 "$2"
+}
+
+group=system:bootstrappers:nodeboot:worker-vm  # a marooned node's join-info names it too
+if [[ -z $join_info ]]; then
 # --- The join credential: a bootstrap token (never on a command line, never printed).
 token_part() { python3 -c 'import secrets, string, sys; a = string.ascii_lowercase + string.digits
 print("".join(secrets.choice(a) for _ in range(int(sys.argv[1]))))' "$1"; }
 token_id=$(token_part 6)
 token_secret=$(token_part 16)
-group=system:bootstrappers:nodeboot:worker-vm
 umask 077
 cat >"$state/bootstrap-token.yaml" <<YAML
 apiVersion: v1
@@ -106,6 +145,7 @@ umask 022
 unset token_secret
 "${kubectl[@]}" apply -f "$state/bootstrap-token.yaml" >/dev/null
 rm -f "$state/bootstrap-token.yaml"
+fi
 # kubeadm's bindings for its token group (kubeadm:kubelet-bootstrap,
 # kubeadm:node-autoapprove-bootstrap) and for the nodes' own renewals
 # (kubeadm:node-autoapprove-certificate-rotation).
@@ -138,26 +178,36 @@ for i in $(seq 1 "$count"); do
   mkdir -p "$vm/control/images"
   read -r addr port < <(free_loopback_address)
   node=$addr
+  vm_name=nodeboot-vm-$i
+  [[ -n $join_info ]] && vm_name=$node  # nodeboot-agent join names the node after the host
   cat >"$vm/control/node.env" <<ENV
-VM_NAME=nodeboot-vm-$i
+VM_NAME=$vm_name
 NODE_NAME=$node
 KUBELET_PORT=$port
 POD_SUBNET=10.244.$i.0/24
 API_SERVER=10.0.2.2:$api_port
 ENV
   cp "$(dirname "$NODEBOOT_E2E_KUBECONFIG")/pki/ca.crt" "$vm/control/ca.crt"
-  install -m 0600 "$state/bootstrap-kubelet.conf" "$vm/control/bootstrap-kubelet.conf"
-  if [[ -n $images ]]; then
+  if [[ -n $join_info ]]; then
+    install -m 0600 "$join_info" "$vm/control/join-info.yaml"
+    host_agent "$images/nodeboot-agent.oci.tar" "$vm/control/nodeboot-agent"
+  else
+    install -m 0600 "$state/bootstrap-kubelet.conf" "$vm/control/bootstrap-kubelet.conf"
+  fi
+  if [[ -n $images && -z $join_info ]]; then
     registry=$(awk '$1=="registry"{print $2}' "$images/images.txt")
-    for archive in "$images"/*.oci.tar; do
-      name=$(basename "$archive" .oci.tar)
+    # The images a node runs: the agent's (the DaemonSets, test pods). nodeboot-webhook's
+    # runs on the host in these tests; importing it cost each VM 45 s of emulated CPU.
+    node_images=(nodeboot-agent)
+    for name in "${node_images[@]}"; do
+      archive="$images/$name.oci.tar"
       ln "$archive" "$vm/control/images/" 2>/dev/null || cp "$archive" "$vm/control/images/"
       echo "$registry/$name" >"$vm/control/images/$name.name"
     done
   fi
   size=$(( $(du -sm "$vm/control" | cut -f1) + 32 ))
   (umask 077 && mkfs.ext4 -q -L nodeboot-ctl -d "$vm/control" "$vm/control.ext4" "${size}M" >/dev/null)
-  rm -rf "$vm/control/images" "$vm/control/bootstrap-kubelet.conf"
+  rm -rf "$vm/control/images" "$vm/control/bootstrap-kubelet.conf" "$vm/control/join-info.yaml"
   qemu-img create -q -f qcow2 -F raw -b "$image/disk.ext4" "$vm/disk.qcow2"
   # 1 vCPU, 2 GiB, TCG: /dev/kvm here is a software nested-virt module under which Debian's
   # kernel hangs. -kernel/-initrd: the root's own kernel; a guest reboot reloads them.
@@ -190,8 +240,10 @@ while :; do
   pending=0
   for i in $(seq 1 "$count"); do
     node=${names[$((i - 1))]} console=${consoles[$((i - 1))]}
-    for milestone in boot configured "kubelet started"; do
-      if [[ -z ${seen[$i/$milestone]:-} ]] && grep -aq "nodeboot-vm: $milestone" "$console" 2>/dev/null; then
+    # nodeboot-control's, then (a marooned node) nodeboot-agent join's, through journald.
+    for milestone in "nodeboot-vm: boot" "nodeboot-vm: configured" "nodeboot-vm: kubelet started" \
+      "nodeboot-vm: marooned node" "registered; join proof presented" "registered and vouched"; do
+      if [[ -z ${seen[$i/$milestone]:-} ]] && grep -aq "$milestone" "$console" 2>/dev/null; then
         seen[$i/$milestone]=1
         log "vm-$i: $milestone after $((SECONDS - t_vms))s"
       fi

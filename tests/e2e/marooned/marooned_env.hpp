@@ -13,6 +13,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -325,6 +326,17 @@ inline json get_pod(const std::string& ns, const std::string& name) {
 
 inline std::string pod_uid_of(const json& pod) {
   return pod["metadata"].value("annotations", json::object()).value(std::string(names::maroon_pod_uid), "");
+}
+
+// The gate-release controller's events about a pod, as "reason" → reportingInstance.
+inline std::multimap<std::string, std::string> events_of(const std::string& ns, const std::string& pod) {
+  std::multimap<std::string, std::string> out;
+  // The list outlives the loop (a temporary's member would not, before C++23's P2718).
+  const auto list = kubectl_json({"get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + pod});
+  for (const auto& e : list["items"])
+    if (e.value("reportingComponent", "") == "nodeboot-gate-controller")
+      out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
+  return out;
 }
 
 inline bool has_gate(const json& pod) {

@@ -16,25 +16,14 @@ namespace {
 
 struct Suite {
   static inline Installation* nb = nullptr;
-  void setup() { nb = new Installation("replica-a", /*short_lease=*/true); }
-  void teardown() { delete nb; }
+  static void setup() { nb = new Installation("replica-a", /*short_lease=*/true); }
+  static void teardown() { delete nb; }
 };
 
 std::string scheduled_reason(const json& pod) {
   for (const auto& c : pod["status"].value("conditions", json::array()))
     if (c["type"] == "PodScheduled") return c.value("reason", std::string(c["status"] == "True" ? "Scheduled" : ""));
   return "";
-}
-
-// The gate-release controller's events about a pod, as "reason" → reportingInstance.
-std::multimap<std::string, std::string> events_of(const std::string& ns, const std::string& pod) {
-  std::multimap<std::string, std::string> out;
-  // The list outlives the loop (a temporary's member would not, before C++23's P2718).
-  const auto list = kubectl_json({"get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + pod});
-  for (const auto& e : list["items"])
-    if (e.value("reportingComponent", "") == "nodeboot-gate-controller")
-      out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
-  return out;
 }
 
 std::string lease_holder() {

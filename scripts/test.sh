@@ -28,7 +28,10 @@ san_pid=""
 cleanup() {
   [[ -n $image_pid ]] && kill -- "-$image_pid" 2>/dev/null
   [[ -n $san_pid ]] && kill -- "-$san_pid" 2>/dev/null && kill -CONT -- "-$san_pid" 2>/dev/null  # paused ones too
-  [[ -d $root/build/node-vms ]] && "$root/tests/nodes/down.sh" --state-dir "$root/build/node-vms" --quiet
+  # node-vms/marooned: the marooned case's own VM (its reaper stops it too, with the test).
+  for d in "$root/build/node-vms/marooned" "$root/build/node-vms"; do
+    [[ -d $d ]] && "$root/tests/nodes/down.sh" --state-dir "$d" --quiet
+  done
   for d in "$root/build/e2e-cluster" "$root/build-asan/e2e-cluster" "$root/build-tsan/e2e-cluster" \
     "$root/build/node-cluster"; do
     [[ -d $d ]] && "$root/tests/cluster/down.sh" --state-dir "$d" --quiet

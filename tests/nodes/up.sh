@@ -209,6 +209,9 @@ ENV
   (umask 077 && mkfs.ext4 -q -L nodeboot-ctl -d "$vm/control" "$vm/control.ext4" "${size}M" >/dev/null)
   rm -rf "$vm/control/images" "$vm/control/bootstrap-kubelet.conf" "$vm/control/join-info.yaml"
   qemu-img create -q -f qcow2 -F raw -b "$image/disk.ext4" "$vm/disk.qcow2"
+  # A console left by an earlier run (down.sh keeps them) would show its milestones before
+  # QEMU truncates the file.
+  rm -f "$vm/console.log"
   # 1 vCPU, 2 GiB, TCG: /dev/kvm here is a software nested-virt module under which Debian's
   # kernel hangs. -kernel/-initrd: the root's own kernel; a guest reboot reloads them.
   start_recorded "$state" "vm-$i" "$vm/qemu.log" qemu-system-x86_64 -name "nodeboot-vm-$i" \

@@ -105,15 +105,18 @@ PY
   chmod 0755 "$2"
 }
 
-group=system:bootstrappers:nodeboot:worker-vm  # a marooned node's join-info names it too
-if [[ -z $join_info ]]; then
-# --- The join credential: a bootstrap token (never on a command line, never printed).
+# --- The join credential: a bootstrap token (never on a command line, never printed) in
+# kube-system and the worker VMs' bootstrap kubeconfig. A marooned node brings its own in
+# its join-info, for the same group.
+group=system:bootstrappers:nodeboot:worker-vm
 token_part() { python3 -c 'import secrets, string, sys; a = string.ascii_lowercase + string.digits
 print("".join(secrets.choice(a) for _ in range(int(sys.argv[1]))))' "$1"; }
-token_id=$(token_part 6)
-token_secret=$(token_part 16)
-umask 077
-cat >"$state/bootstrap-token.yaml" <<YAML
+bootstrap_token() {
+  local token_id token_secret
+  token_id=$(token_part 6)
+  token_secret=$(token_part 16)
+  umask 077
+  cat >"$state/bootstrap-token.yaml" <<YAML
 apiVersion: v1
 kind: Secret
 metadata: {name: bootstrap-token-$token_id, namespace: kube-system}
@@ -127,7 +130,7 @@ stringData:
   usage-bootstrap-signing: "true"
   auth-extra-groups: "$group"
 YAML
-cat >"$state/bootstrap-kubelet.conf" <<KCFG
+  cat >"$state/bootstrap-kubelet.conf" <<KCFG
 apiVersion: v1
 kind: Config
 clusters:
@@ -141,11 +144,12 @@ contexts:
   context: {cluster: nodeboot-e2e, user: kubelet-bootstrap}
 current-context: bootstrap
 KCFG
-umask 022
-unset token_secret
-"${kubectl[@]}" apply -f "$state/bootstrap-token.yaml" >/dev/null
-rm -f "$state/bootstrap-token.yaml"
-fi
+  umask 022
+  unset token_secret
+  "${kubectl[@]}" apply -f "$state/bootstrap-token.yaml" >/dev/null
+  rm -f "$state/bootstrap-token.yaml"
+}
+[[ -n $join_info ]] || bootstrap_token
 # kubeadm's bindings for its token group (kubeadm:kubelet-bootstrap,
 # kubeadm:node-autoapprove-bootstrap) and for the nodes' own renewals
 # (kubeadm:node-autoapprove-certificate-rotation).

@@ -66,8 +66,9 @@ void NodeAnnotator::report(const Step& step) {
   // retried for a while. The kubelet's status writes move the version too: a few tries.
   // Wider than kube::Client's own retries (429, 502, 503, 504, a few times within one call)
   // on purpose: right after a boot any 5xx says the server side is not ready yet, not that
-  // the report is wrong, so every 5xx counts, over minutes. Each try reads the node again and writes the same
-  // annotations under the resourceVersion it read: repeating a write that did land changes only the report's timestamp.
+  // the report is wrong, so every 5xx counts, over minutes. Each try reads the node again
+  // and writes the same annotations under the resourceVersion it read: repeating a write
+  // that did land changes only the report's timestamp.
   const auto patient_until =
       std::chrono::steady_clock::now() + (step.state == State::joining ? joining_patience : std::chrono::seconds(0));
   std::chrono::seconds pause{1};

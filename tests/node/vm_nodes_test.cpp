@@ -123,9 +123,22 @@ std::string pod_yaml(const std::string& name, const std::string& node, const std
       .dump();
 }
 
-std::string pod_phase(const std::string& name) {
-  auto r = cluster().kubectl({"get", "pod", "-n", "default", name, "-o", "jsonpath={.status.phase}"});
+std::string pod_phase(const std::string& ns, const std::string& name) {
+  auto r = cluster().kubectl({"get", "pod", "-n", ns, name, "-o", "jsonpath={.status.phase}"});
   return r.exit_code == 0 ? r.out : "";
+}
+
+// Waits up to 5 minutes for the pod to finish; its phase then (Succeeded, Failed, or the
+// phase it was still in).
+std::string finished_phase(const std::string& ns, const std::string& name) {
+  std::string phase;
+  eventually(
+      [&] {
+        phase = pod_phase(ns, name);
+        return phase == "Succeeded" || phase == "Failed";
+      },
+      300s, 2s);
+  return phase;
 }
 
 struct PodRun {
@@ -140,17 +153,10 @@ std::vector<std::string> run_pods_to_completion(const std::vector<PodRun>& pods)
   for (const auto& p : pods) cluster().kubectl_ok({"apply", "-f", "-"}, p.yaml);
   std::vector<std::string> out;
   for (const auto& p : pods) {
-    std::string phase;
-    const bool done = eventually(
-        [&] {
-          phase = pod_phase(p.name);
-          return phase == "Succeeded" || phase == "Failed";
-        },
-        300s, 2s);
+    const auto phase = finished_phase("default", p.name);
     auto describe = cluster().kubectl({"describe", "pod", "-n", "default", p.name});
-    BOOST_REQUIRE_MESSAGE(done && phase == "Succeeded", "pod " << p.name << " on " << p.node << ": phase '" << phase
-                                                               << "'\n"
-                                                               << describe.out);
+    BOOST_REQUIRE_MESSAGE(phase == "Succeeded", "pod " << p.name << " on " << p.node << ": phase '" << phase << "'\n"
+                                                       << describe.out);
     auto logs = cluster().kubectl_ok({"logs", "-n", "default", p.name});
     std::cout << "node/vm_nodes: pod " << p.name << " ran to completion on " << p.node << " within "
               << seconds_since(start) << "s; logs: " << logs << std::flush;
@@ -333,34 +339,32 @@ BOOST_AUTO_TEST_CASE(a_marooned_pod_runs_on_the_vm_that_joined_for_it) {
        "--token-groups", "system:bootstrappers:nodeboot:worker-vm", "--output-file", join_info.string()});
   BOOST_REQUIRE_MESSAGE(rendered.exit_code == 0, rendered.err);
   const auto state = std::filesystem::path(required_env("NODEBOOT_VM_STATE")) / "marooned";
-  const auto down = [&] {
-    nodeboot::test::run(
-        {(nodeboot::test::source_dir() / "tests/nodes/down.sh").string(), "--state-dir", state.string(), "--quiet"});
-  };
+  // The VM stops when the case ends, passed or failed, not with the suite: the cases after
+  // this one need both cores.
+  struct StopVm {
+    std::filesystem::path state;
+    ~StopVm() {
+      nodeboot::test::run(
+          {(nodeboot::test::source_dir() / "tests/nodes/down.sh").string(), "--state-dir", state.string(), "--quiet"});
+    }
+  } const stop_vm{state};
   const auto up = nodeboot::test::run({(nodeboot::test::source_dir() / "tests/nodes/up.sh").string(), "--vm-nodes", "1",
                                        "--join-info", join_info.string(), "--images", required_env("NODEBOOT_DIST"),
                                        "--state-dir", state.string(), "--cluster-state",
                                        required_env("NODEBOOT_E2E_STATE"), "--watch-pid", std::to_string(getpid())});
   std::cout << up.err << std::flush;  // its phases and times
-  if (up.exit_code != 0) down();
   BOOST_REQUIRE_MESSAGE(up.exit_code == 0, "the marooned VM did not join:\n" << env.diagnostics());
   const auto node = env_value(state / "env", "NODEBOOT_VM_NODES");
   std::cout << "node/vm_nodes: marooned VM " << node << " Ready " << seconds_since(start) << "s after its pod"
             << std::endl;
 
   // The pod runs there, on the VM's kernel, and only because the controller released it.
-  std::string phase;
-  const bool finished = eventually(
-      [&] {
-        phase = mr::get_pod(env.ns, pod)["status"].value("phase", "");
-        return phase == "Succeeded" || phase == "Failed";
-      },
-      300s, 2s);
+  const auto phase = finished_phase(env.ns, pod);
   const auto ran = mr::get_pod(env.ns, pod);
-  BOOST_REQUIRE_MESSAGE(finished && phase == "Succeeded",
-                        "marooned pod: phase '" << phase << "'\n"
-                                                << cluster().kubectl({"describe", "pod", "-n", env.ns, pod}).out
-                                                << env.diagnostics());
+  BOOST_REQUIRE_MESSAGE(phase == "Succeeded", "marooned pod: phase '"
+                                                  << phase << "'\n"
+                                                  << cluster().kubectl({"describe", "pod", "-n", env.ns, pod}).out
+                                                  << env.diagnostics());
   std::cout << "node/vm_nodes: marooned pod Succeeded " << seconds_since(start) << "s after its creation" << std::endl;
   BOOST_TEST(ran["spec"].value("nodeName", "") == node);
   BOOST_TEST(!mr::has_gate(ran));
@@ -408,7 +412,6 @@ BOOST_AUTO_TEST_CASE(a_marooned_pod_runs_on_the_vm_that_joined_for_it) {
     return after["spec"].value("unschedulable", false) &&
            after["metadata"]["annotations"].value(std::string(names::maroon_cleanup), "") == "true";
   }));
-  down();
 }
 
 // Seeds 000/001 on a real kernel: the DaemonSets of manifests/node-bootstrap exactly as

@@ -37,45 +37,44 @@ void hold(std::ostream& log) {
 
 }  // namespace
 
-cxxopts::Options bootstrap_flags() {
-  cxxopts::Options options("nodeboot-agent bootstrap",
-                           "Validate, download, apply and reboot into the OS the node's bootstrap Secret describes.");
+cli::Flags bootstrap_flags() {
+  cli::Flags options("nodeboot-agent bootstrap",
+                     "Validate, download, apply and reboot into the OS the node's bootstrap Secret describes.");
   BootstrapOptions defaults;
   options.add_options()("node", "The node to bootstrap (default: $NODE_NAME, from the downward API)",
-                        cxxopts::value<std::string>())("host-root", "Where the host's / is mounted",
-                                                       cxxopts::value<std::string>()->default_value("/host"))(
+                        cli::value<std::string>())("host-root", "Where the host's / is mounted",
+                                                   cli::value<std::string>().default_value("/host"))(
       "dry-run", "Probe and download, but change nothing on the host and do not reboot")(
       "firstboot-command", "RHCOS: run after the Ignition config is in place (/bin/sh -c)",
-      cxxopts::value<std::string>()->default_value(defaults.firstboot_command))(
+      cli::value<std::string>().default_value(defaults.firstboot_command))(
       "entrypoint-command", "RHEL: run the unpacked payload, with WORKER_ID, CLUSTER_ID, REGION set (/bin/sh -c)",
-      cxxopts::value<std::string>()->default_value(defaults.entrypoint_command))(
+      cli::value<std::string>().default_value(defaults.entrypoint_command))(
       "reboot-command", "Reboot the host (/bin/sh -c)",
-      cxxopts::value<std::string>()->default_value(defaults.reboot_command))(
+      cli::value<std::string>().default_value(defaults.reboot_command))(
       "host-exec", "Prefix that runs a command in the host's namespaces (\"\" = as is)",
-      cxxopts::value<std::string>()->default_value("nsenter -t 1 -m -u -i -n -p --"))(
+      cli::value<std::string>().default_value("nsenter -t 1 -m -u -i -n -p --"))(
       "host-unit",
       "Transient systemd unit (systemd-run) that runs firstboot/entrypoint and the reboot on the host, "
       "so the pod's deletion cannot kill them (\"\" = run them in this process)",
-      cxxopts::value<std::string>()->default_value("nodeboot-ipb"))(
+      cli::value<std::string>().default_value("nodeboot-ipb"))(
       "host-agent",
       "The agent binary copied to the host for the host unit; the image's portable build is "
       "/usr/lib/nodeboot/host/nodeboot-agent (\"\" = this binary)",
-      cxxopts::value<std::string>()->default_value(""))(
+      cli::value<std::string>().default_value(""))(
       "host-kubeconfig",
       "The kubelet's kubeconfig, a path on the host (read under --host-root): the agent reads "
       "its bootstrap Secret as the node with it, and reports with it once the schedule label is gone, "
       "as the host unit does (default: the first that exists of /var/lib/kubelet/kubeconfig (OpenShift), "
       "/etc/kubernetes/kubelet.conf (kubeadm), RKE2's and k3s's kubelet.kubeconfig)",
-      cxxopts::value<std::string>())("host-root-on-host",
-                                     "Where the host unit finds the host's / (only tests change it)",
-                                     cxxopts::value<std::string>()->default_value("/"))(
+      cli::value<std::string>())("host-root-on-host", "Where the host unit finds the host's / (only tests change it)",
+                                 cli::value<std::string>().default_value("/"))(
       "boot-id-file", "The running boot's id (only tests change it)",
-      cxxopts::value<std::string>()->default_value(defaults.boot_id_file))(
-      "http-timeout", "Deadline of one HTTPS request", cxxopts::value<std::string>()->default_value("30s"))(
-      "attempts", "Tries of a step that failed transiently", cxxopts::value<int>()->default_value("4"))(
-      "backoff", "Wait before the second try; doubled after each", cxxopts::value<std::string>()->default_value("2s"))(
+      cli::value<std::string>().default_value(defaults.boot_id_file))("http-timeout", "Deadline of one HTTPS request",
+                                                                      cli::value<std::string>().default_value("30s"))(
+      "attempts", "Tries of a step that failed transiently", cli::value<int>().default_value("4"))(
+      "backoff", "Wait before the second try; doubled after each", cli::value<std::string>().default_value("2s"))(
       "schedule-label", "The label that scheduled this pod; removed before the reboot",
-      cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))(
+      cli::value<std::string>().default_value(std::string(names::schedule_label)))(
       "hold", "After the result, wait for SIGTERM instead of exiting (the DaemonSet would restart it)")("h,help",
                                                                                                         "Show help");
   cli::add_connection_flags(options);
@@ -91,7 +90,7 @@ struct Options {
   bool keep_holding = false;
   kube::ConnectionFlags connection{};
 
-  Result<void> complete(const cxxopts::ParseResult& parsed) {
+  Result<void> complete(const cli::Parsed& parsed) {
     node = cli::value(parsed, "node");
     if (node.empty())
       if (const char* env = std::getenv("NODE_NAME")) node = env;
@@ -252,8 +251,6 @@ Result<int> Options::run(cli::Io& io) {
 
 }  // namespace
 
-Result<int> bootstrap_command(const cxxopts::ParseResult& parsed, cli::Io& io) {
-  return cli::run_options<Options>(parsed, io);
-}
+Result<int> bootstrap_command(const cli::Parsed& parsed, cli::Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::agent

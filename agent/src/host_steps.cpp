@@ -260,17 +260,17 @@ void disable_resume_unit(const fs::path& host_root) {
 
 }  // namespace
 
-cxxopts::Options resume_flags() {
-  cxxopts::Options options("nodeboot-agent resume",
-                           "Run (or resume after a reboot) the in-place bootstrap steps the DaemonSet pod handed to "
-                           "this host (" +
-                               std::string(progress_path) + "); run by the host unit, not by people.");
+cli::Flags resume_flags() {
+  cli::Flags options("nodeboot-agent resume",
+                     "Run (or resume after a reboot) the in-place bootstrap steps the DaemonSet pod handed to "
+                     "this host (" +
+                         std::string(progress_path) + "); run by the host unit, not by people.");
   options.add_options()("host-root", "Where the host's / is (/ when run on the host)",
-                        cxxopts::value<std::string>()->default_value("/"))("h,help", "Show help");
+                        cli::value<std::string>().default_value("/"))("h,help", "Show help");
   return options;
 }
 
-Result<int> resume_command(const cxxopts::ParseResult& parsed, cli::Io& io) {
+Result<int> resume_command(const cli::Parsed& parsed, cli::Io& io) {
   std::ostream& err = io.err;
   const fs::path host_root = parsed["host-root"].as<std::string>();
   PlanLock lock(under_root(host_root, "/var/lib/nodeboot/progress.lock"));

@@ -135,23 +135,23 @@ Secret k3s_config(const JoinInfo& info, const std::string& node_name) {
                 q(info.taint_key + "/dedicated=" + info.pod_uid + ":NoExecute") + "\n");
 }
 
-cxxopts::Options join_flags() {
-  cxxopts::Options options("nodeboot-agent join",
-                           "Join this VM as the dedicated node of a marooned pod: read join-info.yaml, write the k3s "
-                           "agent configuration with the pod's label and taint, start k3s-agent, wait for the node.");
+cli::Flags join_flags() {
+  cli::Flags options("nodeboot-agent join",
+                     "Join this VM as the dedicated node of a marooned pod: read join-info.yaml, write the k3s "
+                     "agent configuration with the pod's label and taint, start k3s-agent, wait for the node.");
   options.add_options()("host-root", "Root of the host file system (tests use a temporary directory)",
-                        cxxopts::value<std::string>()->default_value("/"))(
+                        cli::value<std::string>().default_value("/"))(
       "join-info", "join-info.yaml, under --host-root",
-      cxxopts::value<std::string>()->default_value(std::string(names::join_info_path)))(
+      cli::value<std::string>().default_value(std::string(names::join_info_path)))(
       "service-manager", "Program run as PROGRAM start --no-block k3s-agent.service",
-      cxxopts::value<std::string>()->default_value("systemctl"))(
-      "node-name", "Node name to register (default: the host name)", cxxopts::value<std::string>())(
-      "timeout", "Seconds to wait for the node to register", cxxopts::value<int>()->default_value("300"))("h,help",
-                                                                                                          "Show help");
+      cli::value<std::string>().default_value("systemctl"))(
+      "node-name", "Node name to register (default: the host name)", cli::value<std::string>())(
+      "timeout", "Seconds to wait for the node to register", cli::value<int>().default_value("300"))("h,help",
+                                                                                                     "Show help");
   return options;
 }
 
-Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io) {
+Result<int> join_main(const cli::Parsed& parsed, cli::Io& io) {
   // Each line flushed as it happens: under systemd, stdout is a pipe to the journal, and the
   // wait below can last minutes.
   std::ostream& out = io.out;

@@ -22,22 +22,16 @@ int dispatch(const Command& command, std::string path, std::span<const std::stri
   }
   Result<int> done = exit_ok;
   try {
-    auto options = command.flags();
-    std::vector<const char*> argv{path.c_str()};
-    for (const auto& a : args) argv.push_back(a.c_str());
-    cxxopts::ParseResult parsed;
-    try {
-      parsed = options.parse(static_cast<int>(argv.size()), argv.data());
-    } catch (const cxxopts::exceptions::exception& e) {
-      done = fail(ErrorKind::invalid_input, e.what());
-    }
-    if (done && parsed.count("help")) {
+    const auto options = command.flags();
+    auto parsed = options.parse(args);
+    if (!parsed) done = fail(parsed.error());
+    if (done && parsed->count("help")) {
       io.out << options.help();
       return exit_ok;
     }
-    if (done && !parsed.unmatched().empty())  // a command that takes arguments names them positional
-      done = fail(ErrorKind::invalid_input, path + " takes no arguments (got \"" + parsed.unmatched().front() + "\")");
-    if (done) done = command.run(parsed, io);
+    if (done && !parsed->unmatched().empty())  // a command that takes arguments names them positional
+      done = fail(ErrorKind::invalid_input, path + " takes no arguments (got \"" + parsed->unmatched().front() + "\")");
+    if (done) done = command.run(*parsed, io);
   } catch (const std::exception& e) {  // the application edge: library code returns Results
     done = fail(ErrorKind::internal, e.what());
   }
@@ -55,8 +49,7 @@ void list_commands(std::ostream& out, std::span<const Command> commands) {
   }
 }
 
-void add_connection_flags(cxxopts::Options& options) {
-  using cxxopts::value;
+void add_connection_flags(Flags& options) {
   // clang-format off
   options.add_options("Connection (as in kubectl)")
       ("kubeconfig", "Path to the kubeconfig file to use", value<std::string>())
@@ -67,7 +60,7 @@ void add_connection_flags(cxxopts::Options& options) {
       ("s,server", "The address and port of the Kubernetes API server", value<std::string>())
       ("tls-server-name", "Server name to use for certificate validation (and SNI)", value<std::string>())
       ("insecure-skip-tls-verify", "Do not check the server's certificate (insecure)",
-       value<bool>()->implicit_value("true"))
+       value<bool>().implicit_value("true"))
       ("certificate-authority", "Path to a cert file for the certificate authority", value<std::string>())
       ("client-certificate", "Path to a client certificate file for TLS", value<std::string>())
       ("client-key", "Path to a client key file for TLS", value<std::string>())
@@ -79,15 +72,15 @@ void add_connection_flags(cxxopts::Options& options) {
       ("as-uid", "UID to impersonate for the operation", value<std::string>())
       ("request-timeout", "How long to wait for a single server request: 0 (none), seconds, or 1m30s-style",
        value<std::string>())
-      ("disable-compression", "Do not ask the server to compress responses", value<bool>()->implicit_value("true"));
+      ("disable-compression", "Do not ask the server to compress responses", value<bool>().implicit_value("true"));
   // clang-format on
 }
 
-std::string value(const cxxopts::ParseResult& parsed, const std::string& name) {
+std::string value(const Parsed& parsed, const std::string& name) {
   return parsed.count(name) ? parsed[name].as<std::string>() : std::string();
 }
 
-Result<kube::ConnectionFlags> connection_flags(const cxxopts::ParseResult& parsed) {
+Result<kube::ConnectionFlags> connection_flags(const Parsed& parsed) {
   kube::ConnectionFlags f;
   if (parsed.count("request-timeout")) {
     auto t = kube::parse_timeout(parsed["request-timeout"].as<std::string>());

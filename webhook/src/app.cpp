@@ -22,7 +22,7 @@
 namespace nodeboot::webhook {
 namespace {
 
-Result<int> serve(const cxxopts::ParseResult& parsed, cli::Io& io) {
+Result<int> serve(const cli::Parsed& parsed, cli::Io& io) {
   if (parsed.count("version")) {
     io.out << "nodeboot-webhook " << version() << '\n';
     return cli::exit_ok;
@@ -171,47 +171,46 @@ Result<int> serve(const cxxopts::ParseResult& parsed, cli::Io& io) {
   return 0;
 }
 
-cxxopts::Options flags() {
-  cxxopts::Options options(
-      "nodeboot-webhook",
-      "Admission webhook for marooned pods and bootstrap Secrets, and the gate-release controller.");
+cli::Flags flags() {
+  cli::Flags options("nodeboot-webhook",
+                     "Admission webhook for marooned pods and bootstrap Secrets, and the gate-release controller.");
   // One option per entry reads better than the formatter's chaining.
   // clang-format off
   options.add_options()
       ("cert-dir", "Directory holding tls.crt and tls.key (reloaded when they change)",
-       cxxopts::value<std::string>()->default_value("/etc/nodeboot/tls"))
-      ("port", "HTTPS port to serve on", cxxopts::value<int>()->default_value("9443"))
-      ("bind-address", "Address to listen on", cxxopts::value<std::string>()->default_value("0.0.0.0"))
+       cli::value<std::string>().default_value("/etc/nodeboot/tls"))
+      ("port", "HTTPS port to serve on", cli::value<int>().default_value("9443"))
+      ("bind-address", "Address to listen on", cli::value<std::string>().default_value("0.0.0.0"))
       ("client-ca", "PEM file of CAs whose client certificates are required (mTLS from the API server)",
-       cxxopts::value<std::string>())
+       cli::value<std::string>())
       ("max-connections", "Connections held open at once (idle ones take no thread); at the cap a new one closes a "
        "parked one, the least useful first",
-       cxxopts::value<std::size_t>()->default_value(std::to_string(ServerOptions{}.max_connections)))
+       cli::value<std::size_t>().default_value(std::to_string(ServerOptions{}.max_connections)))
       ("max-workers", "Threads working on handshakes and requests at once",
-       cxxopts::value<std::size_t>()->default_value(std::to_string(ServerOptions{}.max_workers)))
+       cli::value<std::size_t>().default_value(std::to_string(ServerOptions{}.max_workers)))
       ("controller-username", "The only user that may release a marooned pod's gate",
-       cxxopts::value<std::string>()->default_value("system:serviceaccount:" + std::string(names::system_namespace) + ":" +
+       cli::value<std::string>().default_value("system:serviceaccount:" + std::string(names::system_namespace) + ":" +
                                                     std::string(names::webhook_service_account)))
       ("schedule-label", "The in-place bootstrap schedule label /validate/nodes guards",
-       cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))
+       cli::value<std::string>().default_value(std::string(names::schedule_label)))
       ("no-api", "Do not read the API server: default taint key, /validate/nodes denies")
       ("taint-key", "Taint key used with --no-api",
-       cxxopts::value<std::string>()->default_value(std::string(names::maroon_default_taint_key)))
+       cli::value<std::string>().default_value(std::string(names::maroon_default_taint_key)))
       ("shutdown-delay", "Seconds to keep serving after SIGTERM before closing the listener",
-       cxxopts::value<int>()->default_value("0"))
+       cli::value<int>().default_value("0"))
       ("grace-period", "Seconds to wait for requests in flight after that",
-       cxxopts::value<int>()->default_value("20"))
-      ("log-level", "debug, info or error", cxxopts::value<std::string>()->default_value("info"))
+       cli::value<int>().default_value("20"))
+      ("log-level", "debug, info or error", cli::value<std::string>().default_value("info"))
       ("self-managed-certs", "Create and rotate the serving certificate in a Secret and patch caBundle")
-      ("cert-secret", "Secret for --self-managed-certs", cxxopts::value<std::string>()->default_value("nodeboot-webhook-tls"))
+      ("cert-secret", "Secret for --self-managed-certs", cli::value<std::string>().default_value("nodeboot-webhook-tls"))
       ("service-name", "Service whose DNS names the certificate covers",
-       cxxopts::value<std::string>()->default_value(std::string(names::webhook_service_account)))
+       cli::value<std::string>().default_value(std::string(names::webhook_service_account)))
       ("cert-hosts", "Extra DNS names or IPs for the certificate (comma-separated)",
-       cxxopts::value<std::vector<std::string>>())
+       cli::value<std::vector<std::string>>())
       ("cert-validity", "Seconds a self-managed serving certificate is valid (renewed with a third left)",
-       cxxopts::value<long>()->default_value("7776000"))  // 90 days, cert-manager's default duration
+       cli::value<long>().default_value("7776000"))  // 90 days, cert-manager's default duration
       ("webhook-configuration", "Mutating/ValidatingWebhookConfiguration whose caBundle to keep",
-       cxxopts::value<std::string>()->default_value(std::string(names::webhook_service_account)))
+       cli::value<std::string>().default_value(std::string(names::webhook_service_account)))
       ("version", "Print the version and exit")
       ("h,help", "Show this help");
   // clang-format on

@@ -7,7 +7,7 @@ namespace {
 
 struct Options : ipbcli::PerNodeOptions {
   bool delete_secret = false;
-  Result<void> complete(const cxxopts::ParseResult& parsed) {
+  Result<void> complete(const cli::Parsed& parsed) {
     delete_secret = parsed.count("delete-secret") > 0;
     return PerNodeOptions::complete(parsed);
   }
@@ -19,15 +19,15 @@ struct Options : ipbcli::PerNodeOptions {
 
 }  // namespace
 
-cxxopts::Options abort_flags() {
-  cxxopts::Options options("kubectl nodeboot abort",
-                           "Undo an in-place bootstrap: remove the schedule label and restore exactly the recorded "
-                           "labels, taints and cordon. The bootstrap Secret is kept for inspection.");
+cli::Flags abort_flags() {
+  cli::Flags options("kubectl nodeboot abort",
+                     "Undo an in-place bootstrap: remove the schedule label and restore exactly the recorded "
+                     "labels, taints and cordon. The bootstrap Secret is kept for inspection.");
   options.add_options()("delete-secret", "Also delete the node's bootstrap Secret");
   ipbcli::add_per_node_flags(options);
   return options;
 }
 
-Result<int> abort(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> abort(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

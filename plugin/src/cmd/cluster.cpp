@@ -72,22 +72,22 @@ See packaging/bootstrap-node/cluster.yaml.example for every field.
 // invalid_input here is a file or object, reported without the server's Status prefix).
 Error ran_into(const Error& e) { return {e.kind == ErrorKind::invalid_input ? ErrorKind::io : e.kind, e.message}; }
 
-void add_version_defaults(cxxopts::Options& o) {
+void add_version_defaults(cli::Flags& o) {
   o.add_options()("default-k8s-version", "k8s_version when cluster.yaml gives none (the image's K8S_VERSION)",
-                  cxxopts::value<std::string>()->default_value(""))(
+                  cli::value<std::string>().default_value(""))(
       "default-flatcar-version", "flatcar_version when cluster.yaml gives none (the image's FLATCAR_VERSION)",
-      cxxopts::value<std::string>()->default_value(""));
+      cli::value<std::string>().default_value(""));
 }
-void add_file_flag(cxxopts::Options& o) {
-  o.add_options()("f,file", "cluster.yaml to read", cxxopts::value<std::string>()->default_value("cluster.yaml"));
+void add_file_flag(cli::Flags& o) {
+  o.add_options()("f,file", "cluster.yaml to read", cli::value<std::string>().default_value("cluster.yaml"));
   add_version_defaults(o);
 }
-cl::Defaults defaults_of(const cxxopts::ParseResult& r) {
+cl::Defaults defaults_of(const cli::Parsed& r) {
   return {r["default-k8s-version"].as<std::string>(), r["default-flatcar-version"].as<std::string>()};
 }
-void add_dir_flag(cxxopts::Options& o) {
+void add_dir_flag(cli::Flags& o) {
   o.add_options()("o,output-dir", "Directory for the generated configs and the kubeconfig",
-                  cxxopts::value<std::string>()->default_value("output"));
+                  cli::value<std::string>().default_value("output"));
 }
 
 // Reads and validates; prints every finding. Empty optional = refused.
@@ -112,16 +112,16 @@ std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Default
   return std::move(v.config);
 }
 
-cxxopts::Options validate_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster validate",
-                     "Check cluster.yaml; report every problem with its line, column and fix.");
+cli::Flags validate_flags() {
+  cli::Flags o("kubectl nodeboot cluster validate",
+               "Check cluster.yaml; report every problem with its line, column and fix.");
   add_file_flag(o);
   o.add_options()("strict", "Treat warnings as errors");
   o.add_options()("h,help", "Show help");
   return o;
 }
 
-Result<int> do_validate(const cxxopts::ParseResult& r, Io& io) {
+Result<int> do_validate(const cli::Parsed& r, Io& io) {
   return load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io) ? exit_ok : exit_error;
 }
 
@@ -147,17 +147,17 @@ Result<int> run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, cons
   return exit_ok;
 }
 
-cxxopts::Options generate_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster generate", "Generate the Matchbox data directory and dnsmasq.conf.");
+cli::Flags generate_flags() {
+  cli::Flags o("kubectl nodeboot cluster generate", "Generate the Matchbox data directory and dnsmasq.conf.");
   add_file_flag(o);
   add_dir_flag(o);
   o.add_options()("templates", "Directory whose templates replace the built-in ones (same relative paths)",
-                  cxxopts::value<std::string>())("strict", "Treat warnings as errors");
+                  cli::value<std::string>())("strict", "Treat warnings as errors");
   o.add_options()("h,help", "Show help");
   return o;
 }
 
-Result<int> do_generate(const cxxopts::ParseResult& r, Io& io) {
+Result<int> do_generate(const cli::Parsed& r, Io& io) {
   auto cfg = load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, true, io);
   if (!cfg) return exit_error;
   std::optional<fs::path> templates;
@@ -169,18 +169,18 @@ Result<int> do_generate(const cxxopts::ParseResult& r, Io& io) {
   return run_generate(*cfg, r["output-dir"].as<std::string>(), templates, io);
 }
 
-void add_serve_flags(cxxopts::Options& o) {
+void add_serve_flags(cli::Flags& o) {
   o.add_options()("matchbox-address", "Matchbox HTTP listen address",
-                  cxxopts::value<std::string>()->default_value("0.0.0.0:8080"))(
-      "matchbox", "Matchbox program", cxxopts::value<std::string>()->default_value("matchbox"))(
-      "dnsmasq", "dnsmasq program", cxxopts::value<std::string>()->default_value("dnsmasq"))(
+                  cli::value<std::string>().default_value("0.0.0.0:8080"))(
+      "matchbox", "Matchbox program", cli::value<std::string>().default_value("matchbox"))(
+      "dnsmasq", "dnsmasq program", cli::value<std::string>().default_value("dnsmasq"))(
       "no-dnsmasq", "Start Matchbox only (when another DHCP/TFTP server does PXE)")(
       "upload-address", "The kubeconfig upload endpoint's listen address (HTTPS)",
-      cxxopts::value<std::string>()->default_value("0.0.0.0:8443"))(
+      cli::value<std::string>().default_value("0.0.0.0:8443"))(
       "no-upload", "Do not run the upload endpoint (you copy admin.conf yourself)");
 }
 
-cl::ServeOptions serve_options(const cxxopts::ParseResult& r) {
+cl::ServeOptions serve_options(const cli::Parsed& r) {
   cl::ServeOptions s;
   s.dir = r["output-dir"].as<std::string>();
   s.matchbox_address = r["matchbox-address"].as<std::string>();
@@ -207,8 +207,8 @@ Result<int> run_teardown(const fs::path& dir, Io& io) {
   return exit_ok;
 }
 
-cxxopts::Options serve_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster serve", "Start Matchbox and dnsmasq on the generated directory.");
+cli::Flags serve_flags() {
+  cli::Flags o("kubectl nodeboot cluster serve", "Start Matchbox and dnsmasq on the generated directory.");
   add_dir_flag(o);
   add_serve_flags(o);
   o.add_options()("foreground", "Stay in the foreground until SIGINT/SIGTERM, then stop both (for containers)");
@@ -216,7 +216,7 @@ cxxopts::Options serve_flags() {
   return o;
 }
 
-Result<int> do_serve(const cxxopts::ParseResult& r, Io& io) {
+Result<int> do_serve(const cli::Parsed& r, Io& io) {
   auto s = serve_options(r);
   if (!r.count("foreground")) return run_serve(s, io);
   const auto stop = stop_token();  // before starting, so no signal is lost
@@ -228,36 +228,34 @@ Result<int> do_serve(const cxxopts::ParseResult& r, Io& io) {
 }
 
 // What `serve` starts in the background (upload.hpp).
-cxxopts::Options upload_server_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster upload-server", "The kubeconfig upload endpoint (started by serve).");
+cli::Flags upload_server_flags() {
+  cli::Flags o("kubectl nodeboot cluster upload-server", "The kubeconfig upload endpoint (started by serve).");
   add_dir_flag(o);
-  o.add_options()("address", "Listen address", cxxopts::value<std::string>()->default_value("0.0.0.0:8443"));
+  o.add_options()("address", "Listen address", cli::value<std::string>().default_value("0.0.0.0:8443"));
   o.add_options()("h,help", "Show help");
   return o;
 }
 
-Result<int> do_upload_server(const cxxopts::ParseResult& r, Io& io) {
+Result<int> do_upload_server(const cli::Parsed& r, Io& io) {
   const cl::UploadServerOptions u{r["output-dir"].as<std::string>(), r["address"].as<std::string>(), &io.err};
   if (auto served = cl::run_upload_server(u, nullptr, stop_token()); !served) return fail(ran_into(served.error()));
   return exit_ok;
 }
 
-cxxopts::Options teardown_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster teardown", "Stop Matchbox and dnsmasq started by serve.");
+cli::Flags teardown_flags() {
+  cli::Flags o("kubectl nodeboot cluster teardown", "Stop Matchbox and dnsmasq started by serve.");
   add_dir_flag(o);
   o.add_options()("h,help", "Show help");
   return o;
 }
 
-Result<int> do_teardown(const cxxopts::ParseResult& r, Io& io) {
-  return run_teardown(r["output-dir"].as<std::string>(), io);
-}
+Result<int> do_teardown(const cli::Parsed& r, Io& io) { return run_teardown(r["output-dir"].as<std::string>(), io); }
 
-void add_wait_flags(cxxopts::Options& o) {
+void add_wait_flags(cli::Flags& o) {
   o.add_options()("nodes", "Nodes that must be Ready (default: the number in cluster.yaml with -f, else 1)",
-                  cxxopts::value<int>())("timeout", "Give up after this long (e.g. 30m, 90s)",
-                                         cxxopts::value<std::string>()->default_value("60m"))(
-      "l,selector", "Count only Nodes matching this label selector", cxxopts::value<std::string>());
+                  cli::value<int>())("timeout", "Give up after this long (e.g. 30m, 90s)",
+                                     cli::value<std::string>().default_value("60m"))(
+      "l,selector", "Count only Nodes matching this label selector", cli::value<std::string>());
   cli::add_connection_flags(o);
 }
 
@@ -275,8 +273,7 @@ std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig
          (fs::absolute(dir) / "logs" / "upload.log").string() + ")";
 }
 
-Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& dir, Io& io,
-                     const cl::ClusterConfig* cfg) {
+Result<int> run_wait(const cli::Parsed& r, int nodes, const fs::path& dir, Io& io, const cl::ClusterConfig* cfg) {
   auto timeout = parse_duration(r["timeout"].as<std::string>(), "--timeout");
   if (!timeout || *timeout < std::chrono::seconds(1))
     return fail(ErrorKind::invalid_input, "--timeout \"" + r["timeout"].as<std::string>() +
@@ -298,19 +295,19 @@ Result<int> run_wait(const cxxopts::ParseResult& r, int nodes, const fs::path& d
   return exit_ok;
 }
 
-cxxopts::Options wait_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster wait",
-                     "Wait for the API server, then watch Nodes until the expected number are Ready; save the "
-                     "kubeconfig to the output directory.");
+cli::Flags wait_flags() {
+  cli::Flags o("kubectl nodeboot cluster wait",
+               "Wait for the API server, then watch Nodes until the expected number are Ready; save the "
+               "kubeconfig to the output directory.");
   add_dir_flag(o);
   add_wait_flags(o);
-  o.add_options()("f,file", "cluster.yaml (for the node count)", cxxopts::value<std::string>());
+  o.add_options()("f,file", "cluster.yaml (for the node count)", cli::value<std::string>());
   add_version_defaults(o);
   o.add_options()("h,help", "Show help");
   return o;
 }
 
-Result<int> do_wait(const cxxopts::ParseResult& r, Io& io) {
+Result<int> do_wait(const cli::Parsed& r, Io& io) {
   int nodes = 1;
   std::optional<cl::ClusterConfig> cfg;
   if (r.count("file")) {
@@ -323,21 +320,21 @@ Result<int> do_wait(const cxxopts::ParseResult& r, Io& io) {
   return run_wait(r, nodes, r["output-dir"].as<std::string>(), io, cfg ? &*cfg : nullptr);
 }
 
-cxxopts::Options init_flags() {
-  cxxopts::Options o("kubectl nodeboot cluster init",
-                     "The whole bootstrap: validate, generate, start Matchbox and dnsmasq, prompt to power on the "
-                     "nodes, wait for the cluster, save the kubeconfig, stop the services.");
+cli::Flags init_flags() {
+  cli::Flags o("kubectl nodeboot cluster init",
+               "The whole bootstrap: validate, generate, start Matchbox and dnsmasq, prompt to power on the "
+               "nodes, wait for the cluster, save the kubeconfig, stop the services.");
   add_file_flag(o);
   add_dir_flag(o);
   add_serve_flags(o);
   add_wait_flags(o);
-  o.add_options()("templates", "Directory whose templates replace the built-in ones", cxxopts::value<std::string>())(
+  o.add_options()("templates", "Directory whose templates replace the built-in ones", cli::value<std::string>())(
       "strict", "Treat warnings as errors")("yes", "Do not wait for Enter after the power-on prompt");
   o.add_options()("h,help", "Show help");
   return o;
 }
 
-Result<int> do_init(const cxxopts::ParseResult& r, Io& io) {
+Result<int> do_init(const cli::Parsed& r, Io& io) {
   const fs::path dir = r["output-dir"].as<std::string>();
   auto cfg = load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io);
   if (!cfg) return exit_error;

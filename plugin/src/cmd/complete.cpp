@@ -2,9 +2,9 @@
 
 #include <chrono>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/plugin/completion/completion.hpp"
 
@@ -15,14 +15,14 @@ namespace {
 // (no kubeconfig, unreachable, forbidden) yields nothing: the shell shows no candidates
 // rather than an error in the middle of the command line.
 std::vector<std::string> list_nodes(const std::vector<std::string>& args) {
-  cxxopts::Options options("kubectl nodeboot __complete");
+  cli::Flags options("kubectl nodeboot __complete");
   options.allow_unrecognised_options();  // the subcommand's own flags are not ours to check
   cli::add_connection_flags(options);
-  std::vector<const char*> argv{"__complete"};
-  for (const auto& a : args) argv.push_back(a.c_str());
   std::vector<std::string> names;
   try {
-    auto parsed = cli::connection_flags(options.parse(static_cast<int>(argv.size()), argv.data()));
+    auto given = options.parse(args);
+    if (!given) return names;
+    auto parsed = cli::connection_flags(*given);
     if (!parsed) return names;
     auto& flags = *parsed;
     // Someone is waiting at the prompt: an unresponsive API server must not hang the shell

@@ -32,7 +32,7 @@ struct InstallOptions {
   kube::ConnectionFlags connection{};
 
   // The flags read and checked, each error naming the flag and the fix.
-  Result<void> complete(const cxxopts::ParseResult& parsed) {
+  Result<void> complete(const cli::Parsed& parsed) {
     images = install::parse_image_set(install::embedded_images());
     const auto certs_flag = parsed["certs"].as<std::string>();
     if (certs_flag == "cert-manager")
@@ -76,29 +76,28 @@ struct InstallOptions {
 
 }  // namespace
 
-cxxopts::Options install_flags() {
-  cxxopts::Options options(
-      "kubectl nodeboot install",
-      "Install nodeboot's cluster side (webhook, agent DaemonSet, CRD, RBAC in nodeboot-system) for\n"
-      "this plugin's exact version, with server-side apply, or print it (-o yaml).\n"
-      "The images are named by registry and digest, as the release built them.");
+cli::Flags install_flags() {
+  cli::Flags options("kubectl nodeboot install",
+                     "Install nodeboot's cluster side (webhook, agent DaemonSet, CRD, RBAC in nodeboot-system) for\n"
+                     "this plugin's exact version, with server-side apply, or print it (-o yaml).\n"
+                     "The images are named by registry and digest, as the release built them.");
   options.add_options()("image-registry",
                         "Registry prefix the images were pushed to (host[:port][/path]); default: the release's",
-                        cxxopts::value<std::string>())(
+                        cli::value<std::string>())(
       "certs", "Webhook certificates: self-managed (the webhook makes and rotates them) or cert-manager",
-      cxxopts::value<std::string>()->default_value("self-managed"))(
+      cli::value<std::string>().default_value("self-managed"))(
       "dry-run",
       "none; client (list the objects, contact nothing); server (the API server validates and admits "
       "each object, dryRun=All, and stores nothing)",
-      cxxopts::value<std::string>()->default_value("none"))("o,output", "yaml: print the bundle instead of applying it",
-                                                            cxxopts::value<std::string>())(
+      cli::value<std::string>().default_value("none"))("o,output", "yaml: print the bundle instead of applying it",
+                                                       cli::value<std::string>())(
       "wait", "After applying, wait for the webhook Deployment to roll out and answer through its Service")(
-      "timeout", "How long --wait waits", cxxopts::value<std::string>()->default_value("5m"))("h,help", "Show help");
+      "timeout", "How long --wait waits", cli::value<std::string>().default_value("5m"))("h,help", "Show help");
   cli::add_connection_flags(options);
   return options;
 }
 
-Result<int> install(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<InstallOptions>(parsed, io); }
+Result<int> install(const cli::Parsed& parsed, Io& io) { return cli::run_options<InstallOptions>(parsed, io); }
 
 Result<int> InstallOptions::run(Io& io) const {
   if (images.digests.empty())

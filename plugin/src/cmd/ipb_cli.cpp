@@ -16,18 +16,18 @@ namespace nodeboot::plugin::cmd::ipbcli {
 
 using nlohmann::json;
 
-void add_common_flags(cxxopts::Options& options, bool writes, const std::string& output_help) {
+void add_common_flags(cli::Flags& options, bool writes, const std::string& output_help) {
   options.add_options()("schedule-label", "The label the IPB DaemonSet selects (its nodeSelector)",
-                        cxxopts::value<std::string>()->default_value(std::string(names::schedule_label)))(
-      "o,output", output_help, cxxopts::value<std::string>())("h,help", "Show help");
+                        cli::value<std::string>().default_value(std::string(names::schedule_label)))(
+      "o,output", output_help, cli::value<std::string>())("h,help", "Show help");
   if (writes)
     options.add_options()(
         "dry-run", "none, client (print what would change) or server (the API server validates, nothing is stored)",
-        cxxopts::value<std::string>()->default_value("none")->implicit_value("client"));
+        cli::value<std::string>().default_value("none").implicit_value("client"));
   cli::add_connection_flags(options);
 }
 
-Result<std::string> output_format(const cxxopts::ParseResult& parsed, const std::vector<std::string>& allowed) {
+Result<std::string> output_format(const cli::Parsed& parsed, const std::vector<std::string>& allowed) {
   if (!parsed.count("output")) return std::string();
   const auto o = parsed["output"].as<std::string>();
   for (const auto& a : allowed)
@@ -37,7 +37,7 @@ Result<std::string> output_format(const cxxopts::ParseResult& parsed, const std:
   return fail(ErrorKind::invalid_input, "--output: \"" + o + "\" is not supported; use one of " + list);
 }
 
-Result<ipb::DryRun> dry_run(const cxxopts::ParseResult& parsed) {
+Result<ipb::DryRun> dry_run(const cli::Parsed& parsed) {
   const auto v = parsed["dry-run"].as<std::string>();
   if (v == "none" || v == "false") return ipb::DryRun::none;
   if (v == "client" || v == "true") return ipb::DryRun::client;
@@ -118,15 +118,15 @@ bool use_colour(const std::ostream& out) {
   return is_terminal(out) && !(no_colour && *no_colour);
 }
 
-void add_per_node_flags(cxxopts::Options& options) {
+void add_per_node_flags(cli::Flags& options) {
   options.positional_help("NODE... | -l SELECTOR");
-  options.add_options()("l,selector", "Label selector of the nodes", cxxopts::value<std::string>())(
-      "nodes", "", cxxopts::value<std::vector<std::string>>());
+  options.add_options()("l,selector", "Label selector of the nodes", cli::value<std::string>())(
+      "nodes", "", cli::value<std::vector<std::string>>());
   add_common_flags(options, true, "json, yaml or name");
   options.parse_positional({"nodes"});
 }
 
-Result<void> PerNodeOptions::complete(const cxxopts::ParseResult& parsed) {
+Result<void> PerNodeOptions::complete(const cli::Parsed& parsed) {
   auto f = output_format(parsed, {"json", "yaml", "name"});
   if (!f) return fail(f.error());
   format = *f;

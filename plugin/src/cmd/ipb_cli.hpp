@@ -19,11 +19,11 @@
 namespace nodeboot::plugin::cmd::ipbcli {
 
 // Adds --schedule-label, -o and (when `writes`) --dry-run.
-void add_common_flags(cxxopts::Options& options, bool writes, const std::string& output_help);
+void add_common_flags(cli::Flags& options, bool writes, const std::string& output_help);
 
 // -o value checked against `allowed`; --dry-run value (none|client|server). Usage errors name the flag.
-Result<std::string> output_format(const cxxopts::ParseResult& parsed, const std::vector<std::string>& allowed);
-Result<ipb::DryRun> dry_run(const cxxopts::ParseResult& parsed);
+Result<std::string> output_format(const cli::Parsed& parsed, const std::vector<std::string>& allowed);
+Result<ipb::DryRun> dry_run(const cli::Parsed& parsed);
 
 Result<std::unique_ptr<kube::Client>> connect(const kube::ConnectionFlags& flags);
 
@@ -44,7 +44,7 @@ bool use_colour(const std::ostream& out);
 // abort / retry / finish: NODE... (or -l), one library call per node, changes printed.
 // Exit 0, 1 (one node, error) or 3 (some of several failed).
 using NodeAction = std::function<Result<std::vector<ipb::Change>>(ipb::Context&, const std::string& node)>;
-void add_per_node_flags(cxxopts::Options& options);
+void add_per_node_flags(cli::Flags& options);
 struct PerNodeOptions {
   std::string format{};
   ipb::DryRun dry = ipb::DryRun::none;
@@ -53,7 +53,7 @@ struct PerNodeOptions {
   std::string schedule_label{};
   kube::ConnectionFlags connection{};
 
-  Result<void> complete(const cxxopts::ParseResult& parsed);
+  Result<void> complete(const cli::Parsed& parsed);
   Result<void> validate() const;
   Result<int> run(Io& io, const NodeAction& action) const;
 };

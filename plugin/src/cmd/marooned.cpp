@@ -8,9 +8,9 @@
 #include <ostream>
 #include <set>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/cli/command.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/marooned/join.hpp"
@@ -66,17 +66,17 @@ std::string read_taint_key(kube::Client& client, json* spec_out = nullptr) {
   return key.empty() ? std::string(names::maroon_default_taint_key) : key;
 }
 
-cxxopts::Options list_flags() {
-  cxxopts::Options options("kubectl nodeboot marooned list",
-                           "List marooned pods with their id, state (Gated, WaitingForNode, Released, Running, "
-                           "Orphaned), dedicated node and age.");
+cli::Flags list_flags() {
+  cli::Flags options("kubectl nodeboot marooned list",
+                     "List marooned pods with their id, state (Gated, WaitingForNode, Released, Running, "
+                     "Orphaned), dedicated node and age.");
   options.add_options()("A,all-namespaces", "List across all namespaces")(
-      "o,output", "Output format: json or yaml", cxxopts::value<std::string>())("h,help", "Show help");
+      "o,output", "Output format: json or yaml", cli::value<std::string>())("h,help", "Show help");
   cli::add_connection_flags(options);
   return options;
 }
 
-Result<int> list(const cxxopts::ParseResult& parsed, Io& io) {
+Result<int> list(const cli::Parsed& parsed, Io& io) {
   const std::string output = cli::value(parsed, "output");
   if (!output.empty() && output != "json" && output != "yaml")
     return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");
@@ -168,15 +168,14 @@ Result<std::chrono::seconds> parse_ttl(const std::string& s) {
   return std::chrono::duration_cast<std::chrono::seconds>(*ttl);
 }
 
-void add_join_flags(cxxopts::Options& options) {
+void add_join_flags(cli::Flags& options) {
   options.add_options()("server-url", "API server URL the node joins (default: the kubeconfig's server)",
-                        cxxopts::value<std::string>())(
+                        cli::value<std::string>())(
       "token-file", "Read the join token from this file instead of creating a bootstrap token",
-      cxxopts::value<std::string>())("ttl", "Lifetime of a new bootstrap token",
-                                     cxxopts::value<std::string>()->default_value("24h"))(
+      cli::value<std::string>())("ttl", "Lifetime of a new bootstrap token",
+                                 cli::value<std::string>().default_value("24h"))(
       "token-groups", "auth-extra-groups of a new bootstrap token (k3s's node-token group by default)",
-      cxxopts::value<std::string>()->default_value("system:bootstrappers:k3s:default-node-token"))("h,help",
-                                                                                                   "Show help");
+      cli::value<std::string>().default_value("system:bootstrappers:k3s:default-node-token"))("h,help", "Show help");
   cli::add_connection_flags(options);
 }
 
@@ -198,7 +197,7 @@ Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
 }
 
 // The join token: from --token-file, or a new bootstrap token Secret in kube-system.
-Result<Secret> join_token(kube::Client& client, const cxxopts::ParseResult& parsed, const std::string& id) {
+Result<Secret> join_token(kube::Client& client, const cli::Parsed& parsed, const std::string& id) {
   if (parsed.count("token-file")) {
     const auto path = parsed["token-file"].as<std::string>();
     auto secret = read_token_file(path);
@@ -244,7 +243,7 @@ struct Common {
   std::string taint_key;
 };
 
-Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& usage) {
+Result<Common> prepare(const cli::Parsed& parsed, const std::string& usage) {
   if (!parsed.count("pod")) return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
   auto flags = cli::connection_flags(parsed);
   if (!flags) return fail(flags.error());
@@ -263,21 +262,21 @@ Result<Common> prepare(const cxxopts::ParseResult& parsed, const std::string& us
   return c;
 }
 
-cxxopts::Options join_info_flags() {
-  cxxopts::Options options("kubectl nodeboot marooned join-info",
-                           "Render a marooned pod's join-info.yaml (server_url, token, pod_uid, taint_key), or with "
-                           "--cloud-init the user-data that writes it, to --output-file. The file holds a token: it "
-                           "is written with mode 0600 and printed only with --stdout.\n\n"
-                           "Usage: kubectl nodeboot marooned join-info POD --output-file FILE [flags]");
-  options.add_options()("pod", "", cxxopts::value<std::string>())("f,output-file", "Write here (mode 0600)",
-                                                                  cxxopts::value<std::string>())(
+cli::Flags join_info_flags() {
+  cli::Flags options("kubectl nodeboot marooned join-info",
+                     "Render a marooned pod's join-info.yaml (server_url, token, pod_uid, taint_key), or with "
+                     "--cloud-init the user-data that writes it, to --output-file. The file holds a token: it "
+                     "is written with mode 0600 and printed only with --stdout.\n\n"
+                     "Usage: kubectl nodeboot marooned join-info POD --output-file FILE [flags]");
+  options.add_options()("pod", "", cli::value<std::string>())("f,output-file", "Write here (mode 0600)",
+                                                              cli::value<std::string>())(
       "stdout", "Print to the terminal instead (shows the token)")("cloud-init", "Render cloud-init user-data");
   add_join_flags(options);
   options.parse_positional({"pod"});
   return options;
 }
 
-Result<int> join_info(const cxxopts::ParseResult& parsed, Io& io) {
+Result<int> join_info(const cli::Parsed& parsed, Io& io) {
   if (!parsed.count("output-file") && !parsed.count("stdout"))
     return fail(ErrorKind::invalid_input,
                 "--output-file FILE is required (the result holds a token; --stdout prints it instead)");
@@ -300,20 +299,20 @@ Result<int> join_info(const cxxopts::ParseResult& parsed, Io& io) {
   return exit_ok;
 }
 
-cxxopts::Options vmi_flags() {
-  cxxopts::Options options("kubectl nodeboot marooned vmi",
-                           "Render the KubeVirt VirtualMachineInstance of a marooned pod's dedicated node from "
-                           "MaroonedPodsConfig default; --apply creates it with its cloud-init Secret.\n\n"
-                           "Usage: kubectl nodeboot marooned vmi POD [-o json|yaml] [--apply] [flags]");
-  options.add_options()("pod", "", cxxopts::value<std::string>())("o,output", "json or yaml (default yaml)",
-                                                                  cxxopts::value<std::string>()->default_value("yaml"))(
+cli::Flags vmi_flags() {
+  cli::Flags options("kubectl nodeboot marooned vmi",
+                     "Render the KubeVirt VirtualMachineInstance of a marooned pod's dedicated node from "
+                     "MaroonedPodsConfig default; --apply creates it with its cloud-init Secret.\n\n"
+                     "Usage: kubectl nodeboot marooned vmi POD [-o json|yaml] [--apply] [flags]");
+  options.add_options()("pod", "", cli::value<std::string>())("o,output", "json or yaml (default yaml)",
+                                                              cli::value<std::string>().default_value("yaml"))(
       "apply", "Create the user-data Secret and the VirtualMachineInstance");
   add_join_flags(options);
   options.parse_positional({"pod"});
   return options;
 }
 
-Result<int> vmi(const cxxopts::ParseResult& parsed, Io& io) {
+Result<int> vmi(const cli::Parsed& parsed, Io& io) {
   const auto output = parsed["output"].as<std::string>();
   if (output != "json" && output != "yaml")
     return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");

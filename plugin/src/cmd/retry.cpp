@@ -7,21 +7,21 @@ namespace {
 
 struct Options : ipbcli::PerNodeOptions {
   Result<int> run(Io& io) const {
-    return PerNodeOptions::run(
-        io, [this](ipb::Context& ctx, const std::string& node) { return ipb::retry_node(ctx, node); });
+    return PerNodeOptions::run(io,
+                               [](ipb::Context& ctx, const std::string& node) { return ipb::retry_node(ctx, node); });
   }
 };
 
 }  // namespace
 
-cxxopts::Options retry_flags() {
-  cxxopts::Options options("kubectl nodeboot retry",
-                           "Start a new attempt on a node whose bootstrap failed, with the same Secret: attempt + 1, "
-                           "state Pending, the schedule label back on.");
+cli::Flags retry_flags() {
+  cli::Flags options("kubectl nodeboot retry",
+                     "Start a new attempt on a node whose bootstrap failed, with the same Secret: attempt + 1, "
+                     "state Pending, the schedule label back on.");
   ipbcli::add_per_node_flags(options);
   return options;
 }
 
-Result<int> retry(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> retry(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

@@ -74,9 +74,9 @@ Result<std::string> read_text(const std::string& flag, const std::string& path) 
 
 // Every input checked, the Secret data built and validated by the webhook's own schema
 // code: nothing here touches the cluster.
-Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
+Result<bootstrap::SecretData> secret_data(const cli::Parsed& p) {
   if (!p.count("os")) return fail(ErrorKind::invalid_input, "--os is required: rhcos or rhel");
-  const std::string os = p["os"].as<std::string>();
+  const auto os = p["os"].as<std::string>();
   if (os != "rhcos" && os != "rhel")
     return fail(ErrorKind::invalid_input, "--os: \"" + os + "\" is not supported; use rhcos or rhel");
   // --ca-cert serves both (a payload server behind a private CA).
@@ -129,7 +129,7 @@ Result<bootstrap::SecretData> secret_data(const cxxopts::ParseResult& p) {
   return data;
 }
 
-Result<ipb::DrainOptions> drain_options(const cxxopts::ParseResult& p) {
+Result<ipb::DrainOptions> drain_options(const cli::Parsed& p) {
   ipb::DrainOptions o;
   o.ignore_daemonsets = p.count("ignore-daemonsets") > 0;
   o.delete_emptydir_data = p.count("delete-emptydir-data") > 0;
@@ -162,7 +162,7 @@ struct Options {
   kube::ConnectionFlags connection{};
 
   // Everything is read and checked before the first request that changes anything.
-  Result<void> complete(const cxxopts::ParseResult& p) {
+  Result<void> complete(const cli::Parsed& p) {
     auto d = secret_data(p);
     if (!d) return fail(d.error());
     data = std::move(*d);
@@ -211,63 +211,60 @@ struct Options {
 
 }  // namespace
 
-cxxopts::Options start_flags() {
-  cxxopts::Options options("kubectl nodeboot start",
-                           "Take nodes through an in-place OS bootstrap: record their state, cordon, drain (--drain), "
-                           "create the bootstrap Secret and label them for the IPB DaemonSet.\n"
-                           "Tokens come only from files (or - for stdin), never from flags.");
+cli::Flags start_flags() {
+  cli::Flags options("kubectl nodeboot start",
+                     "Take nodes through an in-place OS bootstrap: record their state, cordon, drain (--drain), "
+                     "create the bootstrap Secret and label them for the IPB DaemonSet.\n"
+                     "Tokens come only from files (or - for stdin), never from flags.");
   options.positional_help("NODE... | -l SELECTOR");
-  options.add_options("Bootstrap")("os", "rhcos or rhel", cxxopts::value<std::string>())(
-      "ignition-url", "rhcos: https URL of the Ignition config (machine config server)", cxxopts::value<std::string>())(
-      "ignition-token-file", "rhcos: file holding the Ignition bearer token (- = stdin)",
-      cxxopts::value<std::string>())(
+  options.add_options("Bootstrap")("os", "rhcos or rhel", cli::value<std::string>())(
+      "ignition-url", "rhcos: https URL of the Ignition config (machine config server)", cli::value<std::string>())(
+      "ignition-token-file", "rhcos: file holding the Ignition bearer token (- = stdin)", cli::value<std::string>())(
       "mcd-image",
       "rhcos: image to extract machine-config-daemon from, by digest (registry/repo@sha256:...; "
       "`oc adm release info --image-for=machine-config-operator RELEASE`); without it the host's own is used",
-      cxxopts::value<std::string>())("ca-cert",
-                                     "PEM CA bundle that signed the Ignition (or payload) server's certificate",
-                                     cxxopts::value<std::string>())(
-      "payload-url", "rhel: https URL of the bootstrap payload", cxxopts::value<std::string>())(
-      "payload-token-file", "rhel: file holding the payload bearer token (- = stdin)", cxxopts::value<std::string>())(
-      "payload-sha256", "rhel: expected sha256 of the payload", cxxopts::value<std::string>())(
-      "worker-id", "rhel: WORKER_ID for the payload", cxxopts::value<std::string>())(
-      "cluster-id", "rhel: CLUSTER_ID for the payload", cxxopts::value<std::string>())(
-      "region", "rhel: REGION for the payload", cxxopts::value<std::string>())(
-      "mirrors", "rhel: comma-separated https mirror URLs to probe", cxxopts::value<std::string>())(
-      "registry", "registry host[:port] the node must reach", cxxopts::value<std::string>())(
-      "report-url", "https URL the agent POSTs each state to", cxxopts::value<std::string>())(
-      "report-token-file", "file holding the report URL's bearer token (- = stdin)", cxxopts::value<std::string>())(
-      "l,selector", "Label selector of the nodes to start", cxxopts::value<std::string>())(
+      cli::value<std::string>())("ca-cert", "PEM CA bundle that signed the Ignition (or payload) server's certificate",
+                                 cli::value<std::string>())("payload-url", "rhel: https URL of the bootstrap payload",
+                                                            cli::value<std::string>())(
+      "payload-token-file", "rhel: file holding the payload bearer token (- = stdin)", cli::value<std::string>())(
+      "payload-sha256", "rhel: expected sha256 of the payload", cli::value<std::string>())(
+      "worker-id", "rhel: WORKER_ID for the payload", cli::value<std::string>())(
+      "cluster-id", "rhel: CLUSTER_ID for the payload", cli::value<std::string>())(
+      "region", "rhel: REGION for the payload", cli::value<std::string>())(
+      "mirrors", "rhel: comma-separated https mirror URLs to probe", cli::value<std::string>())(
+      "registry", "registry host[:port] the node must reach", cli::value<std::string>())(
+      "report-url", "https URL the agent POSTs each state to", cli::value<std::string>())(
+      "report-token-file", "file holding the report URL's bearer token (- = stdin)", cli::value<std::string>())(
+      "l,selector", "Label selector of the nodes to start", cli::value<std::string>())(
       "daemonset",
       "The DaemonSet that runs the bootstrap (NAMESPACE/NAME); start refuses unless its nodeSelector is "
       "the schedule label. none: skip the check (the bootstrap runs some other way)",
-      cxxopts::value<std::string>()->default_value(std::string(ipb::default_daemonset)));
+      cli::value<std::string>().default_value(std::string(ipb::default_daemonset)));
   options.add_options("Drain (kubectl drain's flags)")("drain", "Drain each node after cordoning it")(
       "ignore-daemonsets", "Ignore DaemonSet-managed pods")(
       "delete-emptydir-data", "Continue even if there are pods using emptyDir (their data is lost)")(
       "force", "Continue even if there are pods that do not declare a controller")(
-      "grace-period", "Seconds each pod gets to terminate (-1: the pod's own)",
-      cxxopts::value<int>()->default_value("-1"))("timeout", "How long to keep trying the drain (0: forever)",
-                                                  cxxopts::value<std::string>()->default_value("0"))(
-      "pod-selector", "Only drain pods matching this label selector", cxxopts::value<std::string>())(
+      "grace-period", "Seconds each pod gets to terminate (-1: the pod's own)", cli::value<int>().default_value("-1"))(
+      "timeout", "How long to keep trying the drain (0: forever)", cli::value<std::string>().default_value("0"))(
+      "pod-selector", "Only drain pods matching this label selector", cli::value<std::string>())(
       "disable-eviction", "Delete pods instead of evicting them (bypasses PodDisruptionBudgets)");
   options.add_options("Rolling")("max-unavailable",
                                  "Roll through the nodes, at most N out of service at once; waits for each to be Done "
                                  "(the completion controller restores it)",
-                                 cxxopts::value<int>())("soak",
-                                                        "Wait this long after a node finishes before starting the next",
-                                                        cxxopts::value<std::string>()->default_value("0s"))(
+                                 cli::value<int>())("soak",
+                                                    "Wait this long after a node finishes before starting the next",
+                                                    cli::value<std::string>().default_value("0s"))(
       "continue-on-failure", "Keep rolling after a node fails (it stays cordoned and keeps its slot)")(
       "keep-secret",
       "Keep each node's bootstrap Secret after it finishes (recorded: the completion controller keeps it too)")(
       "roll-timeout", "Give up waiting for the roll after this long (0: no limit)",
-      cxxopts::value<std::string>()->default_value("0"))("nodes", "", cxxopts::value<std::vector<std::string>>());
+      cli::value<std::string>().default_value("0"))("nodes", "", cli::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, true, "json, yaml or name");
   options.parse_positional({"nodes"});
   return options;
 }
 
-Result<int> start(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> start(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 Result<int> Options::run(Io& io) {
   if (rhcos_without_mcd)

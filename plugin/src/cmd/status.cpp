@@ -76,7 +76,7 @@ struct Options {
   std::vector<std::string> wanted{};
   kube::ConnectionFlags connection{};
 
-  Result<void> complete(const cxxopts::ParseResult& parsed) {
+  Result<void> complete(const cli::Parsed& parsed) {
     auto f = ipbcli::output_format(parsed, {"wide", "json", "yaml"});
     if (!f) return fail(f.error());
     format = *f;
@@ -156,17 +156,17 @@ Result<int> Options::run(Io& io) const {
 
 }  // namespace
 
-cxxopts::Options status_flags() {
-  cxxopts::Options options("kubectl nodeboot status",
-                           "One table of the in-place bootstraps: the named nodes, or every node with a bootstrap "
-                           "state or a prior-state record.");
+cli::Flags status_flags() {
+  cli::Flags options("kubectl nodeboot status",
+                     "One table of the in-place bootstraps: the named nodes, or every node with a bootstrap "
+                     "state or a prior-state record.");
   options.positional_help("[NODE...]");
-  options.add_options()("nodes", "", cxxopts::value<std::vector<std::string>>());
+  options.add_options()("nodes", "", cli::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, false, "wide, json or yaml");
   options.parse_positional({"nodes"});
   return options;
 }
 
-Result<int> status(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> status(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

@@ -28,44 +28,42 @@ struct Options {
   std::optional<ProbeOptions> deep;
   kube::ConnectionFlags connection;
 
-  Result<void> complete(const cxxopts::ParseResult& parsed);
+  Result<void> complete(const cli::Parsed& parsed);
   static Result<void> validate() { return {}; }  // complete() checked every flag it read
   Result<int> run(Io& io) const;
 };
 
 }  // namespace
 
-cxxopts::Options verify_flags() {
-  cxxopts::Options options(
-      "kubectl nodeboot verify",
-      "Check that nodes meet the OS requirements (below) and that the iSCSI and Intel QuickSync\n"
-      "bootstrap DaemonSets (manifests/node-bootstrap) did their work: one row per node with a\n"
-      "verdict and a reason per check, then a summary. Exit 0 when every node passes, 3 when\n"
-      "any fails a check.\n\n"
-      "  os         node Ready, Ubuntu 22.04/24.04 LTS, amd64, kernel 5.x or newer\n"
-      "  iscsi      rke2-node-bootstrap-iscsi pod Ready; its result: iscsid active, iscsi_tcp "
-      "loaded\n"
-      "  quicksync  rke2-node-bootstrap-gpu pod Ready; its result: iHD with an encode entrypoint;\n"
-      "             gpu.intel.com/i915 allocatable and NFD's Intel GPU label when present;\n"
-      "             not applicable on a node without an Intel GPU\n\n"
-      "--deep asks each Ready node afresh instead of reading the DaemonSet pods' results: a\n"
-      "short-lived privileged probe pod per node (pinned, tolerating every taint) runs the\n"
-      "bootstrap scripts' read-only probe mode; its JSON result becomes the iscsi/quicksync\n"
-      "verdicts (SOURCE probe). The probe pods and their ConfigMap carry the label\n"
-      "nodeboot.io/verify-run=<id> and are deleted at the end, on errors and timeouts, and on\n"
-      "Ctrl-C (exit 1). Needs create/watch/deletecollection on pods and configmaps in\n"
-      "--deep-namespace.");
+cli::Flags verify_flags() {
+  cli::Flags options("kubectl nodeboot verify",
+                     "Check that nodes meet the OS requirements (below) and that the iSCSI and Intel QuickSync\n"
+                     "bootstrap DaemonSets (manifests/node-bootstrap) did their work: one row per node with a\n"
+                     "verdict and a reason per check, then a summary. Exit 0 when every node passes, 3 when\n"
+                     "any fails a check.\n\n"
+                     "  os         node Ready, Ubuntu 22.04/24.04 LTS, amd64, kernel 5.x or newer\n"
+                     "  iscsi      rke2-node-bootstrap-iscsi pod Ready; its result: iscsid active, iscsi_tcp "
+                     "loaded\n"
+                     "  quicksync  rke2-node-bootstrap-gpu pod Ready; its result: iHD with an encode entrypoint;\n"
+                     "             gpu.intel.com/i915 allocatable and NFD's Intel GPU label when present;\n"
+                     "             not applicable on a node without an Intel GPU\n\n"
+                     "--deep asks each Ready node afresh instead of reading the DaemonSet pods' results: a\n"
+                     "short-lived privileged probe pod per node (pinned, tolerating every taint) runs the\n"
+                     "bootstrap scripts' read-only probe mode; its JSON result becomes the iscsi/quicksync\n"
+                     "verdicts (SOURCE probe). The probe pods and their ConfigMap carry the label\n"
+                     "nodeboot.io/verify-run=<id> and are deleted at the end, on errors and timeouts, and on\n"
+                     "Ctrl-C (exit 1). Needs create/watch/deletecollection on pods and configmaps in\n"
+                     "--deep-namespace.");
   options.custom_help("[NODE...] [flags]");
   options.add_options()("l,selector", "Label selector for the nodes (e.g. node-role.kubernetes.io/worker=true)",
-                        cxxopts::value<std::string>())("checks", "Comma-separated checks to run: os,iscsi,quicksync",
-                                                       cxxopts::value<std::string>())(
-      "o,output", "Output format: table, wide, json or yaml", cxxopts::value<std::string>())(
+                        cli::value<std::string>())("checks", "Comma-separated checks to run: os,iscsi,quicksync",
+                                                   cli::value<std::string>())(
+      "o,output", "Output format: table, wide, json or yaml", cli::value<std::string>())(
       "deep", "Run a privileged probe pod per node for a fresh on-node check")(
-      "deep-timeout", "How long each probe pod may take (default 2m)", cxxopts::value<std::string>())(
-      "deep-namespace", "Namespace of the probe pods (default kube-system)", cxxopts::value<std::string>())(
+      "deep-timeout", "How long each probe pod may take (default 2m)", cli::value<std::string>())(
+      "deep-namespace", "Namespace of the probe pods (default kube-system)", cli::value<std::string>())(
       "deep-image", "Image of the probe pods (default docker.io/library/ubuntu:24.04, the DaemonSets' image)",
-      cxxopts::value<std::string>())("h,help", "Show help")("nodes", "Node names",
-                                                            cxxopts::value<std::vector<std::string>>());
+      cli::value<std::string>())("h,help", "Show help")("nodes", "Node names", cli::value<std::vector<std::string>>());
   cli::add_connection_flags(options);
   options.parse_positional({"nodes"});
   options.positional_help("[NODE...]");
@@ -75,7 +73,7 @@ cxxopts::Options verify_flags() {
 namespace {
 
 // Reads and checks the flags (pure).
-Result<void> Options::complete(const cxxopts::ParseResult& parsed) {
+Result<void> Options::complete(const cli::Parsed& parsed) {
   auto usage = [](const std::string& msg) { return fail(ErrorKind::invalid_input, msg); };
   Options& o = *this;
   if (parsed.count("nodes")) {
@@ -172,7 +170,7 @@ Result<void> deep_check(const kube::RestConfig& config, const ProbeOptions& opti
 
 }  // namespace
 
-Result<int> verify(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> verify(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 Result<int> Options::run(Io& io) const {
   const Options* o = this;

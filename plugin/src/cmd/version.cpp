@@ -17,7 +17,7 @@ struct Options {
   bool client_only = false;
   kube::ConnectionFlags connection{};
 
-  Result<void> complete(const cxxopts::ParseResult& parsed) {
+  Result<void> complete(const cli::Parsed& parsed) {
     output = cli::value(parsed, "output");
     client_only = parsed.count("client") > 0;
     auto c = cli::connection_flags(parsed);
@@ -63,14 +63,14 @@ struct Options {
 
 }  // namespace
 
-cxxopts::Options version_flags() {
-  cxxopts::Options options("kubectl nodeboot version", "Print the client version and the API server's version.");
-  options.add_options()("client", "Print the client version only")(
-      "o,output", "Output format: json or yaml", cxxopts::value<std::string>())("h,help", "Show help");
+cli::Flags version_flags() {
+  cli::Flags options("kubectl nodeboot version", "Print the client version and the API server's version.");
+  options.add_options()("client", "Print the client version only")("o,output", "Output format: json or yaml",
+                                                                   cli::value<std::string>())("h,help", "Show help");
   cli::add_connection_flags(options);
   return options;
 }
 
-Result<int> version(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> version(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

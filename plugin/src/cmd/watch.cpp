@@ -63,7 +63,7 @@ struct Options {
   std::vector<std::string> nodes{};
   kube::ConnectionFlags connection{};
 
-  Result<void> complete(const cxxopts::ParseResult& parsed) {
+  Result<void> complete(const cli::Parsed& parsed) {
     auto t = parse_duration(parsed["timeout"].as<std::string>(), "--timeout");
     if (!t) return fail(t.error());
     timeout = *t;
@@ -128,20 +128,20 @@ Result<int> Options::run(Io& io) {
 
 }  // namespace
 
-cxxopts::Options watch_flags() {
-  cxxopts::Options options("kubectl nodeboot watch",
-                           "Follow in-place bootstraps with the watch API until each node is Done or Failed. Display "
-                           "only: the completion controller in nodeboot-webhook restores a node that is back (Ready "
-                           "on a new boot); `finish` does it by hand. Exit 0 when all are done, 3 when any failed.");
+cli::Flags watch_flags() {
+  cli::Flags options("kubectl nodeboot watch",
+                     "Follow in-place bootstraps with the watch API until each node is Done or Failed. Display "
+                     "only: the completion controller in nodeboot-webhook restores a node that is back (Ready "
+                     "on a new boot); `finish` does it by hand. Exit 0 when all are done, 3 when any failed.");
   options.positional_help("[NODE...]");
   options.add_options()("timeout", "Give up after this long (0: no limit)",
-                        cxxopts::value<std::string>()->default_value("0"))("nodes", "",
-                                                                           cxxopts::value<std::vector<std::string>>());
+                        cli::value<std::string>().default_value("0"))("nodes", "",
+                                                                      cli::value<std::vector<std::string>>());
   ipbcli::add_common_flags(options, false, "(not used)");
   options.parse_positional({"nodes"});
   return options;
 }
 
-Result<int> watch(const cxxopts::ParseResult& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
+Result<int> watch(const cli::Parsed& parsed, Io& io) { return cli::run_options<Options>(parsed, io); }
 
 }  // namespace nodeboot::plugin::cmd

@@ -1,5 +1,6 @@
 #include "nodeboot/webhook/controller/completion.hpp"
 
+#include "nodeboot/cli/flags.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/ipb/node_ops.hpp"
@@ -240,16 +241,16 @@ std::string CompletionController::render_metrics() const {
        back_to_restored_});
 }
 
-void add_completion_flags(cxxopts::Options& options) {
+void add_completion_flags(cli::Flags& options) {
   options.add_options("In-place bootstrap completion controller")(
       "enable-completion-controller",
       "Run the completion controller: put a node back (labels, taints, cordon, "
       "Done, Secret) once it is Ready on a new boot (leader-elected)")(
       "ipb-progress-deadline", "Mark a node Failed (NoProgress) when its agent reported nothing for this long",
-      cxxopts::value<std::string>()->default_value("2h"));
+      cli::value<std::string>().default_value("2h"));
 }
 
-Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cxxopts::ParseResult& parsed,
+Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cli::Parsed& parsed,
                                                                           const kube::RestConfig& config) {
   if (!parsed.count("enable-completion-controller")) return nullptr;
   auto leader = leader_from_flags(parsed, names::completion_controller_lease);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "nodeboot/cli/flags.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/marooned/join.hpp"
 #include "nodeboot/marooned/objects.hpp"
@@ -534,24 +535,24 @@ std::string GateController::render_metrics() const {
        "From the node event that made it Ready, schedulable and tainted to the gate removed.", ready_to_release_});
 }
 
-void add_flags(cxxopts::Options& options) {
+void add_flags(cli::Flags& options) {
   options.add_options("Gate-release controller")(
       "enable-gate-controller",
       "Run the gate-release controller: remove a marooned pod's gate once its dedicated "
       "node is Ready (leader-elected; one replica acts)")(
       "leader-elect-namespace", "Namespace of the controller's Lease",
-      cxxopts::value<std::string>()->default_value(std::string(names::system_namespace)))(
+      cli::value<std::string>().default_value(std::string(names::system_namespace)))(
       "leader-elect-identity", "This replica's name in the Lease (default: host name and a random suffix)",
-      cxxopts::value<std::string>())("leader-elect-lease-duration",
-                                     "Seconds a leader that stopped renewing keeps the Lease",
-                                     cxxopts::value<double>()->default_value("15"))(
+      cli::value<std::string>())("leader-elect-lease-duration",
+                                 "Seconds a leader that stopped renewing keeps the Lease",
+                                 cli::value<double>().default_value("15"))(
       "leader-elect-renew-deadline", "Seconds the leader keeps trying to renew before it stops acting",
-      cxxopts::value<double>()->default_value("10"))("leader-elect-retry-period",
-                                                     "Seconds between attempts to take or renew the Lease",
-                                                     cxxopts::value<double>()->default_value("2"));
+      cli::value<double>().default_value("10"))("leader-elect-retry-period",
+                                                "Seconds between attempts to take or renew the Lease",
+                                                cli::value<double>().default_value("2"));
 }
 
-Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std::string_view lease) {
+Result<LeaderOptions> leader_from_flags(const cli::Parsed& parsed, std::string_view lease) {
   const auto ms = [&](const char* flag) {
     return std::chrono::milliseconds(static_cast<long>(parsed[flag].as<double>() * 1000));
   };
@@ -571,8 +572,7 @@ Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std:
   return leader;
 }
 
-Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
-                                                         const kube::RestConfig& config,
+Result<std::unique_ptr<GateController>> start_from_flags(const cli::Parsed& parsed, const kube::RestConfig& config,
                                                          std::shared_ptr<ClusterView>& cluster) {
   if (parsed.count("enable-gate-controller") == 0) return nullptr;
   auto leader = leader_from_flags(parsed, names::gate_controller_lease);

@@ -6,7 +6,7 @@ namespace nodeboot::agent {
 
 // `nodeboot-agent bootstrap`: the IPB DaemonSet's command. Reads its node's bootstrap
 // Secret, runs the engine (ipb.hpp) and reports through the node's annotations.
-cxxopts::Options bootstrap_flags();
-Result<int> bootstrap_command(const cxxopts::ParseResult& parsed, cli::Io& io);
+cli::Flags bootstrap_flags();
+Result<int> bootstrap_command(const cli::Parsed& parsed, cli::Io& io);
 
 }  // namespace nodeboot::agent

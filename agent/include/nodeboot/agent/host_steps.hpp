@@ -113,7 +113,7 @@ class HostReporters final : public Reporter {
 };
 
 // `nodeboot-agent resume`: what the host unit runs.
-cxxopts::Options resume_flags();
-Result<int> resume_command(const cxxopts::ParseResult& parsed, cli::Io& io);
+cli::Flags resume_flags();
+Result<int> resume_command(const cli::Parsed& parsed, cli::Io& io);
 
 }  // namespace nodeboot::agent

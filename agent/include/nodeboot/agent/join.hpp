@@ -47,7 +47,7 @@ struct JoinOptions {
 };
 
 // `nodeboot-agent join`.
-cxxopts::Options join_flags();
-Result<int> join_main(const cxxopts::ParseResult& parsed, cli::Io& io);
+cli::Flags join_flags();
+Result<int> join_main(const cli::Parsed& parsed, cli::Io& io);
 
 }  // namespace nodeboot::agent

@@ -12,8 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include <cxxopts.hpp>
-
+#include "nodeboot/cli/flags.hpp"
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/util/result.hpp"
 
@@ -35,8 +34,8 @@ struct Command {
   std::string_view name;
   std::string_view summary;
   // A leaf: its flags (and --help text), and what runs with them parsed.
-  cxxopts::Options (*flags)() = nullptr;
-  Result<int> (*run)(const cxxopts::ParseResult& parsed, Io& io) = nullptr;
+  Flags (*flags)() = nullptr;
+  Result<int> (*run)(const Parsed& parsed, Io& io) = nullptr;
   // A group: its commands, one level down, and its --help.
   std::span<const Command> (*commands)() = nullptr;
   void (*help)(std::ostream& out) = nullptr;
@@ -52,7 +51,7 @@ void list_commands(std::ostream& out, std::span<const Command> commands);
 
 // complete, validate, run: what most runners are.
 template <typename O>
-Result<int> run_options(const cxxopts::ParseResult& parsed, Io& io) {
+Result<int> run_options(const Parsed& parsed, Io& io) {
   O o;
   if (auto done = o.complete(parsed); !done) return fail(done.error());
   if (auto ok = o.validate(); !ok) return fail(ok.error());
@@ -63,11 +62,11 @@ Result<int> run_options(const cxxopts::ParseResult& parsed, Io& io) {
 // -s/--server --tls-server-name --insecure-skip-tls-verify --certificate-authority
 // --client-certificate --client-key --token --username --password --as --as-group --as-uid
 // --request-timeout --disable-compression.
-void add_connection_flags(cxxopts::Options& options);
+void add_connection_flags(Flags& options);
 // Fails on a malformed --request-timeout (invalid_input, naming the flag).
-Result<kube::ConnectionFlags> connection_flags(const cxxopts::ParseResult& parsed);
+Result<kube::ConnectionFlags> connection_flags(const Parsed& parsed);
 
 // A string flag's value, "" when absent.
-std::string value(const cxxopts::ParseResult& parsed, const std::string& name);
+std::string value(const Parsed& parsed, const std::string& name);
 
 }  // namespace nodeboot::cli

@@ -14,16 +14,15 @@
 using namespace nodeboot;
 
 int main(int argc, char** argv) {
-  cxxopts::Options options("nodeboot-kube-probe", "Resolve kubectl's connection flags and ask who we are");
+  cli::Flags options("nodeboot-kube-probe", "Resolve kubectl's connection flags and ask who we are");
   cli::add_connection_flags(options);
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::cerr << "error: " << e.what() << '\n';
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = options.parse(args);
+  if (!parsed) {
+    std::cerr << "error: " << parsed.error().message << '\n';
     return 2;
   }
-  auto flags = cli::connection_flags(parsed);
+  auto flags = cli::connection_flags(*parsed);
   if (!flags) {
     std::cerr << "error: " << flags.error().message << '\n';
     return 2;

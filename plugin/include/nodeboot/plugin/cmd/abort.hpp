@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot abort NODE... | -l SELECTOR
-cxxopts::Options abort_flags();
-Result<int> abort(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags abort_flags();
+Result<int> abort(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot finish NODE... | -l SELECTOR
-cxxopts::Options finish_flags();
-Result<int> finish(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags finish_flags();
+Result<int> finish(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot install
-cxxopts::Options install_flags();
-Result<int> install(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags install_flags();
+Result<int> install(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot retry NODE... | -l SELECTOR
-cxxopts::Options retry_flags();
-Result<int> retry(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags retry_flags();
+Result<int> retry(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

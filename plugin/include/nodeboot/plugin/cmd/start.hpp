@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot start NODE... | -l SELECTOR --os rhcos|rhel ...
-cxxopts::Options start_flags();
-Result<int> start(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags start_flags();
+Result<int> start(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot status [NODE...]
-cxxopts::Options status_flags();
-Result<int> status(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags status_flags();
+Result<int> status(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

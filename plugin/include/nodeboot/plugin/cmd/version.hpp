@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot version [--client] [-o json|yaml]
-cxxopts::Options version_flags();
-Result<int> version(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags version_flags();
+Result<int> version(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

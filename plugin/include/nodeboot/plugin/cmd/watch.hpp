@@ -5,7 +5,7 @@
 namespace nodeboot::plugin::cmd {
 
 // kubectl nodeboot watch [NODE...]
-cxxopts::Options watch_flags();
-Result<int> watch(const cxxopts::ParseResult& parsed, Io& io);
+cli::Flags watch_flags();
+Result<int> watch(const cli::Parsed& parsed, Io& io);
 
 }  // namespace nodeboot::plugin::cmd

@@ -25,12 +25,15 @@
 #include <set>
 #include <string>
 
-#include <cxxopts.hpp>
-
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/webhook/controller/leader.hpp"
 #include "nodeboot/webhook/controller/runtime.hpp"
+
+namespace nodeboot::cli {
+class Flags;
+class Parsed;
+}  // namespace nodeboot::cli
 
 namespace nodeboot::webhook::controller {
 
@@ -94,9 +97,9 @@ class CompletionController {
 
 // --enable-completion-controller and --ipb-progress-deadline (the leader-election flags are
 // the gate controller's: one set per replica).
-void add_completion_flags(cxxopts::Options& options);
+void add_completion_flags(cli::Flags& options);
 // nullptr without --enable-completion-controller; an error for inconsistent flags.
-Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cxxopts::ParseResult& parsed,
+Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cli::Parsed& parsed,
                                                                           const kube::RestConfig& config);
 
 }  // namespace nodeboot::webhook::controller

@@ -29,7 +29,6 @@
 #include <thread>
 #include <vector>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/client.hpp"
@@ -37,6 +36,11 @@
 #include "nodeboot/webhook/cluster.hpp"
 #include "nodeboot/webhook/controller/leader.hpp"
 #include "nodeboot/webhook/controller/runtime.hpp"
+
+namespace nodeboot::cli {
+class Flags;
+class Parsed;
+}  // namespace nodeboot::cli
 
 namespace nodeboot::webhook::controller {
 
@@ -179,14 +183,13 @@ class GateController {
 };
 
 // --enable-gate-controller and the leader-election flags.
-void add_flags(cxxopts::Options& options);
+void add_flags(cli::Flags& options);
 // The leader-election flags, for the Lease named `lease` (one per controller).
-Result<LeaderOptions> leader_from_flags(const cxxopts::ParseResult& parsed, std::string_view lease);
+Result<LeaderOptions> leader_from_flags(const cli::Parsed& parsed, std::string_view lease);
 // Starts the controller when --enable-gate-controller is given (nullptr otherwise; an error
 // for inconsistent leader-election flags) and
 // wraps `cluster` so /readyz also waits for the controller's caches.
-Result<std::unique_ptr<GateController>> start_from_flags(const cxxopts::ParseResult& parsed,
-                                                         const kube::RestConfig& config,
+Result<std::unique_ptr<GateController>> start_from_flags(const cli::Parsed& parsed, const kube::RestConfig& config,
                                                          std::shared_ptr<ClusterView>& cluster);
 
 }  // namespace nodeboot::webhook::controller

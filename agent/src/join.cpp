@@ -151,17 +151,33 @@ cli::Flags join_flags() {
   return options;
 }
 
-Result<int> join_main(const cli::Parsed& parsed, cli::Io& io) {
+Result<void> JoinOptions::complete(const cli::Parsed& parsed) {
+  host_root = parsed["host-root"].as<std::string>();
+  join_info = parsed["join-info"].as<std::string>();
+  service_manager = {parsed["service-manager"].as<std::string>()};
+  timeout = std::chrono::seconds(parsed["timeout"].as<int>());
+  node_name = parsed.count("node-name") ? parsed["node-name"].as<std::string>() : host_name(host_root);
+  return {};
+}
+
+Result<void> JoinOptions::validate() const {
+  if (timeout.count() < 1)
+    return fail(ErrorKind::invalid_input, "--timeout: give the seconds to wait for the node, at least 1");
+  if (node_name.empty())
+    return fail(ErrorKind::invalid_input, "--node-name: the host has no name under " + host_root.string() +
+                                              " (/etc/hostname); give the node's name");
+  if (service_manager.front().empty())
+    return fail(ErrorKind::invalid_input, "--service-manager: give the program that starts k3s-agent.service");
+  return {};
+}
+
+Result<int> join_main(const cli::Parsed& parsed, cli::Io& io) { return cli::run_options<JoinOptions>(parsed, io); }
+
+Result<int> JoinOptions::run(cli::Io& io) const {
   // Each line flushed as it happens: under systemd, stdout is a pipe to the journal, and the
   // wait below can last minutes.
   std::ostream& out = io.out;
-  JoinOptions o;
-  o.host_root = parsed["host-root"].as<std::string>();
-  o.join_info = parsed["join-info"].as<std::string>();
-  o.service_manager = {parsed["service-manager"].as<std::string>()};
-  o.timeout = std::chrono::seconds(parsed["timeout"].as<int>());
-  o.node_name = parsed.count("node-name") ? parsed["node-name"].as<std::string>() : host_name(o.host_root);
-
+  const JoinOptions& o = *this;
   const auto info_path = under_root(o.host_root, o.join_info);
   const auto text = read_file(info_path);
   if (!text) return fail(ErrorKind::io, text.error().message + " (cloud-init writes it from the VM's user-data)");

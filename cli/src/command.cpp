@@ -76,6 +76,17 @@ void add_connection_flags(Flags& options) {
   // clang-format on
 }
 
+Result<void> check_output(std::string_view output, std::initializer_list<std::string_view> allowed) {
+  std::string list;
+  std::size_t i = 0;
+  for (const auto a : allowed) {
+    if (a == output || output.empty()) return {};
+    list += std::string(i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + std::string(a);
+    ++i;
+  }
+  return fail(ErrorKind::invalid_input, "--output must be " + list + ", not \"" + std::string(output) + "\"");
+}
+
 std::string value(const Parsed& parsed, const std::string& name) {
   return parsed.count(name) ? parsed[name].as<std::string>() : std::string();
 }

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <future>
+#include <optional>
 #include <ostream>
 
 #include "nodeboot/cli/command.hpp"
@@ -22,8 +23,92 @@
 namespace nodeboot::webhook {
 namespace {
 
-Result<int> serve(const cli::Parsed& parsed, cli::Io& io) {
-  if (parsed.count("version")) {
+// nodeboot-webhook's one command. Every flag is read and checked before anything starts:
+// a bad flag must not leave a certificate Secret written or a Lease taken.
+struct ServeOptions {
+  bool print_version = false;
+  std::string log_level;
+  bool no_api = false;
+  std::string taint_key;  // with --no-api
+  kube::ConnectionFlags connection;
+  bool self_managed = false;
+  SelfManagedOptions certs;
+  std::optional<controller::LeaderOptions> gate;            // --enable-gate-controller
+  std::optional<controller::CompletionOptions> completion;  // --enable-completion-controller
+  ServerOptions server;
+  int shutdown_delay = 0;  // seconds
+  int grace_period = 0;    // seconds
+
+  Result<void> complete(const cli::Parsed& parsed);
+  Result<void> validate() const;
+  Result<int> run(cli::Io& io) const;
+};
+
+Result<void> ServeOptions::complete(const cli::Parsed& parsed) {
+  print_version = parsed.count("version") > 0;
+  log_level = parsed["log-level"].as<std::string>();
+  no_api = parsed.count("no-api") > 0;
+  taint_key = parsed["taint-key"].as<std::string>();
+  auto flags = cli::connection_flags(parsed);
+  if (!flags) return fail(flags.error());
+  connection = std::move(*flags);
+  self_managed = parsed.count("self-managed-certs") > 0;
+  certs.namespace_ =
+      parsed.count("namespace") ? parsed["namespace"].as<std::string>() : std::string(names::system_namespace);
+  certs.secret_name = parsed["cert-secret"].as<std::string>();
+  certs.configuration_name = parsed["webhook-configuration"].as<std::string>();
+  certs.cert_dir = parsed["cert-dir"].as<std::string>();
+  const auto service = parsed["service-name"].as<std::string>();
+  certs.policy.hosts = {service + "." + certs.namespace_ + ".svc",
+                        service + "." + certs.namespace_ + ".svc.cluster.local"};
+  if (parsed.count("cert-hosts"))
+    for (const auto& h : parsed["cert-hosts"].as<std::vector<std::string>>()) certs.policy.hosts.push_back(h);
+  certs.policy.validity = std::chrono::seconds(parsed["cert-validity"].as<long>());
+  auto leader = controller::gate_leader_from_flags(parsed);
+  if (!leader) return fail(leader.error());
+  gate = std::move(*leader);
+  auto completing = controller::completion_options_from_flags(parsed);
+  if (!completing) return fail(completing.error());
+  completion = std::move(*completing);
+  server.cert_dir = parsed["cert-dir"].as<std::string>();
+  if (parsed.count("client-ca")) server.client_ca_file = parsed["client-ca"].as<std::string>();
+  server.host = parsed["bind-address"].as<std::string>();
+  server.port = parsed["port"].as<int>();
+  server.max_connections = parsed["max-connections"].as<std::size_t>();
+  server.max_workers = parsed["max-workers"].as<std::size_t>();
+  server.controller_username = parsed["controller-username"].as<std::string>();
+  server.schedule_label = parsed["schedule-label"].as<std::string>();
+  shutdown_delay = parsed["shutdown-delay"].as<int>();
+  grace_period = parsed["grace-period"].as<int>();
+  return {};
+}
+
+Result<void> ServeOptions::validate() const {
+  if (print_version) return {};
+  if (log_level != "debug" && log_level != "info" && log_level != "error")
+    return fail(ErrorKind::invalid_input, "--log-level must be debug, info or error");
+  if (no_api)
+    for (const auto& [given, flag] :
+         {std::pair{self_managed, "--self-managed-certs"}, std::pair{gate.has_value(), "--enable-gate-controller"},
+          std::pair{completion.has_value(), "--enable-completion-controller"}})
+      if (given) return fail(ErrorKind::invalid_input, std::string(flag) + " needs API access; drop --no-api");
+  if (server.port < 0 || server.port > 65535)
+    return fail(ErrorKind::invalid_input, "--port: give 1 to 65535 (0: any free port)");
+  for (const auto& [flag, value] :
+       {std::pair{"--max-connections", server.max_connections}, std::pair{"--max-workers", server.max_workers}}) {
+    if (value == 0)
+      return fail(ErrorKind::invalid_input,
+                  std::string(flag) + "=0 serves nothing; give at least 1 (or leave the flag out for the default)");
+  }
+  if (shutdown_delay < 0) return fail(ErrorKind::invalid_input, "--shutdown-delay: give 0 or more seconds");
+  if (grace_period < 0) return fail(ErrorKind::invalid_input, "--grace-period: give 0 or more seconds");
+  if (self_managed && certs.policy.validity.count() < 1)
+    return fail(ErrorKind::invalid_input, "--cert-validity: give a positive number of seconds (the default: 90 days)");
+  return {};
+}
+
+Result<int> ServeOptions::run(cli::Io& io) const {
+  if (print_version) {
     io.out << "nodeboot-webhook " << version() << '\n';
     return cli::exit_ok;
   }
@@ -51,25 +136,15 @@ Result<int> serve(const cli::Parsed& parsed, cli::Io& io) {
     pthread_setattr_default_np(&attr);
     pthread_attr_destroy(&attr);
   }
-  const auto level = parsed["log-level"].as<std::string>();
-  if (level == "debug")
-    set_log_level(LogLevel::debug);
-  else if (level == "error")
-    set_log_level(LogLevel::error);
-  else if (level != "info")
-    return fail(ErrorKind::invalid_input, "--log-level must be debug, info or error");
+  set_log_level(log_level == "debug" ? LogLevel::debug : log_level == "error" ? LogLevel::error : LogLevel::info);
   std::shared_ptr<ClusterView> cluster;
   std::shared_ptr<kube::Client> client;
-  std::unique_ptr<controller::GateController> gate;              // --enable-gate-controller
-  std::unique_ptr<controller::CompletionController> completion;  // --enable-completion-controller
-  if (parsed.count("no-api")) {
-    if (parsed.count("self-managed-certs"))
-      return fail(ErrorKind::invalid_input, "--self-managed-certs needs API access; drop --no-api");
-    cluster = std::make_shared<OfflineClusterView>(parsed["taint-key"].as<std::string>());
+  std::unique_ptr<controller::GateController> gate_controller;
+  std::unique_ptr<controller::CompletionController> completion_controller;
+  if (no_api) {
+    cluster = std::make_shared<OfflineClusterView>(taint_key);
   } else {
-    auto flags = cli::connection_flags(parsed);
-    if (!flags) return fail(flags.error());
-    auto config = kube::resolve_config(*flags);
+    auto config = kube::resolve_config(connection);
     if (!config)
       return fail(config.error().kind,
                   config.error().message + " (pass --kubeconfig, run in a cluster, or use --no-api)");
@@ -80,19 +155,8 @@ Result<int> serve(const cli::Parsed& parsed, cli::Io& io) {
   }
 
   std::unique_ptr<SelfManagedCerts> self_certs;
-  if (parsed.count("self-managed-certs")) {
-    SelfManagedOptions sm;
-    sm.namespace_ =
-        parsed.count("namespace") ? parsed["namespace"].as<std::string>() : std::string(names::system_namespace);
-    sm.secret_name = parsed["cert-secret"].as<std::string>();
-    sm.configuration_name = parsed["webhook-configuration"].as<std::string>();
-    sm.cert_dir = parsed["cert-dir"].as<std::string>();
-    const auto service = parsed["service-name"].as<std::string>();
-    sm.policy.hosts = {service + "." + sm.namespace_ + ".svc", service + "." + sm.namespace_ + ".svc.cluster.local"};
-    if (parsed.count("cert-hosts"))
-      for (const auto& h : parsed["cert-hosts"].as<std::vector<std::string>>()) sm.policy.hosts.push_back(h);
-    sm.policy.validity = std::chrono::seconds(parsed["cert-validity"].as<long>());
-    self_certs = std::make_unique<SelfManagedCerts>(*client, std::move(sm));
+  if (self_managed) {
+    self_certs = std::make_unique<SelfManagedCerts>(*client, certs);
     // The first certificate must exist before serving; the API server may still be coming up.
     while (true) {
       auto due = self_certs->sync();
@@ -104,34 +168,11 @@ Result<int> serve(const cli::Parsed& parsed, cli::Io& io) {
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
   }
-  // Independent of how certificates are managed: the controller needs only API access.
-  if (parsed.count("enable-gate-controller")) {
-    if (!client) return fail(ErrorKind::invalid_input, "--enable-gate-controller needs API access; drop --no-api");
-    auto started = controller::start_from_flags(parsed, client->config(), cluster);
-    if (!started) return fail(ErrorKind::invalid_input, started.error().message);
-    gate = std::move(*started);
-  }
-  if (parsed.count("enable-completion-controller")) {
-    if (!client)
-      return fail(ErrorKind::invalid_input, "--enable-completion-controller needs API access; drop --no-api");
-    auto started = controller::start_completion_from_flags(parsed, client->config());
-    if (!started) return fail(ErrorKind::invalid_input, started.error().message);
-    completion = std::move(*started);
-  }
+  // Independent of how certificates are managed: the controllers need only API access.
+  if (gate) gate_controller = controller::start_gate(*gate, client->config(), cluster);
+  if (completion) completion_controller = controller::start_completion(*completion, client->config());
 
-  ServerOptions options;
-  options.cert_dir = parsed["cert-dir"].as<std::string>();
-  if (parsed.count("client-ca")) options.client_ca_file = parsed["client-ca"].as<std::string>();
-  options.host = parsed["bind-address"].as<std::string>();
-  options.port = parsed["port"].as<int>();
-  options.max_connections = parsed["max-connections"].as<std::size_t>();
-  options.max_workers = parsed["max-workers"].as<std::size_t>();
-  for (const auto& [flag, value] :
-       {std::pair{"--max-connections", options.max_connections}, std::pair{"--max-workers", options.max_workers}}) {
-    if (value == 0)
-      return fail(ErrorKind::invalid_input,
-                  std::string(flag) + "=0 serves nothing; give at least 1 (or leave the flag out for the default)");
-  }
+  ServerOptions options = server;
   // Each held connection is a descriptor: take the hard limit, and hold no more than it
   // allows (with room for the API client, certificates and logs).
   if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
@@ -145,25 +186,23 @@ Result<int> serve(const cli::Parsed& parsed, cli::Io& io) {
       options.max_connections = held;
     }
   }
-  options.controller_username = parsed["controller-username"].as<std::string>();
-  options.schedule_label = parsed["schedule-label"].as<std::string>();
-  options.extra_metrics = [&gate, &completion] {
-    return (gate ? gate->render_metrics() : std::string()) +
-           (completion ? completion->render_metrics() : std::string());
+  options.extra_metrics = [&gate_controller, &completion_controller] {
+    return (gate_controller ? gate_controller->render_metrics() : std::string()) +
+           (completion_controller ? completion_controller->render_metrics() : std::string());
   };
-  Server server(options, cluster);
-  auto port = server.start();
+  Server web(options, cluster);
+  auto port = web.start();
   if (!port) return fail(port.error().kind, port.error().message);
   wait_for_stop();  // main's SignalThread blocked the signals before any thread started
   log_info("signal received; shutting down", {{"signal", std::string("SIG") + sigabbrev_np(stop_signal())}});
-  server.begin_shutdown();
+  web.begin_shutdown();
   // Release the Leases first, so another replica takes over at once.
-  if (gate) gate->stop();
-  if (completion) completion->stop();
+  if (gate_controller) gate_controller->stop();
+  if (completion_controller) completion_controller->stop();
   // Keep answering while the API server notices the endpoint is gone.
-  std::this_thread::sleep_for(std::chrono::seconds(parsed["shutdown-delay"].as<int>()));
-  auto stopped = std::async(std::launch::async, [&] { server.stop(); });
-  if (stopped.wait_for(std::chrono::seconds(parsed["grace-period"].as<int>())) == std::future_status::timeout) {
+  std::this_thread::sleep_for(std::chrono::seconds(shutdown_delay));
+  auto stopped = std::async(std::launch::async, [&] { web.stop(); });
+  if (stopped.wait_for(std::chrono::seconds(grace_period)) == std::future_status::timeout) {
     log_error("requests still in flight at the end of the grace period; exiting");
     std::_Exit(1);
   }
@@ -224,7 +263,8 @@ cli::Flags flags() {
 
 int main(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   cli::Io io{out, err};
-  static const cli::Command root{.name = "nodeboot-webhook", .summary = "", .flags = flags, .run = serve};
+  static const cli::Command root{
+      .name = "nodeboot-webhook", .summary = "", .flags = flags, .run = cli::run_options<ServeOptions>};
   return cli::dispatch(root, "nodeboot-webhook", std::span<const std::string>(argv).subspan(argv.empty() ? 0 : 1), io);
 }
 

@@ -27,14 +27,10 @@ void add_common_flags(cli::Flags& options, bool writes, const std::string& outpu
   cli::add_connection_flags(options);
 }
 
-Result<std::string> output_format(const cli::Parsed& parsed, const std::vector<std::string>& allowed) {
-  if (!parsed.count("output")) return std::string();
-  const auto o = parsed["output"].as<std::string>();
-  for (const auto& a : allowed)
-    if (a == o) return o;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : "|") + a;
-  return fail(ErrorKind::invalid_input, "--output: \"" + o + "\" is not supported; use one of " + list);
+Result<std::string> output_format(const cli::Parsed& parsed, std::initializer_list<std::string_view> allowed) {
+  auto o = cli::value(parsed, "output");
+  if (auto ok = cli::check_output(o, allowed); !ok) return fail(ok.error());
+  return o;
 }
 
 Result<ipb::DryRun> dry_run(const cli::Parsed& parsed) {

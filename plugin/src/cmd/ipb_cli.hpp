@@ -5,6 +5,7 @@
 // nodeboot/plugin/ipb/ (no argv, no terminal).
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -22,7 +23,7 @@ namespace nodeboot::plugin::cmd::ipbcli {
 void add_common_flags(cli::Flags& options, bool writes, const std::string& output_help);
 
 // -o value checked against `allowed`; --dry-run value (none|client|server). Usage errors name the flag.
-Result<std::string> output_format(const cli::Parsed& parsed, const std::vector<std::string>& allowed);
+Result<std::string> output_format(const cli::Parsed& parsed, std::initializer_list<std::string_view> allowed);
 Result<ipb::DryRun> dry_run(const cli::Parsed& parsed);
 
 Result<std::unique_ptr<kube::Client>> connect(const kube::ConnectionFlags& flags);

@@ -76,16 +76,28 @@ cli::Flags list_flags() {
   return options;
 }
 
-Result<int> list(const cli::Parsed& parsed, Io& io) {
-  const std::string output = cli::value(parsed, "output");
-  if (!output.empty() && output != "json" && output != "yaml")
-    return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");
-  auto flags = cli::connection_flags(parsed);
-  if (!flags) return fail(flags.error());
-  auto cfg = kube::resolve_config(*flags);
+struct ListPodsOptions {
+  std::string output;
+  bool all_namespaces = false;
+  kube::ConnectionFlags connection;
+
+  Result<void> complete(const cli::Parsed& parsed) {
+    output = cli::value(parsed, "output");
+    all_namespaces = parsed.count("all-namespaces") > 0;
+    auto c = cli::connection_flags(parsed);
+    if (!c) return fail(c.error());
+    connection = std::move(*c);
+    return {};
+  }
+  Result<void> validate() const { return cli::check_output(output, {"json", "yaml"}); }
+  Result<int> run(Io& io) const;
+};
+
+Result<int> ListPodsOptions::run(Io& io) const {
+  auto cfg = kube::resolve_config(connection);
   if (!cfg) return fail(cfg.error().kind, cfg.error().message);
   kube::Client client(std::move(*cfg));
-  const std::string ns = parsed.count("all-namespaces") ? "" : client.default_namespace();
+  const std::string ns = all_namespaces ? "" : client.default_namespace();
   auto pods = client.list(kube::resources::pods, ns,
                           kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"});
   auto nodes =
@@ -179,6 +191,34 @@ void add_join_flags(cli::Flags& options) {
   cli::add_connection_flags(options);
 }
 
+// What join-info and vmi share: the pod, where its node joins, and the join token.
+struct JoinOptions {
+  std::string pod;
+  std::string server_url;  // empty: the kubeconfig's server
+  std::string token_file;  // empty: create a bootstrap token
+  std::chrono::seconds ttl{};
+  std::string token_groups;
+  kube::ConnectionFlags connection;
+
+  Result<void> complete(const cli::Parsed& parsed) {
+    pod = cli::value(parsed, "pod");
+    server_url = cli::value(parsed, "server-url");
+    token_file = cli::value(parsed, "token-file");
+    auto t = parse_ttl(parsed["ttl"].as<std::string>());
+    if (!t) return fail(t.error());
+    ttl = *t;
+    token_groups = parsed["token-groups"].as<std::string>();
+    auto c = cli::connection_flags(parsed);
+    if (!c) return fail(c.error());
+    connection = std::move(*c);
+    return {};
+  }
+  Result<void> validate(const std::string& usage) const {
+    if (pod.empty()) return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
+    return {};
+  }
+};
+
 struct Target {
   json pod;
   std::string id;
@@ -197,25 +237,27 @@ Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
 }
 
 // The join token: from --token-file, or a new bootstrap token Secret in kube-system.
-Result<Secret> join_token(kube::Client& client, const cli::Parsed& parsed, const std::string& id) {
-  if (parsed.count("token-file")) {
-    const auto path = parsed["token-file"].as<std::string>();
-    auto secret = read_token_file(path);
+struct JoinToken {
+  Secret token;
+  std::string created_secret;  // the kube-system Secret made for it, if one was
+};
+
+Result<JoinToken> join_token(kube::Client& client, const JoinOptions& o, const std::string& id) {
+  if (!o.token_file.empty()) {
+    auto secret = read_token_file(o.token_file);
     if (!secret) return fail(ErrorKind::invalid_input, "--token-file: " + secret.error().message);
     if (secret->reveal().find_first_of(" \t\n\r") != std::string::npos)
-      return fail(ErrorKind::invalid_input, "--token-file " + path + ": the token must be one line without spaces");
-    return secret;
+      return fail(ErrorKind::invalid_input,
+                  "--token-file " + o.token_file + ": the token must be one line without spaces");
+    return JoinToken{std::move(*secret), ""};
   }
-  auto ttl = parse_ttl(parsed["ttl"].as<std::string>());
-  if (!ttl) return std::unexpected(ttl.error());
   const auto token = mr::new_bootstrap_token();
-  auto created = client.create(kube::resources::secrets, "kube-system",
-                               mr::bootstrap_token_secret(token, std::chrono::system_clock::now() + *ttl,
-                                                          parsed["token-groups"].as<std::string>(),
-                                                          "nodeboot: join token for marooned pod " + id));
+  auto secret = mr::bootstrap_token_secret(token, std::chrono::system_clock::now() + o.ttl, o.token_groups,
+                                           "nodeboot: join token for marooned pod " + id);
+  auto created = client.create(kube::resources::secrets, "kube-system", secret);
   if (!created)
     return fail(Error{created.error().kind, "creating the bootstrap token: " + kube::kubectl_message(created.error())});
-  return token.token();
+  return JoinToken{token.token(), secret["metadata"].value("name", "")};
 }
 
 // The pod's join credential, issued by the gate-release controller.
@@ -243,19 +285,16 @@ struct Common {
   std::string taint_key;
 };
 
-Result<Common> prepare(const cli::Parsed& parsed, const std::string& usage) {
-  if (!parsed.count("pod")) return fail(ErrorKind::invalid_input, "a pod name is required: " + usage);
-  auto flags = cli::connection_flags(parsed);
-  if (!flags) return fail(flags.error());
-  auto cfg = kube::resolve_config(*flags);
+Result<Common> prepare(const JoinOptions& o) {
+  auto cfg = kube::resolve_config(o.connection);
   if (!cfg) return fail(cfg.error());
   Common c;
-  c.server_url = parsed.count("server-url") ? parsed["server-url"].as<std::string>() : cfg->server;
+  c.server_url = o.server_url.empty() ? cfg->server : o.server_url;
   if (!c.server_url.starts_with("https://"))
     return fail(ErrorKind::invalid_input,
                 "--server-url \"" + c.server_url + "\" must be an https:// URL the node can reach");
   c.client = std::make_unique<kube::Client>(std::move(*cfg));
-  auto target = marooned_pod(*c.client, parsed["pod"].as<std::string>());
+  auto target = marooned_pod(*c.client, o.pod);
   if (!target) return std::unexpected(target.error());
   c.target = std::move(*target);
   c.taint_key = read_taint_key(*c.client, &c.config_spec);
@@ -276,26 +315,51 @@ cli::Flags join_info_flags() {
   return options;
 }
 
-Result<int> join_info(const cli::Parsed& parsed, Io& io) {
-  if (!parsed.count("output-file") && !parsed.count("stdout"))
-    return fail(ErrorKind::invalid_input,
-                "--output-file FILE is required (the result holds a token; --stdout prints it instead)");
-  auto c = prepare(parsed, "kubectl nodeboot marooned join-info POD --output-file FILE");
+// Deletes a bootstrap token this run created, when what it was made for failed.
+void forget_token(kube::Client& client, const JoinToken& token) {
+  if (!token.created_secret.empty()) client.remove(kube::resources::secrets, "kube-system", token.created_secret);
+}
+
+struct JoinInfoOptions : JoinOptions {
+  std::string output_file;
+  bool to_stdout = false;
+  bool cloud_init = false;
+
+  Result<void> complete(const cli::Parsed& parsed) {
+    output_file = cli::value(parsed, "output-file");
+    to_stdout = parsed.count("stdout") > 0;
+    cloud_init = parsed.count("cloud-init") > 0;
+    return JoinOptions::complete(parsed);
+  }
+  Result<void> validate() const {
+    if (output_file.empty() && !to_stdout)
+      return fail(ErrorKind::invalid_input,
+                  "--output-file FILE is required (the result holds a token; --stdout prints it instead)");
+    return JoinOptions::validate("kubectl nodeboot marooned join-info POD --output-file FILE");
+  }
+  Result<int> run(Io& io) const;
+};
+
+Result<int> JoinInfoOptions::run(Io& io) const {
+  auto c = prepare(*this);
   if (!c) return fail(c.error().kind, c.error().message);
   auto credential = join_credential(*c->client, c->target);
   if (!credential) return fail(ran_into(credential.error()));
-  auto token = join_token(*c->client, parsed, c->target.id);
+  auto token = join_token(*c->client, *this, c->target.id);
   if (!token) return fail(ran_into(token.error()));
-  const mr::JoinInfo info{c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)};
-  const Secret content = parsed.count("cloud-init") ? mr::cloud_init(info) : mr::join_info_yaml(info);
-  if (parsed.count("stdout")) {
+  const mr::JoinInfo info{c->server_url, token->token, c->target.id, c->taint_key, std::move(*credential)};
+  const Secret content = cloud_init ? mr::cloud_init(info) : mr::join_info_yaml(info);
+  if (to_stdout) {
     io.out << content.reveal();
     return exit_ok;
   }
-  const auto path = parsed["output-file"].as<std::string>();
-  if (auto w = write_private_file(path, content.reveal()); !w) return fail(ran_into(w.error()));
-  io.err << (parsed.count("cloud-init") ? "cloud-init user-data" : "join-info.yaml") << " for pod "
-         << c->target.pod["metadata"].value("name", "") << " (id " << c->target.id << ") written to " << path << '\n';
+  if (auto w = write_private_file(output_file, content.reveal()); !w) {
+    forget_token(*c->client, *token);  // nothing half-applied: nobody holds that token
+    return fail(ran_into(w.error()));
+  }
+  io.err << (cloud_init ? "cloud-init user-data" : "join-info.yaml") << " for pod "
+         << c->target.pod["metadata"].value("name", "") << " (id " << c->target.id << ") written to " << output_file
+         << '\n';
   return exit_ok;
 }
 
@@ -312,16 +376,29 @@ cli::Flags vmi_flags() {
   return options;
 }
 
-Result<int> vmi(const cli::Parsed& parsed, Io& io) {
-  const auto output = parsed["output"].as<std::string>();
-  if (output != "json" && output != "yaml")
-    return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");
-  auto c = prepare(parsed, "kubectl nodeboot marooned vmi POD");
+struct VmiOptions : JoinOptions {
+  std::string output;
+  bool apply = false;
+
+  Result<void> complete(const cli::Parsed& parsed) {
+    output = parsed["output"].as<std::string>();
+    apply = parsed.count("apply") > 0;
+    return JoinOptions::complete(parsed);
+  }
+  Result<void> validate() const {
+    if (auto ok = cli::check_output(output, {"json", "yaml"}); !ok) return ok;  // never empty: yaml by default
+    return JoinOptions::validate("kubectl nodeboot marooned vmi POD");
+  }
+  Result<int> run(Io& io) const;
+};
+
+Result<int> VmiOptions::run(Io& io) const {
+  auto c = prepare(*this);
   if (!c) return fail(c.error().kind, c.error().message);
   const std::string ns(names::marooned_namespace);  // the VM and its user-data live in nodeboot's namespace
   auto vm = mr::render_vmi(c->target.pod, c->config_spec, mr::userdata_secret_name(c->target.id));
   if (!vm) return fail(ran_into(vm.error()));
-  if (parsed.count("apply")) {
+  if (apply) {
     // Check first, so nothing (no token, no Secret) is created for a VM that cannot be.
     auto crd = c->client->get(kube::resources::customresourcedefinitions, "", "virtualmachineinstances.kubevirt.io");
     if (!crd)
@@ -332,10 +409,10 @@ Result<int> vmi(const cli::Parsed& parsed, Io& io) {
                       : crd.error());
     auto credential = join_credential(*c->client, c->target);
     if (!credential) return fail(ran_into(credential.error()));
-    auto token = join_token(*c->client, parsed, c->target.id);
+    auto token = join_token(*c->client, *this, c->target.id);
     if (!token) return fail(ran_into(token.error()));
     const auto userdata =
-        mr::cloud_init({c->server_url, std::move(*token), c->target.id, c->taint_key, std::move(*credential)});
+        mr::cloud_init({c->server_url, token->token, c->target.id, c->taint_key, std::move(*credential)});
     json secret = {{"apiVersion", "v1"},
                    {"kind", "Secret"},
                    {"metadata",
@@ -344,11 +421,14 @@ Result<int> vmi(const cli::Parsed& parsed, Io& io) {
                      {"labels", {{std::string(names::maroon_pod_uid), c->target.id}}}}},
                    {"type", "Opaque"},
                    {"stringData", {{"userdata", userdata.reveal()}}}};
-    if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s)
+    if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s) {
+      forget_token(*c->client, *token);  // nothing half-applied
       return fail(s.error().kind, "creating the user-data Secret: " + kube::kubectl_message(s.error()));
+    }
     const kube::ResourceRef vmis{"kubevirt.io", "v1", "virtualmachineinstances", true, "VirtualMachineInstance"};
     if (auto v = c->client->create(vmis, ns, *vm); !v) {
       c->client->remove(kube::resources::secrets, ns, mr::userdata_secret_name(c->target.id));  // nothing half-applied
+      forget_token(*c->client, *token);
       return fail(v.error().kind, "creating the VirtualMachineInstance: " + kube::kubectl_message(v.error()));
     }
     io.out << "virtualmachineinstance.kubevirt.io/" << mr::vmi_name(c->target.id) << " created\n";
@@ -362,10 +442,11 @@ Result<int> vmi(const cli::Parsed& parsed, Io& io) {
 
 std::span<const cli::Command> marooned_commands() {
   static const cli::Command table[] = {
-      {"list", "Marooned pods, their state and dedicated node", list_flags, list},
+      {"list", "Marooned pods, their state and dedicated node", list_flags, cli::run_options<ListPodsOptions>},
       {"join-info", "Render a pod's join-info.yaml or cloud-init user-data (holds a token)", join_info_flags,
-       join_info},
-      {"vmi", "Render (or --apply) the KubeVirt VirtualMachineInstance for a pod's node", vmi_flags, vmi},
+       cli::run_options<JoinInfoOptions>},
+      {"vmi", "Render (or --apply) the KubeVirt VirtualMachineInstance for a pod's node", vmi_flags,
+       cli::run_options<VmiOptions>},
   };
   return table;
 }

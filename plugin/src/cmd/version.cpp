@@ -26,11 +26,7 @@ struct Options {
     return {};
   }
 
-  Result<void> validate() const {
-    if (!output.empty() && output != "json" && output != "yaml")
-      return fail(ErrorKind::invalid_input, "--output must be json or yaml, not \"" + output + "\"");
-    return {};
-  }
+  Result<void> validate() const { return cli::check_output(output, {"json", "yaml"}); }
 
   Result<int> run(Io& io) const {
     nlohmann::json doc{{"clientVersion", {{"gitVersion", std::string(nodeboot::version())}}}};

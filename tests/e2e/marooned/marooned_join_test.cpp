@@ -5,12 +5,14 @@
 // and the controller's vouching.
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <regex>
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include "marooned_env.hpp"
+#include "nodeboot/util/base64.hpp"
 
 using namespace nodeboot::test;
 using namespace nodeboot::test::marooned;
@@ -22,11 +24,13 @@ namespace {
 struct Suite {
   static inline Installation* nb = nullptr;  // the controller issues the join credential and vouches
   static inline json pod;
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static): Boost.Test calls it on the fixture
   void setup() {
     nb = new Installation("join");
     pod = create_pod(nb->env.pod(true, "join-"));
     nb->env.credential(pod_uid_of(pod));  // waits until the controller has issued it
   }
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
   void teardown() {
     cluster().kubectl({"delete", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string(),
                        "--ignore-not-found", "--wait=false"});
@@ -41,6 +45,18 @@ nodeboot::ProcessResult plugin(std::vector<std::string> args) {
   args.insert(args.begin(), {"nodeboot", "marooned"});
   args.insert(args.end(), {"-n", Suite::nb->env.ns});
   return cluster().kubectl(args);
+}
+
+// The bootstrap tokens made for this suite's pod: their description names its id.
+std::size_t tokens_for_pod() {
+  const auto list = kubectl_json(
+      {"get", "secrets", "-n", "kube-system", "--field-selector", "type=bootstrap.kubernetes.io/token", "-o", "json"});
+  std::size_t n = 0;
+  for (const auto& s : list["items"]) {
+    const auto description = nodeboot::base64_decode(s["data"].value("description", ""));
+    if (description && description->find(id()) != std::string::npos) ++n;
+  }
+  return n;
 }
 
 // The join-info.yaml inside cloud-init user-data (write_files content, indented 4).
@@ -94,6 +110,24 @@ BOOST_AUTO_TEST_CASE(join_info_creates_a_bootstrap_token) {
   BOOST_TEST(secret["data"].contains("expiration"));
   BOOST_TEST(secret["data"].contains("auth-extra-groups"));
   BOOST_TEST(r.out.find(m[2].str()) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_flags_are_refused_first_and_a_failed_write_leaves_no_token) {
+  TempDir dir;
+  const auto before = tokens_for_pod();
+  // A malformed --ttl is a usage error, found before anything is read or created.
+  auto bad_ttl = plugin({"join-info", pod_name(), "--ttl", "soon", "--output-file", (dir.path() / "j").string()});
+  BOOST_TEST(bad_ttl.exit_code == 2);
+  BOOST_TEST(bad_ttl.err.find("--ttl") != std::string::npos, bad_ttl.err);
+  auto no_pod = plugin({"vmi", "--output", "json"});
+  BOOST_TEST(no_pod.exit_code == 2);
+  BOOST_TEST(no_pod.err.find("a pod name is required") != std::string::npos, no_pod.err);
+  // The token is created, then the file cannot be written: the token is deleted again.
+  auto unwritable = plugin({"join-info", pod_name(), "--output-file", (dir.path() / "missing/j.yaml").string()});
+  BOOST_TEST(unwritable.exit_code == 1, unwritable.err);
+  BOOST_TEST(unwritable.err.find("missing") != std::string::npos, unwritable.err);
+  BOOST_TEST(tokens_for_pod() == before);
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "j"));
 }
 
 BOOST_AUTO_TEST_CASE(vmi_renders_from_the_config_and_apply_needs_kubevirt) {

@@ -129,7 +129,9 @@ struct Env {
 // One webhook process and configuration for the whole suite, torn down after its last test.
 Env* current = nullptr;
 struct EnvFixture {
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static): Boost.Test calls it on the fixture
   void setup() { current = new Env; }
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
   void teardown() {
     delete current;
     current = nullptr;
@@ -307,6 +309,31 @@ BOOST_AUTO_TEST_CASE(certificate_rotation_under_load_fails_no_request) {
   BOOST_TEST(failed == 0, failure);
   BOOST_TEST(ok > 10);
   BOOST_TEST(e.webhook->log().find(R"("msg":"serving certificate loaded")") != std::string::npos);
+}
+
+// Every flag is checked before anything starts: with a bad one, the webhook writes no
+// certificate Secret, patches no configuration and takes no Lease (it used to create the
+// Secret and start the controllers before it looked at --max-workers).
+BOOST_AUTO_TEST_CASE(a_bad_flag_is_refused_before_anything_is_written) {
+  const auto& c = cluster();
+  const auto secret = unique_name("nodeboot-badflag");
+  const std::vector<std::pair<std::string, std::string>> bad{{"--max-workers=0", "--max-workers"},
+                                                             {"--shutdown-delay=-1", "--shutdown-delay"},
+                                                             {"--port=70000", "--port"},
+                                                             {"--grace-period=soon", "--grace-period"},
+                                                             {"--leader-elect-retry-period=30", "leader election"}};
+  for (const auto& [flag, named] : bad) {
+    TempDir certs;
+    auto r =
+        nodeboot::test::run({(bin_dir() / "nodeboot-webhook").string(), "--self-managed-certs",
+                             "--enable-gate-controller", "--enable-completion-controller", "--kubeconfig",
+                             c.kubeconfig.string(), "--cert-dir", certs.path().string(), "--cert-secret", secret,
+                             "--webhook-configuration", secret, "--port", "0", "--bind-address", "127.0.0.1", flag});
+    BOOST_TEST(r.exit_code == 2, flag << ": " << r.err);
+    BOOST_TEST(r.err.find(named) != std::string::npos, flag << ": " << r.err);
+    BOOST_TEST(!std::filesystem::exists(certs.path() / "tls.crt"), flag);
+  }
+  BOOST_TEST(c.kubectl({"get", "secret", "-n", "nodeboot-system", secret}).exit_code != 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,8 @@
+#include <sstream>
+
 #include <boost/test/unit_test.hpp>
 
+#include "nodeboot/agent/app.hpp"
 #include "nodeboot/agent/join.hpp"
 
 using namespace nodeboot::agent;
@@ -59,6 +62,20 @@ BOOST_AUTO_TEST_CASE(k3s_config_carries_the_pods_label_and_taint) {
                     "  - \"example.com/dedicated=0b7c1e3a-1111-4222-8333-444455556666:NoExecute\"\n") !=
              std::string::npos);
   BOOST_TEST(c.find(cred) == std::string::npos);  // the credential is for the proof, not for k3s
+}
+
+BOOST_AUTO_TEST_CASE(join_refuses_bad_flags_before_reading_join_info) {
+  // --host-root points nowhere: a flag check that ran after reading join-info would say so instead.
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--timeout", "0"}, {"--timeout", "soon"}, {"--service-manager", ""}}) {
+    std::ostringstream out, err;
+    const int code = nodeboot::agent::main({"nodeboot-agent", "join", "--host-root", "/nonexistent", "--node-name",
+                                            "n1", std::string(flag).append("=").append(value)},
+                                           out, err);
+    BOOST_TEST(code == 2, flag << "=" << value << ": " << err.str());
+    BOOST_TEST(err.str().find(flag.substr(2)) != std::string::npos, err.str());
+    BOOST_TEST(err.str().find("join-info") == std::string::npos, err.str());
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -78,9 +78,13 @@ BOOST_AUTO_TEST_CASE(bad_input_is_an_invalid_input_error_naming_the_flag) {
     std::string names;
   };
   for (const auto& c : std::vector<Case>{{{"--no-such-flag"}, "no-such-flag"},
-                                         {{"--timeout=soon"}, "soon"},
+                                         {{"--timeout=soon"}, "--timeout: \"soon\" is not a whole number"},
+                                         {{"--timeout", "5s"}, "--timeout: \"5s\""},
+                                         {{"--offset=9999999999999999999999"}, "--offset"},
+                                         {{"--limit=-1"}, "--limit: \"-1\" is not a whole number of 0 or more"},
                                          {{"--limit"}, "limit"},
-                                         {{"--ratio", "half"}, "half"}}) {
+                                         {{"--ratio", "half"}, "--ratio: \"half\" is not a number"},
+                                         {{"--insecure-skip-tls-verify=maybe"}, "--insecure-skip-tls-verify: "}}) {
     auto parsed = sample().parse(c.args);
     BOOST_TEST_REQUIRE(!parsed.has_value(), c.args.front());
     BOOST_TEST((parsed.error().kind == ErrorKind::invalid_input));

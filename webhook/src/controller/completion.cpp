@@ -250,19 +250,21 @@ void add_completion_flags(cli::Flags& options) {
       cli::value<std::string>().default_value("2h"));
 }
 
-Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cli::Parsed& parsed,
-                                                                          const kube::RestConfig& config) {
-  if (!parsed.count("enable-completion-controller")) return nullptr;
+Result<std::optional<CompletionOptions>> completion_options_from_flags(const cli::Parsed& parsed) {
+  if (!parsed.count("enable-completion-controller")) return std::nullopt;
   auto leader = leader_from_flags(parsed, names::completion_controller_lease);
   if (!leader) return std::unexpected(leader.error());
   auto deadline = parse_duration(parsed["ipb-progress-deadline"].as<std::string>(), "--ipb-progress-deadline");
   if (!deadline) return std::unexpected(deadline.error());
   if (deadline->count() <= 0)
     return fail(ErrorKind::invalid_input, "--ipb-progress-deadline must be positive, e.g. 2h");
-  auto controller = std::make_unique<CompletionController>(
-      config, CompletionOptions{.leader = std::move(*leader),
-                                .schedule_label = parsed["schedule-label"].as<std::string>(),
-                                .progress_deadline = *deadline});
+  return CompletionOptions{.leader = std::move(*leader),
+                           .schedule_label = parsed["schedule-label"].as<std::string>(),
+                           .progress_deadline = *deadline};
+}
+
+std::unique_ptr<CompletionController> start_completion(CompletionOptions options, const kube::RestConfig& config) {
+  auto controller = std::make_unique<CompletionController>(config, std::move(options));
   controller->start();
   return controller;
 }

@@ -572,14 +572,18 @@ Result<LeaderOptions> leader_from_flags(const cli::Parsed& parsed, std::string_v
   return leader;
 }
 
-Result<std::unique_ptr<GateController>> start_from_flags(const cli::Parsed& parsed, const kube::RestConfig& config,
-                                                         std::shared_ptr<ClusterView>& cluster) {
-  if (parsed.count("enable-gate-controller") == 0) return nullptr;
+Result<std::optional<LeaderOptions>> gate_leader_from_flags(const cli::Parsed& parsed) {
+  if (parsed.count("enable-gate-controller") == 0) return std::nullopt;
   auto leader = leader_from_flags(parsed, names::gate_controller_lease);
   if (!leader) return std::unexpected(leader.error());
+  return std::move(*leader);
+}
+
+std::unique_ptr<GateController> start_gate(LeaderOptions leader, const kube::RestConfig& config,
+                                           std::shared_ptr<ClusterView>& cluster) {
   std::shared_ptr<ClusterView> inner = std::move(cluster);  // wrapped below
   auto gate = std::make_unique<GateController>(
-      config, ControllerOptions{.leader = std::move(*leader), .taint_key = [inner] { return inner->taint_key(); }});
+      config, ControllerOptions{.leader = std::move(leader), .taint_key = [inner] { return inner->taint_key(); }});
   gate->start();
   cluster = std::make_shared<WithController>(inner, *gate);
   return gate;

@@ -44,6 +44,10 @@ struct JoinOptions {
   std::vector<std::string> service_manager{"systemctl"};
   std::string node_name;              // "" = the host name (k3s's default)
   std::chrono::seconds timeout{300};  // a VM's first k3s start pulls nothing but still takes ~30 s
+
+  Result<void> complete(const cli::Parsed& parsed);
+  Result<void> validate() const;
+  Result<int> run(cli::Io& io) const;
 };
 
 // `nodeboot-agent join`.

@@ -6,6 +6,7 @@
 // is usually run_options<O>: O's complete (fill from the flags, arguments, environment),
 // validate (pure checks, errors name the flag) and run (the work).
 
+#include <initializer_list>
 #include <iosfwd>
 #include <span>
 #include <string>
@@ -65,6 +66,10 @@ Result<int> run_options(const Parsed& parsed, Io& io) {
 void add_connection_flags(Flags& options);
 // Fails on a malformed --request-timeout (invalid_input, naming the flag).
 Result<kube::ConnectionFlags> connection_flags(const Parsed& parsed);
+
+// -o/--output: one of `allowed`; "" (not given: the command's own default) always passes.
+// The error reads `--output must be json or yaml, not "x"`.
+Result<void> check_output(std::string_view output, std::initializer_list<std::string_view> allowed);
 
 // A string flag's value, "" when absent.
 std::string value(const Parsed& parsed, const std::string& name);

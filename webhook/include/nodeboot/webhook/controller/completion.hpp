@@ -22,18 +22,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
+#include "nodeboot/cli/flags_fwd.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/webhook/controller/leader.hpp"
 #include "nodeboot/webhook/controller/runtime.hpp"
-
-namespace nodeboot::cli {
-class Flags;
-class Parsed;
-}  // namespace nodeboot::cli
 
 namespace nodeboot::webhook::controller {
 
@@ -98,8 +95,9 @@ class CompletionController {
 // --enable-completion-controller and --ipb-progress-deadline (the leader-election flags are
 // the gate controller's: one set per replica).
 void add_completion_flags(cli::Flags& options);
-// nullptr without --enable-completion-controller; an error for inconsistent flags.
-Result<std::unique_ptr<CompletionController>> start_completion_from_flags(const cli::Parsed& parsed,
-                                                                          const kube::RestConfig& config);
+// Its options when --enable-completion-controller is given (nullopt otherwise); an error for
+// inconsistent flags. Reads only the flags.
+Result<std::optional<CompletionOptions>> completion_options_from_flags(const cli::Parsed& parsed);
+std::unique_ptr<CompletionController> start_completion(CompletionOptions options, const kube::RestConfig& config);
 
 }  // namespace nodeboot::webhook::controller

@@ -31,16 +31,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nodeboot/cli/flags_fwd.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
 #include "nodeboot/webhook/cluster.hpp"
 #include "nodeboot/webhook/controller/leader.hpp"
 #include "nodeboot/webhook/controller/runtime.hpp"
-
-namespace nodeboot::cli {
-class Flags;
-class Parsed;
-}  // namespace nodeboot::cli
 
 namespace nodeboot::webhook::controller {
 
@@ -186,10 +182,12 @@ class GateController {
 void add_flags(cli::Flags& options);
 // The leader-election flags, for the Lease named `lease` (one per controller).
 Result<LeaderOptions> leader_from_flags(const cli::Parsed& parsed, std::string_view lease);
-// Starts the controller when --enable-gate-controller is given (nullptr otherwise; an error
-// for inconsistent leader-election flags) and
-// wraps `cluster` so /readyz also waits for the controller's caches.
-Result<std::unique_ptr<GateController>> start_from_flags(const cli::Parsed& parsed, const kube::RestConfig& config,
-                                                         std::shared_ptr<ClusterView>& cluster);
+// Its Lease settings when --enable-gate-controller is given (nullopt otherwise); an error
+// for inconsistent leader-election flags. Reads only the flags: nodeboot-webhook checks
+// every flag before it starts anything.
+Result<std::optional<LeaderOptions>> gate_leader_from_flags(const cli::Parsed& parsed);
+// Starts the controller and wraps `cluster` so /readyz also waits for its caches.
+std::unique_ptr<GateController> start_gate(LeaderOptions leader, const kube::RestConfig& config,
+                                           std::shared_ptr<ClusterView>& cluster);
 
 }  // namespace nodeboot::webhook::controller

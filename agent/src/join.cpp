@@ -177,24 +177,23 @@ Result<int> JoinOptions::run(cli::Io& io) const {
   // Each line flushed as it happens: under systemd, stdout is a pipe to the journal, and the
   // wait below can last minutes.
   std::ostream& out = io.out;
-  const JoinOptions& o = *this;
-  const auto info_path = under_root(o.host_root, o.join_info);
+  const auto info_path = under_root(host_root, join_info);
   const auto text = read_file(info_path);
   if (!text) return fail(ErrorKind::io, text.error().message + " (cloud-init writes it from the VM's user-data)");
   auto info = parse_join_info(*text);
   if (!info) return fail(ErrorKind::io, info_path.string() + ": " + info.error().message);
-  const auto config_path = under_root(o.host_root, "/etc/rancher/k3s/config.yaml");
+  const auto config_path = under_root(host_root, "/etc/rancher/k3s/config.yaml");
   std::error_code ec;
   std::filesystem::create_directories(config_path.parent_path(), ec);  // a failure shows in the write below
-  if (auto w = write_private_file(config_path, k3s_config(*info, o.node_name).reveal()); !w)
+  if (auto w = write_private_file(config_path, k3s_config(*info, node_name).reveal()); !w)
     return fail(ErrorKind::io, w.error().message);
   out << "wrote " << config_path.string() << " (label " << names::maroon_pod_uid << "=" << info->pod_uid << ", taints "
       << info->taint_key << "/dedicated=" << info->pod_uid << ":NoSchedule and :NoExecute)" << std::endl;
 
-  auto argv_start = o.service_manager;
+  auto argv_start = service_manager;
   argv_start.insert(argv_start.end(), {"start", "--no-block", "k3s-agent.service"});
   ProcessOptions start_options;
-  start_options.env_set["NODEBOOT_HOST_ROOT"] = o.host_root.string();
+  start_options.env_set["NODEBOOT_HOST_ROOT"] = host_root.string();
   start_options.timeout = std::chrono::seconds(60);  // --no-block returns at once; 60 s means systemd is wedged
   auto started = run_process(argv_start, start_options);
   if (!started || started->exit_code != 0)
@@ -204,10 +203,10 @@ Result<int> JoinOptions::run(cli::Io& io) const {
   // Registered = the k3s agent has its kubelet credentials and its Node carries our label.
   // Then the proof goes on the Node (with the kubelet's credentials: NodeRestriction lets
   // a node annotate only itself), and the controller's vouched label is awaited.
-  const auto kubeconfig = under_root(o.host_root, "/var/lib/rancher/k3s/agent/kubelet.kubeconfig");
-  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  const auto kubeconfig = under_root(host_root, "/var/lib/rancher/k3s/agent/kubelet.kubeconfig");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::string id_label(names::maroon_pod_uid), vouched_label(names::maroon_vouched_label);
-  const auto proof = marooned::join_proof(info->credential, info->pod_uid, o.node_name);
+  const auto proof = marooned::join_proof(info->credential, info->pod_uid, node_name);
   bool presented = false;
   std::string last = "k3s-agent has not written " + kubeconfig.string() + " yet";
   while (std::chrono::steady_clock::now() < deadline) {
@@ -216,30 +215,30 @@ Result<int> JoinOptions::run(cli::Io& io) const {
       if (cfg) {
         cfg->timeout = std::chrono::seconds(10);
         kube::Client client(std::move(*cfg));
-        auto node = client.get(kube::resources::nodes, "", o.node_name);
+        auto node = client.get(kube::resources::nodes, "", node_name);
         const auto labels =
             node ? (*node)["metadata"].value("labels", nlohmann::json::object()) : nlohmann::json::object();
         if (node && labels.value(vouched_label, "") == info->pod_uid) {
-          out << "node " << o.node_name << " registered and vouched for marooned pod " << info->pod_uid << std::endl;
+          out << "node " << node_name << " registered and vouched for marooned pod " << info->pod_uid << std::endl;
           return 0;
         }
         if (node && labels.value(id_label, "") == info->pod_uid && !presented) {
           const nlohmann::json patch = {
               {"metadata", {{"annotations", {{std::string(names::maroon_join_proof), proof}}}}}};
-          auto r = client.patch(kube::resources::nodes, "", o.node_name, kube::PatchType::merge, patch);
+          auto r = client.patch(kube::resources::nodes, "", node_name, kube::PatchType::merge, patch);
           if (r) {
             presented = true;
-            out << "node " << o.node_name
+            out << "node " << node_name
                 << " registered; join proof presented, waiting for the controller to vouch for it" << std::endl;
           }
-          last = r ? "the controller has not vouched for node " + o.node_name +
+          last = r ? "the controller has not vouched for node " + node_name +
                          " yet (its Events on the marooned pod say why; is nodeboot-webhook's gate-release controller "
                          "running?)"
-                   : "presenting the join proof on node " + o.node_name + ": " + r.error().message;
+                   : "presenting the join proof on node " + node_name + ": " + r.error().message;
         } else if (!node) {
-          last = "node " + o.node_name + ": " + node.error().message;
+          last = "node " + node_name + ": " + node.error().message;
         } else if (!presented) {
-          last = "node " + o.node_name + " lacks the label " + id_label;
+          last = "node " + node_name + " lacks the label " + id_label;
         }
       } else {
         last = cfg.error().message;
@@ -248,8 +247,8 @@ Result<int> JoinOptions::run(cli::Io& io) const {
     // A local file and one GET per second while the node boots: cheap, and bounded by --timeout.
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  return fail(ErrorKind::transport, "node " + o.node_name + " was not vouched for within " +
-                                        std::to_string(o.timeout.count()) + " s: " + last);
+  return fail(ErrorKind::transport,
+              "node " + node_name + " was not vouched for within " + std::to_string(timeout.count()) + " s: " + last);
 }
 
 }  // namespace nodeboot::agent

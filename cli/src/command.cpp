@@ -77,10 +77,11 @@ void add_connection_flags(Flags& options) {
 }
 
 Result<void> check_output(std::string_view output, std::initializer_list<std::string_view> allowed) {
+  if (output.empty()) return {};
   std::string list;
   std::size_t i = 0;
   for (const auto a : allowed) {
-    if (a == output || output.empty()) return {};
+    if (a == output) return {};
     list += std::string(i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + std::string(a);
     ++i;
   }

@@ -27,7 +27,7 @@ namespace {
 // a bad flag must not leave a certificate Secret written or a Lease taken.
 struct ServeOptions {
   bool print_version = false;
-  std::string log_level;
+  std::optional<LogLevel> log_level;  // nullopt: not debug, info or error
   bool no_api = false;
   std::string taint_key;  // with --no-api
   kube::ConnectionFlags connection;
@@ -46,7 +46,11 @@ struct ServeOptions {
 
 Result<void> ServeOptions::complete(const cli::Parsed& parsed) {
   print_version = parsed.count("version") > 0;
-  log_level = parsed["log-level"].as<std::string>();
+  const auto level = parsed["log-level"].as<std::string>();
+  log_level = level == "debug"   ? std::optional(LogLevel::debug)
+              : level == "info"  ? std::optional(LogLevel::info)
+              : level == "error" ? std::optional(LogLevel::error)
+                                 : std::nullopt;
   no_api = parsed.count("no-api") > 0;
   taint_key = parsed["taint-key"].as<std::string>();
   auto flags = cli::connection_flags(parsed);
@@ -85,8 +89,7 @@ Result<void> ServeOptions::complete(const cli::Parsed& parsed) {
 
 Result<void> ServeOptions::validate() const {
   if (print_version) return {};
-  if (log_level != "debug" && log_level != "info" && log_level != "error")
-    return fail(ErrorKind::invalid_input, "--log-level must be debug, info or error");
+  if (!log_level) return fail(ErrorKind::invalid_input, "--log-level must be debug, info or error");
   if (no_api)
     for (const auto& [given, flag] :
          {std::pair{self_managed, "--self-managed-certs"}, std::pair{gate.has_value(), "--enable-gate-controller"},
@@ -136,7 +139,7 @@ Result<int> ServeOptions::run(cli::Io& io) const {
     pthread_setattr_default_np(&attr);
     pthread_attr_destroy(&attr);
   }
-  set_log_level(log_level == "debug" ? LogLevel::debug : log_level == "error" ? LogLevel::error : LogLevel::info);
+  set_log_level(*log_level);
   std::shared_ptr<ClusterView> cluster;
   std::shared_ptr<kube::Client> client;
   std::unique_ptr<controller::GateController> gate_controller;

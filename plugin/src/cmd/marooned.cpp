@@ -386,7 +386,7 @@ struct VmiOptions : JoinOptions {
     return JoinOptions::complete(parsed);
   }
   Result<void> validate() const {
-    if (auto ok = cli::check_output(output, {"json", "yaml"}); !ok) return ok;  // never empty: yaml by default
+    if (auto ok = cli::check_output(output, {"json", "yaml"}); !ok) return ok;  // -o "": the default, yaml
     return JoinOptions::validate("kubectl nodeboot marooned vmi POD");
   }
   Result<int> run(Io& io) const;

@@ -270,9 +270,27 @@ cli::Flags resume_flags() {
   return options;
 }
 
-Result<int> resume_command(const cli::Parsed& parsed, cli::Io& io) {
+namespace {
+
+struct ResumeOptions {
+  fs::path host_root;
+
+  Result<void> complete(const cli::Parsed& parsed) {
+    host_root = parsed["host-root"].as<std::string>();
+    return {};
+  }
+  Result<void> validate() const {
+    if (host_root.empty() || !fs::is_directory(host_root))
+      return fail(ErrorKind::invalid_input,
+                  "--host-root \"" + host_root.string() +
+                      "\" is not a directory (fix: / on the host, or where its / is mounted)");
+    return {};
+  }
+  Result<int> run(cli::Io& io) const;
+};
+
+Result<int> ResumeOptions::run(cli::Io& io) const {
   std::ostream& err = io.err;
-  const fs::path host_root = parsed["host-root"].as<std::string>();
   PlanLock lock(under_root(host_root, "/var/lib/nodeboot/progress.lock"));
   if (!lock.held()) {
     err << "nodeboot-agent: another resume holds " << progress_path << "; nothing to do\n";
@@ -297,6 +315,12 @@ Result<int> resume_command(const cli::Parsed& parsed, cli::Io& io) {
   const Outcome outcome = run_host_steps(host_root, **plan, reporters, err);
   if (outcome.state != State::rebooting) disable_resume_unit(host_root);
   return outcome.state == State::failed ? 1 : 0;
+}
+
+}  // namespace
+
+Result<int> resume_command(const cli::Parsed& parsed, cli::Io& io) {
+  return cli::run_options<ResumeOptions>(parsed, io);
 }
 
 }  // namespace nodeboot::agent

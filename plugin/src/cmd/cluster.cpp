@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -85,14 +86,18 @@ void add_file_flag(cli::Flags& o) {
 cl::Defaults defaults_of(const cli::Parsed& r) {
   return {r["default-k8s-version"].as<std::string>(), r["default-flatcar-version"].as<std::string>()};
 }
+Result<void> check_output_dir(const fs::path& dir) {
+  if (dir.empty()) return fail(ErrorKind::invalid_input, "--output-dir must not be empty (fix: e.g. -o output)");
+  return {};
+}
 void add_dir_flag(cli::Flags& o) {
   o.add_options()("o,output-dir", "Directory for the generated configs and the kubeconfig",
                   cli::value<std::string>().default_value("output"));
 }
 
 // Reads and validates; prints every finding. Empty optional = refused.
-std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Defaults& defaults, bool strict, bool quiet_ok,
-                                      Io& io) {
+std::optional<cl::ClusterConfig> load_config(const std::string& file, const cl::Defaults& defaults, bool strict,
+                                             bool quiet_ok, Io& io) {
   const auto text = read_file(file);
   if (!text) {
     io.err << "error: " << text.error().message << " (fix: pass -f PATH to cluster.yaml)\n";
@@ -112,6 +117,23 @@ std::optional<cl::ClusterConfig> load(const std::string& file, const cl::Default
   return std::move(v.config);
 }
 
+// -f and the version defaults: which cluster.yaml, read and validated when the command runs.
+struct FileOptions {
+  std::string file;
+  cl::Defaults defaults;
+  bool strict = false;
+
+  // `optional`: -f has no default (wait), "" when not given.
+  void complete(const cli::Parsed& r, bool optional = false) {
+    file = optional ? cli::value(r, "file") : r["file"].as<std::string>();
+    defaults = defaults_of(r);
+    strict = r.count("strict") > 0;
+  }
+  std::optional<cl::ClusterConfig> load(bool quiet_ok, Io& io) const {
+    return load_config(file, defaults, strict, quiet_ok, io);
+  }
+};
+
 cli::Flags validate_flags() {
   cli::Flags o("kubectl nodeboot cluster validate",
                "Check cluster.yaml; report every problem with its line, column and fix.");
@@ -121,9 +143,14 @@ cli::Flags validate_flags() {
   return o;
 }
 
-Result<int> do_validate(const cli::Parsed& r, Io& io) {
-  return load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io) ? exit_ok : exit_error;
-}
+struct ValidateOptions : FileOptions {
+  Result<void> complete(const cli::Parsed& r) {
+    FileOptions::complete(r);
+    return {};
+  }
+  static Result<void> validate() { return {}; }
+  Result<int> run(Io& io) const { return load(false, io) ? exit_ok : exit_error; }
+};
 
 Result<int> run_generate(const cl::ClusterConfig& cfg, const fs::path& dir, const std::optional<fs::path>& templates,
                          Io& io) {
@@ -157,17 +184,30 @@ cli::Flags generate_flags() {
   return o;
 }
 
-Result<int> do_generate(const cli::Parsed& r, Io& io) {
-  auto cfg = load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, true, io);
-  if (!cfg) return exit_error;
+// generate's flags, also init's: cluster.yaml, the output directory and --templates.
+struct GenerateCmdOptions : FileOptions {
+  fs::path dir;
   std::optional<fs::path> templates;
-  if (r.count("templates")) {
-    templates = r["templates"].as<std::string>();
-    if (!fs::is_directory(*templates))
-      return fail(ErrorKind::invalid_input, "--templates " + templates->string() + " is not a directory");
+
+  Result<void> complete(const cli::Parsed& r) {
+    FileOptions::complete(r);
+    dir = r["output-dir"].as<std::string>();
+    if (r.count("templates")) templates = cli::value(r, "templates");
+    return {};
   }
-  return run_generate(*cfg, r["output-dir"].as<std::string>(), templates, io);
-}
+  Result<void> validate() const {
+    if (auto ok = check_output_dir(dir); !ok) return ok;
+    if (templates && !fs::is_directory(*templates))
+      return fail(ErrorKind::invalid_input,
+                  "--templates " + templates->string() + " is not a directory (fix: the folder of your templates)");
+    return {};
+  }
+  Result<int> run(Io& io) const {
+    auto cfg = load(true, io);
+    if (!cfg) return exit_error;
+    return run_generate(*cfg, dir, templates, io);
+  }
+};
 
 void add_serve_flags(cli::Flags& o) {
   o.add_options()("matchbox-address", "Matchbox HTTP listen address",
@@ -216,16 +256,45 @@ cli::Flags serve_flags() {
   return o;
 }
 
-Result<int> do_serve(const cli::Parsed& r, Io& io) {
-  auto s = serve_options(r);
-  if (!r.count("foreground")) return run_serve(s, io);
-  const auto stop = stop_token();  // before starting, so no signal is lost
-  if (auto started = run_serve(s, io); !started || *started != exit_ok) return started;
-  io.out << "serving; stop with Ctrl-C, SIGTERM or `kubectl nodeboot cluster teardown`\n" << std::flush;
-  while (!stop.stop_requested() && !cl::stop_requested(s.dir))
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // how soon a teardown from another container is seen
-  return run_teardown(s.dir, io);
+// A listen address as host:port with a port of 1-65535 ("" host: every address).
+Result<void> check_address(const std::string& flag, const std::string& address) {
+  const auto colon = address.rfind(':');
+  int port = 0;
+  const auto digits = colon == std::string::npos ? std::string_view{} : std::string_view(address).substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port < 1 || port > 65535)
+    return fail(ErrorKind::invalid_input,
+                "--" + flag + " \"" + address + "\" is not HOST:PORT with a port of 1-65535 (fix: e.g. 0.0.0.0:8080)");
+  return {};
 }
+
+// serve's flags, also init's.
+struct ServeCmdOptions {
+  cl::ServeOptions serve;
+  bool foreground = false;
+
+  Result<void> complete(const cli::Parsed& r) {
+    serve = serve_options(r);
+    foreground = r.count("foreground") > 0;
+    return {};
+  }
+  Result<void> validate() const {
+    if (auto ok = check_output_dir(serve.dir); !ok) return ok;
+    if (auto ok = check_address("matchbox-address", serve.matchbox_address); !ok) return ok;
+    if (serve.with_upload) return check_address("upload-address", serve.upload_address);
+    return {};
+  }
+  Result<int> run(Io& io) const {
+    if (!foreground) return run_serve(serve, io);
+    const auto stop = stop_token();  // before starting, so no signal is lost
+    if (auto started = run_serve(serve, io); !started || *started != exit_ok) return started;
+    io.out << "serving; stop with Ctrl-C, SIGTERM or `kubectl nodeboot cluster teardown`\n" << std::flush;
+    while (!stop.stop_requested() && !cl::stop_requested(serve.dir))
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(200));  // how soon a teardown from another container is seen
+    return run_teardown(serve.dir, io);
+  }
+};
 
 // What `serve` starts in the background (upload.hpp).
 cli::Flags upload_server_flags() {
@@ -236,11 +305,22 @@ cli::Flags upload_server_flags() {
   return o;
 }
 
-Result<int> do_upload_server(const cli::Parsed& r, Io& io) {
-  const cl::UploadServerOptions u{r["output-dir"].as<std::string>(), r["address"].as<std::string>(), &io.err};
-  if (auto served = cl::run_upload_server(u, nullptr, stop_token()); !served) return fail(ran_into(served.error()));
-  return exit_ok;
-}
+struct UploadServerCmdOptions {
+  fs::path dir;
+  std::string address;
+
+  Result<void> complete(const cli::Parsed& r) {
+    dir = r["output-dir"].as<std::string>();
+    address = r["address"].as<std::string>();
+    return {};
+  }
+  Result<void> validate() const { return check_address("address", address); }
+  Result<int> run(Io& io) const {
+    const cl::UploadServerOptions u{dir, address, &io.err};
+    if (auto served = cl::run_upload_server(u, nullptr, stop_token()); !served) return fail(ran_into(served.error()));
+    return exit_ok;
+  }
+};
 
 cli::Flags teardown_flags() {
   cli::Flags o("kubectl nodeboot cluster teardown", "Stop Matchbox and dnsmasq started by serve.");
@@ -249,7 +329,16 @@ cli::Flags teardown_flags() {
   return o;
 }
 
-Result<int> do_teardown(const cli::Parsed& r, Io& io) { return run_teardown(r["output-dir"].as<std::string>(), io); }
+struct TeardownOptions {
+  fs::path dir;
+
+  Result<void> complete(const cli::Parsed& r) {
+    dir = r["output-dir"].as<std::string>();
+    return {};
+  }
+  Result<void> validate() const { return check_output_dir(dir); }
+  Result<int> run(Io& io) const { return run_teardown(dir, io); }
+};
 
 void add_wait_flags(cli::Flags& o) {
   o.add_options()("nodes", "Nodes that must be Ready (default: the number in cluster.yaml with -f, else 1)",
@@ -273,27 +362,50 @@ std::string use_uploaded_kubeconfig(const fs::path& dir, const cl::ClusterConfig
          (fs::absolute(dir) / "logs" / "upload.log").string() + ")";
 }
 
-Result<int> run_wait(const cli::Parsed& r, int nodes, const fs::path& dir, Io& io, const cl::ClusterConfig* cfg) {
-  auto timeout = parse_duration(r["timeout"].as<std::string>(), "--timeout");
-  if (!timeout || *timeout < std::chrono::seconds(1))
-    return fail(ErrorKind::invalid_input, "--timeout \"" + r["timeout"].as<std::string>() +
-                                              "\" is not a duration of 1s or more (fix: e.g. 30m, 90s)");
-  auto flags = cli::connection_flags(r);
-  if (!flags) return fail(flags.error());
-  cl::WaitOptions w;
-  w.kubeconfig_hint = use_uploaded_kubeconfig(dir, cfg, *flags, w.consume_upload);
-  w.connection = std::move(*flags);
-  w.nodes = nodes;
-  if (r.count("selector")) w.selector = r["selector"].as<std::string>();
-  w.timeout = std::chrono::duration_cast<std::chrono::seconds>(*timeout);
-  w.output_dir = dir;
-  w.progress = &io.out;
-  auto res = cl::wait_for_cluster(w);
-  if (!res) return fail(ran_into(res.error()));
-  io.out << "cluster ready: " << nodes << " node(s) Ready; kubeconfig saved to " << res->string() << '\n'
-         << "  export KUBECONFIG=" << res->string() << '\n';
-  return exit_ok;
-}
+// wait's flags, also init's: --nodes, --timeout, --selector and the connection flags.
+struct WaitFlags {
+  std::optional<int> nodes;
+  std::string timeout_text;
+  std::chrono::seconds timeout{};
+  std::string selector;
+  kube::ConnectionFlags connection;
+
+  Result<void> complete(const cli::Parsed& r) {
+    if (r.count("nodes")) nodes = r["nodes"].as<int>();
+    timeout_text = r["timeout"].as<std::string>();
+    if (auto t = parse_duration(timeout_text, "--timeout"))
+      timeout = std::chrono::duration_cast<std::chrono::seconds>(*t);
+    selector = cli::value(r, "selector");
+    auto flags = cli::connection_flags(r);
+    if (!flags) return fail(flags.error());
+    connection = std::move(*flags);
+    return {};
+  }
+  Result<void> validate() const {
+    if (timeout < std::chrono::seconds(1))
+      return fail(ErrorKind::invalid_input,
+                  "--timeout \"" + timeout_text + "\" is not a duration of 1s or more (fix: e.g. 30m, 90s)");
+    if (nodes && *nodes < 1) return fail(ErrorKind::invalid_input, "--nodes must be at least 1");
+    return {};
+  }
+  // Waits for `expected` Ready nodes (--nodes when given).
+  Result<int> run(int expected, const fs::path& dir, Io& io, const cl::ClusterConfig* cfg) const {
+    cl::WaitOptions w;
+    auto flags = connection;
+    w.kubeconfig_hint = use_uploaded_kubeconfig(dir, cfg, flags, w.consume_upload);
+    w.connection = std::move(flags);
+    w.nodes = nodes.value_or(expected);
+    w.selector = selector;
+    w.timeout = timeout;
+    w.output_dir = dir;
+    w.progress = &io.out;
+    auto res = cl::wait_for_cluster(w);
+    if (!res) return fail(ran_into(res.error()));
+    io.out << "cluster ready: " << w.nodes << " node(s) Ready; kubeconfig saved to " << res->string() << '\n'
+           << "  export KUBECONFIG=" << res->string() << '\n';
+    return exit_ok;
+  }
+};
 
 cli::Flags wait_flags() {
   cli::Flags o("kubectl nodeboot cluster wait",
@@ -307,18 +419,28 @@ cli::Flags wait_flags() {
   return o;
 }
 
-Result<int> do_wait(const cli::Parsed& r, Io& io) {
-  int nodes = 1;
-  std::optional<cl::ClusterConfig> cfg;
-  if (r.count("file")) {
-    cfg = load(r["file"].as<std::string>(), defaults_of(r), false, true, io);
-    if (!cfg) return exit_error;
-    nodes = static_cast<int>(cfg->nodes.size());
+struct WaitCmdOptions : FileOptions {
+  WaitFlags wait;
+  fs::path dir;
+
+  Result<void> complete(const cli::Parsed& r) {
+    FileOptions::complete(r, true);  // -f: the node count, when --nodes is not given
+    dir = r["output-dir"].as<std::string>();
+    return wait.complete(r);
   }
-  if (r.count("nodes")) nodes = r["nodes"].as<int>();
-  if (nodes < 1) return fail(ErrorKind::invalid_input, "--nodes must be at least 1");
-  return run_wait(r, nodes, r["output-dir"].as<std::string>(), io, cfg ? &*cfg : nullptr);
-}
+  Result<void> validate() const {
+    if (auto ok = check_output_dir(dir); !ok) return ok;
+    return wait.validate();
+  }
+  Result<int> run(Io& io) const {
+    std::optional<cl::ClusterConfig> cfg;
+    if (!file.empty()) {
+      cfg = load(true, io);
+      if (!cfg) return exit_error;
+    }
+    return wait.run(cfg ? static_cast<int>(cfg->nodes.size()) : 1, dir, io, cfg ? &*cfg : nullptr);
+  }
+};
 
 cli::Flags init_flags() {
   cli::Flags o("kubectl nodeboot cluster init",
@@ -334,17 +456,36 @@ cli::Flags init_flags() {
   return o;
 }
 
-Result<int> do_init(const cli::Parsed& r, Io& io) {
-  const fs::path dir = r["output-dir"].as<std::string>();
-  auto cfg = load(r["file"].as<std::string>(), defaults_of(r), r.count("strict") > 0, false, io);
+// Every flag of generate, serve and wait is checked before anything is generated or started.
+struct InitOptions {
+  GenerateCmdOptions generate;
+  ServeCmdOptions serve;
+  WaitFlags wait;
+  bool yes = false;
+
+  Result<void> complete(const cli::Parsed& r) {
+    yes = r.count("yes") > 0;
+    if (auto ok = generate.complete(r); !ok) return ok;
+    if (auto ok = serve.complete(r); !ok) return ok;
+    return wait.complete(r);
+  }
+  Result<void> validate() const {
+    if (auto ok = generate.validate(); !ok) return ok;
+    if (auto ok = serve.validate(); !ok) return ok;
+    return wait.validate();
+  }
+  Result<int> run(Io& io) const;
+};
+
+Result<int> InitOptions::run(Io& io) const {
+  const fs::path& dir = generate.dir;
+  auto cfg = generate.load(false, io);
   if (!cfg) return exit_error;
-  std::optional<fs::path> templates;
-  if (r.count("templates")) templates = r["templates"].as<std::string>();
-  if (auto generated = run_generate(*cfg, dir, templates, io); !generated) return generated;
+  if (auto generated = run_generate(*cfg, dir, generate.templates, io); !generated) return generated;
   // The services must not outlive init, however it ends: a signal or a teardown request is
   // seen by a thread that tears down and exits.
   const auto interrupted = stop_token();
-  if (auto started = run_serve(serve_options(r), io); !started) return started;
+  if (auto started = run_serve(serve.serve, io); !started) return started;
   struct Teardown {
     fs::path dir;
     Io& io;
@@ -366,27 +507,27 @@ Result<int> do_init(const cli::Parsed& r, Io& io) {
   io.out << "\n>>> Power on your nodes now (" << cfg->nodes.size() << " machines, PXE boot from the network). <<<\n";
   for (const auto& n : cfg->nodes)
     io.out << "    " << n.name << "  " << n.role << "  " << n.mac << "  " << n.ip << '\n';
-  if (!r.count("yes") && ::isatty(STDIN_FILENO)) {
+  if (!yes && ::isatty(STDIN_FILENO)) {
     io.out << "Press Enter when they are booting... " << std::flush;
     std::string line;
     std::getline(std::cin, line);
   }
-  int nodes = r.count("nodes") ? r["nodes"].as<int>() : static_cast<int>(cfg->nodes.size());
   // kubeadm writes the admin kubeconfig on the first controller, which uploads it here.
-  return run_wait(r, nodes, dir, io, &*cfg);
+  return wait.run(static_cast<int>(cfg->nodes.size()), dir, io, &*cfg);
 }
 
 }  // namespace
 
 std::span<const cli::Command> cluster_commands() {
   static const cli::Command table[] = {
-      {"init", "", init_flags, do_init},
-      {"generate", "", generate_flags, do_generate},
-      {"serve", "", serve_flags, do_serve},
-      {"wait", "", wait_flags, do_wait},
-      {"validate", "", validate_flags, do_validate},
-      {"teardown", "", teardown_flags, do_teardown},
-      {"upload-server", "", upload_server_flags, do_upload_server},  // not in the usage: what `serve` starts
+      {"init", "", init_flags, cli::run_options<InitOptions>},
+      {"generate", "", generate_flags, cli::run_options<GenerateCmdOptions>},
+      {"serve", "", serve_flags, cli::run_options<ServeCmdOptions>},
+      {"wait", "", wait_flags, cli::run_options<WaitCmdOptions>},
+      {"validate", "", validate_flags, cli::run_options<ValidateOptions>},
+      {"teardown", "", teardown_flags, cli::run_options<TeardownOptions>},
+      // not in the usage: what `serve` starts
+      {"upload-server", "", upload_server_flags, cli::run_options<UploadServerCmdOptions>},
   };
   return table;
 }

@@ -301,6 +301,13 @@ BOOST_AUTO_TEST_CASE(the_host_side_reports_to_the_report_url_and_forgets_its_tok
   BOOST_TEST(
       ((fs::status(progress).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none));
 
+  // A --host-root that is not a directory is a usage error, before any lock or file is touched.
+  std::ostringstream bad_err;
+  BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", (root / "missing").string()}, out,
+                                   bad_err) == 2);
+  BOOST_TEST(bad_err.str().find("--host-root") != std::string::npos, bad_err.str());
+  BOOST_TEST(!fs::exists(root / "missing"));
+
   host.root.write("boot_id", "boot-2\n");  // the reboot happened
   BOOST_TEST(nodeboot::agent::main({"nodeboot-agent", "resume", "--host-root", root.string()}, out, err) == 0,
              err.str());

@@ -95,6 +95,37 @@ BOOST_AUTO_TEST_CASE(generate_refuses_an_invalid_file_and_writes_nothing) {
   BOOST_TEST(!std::filesystem::exists(d.path() / "out"));
 }
 
+// init generates, then starts Matchbox, dnsmasq and the upload endpoint, then waits: a flag
+// that only the wait or the services read must be refused before any of it (exit 2, the
+// flag named), leaving no output directory behind.
+BOOST_AUTO_TEST_CASE(init_refuses_every_bad_flag_before_generating_anything) {
+  TempDir d;
+  const auto f = d.write("cluster.yaml", good());
+  const auto out = d.path() / "out";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--timeout", "soon"}, "--timeout \"soon\""},
+      {{"--timeout", "0s"}, "--timeout \"0s\""},
+      {{"--nodes", "0"}, "--nodes must be at least 1"},
+      {{"--nodes", "three"}, "--nodes"},
+      {{"--request-timeout", "x"}, "--request-timeout"},
+      {{"--matchbox-address", "0.0.0.0"}, "--matchbox-address \"0.0.0.0\""},
+      {{"--upload-address", "0.0.0.0:99999"}, "--upload-address \"0.0.0.0:99999\""},
+      {{"--templates", (d.path() / "none").string()}, "--templates"},
+  };
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> args{"init", "-f", f.string(), "-o", out.string(), "--yes", "--no-dnsmasq"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto r = nodeboot_cluster(args);
+    BOOST_TEST(r.code == 2, flags.front() << ": " << r.err);
+    BOOST_TEST(r.err.find(named) != std::string::npos, flags.front() << ": " << r.err);
+    BOOST_TEST(!std::filesystem::exists(out), flags.front() << ": " << out << " was written");
+  }
+  // The same checks in wait and serve, which share them.
+  BOOST_TEST(nodeboot_cluster({"wait", "-o", out.string(), "--timeout", "soon"}).code == 2);
+  BOOST_TEST(nodeboot_cluster({"serve", "-o", out.string(), "--matchbox-address", "x"}).code == 2);
+  BOOST_TEST(!std::filesystem::exists(out));
+}
+
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
   BOOST_TEST(nodeboot_cluster({}).code == 2);
   BOOST_TEST(nodeboot_cluster({"frobnicate"}).code == 2);

@@ -70,27 +70,48 @@ asan_e2e=OFF  # the e2e layer in the ASan tree only with NODEBOOT_ASAN_E2E=1
 [[ -n ${NODEBOOT_ASAN_E2E:-} ]] && asan_e2e=ON
 # NODEBOOT_UNITY: the product libraries as unity builds in both (CMakeLists.txt): in the
 # TSan tree they built in 327 s instead of 517 s; every test passed.
-asan_cmake=(-DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DNODEBOOT_E2E_LAYER="$asan_e2e"
-  -DNODEBOOT_UNITY=ON)
+# -g1 (line tables: what sanitizer reports and backtraces print) instead of Debug's -g: a
+# product unity unit in the ASan tree took 22.97 s instead of 26.38 s and 18 MB instead of 22.
+asan_cmake=(-DNODEBOOT_SANITIZE=ON -DNODEBOOT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1
+  -DNODEBOOT_E2E_LAYER="$asan_e2e" -DNODEBOOT_UNITY=ON)
 # The TSan tree builds only what its two layers run (no e2e layer, no fuzz targets).
-tsan_cmake=(-DNODEBOOT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -DNODEBOOT_UNITY=ON -- nodeboot_unit_tests
+tsan_cmake=(-DNODEBOOT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DNODEBOOT_UNITY=ON -- nodeboot_unit_tests
   nodeboot_integration_tests)
 san_log="$root/build/sanitizer-builds.log"
+# The ASan tree first, then the TSan tree; asan_built marks the first as done, so that its
+# tests run while the second still builds behind them (sanitizer_tree_built).
+asan_built="$root/build/.asan-tree-built"
+rm -f "$asan_built"
 set -m  # its own process group, so that cleanup stops all of it
 (
   renice -n 19 "$BASHPID" >/dev/null
   [[ -n ${NODEBOOT_SKIP_ASAN:-} ]] || build "$root/build-asan" "${asan_cmake[@]}"
+  touch "$asan_built"
   [[ -n ${NODEBOOT_SKIP_TSAN:-} ]] || build "$root/build-tsan" "${tsan_cmake[@]}"
 ) >"$san_log" 2>&1 &
 san_pid=$!
 set +m
-sanitizer_builds() {  # waits for the background builds; their log when they failed
-  local t=$SECONDS
-  wait "$san_pid" && san_pid="" && echo "sanitizer builds: done (waited $((SECONDS - t))s for them)" && return 0
+san_failed() {
   san_pid=""
   echo "sanitizer builds failed:" >&2
   tail -60 "$san_log" >&2
   return 1
+}
+# Waits until the ASan tree is built (the TSan tree may still be building), or for both
+# with `all`; prints the build log when a build failed.
+sanitizer_tree_built() {
+  local t=$SECONDS
+  if [[ ${1:-} == all ]]; then
+    wait "$san_pid" || san_failed || return 1
+    san_pid=""
+    echo "sanitizer builds: done (waited $((SECONDS - t))s for them)"
+    return 0
+  fi
+  while [[ ! -e $asan_built ]]; do
+    kill -0 "$san_pid" 2>/dev/null || { wait "$san_pid" || san_failed || return 1; }
+    sleep 2
+  done
+  echo "sanitizer builds: the ASan tree is built (waited $((SECONDS - t))s for it)"
 }
 
 echo "== tests"
@@ -121,8 +142,8 @@ else
   [[ -n $san_pid ]] && { kill -CONT -- "-$san_pid" 2>/dev/null || true; }
 fi
 
-echo "== sanitizer builds (ASan+UBSan, ThreadSanitizer)"
-sanitizer_builds
+echo "== sanitizer builds (ASan+UBSan, then ThreadSanitizer behind its tests)"
+sanitizer_tree_built
 
 if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
   echo "== ASan+UBSan tests"
@@ -134,6 +155,7 @@ if [[ -z ${NODEBOOT_SKIP_ASAN:-} ]]; then
     -LE "$([[ $asan_e2e == ON ]] && echo node || echo 'e2e|node')" "$@")
 fi
 
+sanitizer_tree_built all
 if [[ -z ${NODEBOOT_SKIP_TSAN:-} ]]; then
   echo "== ThreadSanitizer tests"
   # setarch -R: TSan's fixed shadow layout fails ("unexpected memory mapping") on kernels

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/agent/host_path.hpp"
 #include "nodeboot/agent/node_reporter.hpp"
 #include "nodeboot/kube/config.hpp"

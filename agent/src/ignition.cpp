@@ -1,5 +1,7 @@
 #include "nodeboot/agent/ignition.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/util/base64.hpp"
 
 namespace nodeboot::agent::ignition {

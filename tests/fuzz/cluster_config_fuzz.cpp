@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/plugin/cluster/generate.hpp"
 

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/file.hpp"
 
@@ -130,7 +132,7 @@ Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const RestConfig&
     if (!config.ca_pem.empty()) cluster["certificate-authority-data"] = base64_encode(config.ca_pem);
     if (!config.proxy_url.empty()) cluster["proxy-url"] = config.proxy_url;
     if (config.disable_compression) cluster["disable-compression"] = true;
-    if (!exec.cluster_config.is_null()) cluster["config"] = exec.cluster_config;
+    if (!exec.cluster_config.empty()) cluster["config"] = nlohmann::json::parse(exec.cluster_config);
     info["spec"]["cluster"] = cluster;
   }
 

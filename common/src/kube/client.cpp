@@ -11,9 +11,11 @@
 #include <vector>
 
 #include <curl/curl.h>
+#include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/auth.hpp"
 
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/curl_trust.hpp"
 #include "nodeboot/util/random.hpp"

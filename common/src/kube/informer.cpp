@@ -1,5 +1,8 @@
 #include "nodeboot/kube/informer.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/util/sleep.hpp"
 
 namespace nodeboot::kube {

@@ -1,6 +1,7 @@
 #include "kubeconfig.hpp"
 
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/file.hpp"
@@ -462,7 +463,7 @@ Result<std::optional<RestConfig>> resolve(const Kubeconfig& config, const Connec
     }
     if (user.exec) {
       cfg.exec = user.exec;
-      cfg.exec->cluster_config = cluster.exec_extension;
+      if (!cluster.exec_extension.is_null()) cfg.exec->cluster_config = cluster.exec_extension.dump();
     }
   }
   cfg.namespace_ = context.namespace_;  // "" = not chosen: the caller falls back (in-cluster, then default)

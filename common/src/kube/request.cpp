@@ -1,5 +1,7 @@
 #include "nodeboot/kube/request.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace nodeboot::kube {
 namespace {
 

@@ -1,5 +1,7 @@
 #include "nodeboot/marooned/objects.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/names.hpp"
 
 namespace nodeboot::marooned {

@@ -1,6 +1,7 @@
 #include "nodeboot/util/yaml.hpp"
 
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 namespace nodeboot {
 namespace {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "nodeboot/plugin/cluster/pins.hpp"
 #include "nodeboot/plugin/cluster/upload.hpp"

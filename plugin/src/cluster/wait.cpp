@@ -9,6 +9,7 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/plugin/cluster/upload.hpp"
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/file.hpp"

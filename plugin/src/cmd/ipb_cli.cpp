@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/signals.hpp"

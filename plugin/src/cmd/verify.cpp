@@ -7,6 +7,8 @@
 #include <iostream>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "ipb_cli.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/plugin/verify/checks.hpp"

@@ -3,6 +3,8 @@
 #include <map>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "ipb_cli.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"

@@ -3,6 +3,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 

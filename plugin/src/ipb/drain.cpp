@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 namespace nodeboot::plugin::ipb {
 namespace {
 

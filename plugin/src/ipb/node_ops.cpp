@@ -4,7 +4,10 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/sleep.hpp"

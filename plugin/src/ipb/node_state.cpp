@@ -1,5 +1,7 @@
 #include "nodeboot/plugin/ipb/node_state.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/names.hpp"
 

@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"
 

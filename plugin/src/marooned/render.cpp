@@ -5,6 +5,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/base64.hpp"

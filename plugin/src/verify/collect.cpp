@@ -3,6 +3,8 @@
 #include <future>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
 #include "json_path.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/names.hpp"

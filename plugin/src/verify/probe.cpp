@@ -6,8 +6,11 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "json_path.hpp"
 #include "nodeboot/kube/errors.hpp"
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/plugin/verify/scripts.hpp"
 #include "nodeboot/util/duration.hpp"

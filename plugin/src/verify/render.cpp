@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 namespace nodeboot::plugin::verify {
 namespace {
 

@@ -9,6 +9,7 @@
 // file; the pod's token is bound to a pod on the node, and the agent reads its Secret and the
 // host unit reports with a system:node certificate in the host's /, as the kubelet's.
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include "../marooned/marooned_env.hpp"
 #include "ipb_env.hpp"

@@ -6,6 +6,7 @@
 // the Node authorizer) reads that node's bootstrap Secret through the Role and RoleBinding
 // `kubectl nodeboot start` creates and finish/abort delete.
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include "ipb_env.hpp"
 #include "nodeboot/test/https_server.hpp"

@@ -1,5 +1,7 @@
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/webhook/admission.hpp"
 #include "review_fixtures.hpp"
 

@@ -1,6 +1,8 @@
 #include <regex>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/webhook/pods.hpp"
 #include "review_fixtures.hpp"
 

@@ -1,5 +1,7 @@
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/bootstrap/schema.hpp"
 #include "nodeboot/util/pki.hpp"
 #include "nodeboot/webhook/nodes.hpp"

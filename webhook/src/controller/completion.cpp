@@ -1,5 +1,7 @@
 #include "nodeboot/webhook/controller/completion.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/cli/flags.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/names.hpp"

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/cli/flags.hpp"
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/marooned/join.hpp"

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/util/sleep.hpp"
 #include "nodeboot/webhook/log.hpp"

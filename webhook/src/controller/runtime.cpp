@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeboot/webhook/controller/leader.hpp"
 #include "nodeboot/webhook/log.hpp"
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "nodeboot/kube/config.hpp"
 #include "nodeboot/kube/errors.hpp"
@@ -43,14 +43,7 @@ struct Response {
   int http_version = 0;       // 2 for HTTP/2 (negotiated by ALPN), 1 for HTTP/1.x
 };
 
-enum class WatchEventType { added, modified, deleted, bookmark, error };
-
-struct WatchEvent {
-  WatchEventType type = WatchEventType::added;
-  nlohmann::json object{};  // the object (for error: the Status)
-  // metadata.resourceVersion of the object ("" for error events).
-  std::string resource_version() const;
-};
+struct WatchEvent;  // watch_event.hpp: what a WatchHandler reads
 
 // Return false to end the watch (Client::watch then returns normally).
 using WatchHandler = std::function<bool(const WatchEvent&)>;

@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "nodeboot/util/result.hpp"
 #include "nodeboot/util/secret.hpp"
 
@@ -52,7 +50,9 @@ struct ExecConfig {
   bool provide_cluster_info = false;
   std::string interactive_mode{};    // Never, IfAvailable, Always ("" = IfAvailable, v1beta1's default)
   std::filesystem::path base_dir{};  // the folder of the kubeconfig that defined the user
-  nlohmann::json cluster_config{};   // clusters[].cluster.extensions["client.authentication.k8s.io/exec"]
+  // clusters[].cluster.extensions["client.authentication.k8s.io/exec"], serialized ("" = none):
+  // kept as text so that this header needs only json_fwd.hpp.
+  std::string cluster_config{};
 };
 
 // Everything a transport needs to talk to one API server as one identity.

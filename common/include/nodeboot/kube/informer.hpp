@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/client.hpp"
+#include "nodeboot/kube/watch_event.hpp"
 
 namespace nodeboot::kube {
 

@@ -2,6 +2,7 @@
 // token (--token-auth-file), exec credential plugins (caching, expiry, one refresh on 401,
 // installHint, bad output), and impersonation denied by RBAC, then allowed.
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include <sstream>
 

@@ -1,6 +1,7 @@
 // kube::Client against the real API server: every verb, every patch type, API errors as
 // kubectl prints them, paging, watch and the informer.
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,7 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/test/support.hpp"
 
 #include "kube_e2e.hpp"

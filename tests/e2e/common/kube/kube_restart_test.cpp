@@ -3,6 +3,7 @@
 // compaction forced through etcd's HTTP gateway. Runs alone (RUN_SERIAL): it takes the API
 // server away from every other test.
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
+#include "nodeboot/kube/watch_event.hpp"
 #include "nodeboot/test/support.hpp"
 
 #include "kube_e2e.hpp"

@@ -1,6 +1,7 @@
 // kubectl's configuration rules (client-go tools/clientcmd), checked without a network.
 // The same situations are compared with kubectl itself in e2e/kube_differential.
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include <map>
 
@@ -382,7 +383,7 @@ users:
   BOOST_TEST(cfg->exec->args.size() == 2u);
   BOOST_TEST(cfg->exec->env[0].first == "A");
   BOOST_TEST(cfg->exec->provide_cluster_info);
-  BOOST_TEST(cfg->exec->cluster_config["audience"] == "nodeboot");
+  BOOST_TEST(nlohmann::json::parse(cfg->exec->cluster_config)["audience"] == "nodeboot");
 
   // v1beta1 defaults interactiveMode to IfAvailable.
   std::string beta = v1;

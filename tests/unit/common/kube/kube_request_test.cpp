@@ -1,4 +1,5 @@
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include "nodeboot/kube/request.hpp"
 

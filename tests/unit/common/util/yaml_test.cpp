@@ -1,5 +1,6 @@
 #include <yaml-cpp/yaml.h>
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include "nodeboot/util/yaml.hpp"
 

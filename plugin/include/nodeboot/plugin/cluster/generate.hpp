@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/util/result.hpp"

@@ -10,7 +10,7 @@
 //   asked for here, by SelfSubjectAccessReviews, and dry-run only by `start --dry-run=server`.
 // The decisions are pure functions over API objects, unit-tested; check_start does the I/O.
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -3,7 +3,7 @@
 // verify's output: a table (`-o table|wide`) or a VerifyReport document (`-o json|yaml`).
 
 #include <iosfwd>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 #include "nodeboot/plugin/verify/checks.hpp"

@@ -4,13 +4,13 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
+#include "nodeboot/bootstrap/url.hpp"
 #include "nodeboot/plugin/cluster/config.hpp"
 #include "nodeboot/plugin/cluster/generate.hpp"
 #include "nodeboot/plugin/cluster/services.hpp"
@@ -256,16 +256,14 @@ cli::Flags serve_flags() {
   return o;
 }
 
-// A listen address as host:port with a port of 1-65535 ("" host: every address).
+// A listen address: HOST:PORT with a port of 1-65535, as bootstrap::parse_host_port reads
+// one; ":PORT" (every address, as the listeners read it) is taken as 0.0.0.0:PORT.
 Result<void> check_address(const std::string& flag, const std::string& address) {
-  const auto colon = address.rfind(':');
-  int port = 0;
-  const auto digits = colon == std::string::npos ? std::string_view{} : std::string_view(address).substr(colon + 1);
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port < 1 || port > 65535)
-    return fail(ErrorKind::invalid_input,
-                "--" + flag + " \"" + address + "\" is not HOST:PORT with a port of 1-65535 (fix: e.g. 0.0.0.0:8080)");
-  return {};
+  const auto parsed = bootstrap::parse_host_port(address.starts_with(':') ? "0.0.0.0" + address : address);
+  if (parsed && parsed->port) return {};
+  return fail(ErrorKind::invalid_input, "--" + flag + " \"" + address + "\" is not HOST:PORT with a port of 1-65535" +
+                                            (parsed ? "" : " (" + parsed.error().message + ")") +
+                                            " (fix: e.g. 0.0.0.0:8080)");
 }
 
 // serve's flags, also init's.

@@ -1,8 +1,6 @@
 #include "connections.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -32,11 +30,6 @@ constexpr auto busy_client_wait = std::chrono::milliseconds(100);
 // The connection this worker serves, for the handlers' hooks (they see cpp-httplib's
 // Request, which has no room for ours, and an unreadable head has no Request::ssl yet).
 thread_local void* serving = nullptr;
-
-void set_cork(int fd, bool on) {
-  const int value = on ? 1 : 0;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
-}
 
 void set_nonblocking(int fd, bool on) {
   const int flags = ::fcntl(fd, F_GETFL);
@@ -376,18 +369,9 @@ void Connections::handling() {
   if (c && c->phase.load(std::memory_order_relaxed) != Phase::closing) set_phase(*c, Phase::handling);
 }
 
-void Connections::cork() {
-  auto* c = static_cast<Conn*>(serving);
-  if (!c || c->corked) return;
-  set_cork(c->fd, true);
-  c->corked = true;
-}
-
 std::chrono::nanoseconds Connections::answered(bool close) {
   auto* c = static_cast<Conn*>(serving);
   if (!c) return {};
-  if (c->corked) set_cork(c->fd, false);
-  c->corked = false;
   if (c->in_flight) c->owner->metrics_.in_flight(-1);
   c->in_flight = false;
   c->served.store(true, std::memory_order_relaxed);

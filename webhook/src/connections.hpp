@@ -88,9 +88,6 @@ class Connections {
   // From the server's handlers, on the worker serving the connection.
   static void headers_read();  // the body is read next, still under the deadline
   static void handling();      // our handler runs: no deadline
-  // Holds the answer's head back until answered() so it leaves with the body in one
-  // segment (cpp-httplib writes them with two SSL_writes).
-  static void cork();
   // The answer is written. With `close`, the connection ends (close_notify, then FIN) and
   // is closed a second later: its unread input is not served. Returns the time since
   // headers_read.
@@ -118,7 +115,6 @@ class Connections {
     Peer peer;
     Clock::time_point started;  // headers read
     bool in_flight = false;
-    bool corked = false;
   };
 
   void watch(const std::stop_token& stop);

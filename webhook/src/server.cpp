@@ -1,10 +1,13 @@
 #include "nodeboot/webhook/server.hpp"
 
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "connections.hpp"
 #include "nodeboot/webhook/log.hpp"
@@ -27,6 +30,76 @@ class InlineQueue final : public httplib::TaskQueue {
   void shutdown() override {}
 };
 
+// One request's TLS stream. cpp-httplib's SSLSocketStream polls before every read and twice
+// before every write (select_write, then is_socket_alive's select_read), and sends an
+// answer's head and body as two TLS records: six polls and two records per request. This
+// one reads straight through OpenSSL and gathers the answer, which leaves in one SSL_write:
+// one record, one TCP segment, no cork. A wait is still bounded: cpp-httplib sets
+// SO_RCVTIMEO and SO_SNDTIMEO on every accepted socket, and the watchdog's shutdown() ends
+// a read at the request deadline.
+class TlsStream final : public httplib::Stream {
+ public:
+  TlsStream(SSL& ssl, int fd) : ssl_(ssl), fd_(fd) {}
+
+  // Only content providers ask these, and no route uses one.
+  [[nodiscard]] bool is_readable() const override { return SSL_has_pending(&ssl_) == 1; }
+  [[nodiscard]] bool is_writable() const override { return true; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    // Anything gathered goes first: an interim answer (100 Continue) precedes the body it asks for.
+    if (!flush()) return -1;
+    // cpp-httplib reads the head a byte at a time: the error queue is cleared (which costs
+    // more than reading a byte OpenSSL already holds) only before a read that may fail.
+    if (SSL_pending(&ssl_) == 0) ERR_clear_error();
+    const int got = SSL_read(&ssl_, ptr, static_cast<int>(std::min<size_t>(size, max_chunk)));
+    if (got > 0) return got;
+    return SSL_get_error(&ssl_, got) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    if (out_.size() >= max_chunk && !flush()) return -1;
+    return static_cast<ssize_t>(size);
+  }
+
+  // Sends what was gathered; false once the client is gone or has stopped reading.
+  bool flush() {
+    if (failed_) return false;
+    if (!out_.empty()) ERR_clear_error();
+    for (std::size_t sent = 0; sent < out_.size();) {
+      const int wrote =
+          SSL_write(&ssl_, out_.data() + sent, static_cast<int>(std::min<size_t>(out_.size() - sent, max_chunk)));
+      if (wrote <= 0) {
+        out_.clear();
+        failed_ = true;
+        return false;
+      }
+      sent += static_cast<std::size_t>(wrote);
+    }
+    out_.clear();
+    return true;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    httplib::detail::get_remote_ip_and_port(fd_, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    httplib::detail::get_local_ip_and_port(fd_, ip, port);
+  }
+  [[nodiscard]] int socket() const override { return fd_; }
+
+ private:
+  static constexpr std::size_t max_chunk = std::size_t{64} * 1024;
+  SSL& ssl_;
+  int fd_;
+  std::string out_;
+  bool failed_ = false;
+};
+
+// The stream of the request this thread serves: the logger (called once the answer is
+// written) sends it before the connection may be closed.
+thread_local TlsStream* current_stream = nullptr;
+
 // cpp-httplib's TLS server with its connection loop replaced: Connections owns every
 // socket, and runs one request at a time here through cpp-httplib's own parsing, routing
 // and answer writing (`process_request`).
@@ -40,11 +113,13 @@ class HttpServer final : public httplib::SSLServer {
       httplib::detail::get_remote_ip_and_port(fd, peer.remote_addr, peer.remote_port);
       httplib::detail::get_local_ip_and_port(fd, peer.local_addr, peer.local_port);
     }
-    httplib::detail::SSLSocketStream stream(fd, &ssl, read_timeout_sec_, read_timeout_usec_, write_timeout_sec_,
-                                            write_timeout_usec_);
+    TlsStream stream(ssl, fd);
+    current_stream = &stream;
     bool client_closes = false;
-    const bool ok = process_request(stream, peer.remote_addr, peer.remote_port, peer.local_addr, peer.local_port, false,
-                                    client_closes, [&ssl](httplib::Request& req) { req.ssl = &ssl; });
+    bool ok = process_request(stream, peer.remote_addr, peer.remote_port, peer.local_addr, peer.local_port, false,
+                              client_closes, [&ssl](httplib::Request& req) { req.ssl = &ssl; });
+    ok = stream.flush() && ok;
+    current_stream = nullptr;
     return ok && !client_closes;
   }
 
@@ -180,6 +255,8 @@ Result<int> Server::start() {
 
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const bool close = res.get_header_value("Connection") == "close";
+    // The answer leaves before the connection may be closed behind it.
+    if (current_stream != nullptr && !current_stream->flush()) return;
     const auto elapsed = Connections::answered(close);
     metrics_.observe(route_of(req.path), res.status, elapsed);
     if (log_enabled(LogLevel::debug))
@@ -204,7 +281,6 @@ Result<int> Server::start() {
     return [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
       Connections::handling();
       res.set_content(serve_admission(req.body, handler, options_.limits), "application/json");
-      Connections::cork();
     };
   };
   http.Post("/mutate/pods",

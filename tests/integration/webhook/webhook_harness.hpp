@@ -186,8 +186,14 @@ class RawTls {
   bool handshake() {
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
+    SSL_set_msg_callback(ssl_, &RawTls::count_records);
+    SSL_set_msg_callback_arg(ssl_, &app_records_);
     return SSL_connect(ssl_) == 1;
   }
+
+  // Application-data records received so far (TLS 1.3's inner content type: session
+  // tickets, which also travel as application data outside, are not counted).
+  int app_records() const { return app_records_; }
 
   bool send(std::string_view bytes) {
     return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
@@ -252,8 +258,16 @@ class RawTls {
   }
 
  private:
+  static void count_records(int write_p, int /*version*/, int content_type, const void* buf, size_t len, SSL* /*ssl*/,
+                            void* arg) {
+    if (write_p == 0 && content_type == SSL3_RT_INNER_CONTENT_TYPE && len == 1 &&
+        *static_cast<const unsigned char*>(buf) == SSL3_RT_APPLICATION_DATA)
+      ++*static_cast<int*>(arg);
+  }
+
   int fd_ = -1;
   bool connected_ = false;
+  int app_records_ = 0;
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   std::string buffer_;

@@ -15,8 +15,8 @@
 #include "nodeboot/kube/errors.hpp"
 #include "nodeboot/marooned/join.hpp"
 #include "nodeboot/marooned/objects.hpp"
+#include "nodeboot/marooned/vmi.hpp"
 #include "nodeboot/names.hpp"
-#include "nodeboot/plugin/marooned/render.hpp"
 #include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/file.hpp"
 #include "nodeboot/util/private_file.hpp"
@@ -25,7 +25,7 @@
 namespace nodeboot::plugin::cmd {
 namespace {
 
-namespace mr = nodeboot::plugin::marooned;
+namespace mr = nodeboot::marooned;
 using nlohmann::json;
 
 constexpr std::string_view config_path = "/apis/maroonedpods.io/v1alpha1/maroonedpodsconfigs/default";
@@ -49,8 +49,8 @@ std::string age(const std::string& created) {
 // the pod finished or is being deleted (its node awaits cleanup), or a node has no pod.
 std::string state_of(const json& pod, const json* node) {
   const auto& meta = pod["metadata"];
-  if (meta.contains("deletionTimestamp") || nodeboot::marooned::finished(pod)) return "Orphaned";
-  if (nodeboot::marooned::gated(pod)) {
+  if (meta.contains("deletionTimestamp") || mr::finished(pod)) return "Orphaned";
+  if (mr::gated(pod)) {
     if (!node) return "Gated";
     return "WaitingForNode";
   }
@@ -107,13 +107,13 @@ Result<int> ListPodsOptions::run(Io& io) const {
   std::map<std::string, const json*> node_by_id;
   // A node the controller vouched for wins over others that merely claim the id.
   for (const auto& n : (*nodes)["items"]) {
-    auto& slot = node_by_id[nodeboot::marooned::node_id(n)];
-    if (!slot || !nodeboot::marooned::vouched_id(n).empty()) slot = &n;
+    auto& slot = node_by_id[mr::node_id(n)];
+    if (!slot || !mr::vouched_id(n).empty()) slot = &n;
   }
   json rows = json::array();
   std::set<std::string> seen;
   for (const auto& pod : (*pods)["items"]) {
-    const auto id = nodeboot::marooned::pod_id(pod);
+    const auto id = mr::pod_id(pod);
     const auto it = node_by_id.find(id);
     const json* node = id.empty() || it == node_by_id.end() ? nullptr : it->second;
     seen.insert(id);
@@ -124,7 +124,7 @@ Result<int> ListPodsOptions::run(Io& io) const {
                 {"node", node ? (*node)["metadata"].value("name", "") : ""},
                 {"created", pod["metadata"].value("creationTimestamp", "")}};
     if (node && row["state"] == "WaitingForNode")
-      row["reason"] = nodeboot::marooned::node_not_eligible(*node, id, pod["metadata"].value("uid", ""), taint_key)
+      row["reason"] = mr::node_not_eligible(*node, id, pod["metadata"].value("uid", ""), taint_key)
                           .value_or("about to be released");
     rows.push_back(row);
   }
@@ -227,7 +227,7 @@ struct Target {
 Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
   auto pod = client.get(kube::resources::pods, client.default_namespace(), name);
   if (!pod) return fail(Error{pod.error().kind, kube::kubectl_message(pod.error())});
-  const auto id = nodeboot::marooned::pod_id(*pod);
+  const auto id = mr::pod_id(*pod);
   if (id.empty())
     return fail(ErrorKind::invalid_input, "pod " + client.default_namespace() + "/" + name + " is not marooned (no " +
                                               std::string(names::maroon_pod_uid) + " annotation): create it labelled " +
@@ -262,7 +262,7 @@ Result<JoinToken> join_token(kube::Client& client, const JoinOptions& o, const s
 
 // The pod's join credential, issued by the gate-release controller.
 Result<Secret> join_credential(kube::Client& client, const Target& target) {
-  const auto name = nodeboot::marooned::join_secret_name(target.id);
+  const auto name = mr::join_secret_name(target.id);
   auto secret = client.get(kube::resources::secrets, names::marooned_namespace, name);
   if (!secret && kube::is_not_found(secret.error()))
     return fail(ErrorKind::not_found,
@@ -271,10 +271,10 @@ Result<Secret> join_credential(kube::Client& client, const Target& target) {
                     "for a gated marooned pod, and deletes it once a node has joined with it");
   if (!secret)
     return fail(Error{secret.error().kind, "reading the join credential: " + kube::kubectl_message(secret.error())});
-  if (nodeboot::marooned::credential_owner_uid(*secret) != target.pod["metadata"].value("uid", ""))
+  if (mr::credential_owner_uid(*secret) != target.pod["metadata"].value("uid", ""))
     return fail(ErrorKind::invalid_input, "Secret " + std::string(names::marooned_namespace) + "/" + name +
                                               " was issued for another pod with the same id; refusing to use it");
-  return nodeboot::marooned::credential_of(*secret);
+  return mr::credential_of(*secret);
 }
 
 struct Common {

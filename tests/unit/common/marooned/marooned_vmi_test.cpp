@@ -3,10 +3,10 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "nodeboot/plugin/marooned/render.hpp"
+#include "nodeboot/marooned/vmi.hpp"
 #include "nodeboot/util/base64.hpp"
 
-using namespace nodeboot::plugin::marooned;
+using namespace nodeboot::marooned;
 using nlohmann::json;
 
 namespace {
@@ -25,7 +25,7 @@ json requests(const char* cpu, const char* mem) {
 }
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(marooned_render)
+BOOST_AUTO_TEST_SUITE(marooned_vmi)
 
 BOOST_AUTO_TEST_CASE(tokens_use_the_whole_alphabet_evenly_and_only_it) {
   const auto s = random_lowercase_alnum(36 * 2000);

@@ -1,7 +1,9 @@
 #pragma once
 
-// What `kubectl nodeboot marooned` renders, as pure functions: bootstrap tokens, the
-// dedicated node's join-info.yaml and cloud-init user-data, and its VirtualMachineInstance.
+// A marooned pod's dedicated VM, as pure functions: bootstrap tokens, the node's
+// join-info.yaml and cloud-init user-data, and its VirtualMachineInstance. One renderer for
+// `kubectl nodeboot marooned vmi` and nodeboot-webhook's VM controller, so the command
+// renders exactly what the controller creates.
 
 #include <chrono>
 #include <cstdint>
@@ -13,7 +15,7 @@
 #include "nodeboot/util/result.hpp"
 #include "nodeboot/util/secret.hpp"
 
-namespace nodeboot::plugin::marooned {
+namespace nodeboot::marooned {
 
 // `n` characters of [a-z0-9] from OpenSSL's CSPRNG, without modulo bias (bytes >= 252,
 // the largest multiple of 36 that fits in a byte, are drawn again).
@@ -67,4 +69,4 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
 std::string vmi_name(std::string_view pod_uid);
 std::string userdata_secret_name(std::string_view pod_uid);
 
-}  // namespace nodeboot::plugin::marooned
+}  // namespace nodeboot::marooned

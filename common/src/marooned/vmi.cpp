@@ -1,4 +1,4 @@
-#include "nodeboot/plugin/marooned/render.hpp"
+#include "nodeboot/marooned/vmi.hpp"
 
 #include <array>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/random.hpp"
 
-namespace nodeboot::plugin::marooned {
+namespace nodeboot::marooned {
 namespace {
 
 // A YAML double-quoted scalar (JSON strings are valid YAML).
@@ -172,7 +172,7 @@ std::string userdata_secret_name(std::string_view pod_uid) { return "marooned-" 
 
 Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::json& spec,
                                   std::string_view userdata_secret) {
-  const auto id = nodeboot::marooned::pod_id(pod);
+  const auto id = pod_id(pod);
   if (id.empty())
     return fail(ErrorKind::invalid_input, "the pod has no " + std::string(names::maroon_pod_uid) + " annotation");
   const auto& image = member(spec, "nodeImage");
@@ -194,7 +194,7 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
   const std::int64_t base_mem_mi =
       member(base, "memoryMi").is_number_integer() ? member(base, "memoryMi").get<std::int64_t>() : 1024;
   const std::int64_t cpu = std::max(requests->cpu_millis + *overhead_cpu, *base_cpu);
-  constexpr std::int64_t mi = 1024 * 1024;
+  constexpr std::int64_t mi = std::int64_t{1024} * 1024;
   const std::int64_t mem_mi = std::max((requests->memory_bytes + *overhead_mem + mi - 1) / mi, base_mem_mi);
 
   // The VM (and its user-data Secret, which holds the join token and credential) lives in
@@ -237,4 +237,4 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
           {{"name", "cloudinit"}, {"cloudInitNoCloud", {{"secretRef", {{"name", std::string(userdata_secret)}}}}}}}}}}};
 }
 
-}  // namespace nodeboot::plugin::marooned
+}  // namespace nodeboot::marooned

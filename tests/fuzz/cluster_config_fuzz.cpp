@@ -135,7 +135,11 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus, std::m
   for (int r = 0; r < rounds; ++r) {
     switch (pick(8)) {
       case 0:  // flip a bit
-        if (!s.empty()) s[pick(s.size())] ^= static_cast<char>(1u << pick(8));
+        if (!s.empty()) {
+          const auto bit = 1U << pick(8);  // drawn first, as the right side of ^= was
+          auto& c = s[pick(s.size())];
+          c = static_cast<char>(static_cast<unsigned char>(c) ^ bit);
+        }
         break;
       case 1:  // delete a run
         if (!s.empty()) {
@@ -176,7 +180,8 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus, std::m
         }
     }
   }
-  if (s.size() > 64 * 1024) s.resize(64 * 1024);  // keep executions fast
+  constexpr std::size_t cap = std::size_t{64} * 1024;
+  if (s.size() > cap) s.resize(cap);  // keep executions fast
   return s;
 }
 

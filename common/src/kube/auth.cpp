@@ -15,8 +15,6 @@
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/file.hpp"
 
-extern char** environ;
-
 namespace nodeboot::kube {
 namespace {
 
@@ -35,7 +33,7 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
     return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
-  std::size_t i = static_cast<std::size_t>(consumed);
+  auto i = static_cast<std::size_t>(consumed);
   if (i < s.size() && s[i] == '.')
     for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
     }
@@ -144,7 +142,7 @@ Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const RestConfig&
     for (const auto& [k, v] : exec.env) overridden = overridden || k == name;
     if (!overridden) env.emplace_back(kv);
   }
-  for (const auto& [k, v] : exec.env) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : exec.env) env.push_back(std::string(k).append("=").append(v));
   env.push_back("KUBERNETES_EXEC_INFO=" + info.dump());
 
   std::string command = exec.command;

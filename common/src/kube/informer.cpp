@@ -35,7 +35,7 @@ Informer::Key Informer::key_of(const nlohmann::json& object) {
 }
 
 void Informer::start() {
-  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+  thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
 }
 
 void Informer::stop() {
@@ -156,7 +156,7 @@ void Informer::apply(const WatchEvent& ev) {
   }
 }
 
-void Informer::run(std::stop_token stop) {
+void Informer::run(const std::stop_token& stop) {
   int failures = 0;
   bool need_list = true;
   while (!stop.stop_requested()) {

@@ -100,9 +100,10 @@ Result<void> walk(const YAML::Node& root, const char* list_key, const char* fiel
     YAML::Node name_node = item["name"];
     if (!name_node || !name_node.IsScalar() || name_node.Scalar().empty())
       return config_error(at + ".name: missing; every entry needs a name");
-    const std::string name = name_node.Scalar();
+    const std::string& name = name_node.Scalar();
     YAML::Node inner = item[field];
-    const std::string where = file + ": " + list_key + "[" + name + "]." + field;
+    const std::string where =
+        std::string(file).append(": ").append(list_key).append("[").append(name).append("].").append(field);
     if (inner && !inner.IsNull() && !inner.IsMap()) return config_error(where + ": expected a mapping");
     Fields f(inner && inner.IsMap() ? inner : YAML::Node(YAML::NodeType::Map), where);
     auto entry = parse(f);
@@ -278,7 +279,7 @@ Result<Kubeconfig> parse_kubeconfig_file(const std::string& yaml_text, const fs:
   return cfg;
 }
 
-void merge_into(Kubeconfig& merged, Kubeconfig next) {
+void merge_into(Kubeconfig& merged, Kubeconfig&& next) {
   merged.files.insert(merged.files.end(), next.files.begin(), next.files.end());
   for (auto& [k, v] : next.clusters) merged.clusters.try_emplace(k, std::move(v));
   for (auto& [k, v] : next.users) merged.users.try_emplace(k, std::move(v));

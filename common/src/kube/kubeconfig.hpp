@@ -76,7 +76,7 @@ Result<Kubeconfig> parse_kubeconfig_file(const std::string& yaml_text, const std
 
 // KUBECONFIG merging: entries already present win whole (the first file to define a
 // name wins), and so does an already-set current-context.
-void merge_into(Kubeconfig& merged, Kubeconfig next);
+void merge_into(Kubeconfig& merged, Kubeconfig&& next);
 
 // Applies the flags with kubectl's precedence and validates. nullopt = "empty config":
 // nothing selects a cluster, so the caller may fall back to in-cluster configuration.

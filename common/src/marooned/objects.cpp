@@ -1,5 +1,7 @@
 #include "nodeboot/marooned/objects.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/names.hpp"
@@ -56,9 +58,8 @@ std::string pod_id(const nlohmann::json& pod) {
 bool gated(const nlohmann::json& pod) {
   const auto* gates = spec_list(pod, "schedulingGates");
   if (!gates) return false;
-  for (const auto& g : *gates)
-    if (g.is_object() && g.value("name", "") == names::maroon_gate) return true;
-  return false;
+  return std::ranges::any_of(
+      *gates, [](const nlohmann::json& g) { return g.is_object() && g.value("name", "") == names::maroon_gate; });
 }
 
 bool finished(const nlohmann::json& pod) {

@@ -1,5 +1,6 @@
 #include "nodeboot/plugin/ipb/drain.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -30,9 +31,8 @@ bool finished(const json& pod) {
 }
 
 bool has_emptydir(const json& pod) {
-  for (const auto& v : pod.value("/spec/volumes"_json_pointer, json::array()))
-    if (v.contains("emptyDir")) return true;
-  return false;
+  const auto volumes = pod.value("/spec/volumes"_json_pointer, json::array());
+  return std::ranges::any_of(volumes, [](const json& v) { return v.contains("emptyDir"); });
 }
 
 }  // namespace

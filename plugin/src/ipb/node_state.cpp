@@ -1,5 +1,8 @@
 #include "nodeboot/plugin/ipb/node_state.hpp"
 
+#include <algorithm>
+#include <initializer_list>
+
 #include <nlohmann/json.hpp>
 
 #include "nodeboot/bootstrap/schema.hpp"
@@ -126,9 +129,9 @@ json secret_reader_binding(std::string_view node) {
 }
 
 bool same_grant(const json& existing, const json& desired) {
-  for (const char* key : {"rules", "roleRef", "subjects"})
-    if (desired.contains(key) && existing.value(key, json()) != desired[key]) return false;
-  return true;
+  return std::ranges::all_of(std::initializer_list<const char*>{"rules", "roleRef", "subjects"}, [&](const char* key) {
+    return !desired.contains(key) || existing.value(key, json()) == desired[key];
+  });
 }
 
 std::optional<PriorState> prior_state_of_configmap(const json& cm) {

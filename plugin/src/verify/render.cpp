@@ -48,11 +48,11 @@ void render_table(std::ostream& out, const std::vector<NodeReport>& reports, con
       std::any_of(reports.begin(), reports.end(), [](const auto& r) { return r.source != "daemonset"; });
   std::vector<std::string> header{"NODE"};
   for (Check c : all_checks)
-    if (checks.has(c)) header.push_back(upper(check_name(c)));
-  if (probed) header.push_back("SOURCE");
+    if (checks.has(c)) header.emplace_back(upper(check_name(c)));
+  if (probed) header.emplace_back("SOURCE");
   if (wide) header.insert(header.end(), {"OS-IMAGE", "KERNEL", "ISCSI-POD", "GPU-POD"});
-  if (wide && probed) header.push_back("PROBE-POD");
-  header.push_back("MESSAGE");
+  if (wide && probed) header.emplace_back("PROBE-POD");
+  header.emplace_back("MESSAGE");
 
   std::vector<std::vector<std::string>> rows;
   rows.reserve(reports.size());

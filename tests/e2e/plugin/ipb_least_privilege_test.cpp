@@ -227,7 +227,7 @@ BOOST_AUTO_TEST_CASE(a_server_dry_run_stores_no_reader) {
   Nodes nodes("ipb-lp-dry", 1);
   const std::string n = nodes.names[0];
   auto args = s.start({n});
-  args.push_back("--dry-run=server");
+  args.emplace_back("--dry-run=server");
   auto r = cluster().kubectl(args);
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(

@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(undecodable_reviews_are_in_band_errors_echoing_the_uid) {
   BOOST_TEST(r["allowed"] == false);
   BOOST_TEST(r["status"]["code"] == 400);
   BOOST_TEST(r["status"]["message"].get<std::string>().find("admissionReviewVersions") != std::string::npos);
-  for (const auto* body : {"", "null", "[]", "{", "{\"kind\":\"AdmissionReview\"}", "\xff\xfe",
+  for (const auto* body : {"", "null", "[]", "{", R"({"kind":"AdmissionReview"})", "\xff\xfe",
                            R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}})",
                            R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}})"}) {
     auto e = answer(body);

@@ -29,7 +29,7 @@ json mutated_pod(const json& review, std::string_view taint_key = "maroonedpods.
 }
 
 std::string check_marooned(const json& pod, std::string_view taint_key = "maroonedpods.io") {
-  const auto id = pod["metadata"]["annotations"]["maroonedpods.io/pod-uid"].get<std::string>();
+  auto id = pod["metadata"]["annotations"]["maroonedpods.io/pod-uid"].get<std::string>();
   BOOST_TEST(std::regex_match(id, uuid_v4), id);
   BOOST_TEST(pod["spec"]["nodeSelector"]["maroonedpods.io/pod-uid"] == id);
   BOOST_TEST(pod["spec"]["nodeSelector"]["node-restriction.kubernetes.io/maroonedpods.io-pod-uid"] == id);

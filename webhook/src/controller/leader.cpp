@@ -108,7 +108,7 @@ void LeaderElector::release() {
     log_info("released the leader Lease", {{"identity", options_.identity}});
 }
 
-void LeaderElector::run(std::stop_token stop) {
+void LeaderElector::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     // Campaign.
     while (!stop.stop_requested() && !try_acquire_or_renew()) sleep_for(stop, options_.retry_period);

@@ -28,7 +28,7 @@ WorkQueue::WorkQueue(Reconcile reconcile) : reconcile_(std::move(reconcile)) {}
 WorkQueue::~WorkQueue() { stop(); }
 
 void WorkQueue::start() {
-  worker_ = std::jthread([this](std::stop_token st) { work(st); });
+  worker_ = std::jthread([this](const std::stop_token& st) { work(st); });
 }
 
 void WorkQueue::stop() {
@@ -55,7 +55,7 @@ void WorkQueue::add_at(const std::string& key, Clock::time_point when) {
   wake_.notify_one();
 }
 
-void WorkQueue::work(std::stop_token stop) {
+void WorkQueue::work(const std::stop_token& stop) {
   std::unique_lock lock(mu_);
   while (!stop.stop_requested()) {
     const auto now = Clock::now();
@@ -122,7 +122,7 @@ EventRecorder::EventRecorder(kube::Client& client, std::string component, std::s
 EventRecorder::~EventRecorder() { stop(); }
 
 void EventRecorder::start() {
-  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+  thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
 }
 
 void EventRecorder::stop() {
@@ -167,7 +167,7 @@ void EventRecorder::record(const nlohmann::json& object, std::string_view reason
   wake_.notify_one();
 }
 
-void EventRecorder::run(std::stop_token stop) {
+void EventRecorder::run(const std::stop_token& stop) {
   std::unique_lock lock(mu_);
   while (wake_.wait(lock, stop, [&] { return !events_.empty(); })) {
     auto ev = std::move(events_.front());
@@ -211,7 +211,7 @@ void Runtime::start() {
   for (auto& i : informers_) i->start();
   queue_.start();
   events_.start();
-  elector_thread_ = std::jthread([this](std::stop_token st) {
+  elector_thread_ = std::jthread([this](const std::stop_token& st) {
     while (!st.stop_requested() &&
            !std::ranges::all_of(informers_, [](const auto& i) { return i->wait_synced(std::chrono::seconds(1)); })) {
     }

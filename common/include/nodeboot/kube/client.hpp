@@ -82,7 +82,7 @@ class Client {
                              const GetOptions& options = {});
   // Every page, as one List object whose items are all of them (metadata from the last page).
   // Pages of options.limit objects (500 if 0, kubectl's chunk size).
-  Result<nlohmann::json> list(const ResourceRef& ref, std::string_view ns, ListOptions options = {});
+  Result<nlohmann::json> list(const ResourceRef& ref, std::string_view ns, const ListOptions& options = {});
   // Every page, handed over one at a time so memory stays bounded by a page; returns the
   // list's resourceVersion (the one to start a watch from).
   Result<std::string> list_pages(const ResourceRef& ref, std::string_view ns, ListOptions options,

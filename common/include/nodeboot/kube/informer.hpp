@@ -48,7 +48,7 @@ class Informer {
   Informer& operator=(const Informer&) = delete;
 
   // Runs on the calling thread until `stop` is requested.
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
   // Runs on a thread of its own until stop() or destruction.
   void start();
   void stop();

@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(watch_and_informer_survive_an_api_server_restart) {
                           std::lock_guard l(m);
                           return !watch_added.contains("after");
                         },
-                        {.stop = st, .give_up_after = std::chrono::minutes(2)});
+                        {.stop = std::move(st), .give_up_after = std::chrono::minutes(2)});
     watch_done = true;
   });
   ok(c.create(resources::configmaps, ns.name, configmap("during")));

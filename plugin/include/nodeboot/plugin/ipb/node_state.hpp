@@ -56,7 +56,7 @@ std::optional<PriorState> prior_state_from_json(const nlohmann::json& doc);
 
 // The ConfigMap holding `prior` for `node`, and the record read back from one.
 nlohmann::json prior_state_configmap(std::string_view node, const PriorState& prior);
-std::optional<PriorState> prior_state_of_configmap(const nlohmann::json& configmap);
+std::optional<PriorState> prior_state_of_configmap(const nlohmann::json& cm);
 std::string record_name(std::string_view node);  // "nodeboot-<node>", in nodeboot-system
 
 // How the node's agent reads its bootstrap Secret without its ServiceAccount holding any

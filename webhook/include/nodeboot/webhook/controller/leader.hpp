@@ -40,7 +40,7 @@ class LeaderElector {
                 std::function<void()> on_stopped);
 
   // Campaigns and leads until `stop`; on stop, a leader releases the Lease.
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
   bool leading() const { return leading_.load(); }
   const LeaderOptions& options() const { return options_; }
 

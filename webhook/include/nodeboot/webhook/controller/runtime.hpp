@@ -49,7 +49,7 @@ class WorkQueue {
   void add_at(const std::string& key, Clock::time_point when);
 
  private:
-  void work(std::stop_token stop);
+  void work(const std::stop_token& stop);
 
   Reconcile reconcile_;
   std::mutex mu_;
@@ -103,7 +103,7 @@ class EventRecorder {
               std::string_view type = "Normal");
 
  private:
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
 
   kube::Client& client_;
   std::string component_, instance_;

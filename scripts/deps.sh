@@ -19,6 +19,7 @@ packages=(
   # an OCI archive; the image tests convert it (skopeo) and run it in a private dockerd.
   podman skopeo umoci docker-registry libcrypt-dev mmdebstrap docker.io debian-archive-keyring
   golang-go
+  libblkid-dev  # tests/cluster/build-tools.sh: Ignition's own binary is cgo on libblkid
   # The node layer (tests/nodes/): worker VMs under QEMU (TCG), their disk from mmdebstrap as
   # an ext4 image with qcow2 overlays; the sandbox image's static pause (libc6-dev's libc.a).
   qemu-system-x86 qemu-utils e2fsprogs libc6-dev
@@ -34,7 +35,7 @@ done
 if command -v go >/dev/null; then
   missing=("${missing[@]/golang-go/}")
 fi
-missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | grep -v '^$' || true)
 if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}" >&2
   sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo

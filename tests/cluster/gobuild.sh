@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Sourced by build.sh and build-tools.sh: builds Go main packages from a pinned wrapper
 # module under go/ through the module proxy, cached outside the clone, keyed on the
 # module's go.mod + go.sum, the Go version and the build flags, so a second run rebuilds
 # nothing and checkouts pinning different versions never share binaries.
 #
-#   go_build_cached CATEGORY MODULE PACKAGE...    (LDFLAGS_EXTRA adds -ldflags)
+#   go_build_cached CATEGORY MODULE PACKAGE...    (LDFLAGS_EXTRA adds -ldflags; CGO_ENABLED=1
+#                                                  before the call builds with cgo)
 # Sets GO_BUILT_DIR to the folder holding the binaries.
 gobuild_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 gobuild_cache=${NODEBOOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeboot}
@@ -20,8 +22,15 @@ k8s_version_ldflags() {
 
 go_build_cached() {
   local category=$1 mod=$2; shift 2
+  # A cgo build (CGO_ENABLED=1 for this call: Ignition's own binary) also depends on the C
+  # compiler and on its linker flags, which are the calling script's: both join its key.
+  # Pure-Go keys stay as they were (their -X flags come from go.mod, keyed already), so
+  # nothing already cached is rebuilt.
+  local cgo=""
+  [[ $CGO_ENABLED == 0 ]] || cgo="cgo $(${CC:-gcc} -dumpfullversion) ${LDFLAGS_EXTRA:-}"
   local key
-  key=$( (go version; cat "$gobuild_here/go/$mod/go.mod" "$gobuild_here/go/$mod/go.sum"; printf '%s\n' "$@") | sha256sum | cut -c1-16)
+  key=$( (go version; cat "$gobuild_here/go/$mod/go.mod" "$gobuild_here/go/$mod/go.sum"; printf '%s\n' "$@"
+    [[ -z $cgo ]] || echo "$cgo") | sha256sum | cut -c1-16)
   local out="$gobuild_cache/$category/$mod-$key"
   if [[ -f "$out/.complete" ]]; then
     echo "$category: $mod cached in $out" >&2
@@ -35,5 +44,6 @@ go_build_cached() {
     rm -rf "$out" && mv "$out.tmp" "$out"
     echo "$category: built $mod in $((SECONDS - start))s" >&2
   fi
+  # shellcheck disable=SC2034  # read by the sourcing script
   GO_BUILT_DIR=$out
 }

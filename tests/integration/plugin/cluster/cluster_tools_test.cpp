@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -14,30 +13,20 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster_env.hpp"
 #include "nodeboot/test/support.hpp"
 #include "nodeboot/util/base64.hpp"
 
 using namespace nodeboot::test;
 using nlohmann::json;
+using nodeboot::test::cluster_env::plugin;
+using nodeboot::test::cluster_env::tools_dir;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Set by ctest (tests/cluster/tools.cmake): the folder with ignition-validate and matchbox.
-fs::path tools_dir() {
-  const char* dir = std::getenv("NODEBOOT_CLUSTER_TOOLS");
-  BOOST_REQUIRE_MESSAGE(dir, "NODEBOOT_CLUSTER_TOOLS is not set (run through ctest)");
-  return dir;
-}
-
 // The kubeconfig upload endpoint serve also starts, on a free loopback port.
 std::string upload_address() { return "127.0.0.1:" + std::to_string(free_loopback_port()); }
-
-nodeboot::ProcessResult plugin(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{(bin_dir() / "kubectl-nodeboot").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv);
-}
 
 // Matchbox re-encodes Ignition from its Go structs, adding empty objects for unset
 // fields; drop those so only what was generated is compared.

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -17,86 +16,21 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster_env.hpp"
 #include "nodeboot/plugin/cluster/pins.hpp"
 #include "nodeboot/test/support.hpp"
-#include "nodeboot/util/base64.hpp"
 
 using namespace nodeboot::test;
+using namespace nodeboot::test::cluster_env;
 using nlohmann::json;
 namespace fs = std::filesystem;
 namespace cl = nodeboot::plugin::cluster;
 
 namespace {
 
-fs::path tools_dir() {
-  const char* dir = std::getenv("NODEBOOT_CLUSTER_TOOLS");
-  BOOST_REQUIRE_MESSAGE(dir, "NODEBOOT_CLUSTER_TOOLS is not set (run through ctest)");
-  return dir;
-}
-
-nodeboot::ProcessResult plugin(const std::vector<std::string>& args, const nodeboot::ProcessOptions& o = {}) {
-  std::vector<std::string> argv{(bin_dir() / "kubectl-nodeboot").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, o);
-}
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
-  return s;
-}
-
-// cluster.yaml variants of the good file: a second controller, a pod subnet other than
-// flannel's default, a CNI, an install disk.
-struct Variant {
-  std::string cni = "flannel";
-  std::string text() const {
-    auto s = read_file(source_dir() / "tests/support/data/cluster.yaml");
-    s = replace_all(s, "  pod_subnet: 10.244.0.0/16\n", "  pod_subnet: 10.32.0.0/16\n  cni: " + cni + "\n");
-    s = replace_all(s, "  - name: worker-1\n    role: worker\n", "  - name: cp-2\n    role: controller\n");
-    s = replace_all(s, "    mac: 5254.0000.00AB\n",
-                    "    mac: 5254.0000.00AB\n    install_disk: /dev/nvme0n1\n    disks: [nvme0n1]\n");
-    return s;
-  }
-};
-
-struct Generated {
-  TempDir tmp;
-  fs::path out = tmp.path() / "out";
-  explicit Generated(const Variant& v = {}) {
-    auto yaml = tmp.write("cluster.yaml", v.text());
-    auto r = plugin({"cluster", "generate", "-f", yaml.string(), "-o", out.string()});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    token = read_file(out / "upload/token").substr(0, 64);
-    BOOST_TEST(r.out.find(token) == std::string::npos);
-    BOOST_TEST(r.err.find(token) == std::string::npos);
-  }
-  std::string token;
-  json ign(const std::string& node) const { return json::parse(read_file(out / "ignition" / (node + ".ign"))); }
-};
-
-const json* file_in(const json& ign, const std::string& path) {
-  for (const auto& f : ign["storage"]["files"])
-    if (f["path"] == path) return &f;
-  return nullptr;
-}
-
-std::string text_of(const json& ign, const std::string& path) {
-  const json* f = file_in(ign, path);
-  BOOST_REQUIRE_MESSAGE(f, path << " is not in the Ignition");
-  const std::string src = (*f)["contents"]["source"];
-  BOOST_REQUIRE(src.starts_with("data:;base64,"));
-  return *nodeboot::base64_decode(src.substr(13));
-}
-
 bool has_unit(const json& ign, const std::string& name) {
   return std::any_of(ign["systemd"]["units"].begin(), ign["systemd"]["units"].end(),
                      [&](const json& u) { return u["name"] == name; });
-}
-
-std::string sha256_of(const fs::path& p) {
-  auto r = run({"sha256sum", p.string()});
-  BOOST_REQUIRE(r.exit_code == 0);
-  return r.out.substr(0, 64);
 }
 
 void validate_all(const fs::path& out) {
@@ -184,7 +118,7 @@ BOOST_AUTO_TEST_CASE(each_role_gets_kube_vip_and_the_pinned_cni_where_it_belongs
   // The pinned flannel manifest (the module proxy's copy) hashes to the pin, and the first
   // controller's own sed writes pod_subnet into it.
   const auto flannel = source_dir() / "tests/support/data/cni/kube-flannel-v0.28.10.yml";
-  BOOST_TEST(sha256_of(flannel) == std::string(cl::flannel_manifest.sha256));
+  BOOST_TEST(sha256_hex(read_file(flannel)) == std::string(cl::flannel_manifest.sha256));
   auto sed_start = apply.find("sed -e '") + 8;
   auto expr = apply.substr(sed_start, apply.find('\'', sed_start) - sed_start);
   auto sed = run({"sed", "-e", expr, flannel.string()});

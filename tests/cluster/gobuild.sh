@@ -1,7 +1,8 @@
-# Sourced by build.sh and build-tools.sh: builds Go main packages from a pinned wrapper
-# module under go/ through the module proxy, cached outside the clone, keyed on the
-# module's go.mod + go.sum, the Go version and the build flags, so a second run rebuilds
-# nothing and checkouts pinning different versions never share binaries.
+# Sourced by build.sh, build-tools.sh, build-krew.sh and kubevirt-crds.sh: builds Go main
+# packages from a pinned wrapper module under go/ through the module proxy, cached outside
+# the clone, keyed on the module's go.mod + go.sum (and its own Go sources but the
+# tools.go pins: a wrapper's main.go), the Go version and the build flags, so a second run
+# rebuilds nothing and checkouts pinning different versions never share binaries.
 #
 #   go_build_cached CATEGORY MODULE PACKAGE...    (LDFLAGS_EXTRA adds -ldflags)
 # Sets GO_BUILT_DIR to the folder holding the binaries.
@@ -18,10 +19,18 @@ k8s_version_ldflags() {
   echo "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/component-base/version.gitTreeState=clean"
 }
 
+# What a wrapper module's output depends on: go.mod, go.sum and its Go files but tools.go
+# (a blank import's pin, already in go.mod), in a stable order.
+gomod_sources() {
+  local dir="$gobuild_here/go/$1"
+  cat "$dir/go.mod" "$dir/go.sum"
+  find "$dir" -maxdepth 1 -name '*.go' ! -name tools.go -print0 | sort -z | xargs -0 -r cat
+}
+
 go_build_cached() {
   local category=$1 mod=$2; shift 2
   local key
-  key=$( (go version; cat "$gobuild_here/go/$mod/go.mod" "$gobuild_here/go/$mod/go.sum"; printf '%s\n' "$@") | sha256sum | cut -c1-16)
+  key=$( (go version; gomod_sources "$mod"; printf '%s\n' "$@") | sha256sum | cut -c1-16)
   local out="$gobuild_cache/$category/$mod-$key"
   if [[ -f "$out/.complete" ]]; then
     echo "$category: $mod cached in $out" >&2

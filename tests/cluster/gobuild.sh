@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by build.sh and build-tools.sh: builds Go main packages from a pinned wrapper
-# module under go/ through the module proxy, cached outside the clone, keyed on the
-# module's go.mod + go.sum, the Go version and the build flags, so a second run rebuilds
-# nothing and checkouts pinning different versions never share binaries.
+# Sourced by build.sh, build-tools.sh, build-krew.sh and kubevirt-crds.sh: builds Go main
+# packages from a pinned wrapper module under go/ through the module proxy, cached outside
+# the clone, keyed on the module's go.mod + go.sum (and its own Go sources but the
+# tools.go pins: a wrapper's main.go), the Go version and the build flags, so a second run
+# rebuilds nothing and checkouts pinning different versions never share binaries.
 #
 #   go_build_cached CATEGORY MODULE PACKAGE...    (LDFLAGS_EXTRA adds -ldflags; CGO_ENABLED=1
 #                                                  before the call builds with cgo)
@@ -20,6 +21,14 @@ k8s_version_ldflags() {
   echo "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/component-base/version.gitTreeState=clean"
 }
 
+# What a wrapper module's output depends on: go.mod, go.sum and its Go files but tools.go
+# (a blank import's pin, already in go.mod), in a stable order.
+gomod_sources() {
+  local dir="$gobuild_here/go/$1"
+  cat "$dir/go.mod" "$dir/go.sum"
+  find "$dir" -maxdepth 1 -name '*.go' ! -name tools.go -print0 | sort -z | xargs -0 -r cat
+}
+
 go_build_cached() {
   local category=$1 mod=$2; shift 2
   # A cgo build (CGO_ENABLED=1 for this call: Ignition's own binary) also depends on the C
@@ -29,7 +38,7 @@ go_build_cached() {
   local cgo=""
   [[ $CGO_ENABLED == 0 ]] || cgo="cgo $(${CC:-gcc} -dumpfullversion) ${LDFLAGS_EXTRA:-}"
   local key
-  key=$( (go version; cat "$gobuild_here/go/$mod/go.mod" "$gobuild_here/go/$mod/go.sum"; printf '%s\n' "$@"
+  key=$( (go version; gomod_sources "$mod"; printf '%s\n' "$@"
     [[ -z $cgo ]] || echo "$cgo") | sha256sum | cut -c1-16)
   local out="$gobuild_cache/$category/$mod-$key"
   if [[ -f "$out/.complete" ]]; then

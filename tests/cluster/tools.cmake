@@ -1,13 +1,30 @@
-# Included from tests/CMakeLists.txt: the bootstrap-node peers (ignition-validate,
-# ignition, matchbox) built through the Go module proxy by build-tools.sh before the cluster tests,
-# linked as ${CMAKE_BINARY_DIR}/cluster-tools (NODEBOOT_CLUSTER_TOOLS in the tests' environment).
-set(NODEBOOT_CLUSTER_TOOLS "${CMAKE_BINARY_DIR}/cluster-tools")
-add_test(NAME integration/cluster_tools_build
-  COMMAND bash -c "dir=$(\"$0\") && ln -sfn \"$dir\" \"$1\"" "${PROJECT_SOURCE_DIR}/tests/cluster/build-tools.sh" "${NODEBOOT_CLUSTER_TOOLS}")
-set_tests_properties(integration/cluster_tools_build PROPERTIES LABELS integration FIXTURES_SETUP cluster_tools TIMEOUT 1800)
-foreach(t integration/cluster_tools integration/cluster_upload integration/cluster_ignition e2e/cluster_wait)
-  if(TEST ${t})
-    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "NODEBOOT_CLUSTER_TOOLS=${NODEBOOT_CLUSTER_TOOLS}")
-    set_property(TEST ${t} APPEND PROPERTY FIXTURES_REQUIRED cluster_tools)
-  endif()
-endforeach()
+# Included from tests/CMakeLists.txt: what the tests run against that is built through the
+# Go module proxy (cached outside the tree) before the tests that need it.
+
+# A fixture test `name` (labelled `label`) that runs `script`, which prints the path of what
+# it built, and links that path as `link`; each of the tests after TESTS that exists gets
+# `env`=`link` in its environment and requires the fixture.
+function(nodeboot_go_built_fixture name label script link env)
+  add_test(NAME ${label}/${name}_build
+    COMMAND bash -c "out=$(\"$0\") && ln -sfn \"$out\" \"$1\"" "${PROJECT_SOURCE_DIR}/tests/cluster/${script}" "${link}")
+  set_tests_properties(${label}/${name}_build PROPERTIES LABELS ${label} FIXTURES_SETUP ${name} TIMEOUT 1800)
+  cmake_parse_arguments(PARSE_ARGV 5 arg "" "" TESTS)
+  foreach(t IN LISTS arg_TESTS)
+    if(TEST ${t})
+      set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "${env}=${link}")
+      set_property(TEST ${t} APPEND PROPERTY FIXTURES_REQUIRED ${name})
+    endif()
+  endforeach()
+endfunction()
+
+# The bootstrap-node peers (ignition-validate, ignition, matchbox), linked as
+# ${CMAKE_BINARY_DIR}/cluster-tools (a folder) for the cluster tests.
+nodeboot_go_built_fixture(cluster_tools integration build-tools.sh "${CMAKE_BINARY_DIR}/cluster-tools"
+  NODEBOOT_CLUSTER_TOOLS TESTS integration/cluster_tools integration/cluster_upload integration/cluster_ignition
+  e2e/cluster_wait)
+
+# KubeVirt's own CRDs (kubevirt-crds.sh), linked as ${CMAKE_BINARY_DIR}/kubevirt-crds.yaml for
+# the marooned suite that creates VirtualMachineInstances: the API server validates them
+# against KubeVirt's schema.
+nodeboot_go_built_fixture(kubevirt_crds e2e kubevirt-crds.sh "${CMAKE_BINARY_DIR}/kubevirt-crds.yaml"
+  NODEBOOT_KUBEVIRT_CRDS TESTS e2e/marooned_join)

@@ -21,6 +21,22 @@ namespace names = nodeboot::names;
 
 namespace {
 
+// KubeVirt's own CRDs, generated from KubeVirt's source (tests/cluster/kubevirt-crds.sh;
+// ctest's fixture e2e/kubevirt_crds_build links them).
+std::filesystem::path kubevirt_crds() {
+  const char* path = std::getenv("NODEBOOT_KUBEVIRT_CRDS");
+  BOOST_REQUIRE_MESSAGE(path, "NODEBOOT_KUBEVIRT_CRDS is not set (run through ctest)");
+  return path;
+}
+
+// Installs them as KubeVirt's operator would, server-side (the VirtualMachine CRD is far
+// beyond the 256 KiB annotation a client-side apply writes), and waits until the API server
+// serves them: the CRDs' schemas are structural, else they would not be Established.
+void install_kubevirt_crds() {
+  cluster().kubectl_ok({"apply", "--server-side", "--force-conflicts", "-f", kubevirt_crds().string()});
+  cluster().kubectl_ok({"wait", "--for=condition=Established", "-f", kubevirt_crds().string(), "--timeout=120s"});
+}
+
 struct Suite {
   static inline Installation* nb = nullptr;  // the controller issues the join credential and vouches
   static inline json pod;
@@ -32,8 +48,7 @@ struct Suite {
   }
   // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
   void teardown() {
-    cluster().kubectl({"delete", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string(),
-                       "--ignore-not-found", "--wait=false"});
+    cluster().kubectl({"delete", "-f", kubevirt_crds().string(), "--ignore-not-found", "--wait=false"});
     delete nb;
   }
 };
@@ -150,9 +165,7 @@ BOOST_AUTO_TEST_CASE(vmi_renders_from_the_config_and_apply_needs_kubevirt) {
 BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint) {
   TempDir dir;
   const auto token_file = dir.write("token", "abcdef.0123456789abcdef\n");
-  cluster().kubectl_ok({"apply", "-f", (source_dir() / "tests/e2e/marooned/kubevirt_vmi_crd.yaml").string()});
-  cluster().kubectl_ok(
-      {"wait", "--for=condition=Established", "crd/virtualmachineinstances.kubevirt.io", "--timeout=60s"});
+  install_kubevirt_crds();
   auto r = plugin({"vmi", pod_name(), "--apply", "--token-file", token_file.string()});
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   BOOST_TEST(r.out.find("0123456789abcdef") == std::string::npos);
@@ -207,6 +220,59 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
   BOOST_TEST(!registered["metadata"]["annotations"].contains(std::string(names::maroon_join_proof)));
   BOOST_TEST(registered["spec"]["taints"][0]["key"] == "maroonedpods.io/dedicated");
   BOOST_TEST(registered["spec"]["taints"][0]["value"] == selector);
+}
+
+BOOST_AUTO_TEST_CASE(kubevirt_schema_admits_the_rendered_vmi_and_refuses_a_malformed_one) {
+  // Every VirtualMachineInstance below went through when the CRD had no schema.
+  install_kubevirt_crds();
+  // What the API server makes of `vmi` (kubectl's strict field validation: an unknown field
+  // is refused, not pruned), as the process result and, when admitted, the object it would
+  // store; under a name of its own (the round trip above created the pod's VM).
+  auto dry_run = [](json vmi) {
+    vmi["metadata"]["name"] = unique_name("schema");
+    return cluster().kubectl({"create", "--dry-run=server", "--validate=strict", "-o", "json", "-f", "-"}, vmi.dump());
+  };
+  // Both shapes the renderer has: the containerDisk's bootloader and (enableKernelBoot) the
+  // kernel booted from the node image.
+  std::vector<nodeboot::ProcessResult> renders;
+  for (const bool kernel_boot : {true, false}) {  // the shipped default (false) restored last
+    const auto patch = json{{"spec", {{"enableKernelBoot", kernel_boot}}}}.dump();
+    cluster().kubectl_ok({"patch", "mpconfig", "default", "--type=merge", "-p", patch});
+    renders.push_back(plugin({"vmi", pod_name(), "-o", "json"}));
+  }
+  std::vector<json> rendered;
+  for (const auto& r : renders) {
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    rendered.push_back(json::parse(r.out));
+  }
+  BOOST_TEST(rendered.front()["spec"]["domain"].contains("firmware"));
+  BOOST_TEST(!rendered.back()["spec"]["domain"].contains("firmware"));
+  for (const auto& vmi : rendered) {
+    auto admitted = dry_run(vmi);
+    BOOST_TEST_REQUIRE(admitted.exit_code == 0, admitted.err << "\n" << vmi.dump(2));
+    // Nothing pruned, nothing defaulted: the API server keeps what was rendered.
+    BOOST_TEST(json::parse(admitted.out)["spec"] == vmi["spec"], admitted.out);
+  }
+
+  // The schema bites: a wrong type or a malformed quantity in spec.domain.resources.
+  struct Malformed {
+    json resources;
+    std::string refusal;
+  };
+  const std::vector<Malformed> malformed{
+      {{{"requests", "1000m"}}, "spec.domain.resources.requests in body must be of type object"},
+      {{{"requests", {{"cpu", "1000m"}, {"memory", "lots"}}}},
+       "spec.domain.resources.requests.memory in body should match"},
+      {{{"requests", {{"cpu", "1000m"}, {"memory", "1024Mi"}}}, {"overcommitGuestOverhead", "yes"}},
+       "spec.domain.resources.overcommitGuestOverhead in body must be of type boolean"},
+  };
+  for (const auto& [resources, refusal] : malformed) {
+    auto vmi = rendered.back();
+    vmi["spec"]["domain"]["resources"] = resources;
+    auto refused = dry_run(vmi);
+    BOOST_TEST(refused.exit_code != 0, resources.dump());
+    BOOST_TEST(refused.err.find(refusal) != std::string::npos, refused.err);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(config_crd_defaults_and_validates) {

@@ -443,8 +443,8 @@ Result<std::string> name_of(const nlohmann::json& object) {
 }
 }  // namespace
 
-// NOLINTNEXTLINE(readability-convert-member-functions-to-static): it calls call(); clang 14 misreads this unit (a
-// front-end error in std::expected)
+// clang-tidy: it calls call(); clang 14 misreads this unit (a front-end error in std::expected)
+// NOLINTNEXTLINE(readability-convert-member-functions-to-static)
 Result<nlohmann::json> Client::update(const ResourceRef& ref, std::string_view ns, const nlohmann::json& object,
                                       const WriteOptions& options) {
   auto name = name_of(object);
@@ -452,8 +452,8 @@ Result<nlohmann::json> Client::update(const ResourceRef& ref, std::string_view n
   return call(update_request(ref, ns, *name, object, options));
 }
 
-// NOLINTNEXTLINE(readability-convert-member-functions-to-static): it calls call(); clang 14 misreads this unit (a
-// front-end error in std::expected)
+// clang-tidy: it calls call(); clang 14 misreads this unit (a front-end error in std::expected)
+// NOLINTNEXTLINE(readability-convert-member-functions-to-static)
 Result<nlohmann::json> Client::update_status(const ResourceRef& ref, std::string_view ns, const nlohmann::json& object,
                                              const WriteOptions& options) {
   auto name = name_of(object);

@@ -436,8 +436,8 @@ Result<std::vector<Change>> start_node(Context& ctx, std::string_view node, cons
   if (spec.drain) fresh = get_node(ctx, node);
   if (!fresh) return abandon("schedule label", fresh.error());
   const auto p = read_progress(*fresh, ctx.schedule_label);
-  // NOLINTNEXTLINE(bugprone-branch-clone): the branches differ; clang 14 misreads this unit (a front-end error in
-  // std::expected)
+  // clang-tidy: the branches differ; clang 14 misreads this unit (a front-end error in std::expected)
+  // NOLINTNEXTLINE(bugprone-branch-clone)
   if ((p.scheduled && p.state == "Pending") || agent_running(p.state)) {
     changes.push_back(
         change(ctx, "node", name, "already scheduled (" + (p.state.empty() ? "Pending" : p.state) + ")", *fresh));
@@ -478,8 +478,8 @@ Result<std::vector<Change>> put_back(Context& ctx, std::string_view node, bool f
   }
   auto updated = update_node(ctx, node, [&](json& n) {
     bool changed = false;
-    // NOLINTNEXTLINE(bugprone-branch-clone): the branches differ; clang 14 misreads this unit (a front-end error in
-    // std::expected)
+    // clang-tidy: the branches differ; clang 14 misreads this unit (a front-end error in std::expected)
+    // NOLINTNEXTLINE(bugprone-branch-clone)
     if (prior) {
       changed = restore(n, *prior, ctx.schedule_label);
     } else if (n["metadata"].contains("labels")) {
@@ -572,8 +572,8 @@ Result<std::vector<Change>> retry_node(Context& ctx, std::string_view node) {
   return changes;
 }
 
-// NOLINTNEXTLINE(misc-unused-parameters): `initial` is used; clang 14 misreads this unit (a front-end error in
-// std::expected)
+// clang-tidy: `initial` is used; clang 14 misreads this unit (a front-end error in std::expected)
+// NOLINTNEXTLINE(misc-unused-parameters)
 Result<TrackResult> track(Context& ctx, std::vector<std::string> initial, const TrackOptions& o) {
   using Clock = std::chrono::steady_clock;
   struct Tracked {

@@ -145,8 +145,8 @@ Result<void> check_start(kube::Client& client, const StartChecks& checks) {
   if (checks.daemonset) {
     const auto& ds = *checks.daemonset;
     auto got = client.get(kube::resources::daemonsets, ds.ns, ds.name);
-    // NOLINTNEXTLINE(bugprone-branch-clone): the branches differ; clang 14 misreads this unit (a front-end error in
-    // std::expected)
+    // clang-tidy: the branches differ; clang 14 misreads this unit (a front-end error in std::expected)
+    // NOLINTNEXTLINE(bugprone-branch-clone)
     if (got) {
       if (auto p = schedule_label_problem(*got, ds.str(), checks.schedule_label))
         problems.emplace_back(ErrorKind::invalid_input, *p);

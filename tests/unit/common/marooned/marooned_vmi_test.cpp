@@ -28,7 +28,7 @@ json requests(const char* cpu, const char* mem) {
 BOOST_AUTO_TEST_SUITE(marooned_vmi)
 
 BOOST_AUTO_TEST_CASE(tokens_use_the_whole_alphabet_evenly_and_only_it) {
-  const auto s = random_lowercase_alnum(36 * 2000);
+  const auto s = random_lowercase_alnum(std::size_t{36} * 2000);
   std::map<char, int> counts;
   for (char c : s) ++counts[c];
   BOOST_TEST(counts.size() == 36u);

@@ -2,8 +2,9 @@
 # clang-tidy 14 with the repository's .clang-tidy, warnings as errors, over the C++ sources
 # changed relative to a base (scripts/test.sh runs it after the build):
 #   scripts/tidy.sh [-p BUILD_DIR] [--base REF | --all] [-j N]
-# The base is the merge-base with origin/main when there is one, else the last commit's
-# parent (the files changed by the last commit and in the working tree); a shallow clone
+# The base is the merge-base with origin/main when HEAD is ahead of it, else the last
+# commit's parent (the files changed by the last commit and in the working tree; on a clean
+# clone of main, as CI runs, that is the last commit); a shallow clone
 # without that parent checks nothing and says so. A changed header
 # is checked through the translation units of the same name (foo.hpp → foo.cpp); its
 # diagnostics come from any checked unit that includes it (HeaderFilterRegex).
@@ -43,7 +44,10 @@ if ((all)); then
   files=("${units[@]}")
 else
   if [[ -z $base ]]; then
-    if git rev-parse -q --verify origin/main >/dev/null; then
+    # On a branch: what it adds to main. On main itself (CI's clean clone of main, where
+    # origin/main is HEAD and the merge-base would leave nothing to check): the last commit.
+    if git rev-parse -q --verify origin/main >/dev/null &&
+      [[ $(git merge-base HEAD origin/main) != $(git rev-parse HEAD) ]]; then
       base=$(git merge-base HEAD origin/main)
     else
       # A clone without the parent (shallow) has no "changed" files: say so rather than

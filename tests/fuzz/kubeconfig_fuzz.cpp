@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto once = detail::parse_kubeconfig_file(text, "/fuzz/a");
   if (once) {
     detail::Kubeconfig merged = *once;
-    detail::merge_into(merged, *once);
+    detail::merge_into(merged, std::move(*once));
     (void)detail::resolve(merged, {});
   }
   (void)api_error(422, text, text.substr(0, 8));

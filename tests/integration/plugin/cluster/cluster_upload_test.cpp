@@ -157,7 +157,8 @@ BOOST_AUTO_TEST_CASE(the_endpoint_takes_the_right_token_once_and_refuses_the_res
   TempDir node;  // the first controller's files, from its Ignition
   const auto ca = node.write("upload-ca.crt", text_of(first, "/etc/nodeboot/upload-ca.crt"));
   const auto auth = node.write("upload-auth", text_of(first, "/etc/nodeboot/upload-auth"));
-  BOOST_TEST(read_file(auth) == "Authorization: Bearer " + g.token + "\n");
+  // Parenthesised: a failure must not print the file or the token.
+  BOOST_TEST((read_file(auth) == "Authorization: Bearer " + g.token + "\n"), "the header file holds the token");
   const auto wrong = node.write("wrong-auth", "Authorization: Bearer " + std::string(64, '0') + "\n");
   const auto admin = node.write("admin.conf", admin_conf);
   const auto big = node.write("big.conf", admin_conf + "# " + std::string(std::size_t{70} * 1024, 'x') + "\n");

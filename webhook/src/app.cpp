@@ -16,6 +16,7 @@
 #include "nodeboot/webhook/cluster.hpp"
 #include "nodeboot/webhook/controller/completion.hpp"
 #include "nodeboot/webhook/controller/controller.hpp"
+#include "nodeboot/webhook/controller/vm.hpp"
 #include "nodeboot/webhook/log.hpp"
 #include "nodeboot/webhook/selfcerts.hpp"
 #include "nodeboot/webhook/server.hpp"
@@ -35,6 +36,7 @@ struct ServeOptions {
   SelfManagedOptions certs;
   std::optional<controller::LeaderOptions> gate;            // --enable-gate-controller
   std::optional<controller::CompletionOptions> completion;  // --enable-completion-controller
+  std::optional<controller::VmOptions> vm;                  // --enable-vm-controller
   ServerOptions server;
   int shutdown_delay = 0;  // seconds
   int grace_period = 0;    // seconds
@@ -74,6 +76,9 @@ Result<void> ServeOptions::complete(const cli::Parsed& parsed) {
   auto completing = controller::completion_options_from_flags(parsed);
   if (!completing) return fail(completing.error());
   completion = std::move(*completing);
+  auto vms = controller::vm_options_from_flags(parsed);
+  if (!vms) return fail(vms.error());
+  vm = std::move(*vms);
   server.cert_dir = parsed["cert-dir"].as<std::string>();
   if (parsed.count("client-ca")) server.client_ca_file = parsed["client-ca"].as<std::string>();
   server.host = parsed["bind-address"].as<std::string>();
@@ -93,7 +98,8 @@ Result<void> ServeOptions::validate() const {
   if (no_api)
     for (const auto& [given, flag] :
          {std::pair{self_managed, "--self-managed-certs"}, std::pair{gate.has_value(), "--enable-gate-controller"},
-          std::pair{completion.has_value(), "--enable-completion-controller"}})
+          std::pair{completion.has_value(), "--enable-completion-controller"},
+          std::pair{vm.has_value(), "--enable-vm-controller"}})
       if (given) return fail(ErrorKind::invalid_input, std::string(flag) + " needs API access; drop --no-api");
   if (server.port < 0 || server.port > 65535)
     return fail(ErrorKind::invalid_input, "--port: give 1 to 65535 (0: any free port)");
@@ -144,6 +150,7 @@ Result<int> ServeOptions::run(cli::Io& io) const {
   std::shared_ptr<kube::Client> client;
   std::unique_ptr<controller::GateController> gate_controller;
   std::unique_ptr<controller::CompletionController> completion_controller;
+  std::unique_ptr<controller::VmController> vm_controller;
   if (no_api) {
     cluster = std::make_shared<OfflineClusterView>(taint_key);
   } else {
@@ -174,6 +181,8 @@ Result<int> ServeOptions::run(cli::Io& io) const {
   // Independent of how certificates are managed: the controllers need only API access.
   if (gate) gate_controller = controller::start_gate(*gate, client->config(), cluster);
   if (completion) completion_controller = controller::start_completion(*completion, client->config());
+  // Not part of readiness: without KubeVirt its caches never fill, and admission must not wait.
+  if (vm) vm_controller = controller::start_vm(*vm, client->config());
 
   ServerOptions options = server;
   // Each held connection is a descriptor: take the hard limit, and hold no more than it
@@ -189,9 +198,10 @@ Result<int> ServeOptions::run(cli::Io& io) const {
       options.max_connections = held;
     }
   }
-  options.extra_metrics = [&gate_controller, &completion_controller] {
+  options.extra_metrics = [&gate_controller, &completion_controller, &vm_controller] {
     return (gate_controller ? gate_controller->render_metrics() : std::string()) +
-           (completion_controller ? completion_controller->render_metrics() : std::string());
+           (completion_controller ? completion_controller->render_metrics() : std::string()) +
+           (vm_controller ? vm_controller->render_metrics() : std::string());
   };
   Server web(options, cluster);
   auto port = web.start();
@@ -202,6 +212,7 @@ Result<int> ServeOptions::run(cli::Io& io) const {
   // Release the Leases first, so another replica takes over at once.
   if (gate_controller) gate_controller->stop();
   if (completion_controller) completion_controller->stop();
+  if (vm_controller) vm_controller->stop();
   // Keep answering while the API server notices the endpoint is gone.
   std::this_thread::sleep_for(std::chrono::seconds(shutdown_delay));
   auto stopped = std::async(std::launch::async, [&] { web.stop(); });
@@ -259,6 +270,7 @@ cli::Flags flags() {
   cli::add_connection_flags(options);
   controller::add_flags(options);
   controller::add_completion_flags(options);
+  controller::add_vm_flags(options);
   return options;
 }
 

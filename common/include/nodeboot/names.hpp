@@ -67,6 +67,22 @@ inline constexpr std::string_view gate_controller_lease = "nodeboot-gate-control
 // The in-place bootstrap completion controller's Lease (nodeboot-webhook --enable-completion-controller).
 inline constexpr std::string_view completion_controller_lease = "nodeboot-ipb-completion";
 inline constexpr std::string_view join_info_path = "/etc/marooned/join-info.yaml";
+// The VM controller's Lease (nodeboot-webhook --enable-vm-controller).
+inline constexpr std::string_view vm_controller_lease = "nodeboot-vm-controller";
+// A marooned pod's VM record: Secret nodeboot-marooned/marooned-<id>-userdata (key `userdata`,
+// the cloud-init; key `token`, the current bootstrap token), label maroon_pod_uid=<id>,
+// annotations maroon_owner_pod(_uid), the attempt, the bootstrap token ids issued for it
+// (comma-separated) and, once given up, maroon_vm_state=FailedToPlace. The VMI is owned by it.
+inline constexpr std::string_view maroon_userdata_key = "userdata";
+inline constexpr std::string_view maroon_token_key = "token";
+inline constexpr std::string_view maroon_vm_attempt = "maroonedpods.io/vm-attempt";
+inline constexpr std::string_view maroon_bootstrap_tokens = "maroonedpods.io/bootstrap-tokens";
+inline constexpr std::string_view maroon_vm_state = "maroonedpods.io/vm-state";
+inline constexpr std::string_view maroon_failed_to_place = "FailedToPlace";
+// The pod condition the VM controller keeps (pods/status): True once the VM's node joined.
+inline constexpr std::string_view maroon_vm_condition = "maroonedpods.io/VirtualMachine";
+// auth-extra-groups of a marooned node's bootstrap token: the k3s agent's node-token group.
+inline constexpr std::string_view maroon_token_groups = "system:bootstrappers:k3s:default-node-token";
 // A node's own labels prove nothing (a kubelet labels and taints itself). The controller
 // vouches for a dedicated node by setting this label, under node-restriction.kubernetes.io/,
 // which the NodeRestriction admission plugin forbids a kubelet to set on its Node, once the

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cmath>
-#include <ctime>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +9,7 @@
 #include "nodeboot/marooned/objects.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/base64.hpp"
+#include "nodeboot/util/duration.hpp"
 #include "nodeboot/util/random.hpp"
 
 namespace nodeboot::marooned {
@@ -17,15 +17,6 @@ namespace {
 
 // A YAML double-quoted scalar (JSON strings are valid YAML).
 std::string yaml_quoted(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Number and suffix of a quantity, as a multiplier of the base unit.
 Result<long double> quantity(const nlohmann::json& q, std::string_view what) {
@@ -90,20 +81,28 @@ BootstrapToken new_bootstrap_token() {
   return {random_lowercase_alnum(6), Secret(random_lowercase_alnum(16))};
 }
 
+std::string bootstrap_token_secret_name(std::string_view token_id) {
+  return "bootstrap-token-" + std::string(token_id);
+}
+
 nlohmann::json bootstrap_token_secret(const BootstrapToken& token, std::chrono::system_clock::time_point expires,
-                                      std::string_view extra_groups, std::string_view description) {
+                                      std::string_view extra_groups, std::string_view description,
+                                      std::string_view pod_id) {
   nlohmann::json data = {{"token-id", base64_encode(token.id)},
                          {"token-secret", base64_encode(token.secret.reveal())},
-                         {"expiration", base64_encode(rfc3339(expires))},
+                         {"expiration", base64_encode(format_rfc3339(expires))},
                          {"usage-bootstrap-authentication", base64_encode("true")},
                          {"usage-bootstrap-signing", base64_encode("true")},
                          {"description", base64_encode(description)}};
   if (!extra_groups.empty()) data["auth-extra-groups"] = base64_encode(extra_groups);
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", {{"name", "bootstrap-token-" + token.id}, {"namespace", "kube-system"}}},
-          {"type", "bootstrap.kubernetes.io/token"},
-          {"data", data}};
+  nlohmann::json secret = {
+      {"apiVersion", "v1"},
+      {"kind", "Secret"},
+      {"metadata", {{"name", bootstrap_token_secret_name(token.id)}, {"namespace", "kube-system"}}},
+      {"type", "bootstrap.kubernetes.io/token"},
+      {"data", data}};
+  if (!pod_id.empty()) secret["metadata"]["labels"] = {{std::string(names::maroon_pod_uid), std::string(pod_id)}};
+  return secret;
 }
 
 Secret join_info_yaml(const JoinInfo& info) {
@@ -235,6 +234,83 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
         {"volumes",
          {{{"name", "rootdisk"}, {"containerDisk", {{"image", image}}}},
           {{"name", "cloudinit"}, {"cloudInitNoCloud", {{"secretRef", {{"name", std::string(userdata_secret)}}}}}}}}}}};
+}
+
+nlohmann::json vm_record(const VmRecord& r, const nlohmann::json& pod) {
+  const auto& meta = member(pod, "metadata");
+  std::string ids;
+  for (const auto& t : r.token_ids) ids += (ids.empty() ? "" : ",") + t;
+  nlohmann::json annotations = {
+      {std::string(names::maroon_owner_pod), meta.value("namespace", "") + "/" + meta.value("name", "")},
+      {std::string(names::maroon_owner_pod_uid), meta.value("uid", "")},
+      {std::string(names::maroon_vm_attempt), std::to_string(r.attempt)},
+      {std::string(names::maroon_bootstrap_tokens), ids}};
+  if (r.failed_to_place) annotations[std::string(names::maroon_vm_state)] = names::maroon_failed_to_place;
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata",
+           {{"name", userdata_secret_name(r.id)},
+            {"namespace", std::string(names::marooned_namespace)},
+            {"labels", {{std::string(names::maroon_pod_uid), r.id}}},
+            {"annotations", annotations}}},
+          {"type", "Opaque"},
+          {"data",
+           {{std::string(names::maroon_userdata_key), base64_encode(r.userdata.reveal())},
+            {std::string(names::maroon_token_key), base64_encode(r.token.token().reveal())}}}};
+}
+
+Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
+  const auto& meta = member(secret, "metadata");
+  const std::string name = meta.value("name", "");
+  const auto bad = [&](const std::string& what) {
+    return fail(ErrorKind::invalid_input, "the VM record Secret " + std::string(names::marooned_namespace) + "/" +
+                                              name + " " + what + ": delete it and the controller writes a new one");
+  };
+  VmRecord r;
+  r.id = member(meta, "labels").value(std::string(names::maroon_pod_uid), "");
+  if (r.id.empty()) return bad("has no " + std::string(names::maroon_pod_uid) + " label");
+  const auto& data = member(secret, "data");
+  const auto decoded = [&](std::string_view key) -> std::optional<std::string> {
+    const auto& v = member(data, std::string(key).c_str());
+    if (!v.is_string()) return std::nullopt;
+    auto d = base64_decode(v.get<std::string>());
+    if (!d) return std::nullopt;
+    return std::move(*d);
+  };
+  auto userdata = decoded(names::maroon_userdata_key);
+  if (!userdata) return bad("has no readable `" + std::string(names::maroon_userdata_key) + "`");
+  r.userdata = Secret(std::move(*userdata));
+  // A record written by hand (`marooned vmi --apply --token-file`) may hold no token of ours.
+  if (auto token = decoded(names::maroon_token_key)) {
+    const auto dot = token->find('.');
+    if (dot != std::string::npos) r.token = {token->substr(0, dot), Secret(token->substr(dot + 1))};
+  }
+  const auto& annotations = member(meta, "annotations");
+  const std::string attempt = annotations.value(std::string(names::maroon_vm_attempt), "1");
+  try {
+    r.attempt = std::stoi(attempt);
+  } catch (const std::exception&) {
+    return bad("has a " + std::string(names::maroon_vm_attempt) + " that is not a number");
+  }
+  if (r.attempt < 1) return bad("has a " + std::string(names::maroon_vm_attempt) + " below 1");
+  const std::string ids = annotations.value(std::string(names::maroon_bootstrap_tokens), "");
+  for (std::size_t start = 0; start < ids.size();) {
+    const auto comma = std::min(ids.find(',', start), ids.size());
+    if (comma > start) r.token_ids.push_back(ids.substr(start, comma - start));
+    start = comma + 1;
+  }
+  r.failed_to_place = annotations.value(std::string(names::maroon_vm_state), "") == names::maroon_failed_to_place;
+  return r;
+}
+
+nlohmann::json owned_by_record(nlohmann::json vmi, const nlohmann::json& record) {
+  const auto& meta = member(record, "metadata");
+  vmi["metadata"]["ownerReferences"] = nlohmann::json::array({{{"apiVersion", "v1"},
+                                                               {"kind", "Secret"},
+                                                               {"name", meta.value("name", "")},
+                                                               {"uid", meta.value("uid", "")},
+                                                               {"controller", true}}});
+  return vmi;
 }
 
 }  // namespace nodeboot::marooned

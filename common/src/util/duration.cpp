@@ -98,8 +98,10 @@ std::string format_duration(std::chrono::milliseconds d) {
 
 namespace nodeboot {
 
-std::string rfc3339_now() {
-  const std::time_t t = std::time(nullptr);
+std::string rfc3339_now() { return format_rfc3339(std::chrono::system_clock::now()); }
+
+std::string format_rfc3339(std::chrono::system_clock::time_point when) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(when);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];

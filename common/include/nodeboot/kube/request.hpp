@@ -80,6 +80,11 @@ inline const ResourceRef selfsubjectreviews{"authentication.k8s.io", "v1", "self
                                             "SelfSubjectReview"};
 inline const ResourceRef selfsubjectaccessreviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews", false,
                                                   "SelfSubjectAccessReview"};
+// KubeVirt's (seed 004's dedicated VMs) and nodeboot's own MaroonedPodsConfig.
+inline const ResourceRef virtualmachineinstances{"kubevirt.io", "v1", "virtualmachineinstances", true,
+                                                 "VirtualMachineInstance"};
+inline const ResourceRef maroonedpodsconfigs{"maroonedpods.io", "v1alpha1", "maroonedpodsconfigs", false,
+                                             "MaroonedPodsConfig"};
 }  // namespace resources
 
 struct GetOptions {

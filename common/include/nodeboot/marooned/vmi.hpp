@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -31,8 +32,12 @@ BootstrapToken new_bootstrap_token();
 
 // The kube-system Secret bootstrap-token-<id> (type bootstrap.kubernetes.io/token) that
 // the API server's bootstrap authenticator accepts until `expires`.
+// With `pod_id`, labelled maroonedpods.io/pod-uid=<pod_id> (found again at cleanup).
 nlohmann::json bootstrap_token_secret(const BootstrapToken& token, std::chrono::system_clock::time_point expires,
-                                      std::string_view extra_groups, std::string_view description);
+                                      std::string_view extra_groups, std::string_view description,
+                                      std::string_view pod_id = {});
+// "bootstrap-token-<id>".
+std::string bootstrap_token_secret_name(std::string_view token_id);
 
 struct JoinInfo {
   std::string server_url;
@@ -68,5 +73,24 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
 // Names derived from the marooned id.
 std::string vmi_name(std::string_view pod_uid);
 std::string userdata_secret_name(std::string_view pod_uid);
+
+// The VM's record (names.hpp: maroon_userdata_key): Secret nodeboot-marooned/
+// marooned-<id>-userdata holding the cloud-init `userdata` and the current bootstrap
+// `token`, for attempt `attempt`, listing `token_ids` (every token issued for the pod).
+// `marooned vmi --apply` and the VM controller both write it; the VMI is owned by it.
+struct VmRecord {
+  std::string id;
+  Secret userdata;
+  BootstrapToken token;
+  int attempt = 1;
+  std::vector<std::string> token_ids;
+  bool failed_to_place = false;
+};
+nlohmann::json vm_record(const VmRecord& record, const nlohmann::json& pod);
+// Reads one back (as the API returns it: `data` base64); an error names what is missing.
+Result<VmRecord> read_vm_record(const nlohmann::json& secret);
+// `vmi` with an ownerReference to the record (as stored: its uid), so that the garbage
+// collector deletes the VMI with it.
+nlohmann::json owned_by_record(nlohmann::json vmi, const nlohmann::json& record);
 
 }  // namespace nodeboot::marooned

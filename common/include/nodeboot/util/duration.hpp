@@ -26,6 +26,7 @@ namespace nodeboot {
 
 // UTC now as RFC 3339 with seconds ("2026-11-23T11:20:00Z"), as Kubernetes timestamps.
 std::string rfc3339_now();
+std::string format_rfc3339(std::chrono::system_clock::time_point when);
 
 // Seconds since the epoch of an RFC 3339 UTC timestamp ("…Z"); nullopt when it is not one.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);

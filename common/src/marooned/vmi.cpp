@@ -60,6 +60,13 @@ const nlohmann::json& member(const nlohmann::json& o, const char* key) {
   return it == o.end() ? null : *it;
 }
 
+// o[key] when o is an object holding a string there, else "".
+std::string text(const nlohmann::json& o, std::string_view key) {
+  if (!o.is_object()) return {};
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace
 
 std::string random_lowercase_alnum(std::size_t n) {
@@ -241,8 +248,8 @@ nlohmann::json vm_record(const VmRecord& r, const nlohmann::json& pod) {
   std::string ids;
   for (const auto& t : r.token_ids) ids += (ids.empty() ? "" : ",") + t;
   nlohmann::json annotations = {
-      {std::string(names::maroon_owner_pod), meta.value("namespace", "") + "/" + meta.value("name", "")},
-      {std::string(names::maroon_owner_pod_uid), meta.value("uid", "")},
+      {std::string(names::maroon_owner_pod), text(meta, "namespace") + "/" + text(meta, "name")},
+      {std::string(names::maroon_owner_pod_uid), text(meta, "uid")},
       {std::string(names::maroon_vm_attempt), std::to_string(r.attempt)},
       {std::string(names::maroon_bootstrap_tokens), ids}};
   if (r.failed_to_place) annotations[std::string(names::maroon_vm_state)] = names::maroon_failed_to_place;
@@ -261,13 +268,13 @@ nlohmann::json vm_record(const VmRecord& r, const nlohmann::json& pod) {
 
 Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
   const auto& meta = member(secret, "metadata");
-  const std::string name = meta.value("name", "");
+  const std::string name = text(meta, "name");
   const auto bad = [&](const std::string& what) {
     return fail(ErrorKind::invalid_input, "the VM record Secret " + std::string(names::marooned_namespace) + "/" +
                                               name + " " + what + ": delete it and the controller writes a new one");
   };
   VmRecord r;
-  r.id = member(meta, "labels").value(std::string(names::maroon_pod_uid), "");
+  r.id = text(member(meta, "labels"), names::maroon_pod_uid);
   if (r.id.empty()) return bad("has no " + std::string(names::maroon_pod_uid) + " label");
   const auto& data = member(secret, "data");
   const auto decoded = [&](std::string_view key) -> std::optional<std::string> {
@@ -286,20 +293,21 @@ Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
     if (dot != std::string::npos) r.token = {token->substr(0, dot), Secret(token->substr(dot + 1))};
   }
   const auto& annotations = member(meta, "annotations");
-  const std::string attempt = annotations.value(std::string(names::maroon_vm_attempt), "1");
+  std::string attempt = text(annotations, names::maroon_vm_attempt);
+  if (attempt.empty()) attempt = "1";
   try {
     r.attempt = std::stoi(attempt);
   } catch (const std::exception&) {
     return bad("has a " + std::string(names::maroon_vm_attempt) + " that is not a number");
   }
   if (r.attempt < 1) return bad("has a " + std::string(names::maroon_vm_attempt) + " below 1");
-  const std::string ids = annotations.value(std::string(names::maroon_bootstrap_tokens), "");
+  const std::string ids = text(annotations, names::maroon_bootstrap_tokens);
   for (std::size_t start = 0; start < ids.size();) {
     const auto comma = std::min(ids.find(',', start), ids.size());
     if (comma > start) r.token_ids.push_back(ids.substr(start, comma - start));
     start = comma + 1;
   }
-  r.failed_to_place = annotations.value(std::string(names::maroon_vm_state), "") == names::maroon_failed_to_place;
+  r.failed_to_place = text(annotations, names::maroon_vm_state) == names::maroon_failed_to_place;
   return r;
 }
 
@@ -307,8 +315,8 @@ nlohmann::json owned_by_record(nlohmann::json vmi, const nlohmann::json& record)
   const auto& meta = member(record, "metadata");
   vmi["metadata"]["ownerReferences"] = nlohmann::json::array({{{"apiVersion", "v1"},
                                                                {"kind", "Secret"},
-                                                               {"name", meta.value("name", "")},
-                                                               {"uid", meta.value("uid", "")},
+                                                               {"name", text(meta, "name")},
+                                                               {"uid", text(meta, "uid")},
                                                                {"controller", true}}});
   return vmi;
 }

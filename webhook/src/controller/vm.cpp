@@ -31,25 +31,35 @@ const json& member(const json& o, const char* key) {
   return it == o.end() ? null : *it;
 }
 
-std::string meta_string(const json& object, const char* key) { return member(object, "metadata").value(key, ""); }
+// o[key] when o is an object holding a string there, else "".
+std::string text(const json& o, std::string_view key) {
+  if (!o.is_object()) return {};
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string meta_string(const json& object, const char* key) { return text(member(object, "metadata"), key); }
 
 std::string annotation(const json& object, std::string_view key) {
-  return member(member(object, "metadata"), "annotations").value(std::string(key), "");
+  return text(member(member(object, "metadata"), "annotations"), key);
+}
+
+std::string id_label(const json& object) {
+  return text(member(member(object, "metadata"), "labels"), names::maroon_pod_uid);
 }
 
 const json* pod_condition(const json& pod) {
   const auto& conditions = member(member(pod, "status"), "conditions");
   if (!conditions.is_array()) return nullptr;
   for (const auto& c : conditions)
-    if (c.value("type", "") == names::maroon_vm_condition) return &c;
+    if (text(c, "type") == names::maroon_vm_condition) return &c;
   return nullptr;
 }
 
 // The condition, unless the pod already says exactly that.
 std::optional<VmCondition> unless_set(const json& pod, VmCondition c) {
   const json* now = pod_condition(pod);
-  if (now && now->value("status", "") == c.status && now->value("reason", "") == c.reason &&
-      now->value("message", "") == c.message)
+  if (now && text(*now, "status") == c.status && text(*now, "reason") == c.reason && text(*now, "message") == c.message)
     return std::nullopt;
   return c;
 }
@@ -153,7 +163,7 @@ VmPlan plan_vm(const VmInputs& in) {
   const json& vmi = *in.vmi;
   if (!meta_string(vmi, "deletionTimestamp").empty()) return plan;  // its deletion event comes next
   const std::string vm = marooned_ns + "/" + meta_string(vmi, "name");
-  const std::string phase = member(vmi, "status").value("phase", "");
+  const std::string phase = text(member(vmi, "status"), "phase");
   const bool ended = phase == "Failed" || phase == "Succeeded";
   const auto deadline = created_at(vmi, in.now) + in.settings.join_deadline;
 
@@ -168,9 +178,9 @@ VmPlan plan_vm(const VmInputs& in) {
     return plan;
   }
   if (gated && (ended || (joined.empty() && in.now >= deadline))) {
-    const std::string what = ended ? "VM " + vm + " stopped (phase " + phase + ")"
-                                   : "no node joined from VM " + vm + " within " +
-                                         format_duration(in.settings.join_deadline);
+    const std::string what =
+        ended ? "VM " + vm + " stopped (phase " + phase + ")"
+              : "no node joined from VM " + vm + " within " + format_duration(in.settings.join_deadline);
     plan.delete_nodes = vouched_nodes(pod_uid);
     plan.why = what;
     if (record->attempt >= max) {
@@ -181,9 +191,8 @@ VmPlan plan_vm(const VmInputs& in) {
       if (in.leading) plan.action = VmAction::give_up;
     } else {
       plan.attempt = record->attempt + 1;
-      plan.condition = {
-          "False", ended ? "VMFailed" : "NodeJoinTimeout", what + "; replacing it (attempt " + of_attempts(plan.attempt, max) + ")",
-          true};
+      plan.condition = {"False", ended ? "VMFailed" : "NodeJoinTimeout",
+                        what + "; replacing it (attempt " + of_attempts(plan.attempt, max) + ")", true};
       if (in.leading) plan.action = VmAction::recreate;
     }
     return plan;
@@ -213,15 +222,13 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
           config, options_.leader, std::string(vm_component), [this] { enqueue_all(); },
           [this](const std::string& id) { return reconcile(id); }) {
   const auto by_id = [this](const json& o) {
-    if (auto id = member(member(o, "metadata"), "labels").value(std::string(names::maroon_pod_uid), ""); !id.empty())
-      enqueue(id);
+    if (auto id = id_label(o); !id.empty()) enqueue(id);
   };
   const auto logged = [](std::string what) {
     return [what = std::move(what)](const Error& e) { log_error("watching " + what, {{"error", e.message}}); };
   };
-  const kube::InformerHandlers labelled{.on_add = by_id,
-                                        .on_update = [by_id](const json&, const json& o) { by_id(o); },
-                                        .on_delete = by_id};
+  const kube::InformerHandlers labelled{
+      .on_add = by_id, .on_update = [by_id](const json&, const json& o) { by_id(o); }, .on_delete = by_id};
   pods_ = &rt_.inform(kube::resources::pods, "",
                       kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
                       {.on_add = [this](const json& p) { on_pod(p); },
@@ -242,10 +249,10 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
   // Records only: join credentials carry the same label.
   auto records = labelled;
   records.on_error = logged("VM records");
-  records_ = &rt_.inform(kube::resources::secrets, marooned_ns,
-                         kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid),
-                                           .field_selector = "type=Opaque"},
-                         records);
+  records_ = &rt_.inform(
+      kube::resources::secrets, marooned_ns,
+      kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid), .field_selector = "type=Opaque"},
+      records);
   configs_ = &rt_.inform(kube::resources::maroonedpodsconfigs, "",
                          kube::ListOptions{.field_selector = "metadata.name=" + std::string(names::maroon_config_name)},
                          {.on_add = [this](const json&) { enqueue_all(); },
@@ -264,9 +271,7 @@ void VmController::enqueue_all() {
   std::set<std::string> ids;
   for (const auto* informer : {pods_, nodes_, vmis_, records_})
     for (const auto& o : informer->list()) {
-      const auto id = informer == pods_ ? mr::pod_id(o)
-                                        : member(member(o, "metadata"), "labels")
-                                              .value(std::string(names::maroon_pod_uid), "");
+      const auto id = informer == pods_ ? mr::pod_id(o) : id_label(o);
       if (!id.empty()) ids.insert(id);
     }
   for (const auto& id : ids) enqueue(id);
@@ -382,7 +387,8 @@ namespace {
 // The pod's join credential: the gate-release controller's issue (create, or read what is there).
 Result<Secret> credential_for(kube::Client& client, const std::string& id, const json& pod) {
   const auto name = mr::join_secret_name(id);
-  auto created = client.create(kube::resources::secrets, marooned_ns, mr::join_secret(id, pod, mr::new_join_credential()));
+  auto created =
+      client.create(kube::resources::secrets, marooned_ns, mr::join_secret(id, pod, mr::new_join_credential()));
   if (!created && !kube::is_already_exists(created.error())) return std::unexpected(created.error());
   auto secret = created ? std::move(*created) : client.get(kube::resources::secrets, marooned_ns, name);
   if (!secret) return std::unexpected(secret.error());
@@ -392,7 +398,7 @@ Result<Secret> credential_for(kube::Client& client, const std::string& id, const
 }
 
 std::string taint_key_of(const json& spec) {
-  const auto key = spec.value("nodeTaintKey", "");
+  const auto key = text(spec, "nodeTaintKey");
   return key.empty() ? std::string(names::maroon_default_taint_key) : key;
 }
 
@@ -407,9 +413,11 @@ bool VmController::create_record(const VmInputs& in, const VmPlan& plan) {
   r.token = mr::new_bootstrap_token();
   r.attempt = plan.attempt;
   r.token_ids = {r.token.id};
-  r.userdata = mr::cloud_init({options_.server_url, r.token.token(), in.id, taint_key_of(spec), std::move(*credential)});
+  r.userdata =
+      mr::cloud_init({options_.server_url, r.token.token(), in.id, taint_key_of(spec), std::move(*credential)});
   auto created = rt_.client().create(kube::resources::secrets, marooned_ns, mr::vm_record(r, *in.pod));
-  if (!created && !kube::is_already_exists(created.error())) return failed(in.id, "writing the VM record", created.error());
+  if (!created && !kube::is_already_exists(created.error()))
+    return failed(in.id, "writing the VM record", created.error());
   log_info("VM record written", {{"podUID", in.id}, {"attempt", std::to_string(plan.attempt)}});
   return true;
 }
@@ -421,10 +429,10 @@ bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {
   // The token lives as long as the node may take to join (and a minute for clock skew).
   if (!record->token.id.empty()) {
     const auto expires = std::chrono::system_clock::now() + in.settings.join_deadline + std::chrono::minutes(1);
-    auto token = rt_.client().create(
-        kube::resources::secrets, "kube-system",
-        mr::bootstrap_token_secret(record->token, expires, names::maroon_token_groups,
-                                   "nodeboot: join token for marooned pod " + in.id, in.id));
+    auto token =
+        rt_.client().create(kube::resources::secrets, "kube-system",
+                            mr::bootstrap_token_secret(record->token, expires, names::maroon_token_groups,
+                                                       "nodeboot: join token for marooned pod " + in.id, in.id));
     if (!token && !kube::is_already_exists(token.error()))
       return failed(in.id, "creating the bootstrap token", token.error());
   }
@@ -473,7 +481,8 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
     body["metadata"]["uid"] = meta_string(*in.record, "uid");
     auto updated = rt_.client().update(kube::resources::secrets, marooned_ns, body);
     if (!updated) {
-      if (kube::is_conflict(updated.error()) || kube::is_not_found(updated.error())) return true;  // its event re-queues
+      if (kube::is_conflict(updated.error()) || kube::is_not_found(updated.error()))
+        return true;  // its event re-queues
       return failed(in.id, "updating the VM record", updated.error());
     }
     log_info(give_up ? "giving up on the pod's VM" : "replacing the pod's VM",
@@ -550,8 +559,9 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
 
 bool VmController::set_condition(const json& pod, const VmCondition& c) {
   const json* old = pod_condition(pod);
-  const std::string since =
-      old && old->value("status", "") == c.status ? old->value("lastTransitionTime", rfc3339_now()) : rfc3339_now();
+  const std::string since = old && text(*old, "status") == c.status && !text(*old, "lastTransitionTime").empty()
+                                ? text(*old, "lastTransitionTime")
+                                : rfc3339_now();
   const json patch = {{"status",
                        {{"conditions",
                          {{{"type", std::string(names::maroon_vm_condition)},

@@ -69,7 +69,7 @@ std::string read_taint_key(kube::Client& client, json* spec_out = nullptr) {
 cli::Flags list_flags() {
   cli::Flags options("kubectl nodeboot marooned list",
                      "List marooned pods with their id, state (Gated, WaitingForNode, Released, Running, "
-                     "Orphaned), dedicated node and age.");
+                     "Orphaned), their VM's phase (KubeVirt's, or FailedToPlace), dedicated node and age.");
   options.add_options()("A,all-namespaces", "List across all namespaces")(
       "o,output", "Output format: json or yaml", cli::value<std::string>())("h,help", "Show help");
   cli::add_connection_flags(options);
@@ -104,6 +104,28 @@ Result<int> ListPodsOptions::run(Io& io) const {
       client.list(kube::resources::nodes, "", kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
   if (!pods || !nodes) return fail(!pods ? pods.error() : nodes.error());
   const auto taint_key = read_taint_key(client);
+  // The VMs (KubeVirt's; the VM controller's or made with `marooned vmi --apply`): their
+  // phase by id. Without KubeVirt, or without the right to read them, the column says so.
+  std::map<std::string, std::string> vm_by_id;
+  std::string no_vm = "<none>";
+  auto vmis = client.list(kube::resources::virtualmachineinstances, names::marooned_namespace,
+                          kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
+  if (vmis) {
+    for (const auto& v : (*vmis)["items"]) {
+      const auto phase = v.value("status", json::object()).value("phase", "");
+      vm_by_id[v["metadata"].value("labels", json::object()).value(std::string(names::maroon_pod_uid), "")] =
+          v["metadata"].contains("deletionTimestamp") ? "Deleting" : phase.empty() ? "Pending" : phase;
+    }
+  } else {
+    no_vm = kube::is_not_found(vmis.error()) ? "<no KubeVirt>" : "<unknown>";
+  }
+  const auto vm_of = [&](const json& pod, const std::string& id) {
+    for (const auto& c : pod.value("status", json::object()).value("conditions", json::array()))
+      if (c.value("type", "") == names::maroon_vm_condition && c.value("reason", "") == "FailedToPlace")
+        return std::string("FailedToPlace");
+    const auto it = vm_by_id.find(id);
+    return it == vm_by_id.end() ? no_vm : it->second;
+  };
   std::map<std::string, const json*> node_by_id;
   // A node the controller vouched for wins over others that merely claim the id.
   for (const auto& n : (*nodes)["items"]) {
@@ -121,6 +143,7 @@ Result<int> ListPodsOptions::run(Io& io) const {
                 {"pod", pod["metadata"].value("name", "")},
                 {"id", id},
                 {"state", state_of(pod, node)},
+                {"vm", vm_of(pod, id)},
                 {"node", node ? (*node)["metadata"].value("name", "") : ""},
                 {"created", pod["metadata"].value("creationTimestamp", "")}};
     if (node && row["state"] == "WaitingForNode")
@@ -135,6 +158,7 @@ Result<int> ListPodsOptions::run(Io& io) const {
                         {"pod", ""},
                         {"id", id},
                         {"state", "Orphaned"},
+                        {"vm", vm_by_id.contains(id) ? vm_by_id[id] : no_vm},
                         {"node", (*node)["metadata"].value("name", "")},
                         {"created", (*node)["metadata"].value("creationTimestamp", "")}});
   if (output == "json") {
@@ -152,7 +176,7 @@ Result<int> ListPodsOptions::run(Io& io) const {
   auto col = [](const std::string& s, std::size_t w) {
     return s.size() >= w ? s + "  " : s + std::string(w - s.size() + 2, ' ');
   };
-  std::size_t wn = 9, wp = 3, ws = 14, wnode = 4;
+  std::size_t wn = 9, wp = 3, ws = 14, wvm = 2, wnode = 4;
   // Width from what is printed: an empty name shows as <none>, as kubectl does.
   auto shown = [](const json& v) {
     auto s = v.get<std::string>();
@@ -162,12 +186,14 @@ Result<int> ListPodsOptions::run(Io& io) const {
     wn = std::max(wn, r["namespace"].get<std::string>().size());
     wp = std::max(wp, shown(r["pod"]).size());
     wnode = std::max(wnode, shown(r["node"]).size());
+    wvm = std::max(wvm, r["vm"].get<std::string>().size());
   }
   if (ns.empty()) io.out << col("NAMESPACE", wn);
-  io.out << col("POD", wp) << col("ID", 36) << col("STATE", ws) << col("NODE", wnode) << "AGE\n";
+  io.out << col("POD", wp) << col("ID", 36) << col("STATE", ws) << col("VM", wvm) << col("NODE", wnode) << "AGE\n";
   for (const auto& r : rows) {
     if (ns.empty()) io.out << col(r["namespace"], wn);
-    io.out << col(shown(r["pod"]), wp) << col(r["id"], 36) << col(r["state"], ws) << col(shown(r["node"]), wnode)
+    io.out << col(shown(r["pod"]), wp) << col(r["id"], 36) << col(r["state"], ws) << col(r["vm"], wvm)
+           << col(shown(r["node"]), wnode)
            << age(r["created"]) << '\n';
   }
   return exit_ok;
@@ -187,7 +213,7 @@ void add_join_flags(cli::Flags& options) {
       cli::value<std::string>())("ttl", "Lifetime of a new bootstrap token",
                                  cli::value<std::string>().default_value("24h"))(
       "token-groups", "auth-extra-groups of a new bootstrap token (k3s's node-token group by default)",
-      cli::value<std::string>().default_value("system:bootstrappers:k3s:default-node-token"))("h,help", "Show help");
+      cli::value<std::string>().default_value(std::string(names::maroon_token_groups)))("h,help", "Show help");
   cli::add_connection_flags(options);
 }
 
@@ -240,6 +266,12 @@ Result<Target> marooned_pod(kube::Client& client, const std::string& name) {
 struct JoinToken {
   Secret token;
   std::string created_secret;  // the kube-system Secret made for it, if one was
+  // In the bootstrap token form (<id>.<secret>): what the VM record keeps.
+  mr::BootstrapToken parts() const {
+    const auto dot = token.reveal().find('.');
+    if (dot == std::string::npos) return {};
+    return {token.reveal().substr(0, dot), Secret(token.reveal().substr(dot + 1))};
+  }
 };
 
 Result<JoinToken> join_token(kube::Client& client, const JoinOptions& o, const std::string& id) {
@@ -253,7 +285,7 @@ Result<JoinToken> join_token(kube::Client& client, const JoinOptions& o, const s
   }
   const auto token = mr::new_bootstrap_token();
   auto secret = mr::bootstrap_token_secret(token, std::chrono::system_clock::now() + o.ttl, o.token_groups,
-                                           "nodeboot: join token for marooned pod " + id);
+                                           "nodeboot: join token for marooned pod " + id, id);
   auto created = client.create(kube::resources::secrets, "kube-system", secret);
   if (!created)
     return fail(Error{created.error().kind, "creating the bootstrap token: " + kube::kubectl_message(created.error())});
@@ -411,22 +443,21 @@ Result<int> VmiOptions::run(Io& io) const {
     if (!credential) return fail(ran_into(credential.error()));
     auto token = join_token(*c->client, *this, c->target.id);
     if (!token) return fail(ran_into(token.error()));
-    const auto userdata =
-        mr::cloud_init({c->server_url, token->token, c->target.id, c->taint_key, std::move(*credential)});
-    json secret = {{"apiVersion", "v1"},
-                   {"kind", "Secret"},
-                   {"metadata",
-                    {{"name", mr::userdata_secret_name(c->target.id)},
-                     {"namespace", ns},
-                     {"labels", {{std::string(names::maroon_pod_uid), c->target.id}}}}},
-                   {"type", "Opaque"},
-                   {"stringData", {{"userdata", userdata.reveal()}}}};
-    if (auto s = c->client->create(kube::resources::secrets, ns, secret); !s) {
+    // The record the VM controller keeps for its own VMs, so that it recognises this one
+    // (attempt 1) and deletes it, its token and its node with the pod.
+    mr::VmRecord record;
+    record.id = c->target.id;
+    record.token = token->parts();
+    if (!token->created_secret.empty()) record.token_ids = {record.token.id};
+    record.userdata = mr::cloud_init({c->server_url, token->token, c->target.id, c->taint_key, std::move(*credential)});
+    auto stored = c->client->create(kube::resources::secrets, ns, mr::vm_record(record, c->target.pod));
+    if (!stored) {
       forget_token(*c->client, *token);  // nothing half-applied
-      return fail(s.error().kind, "creating the user-data Secret: " + kube::kubectl_message(s.error()));
+      return fail(stored.error().kind, "creating the user-data Secret: " + kube::kubectl_message(stored.error()));
     }
-    const kube::ResourceRef vmis{"kubevirt.io", "v1", "virtualmachineinstances", true, "VirtualMachineInstance"};
-    if (auto v = c->client->create(vmis, ns, *vm); !v) {
+    (*vm)["metadata"]["annotations"][std::string(names::maroon_vm_attempt)] = "1";
+    if (auto v = c->client->create(kube::resources::virtualmachineinstances, ns, mr::owned_by_record(*vm, *stored));
+        !v) {
       c->client->remove(kube::resources::secrets, ns, mr::userdata_secret_name(c->target.id));  // nothing half-applied
       forget_token(*c->client, *token);
       return fail(v.error().kind, "creating the VirtualMachineInstance: " + kube::kubectl_message(v.error()));

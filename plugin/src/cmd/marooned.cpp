@@ -114,7 +114,9 @@ Result<int> ListPodsOptions::run(Io& io) const {
     for (const auto& v : (*vmis)["items"]) {
       const auto phase = v.value("status", json::object()).value("phase", "");
       vm_by_id[v["metadata"].value("labels", json::object()).value(std::string(names::maroon_pod_uid), "")] =
-          v["metadata"].contains("deletionTimestamp") ? "Deleting" : phase.empty() ? "Pending" : phase;
+          v["metadata"].contains("deletionTimestamp") ? "Deleting"
+          : phase.empty()                             ? "Pending"
+                                                      : phase;
     }
   } else {
     no_vm = kube::is_not_found(vmis.error()) ? "<no KubeVirt>" : "<unknown>";
@@ -193,8 +195,7 @@ Result<int> ListPodsOptions::run(Io& io) const {
   for (const auto& r : rows) {
     if (ns.empty()) io.out << col(r["namespace"], wn);
     io.out << col(shown(r["pod"]), wp) << col(r["id"], 36) << col(r["state"], ws) << col(r["vm"], wvm)
-           << col(shown(r["node"]), wnode)
-           << age(r["created"]) << '\n';
+           << col(shown(r["node"]), wnode) << age(r["created"]) << '\n';
   }
   return exit_ok;
 }

@@ -36,8 +36,10 @@ json pod(const std::string& uid = "pod-uid-1", bool gated = true, const std::str
 }
 
 json with_condition(json p, const std::string& status, const std::string& reason, const std::string& message) {
-  p["status"]["conditions"] = json::array(
-      {{{"type", std::string(names::maroon_vm_condition)}, {"status", status}, {"reason", reason}, {"message", message}}});
+  p["status"]["conditions"] = json::array({{{"type", std::string(names::maroon_vm_condition)},
+                                            {"status", status},
+                                            {"reason", reason},
+                                            {"message", message}}});
   return p;
 }
 

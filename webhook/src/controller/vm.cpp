@@ -235,8 +235,26 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
                        .on_update = [this](const json&, const json& p) { on_pod(p); },
                        .on_delete = [this](const json& p) { on_pod_deleted(p); },
                        .on_error = logged("marooned pods")});
-  auto nodes = labelled;
-  nodes.on_error = logged("marooned nodes");
+  // Nodes are indexed by the id they claim: a reconcile reads its own, not all of them.
+  const auto node_seen = [this, by_id](const json& n, bool gone) {
+    const auto id = id_label(n);
+    if (id.empty()) return;
+    {
+      std::lock_guard lock(mu_);
+      auto& names = nodes_by_id_[id];
+      if (gone) {
+        names.erase(meta_string(n, "name"));
+        if (names.empty()) nodes_by_id_.erase(id);
+      } else {
+        names.insert(meta_string(n, "name"));
+      }
+    }
+    by_id(n);
+  };
+  const kube::InformerHandlers nodes{.on_add = [node_seen](const json& n) { node_seen(n, false); },
+                                     .on_update = [node_seen](const json&, const json& n) { node_seen(n, false); },
+                                     .on_delete = [node_seen](const json& n) { node_seen(n, true); },
+                                     .on_error = logged("marooned nodes")};
   nodes_ = &rt_.inform(kube::resources::nodes, "",
                        kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)}, nodes);
   auto vmis = labelled;
@@ -312,10 +330,11 @@ json VmController::config_spec() const {
 VmInputs VmController::gather(const std::string& id) {
   VmInputs in;
   in.id = id;
-  std::set<std::string> keys;
+  std::set<std::string> keys, node_names;
   {
     std::lock_guard lock(mu_);
     if (auto it = pods_by_id_.find(id); it != pods_by_id_.end()) keys = it->second;
+    if (auto it = nodes_by_id_.find(id); it != nodes_by_id_.end()) node_names = it->second;
   }
   std::vector<json> live;
   for (const auto& key : keys) {
@@ -327,8 +346,8 @@ VmInputs VmController::gather(const std::string& id) {
   if (live.size() == 1) in.pod = std::move(live.front());
   in.record = records_->get(marooned_ns, mr::userdata_secret_name(id));
   in.vmi = vmis_->get(marooned_ns, mr::vmi_name(id));
-  for (const auto& node : nodes_->list())
-    if (mr::node_id(node) == id) in.nodes.push_back(node);
+  for (const auto& name : node_names)
+    if (auto node = nodes_->get("", name); node && mr::node_id(*node) == id) in.nodes.push_back(std::move(*node));
   in.now = std::chrono::system_clock::now();
   in.leading = rt_.leading();
   return in;
@@ -358,9 +377,10 @@ bool VmController::reconcile(const std::string& id) {
                            std::chrono::seconds(1));
         return true;
       case VmAction::create_record: {
-        if (!create_record(in, plan)) return false;
-        in.record = records_->get(marooned_ns, mr::userdata_secret_name(id));
-        if (!in.record) return true;  // written by another replica meanwhile: its event comes
+        auto written = create_record(in, plan);
+        if (!written) return false;
+        if (!*written) return true;  // written by another replica meanwhile: its event comes
+        in.record = std::move(*written);
         break;
       }
       case VmAction::create_vm:
@@ -404,9 +424,12 @@ std::string taint_key_of(const json& spec) {
 
 }  // namespace
 
-bool VmController::create_record(const VmInputs& in, const VmPlan& plan) {
+std::optional<std::optional<json>> VmController::create_record(const VmInputs& in, const VmPlan& plan) {
   auto credential = credential_for(rt_.client(), in.id, *in.pod);
-  if (!credential) return failed(in.id, "issuing the join credential", credential.error());
+  if (!credential) {
+    failed(in.id, "issuing the join credential", credential.error());
+    return std::nullopt;
+  }
   const auto spec = config_spec();
   mr::VmRecord r;
   r.id = in.id;
@@ -416,10 +439,13 @@ bool VmController::create_record(const VmInputs& in, const VmPlan& plan) {
   r.userdata =
       mr::cloud_init({options_.server_url, r.token.token(), in.id, taint_key_of(spec), std::move(*credential)});
   auto created = rt_.client().create(kube::resources::secrets, marooned_ns, mr::vm_record(r, *in.pod));
-  if (!created && !kube::is_already_exists(created.error()))
-    return failed(in.id, "writing the VM record", created.error());
+  if (!created) {
+    if (kube::is_already_exists(created.error())) return std::optional<json>();
+    failed(in.id, "writing the VM record", created.error());
+    return std::nullopt;
+  }
   log_info("VM record written", {{"podUID", in.id}, {"attempt", std::to_string(plan.attempt)}});
-  return true;
+  return std::optional<json>(std::move(*created));
 }
 
 bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {

@@ -129,7 +129,8 @@ class VmController {
   VmInputs gather(const std::string& id);
   nlohmann::json config_spec() const;
   // The steps; each returns false to retry with backoff.
-  bool create_record(const VmInputs& in, const VmPlan& plan);
+  // The record written (nullopt inside: another replica's was there first); nullopt: retry.
+  std::optional<std::optional<nlohmann::json>> create_record(const VmInputs& in, const VmPlan& plan);
   bool create_vm(const VmInputs& in, const VmPlan& plan);
   bool replace(const VmInputs& in, const VmPlan& plan);
   bool clean_up(const VmInputs& in, const VmPlan& plan);
@@ -146,8 +147,9 @@ class VmController {
   kube::Informer* configs_ = nullptr;
 
   mutable std::mutex mu_;
-  std::map<std::string, std::set<std::string>> pods_by_id_;  // id → live "ns/name" claiming it
-  std::map<std::string, Clock::time_point> first_seen_;      // id → when its gated pod was first seen
+  std::map<std::string, std::set<std::string>> pods_by_id_;   // id → live "ns/name" claiming it
+  std::map<std::string, std::set<std::string>> nodes_by_id_;  // id → names of nodes claiming it
+  std::map<std::string, Clock::time_point> first_seen_;       // id → when its gated pod was first seen
   Histogram pod_to_vmi_{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   std::uint64_t created_ = 0;
   std::uint64_t replaced_ = 0;

@@ -227,8 +227,16 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
   const auto logged = [](std::string what) {
     return [what = std::move(what)](const Error& e) { log_error("watching " + what, {{"error", e.message}}); };
   };
+  // What this replica wrote stands in for the cache until the cache has it (or its deletion).
+  const auto seen = [this, by_id](const json& o) {
+    {
+      std::lock_guard lock(mu_);
+      written_.erase(meta_string(o, "name"));
+    }
+    by_id(o);
+  };
   const kube::InformerHandlers labelled{
-      .on_add = by_id, .on_update = [by_id](const json&, const json& o) { by_id(o); }, .on_delete = by_id};
+      .on_add = seen, .on_update = [seen](const json&, const json& o) { seen(o); }, .on_delete = seen};
   pods_ = &rt_.inform(kube::resources::pods, "",
                       kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
                       {.on_add = [this](const json& p) { on_pod(p); },
@@ -264,13 +272,11 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
   };
   vmis_ = &rt_.inform(kube::resources::virtualmachineinstances, marooned_ns,
                       kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)}, vmis);
-  // Records only: join credentials carry the same label.
-  auto records = labelled;
-  records.on_error = logged("VM records");
-  records_ = &rt_.inform(
-      kube::resources::secrets, marooned_ns,
-      kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid), .field_selector = "type=Opaque"},
-      records);
+  // The records and the join credentials (the gate-release controller's, read here too).
+  auto secrets = labelled;
+  secrets.on_error = logged("VM records and join credentials");
+  secrets_ = &rt_.inform(kube::resources::secrets, marooned_ns,
+                         kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)}, secrets);
   configs_ = &rt_.inform(kube::resources::maroonedpodsconfigs, "",
                          kube::ListOptions{.field_selector = "metadata.name=" + std::string(names::maroon_config_name)},
                          {.on_add = [this](const json&) { enqueue_all(); },
@@ -287,7 +293,7 @@ void VmController::enqueue(const std::string& id) { rt_.add(id); }
 
 void VmController::enqueue_all() {
   std::set<std::string> ids;
-  for (const auto* informer : {pods_, nodes_, vmis_, records_})
+  for (const auto* informer : {pods_, nodes_, vmis_, secrets_})
     for (const auto& o : informer->list()) {
       const auto id = informer == pods_ ? mr::pod_id(o) : id_label(o);
       if (!id.empty()) ids.insert(id);
@@ -322,6 +328,19 @@ void VmController::on_pod_deleted(const json& pod) {
   enqueue(id);
 }
 
+std::optional<json> VmController::cached(const kube::Informer& informer, const std::string& name) const {
+  {
+    std::lock_guard lock(mu_);
+    if (const auto it = written_.find(name); it != written_.end()) return it->second;
+  }
+  return informer.get(marooned_ns, name);
+}
+
+void VmController::wrote(const std::string& name, std::optional<json> object) {
+  std::lock_guard lock(mu_);
+  written_[name] = std::move(object);
+}
+
 json VmController::config_spec() const {
   auto config = configs_->get("", names::maroon_config_name);
   return config ? config->value("spec", json::object()) : json::object();
@@ -344,8 +363,8 @@ VmInputs VmController::gather(const std::string& id) {
   }
   in.conflict = live.size() > 1;
   if (live.size() == 1) in.pod = std::move(live.front());
-  in.record = records_->get(marooned_ns, mr::userdata_secret_name(id));
-  in.vmi = vmis_->get(marooned_ns, mr::vmi_name(id));
+  in.record = cached(*secrets_, mr::userdata_secret_name(id));
+  in.vmi = cached(*vmis_, mr::vmi_name(id));
   for (const auto& name : node_names)
     if (auto node = nodes_->get("", name); node && mr::node_id(*node) == id) in.nodes.push_back(std::move(*node));
   in.now = std::chrono::system_clock::now();
@@ -405,8 +424,10 @@ bool VmController::failed(const std::string& id, const std::string& what, const 
 namespace {
 
 // The pod's join credential: the gate-release controller's issue (create, or read what is there).
-Result<Secret> credential_for(kube::Client& client, const std::string& id, const json& pod) {
+Result<Secret> credential_for(kube::Client& client, const std::string& id, const json& pod,
+                              const std::optional<json>& cached) {
   const auto name = mr::join_secret_name(id);
+  if (cached && mr::credential_owner_uid(*cached) == meta_string(pod, "uid")) return mr::credential_of(*cached);
   auto created =
       client.create(kube::resources::secrets, marooned_ns, mr::join_secret(id, pod, mr::new_join_credential()));
   if (!created && !kube::is_already_exists(created.error())) return std::unexpected(created.error());
@@ -425,7 +446,8 @@ std::string taint_key_of(const json& spec) {
 }  // namespace
 
 std::optional<std::optional<json>> VmController::create_record(const VmInputs& in, const VmPlan& plan) {
-  auto credential = credential_for(rt_.client(), in.id, *in.pod);
+  auto credential =
+      credential_for(rt_.client(), in.id, *in.pod, secrets_->get(marooned_ns, mr::join_secret_name(in.id)));
   if (!credential) {
     failed(in.id, "issuing the join credential", credential.error());
     return std::nullopt;
@@ -445,6 +467,7 @@ std::optional<std::optional<json>> VmController::create_record(const VmInputs& i
     return std::nullopt;
   }
   log_info("VM record written", {{"podUID", in.id}, {"attempt", std::to_string(plan.attempt)}});
+  wrote(mr::userdata_secret_name(in.id), *created);
   return std::optional<json>(std::move(*created));
 }
 
@@ -472,6 +495,7 @@ bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {
                                      mr::owned_by_record(std::move(*vmi), *in.record));
   if (!created && !kube::is_already_exists(created.error())) return failed(in.id, "creating the VM", created.error());
   if (created) {
+    wrote(mr::vmi_name(in.id), *created);
     log_info("VM created", {{"podUID", in.id},
                             {"vmi", marooned_ns + "/" + mr::vmi_name(in.id)},
                             {"attempt", std::to_string(plan.attempt)}});
@@ -494,7 +518,8 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
     if (give_up) {
       next.failed_to_place = true;
     } else {
-      auto credential = credential_for(rt_.client(), in.id, *in.pod);
+      auto credential =
+          credential_for(rt_.client(), in.id, *in.pod, secrets_->get(marooned_ns, mr::join_secret_name(in.id)));
       if (!credential) return failed(in.id, "issuing the join credential", credential.error());
       next.attempt = plan.attempt;
       next.token = mr::new_bootstrap_token();
@@ -511,6 +536,7 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
         return true;  // its event re-queues
       return failed(in.id, "updating the VM record", updated.error());
     }
+    wrote(mr::userdata_secret_name(in.id), std::move(*updated));
     log_info(give_up ? "giving up on the pod's VM" : "replacing the pod's VM",
              {{"podUID", in.id}, {"why", plan.why}, {"attempt", std::to_string(plan.attempt)}});
     std::lock_guard lock(mu_);
@@ -523,6 +549,7 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
     auto r = rt_.client().remove(kube::resources::virtualmachineinstances, marooned_ns, mr::vmi_name(in.id), once);
     if (!r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
       return failed(in.id, "deleting the VM", r.error());
+    wrote(mr::vmi_name(in.id), std::nullopt);
   }
   if (!old_token.empty()) {
     auto r = rt_.client().remove(kube::resources::secrets, "kube-system", mr::bootstrap_token_secret_name(old_token));
@@ -550,6 +577,7 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
   if (in.vmi) {
     auto r = rt_.client().remove(kube::resources::virtualmachineinstances, marooned_ns, mr::vmi_name(in.id));
     if (!r && !kube::is_not_found(r.error())) return failed(in.id, "deleting the VM", r.error());
+    wrote(mr::vmi_name(in.id), std::nullopt);
   }
   if (!delete_nodes(plan.delete_nodes)) return false;
   if (in.record) {
@@ -560,21 +588,20 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
     }
     // The pod's unspent credential (the gate-release controller deletes it too; whoever is first).
     const auto owner = annotation(*in.record, names::maroon_owner_pod_uid);
-    auto credential = rt_.client().get(kube::resources::secrets, marooned_ns, mr::join_secret_name(in.id));
+    const auto credential = secrets_->get(marooned_ns, mr::join_secret_name(in.id));
     if (credential && mr::credential_owner_uid(*credential) == owner) {
       kube::DeleteOptions once;
       once.precondition_uid = meta_string(*credential, "uid");
       auto r = rt_.client().remove(kube::resources::secrets, marooned_ns, mr::join_secret_name(in.id), once);
       if (!r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
         return failed(in.id, "deleting the join credential", r.error());
-    } else if (!credential && !kube::is_not_found(credential.error())) {
-      return failed(in.id, "reading the join credential", credential.error());
     }
     kube::DeleteOptions once;
     once.precondition_uid = meta_string(*in.record, "uid");
     auto r = rt_.client().remove(kube::resources::secrets, marooned_ns, mr::userdata_secret_name(in.id), once);
     if (!r && !kube::is_not_found(r.error()) && !kube::is_conflict(r.error()))
       return failed(in.id, "deleting the VM record", r.error());
+    wrote(mr::userdata_secret_name(in.id), std::nullopt);
   }
   log_info("marooned pod's VM cleaned up", {{"podUID", in.id}, {"why", plan.why}});
   if (in.pod) rt_.event(*in.pod, "VMDeleted", "deleted the pod's VM, its node and its join token: " + plan.why);

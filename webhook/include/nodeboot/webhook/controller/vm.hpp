@@ -128,6 +128,10 @@ class VmController {
   bool reconcile(const std::string& id);
   VmInputs gather(const std::string& id);
   nlohmann::json config_spec() const;
+  // The informer's object, unless this replica wrote or deleted it since (until the
+  // informer's own event for that name arrives): saves a create that meets AlreadyExists.
+  std::optional<nlohmann::json> cached(const kube::Informer& informer, const std::string& name) const;
+  void wrote(const std::string& name, std::optional<nlohmann::json> object);
   // The steps; each returns false to retry with backoff.
   // The record written (nullopt inside: another replica's was there first); nullopt: retry.
   std::optional<std::optional<nlohmann::json>> create_record(const VmInputs& in, const VmPlan& plan);
@@ -143,13 +147,14 @@ class VmController {
   kube::Informer* pods_ = nullptr;  // owned by rt_
   kube::Informer* nodes_ = nullptr;
   kube::Informer* vmis_ = nullptr;
-  kube::Informer* records_ = nullptr;
+  kube::Informer* secrets_ = nullptr;  // VM records and join credentials
   kube::Informer* configs_ = nullptr;
 
   mutable std::mutex mu_;
-  std::map<std::string, std::set<std::string>> pods_by_id_;   // id → live "ns/name" claiming it
-  std::map<std::string, std::set<std::string>> nodes_by_id_;  // id → names of nodes claiming it
-  std::map<std::string, Clock::time_point> first_seen_;       // id → when its gated pod was first seen
+  std::map<std::string, std::set<std::string>> pods_by_id_;       // id → live "ns/name" claiming it
+  std::map<std::string, std::set<std::string>> nodes_by_id_;      // id → names of nodes claiming it
+  std::map<std::string, std::optional<nlohmann::json>> written_;  // name → what this replica wrote (nullopt: deleted)
+  std::map<std::string, Clock::time_point> first_seen_;           // id → when its gated pod was first seen
   Histogram pod_to_vmi_{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   std::uint64_t created_ = 0;
   std::uint64_t replaced_ = 0;

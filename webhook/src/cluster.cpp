@@ -12,10 +12,6 @@
 namespace nodeboot::webhook {
 
 namespace {
-// The CRD is issue 4's (cluster-scoped, the object named `default`).
-const kube::ResourceRef maroonedpodsconfigs{"maroonedpods.io", "v1alpha1", "maroonedpodsconfigs", false,
-                                            "MaroonedPodsConfig"};
-
 // The documented defaults, which apply without a MaroonedPodsConfig `default`.
 ApiClusterView::Config default_config() {
   ApiClusterView::Config config;
@@ -73,7 +69,7 @@ bool ApiClusterView::synced() const { return synced_.load() && claimed_nodes_.sy
 
 Result<ApiClusterView::Config> ApiClusterView::read_config() {
   auto config = default_config();
-  auto obj = client_->get(maroonedpodsconfigs, "", names::maroon_config_name);
+  auto obj = client_->get(kube::resources::maroonedpodsconfigs, "", names::maroon_config_name);
   // No CRD or no `default` object: the documented defaults apply.
   if (!obj && kube::is_not_found(obj.error())) return config;
   if (!obj) return std::unexpected(obj.error());

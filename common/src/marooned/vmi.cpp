@@ -10,6 +10,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/json_fields.hpp"
 #include "nodeboot/util/random.hpp"
 
 namespace nodeboot::marooned {
@@ -51,20 +52,6 @@ Result<long double> quantity(const nlohmann::json& q, std::string_view what) {
   }
   return fail(ErrorKind::invalid_input,
               std::string(what) + ": \"" + s + "\" is not a quantity (e.g. 500m, 2, 512Mi, 1Gi)");
-}
-
-const nlohmann::json& member(const nlohmann::json& o, const char* key) {
-  static const nlohmann::json null;
-  if (!o.is_object()) return null;
-  const auto it = o.find(key);
-  return it == o.end() ? null : *it;
-}
-
-// o[key] when o is an object holding a string there, else "".
-std::string text(const nlohmann::json& o, std::string_view key) {
-  if (!o.is_object()) return {};
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -148,14 +135,14 @@ Result<Resources> pod_requests(const nlohmann::json& pod) {
     Resources r;
     if (!containers.is_array()) return r;
     for (const auto& c : containers) {
-      const auto& requests = member(member(c, "resources"), "requests");
+      const auto& requests = field(field(c, "resources"), "requests");
       Resources one;
-      if (const auto& cpu = member(requests, "cpu"); !cpu.is_null()) {
+      if (const auto& cpu = field(requests, "cpu"); !cpu.is_null()) {
         auto v = cpu_millis(cpu);
         if (!v) return std::unexpected(v.error());
         one.cpu_millis = *v;
       }
-      if (const auto& mem = member(requests, "memory"); !mem.is_null()) {
+      if (const auto& mem = field(requests, "memory"); !mem.is_null()) {
         auto v = memory_bytes(mem);
         if (!v) return std::unexpected(v.error());
         one.memory_bytes = *v;
@@ -165,10 +152,10 @@ Result<Resources> pod_requests(const nlohmann::json& pod) {
     }
     return r;
   };
-  const auto& spec = member(pod, "spec");
-  auto main = sum(member(spec, "containers"), false);
+  const auto& spec = field(pod, "spec");
+  auto main = sum(field(spec, "containers"), false);
   if (!main) return main;
-  auto init = sum(member(spec, "initContainers"), true);
+  auto init = sum(field(spec, "initContainers"), true);
   if (!init) return init;
   return Resources{std::max(main->cpu_millis, init->cpu_millis), std::max(main->memory_bytes, init->memory_bytes)};
 }
@@ -181,24 +168,24 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
   const auto id = pod_id(pod);
   if (id.empty())
     return fail(ErrorKind::invalid_input, "the pod has no " + std::string(names::maroon_pod_uid) + " annotation");
-  const auto& image = member(spec, "nodeImage");
+  const auto& image = field(spec, "nodeImage");
   if (!image.is_string() || image.get<std::string>().empty())
     return fail(ErrorKind::invalid_input,
                 "MaroonedPodsConfig default has no spec.nodeImage: set the node image to boot");
   auto requests = pod_requests(pod);
   if (!requests) return std::unexpected(requests.error());
   // The schema's defaults, for a config written before they existed.
-  const auto& overhead = member(spec, "resourceOverhead");
-  const auto& base = member(spec, "baseVMResources");
-  auto overhead_cpu = cpu_millis(member(overhead, "cpu").is_null() ? nlohmann::json("500m") : member(overhead, "cpu"));
+  const auto& overhead = field(spec, "resourceOverhead");
+  const auto& base = field(spec, "baseVMResources");
+  auto overhead_cpu = cpu_millis(field(overhead, "cpu").is_null() ? nlohmann::json("500m") : field(overhead, "cpu"));
   auto overhead_mem =
-      memory_bytes(member(overhead, "memory").is_null() ? nlohmann::json("512Mi") : member(overhead, "memory"));
-  auto base_cpu = cpu_millis(member(base, "cpu").is_null() ? nlohmann::json(1) : member(base, "cpu"));
+      memory_bytes(field(overhead, "memory").is_null() ? nlohmann::json("512Mi") : field(overhead, "memory"));
+  auto base_cpu = cpu_millis(field(base, "cpu").is_null() ? nlohmann::json(1) : field(base, "cpu"));
   if (!overhead_cpu) return std::unexpected(overhead_cpu.error());
   if (!overhead_mem) return std::unexpected(overhead_mem.error());
   if (!base_cpu) return std::unexpected(base_cpu.error());
   const std::int64_t base_mem_mi =
-      member(base, "memoryMi").is_number_integer() ? member(base, "memoryMi").get<std::int64_t>() : 1024;
+      field(base, "memoryMi").is_number_integer() ? field(base, "memoryMi").get<std::int64_t>() : 1024;
   const std::int64_t cpu = std::max(requests->cpu_millis + *overhead_cpu, *base_cpu);
   constexpr std::int64_t mi = std::int64_t{1024} * 1024;
   const std::int64_t mem_mi = std::max((requests->memory_bytes + *overhead_mem + mi - 1) / mi, base_mem_mi);
@@ -207,7 +194,7 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
   // nodeboot's namespace, out of the tenant's reach.
   const std::string ns(names::marooned_namespace);
   const std::string pod_ref =
-      member(pod, "metadata").value("namespace", "default") + "/" + member(pod, "metadata").value("name", "");
+      field(pod, "metadata").value("namespace", "default") + "/" + field(pod, "metadata").value("name", "");
   nlohmann::json domain = {
       {"cpu", {{"cores", (cpu + 999) / 1000}}},  // whole cores for the guest; the request below keeps the millis
       {"resources", {{"requests", {{"cpu", std::to_string(cpu) + "m"}, {"memory", std::to_string(mem_mi) + "Mi"}}}}},
@@ -216,16 +203,16 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
          {{{"name", "rootdisk"}, {"disk", {{"bus", "virtio"}}}},
           {{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}}}},
         {"interfaces", {{{"name", "default"}, {"masquerade", nlohmann::json::object()}}}}}}};
-  if (member(spec, "enableKernelBoot").is_boolean() && member(spec, "enableKernelBoot").get<bool>()) {
-    const auto& kb = member(spec, "kernelBootConfig");
+  if (field(spec, "enableKernelBoot").is_boolean() && field(spec, "enableKernelBoot").get<bool>()) {
+    const auto& kb = field(spec, "kernelBootConfig");
     domain["firmware"]["kernelBoot"] = {
         {"container",
          {{"image", image},
-          {"kernelPath", member(kb, "kernelPath").is_string() ? member(kb, "kernelPath") : nlohmann::json("/vmlinuz")},
+          {"kernelPath", field(kb, "kernelPath").is_string() ? field(kb, "kernelPath") : nlohmann::json("/vmlinuz")},
           {"initrdPath",
-           member(kb, "initrdPath").is_string() ? member(kb, "initrdPath") : nlohmann::json("/initrd.img")}}},
-        {"kernelArgs", member(kb, "kernelArgs").is_string() ? member(kb, "kernelArgs")
-                                                            : nlohmann::json("console=ttyS0 root=/dev/vda rw")}};
+           field(kb, "initrdPath").is_string() ? field(kb, "initrdPath") : nlohmann::json("/initrd.img")}}},
+        {"kernelArgs", field(kb, "kernelArgs").is_string() ? field(kb, "kernelArgs")
+                                                           : nlohmann::json("console=ttyS0 root=/dev/vda rw")}};
   }
   return nlohmann::json{
       {"apiVersion", "kubevirt.io/v1"},
@@ -244,12 +231,12 @@ Result<nlohmann::json> render_vmi(const nlohmann::json& pod, const nlohmann::jso
 }
 
 nlohmann::json vm_record(const VmRecord& r, const nlohmann::json& pod) {
-  const auto& meta = member(pod, "metadata");
+  const auto& meta = field(pod, "metadata");
   std::string ids;
   for (const auto& t : r.token_ids) ids += (ids.empty() ? "" : ",") + t;
   nlohmann::json annotations = {
-      {std::string(names::maroon_owner_pod), text(meta, "namespace") + "/" + text(meta, "name")},
-      {std::string(names::maroon_owner_pod_uid), text(meta, "uid")},
+      {std::string(names::maroon_owner_pod), string_field(meta, "namespace") + "/" + string_field(meta, "name")},
+      {std::string(names::maroon_owner_pod_uid), string_field(meta, "uid")},
       {std::string(names::maroon_vm_attempt), std::to_string(r.attempt)},
       {std::string(names::maroon_bootstrap_tokens), ids}};
   if (r.failed_to_place) annotations[std::string(names::maroon_vm_state)] = names::maroon_failed_to_place;
@@ -267,18 +254,18 @@ nlohmann::json vm_record(const VmRecord& r, const nlohmann::json& pod) {
 }
 
 Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
-  const auto& meta = member(secret, "metadata");
-  const std::string name = text(meta, "name");
+  const auto& meta = field(secret, "metadata");
+  const std::string name = string_field(meta, "name");
   const auto bad = [&](const std::string& what) {
     return fail(ErrorKind::invalid_input, "the VM record Secret " + std::string(names::marooned_namespace) + "/" +
                                               name + " " + what + ": delete it and the controller writes a new one");
   };
   VmRecord r;
-  r.id = text(member(meta, "labels"), names::maroon_pod_uid);
+  r.id = string_field(field(meta, "labels"), names::maroon_pod_uid);
   if (r.id.empty()) return bad("has no " + std::string(names::maroon_pod_uid) + " label");
-  const auto& data = member(secret, "data");
+  const auto& data = field(secret, "data");
   const auto decoded = [&](std::string_view key) -> std::optional<std::string> {
-    const auto& v = member(data, std::string(key).c_str());
+    const auto& v = field(data, std::string(key).c_str());
     if (!v.is_string()) return std::nullopt;
     auto d = base64_decode(v.get<std::string>());
     if (!d) return std::nullopt;
@@ -292,8 +279,8 @@ Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
     const auto dot = token->find('.');
     if (dot != std::string::npos) r.token = {token->substr(0, dot), Secret(token->substr(dot + 1))};
   }
-  const auto& annotations = member(meta, "annotations");
-  std::string attempt = text(annotations, names::maroon_vm_attempt);
+  const auto& annotations = field(meta, "annotations");
+  std::string attempt = string_field(annotations, names::maroon_vm_attempt);
   if (attempt.empty()) attempt = "1";
   try {
     r.attempt = std::stoi(attempt);
@@ -301,22 +288,22 @@ Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
     return bad("has a " + std::string(names::maroon_vm_attempt) + " that is not a number");
   }
   if (r.attempt < 1) return bad("has a " + std::string(names::maroon_vm_attempt) + " below 1");
-  const std::string ids = text(annotations, names::maroon_bootstrap_tokens);
+  const std::string ids = string_field(annotations, names::maroon_bootstrap_tokens);
   for (std::size_t start = 0; start < ids.size();) {
     const auto comma = std::min(ids.find(',', start), ids.size());
     if (comma > start) r.token_ids.push_back(ids.substr(start, comma - start));
     start = comma + 1;
   }
-  r.failed_to_place = text(annotations, names::maroon_vm_state) == names::maroon_failed_to_place;
+  r.failed_to_place = string_field(annotations, names::maroon_vm_state) == names::maroon_failed_to_place;
   return r;
 }
 
 nlohmann::json owned_by_record(nlohmann::json vmi, const nlohmann::json& record) {
-  const auto& meta = member(record, "metadata");
+  const auto& meta = field(record, "metadata");
   vmi["metadata"]["ownerReferences"] = nlohmann::json::array({{{"apiVersion", "v1"},
                                                                {"kind", "Secret"},
-                                                               {"name", text(meta, "name")},
-                                                               {"uid", text(meta, "uid")},
+                                                               {"name", string_field(meta, "name")},
+                                                               {"uid", string_field(meta, "uid")},
                                                                {"controller", true}}});
   return vmi;
 }

@@ -12,6 +12,7 @@
 #include "nodeboot/marooned/vmi.hpp"
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/duration.hpp"
+#include "nodeboot/util/json_fields.hpp"
 #include "nodeboot/webhook/controller/controller.hpp"
 #include "nodeboot/webhook/log.hpp"
 
@@ -24,42 +25,29 @@ namespace mr = nodeboot::marooned;
 constexpr std::string_view vm_component = "nodeboot-vm-controller";
 const std::string marooned_ns(names::marooned_namespace);
 
-const json& member(const json& o, const char* key) {
-  static const json null;
-  if (!o.is_object()) return null;
-  const auto it = o.find(key);
-  return it == o.end() ? null : *it;
-}
-
-// o[key] when o is an object holding a string there, else "".
-std::string text(const json& o, std::string_view key) {
-  if (!o.is_object()) return {};
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string meta_string(const json& object, const char* key) { return text(member(object, "metadata"), key); }
+std::string meta_string(const json& object, const char* key) { return string_field(field(object, "metadata"), key); }
 
 std::string annotation(const json& object, std::string_view key) {
-  return text(member(member(object, "metadata"), "annotations"), key);
+  return string_field(field(field(object, "metadata"), "annotations"), key);
 }
 
 std::string id_label(const json& object) {
-  return text(member(member(object, "metadata"), "labels"), names::maroon_pod_uid);
+  return string_field(field(field(object, "metadata"), "labels"), names::maroon_pod_uid);
 }
 
 const json* pod_condition(const json& pod) {
-  const auto& conditions = member(member(pod, "status"), "conditions");
+  const auto& conditions = field(field(pod, "status"), "conditions");
   if (!conditions.is_array()) return nullptr;
   for (const auto& c : conditions)
-    if (text(c, "type") == names::maroon_vm_condition) return &c;
+    if (string_field(c, "type") == names::maroon_vm_condition) return &c;
   return nullptr;
 }
 
 // The condition, unless the pod already says exactly that.
 std::optional<VmCondition> unless_set(const json& pod, VmCondition c) {
   const json* now = pod_condition(pod);
-  if (now && text(*now, "status") == c.status && text(*now, "reason") == c.reason && text(*now, "message") == c.message)
+  if (now && string_field(*now, "status") == c.status && string_field(*now, "reason") == c.reason &&
+      string_field(*now, "message") == c.message)
     return std::nullopt;
   return c;
 }
@@ -82,7 +70,7 @@ std::string of_attempts(int attempt, int max) { return std::to_string(attempt) +
 
 Result<VmSettings> vm_settings(const json& spec) {
   VmSettings s;
-  if (const auto& d = member(spec, "joinDeadline"); !d.is_null()) {
+  if (const auto& d = field(spec, "joinDeadline"); !d.is_null()) {
     if (!d.is_string()) return fail(ErrorKind::invalid_input, "spec.joinDeadline must be a duration such as 10m");
     auto parsed = parse_duration(d.get<std::string>(), "spec.joinDeadline");
     if (!parsed) return std::unexpected(parsed.error());
@@ -90,7 +78,7 @@ Result<VmSettings> vm_settings(const json& spec) {
       return fail(ErrorKind::invalid_input, "spec.joinDeadline must be at least 1s, e.g. 10m");
     s.join_deadline = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
   }
-  if (const auto& n = member(spec, "maxVMAttempts"); !n.is_null()) {
+  if (const auto& n = field(spec, "maxVMAttempts"); !n.is_null()) {
     if (!n.is_number_integer() || n.get<std::int64_t>() < 1 || n.get<std::int64_t>() > 100)
       return fail(ErrorKind::invalid_input, "spec.maxVMAttempts must be a whole number from 1 to 100");
     s.max_attempts = n.get<int>();
@@ -163,7 +151,7 @@ VmPlan plan_vm(const VmInputs& in) {
   const json& vmi = *in.vmi;
   if (!meta_string(vmi, "deletionTimestamp").empty()) return plan;  // its deletion event comes next
   const std::string vm = marooned_ns + "/" + meta_string(vmi, "name");
-  const std::string phase = text(member(vmi, "status"), "phase");
+  const std::string phase = string_field(field(vmi, "status"), "phase");
   const bool ended = phase == "Failed" || phase == "Succeeded";
   const auto deadline = created_at(vmi, in.now) + in.settings.join_deadline;
 
@@ -439,7 +427,7 @@ Result<Secret> credential_for(kube::Client& client, const std::string& id, const
 }
 
 std::string taint_key_of(const json& spec) {
-  const auto key = text(spec, "nodeTaintKey");
+  const auto key = string_field(spec, "nodeTaintKey");
   return key.empty() ? std::string(names::maroon_default_taint_key) : key;
 }
 
@@ -612,9 +600,10 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
 
 bool VmController::set_condition(const json& pod, const VmCondition& c) {
   const json* old = pod_condition(pod);
-  const std::string since = old && text(*old, "status") == c.status && !text(*old, "lastTransitionTime").empty()
-                                ? text(*old, "lastTransitionTime")
-                                : rfc3339_now();
+  const std::string since =
+      old && string_field(*old, "status") == c.status && !string_field(*old, "lastTransitionTime").empty()
+          ? string_field(*old, "lastTransitionTime")
+          : rfc3339_now();
   const json patch = {{"status",
                        {{"conditions",
                          {{{"type", std::string(names::maroon_vm_condition)},

@@ -80,6 +80,7 @@ for _ in $(seq 1 1200); do
 done
 kill -9 "$a_pid"
 killed_at=$(date +%s.%N)
+wait "$a_pid" 2>/dev/null || true  # reaped here, so bash reports no "Killed"
 log "replica a (the leader) killed with $(vmis_seen) of $pods VMIs created"
 wait "$creator"
 for _ in $(seq 1 1200); do

@@ -1,8 +1,9 @@
 // Fuzz target: AdmissionReview decoding and every admission handler, as the HTTPS transport
 // runs them (serve_admission). Each input is a request body and goes through all four
-// handlers (and the node check both with and without a bootstrap Secret), so one corpus of
-// real-shaped reviews (tests/unit/webhook/fixtures, tests/fuzz/corpus/webhook) reaches them
-// all. Beyond "no crash, no sanitizer report", every answer must be an AdmissionReview v1
+// handlers (the pod handlers both with pods read in the review's pass, as the server runs
+// them, and from raw slices; the node check both with and without a bootstrap Secret), so
+// one corpus of real-shaped reviews (tests/unit/webhook/fixtures, tests/fuzz/corpus/webhook)
+// reaches them all. Beyond "no crash, no sanitizer report", every answer must be an AdmissionReview v1
 // that echoes a uid, a patch must be a base64 JSON Patch on an allowed response, and no
 // bootstrap Secret value may appear in a message or a warning.
 //
@@ -15,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -112,18 +114,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto secrets = secret_values(body);
   FixedCluster with_secret(true);
   FixedCluster without_secret(false);
-  const std::vector<std::function<wh::AdmissionResponse(const wh::AdmissionRequest&)>> handlers = {
-      [](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, "maroonedpods.io", &fixed_id); },
-      [&](const wh::AdmissionRequest& r) {
-        return wh::validate_pod(
-            r,
-            wh::PodPolicy{"maroonedpods.io", "system:serviceaccount:nodeboot-system:nodeboot-webhook", &with_secret});
-      },
-      [](const wh::AdmissionRequest& r) { return wh::validate_secret(r); },
-      [&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", with_secret); },
-      [&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", without_secret); },
+  using Handler = std::function<wh::AdmissionResponse(const wh::AdmissionRequest&)>;
+  const Handler mutate = [](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, "maroonedpods.io", &fixed_id); };
+  const Handler validate = [&](const wh::AdmissionRequest& r) {
+    return wh::validate_pod(
+        r, wh::PodPolicy{"maroonedpods.io", "system:serviceaccount:nodeboot-system:nodeboot-webhook", &with_secret});
   };
-  for (const auto& handler : handlers) check_answer(wh::serve_admission(body, handler), secrets);
+  // The pod handlers as the server runs them (pods read in the review's pass) and on raw
+  // slices (their own decoding).
+  const std::vector<std::pair<Handler, wh::ReviewObjects>> handlers = {
+      {mutate, wh::ReviewObjects::pods},
+      {mutate, wh::ReviewObjects::raw},
+      {validate, wh::ReviewObjects::pods},
+      {validate, wh::ReviewObjects::raw},
+      {[](const wh::AdmissionRequest& r) { return wh::validate_secret(r); }, wh::ReviewObjects::raw},
+      {[&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", with_secret); },
+       wh::ReviewObjects::raw},
+      {[&](const wh::AdmissionRequest& r) { return wh::validate_node(r, "nodeboot.io/ipb-schedule", without_secret); },
+       wh::ReviewObjects::raw},
+  };
+  for (const auto& [handler, objects] : handlers)
+    check_answer(wh::serve_admission(body, handler, {}, objects), secrets);
   return 0;
 }
 

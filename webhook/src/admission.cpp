@@ -5,6 +5,7 @@
 #include "json.hpp"
 #include "nodeboot/util/base64.hpp"
 #include "nodeboot/webhook/log.hpp"
+#include "pod_json.hpp"
 
 namespace nodeboot::webhook {
 
@@ -52,7 +53,22 @@ void PaddedBody::release() {
   size_ = 0;
 }
 
-std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& body) {
+namespace {
+
+// request.object or request.oldObject as a pod, in the review's pass: null leaves it unset;
+// anything but an object is the review's error (as for a raw slice), a pod of the wrong
+// shape the handler's. True on the review's error.
+bool read_pod_member(od::value& v, std::optional<Result<PodView>>& out) {
+  out.reset();
+  return read_object_or_null(v, [&](od::object& pod) {
+    out = read_pod(pod);
+    return false;
+  });
+}
+
+}  // namespace
+
+std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& body, ReviewObjects objects) {
   AdmissionRequest req;
   DecodeError failure;
   const auto fail_with = [&](std::string message) {
@@ -106,10 +122,12 @@ std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& bod
           bool dry = false;
           if (!is_null(rv)) bad = rv.get_bool().get(dry) != simdjson::SUCCESS;
           req.dry_run = dry;
-        } else if (rkey == "object") {
-          bad = read_raw_object(rv, req.object);
-        } else if (rkey == "oldObject") {
-          bad = read_raw_object(rv, req.old_object);
+        } else if (rkey == "object" || rkey == "oldObject") {
+          const bool old = rkey == "oldObject";
+          if (objects == ReviewObjects::pods)
+            bad = read_pod_member(rv, old ? req.old_pod : req.pod);
+          else
+            bad = read_raw_object(rv, old ? req.old_object : req.object);
         }
         if (bad) return fail_with("request." + std::string(rkey) + " has the wrong type or is not valid JSON");
       }
@@ -192,9 +210,10 @@ std::string pointer_token(std::string_view key) {
 namespace {
 
 std::string decode_and_handle(PaddedBody& padded, std::string_view body,
-                              const std::function<AdmissionResponse(const AdmissionRequest&)>& handler) {
+                              const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
+                              ReviewObjects objects) {
   padded.assign(body);
-  auto request = decode_review(padded);
+  auto request = decode_review(padded, objects);
   if (!request)
     return encode_review(request.error().uid, AdmissionResponse::errored(400, "cannot decode the AdmissionReview: " +
                                                                                   request.error().message));
@@ -215,7 +234,7 @@ std::string decode_and_handle(PaddedBody& padded, std::string_view body,
 
 std::string serve_admission(std::string_view body,
                             const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
-                            const RequestLimits& limits) {
+                            const RequestLimits& limits, ReviewObjects objects) {
   // Before any parser builds anything: a DOM of a document nested millions deep (nlohmann,
   // in the Secret and Node handlers) costs hundreds of bytes per level.
   if (auto scan = scan_nesting(body, limits.max_depth); scan.too_deep)
@@ -224,7 +243,7 @@ std::string serve_admission(std::string_view body,
                       400, "the AdmissionReview nests arrays and objects " + std::to_string(scan.depth) +
                                " levels deep; nodeboot-webhook reads at most " + std::to_string(limits.max_depth)));
   thread_local PaddedBody padded;
-  auto answer = decode_and_handle(padded, body, handler);
+  auto answer = decode_and_handle(padded, body, handler, objects);
   if (body.size() > limits.shrink_after) {
     padded.release();
     release_thread_parser();

@@ -59,22 +59,21 @@ bool read_member_string(od::value& v, std::string_view member, std::string& out)
 }
 
 bool read_raw_object(od::value& v, std::string_view& out) {
-  od::json_type type;
-  if (v.type().get(type)) return true;
-  if (type == od::json_type::null) {
-    out = {};
-    return false;
-  }
-  od::object obj;
-  if (v.get_object().get(obj)) return true;
-  return obj.raw_json().get(out) != simdjson::SUCCESS;
+  out = {};
+  return read_object_or_null(v, [&](od::object& obj) { return obj.raw_json().get(out) != simdjson::SUCCESS; });
 }
 
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + text.size() + 2);
   out += '"';
-  for (char c : text) {
+  std::size_t plain = 0;  // start of the bytes not yet copied, which need no escape
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -92,15 +91,12 @@ void append_json_string(std::string& out, std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += hex[u >> 4];
-          out += hex[u & 15];
-        } else {
-          out += c;
-        }
+        out += "\\u00";
+        out += hex[u >> 4];
+        out += hex[u & 15];
     }
   }
+  out.append(text.data() + plain, text.size() - plain);
   out += '"';
 }
 

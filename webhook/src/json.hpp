@@ -21,6 +21,18 @@ bool read_string(simdjson::ondemand::value& v, std::string& out);               
 bool read_member_string(simdjson::ondemand::value& v, std::string_view member, std::string& out);  // {member: "..."}
 bool read_raw_object(simdjson::ondemand::value& v, std::string_view& out);                         // null → ""
 
+// A member that is an object or null: fn(object) for an object (true from it is an error),
+// nothing for null; anything else is an error.
+template <typename Fn>
+bool read_object_or_null(simdjson::ondemand::value& v, Fn&& fn) {
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == simdjson::ondemand::json_type::null) return false;
+  simdjson::ondemand::object obj;
+  if (v.get_object().get(obj)) return true;
+  return fn(obj);
+}
+
 // `text` as a JSON string, quotes included.
 void append_json_string(std::string& out, std::string_view text);
 

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
+#include <bit>
+#include <cstdint>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace nodeboot::webhook {
 
@@ -76,91 +80,207 @@ Framing check_framing(const RequestHead& head, const RequestLimits& limits) {
 
 namespace {
 
-// The bytes that change the scan's state outside strings.
-constexpr std::array<bool, 256> structural = [] {
-  std::array<bool, 256> t{};
-  for (char c : std::string_view("{}[]\",:")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
-
-// Where the string starting after `open` (the index of its opening quote) ends: the index
-// of its closing quote, or npos. Escapes are skipped by counting the backslashes before a
-// quote, so the scan runs at memchr's speed over string contents.
-std::size_t string_end(std::string_view s, std::size_t open) {
-  std::size_t at = open + 1;
-  while (at < s.size()) {
-    const void* hit = std::memchr(s.data() + at, '"', s.size() - at);
-    if (!hit) return std::string_view::npos;
-    const auto quote = static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
-    std::size_t backslashes = 0;
-    while (quote - backslashes > open + 1 && s[quote - backslashes - 1] == '\\') ++backslashes;
-    if (backslashes % 2 == 0) return quote;
-    at = quote + 1;
-  }
-  return std::string_view::npos;
-}
-
 // A uid worth echoing unparsed: printable ASCII without escapes (Kubernetes uids are
 // UUIDs); anything else is left for the parser, which validates it.
 bool plain_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; });
 }
 
-}  // namespace
+// The scan works on 64-byte blocks: a bit per byte for each kind of byte that matters.
+constexpr std::size_t block = 64;
 
-NestingScan scan_nesting(std::string_view json, std::size_t max_depth) {
-  NestingScan scan;
-  // Container kinds and the last key of the first levels only: enough to find request.uid
-  // (level 2); deeper levels are only counted.
-  constexpr std::size_t tracked = 3;
-  std::array<bool, tracked> is_object{};
-  std::array<bool, tracked> expect_key{};
-  std::array<std::string_view, tracked> last_key{};
-  bool in_request = false;  // level 2 is the root's "request" object
-  std::size_t depth = 0;
-  for (std::size_t i = 0; i < json.size(); ++i) {
-    const auto c = static_cast<unsigned char>(json[i]);
-    if (!structural[c]) continue;
-    switch (c) {
-      case '"': {
-        const auto end = string_end(json, i);
-        if (end == std::string_view::npos) return scan;  // unterminated: the parser reports it
-        const auto text = json.substr(i + 1, end - i - 1);
-        if (depth < tracked && is_object[depth] && expect_key[depth]) {
-          last_key[depth] = text;
-        } else if (depth == 2 && in_request && last_key[2] == "uid" && scan.uid.empty() && plain_ascii(text)) {
-          scan.uid.assign(text);
-        }
-        i = end;
+struct BlockBits {
+  std::uint64_t quote = 0, backslash = 0, open = 0, close = 0, separator = 0;  // " \ {[ }] ,:
+};
+
+BlockBits classify(const char* p) {
+  BlockBits b;
+#if defined(__SSE2__)
+  const auto bits = [](__m128i bytes, char c) {
+    return static_cast<std::uint64_t>(
+        static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(c)))));
+  };
+  for (std::size_t at = 0; at < block; at += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+    // | 0x20 turns [ into { and ] into }; no other byte becomes either.
+    const __m128i folded = _mm_or_si128(bytes, _mm_set1_epi8(0x20));
+    b.quote |= bits(bytes, '"') << at;
+    b.backslash |= bits(bytes, '\\') << at;
+    b.open |= bits(folded, '{') << at;
+    b.close |= bits(folded, '}') << at;
+    b.separator |= (bits(bytes, ',') | bits(bytes, ':')) << at;
+  }
+#else
+  for (std::size_t at = 0; at < block; ++at) {
+    const std::uint64_t bit = std::uint64_t{1} << at;
+    switch (p[at]) {
+      case '"':
+        b.quote |= bit;
         break;
-      }
+      case '\\':
+        b.backslash |= bit;
+        break;
       case '{':
       case '[':
-        ++depth;
-        if (depth > scan.depth) scan.depth = depth;
-        if (depth > max_depth) scan.too_deep = true;
-        if (depth < tracked) {
-          is_object[depth] = c == '{';
-          expect_key[depth] = c == '{';
-          last_key[depth] = {};
-          if (depth == 2) in_request = c == '{' && is_object[1] && last_key[1] == "request";
-        }
+        b.open |= bit;
         break;
       case '}':
       case ']':
-        if (depth > 0) --depth;
+        b.close |= bit;
         break;
       case ',':
-        if (depth < tracked && is_object[depth]) expect_key[depth] = true;
-        break;
       case ':':
-        if (depth < tracked) expect_key[depth] = false;
+        b.separator |= bit;
         break;
       default:
         break;
     }
   }
-  return scan;
+#endif
+  return b;
+}
+
+// Bit i set when an odd number of the bits up to i are: with quotes, the bytes of each
+// string from its opening quote up to (not including) its closing one.
+std::uint64_t prefix_xor(std::uint64_t x) {
+  for (unsigned shift = 1; shift < block; shift *= 2) x ^= x << shift;
+  return x;
+}
+
+// The scan's state machine. A block without backslashes is settled from its bits alone
+// when nothing in it can change request.uid (it stays below the first levels, or the uid is
+// found): strings from the prefix XOR of its quotes, the depth from its brackets outside
+// them. Any other block is fed to it byte by byte, in order, only the bytes that matter.
+class Scanner {
+ public:
+  Scanner(std::string_view json, std::size_t max_depth) : json_(json), max_depth_(max_depth) {}
+
+  // The block of bytes [at, at + 64) (`bits` from them; bytes past the end are none of the kinds).
+  void scan_block(std::size_t at, const BlockBits& bits) {
+    if (bits.backslash == 0 && escaped_until_ <= at) {
+      const std::uint64_t inside = prefix_xor(bits.quote) ^ (in_string_ ? ~std::uint64_t{0} : 0);
+      const std::uint64_t opens = bits.open & ~inside;
+      const std::uint64_t closes = bits.close & ~inside;
+      const auto n_open = static_cast<std::size_t>(std::popcount(opens));
+      const auto n_close = static_cast<std::size_t>(std::popcount(closes));
+      // Outside the first levels (or once request.uid is found) only the depth matters.
+      if (!scan_.uid.empty() || depth_ >= tracked + n_close) {
+        if (depth_ >= n_close && (n_open == 0 || n_close == 0 || depth_ + n_open <= scan_.depth)) {
+          depth_ += n_open;  // with closes too, no deeper than before
+          deepest(depth_);
+          depth_ -= n_close;
+        } else {
+          for (auto brackets = opens | closes; brackets != 0; brackets &= brackets - 1) {
+            if ((opens >> std::countr_zero(brackets)) & 1)
+              deepest(++depth_);
+            else if (depth_ > 0)
+              --depth_;
+          }
+        }
+        in_string_ = (inside >> (block - 1)) != 0;
+        // A string still open began at its last opening quote (or before this block).
+        if (const std::uint64_t opening = bits.quote & inside; in_string_ && opening != 0)
+          string_start_ = at + block - static_cast<std::size_t>(std::countl_zero(opening));
+        return;
+      }
+      visit_each(at, bits.quote | ((opens | closes | bits.separator) & ~inside));
+      return;
+    }
+    visit_each(at, bits.quote | bits.backslash | bits.open | bits.close | bits.separator);
+  }
+
+  NestingScan result() && { return std::move(scan_); }
+
+ private:
+  void visit_each(std::size_t at, std::uint64_t bits) {
+    for (; bits != 0; bits &= bits - 1) visit(at + static_cast<std::size_t>(std::countr_zero(bits)));
+  }
+
+  void visit(std::size_t i) {
+    const char c = json_[i];
+    if (in_string_) {
+      if (i < escaped_until_) return;  // the byte after a backslash
+      if (c == '\\') {
+        escaped_until_ = i + 2;
+      } else if (c == '"') {
+        in_string_ = false;
+        string_ended(json_.substr(string_start_, i - string_start_));
+      }
+      return;
+    }
+    switch (c) {
+      case '"':
+        in_string_ = true;
+        string_start_ = i + 1;
+        break;
+      case '{':
+      case '[':
+        deepest(++depth_);
+        if (depth_ < tracked) {
+          is_object_[depth_] = c == '{';
+          expect_key_[depth_] = c == '{';
+          last_key_[depth_] = {};
+          if (depth_ == 2) in_request_ = c == '{' && is_object_[1] && last_key_[1] == "request";
+        }
+        break;
+      case '}':
+      case ']':
+        if (depth_ > 0) --depth_;
+        break;
+      case ',':
+        if (depth_ < tracked && is_object_[depth_]) expect_key_[depth_] = true;
+        break;
+      case ':':
+        if (depth_ < tracked) expect_key_[depth_] = false;
+        break;
+      default:  // a backslash outside a string: not JSON, the parser reports it
+        break;
+    }
+  }
+
+  // The scan has reached `depth`.
+  void deepest(std::size_t depth) {
+    if (depth > scan_.depth) scan_.depth = depth;
+    if (depth > max_depth_) scan_.too_deep = true;
+  }
+
+  void string_ended(std::string_view text) {
+    if (depth_ < tracked && is_object_[depth_] && expect_key_[depth_]) {
+      last_key_[depth_] = text;
+    } else if (depth_ == 2 && in_request_ && last_key_[2] == "uid" && scan_.uid.empty() && plain_ascii(text)) {
+      scan_.uid.assign(text);
+    }
+  }
+
+  // Container kinds and the last key of the first levels only: enough to find request.uid
+  // (level 2); deeper levels are only counted.
+  static constexpr std::size_t tracked = 3;
+  std::string_view json_;
+  std::size_t max_depth_;
+  NestingScan scan_;
+  std::array<bool, tracked> is_object_{};
+  std::array<bool, tracked> expect_key_{};
+  std::array<std::string_view, tracked> last_key_{};
+  bool in_request_ = false;  // level 2 is the root's "request" object
+  std::size_t depth_ = 0;
+  // In a string (an unterminated one hides the rest of the text: the parser reports it).
+  bool in_string_ = false;
+  std::size_t string_start_ = 0;
+  std::size_t escaped_until_ = 0;  // a backslash at i escapes the byte at i + 1
+};
+
+}  // namespace
+
+NestingScan scan_nesting(std::string_view json, std::size_t max_depth) {
+  Scanner scanner(json, max_depth);
+  std::size_t at = 0;
+  for (; at + block <= json.size(); at += block) scanner.scan_block(at, classify(json.data() + at));
+  if (at < json.size()) {
+    std::array<char, block> tail{};  // NUL bytes are none of the kinds
+    std::copy(json.begin() + static_cast<std::ptrdiff_t>(at), json.end(), tail.begin());
+    scanner.scan_block(at, classify(tail.data()));
+  }
+  return std::move(scanner).result();
 }
 
 }  // namespace nodeboot::webhook

@@ -10,6 +10,7 @@
 #include "nodeboot/names.hpp"
 #include "nodeboot/util/random.hpp"
 #include "nodeboot/webhook/cluster.hpp"
+#include "pod_json.hpp"
 
 namespace nodeboot::webhook {
 
@@ -206,13 +207,17 @@ std::string json_quoted(std::string_view s) {
   return out;
 }
 
-std::string toleration_json(const Toleration& t) {
-  std::string out = "{";
+// `t` as JSON, appended to `out`.
+void append_toleration(std::string& out, const Toleration& t) {
+  out += '{';
   bool first = true;
+  const auto separate = [&] {
+    if (!first) out += ',';
+    first = false;
+  };
   const auto member = [&](std::string_view name, std::string_view value) {
     if (value.empty()) return;
-    out += first ? "" : ",";
-    first = false;
+    separate();
     append_json_string(out, name);
     out += ':';
     append_json_string(out, value);
@@ -221,9 +226,12 @@ std::string toleration_json(const Toleration& t) {
   member("operator", t.op);
   member("value", t.value);
   member("effect", t.effect);
-  if (t.seconds) out += std::string(first ? "" : ",") + R"("tolerationSeconds":)" + std::to_string(*t.seconds);
+  if (t.seconds) {
+    separate();
+    out += R"("tolerationSeconds":)";
+    out += std::to_string(*t.seconds);
+  }
   out += '}';
-  return out;
 }
 
 // What the webhook gives a marooned pod: one toleration per effect of the dedicated taint
@@ -312,6 +320,16 @@ std::vector<std::string> placement_problems(const PodView& pod, std::string_view
   return problems;
 }
 
+// The pod of object (or oldObject): as decode_review read it (ReviewObjects::pods), or else
+// decoded from the raw slice into `decoded`. Null when absent or null.
+const Result<PodView>* pod_of(const std::optional<Result<PodView>>& read, std::string_view raw,
+                              Result<PodView>& decoded) {
+  if (read) return &*read;
+  if (raw.empty()) return nullptr;
+  decoded = decode_pod(raw);
+  return &decoded;
+}
+
 AdmissionResponse deny_with(std::string prefix, const std::vector<std::string>& problems, std::string_view fix) {
   return AdmissionResponse::deny(std::move(prefix) + join(problems, "; ") + std::string(fix));
 }
@@ -325,16 +343,9 @@ std::vector<Toleration> PodView::dedicated_tolerations(std::string_view key) con
   return out;
 }
 
-Result<PodView> decode_pod(std::string_view pod_json) {
-  thread_local PaddedBody padded;
-  padded.assign(pod_json);
+Result<PodView> read_pod(od::object& pod_object) {
   PodView pod;
-  od::document doc;
-  if (thread_parser().iterate(padded.view().data(), padded.view().size(), padded.capacity()).get(doc))
-    return fail(ErrorKind::invalid_input, "the pod is not valid JSON");
-  od::object root;
-  if (doc.get_object().get(root)) return fail(ErrorKind::invalid_input, "the pod is not a JSON object");
-  for (auto field : root) {
+  for (auto field : pod_object) {
     std::string_view k;
     od::value value;
     if (field.unescaped_key().get(k) || field.value().get(value))
@@ -347,6 +358,17 @@ Result<PodView> decode_pod(std::string_view pod_json) {
     if (!ok) return fail(ErrorKind::invalid_input, "the pod's " + std::string(k) + " has fields of the wrong type");
   }
   return pod;
+}
+
+Result<PodView> decode_pod(std::string_view pod_json) {
+  thread_local PaddedBody padded;
+  padded.assign(pod_json);
+  od::document doc;
+  if (thread_parser().iterate(padded.view().data(), padded.view().size(), padded.capacity()).get(doc))
+    return fail(ErrorKind::invalid_input, "the pod is not valid JSON");
+  od::object root;
+  if (doc.get_object().get(root)) return fail(ErrorKind::invalid_input, "the pod is not a JSON object");
+  return read_pod(root);
 }
 
 std::string new_marooned_id() {
@@ -378,9 +400,12 @@ std::string new_marooned_id() {
 }
 
 AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view taint_key, std::string (*make_id)()) {
-  if (request.operation != "CREATE" || request.object.empty()) return AdmissionResponse::allow();
-  auto pod = decode_pod(request.object);
-  if (!pod) return AdmissionResponse::errored(400, pod.error().message);
+  if (request.operation != "CREATE") return AdmissionResponse::allow();
+  Result<PodView> decoded;
+  const auto* read = pod_of(request.pod, request.object, decoded);
+  if (read == nullptr) return AdmissionResponse::allow();
+  if (!*read) return AdmissionResponse::errored(400, read->error().message);
+  const PodView* pod = &**read;
   if (!pod->marooned()) return AdmissionResponse::allow();
 
   // Always a fresh id: whatever the client put in the annotation, the selector or the
@@ -388,6 +413,7 @@ AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view t
   const std::string id = make_id();
   const auto quoted_id = json_quoted(id);
   std::string patch;
+  patch.reserve(1024);
   if (!pod->annotations_present)
     append_patch_op(patch, "add", "/metadata/annotations",
                     "{" + json_quoted(names::maroon_pod_uid) + ":" + quoted_id + "}");
@@ -407,10 +433,14 @@ AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view t
   // (another pod's id, operator Exists) is dropped, the others are kept as they were.
   const auto key = dedicated_key(taint_key);
   std::string tolerations = "[";
+  tolerations.reserve(128 * (pod->tolerations.size() + 2));
+  const auto add = [&](const Toleration& t) {
+    if (tolerations.size() > 1) tolerations += ',';
+    append_toleration(tolerations, t);
+  };
   for (const auto& t : pod->tolerations)
-    if (t.key != key) tolerations += (tolerations.size() > 1 ? "," : "") + toleration_json(t);
-  for (const auto& t : own_tolerations(key, id))
-    tolerations += (tolerations.size() > 1 ? "," : "") + toleration_json(t);
+    if (t.key != key) add(t);
+  for (const auto& t : own_tolerations(key, id)) add(t);
   tolerations += ']';
   append_patch_op(patch, "add", "/spec/tolerations", tolerations);
 
@@ -425,15 +455,19 @@ AdmissionResponse mutate_pod(const AdmissionRequest& request, std::string_view t
 
 AdmissionResponse validate_pod(const AdmissionRequest& request, const PodPolicy& policy) {
   const bool create = request.operation == "CREATE";
-  if ((!create && request.operation != "UPDATE") || request.object.empty()) return AdmissionResponse::allow();
-  auto now = decode_pod(request.object);
-  if (!now) return AdmissionResponse::errored(400, now.error().message);
-  std::optional<PodView> before;
+  if (!create && request.operation != "UPDATE") return AdmissionResponse::allow();
+  Result<PodView> decoded_now;
+  const auto* read_now = pod_of(request.pod, request.object, decoded_now);
+  if (read_now == nullptr) return AdmissionResponse::allow();
+  if (!*read_now) return AdmissionResponse::errored(400, read_now->error().message);
+  const PodView* now = &**read_now;
+  const PodView* before = nullptr;
+  Result<PodView> decoded_old;
   if (!create) {
-    if (request.old_object.empty()) return AdmissionResponse::errored(400, "an UPDATE review without oldObject");
-    auto old = decode_pod(request.old_object);
-    if (!old) return AdmissionResponse::errored(400, "oldObject: " + old.error().message);
-    before = std::move(*old);
+    const auto* read_old = pod_of(request.old_pod, request.old_object, decoded_old);
+    if (read_old == nullptr) return AdmissionResponse::errored(400, "an UPDATE review without oldObject");
+    if (!*read_old) return AdmissionResponse::errored(400, "oldObject: " + read_old->error().message);
+    before = &**read_old;
   }
   const bool was_marooned = before && (before->marooned() || before->pod_uid_annotation || before->gated);
 

@@ -48,12 +48,38 @@ class TlsStream final : public httplib::Stream {
   ssize_t read(char* ptr, size_t size) override {
     // Anything gathered goes first: an interim answer (100 Continue) precedes the body it asks for.
     if (!flush()) return -1;
-    // cpp-httplib reads the head a byte at a time: the error queue is cleared (which costs
-    // more than reading a byte OpenSSL already holds) only before a read that may fail.
-    if (SSL_pending(&ssl_) == 0) ERR_clear_error();
+    // cpp-httplib reads the head a byte at a time: those bytes come from a peeked copy of
+    // what OpenSSL holds (one SSL_peek for up to `peek_size` of them instead of one
+    // SSL_read each), taken out of OpenSSL in one read when the copy runs out, a larger
+    // read comes or the request ends (consume). Bytes peeked but not served stay in
+    // OpenSSL, so nothing of the next request is lost with this stream.
+    if (size == 1) {
+      if (served_ == peeked_) {
+        if (!consume()) return -1;
+        ERR_clear_error();
+        const int got = SSL_peek(&ssl_, peek_.data(), static_cast<int>(peek_.size()));
+        if (got <= 0) return end_of(got);
+        peeked_ = static_cast<std::size_t>(got);
+      }
+      *ptr = peek_[served_++];
+      return 1;
+    }
+    if (!consume()) return -1;
+    ERR_clear_error();
     const int got = SSL_read(&ssl_, ptr, static_cast<int>(std::min<size_t>(size, max_chunk)));
-    if (got > 0) return got;
-    return SSL_get_error(&ssl_, got) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+    return got > 0 ? got : end_of(got);
+  }
+
+  // Takes the peeked bytes already served out of OpenSSL; false when that fails.
+  bool consume() {
+    while (served_ > 0) {
+      // They are in OpenSSL's buffer (peeked from one record): this read does not wait.
+      const int got = SSL_read(&ssl_, peek_.data(), static_cast<int>(served_));
+      if (got <= 0) return false;
+      served_ -= static_cast<std::size_t>(got);
+    }
+    peeked_ = 0;
+    return true;
   }
 
   ssize_t write(const char* ptr, size_t size) override {
@@ -89,11 +115,19 @@ class TlsStream final : public httplib::Stream {
   [[nodiscard]] int socket() const override { return fd_; }
 
  private:
+  // What read() returns for a failed SSL_read or SSL_peek: 0 at the client's close_notify.
+  ssize_t end_of(int result) const { return SSL_get_error(&ssl_, result) == SSL_ERROR_ZERO_RETURN ? 0 : -1; }
+
   static constexpr std::size_t max_chunk = std::size_t{64} * 1024;
+  // A request head from the API server is about 300 bytes; a longer one takes more peeks.
+  static constexpr std::size_t peek_size = 512;
   SSL& ssl_;
   int fd_;
   std::string out_;
   bool failed_ = false;
+  std::array<char, peek_size> peek_{};
+  std::size_t peeked_ = 0;  // bytes in peek_
+  std::size_t served_ = 0;  // of those, returned by read() (still in OpenSSL until consume)
 };
 
 // The stream of the request this thread serves: the logger (called once the answer is
@@ -118,7 +152,7 @@ class HttpServer final : public httplib::SSLServer {
     bool client_closes = false;
     bool ok = process_request(stream, peer.remote_addr, peer.remote_port, peer.local_addr, peer.local_port, false,
                               client_closes, [&ssl](httplib::Request& req) { req.ssl = &ssl; });
-    ok = stream.flush() && ok;
+    ok = stream.flush() && stream.consume() && ok;
     current_stream = nullptr;
     return ok && !client_closes;
   }
@@ -277,18 +311,23 @@ Result<int> Server::start() {
     }
   });
 
-  const auto admission = [this](std::function<AdmissionResponse(const AdmissionRequest&)> handler) {
-    return [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+  const auto admission = [this](std::function<AdmissionResponse(const AdmissionRequest&)> handler,
+                                ReviewObjects objects = ReviewObjects::raw) {
+    return [this, handler = std::move(handler), objects](const httplib::Request& req, httplib::Response& res) {
       Connections::handling();
-      res.set_content(serve_admission(req.body, handler, options_.limits), "application/json");
+      res.set_content(serve_admission(req.body, handler, options_.limits, objects), "application/json");
     };
   };
   http.Post("/mutate/pods",
-            admission([this](const AdmissionRequest& r) { return mutate_pod(r, cluster_->taint_key()); }));
-  http.Post("/validate/pods", admission([this](const AdmissionRequest& r) {
-              const auto taint_key = cluster_->taint_key();
-              return validate_pod(r, PodPolicy{taint_key, options_.controller_username, cluster_.get()});
-            }));
+            admission([this](const AdmissionRequest& r) { return mutate_pod(r, cluster_->taint_key()); },
+                      ReviewObjects::pods));
+  http.Post("/validate/pods",
+            admission(
+                [this](const AdmissionRequest& r) {
+                  const auto taint_key = cluster_->taint_key();
+                  return validate_pod(r, PodPolicy{taint_key, options_.controller_username, cluster_.get()});
+                },
+                ReviewObjects::pods));
   http.Post("/validate/secrets", admission([](const AdmissionRequest& r) { return validate_secret(r); }));
   http.Post("/validate/nodes", admission([this](const AdmissionRequest& r) {
               return validate_node(r, options_.schedule_label, *cluster_);

@@ -332,6 +332,27 @@ BOOST_AUTO_TEST_CASE(an_answer_leaves_as_one_record_and_an_interim_answer_before
   BOOST_TEST(in_band(t.read_response()).contains("patch"));
 }
 
+// The head is read from peeked copies of OpenSSL's buffer (TlsStream::read): what was
+// peeked but belongs to the next request stays for it, whatever the records' boundaries.
+BOOST_AUTO_TEST_CASE(pipelined_requests_and_heads_split_across_records_are_each_answered) {
+  Served s;
+  RawTls t(s.port, s.pki.ca_file());
+  BOOST_REQUIRE(t.handshake());
+  const auto request = http_post("/mutate/pods", pod_review());
+  // Three requests in one record: the first head's peek also holds the start of its body.
+  BOOST_REQUIRE(t.send(request + request + request));
+  for (int i = 0; i < 3; ++i) BOOST_TEST(in_band(t.read_response()).contains("patch"), "pipelined request " << i);
+  // A head sent a few bytes per record, then a short head and its body in one record with
+  // the start of the next request.
+  for (std::size_t at = 0; at < request.size(); at += 7) BOOST_REQUIRE(t.send(request.substr(at, 7)));
+  BOOST_TEST(in_band(t.read_response()).contains("patch"));
+  const auto short_head = http_post("/mutate/pods", R"({"kind":"AdmissionReview"})");
+  BOOST_REQUIRE(t.send(short_head + request.substr(0, 10)));
+  BOOST_TEST(in_band(t.read_response())["status"]["code"] == 400);
+  BOOST_REQUIRE(t.send(request.substr(10)));
+  BOOST_TEST(in_band(t.read_response()).contains("patch"));
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_then_exits) {
   WebhookPki pki;
   TempDir certs;

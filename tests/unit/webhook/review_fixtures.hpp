@@ -21,10 +21,12 @@ inline nlohmann::json review_fixture(const std::string& name) {
   return nlohmann::json::parse(read_file(source_dir() / "tests/unit/webhook/fixtures" / name));
 }
 
-// Runs `review` through the transport's decoding and `handler`; returns the response.
+// Runs `review` through the transport's decoding and `handler`; returns the response. The
+// pod routes decode with ReviewObjects::pods, the others with raw slices.
 template <typename Handler>
-nlohmann::json admit(const nlohmann::json& review, Handler&& handler) {
-  const auto answer = webhook::serve_admission(review.dump(), handler);
+nlohmann::json admit(const nlohmann::json& review, Handler&& handler,
+                     webhook::ReviewObjects objects = webhook::ReviewObjects::raw) {
+  const auto answer = webhook::serve_admission(review.dump(), handler, {}, objects);
   auto doc = nlohmann::json::parse(answer);
   BOOST_TEST(doc["apiVersion"] == "admission.k8s.io/v1");
   BOOST_TEST(doc["kind"] == "AdmissionReview");

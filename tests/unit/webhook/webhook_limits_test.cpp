@@ -38,6 +38,41 @@ BOOST_AUTO_TEST_CASE(nesting_scan_reads_request_uid_wherever_the_depth_is_exceed
   BOOST_TEST(wh::scan_nesting(R"({"request":{"uid":"a\"b"}})", 64).uid == "");
 }
 
+// The scan reads 64 bytes at a time: strings, escapes, brackets and the uid across those
+// blocks' boundaries count as within one, whatever the offset.
+BOOST_AUTO_TEST_CASE(nesting_scan_is_the_same_across_block_boundaries) {
+  for (std::size_t pad = 0; pad < 70; ++pad) {
+    const std::string spaces(pad, ' ');
+    const auto padded = [&](const std::string& tail) {
+      std::string review = R"({"request":{)";
+      review += spaces;
+      review += R"("uid":"u-)";
+      review += spaces;
+      review += R"(x","o":)";
+      review += tail;
+      review += "}}";
+      return wh::scan_nesting(review, 64);
+    };
+    // A string full of brackets and escaped quotes, 80 bytes long, then 5 real levels.
+    const std::string noisy =
+        R"(["[[{{\"\\\"]]}}[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",[[[[[]]]]]])";
+    auto scan = padded(noisy);
+    BOOST_TEST(scan.depth == 8u, "pad " << pad);
+    BOOST_TEST(scan.uid == "u-" + spaces + "x", "pad " << pad);
+    // Deeper than the limit after the uid, closing again; then more at a shallow level.
+    scan = padded(std::string(70, '[') + std::string(70, ']') + R"(,"p":[{"q":"\\"}])");
+    BOOST_TEST(scan.depth == 72u, "pad " << pad);
+    BOOST_TEST(scan.too_deep, "pad " << pad);
+    // A backslash as the last byte of a block escapes the first of the next.
+    scan = wh::scan_nesting(
+        R"({"a":")" + spaces + R"(\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[","b":[]})",
+        64);
+    BOOST_TEST(scan.depth == 2u, "pad " << pad);
+    // Closing brackets beyond the root do not go below zero.
+    BOOST_TEST(wh::scan_nesting(spaces + "]]]]][[[]]]", 64).depth == 3u, "pad " << pad);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(serve_admission_refuses_deep_reviews_before_decoding) {
   bool called = false;
   const auto answer = wh::serve_admission(

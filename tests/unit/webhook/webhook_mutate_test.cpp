@@ -18,7 +18,8 @@ namespace {
 const std::regex uuid_v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
 
 json mutate(const json& review, std::string_view taint_key = "maroonedpods.io") {
-  return admit(review, [&](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, taint_key); });
+  return admit(
+      review, [&](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, taint_key); }, wh::ReviewObjects::pods);
 }
 
 // Mutates the review's pod and returns the patched pod (checked to be a marooned pod).

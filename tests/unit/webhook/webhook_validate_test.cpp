@@ -23,7 +23,9 @@ constexpr std::string_view controller = "system:serviceaccount:nodeboot-system:n
 // A marooned pod as the API server stores it: the named capture after our mutation.
 json marooned_pod() {
   const auto review = review_fixture("pod_create_named.json");
-  auto response = admit(review, [](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, "maroonedpods.io"); });
+  auto response = admit(
+      review, [](const wh::AdmissionRequest& r) { return wh::mutate_pod(r, "maroonedpods.io"); },
+      wh::ReviewObjects::pods);
   return kubectl_patch(review["request"]["object"], decoded_patch(response));
 }
 
@@ -51,9 +53,12 @@ class FakeCluster final : public wh::ClusterView {
 
 json validate_pod(const json& review) {
   static FakeCluster cluster;
-  return admit(review, [](const wh::AdmissionRequest& r) {
-    return wh::validate_pod(r, wh::PodPolicy{"maroonedpods.io", controller, &cluster});
-  });
+  return admit(
+      review,
+      [](const wh::AdmissionRequest& r) {
+        return wh::validate_pod(r, wh::PodPolicy{"maroonedpods.io", controller, &cluster});
+      },
+      wh::ReviewObjects::pods);
 }
 
 // A CREATE review of `pod` in `ns`.

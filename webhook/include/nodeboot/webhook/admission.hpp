@@ -5,8 +5,9 @@
 // the transport (server.hpp) turns every failure into an in-band response.
 //
 // Decoding uses simdjson On-Demand: a review is read in one pass that copies only the
-// request's scalars and remembers where `object` and `oldObject` are; handlers decode
-// those slices themselves, so a pod CREATE costs about a microsecond of parsing.
+// request's scalars. `object` and `oldObject` are either remembered as slices, which the
+// handlers decode themselves (Secrets, Nodes), or, for the pod routes, read as pods in that
+// same pass (ReviewObjects::pods): one stage 1 over the body, no copy of the pod.
 
 #include <cstdint>
 #include <expected>
@@ -18,10 +19,17 @@
 
 #include "nodeboot/util/result.hpp"
 #include "nodeboot/webhook/limits.hpp"
+#include "nodeboot/webhook/pod_view.hpp"
 
 namespace nodeboot::webhook {
 
 inline constexpr std::string_view review_api_version = "admission.k8s.io/v1";
+
+// How decode_review reads request.object and request.oldObject.
+enum class ReviewObjects {
+  raw,   // slices (AdmissionRequest::object, old_object)
+  pods,  // pods (AdmissionRequest::pod, old_pod), read in the review's own pass
+};
 
 struct AdmissionRequest {
   std::string uid;
@@ -31,10 +39,15 @@ struct AdmissionRequest {
   std::string name;      // empty for generateName objects at CREATE
   std::string username;  // request.userInfo.username
   bool dry_run = false;
-  // Slices of the review body (valid as long as the body is): the raw JSON objects, empty
-  // when absent or null. The body is padded for simdjson (see decode_review).
+  // ReviewObjects::raw: slices of the review body (valid as long as the body is), the raw
+  // JSON objects, empty when absent or null. The body is padded for simdjson (see
+  // decode_review). Empty with ReviewObjects::pods.
   std::string_view object;
   std::string_view old_object;
+  // ReviewObjects::pods: the pods, unset when absent or null; an error when a pod has
+  // fields of the wrong type (the handler reports it, as it would its own decoding's).
+  std::optional<Result<PodView>> pod;
+  std::optional<Result<PodView>> old_pod;
 };
 
 struct AdmissionResponse {
@@ -72,7 +85,8 @@ struct DecodeError {
 };
 
 // Decodes an AdmissionReview v1 from `body` (which must outlive the request's slices).
-std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& body);
+std::expected<AdmissionRequest, DecodeError> decode_review(const PaddedBody& body,
+                                                           ReviewObjects objects = ReviewObjects::raw);
 
 // The AdmissionReview v1 JSON answering `uid`.
 std::string encode_review(std::string_view uid, const AdmissionResponse& response);
@@ -83,10 +97,11 @@ void append_patch_op(std::string& patch, std::string_view op, std::string_view p
 // Runs one admission body through decoding and `handler`, always producing a review
 // (in-band errors, uid echoed when readable). A body nested deeper than limits.max_depth is
 // refused before any parser sees it; after a body over limits.shrink_after this thread's
-// decoding buffers are released. The transport calls it; so do the fuzz targets and tests.
+// decoding buffers are released. `objects` as in decode_review. The transport calls it; so
+// do the fuzz targets and tests.
 std::string serve_admission(std::string_view body,
                             const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
-                            const RequestLimits& limits = {});
+                            const RequestLimits& limits = {}, ReviewObjects objects = ReviewObjects::raw);
 
 // A JSON Pointer token: "~" → "~0", "/" → "~1" (RFC 6901).
 std::string pointer_token(std::string_view key);

@@ -168,9 +168,9 @@ VmPlan plan_vm(const VmInputs& in) {
     return plan;
   }
   if (gated && (ended || (joined.empty() && in.now >= deadline))) {
-    const std::string what = ended ? "VM " + vm + " stopped (phase " + phase + ")"
-                                   : "no node joined from VM " + vm + " within " +
-                                         format_duration(in.settings.join_deadline);
+    const std::string what =
+        ended ? "VM " + vm + " stopped (phase " + phase + ")"
+              : "no node joined from VM " + vm + " within " + format_duration(in.settings.join_deadline);
     plan.delete_nodes = vouched_nodes(pod_uid);
     plan.why = what;
     if (record->attempt >= max) {
@@ -181,9 +181,8 @@ VmPlan plan_vm(const VmInputs& in) {
       if (in.leading) plan.action = VmAction::give_up;
     } else {
       plan.attempt = record->attempt + 1;
-      plan.condition = {
-          "False", ended ? "VMFailed" : "NodeJoinTimeout", what + "; replacing it (attempt " + of_attempts(plan.attempt, max) + ")",
-          true};
+      plan.condition = {"False", ended ? "VMFailed" : "NodeJoinTimeout",
+                        what + "; replacing it (attempt " + of_attempts(plan.attempt, max) + ")", true};
       if (in.leading) plan.action = VmAction::recreate;
     }
     return plan;
@@ -219,9 +218,8 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
   const auto logged = [](std::string what) {
     return [what = std::move(what)](const Error& e) { log_error("watching " + what, {{"error", e.message}}); };
   };
-  const kube::InformerHandlers labelled{.on_add = by_id,
-                                        .on_update = [by_id](const json&, const json& o) { by_id(o); },
-                                        .on_delete = by_id};
+  const kube::InformerHandlers labelled{
+      .on_add = by_id, .on_update = [by_id](const json&, const json& o) { by_id(o); }, .on_delete = by_id};
   pods_ = &rt_.inform(kube::resources::pods, "",
                       kube::ListOptions{.label_selector = std::string(names::maroon_label) + "=true"},
                       {.on_add = [this](const json& p) { on_pod(p); },
@@ -242,10 +240,10 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
   // Records only: join credentials carry the same label.
   auto records = labelled;
   records.on_error = logged("VM records");
-  records_ = &rt_.inform(kube::resources::secrets, marooned_ns,
-                         kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid),
-                                           .field_selector = "type=Opaque"},
-                         records);
+  records_ = &rt_.inform(
+      kube::resources::secrets, marooned_ns,
+      kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid), .field_selector = "type=Opaque"},
+      records);
   configs_ = &rt_.inform(kube::resources::maroonedpodsconfigs, "",
                          kube::ListOptions{.field_selector = "metadata.name=" + std::string(names::maroon_config_name)},
                          {.on_add = [this](const json&) { enqueue_all(); },
@@ -264,9 +262,9 @@ void VmController::enqueue_all() {
   std::set<std::string> ids;
   for (const auto* informer : {pods_, nodes_, vmis_, records_})
     for (const auto& o : informer->list()) {
-      const auto id = informer == pods_ ? mr::pod_id(o)
-                                        : member(member(o, "metadata"), "labels")
-                                              .value(std::string(names::maroon_pod_uid), "");
+      const auto id = informer == pods_
+                          ? mr::pod_id(o)
+                          : member(member(o, "metadata"), "labels").value(std::string(names::maroon_pod_uid), "");
       if (!id.empty()) ids.insert(id);
     }
   for (const auto& id : ids) enqueue(id);
@@ -382,7 +380,8 @@ namespace {
 // The pod's join credential: the gate-release controller's issue (create, or read what is there).
 Result<Secret> credential_for(kube::Client& client, const std::string& id, const json& pod) {
   const auto name = mr::join_secret_name(id);
-  auto created = client.create(kube::resources::secrets, marooned_ns, mr::join_secret(id, pod, mr::new_join_credential()));
+  auto created =
+      client.create(kube::resources::secrets, marooned_ns, mr::join_secret(id, pod, mr::new_join_credential()));
   if (!created && !kube::is_already_exists(created.error())) return std::unexpected(created.error());
   auto secret = created ? std::move(*created) : client.get(kube::resources::secrets, marooned_ns, name);
   if (!secret) return std::unexpected(secret.error());
@@ -407,9 +406,11 @@ bool VmController::create_record(const VmInputs& in, const VmPlan& plan) {
   r.token = mr::new_bootstrap_token();
   r.attempt = plan.attempt;
   r.token_ids = {r.token.id};
-  r.userdata = mr::cloud_init({options_.server_url, r.token.token(), in.id, taint_key_of(spec), std::move(*credential)});
+  r.userdata =
+      mr::cloud_init({options_.server_url, r.token.token(), in.id, taint_key_of(spec), std::move(*credential)});
   auto created = rt_.client().create(kube::resources::secrets, marooned_ns, mr::vm_record(r, *in.pod));
-  if (!created && !kube::is_already_exists(created.error())) return failed(in.id, "writing the VM record", created.error());
+  if (!created && !kube::is_already_exists(created.error()))
+    return failed(in.id, "writing the VM record", created.error());
   log_info("VM record written", {{"podUID", in.id}, {"attempt", std::to_string(plan.attempt)}});
   return true;
 }
@@ -421,10 +422,10 @@ bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {
   // The token lives as long as the node may take to join (and a minute for clock skew).
   if (!record->token.id.empty()) {
     const auto expires = std::chrono::system_clock::now() + in.settings.join_deadline + std::chrono::minutes(1);
-    auto token = rt_.client().create(
-        kube::resources::secrets, "kube-system",
-        mr::bootstrap_token_secret(record->token, expires, names::maroon_token_groups,
-                                   "nodeboot: join token for marooned pod " + in.id, in.id));
+    auto token =
+        rt_.client().create(kube::resources::secrets, "kube-system",
+                            mr::bootstrap_token_secret(record->token, expires, names::maroon_token_groups,
+                                                       "nodeboot: join token for marooned pod " + in.id, in.id));
     if (!token && !kube::is_already_exists(token.error()))
       return failed(in.id, "creating the bootstrap token", token.error());
   }
@@ -473,7 +474,8 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
     body["metadata"]["uid"] = meta_string(*in.record, "uid");
     auto updated = rt_.client().update(kube::resources::secrets, marooned_ns, body);
     if (!updated) {
-      if (kube::is_conflict(updated.error()) || kube::is_not_found(updated.error())) return true;  // its event re-queues
+      if (kube::is_conflict(updated.error()) || kube::is_not_found(updated.error()))
+        return true;  // its event re-queues
       return failed(in.id, "updating the VM record", updated.error());
     }
     log_info(give_up ? "giving up on the pod's VM" : "replacing the pod's VM",

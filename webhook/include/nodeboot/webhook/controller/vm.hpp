@@ -92,8 +92,8 @@ struct VmInputs {
 
 struct VmPlan {
   VmAction action = VmAction::nothing;
-  int attempt = 0;                      // create_record, create_vm: this attempt; recreate: the next one
-  std::optional<VmCondition> condition;  // to set on the pod (only when it differs from the pod's)
+  int attempt = 0;                                     // create_record, create_vm: this attempt; recreate: the next one
+  std::optional<VmCondition> condition;                // to set on the pod (only when it differs from the pod's)
   std::chrono::system_clock::time_point recheck_at{};  // wait: the join deadline
   std::vector<std::string> delete_nodes;               // recreate, give_up, clean_up: nodes vouched for the pod
   std::string why;                                     // for the log

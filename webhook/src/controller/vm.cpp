@@ -31,25 +31,36 @@ const json& member(const json& o, const char* key) {
   return it == o.end() ? null : *it;
 }
 
-std::string meta_string(const json& object, const char* key) { return member(object, "metadata").value(key, ""); }
+// o[key] when `o` is an object with a string there, else "" (objects are as the API server
+// returned them: a VMI KubeVirt has not reported on has no status, an object may have no
+// labels or annotations).
+std::string text(const json& o, const char* key) {
+  const auto& v = member(o, key);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
+std::string meta_string(const json& object, const char* key) { return text(member(object, "metadata"), key); }
 
 std::string annotation(const json& object, std::string_view key) {
-  return member(member(object, "metadata"), "annotations").value(std::string(key), "");
+  return text(member(member(object, "metadata"), "annotations"), std::string(key).c_str());
+}
+
+std::string label_id(const json& object) {
+  return text(member(member(object, "metadata"), "labels"), std::string(names::maroon_pod_uid).c_str());
 }
 
 const json* pod_condition(const json& pod) {
   const auto& conditions = member(member(pod, "status"), "conditions");
   if (!conditions.is_array()) return nullptr;
   for (const auto& c : conditions)
-    if (c.value("type", "") == names::maroon_vm_condition) return &c;
+    if (text(c, "type") == names::maroon_vm_condition) return &c;
   return nullptr;
 }
 
 // The condition, unless the pod already says exactly that.
 std::optional<VmCondition> unless_set(const json& pod, VmCondition c) {
   const json* now = pod_condition(pod);
-  if (now && now->value("status", "") == c.status && now->value("reason", "") == c.reason &&
-      now->value("message", "") == c.message)
+  if (now && text(*now, "status") == c.status && text(*now, "reason") == c.reason && text(*now, "message") == c.message)
     return std::nullopt;
   return c;
 }
@@ -153,7 +164,7 @@ VmPlan plan_vm(const VmInputs& in) {
   const json& vmi = *in.vmi;
   if (!meta_string(vmi, "deletionTimestamp").empty()) return plan;  // its deletion event comes next
   const std::string vm = marooned_ns + "/" + meta_string(vmi, "name");
-  const std::string phase = member(vmi, "status").value("phase", "");
+  const std::string phase = text(member(vmi, "status"), "phase");
   const bool ended = phase == "Failed" || phase == "Succeeded";
   const auto deadline = created_at(vmi, in.now) + in.settings.join_deadline;
 
@@ -212,8 +223,7 @@ VmController::VmController(const kube::RestConfig& config, VmOptions options)
           config, options_.leader, std::string(vm_component), [this] { enqueue_all(); },
           [this](const std::string& id) { return reconcile(id); }) {
   const auto by_id = [this](const json& o) {
-    if (auto id = member(member(o, "metadata"), "labels").value(std::string(names::maroon_pod_uid), ""); !id.empty())
-      enqueue(id);
+    if (auto id = label_id(o); !id.empty()) enqueue(id);
   };
   const auto logged = [](std::string what) {
     return [what = std::move(what)](const Error& e) { log_error("watching " + what, {{"error", e.message}}); };
@@ -262,9 +272,7 @@ void VmController::enqueue_all() {
   std::set<std::string> ids;
   for (const auto* informer : {pods_, nodes_, vmis_, records_})
     for (const auto& o : informer->list()) {
-      const auto id = informer == pods_
-                          ? mr::pod_id(o)
-                          : member(member(o, "metadata"), "labels").value(std::string(names::maroon_pod_uid), "");
+      const auto id = informer == pods_ ? mr::pod_id(o) : label_id(o);
       if (!id.empty()) ids.insert(id);
     }
   for (const auto& id : ids) enqueue(id);
@@ -391,7 +399,7 @@ Result<Secret> credential_for(kube::Client& client, const std::string& id, const
 }
 
 std::string taint_key_of(const json& spec) {
-  const auto key = spec.value("nodeTaintKey", "");
+  const auto key = text(spec, "nodeTaintKey");
   return key.empty() ? std::string(names::maroon_default_taint_key) : key;
 }
 
@@ -552,8 +560,8 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
 
 bool VmController::set_condition(const json& pod, const VmCondition& c) {
   const json* old = pod_condition(pod);
-  const std::string since =
-      old && old->value("status", "") == c.status ? old->value("lastTransitionTime", rfc3339_now()) : rfc3339_now();
+  const std::string kept = old && text(*old, "status") == c.status ? text(*old, "lastTransitionTime") : "";
+  const std::string since = kept.empty() ? rfc3339_now() : kept;
   const json patch = {{"status",
                        {{"conditions",
                          {{{"type", std::string(names::maroon_vm_condition)},

@@ -145,10 +145,14 @@ VmPlan plan_vm(const VmInputs& in) {
     return plan;
   }
   if (record->failed_to_place) {
-    plan.condition = unless_set(pod, {"False", "FailedToPlace",
-                                      "no node joined after " + std::to_string(record->attempt) +
-                                          " VMs; the pod stays gated. Delete it to try again",
-                                      true});
+    // The pod says why since it was given up on (what stopped its last VM); the general word
+    // only for a pod that does not say it yet.
+    const json* said = pod_condition(pod);
+    if (!said || text(*said, "reason") != "FailedToPlace")
+      plan.condition = VmCondition{"False", "FailedToPlace",
+                                   "no node joined after " + std::to_string(record->attempt) +
+                                       " VMs; the pod stays gated. Delete it to try again",
+                                   true};
     // Giving up was interrupted: its VM or node is still there.
     plan.delete_nodes = vouched_nodes(pod_uid);
     if (in.leading && (in.vmi || !plan.delete_nodes.empty())) plan.action = VmAction::give_up;

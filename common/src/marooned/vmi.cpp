@@ -60,6 +60,13 @@ const nlohmann::json& member(const nlohmann::json& o, const char* key) {
   return it == o.end() ? null : *it;
 }
 
+// o[key] when `o` is an object with a string there, else `fallback` (a Secret written by
+// hand or by an older version may have no labels or annotations).
+std::string text(const nlohmann::json& o, const std::string& key, const std::string& fallback = "") {
+  const auto& v = member(o, key.c_str());
+  return v.is_string() ? v.get<std::string>() : fallback;
+}
+
 }  // namespace
 
 std::string random_lowercase_alnum(std::size_t n) {
@@ -290,13 +297,13 @@ nlohmann::json vm_record(const VmRecord& r, const nlohmann::json& pod) {
 
 Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
   const auto& meta = member(secret, "metadata");
-  const std::string name = meta.value("name", "");
+  const std::string name = text(meta, "name");
   const auto bad = [&](const std::string& what) {
     return fail(ErrorKind::invalid_input, "the VM record Secret " + std::string(names::marooned_namespace) + "/" +
                                               name + " " + what + ": delete it and the controller writes a new one");
   };
   VmRecord r;
-  r.id = member(meta, "labels").value(std::string(names::maroon_pod_uid), "");
+  r.id = text(member(meta, "labels"), std::string(names::maroon_pod_uid));
   if (r.id.empty()) return bad("has no " + std::string(names::maroon_pod_uid) + " label");
   const auto& data = member(secret, "data");
   const auto decoded = [&](std::string_view key) -> std::optional<std::string> {
@@ -315,20 +322,20 @@ Result<VmRecord> read_vm_record(const nlohmann::json& secret) {
     if (dot != std::string::npos) r.token = {token->substr(0, dot), Secret(token->substr(dot + 1))};
   }
   const auto& annotations = member(meta, "annotations");
-  const std::string attempt = annotations.value(std::string(names::maroon_vm_attempt), "1");
+  const std::string attempt = text(annotations, std::string(names::maroon_vm_attempt), "1");
   try {
     r.attempt = std::stoi(attempt);
   } catch (const std::exception&) {
     return bad("has a " + std::string(names::maroon_vm_attempt) + " that is not a number");
   }
   if (r.attempt < 1) return bad("has a " + std::string(names::maroon_vm_attempt) + " below 1");
-  const std::string ids = annotations.value(std::string(names::maroon_bootstrap_tokens), "");
+  const std::string ids = text(annotations, std::string(names::maroon_bootstrap_tokens));
   for (std::size_t start = 0; start < ids.size();) {
     const auto comma = std::min(ids.find(',', start), ids.size());
     if (comma > start) r.token_ids.push_back(ids.substr(start, comma - start));
     start = comma + 1;
   }
-  r.failed_to_place = annotations.value(std::string(names::maroon_vm_state), "") == names::maroon_failed_to_place;
+  r.failed_to_place = text(annotations, std::string(names::maroon_vm_state)) == names::maroon_failed_to_place;
   return r;
 }
 

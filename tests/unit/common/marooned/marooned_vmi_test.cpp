@@ -131,4 +131,16 @@ BOOST_AUTO_TEST_CASE(requests_count_sidecars_and_overhead_as_the_scheduler_does)
   BOOST_TEST(!pod_requests(p));
 }
 
+BOOST_AUTO_TEST_CASE(a_record_without_annotations_reads_as_the_first_attempt) {
+  // As an older `marooned vmi --apply` wrote it: no attempt, no token ids.
+  const json secret = {{"metadata", {{"name", "marooned-x-userdata"}, {"labels", {{"maroonedpods.io/pod-uid", "x"}}}}},
+                       {"data", {{"userdata", nodeboot::base64_encode("#cloud-config\n")}}}};
+  auto r = read_vm_record(secret);
+  BOOST_TEST_REQUIRE(r.has_value(), r.error().message);
+  BOOST_TEST(r->attempt == 1);
+  BOOST_TEST(r->token_ids.empty());
+  BOOST_TEST(!r->failed_to_place);
+  BOOST_TEST(!read_vm_record(json{{"metadata", {{"name", "n"}}}}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

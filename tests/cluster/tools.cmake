@@ -24,7 +24,7 @@ nodeboot_go_built_fixture(cluster_tools integration build-tools.sh "${CMAKE_BINA
   e2e/cluster_wait)
 
 # KubeVirt's own CRDs (kubevirt-crds.sh), linked as ${CMAKE_BINARY_DIR}/kubevirt-crds.yaml for
-# the marooned suite that creates VirtualMachineInstances: the API server validates them
+# the marooned suites that create VirtualMachineInstances: the API server validates them
 # against KubeVirt's schema.
 nodeboot_go_built_fixture(kubevirt_crds e2e kubevirt-crds.sh "${CMAKE_BINARY_DIR}/kubevirt-crds.yaml"
-  NODEBOOT_KUBEVIRT_CRDS TESTS e2e/marooned_join)
+  NODEBOOT_KUBEVIRT_CRDS TESTS e2e/marooned_join e2e/marooned_vm)

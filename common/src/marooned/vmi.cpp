@@ -131,33 +131,62 @@ Result<std::int64_t> memory_bytes(const nlohmann::json& q) {
 }
 
 Result<Resources> pod_requests(const nlohmann::json& pod) {
-  auto sum = [](const nlohmann::json& containers, bool max_only) -> Result<Resources> {
-    Resources r;
-    if (!containers.is_array()) return r;
-    for (const auto& c : containers) {
-      const auto& requests = field(field(c, "resources"), "requests");
-      Resources one;
-      if (const auto& cpu = field(requests, "cpu"); !cpu.is_null()) {
-        auto v = cpu_millis(cpu);
-        if (!v) return std::unexpected(v.error());
-        one.cpu_millis = *v;
-      }
-      if (const auto& mem = field(requests, "memory"); !mem.is_null()) {
-        auto v = memory_bytes(mem);
-        if (!v) return std::unexpected(v.error());
-        one.memory_bytes = *v;
-      }
-      r.cpu_millis = max_only ? std::max(r.cpu_millis, one.cpu_millis) : r.cpu_millis + one.cpu_millis;
-      r.memory_bytes = max_only ? std::max(r.memory_bytes, one.memory_bytes) : r.memory_bytes + one.memory_bytes;
+  const auto requests_of = [](const nlohmann::json& resources) -> Result<Resources> {
+    Resources one;
+    if (const auto& cpu = field(resources, "cpu"); !cpu.is_null()) {
+      auto v = cpu_millis(cpu);
+      if (!v) return std::unexpected(v.error());
+      one.cpu_millis = *v;
     }
-    return r;
+    if (const auto& mem = field(resources, "memory"); !mem.is_null()) {
+      auto v = memory_bytes(mem);
+      if (!v) return std::unexpected(v.error());
+      one.memory_bytes = *v;
+    }
+    return one;
+  };
+  const auto add = [](Resources& to, const Resources& r) {
+    to.cpu_millis += r.cpu_millis;
+    to.memory_bytes += r.memory_bytes;
+  };
+  const auto raise = [](Resources& to, const Resources& r) {
+    to.cpu_millis = std::max(to.cpu_millis, r.cpu_millis);
+    to.memory_bytes = std::max(to.memory_bytes, r.memory_bytes);
   };
   const auto& spec = field(pod, "spec");
-  auto main = sum(field(spec, "containers"), false);
-  if (!main) return main;
-  auto init = sum(field(spec, "initContainers"), true);
-  if (!init) return init;
-  return Resources{std::max(main->cpu_millis, init->cpu_millis), std::max(main->memory_bytes, init->memory_bytes)};
+  // k8s.io/component-helpers/resource PodRequests: the containers and the sidecars (init
+  // containers with restartPolicy Always, which keep running beside them) add up; while the
+  // i-th ordinary init container runs, it and the sidecars started before it do; the pod
+  // needs the larger, plus its RuntimeClass overhead (spec.overhead).
+  Resources total;
+  if (const auto& containers = field(spec, "containers"); containers.is_array())
+    for (const auto& c : containers) {
+      auto r = requests_of(field(field(c, "resources"), "requests"));
+      if (!r) return r;
+      add(total, *r);
+    }
+  Resources sidecars;
+  Resources init_peak;
+  if (const auto& init = field(spec, "initContainers"); init.is_array())
+    for (const auto& c : init) {
+      auto r = requests_of(field(field(c, "resources"), "requests"));
+      if (!r) return r;
+      if (field(c, "restartPolicy") == "Always") {
+        add(total, *r);
+        add(sidecars, *r);
+        raise(init_peak, sidecars);
+      } else {
+        add(*r, sidecars);
+        raise(init_peak, *r);
+      }
+    }
+  raise(total, init_peak);
+  if (const auto& overhead = field(spec, "overhead"); !overhead.is_null()) {
+    auto r = requests_of(overhead);
+    if (!r) return r;
+    add(total, *r);
+  }
+  return total;
 }
 
 std::string vmi_name(std::string_view pod_uid) { return "marooned-" + std::string(pod_uid); }

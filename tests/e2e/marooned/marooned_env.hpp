@@ -87,8 +87,9 @@ class Env {
         {"patch", "mpconfig", "default", "--type=merge", "-p",
          json{{"spec", {{"nodeAgentNamespaces", {"kube-system", std::string(names::system_namespace), agents_ns}}}}}
              .dump()});
-    c.kubectl({"delete", "lease", std::string(names::gate_controller_lease), "-n", std::string(names::system_namespace),
-               "--ignore-not-found"});
+    for (const auto lease : {names::gate_controller_lease, names::vm_controller_lease})
+      c.kubectl(
+          {"delete", "lease", std::string(lease), "-n", std::string(names::system_namespace), "--ignore-not-found"});
     c.kubectl_ok({"create", "namespace", ns});
     c.kubectl_ok({"create", "namespace", agents_ns});
 
@@ -167,9 +168,10 @@ class Env {
     w.process = std::make_unique<Background>(
         argv, dir.path() / ("webhook-" +
                             (controller_identity.empty() ? std::string("admission") : controller_identity) + ".log"));
-    BOOST_REQUIRE_MESSAGE(eventually([&] { return w.ready(); }, std::chrono::seconds(60)),
-                          "nodeboot-webhook never became ready:\n"
-                              << w.process->log());
+    // (The outcome first: a failure message's operands are evaluated before the check's.)
+    const bool ready =
+        eventually([&] { return w.ready() || w.process->exited(); }, std::chrono::seconds(60)) && !w.process->exited();
+    BOOST_REQUIRE_MESSAGE(ready, "nodeboot-webhook never became ready:\n" << w.process->log());
     // Fail here, not in a later wait for an event: the flag must not be silently ignored.
     if (!controller_identity.empty())
       BOOST_REQUIRE_MESSAGE(w.metric("nodeboot_gate_controller_leader") >= 0,
@@ -305,16 +307,54 @@ class Env {
 
 // The usual suite fixture: an Env, an admission-only nodeboot-webhook registered with the
 // API server, and one gate-release controller replica named `identity` (with short lease
-// periods only when the suite tests takeovers).
+// periods only when the suite tests takeovers; `extra`: more flags for it).
 struct Installation {
   Env env;
   WebhookProcess admission;
   WebhookProcess controller;
-  explicit Installation(const std::string& identity, bool short_lease = false)
-      : admission(env.start("")), controller((env.register_webhooks(admission), env.start(identity, short_lease))) {
+  explicit Installation(const std::string& identity, bool short_lease = false,
+                        const std::vector<std::string>& extra = {})
+      : admission(env.start("")),
+        controller((env.register_webhooks(admission), env.start(identity, short_lease, extra))) {
     env.diagnostics = [this] { return "controller log:\n" + controller.process->log(); };
   }
 };
+
+// KubeVirt's own CRDs, generated from KubeVirt's source (tests/cluster/kubevirt-crds.sh;
+// ctest's fixture e2e/kubevirt_crds_build links them).
+inline std::filesystem::path kubevirt_crds() {
+  const char* path = std::getenv("NODEBOOT_KUBEVIRT_CRDS");
+  BOOST_REQUIRE_MESSAGE(path, "NODEBOOT_KUBEVIRT_CRDS is not set (run through ctest)");
+  return path;
+}
+
+// Installs them as KubeVirt's operator would, server-side (the VirtualMachine CRD is far
+// beyond the 256 KiB annotation a client-side apply writes), and waits until the API server
+// serves them: the CRDs' schemas are structural, else they would not be Established.
+inline void install_kubevirt_crds() {
+  // An earlier suite's deletion (--wait=false) may still be under way: applying to a CRD
+  // being deleted would see it vanish afterwards, so wait for that to end first.
+  const auto present = cluster().kubectl({"get", "-f", kubevirt_crds().string(), "--ignore-not-found", "-o", "json"});
+  if (present.out.find("\"deletionTimestamp\"") != std::string::npos)
+    cluster().kubectl({"wait", "--for=delete", "-f", kubevirt_crds().string(), "--timeout=120s"});
+  cluster().kubectl_ok({"apply", "--server-side", "--force-conflicts", "-f", kubevirt_crds().string()});
+  cluster().kubectl_ok({"wait", "--for=condition=Established", "-f", kubevirt_crds().string(), "--timeout=120s"});
+}
+
+// Removes them again (e2e suites run one at a time: no other suite is using them).
+inline void delete_kubevirt_crds() {
+  cluster().kubectl({"delete", "-f", kubevirt_crds().string(), "--ignore-not-found", "--wait=false"});
+}
+
+// The join-info.yaml inside cloud-init user-data (write_files content, indented 4).
+inline std::string join_info_from_cloud_init(const std::string& userdata) {
+  std::string out;
+  std::istringstream in(userdata.substr(userdata.find("content: |")));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.starts_with("    ")) out += line.substr(4) + "\n";
+  return out;
+}
 
 inline json create_pod(const json& manifest) {
   return json::parse(cluster().kubectl_ok({"create", "-o", "json", "-f", "-"}, manifest.dump()));
@@ -328,14 +368,40 @@ inline std::string pod_uid_of(const json& pod) {
   return pod["metadata"].value("annotations", json::object()).value(std::string(names::maroon_pod_uid), "");
 }
 
-// The gate-release controller's events about a pod, as "reason" → reportingInstance.
-inline std::multimap<std::string, std::string> events_of(const std::string& ns, const std::string& pod) {
-  std::multimap<std::string, std::string> out;
+// A marooned VM's first boot in the temporary root `root`: its cloud-init wrote `join_info`
+// (/etc/marooned/join-info.yaml), then `nodeboot-agent join` configures k3s and starts it
+// (standin_systemctl.sh plays systemctl and the k3s agent, which registers node `node`).
+inline nodeboot::ProcessResult agent_join(const std::filesystem::path& root, const std::string& join_info,
+                                          const std::string& node) {
+  std::filesystem::create_directories(root / "etc/marooned");
+  std::ofstream(root / "etc/marooned/join-info.yaml") << join_info;
+  std::filesystem::permissions(root / "etc/marooned/join-info.yaml",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  nodeboot::ProcessOptions o;
+  o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()},
+               {"PATH", path_with_bin_dir()},
+               {"NODEBOOT_E2E_PKI", (cluster().state_dir / "pki").string()}};
+  return run(
+      {(bin_dir() / "nodeboot-agent").string(), "join", "--host-root", root.string(), "--service-manager",
+       (source_dir() / "tests/e2e/marooned/standin_systemctl.sh").string(), "--node-name", node, "--timeout", "60"},
+      o);
+}
+
+// The events a controller (`component`, its reportingComponent) recorded about a pod.
+inline std::vector<json> events_from(const std::string& component, const std::string& ns, const std::string& pod) {
+  std::vector<json> out;
   // The list outlives the loop (a temporary's member would not, before C++23's P2718).
   const auto list = kubectl_json({"get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + pod});
   for (const auto& e : list["items"])
-    if (e.value("reportingComponent", "") == "nodeboot-gate-controller")
-      out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
+    if (e.value("reportingComponent", "") == component) out.push_back(e);
+  return out;
+}
+
+// The gate-release controller's events about a pod, as "reason" → reportingInstance.
+inline std::multimap<std::string, std::string> events_of(const std::string& ns, const std::string& pod) {
+  std::multimap<std::string, std::string> out;
+  for (const auto& e : events_from("nodeboot-gate-controller", ns, pod))
+    out.emplace(e.value("reason", ""), e.value("reportingInstance", ""));
   return out;
 }
 

@@ -21,22 +21,6 @@ namespace names = nodeboot::names;
 
 namespace {
 
-// KubeVirt's own CRDs, generated from KubeVirt's source (tests/cluster/kubevirt-crds.sh;
-// ctest's fixture e2e/kubevirt_crds_build links them).
-std::filesystem::path kubevirt_crds() {
-  const char* path = std::getenv("NODEBOOT_KUBEVIRT_CRDS");
-  BOOST_REQUIRE_MESSAGE(path, "NODEBOOT_KUBEVIRT_CRDS is not set (run through ctest)");
-  return path;
-}
-
-// Installs them as KubeVirt's operator would, server-side (the VirtualMachine CRD is far
-// beyond the 256 KiB annotation a client-side apply writes), and waits until the API server
-// serves them: the CRDs' schemas are structural, else they would not be Established.
-void install_kubevirt_crds() {
-  cluster().kubectl_ok({"apply", "--server-side", "--force-conflicts", "-f", kubevirt_crds().string()});
-  cluster().kubectl_ok({"wait", "--for=condition=Established", "-f", kubevirt_crds().string(), "--timeout=120s"});
-}
-
 struct Suite {
   static inline Installation* nb = nullptr;  // the controller issues the join credential and vouches
   static inline json pod;
@@ -48,7 +32,7 @@ struct Suite {
   }
   // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
   void teardown() {
-    cluster().kubectl({"delete", "-f", kubevirt_crds().string(), "--ignore-not-found", "--wait=false"});
+    delete_kubevirt_crds();
     delete nb;
   }
 };
@@ -72,16 +56,6 @@ std::size_t tokens_for_pod() {
     if (description && description->find(id()) != std::string::npos) ++n;
   }
   return n;
-}
-
-// The join-info.yaml inside cloud-init user-data (write_files content, indented 4).
-std::string join_info_from_cloud_init(const std::string& userdata) {
-  std::string out;
-  std::istringstream in(userdata.substr(userdata.find("content: |")));
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line) && line.starts_with("    ")) out += line.substr(4) + "\n";
-  return out;
 }
 
 }  // namespace
@@ -180,19 +154,8 @@ BOOST_AUTO_TEST_CASE(vmi_user_data_drives_agent_join_to_the_pods_label_and_taint
 
   // The VM's first boot, in a temporary root.
   TempDir root;
-  std::filesystem::create_directories(root.path() / "etc/marooned");
-  root.write("etc/marooned/join-info.yaml", join_info_from_cloud_init(userdata));
   const std::string node = unique_name("joined");
-  auto join =
-      run({(bin_dir() / "nodeboot-agent").string(), "join", "--host-root", root.path().string(), "--service-manager",
-           (source_dir() / "tests/e2e/marooned/standin_systemctl.sh").string(), "--node-name", node, "--timeout", "60"},
-          [] {
-            nodeboot::ProcessOptions o;
-            o.env_set = {{"KUBECONFIG", cluster().kubeconfig.string()},
-                         {"PATH", path_with_bin_dir()},
-                         {"NODEBOOT_E2E_PKI", (cluster().state_dir / "pki").string()}};
-            return o;
-          }());
+  auto join = agent_join(root.path(), join_info_from_cloud_init(userdata), node);
   BOOST_TEST_REQUIRE(join.exit_code == 0, join.out << join.err);
   BOOST_TEST(join.out.find("0123456789abcdef") == std::string::npos);
   BOOST_TEST(join.out.find("registered and vouched for marooned pod " + id()) != std::string::npos, join.out);

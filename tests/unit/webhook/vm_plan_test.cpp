@@ -195,6 +195,15 @@ BOOST_AUTO_TEST_CASE(the_last_attempt_gives_up_and_the_pod_stays_failed_to_place
   BOOST_TEST((plan_vm(inputs(pod(), record(3, true), vmi(3, "Failed"))).action == VmAction::give_up));
 }
 
+BOOST_AUTO_TEST_CASE(a_pod_given_up_on_keeps_the_reason_it_was_given_once) {
+  // The last attempt said what stopped its VM; the record's FailedToPlace must not rewrite
+  // it (a second write and a second Warning), only fill it in for a pod that lacks it.
+  const auto said = plan_vm(inputs(pod(), record(3), vmi(3, "Failed"))).condition.value();
+  const auto after = plan_vm(inputs(with_condition(pod(), "False", said.reason, said.message), record(3, true)));
+  BOOST_TEST(!after.condition.has_value());
+  BOOST_TEST(plan_vm(inputs(pod(), record(3, true))).condition.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_replacement_interrupted_by_a_leader_change_counts_once) {
   // The record says attempt 2, the VM is still attempt 1's: delete it, do not count again.
   const auto plan = plan_vm(inputs(pod(), record(2), vmi(1, "Failed")));

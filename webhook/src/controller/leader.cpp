@@ -114,7 +114,7 @@ void LeaderElector::run(const std::stop_token& stop) {
     while (!stop.stop_requested() && !try_acquire_or_renew()) sleep_for(stop, options_.retry_period);
     if (stop.stop_requested()) return;
     leading_ = true;
-    log_info("became the gate-release controller's leader",
+    log_info("became the leader",
              {{"lease", options_.namespace_ + "/" + options_.name}, {"identity", options_.identity}});
     if (on_started_) on_started_();
     // Lead: renew every retry period; give up after the renew deadline without success.

@@ -132,10 +132,14 @@ VmPlan plan_vm(const VmInputs& in) {
     return plan;
   }
   if (record->failed_to_place) {
-    plan.condition = unless_set(pod, {"False", "FailedToPlace",
-                                      "no node joined after " + std::to_string(record->attempt) +
-                                          " VMs; the pod stays gated. Delete it to try again",
-                                      true});
+    // The pod says why since it was given up on (what stopped its last VM); the general word
+    // only for a pod that does not say it yet.
+    const json* said = pod_condition(pod);
+    if (!said || string_field(*said, "reason") != "FailedToPlace")
+      plan.condition = VmCondition{"False", "FailedToPlace",
+                                   "no node joined after " + std::to_string(record->attempt) +
+                                       " VMs; the pod stays gated. Delete it to try again",
+                                   true};
     // Giving up was interrupted: its VM or node is still there.
     plan.delete_nodes = vouched_nodes(pod_uid);
     if (in.leading && (in.vmi || !plan.delete_nodes.empty())) plan.action = VmAction::give_up;
@@ -498,11 +502,10 @@ bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {
 bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
   auto record = mr::read_vm_record(*in.record);
   if (!record) return failed(in.id, "reading the VM record", record.error());
-  const auto old_token = record->token.id;
   const bool give_up = plan.action == VmAction::give_up;
   // The record first: it is what the next leader reads, so the attempt is counted once.
   if ((give_up && !record->failed_to_place) || (!give_up && plan.attempt > record->attempt)) {
-    mr::VmRecord next = *record;
+    mr::VmRecord& next = *record;  // from here on, `record` is what was written
     if (give_up) {
       next.failed_to_place = true;
     } else {
@@ -539,9 +542,12 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
       return failed(in.id, "deleting the VM", r.error());
     wrote(mr::vmi_name(in.id), std::nullopt);
   }
-  if (!old_token.empty()) {
-    auto r = rt_.client().remove(kube::resources::secrets, "kube-system", mr::bootstrap_token_secret_name(old_token));
-    if (!r && !kube::is_not_found(r.error())) return failed(in.id, "deleting the old bootstrap token", r.error());
+  // Every token the record lists but the next VM's: the replaced VM's, and one an earlier
+  // replacement left behind when its leader stopped after writing the record.
+  for (const auto& token : record->token_ids) {
+    if (!give_up && token == record->token.id) continue;
+    auto r = rt_.client().remove(kube::resources::secrets, "kube-system", mr::bootstrap_token_secret_name(token));
+    if (!r && !kube::is_not_found(r.error())) return failed(in.id, "deleting an old bootstrap token", r.error());
   }
   return true;
 }

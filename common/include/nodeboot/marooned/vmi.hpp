@@ -56,8 +56,9 @@ Secret cloud_init(const JoinInfo& info);
 Result<std::int64_t> cpu_millis(const nlohmann::json& quantity);
 Result<std::int64_t> memory_bytes(const nlohmann::json& quantity);
 
-// The pod's effective requests, as the scheduler counts them: the larger of the sum over
-// containers and the largest init container.
+// The pod's effective requests, as the scheduler counts them (PodRequests): the larger of
+// the containers plus sidecars (init containers with restartPolicy Always) and each ordinary
+// init container plus the sidecars started before it, plus spec.overhead (RuntimeClass).
 struct Resources {
   std::int64_t cpu_millis = 0;
   std::int64_t memory_bytes = 0;

@@ -109,4 +109,38 @@ BOOST_AUTO_TEST_CASE(vmi_adds_overhead_to_requests_and_respects_the_floor) {
              std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(requests_count_sidecars_and_overhead_as_the_scheduler_does) {
+  auto sidecar = requests("500m", "512Mi");
+  sidecar["restartPolicy"] = "Always";
+  // Containers 1.5 CPU / 2.5Gi, plus the sidecar that runs beside them: 2 CPU / 3Gi. The
+  // init container after the sidecar runs with it: 2 + 0.5 CPU, 1 + 0.5Gi.
+  auto p =
+      pod(json::array({requests("1", "2Gi"), requests("500m", "512Mi")}), json::array({sidecar, requests("2", "1Gi")}));
+  auto r = pod_requests(p);
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->cpu_millis == 2500);
+  BOOST_TEST(r->memory_bytes == 3LL * 1024 * 1024 * 1024);
+  // An init container before the sidecar runs alone.
+  p["spec"]["initContainers"] = json::array({requests("2", "1Gi"), sidecar});
+  BOOST_TEST(pod_requests(p)->cpu_millis == 2000);
+  // The RuntimeClass overhead comes on top.
+  p["spec"]["overhead"] = {{"cpu", "250m"}, {"memory", "64Mi"}};
+  BOOST_TEST(pod_requests(p)->cpu_millis == 2250);
+  BOOST_TEST(pod_requests(p)->memory_bytes == 3LL * 1024 * 1024 * 1024 + 64LL * 1024 * 1024);
+  p["spec"]["overhead"]["cpu"] = "lots";
+  BOOST_TEST(!pod_requests(p));
+}
+
+BOOST_AUTO_TEST_CASE(a_record_without_annotations_reads_as_the_first_attempt) {
+  // As an older `marooned vmi --apply` wrote it: no attempt, no token ids.
+  const json secret = {{"metadata", {{"name", "marooned-x-userdata"}, {"labels", {{"maroonedpods.io/pod-uid", "x"}}}}},
+                       {"data", {{"userdata", nodeboot::base64_encode("#cloud-config\n")}}}};
+  auto r = read_vm_record(secret);
+  BOOST_TEST_REQUIRE(r.has_value(), r.error().message);
+  BOOST_TEST(r->attempt == 1);
+  BOOST_TEST(r->token_ids.empty());
+  BOOST_TEST(!r->failed_to_place);
+  BOOST_TEST(!read_vm_record(json{{"metadata", {{"name", "n"}}}}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -110,16 +110,13 @@ Result<int> ListPodsOptions::run(Io& io) const {
   std::string no_vm = "<none>";
   auto vmis = client.list(kube::resources::virtualmachineinstances, names::marooned_namespace,
                           kube::ListOptions{.label_selector = std::string(names::maroon_pod_uid)});
-  if (vmis) {
-    for (const auto& v : (*vmis)["items"]) {
-      const auto phase = v.value("status", json::object()).value("phase", "");
-      vm_by_id[v["metadata"].value("labels", json::object()).value(std::string(names::maroon_pod_uid), "")] =
-          v["metadata"].contains("deletionTimestamp") ? "Deleting"
-          : phase.empty()                             ? "Pending"
-                                                      : phase;
-    }
-  } else {
-    no_vm = kube::is_not_found(vmis.error()) ? "<no KubeVirt>" : "<unknown>";
+  if (!vmis) no_vm = kube::is_not_found(vmis.error()) ? "<no KubeVirt>" : "<unknown>";
+  static const json none = json::array();
+  for (const auto& v : vmis && vmis->contains("items") ? (*vmis)["items"] : none) {
+    std::string phase = v.value("status", json::object()).value("phase", "");
+    if (phase.empty()) phase = "Pending";  // as created, before KubeVirt reports
+    if (v["metadata"].contains("deletionTimestamp")) phase = "Deleting";
+    vm_by_id[v["metadata"].value("labels", json::object()).value(std::string(names::maroon_pod_uid), "")] = phase;
   }
   const auto vm_of = [&](const json& pod, const std::string& id) {
     for (const auto& c : pod.value("status", json::object()).value("conditions", json::array()))

@@ -388,17 +388,17 @@ bool VmController::reconcile(const std::string& id) {
                            std::chrono::seconds(1));
         return true;
       case VmAction::create_record: {
-        auto written = create_record(in, plan);
+        auto written = create_record(in, plan, spec);
         if (!written) return false;
         if (!*written) return true;  // written by another replica meanwhile: its event comes
         in.record = std::move(*written);
         break;
       }
       case VmAction::create_vm:
-        return create_vm(in, plan);
+        return create_vm(in, plan, spec);
       case VmAction::recreate:
       case VmAction::give_up:
-        return replace(in, plan);
+        return replace(in, plan, spec);
       case VmAction::clean_up:
         return clean_up(in, plan);
     }
@@ -437,21 +437,23 @@ std::string taint_key_of(const json& spec) {
 
 }  // namespace
 
-std::optional<std::optional<json>> VmController::create_record(const VmInputs& in, const VmPlan& plan) {
+bool VmController::new_attempt(const VmInputs& in, const json& spec, int attempt, mr::VmRecord& r) {
   auto credential =
       credential_for(rt_.client(), in.id, *in.pod, secrets_->get(marooned_ns, mr::join_secret_name(in.id)));
-  if (!credential) {
-    failed(in.id, "issuing the join credential", credential.error());
-    return std::nullopt;
-  }
-  const auto spec = config_spec();
-  mr::VmRecord r;
+  if (!credential) return failed(in.id, "issuing the join credential", credential.error());
   r.id = in.id;
+  r.attempt = attempt;
   r.token = mr::new_bootstrap_token();
-  r.attempt = plan.attempt;
-  r.token_ids = {r.token.id};
+  r.token_ids.push_back(r.token.id);
   r.userdata =
       mr::cloud_init({options_.server_url, r.token.token(), in.id, taint_key_of(spec), std::move(*credential)});
+  return true;
+}
+
+std::optional<std::optional<json>> VmController::create_record(const VmInputs& in, const VmPlan& plan,
+                                                               const json& spec) {
+  mr::VmRecord r;
+  if (!new_attempt(in, spec, plan.attempt, r)) return std::nullopt;
   auto created = rt_.client().create(kube::resources::secrets, marooned_ns, mr::vm_record(r, *in.pod));
   if (!created) {
     if (kube::is_already_exists(created.error())) return std::optional<json>();
@@ -463,10 +465,9 @@ std::optional<std::optional<json>> VmController::create_record(const VmInputs& i
   return std::optional<json>(std::move(*created));
 }
 
-bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {
+bool VmController::create_vm(const VmInputs& in, const VmPlan& plan, const json& spec) {
   auto record = mr::read_vm_record(*in.record);
   if (!record) return failed(in.id, "reading the VM record", record.error());
-  const auto spec = config_spec();
   // The token lives as long as the node may take to join (and a minute for clock skew).
   if (!record->token.id.empty()) {
     const auto expires = std::chrono::system_clock::now() + in.settings.join_deadline + std::chrono::minutes(1);
@@ -499,25 +500,17 @@ bool VmController::create_vm(const VmInputs& in, const VmPlan& plan) {
   return true;
 }
 
-bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
+bool VmController::replace(const VmInputs& in, const VmPlan& plan, const json& spec) {
   auto record = mr::read_vm_record(*in.record);
   if (!record) return failed(in.id, "reading the VM record", record.error());
   const bool give_up = plan.action == VmAction::give_up;
   // The record first: it is what the next leader reads, so the attempt is counted once.
   if ((give_up && !record->failed_to_place) || (!give_up && plan.attempt > record->attempt)) {
     mr::VmRecord& next = *record;  // from here on, `record` is what was written
-    if (give_up) {
+    if (give_up)
       next.failed_to_place = true;
-    } else {
-      auto credential =
-          credential_for(rt_.client(), in.id, *in.pod, secrets_->get(marooned_ns, mr::join_secret_name(in.id)));
-      if (!credential) return failed(in.id, "issuing the join credential", credential.error());
-      next.attempt = plan.attempt;
-      next.token = mr::new_bootstrap_token();
-      next.token_ids.push_back(next.token.id);
-      next.userdata = mr::cloud_init(
-          {options_.server_url, next.token.token(), in.id, taint_key_of(config_spec()), std::move(*credential)});
-    }
+    else if (!new_attempt(in, spec, plan.attempt, next))
+      return false;
     auto body = mr::vm_record(next, *in.pod);
     body["metadata"]["resourceVersion"] = meta_string(*in.record, "resourceVersion");
     body["metadata"]["uid"] = meta_string(*in.record, "uid");
@@ -544,10 +537,15 @@ bool VmController::replace(const VmInputs& in, const VmPlan& plan) {
   }
   // Every token the record lists but the next VM's: the replaced VM's, and one an earlier
   // replacement left behind when its leader stopped after writing the record.
-  for (const auto& token : record->token_ids) {
-    if (!give_up && token == record->token.id) continue;
+  return delete_tokens(in.id, record->token_ids, give_up ? "" : record->token.id);
+}
+
+bool VmController::delete_tokens(const std::string& id, const std::vector<std::string>& token_ids,
+                                 const std::string& keep) {
+  for (const auto& token : token_ids) {
+    if (token == keep) continue;
     auto r = rt_.client().remove(kube::resources::secrets, "kube-system", mr::bootstrap_token_secret_name(token));
-    if (!r && !kube::is_not_found(r.error())) return failed(in.id, "deleting an old bootstrap token", r.error());
+    if (!r && !kube::is_not_found(r.error())) return failed(id, "deleting a bootstrap token", r.error());
   }
   return true;
 }
@@ -575,11 +573,8 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
   }
   if (!delete_nodes(plan.delete_nodes)) return false;
   if (in.record) {
-    auto record = mr::read_vm_record(*in.record);
-    for (const auto& token : record ? record->token_ids : std::vector<std::string>{}) {
-      auto r = rt_.client().remove(kube::resources::secrets, "kube-system", mr::bootstrap_token_secret_name(token));
-      if (!r && !kube::is_not_found(r.error())) return failed(in.id, "deleting a bootstrap token", r.error());
-    }
+    if (auto record = mr::read_vm_record(*in.record); record && !delete_tokens(in.id, record->token_ids, ""))
+      return false;
     // The pod's unspent credential (the gate-release controller deletes it too; whoever is first).
     const auto owner = annotation(*in.record, names::maroon_owner_pod_uid);
     const auto credential = secrets_->get(marooned_ns, mr::join_secret_name(in.id));

@@ -45,6 +45,7 @@
 #include "nodeboot/cli/flags_fwd.hpp"
 #include "nodeboot/kube/client.hpp"
 #include "nodeboot/kube/informer.hpp"
+#include "nodeboot/marooned/vmi.hpp"
 #include "nodeboot/util/result.hpp"
 #include "nodeboot/webhook/controller/leader.hpp"
 #include "nodeboot/webhook/controller/runtime.hpp"
@@ -134,9 +135,15 @@ class VmController {
   void wrote(const std::string& name, std::optional<nlohmann::json> object);
   // The steps; each returns false to retry with backoff.
   // The record written (nullopt inside: another replica's was there first); nullopt: retry.
-  std::optional<std::optional<nlohmann::json>> create_record(const VmInputs& in, const VmPlan& plan);
-  bool create_vm(const VmInputs& in, const VmPlan& plan);
-  bool replace(const VmInputs& in, const VmPlan& plan);
+  // `spec`: MaroonedPodsConfig default's, read once per reconcile.
+  std::optional<std::optional<nlohmann::json>> create_record(const VmInputs& in, const VmPlan& plan,
+                                                             const nlohmann::json& spec);
+  bool create_vm(const VmInputs& in, const VmPlan& plan, const nlohmann::json& spec);
+  bool replace(const VmInputs& in, const VmPlan& plan, const nlohmann::json& spec);
+  // A new attempt in `record`: the pod's credential, a new token (added to its ids), user-data.
+  bool new_attempt(const VmInputs& in, const nlohmann::json& spec, int attempt, marooned::VmRecord& record);
+  // Deletes each bootstrap token in `token_ids` but `keep` (gone already is fine).
+  bool delete_tokens(const std::string& id, const std::vector<std::string>& token_ids, const std::string& keep);
   bool clean_up(const VmInputs& in, const VmPlan& plan);
   bool set_condition(const nlohmann::json& pod, const VmCondition& condition);
   bool delete_nodes(const std::vector<std::string>& names);

@@ -63,29 +63,7 @@ for _ in $(seq 1 240); do
     --field-selector type=maroonedpods.io/join-credential -o name | wc -l) >= pods)) && break
   sleep 0.5
 done
-kubectl get secrets -n nodeboot-marooned -l maroonedpods.io/pod-uid --field-selector type=maroonedpods.io/join-credential \
-  -o json >"$work/credentials.json"
-python3 - "$work/ids" "$work/credentials.json" >"$work/nodes.yaml" <<'PY'
-import base64, hashlib, hmac, json, sys
-creds = {s["metadata"]["labels"]["maroonedpods.io/pod-uid"]: base64.b64decode(s["data"]["credential"])
-         for s in json.load(open(sys.argv[2]))["items"]}
-for i, pid in enumerate(l.strip() for l in open(sys.argv[1]) if l.strip()):
-    name = f"marooned-{i}"
-    proof = hmac.new(creds[pid], f"nodeboot-join/v1\n{pid}\n{name}".encode(), hashlib.sha256).hexdigest()
-    print(f"""---
-apiVersion: v1
-kind: Node
-metadata:
-  name: {name}
-  annotations: {{kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0", maroonedpods.io/join-proof: "{proof}"}}
-  labels: {{maroonedpods.io/pod-uid: "{pid}", type: kwok-marooned, kubernetes.io/hostname: {name}, kubernetes.io/os: linux}}
-spec:
-  taints: [{{key: maroonedpods.io/dedicated, value: "{pid}", effect: NoSchedule}}, {{key: maroonedpods.io/dedicated, value: "{pid}", effect: NoExecute}}]
-status:
-  allocatable: {{cpu: "4", memory: 8Gi, pods: "110"}}
-  capacity: {{cpu: "4", memory: 8Gi, pods: "110"}}""")
-PY
-kubectl create -f "$work/nodes.yaml" >/dev/null
+join_nodes marooned
 # Counted from the pod watch, so that waiting adds no requests to the ones measured.
 bound() {
   python3 -c 'import json, sys

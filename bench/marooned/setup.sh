@@ -144,3 +144,32 @@ if len(items) != int(sys.argv[2]) or not all(ids) or not all(gated):
 print("\n".join(ids))
 PY
 }
+
+# join_nodes PREFIX: a kwok Node PREFIX-<i> for each id in $work/ids, as the pod's VM would
+# register: its label, taints and join proof (the HMAC of the credential the controller
+# issued), handed to kwok (which reports it Ready).
+join_nodes() {
+  kubectl get secrets -n nodeboot-marooned -l maroonedpods.io/pod-uid --field-selector type=maroonedpods.io/join-credential \
+    -o json >"$work/credentials.json"
+  python3 - "$work/ids" "$work/credentials.json" "$1" >"$work/nodes.yaml" <<'PY'
+import base64, hashlib, hmac, json, sys
+creds = {s["metadata"]["labels"]["maroonedpods.io/pod-uid"]: base64.b64decode(s["data"]["credential"])
+         for s in json.load(open(sys.argv[2]))["items"]}
+for i, pid in enumerate(l.strip() for l in open(sys.argv[1]) if l.strip()):
+    name = f"{sys.argv[3]}-{i}"
+    proof = hmac.new(creds[pid], f"nodeboot-join/v1\n{pid}\n{name}".encode(), hashlib.sha256).hexdigest()
+    print(f"""---
+apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  annotations: {{kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0", maroonedpods.io/join-proof: "{proof}"}}
+  labels: {{maroonedpods.io/pod-uid: "{pid}", type: kwok-marooned, kubernetes.io/hostname: {name}, kubernetes.io/os: linux}}
+spec:
+  taints: [{{key: maroonedpods.io/dedicated, value: "{pid}", effect: NoSchedule}}, {{key: maroonedpods.io/dedicated, value: "{pid}", effect: NoExecute}}]
+status:
+  allocatable: {{cpu: "4", memory: 8Gi, pods: "110"}}
+  capacity: {{cpu: "4", memory: 8Gi, pods: "110"}}""")
+PY
+  kubectl create -f "$work/nodes.yaml" >/dev/null
+}

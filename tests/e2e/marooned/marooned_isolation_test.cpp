@@ -304,8 +304,22 @@ BOOST_AUTO_TEST_CASE(node_agents_in_the_allowed_namespaces_still_run_there) {
       if (e.value("message", "").find("a marooned pod's dedicated node") != std::string::npos) return true;
     return false;
   }));
-  const auto ds_pods = kubectl_json({"get", "pods", "-n", env.ns, "-l", "app=everywhere"});
-  BOOST_TEST(!ds_pods["items"].empty());
+  // Its pods for ordinary nodes come once a sync happens to try one of them first (the node
+  // order is a Go map's), after backoffs of 5 ms doubling: allow it minutes, not a glance.
+  std::set<std::string> bound_to;
+  BOOST_TEST(eventually(
+      [&] {
+        const auto pods = kubectl_json({"get", "pods", "-n", env.ns, "-l", "app=everywhere"});
+        for (const auto& p : pods["items"])
+          if (const std::string node = p["spec"].value("nodeName", ""); !node.empty()) bound_to.insert(node);
+        return !bound_to.empty();
+      },
+      std::chrono::minutes(3)));
+  for (const auto& node : bound_to)
+    BOOST_TEST(!kubectl_json({"get", "node", node})["metadata"]
+                    .value("labels", json::object())
+                    .contains(std::string(names::maroon_pod_uid)),
+               "a DaemonSet pod is bound to the dedicated node " << node);
   undisturbed(v);
   cluster().kubectl({"delete", "daemonset", "-n", env.ns, "everywhere", "--wait=false"});
 }

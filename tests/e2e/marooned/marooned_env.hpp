@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -385,6 +386,12 @@ inline nodeboot::ProcessResult agent_join(const std::filesystem::path& root, con
       {(bin_dir() / "nodeboot-agent").string(), "join", "--host-root", root.string(), "--service-manager",
        (source_dir() / "tests/e2e/marooned/standin_systemctl.sh").string(), "--node-name", node, "--timeout", "60"},
       o);
+}
+
+// Whether some Event about `object` in `ns` satisfies `match`.
+inline bool has_event(const std::string& ns, const std::string& object, const std::function<bool(const json&)>& match) {
+  const auto list = kubectl_json({"get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + object});
+  return std::ranges::any_of(list["items"], match);
 }
 
 // The events a controller (`component`, its reportingComponent) recorded about a pod.

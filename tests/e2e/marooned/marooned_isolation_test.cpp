@@ -20,7 +20,9 @@ namespace {
 
 struct Suite {
   static inline Installation* nb = nullptr;
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static): Boost.Test calls it on an instance
   void setup() { nb = new Installation("isolation"); }
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static): as setup()
   void teardown() { delete nb; }
 };
 
@@ -199,11 +201,9 @@ BOOST_AUTO_TEST_CASE(a_node_that_labels_itself_gets_nothing) {
   const auto unproven = env.join_node(id, true, "maroonedpods.io", Env::Proof::none);
   const auto forged = env.join_node(id, true, "maroonedpods.io", Env::Proof::forged);
   BOOST_TEST(eventually([&] {
-    const auto list = kubectl_json({"get", "events", "-n", env.ns, "--field-selector", "involvedObject.name=" + name});
-    for (const auto& e : list["items"])
-      if (e.value("reason", "") == "JoinRefused" && e.value("message", "").find(forged) != std::string::npos)
-        return true;
-    return false;
+    return has_event(env.ns, name, [&](const json& e) {
+      return e.value("reason", "") == "JoinRefused" && e.value("message", "").find(forged) != std::string::npos;
+    });
   }));
   for (const auto& n : {unproven, forged}) {
     BOOST_TEST(eventually([&] {
@@ -245,11 +245,8 @@ BOOST_AUTO_TEST_CASE(a_second_pod_claiming_an_id_is_not_released_and_deleting_it
   intruder["spec"]["schedulingGates"] = {{{"name", std::string(names::maroon_gate)}}};
   const std::string intruder_name = create_pod(intruder)["metadata"]["name"];
   BOOST_TEST(eventually([&] {
-    const auto list =
-        kubectl_json({"get", "events", "-n", bypass, "--field-selector", "involvedObject.name=" + intruder_name});
-    for (const auto& e : list["items"])
-      if (e.value("reason", "") == "MaroonedIdConflict") return true;
-    return false;
+    return has_event(bypass, intruder_name,
+                     [](const json& e) { return e.value("reason", "") == "MaroonedIdConflict"; });
   }));
   BOOST_TEST(has_gate(get_pod(bypass, intruder_name)));
   // Deleting the claimant does not cordon or mark the victim's node: it was never its owner.
@@ -298,11 +295,9 @@ BOOST_AUTO_TEST_CASE(node_agents_in_the_allowed_namespaces_still_run_there) {
   // The DaemonSet controller stops a sync at its first refused pod and backs off, so which
   // dedicated node (earlier cases left several) it reports first is not fixed.
   BOOST_TEST(eventually([&] {
-    const auto list =
-        kubectl_json({"get", "events", "-n", env.ns, "--field-selector", "involvedObject.name=everywhere"});
-    for (const auto& e : list["items"])
-      if (e.value("message", "").find("a marooned pod's dedicated node") != std::string::npos) return true;
-    return false;
+    return has_event(env.ns, "everywhere", [](const json& e) {
+      return e.value("message", "").find("a marooned pod's dedicated node") != std::string::npos;
+    });
   }));
   // Its pods for ordinary nodes come once a sync happens to try one of them first (the node
   // order is a Go map's), after backoffs of 5 ms doubling: allow it minutes, not a glance.

@@ -87,14 +87,11 @@ kubectl get pods -n "$ns" -o json >"$work/pods.json"
 kubectl get events -n "$ns" -o json >"$work/events.json"
 curl -sk "https://127.0.0.1:$port/metrics" >"$work/controller.metrics"
 
-python3 - "$work" "$pods" <<'PY'
+PYTHONPATH="$here" python3 - "$work" "$pods" <<'PY'
 import json, re, sys
+from report import pct, print_requests, request_delta  # bench/marooned/report.py (PYTHONPATH)
 from datetime import datetime
 work, n = sys.argv[1], int(sys.argv[2])
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 def ready(node):
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
@@ -151,17 +148,7 @@ for pod in json.load(open(f"{work}/pods.json"))["items"]:
             api_s.append(ts(c["lastTransitionTime"]) - node_ready[pid])
 
 # API requests between the nodes joining and the last pod bound.
-def read(path):
-    out = {}
-    for line in open(path):
-        m = re.match(r"apiserver_request_total\{(.*)\} (\S+)", line)
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
-        out[key] = out.get(key, 0) + float(m.group(2))
-    return out
-before, after = read(f"{work}/metrics.before"), read(f"{work}/metrics.after")
-delta = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0) > 0}
-total = sum(delta.values())
+delta = request_delta(f"{work}/metrics.before", f"{work}/metrics.after")
 events = json.load(open(f"{work}/events.json"))["items"]
 ctl_events = sum(1 for e in events if e.get("reportingComponent") == "nodeboot-gate-controller"
                  and ts(e["firstTimestamp"]) >= min(node_ready.values(), default=0) - 1)
@@ -176,9 +163,7 @@ print(f"  taint lifted -> gate removed (gate controller): p50 {pct(release_ms, .
       f"gate removed -> bound (scheduler): p50 {pct(bind_ms, .5):.0f} ms, p99 {pct(bind_ms, .99):.0f} ms")
 print(f"node Ready -> pod bound, API timestamps ({len(api_s)} pods, 1 s resolution): "
       f"p50 {pct(api_s, .5):.0f} s, p99 {pct(api_s, .99):.0f} s, max {max(api_s):.0f} s")
-print(f"API requests, nodes joining -> all bound: {total:.0f} total, {total / n:.1f} per pod (all clients)")
-for (verb, res, sub), v in sorted(delta.items(), key=lambda kv: -kv[1])[:12]:
-    print(f"  {verb:7} {res + ('/' + sub if sub else ''):28} {v:7.0f}  {v / n:5.2f}/pod")
+print_requests("nodes joining -> all bound", delta, n, 12, 28)
 patches = delta.get(("PATCH", "pods", ""), 0)
 gates = float(removed.group(1)) if removed else 0
 print(f"controller: {gates:.0f} gate-removal PATCHes (its /metrics; PATCH pods by all clients: {patches:.0f}) + "

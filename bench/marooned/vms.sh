@@ -94,13 +94,10 @@ kubectl get vmi -n nodeboot-marooned -o json >"$work/vmis.json"
 kubectl get secrets -n kube-system -l maroonedpods.io/pod-uid -o json >"$work/tokens.json"
 leads "$b_port" || log "replica b does not lead after the kill"
 
-python3 - "$work" "$pods" "$killed_at" "$create_start" <<'PY'
-import json, re, sys
+PYTHONPATH="$here" python3 - "$work" "$pods" "$killed_at" "$create_start" <<'PY'
+import json, sys
+from report import pct, print_requests, request_delta  # bench/marooned/report.py (PYTHONPATH)
 work, n, killed_at, create_start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 created, vmi_at, added = {}, {}, {}
 for line in open(f"{work}/watch.pods"):
@@ -139,17 +136,7 @@ if not_first:
 if len(per_pod_tokens) != n or any(c != 1 for c in per_pod_tokens.values()):
     problems.append(f"bootstrap tokens: {len(tokens)} for {len(per_pod_tokens)} pods, expected one each")
 
-def read(path):
-    out = {}
-    for line in open(path):
-        m = re.match(r"apiserver_request_total\{(.*)\} (\S+)", line)
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
-        out[key] = out.get(key, 0) + float(m.group(2))
-    return out
-b, a = read(f"{work}/metrics.before"), read(f"{work}/metrics.after")
-delta = {k: a[k] - b.get(k, 0) for k in a if a[k] - b.get(k, 0) > 0}
-total = sum(delta.values())
+delta = request_delta(f"{work}/metrics.before", f"{work}/metrics.after")
 print(f"marooned pods: {n}; VMIs: {len(stored)}, each created once: {not twice}; bootstrap tokens: {len(tokens)}")
 print(f"leader killed {killed_at - create_start:.1f} s after the pods' creation began, "
       f"with {len(before)} VMIs created; replica b took over")
@@ -158,9 +145,7 @@ print(f"pod created -> VMI created, watch receive times ({len(ms)} pods): p50 {p
 if before:
     print(f"  before the leader was killed ({len(before)} pods): p50 {pct(before, .5):.0f} ms, "
           f"p99 {pct(before, .99):.0f} ms")
-print(f"API requests, pods created -> last VMI: {total:.0f} total, {total / n:.1f} per pod (all clients)")
-for (verb, res, sub), v in sorted(delta.items(), key=lambda kv: -kv[1])[:14]:
-    print(f"  {verb:7} {res + ('/' + sub if sub else ''):32} {v:7.0f}  {v / n:5.2f}/pod")
+print_requests("pods created -> last VMI", delta, n, 14, 32)
 if problems:
     sys.exit("FAILED: " + "; ".join(problems))
 PY

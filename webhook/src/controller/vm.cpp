@@ -89,7 +89,7 @@ Result<VmSettings> vm_settings(const json& spec) {
 VmPlan plan_vm(const VmInputs& in) {
   VmPlan plan;
   if (in.conflict || in.id.empty()) return plan;
-  std::optional<mr::VmRecord> record;
+  auto& record = plan.record;
   if (in.record) {
     auto r = mr::read_vm_record(*in.record);
     if (!r) {
@@ -375,7 +375,7 @@ bool VmController::reconcile(const std::string& id) {
   in.settings = *settings;
   // create_record runs straight on into create_vm with the record it wrote.
   for (int round = 0; round < 3; ++round) {
-    const auto plan = plan_vm(in);
+    auto plan = plan_vm(in);
     if (in.pod && plan.condition && in.leading && !set_condition(*in.pod, *plan.condition)) return false;
     switch (plan.action) {
       case VmAction::nothing:
@@ -466,8 +466,7 @@ std::optional<std::optional<json>> VmController::create_record(const VmInputs& i
 }
 
 bool VmController::create_vm(const VmInputs& in, const VmPlan& plan, const json& spec) {
-  auto record = mr::read_vm_record(*in.record);
-  if (!record) return failed(in.id, "reading the VM record", record.error());
+  const auto& record = plan.record;  // set with in.record (plan_vm)
   // The token lives as long as the node may take to join (and a minute for clock skew).
   if (!record->token.id.empty()) {
     const auto expires = std::chrono::system_clock::now() + in.settings.join_deadline + std::chrono::minutes(1);
@@ -500,9 +499,8 @@ bool VmController::create_vm(const VmInputs& in, const VmPlan& plan, const json&
   return true;
 }
 
-bool VmController::replace(const VmInputs& in, const VmPlan& plan, const json& spec) {
-  auto record = mr::read_vm_record(*in.record);
-  if (!record) return failed(in.id, "reading the VM record", record.error());
+bool VmController::replace(const VmInputs& in, VmPlan& plan, const json& spec) {
+  auto& record = plan.record;  // set with in.record (plan_vm)
   const bool give_up = plan.action == VmAction::give_up;
   // The record first: it is what the next leader reads, so the attempt is counted once.
   if ((give_up && !record->failed_to_place) || (!give_up && plan.attempt > record->attempt)) {
@@ -573,8 +571,7 @@ bool VmController::clean_up(const VmInputs& in, const VmPlan& plan) {
   }
   if (!delete_nodes(plan.delete_nodes)) return false;
   if (in.record) {
-    if (auto record = mr::read_vm_record(*in.record); record && !delete_tokens(in.id, record->token_ids, ""))
-      return false;
+    if (plan.record && !delete_tokens(in.id, plan.record->token_ids, "")) return false;
     // The pod's unspent credential (the gate-release controller deletes it too; whoever is first).
     const auto owner = annotation(*in.record, names::maroon_owner_pod_uid);
     const auto credential = secrets_->get(marooned_ns, mr::join_secret_name(in.id));

@@ -97,6 +97,7 @@ struct VmPlan {
   std::optional<VmCondition> condition;                // to set on the pod (only when it differs from the pod's)
   std::chrono::system_clock::time_point recheck_at{};  // wait: the join deadline
   std::vector<std::string> delete_nodes;               // recreate, give_up, clean_up: nodes vouched for the pod
+  std::optional<marooned::VmRecord> record;            // the record as read (in.record decoded), for the steps
   std::string why;                                     // for the log
 };
 
@@ -139,7 +140,7 @@ class VmController {
   std::optional<std::optional<nlohmann::json>> create_record(const VmInputs& in, const VmPlan& plan,
                                                              const nlohmann::json& spec);
   bool create_vm(const VmInputs& in, const VmPlan& plan, const nlohmann::json& spec);
-  bool replace(const VmInputs& in, const VmPlan& plan, const nlohmann::json& spec);
+  bool replace(const VmInputs& in, VmPlan& plan, const nlohmann::json& spec);  // plan.record: as written
   // A new attempt in `record`: the pod's credential, a new token (added to its ids), user-data.
   bool new_attempt(const VmInputs& in, const nlohmann::json& spec, int attempt, marooned::VmRecord& record);
   // Deletes each bootstrap token in `token_ids` but `keep` (gone already is fine).

@@ -282,6 +282,7 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
       {"CLUSTER_NAME", config.name},
       {"CONTROL_PLANE_VIP", config.control_plane_vip},
       {"K8S_VERSION", config.k8s_version},
+      {"K8S_SYSEXT_SHA256", config.kubernetes_sysext_sha256},
       {"FLATCAR_VERSION", config.flatcar_version},
       {"FLATCAR_CHANNEL", config.flatcar_channel},
       {"POD_SUBNET", config.pod_subnet},

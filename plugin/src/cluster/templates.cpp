@@ -72,7 +72,9 @@ systemd:
   "      contents:\n"                                                                      \
   "        source: "                                                                       \
   "https://github.com/flatcar/sysext-bakery/releases/download/kubernetes-v${K8S_VERSION}/" \
-  "kubernetes-v${K8S_VERSION}-x86-64.raw\n"
+  "kubernetes-v${K8S_VERSION}-x86-64.raw\n"                                                \
+  "        verification:\n"                                                                \
+  "          hash: sha256-${K8S_SYSEXT_SHA256}\n"
 
 // The [Service] and [Install] sections of a unit that runs `command` once per boot.
 #define NODEBOOT_ONESHOT_SERVICE(command) \

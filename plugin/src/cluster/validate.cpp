@@ -333,8 +333,8 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   auto section = [&](const std::string& key) { return top.node(key) ? *top.node(key) : absent; };
 
   Mapping cl(section("cluster"), {1, 1}, "cluster",
-             {"name", "k8s_version", "flatcar_version", "flatcar_channel", "pod_subnet", "service_subnet",
-              "ssh_authorized_key", "kubeadm_token", "cni", "install_disk", "kube_vip_image"},
+             {"name", "k8s_version", "kubernetes_sysext_sha256", "flatcar_version", "flatcar_channel", "pod_subnet",
+              "service_subnet", "ssh_authorized_key", "kubeadm_token", "cni", "install_disk", "kube_vip_image"},
              out);
   Mapping boot(section("bootstrap"), {1, 1}, "bootstrap", {"ip"}, out);
   Mapping net(section("network"), {1, 1}, "network", {"cidr", "interface"}, out);
@@ -361,6 +361,27 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
       out.error(k8s.mark, "cluster.k8s_version", "\"" + k8s.value + "\" is not a Kubernetes 1.x release",
                 "write a release such as \"1.31.0\"");
     cfg.k8s_version = v;
+  }
+  // Every node downloads the Kubernetes sysext image from GitHub: unpinned, whoever serves
+  // that URL (or sits between) would choose the kubelet every node runs.
+  const std::string sysext_file =
+      "kubernetes-v" + (cfg.k8s_version.empty() ? std::string("X.Y.Z") : cfg.k8s_version) + "-x86-64.raw";
+  const std::string sysext_fix_source = "the line for " + sysext_file +
+                                        " in SHA256SUMS of the release https://github.com/flatcar/sysext-bakery/"
+                                        "releases/tag/kubernetes-v" +
+                                        (cfg.k8s_version.empty() ? std::string("X.Y.Z") : cfg.k8s_version);
+  auto sysext = cl.scalar("kubernetes_sysext_sha256", true, "<64 hex digits: " + sysext_fix_source + ">");
+  if (sysext.present) {
+    std::string hex = sysext.value;
+    std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      out.error(sysext.mark, "cluster.kubernetes_sysext_sha256",
+                "\"" + sysext.value + "\" is not a sha256 (64 hex digits)",
+                "copy the digest from " + sysext_fix_source);
+    else if (hex.find_first_not_of('0') == std::string::npos)
+      out.error(sysext.mark, "cluster.kubernetes_sysext_sha256", "is the example's placeholder (all zeros)",
+                "replace it with the digest from " + sysext_fix_source);
+    cfg.kubernetes_sysext_sha256 = hex;
   }
   auto flatcar = cl.scalar("flatcar_version", defaults.flatcar_version.empty(), "3975.2.2");
   if (!flatcar.present && !defaults.flatcar_version.empty()) flatcar = {defaults.flatcar_version, cl.where(), true};

@@ -48,6 +48,7 @@ cluster.yaml:
   cluster:
     name: lab                          # DNS-1123 label
     k8s_version: "1.31.0"
+    kubernetes_sysext_sha256: <64 hex> # its sysext-bakery image's, from the release's SHA256SUMS
     flatcar_version: "3975.2.2"        # or "current"
     flatcar_channel: stable            # optional: stable, beta, alpha, lts
     pod_subnet: 10.244.0.0/16          # optional (kubeadm's default)

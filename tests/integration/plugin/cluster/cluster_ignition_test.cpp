@@ -21,8 +21,9 @@
 // - The flannel manifest it serves is the real file (tests/support/data/cni, the pinned
 //   bytes), so Ignition checks it against the real pin: its verification hash is kept.
 // - The Kubernetes sysext image it serves is one line of stand-in text, not the image (no
-//   internet here). The generated config gives that image no verification hash; were one
-//   added, the copy would carry the stand-in's sha256 in its place.
+//   internet here). The generated config pins it by cluster.kubernetes_sysext_sha256; the
+//   copy carries the stand-in's sha256 in its place, and one case keeps the pin and serves
+//   other bytes: Ignition must refuse them.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,7 +128,7 @@ bool has_remote_source(const json& j) {
 
 // The copy of `config` Ignition reads: every remote source served by `net` (see the top of
 // the file). Returns each remote file's path in the root → the bytes it must hold.
-std::map<std::string, std::string> serve_remote_sources(json& config, StandInInternet& net) {
+std::map<std::string, std::string> serve_remote_sources(json& config, StandInInternet& net, bool keep_pins = false) {
   std::map<std::string, std::string> bodies;
   for (auto& f : config["storage"]["files"]) {
     auto& contents = f["contents"];
@@ -136,7 +137,7 @@ std::map<std::string, std::string> serve_remote_sources(json& config, StandInInt
     const bool real = src == cl::flannel_manifest.url;
     const std::string body = real ? read_file(source_dir() / "tests/support/data/cni/kube-flannel-v0.28.10.yml")
                                   : "stand-in for " + src + "\n";
-    if (!real && contents.contains("verification") && contents["verification"].contains("hash"))
+    if (!real && !keep_pins && contents.contains("verification") && contents["verification"].contains("hash"))
       contents["verification"]["hash"] = "sha256-" + sha256_hex(body);
     contents["source"] = net.serve(src, body);
     bodies[f["path"]] = body;
@@ -146,17 +147,22 @@ std::map<std::string, std::string> serve_remote_sources(json& config, StandInInt
 }
 
 // Runs one stage of Ignition with the file platform, as its own blackbox tests do.
-void ignition_stage(const std::string& stage, const fs::path& work, const fs::path& root) {
+nodeboot::ProcessResult run_ignition_stage(const std::string& stage, const fs::path& work, const fs::path& root) {
   nodeboot::ProcessOptions o;
   o.env_set = {{"IGNITION_CONFIG_FILE", (work / "config.ign").string()},
                // An empty folder: no base config of this machine's (/usr/lib/ignition) joins in.
                {"IGNITION_SYSTEM_CONFIG_DIR", (work / "system").string()},
                {"SSL_CERT_FILE", test_pki().ca.string()}};
   o.timeout = std::chrono::seconds(60);  // each stage takes well under a second here
-  auto r = run({(tools_dir() / "ignition").string(), "-platform", "file", "-stage", stage, "-root", root.string(),
-                "-log-to-stdout", "-config-cache", (work / "ignition.json").string(), "-neednet",
-                (work / "neednet").string(), "-state-file", (work / "state").string()},
-               o);
+  return run({(tools_dir() / "ignition").string(), "-platform", "file", "-stage", stage, "-root", root.string(),
+              "-log-to-stdout", "-config-cache", (work / "ignition.json").string(), "-neednet",
+              (work / "neednet").string(), "-state-file", (work / "state").string()},
+             o);
+}
+
+// The same, which must succeed.
+void ignition_stage(const std::string& stage, const fs::path& work, const fs::path& root) {
+  const auto r = run_ignition_stage(stage, work, root);
   // On failure Ignition prints the whole config after "Full config:" on stderr, tokens
   // included: only its log (stdout: paths and steps, no contents) and what precedes that is shown.
   const auto err = r.err.substr(0, r.err.find("Full config:"));
@@ -269,6 +275,10 @@ BOOST_AUTO_TEST_CASE(ignitions_files_stage_writes_each_roles_files_units_and_use
       // The sysext image, fetched (the stand-in) and linked where systemd-sysext looks.
       const std::string sysext = "/opt/extensions/kubernetes/kubernetes-v1.31.0-x86-64.raw";
       BOOST_TEST(read_file(a.at(sysext)).starts_with("stand-in for https://github.com/flatcar/sysext-bakery/"));
+      const auto* pinned = file_in(a.config, sysext);
+      BOOST_REQUIRE(pinned);
+      BOOST_TEST((*pinned)["contents"]["verification"]["hash"].get<std::string>() ==
+                 "sha256-d10d01462ebd0231a8d1b8a827869c5effd28ca5c2f9e6de5d02e36f8b7660c8");  // cluster.yaml's
       BOOST_TEST(fs::read_symlink(a.at("/etc/extensions/kubernetes.raw")) == sysext);
 
       // kube-vip's static pod on the controllers only; the first on super-admin.conf until init.
@@ -334,6 +344,28 @@ BOOST_AUTO_TEST_CASE(ignitions_files_stage_writes_each_roles_files_units_and_use
       BOOST_TEST(a.has("/etc/.ignition-result.json"));  // Ignition's own record that it ran
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(ignition_refuses_a_sysext_image_that_is_not_the_pinned_one) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("skipped: not root");
+    return;
+  }
+  // Whoever answers for github.com (a mirror, a proxy, an attacker on the path) serves other
+  // bytes: the files stage fails, and the image is not written.
+  Generated g;
+  StandInInternet net;
+  TempDir work;
+  FlatcarRoot root;
+  json copy = g.ign("worker-2");
+  serve_remote_sources(copy, net, /*keep_pins=*/true);
+  work.write("config.ign", copy.dump());
+  fs::create_directories(work.path() / "system");
+  BOOST_REQUIRE(run_ignition_stage("fetch", work.path(), root.path()).exit_code == 0);
+  const auto r = run_ignition_stage("files", work.path(), root.path());
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.out.find("hash verification failed") != std::string::npos, r.out);
+  BOOST_TEST(!fs::exists(root.path() / "opt/extensions/kubernetes/kubernetes-v1.31.0-x86-64.raw"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

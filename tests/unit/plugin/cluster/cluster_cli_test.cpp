@@ -35,10 +35,10 @@ BOOST_AUTO_TEST_CASE(validate_reports_file_line_column_and_fix_and_exits_1) {
   auto r = nodeboot_cluster({"validate", "-f", f.string()});
   BOOST_TEST(r.code == 1);
   BOOST_TEST(r.err.find(f.string() +
-                        ":19:11: error: nodes[1].role: \"master\" is not a role (fix: use controller or worker)") !=
+                        ":20:11: error: nodes[1].role: \"master\" is not a role (fix: use controller or worker)") !=
                  std::string::npos,
              r.err);
-  BOOST_TEST(r.err.find(f.string() + ":20:9: error: nodes[1].ip: 192.168.1.11 is already node cp-1's IP (line 16)") !=
+  BOOST_TEST(r.err.find(f.string() + ":21:9: error: nodes[1].ip: 192.168.1.11 is already node cp-1's IP (line 17)") !=
                  std::string::npos,
              r.err);
   BOOST_TEST(r.err.find("2 error(s), 0 warning(s)") != std::string::npos, r.err);
@@ -47,10 +47,10 @@ BOOST_AUTO_TEST_CASE(validate_reports_file_line_column_and_fix_and_exits_1) {
 BOOST_AUTO_TEST_CASE(validate_refuses_issue_19s_three_cases_at_once_with_line_column_and_fix) {
   TempDir d;
   auto text = good();
-  text.replace(text.find("192.168.1.100"), 13, "10.1.0.5");                      // the VIP: line 8
+  text.replace(text.find("192.168.1.100"), 13, "10.1.0.5");                      // the VIP: line 9
   text.replace(text.find("  pod_subnet:"), 13, "  cni: cilium\n  pod_subnet:");  // the CNI: line 5
   text.replace(text.find("    mac: 5254.0000.00AB\n"), 24,
-               "    mac: 5254.0000.00AB\n    disks: [nvme0n1]\n");  // line 26
+               "    mac: 5254.0000.00AB\n    disks: [nvme0n1]\n");  // line 27
   auto f = d.write("cluster.yaml", text);
   auto r = nodeboot_cluster({"validate", "-f", f.string()});
   BOOST_TEST(r.code == 1);
@@ -60,11 +60,11 @@ BOOST_AUTO_TEST_CASE(validate_refuses_issue_19s_three_cases_at_once_with_line_co
           std::string::npos,
       r.err);
   BOOST_TEST(
-      r.err.find(f.string() + ":9:20: error: control_plane_vip: 10.1.0.5 is outside the node network 192.168.1.0/24 "
+      r.err.find(f.string() + ":10:20: error: control_plane_vip: 10.1.0.5 is outside the node network 192.168.1.0/24 "
                               "(fix: pick a free address inside 192.168.1.0/24)") != std::string::npos,
       r.err);
   BOOST_TEST(r.err.find(f.string() +
-                        ":27:5: error: nodes[2].install_disk: is not set, so flatcar-install would write /dev/sda") !=
+                        ":28:5: error: nodes[2].install_disk: is not set, so flatcar-install would write /dev/sda") !=
                  std::string::npos,
              r.err);
   BOOST_TEST(r.err.find("(fix: add \"install_disk: /dev/nvme0n1\" under \"nodes[2]:\"") != std::string::npos, r.err);

@@ -49,6 +49,9 @@ struct ClusterConfig {
   std::string k8s_version;      // 1.31.0 (no leading v)
   std::string flatcar_version;  // 3975.2.2 or "current"
   std::string flatcar_channel;  // stable | beta | alpha | lts
+  // cluster.kubernetes_sysext_sha256: the sha256 (64 lowercase hex) of the sysext-bakery's
+  // kubernetes-v<k8s_version>-x86-64.raw. Ignition refuses any other bytes.
+  std::string kubernetes_sysext_sha256;
   std::string pod_subnet;
   std::string service_subnet;
   std::string ssh_authorized_key;

@@ -109,10 +109,13 @@ class StandInInternet {
   }
 
  private:
-  HttpsServer https_;
   std::mutex mutex_;
   std::map<std::string, std::string> bodies_;
   std::vector<std::string> requested_;
+  // Last: destroyed first, so the server's threads are joined before what they use goes
+  // (ThreadSanitizer saw a handler's push_back race the destructor when a test never read
+  // requested() afterwards).
+  HttpsServer https_;
 };
 
 bool has_remote_source(const json& j) {

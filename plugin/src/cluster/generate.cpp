@@ -122,10 +122,6 @@ Result<nlohmann::json> render_json_template(std::string_view text, const Variabl
 
 namespace {
 
-bool is_certificate_key(std::string_view s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
 // cluster.yaml's value, else the one an earlier run saved in `file` (nodes already
 // installed must keep matching), else a fresh one saved there.
 Result<Secret> persistent_secret(Secret given, const fs::path& file, bool (*valid)(std::string_view), Secret (*make)(),
@@ -181,8 +177,6 @@ Secret generate_certificate_key() { return Secret(random_hex(32)); }
 Secret generate_upload_token() { return Secret(random_hex(32)); }
 
 namespace {
-
-bool is_upload_token(std::string_view s) { return is_certificate_key(s); }  // 64 hex digits as well
 
 // The endpoint's certificate: reused while ca.crt, tls.crt and tls.key exist (installed
 // first controllers carry the CA), else a new CA signs a new serving certificate for the
@@ -250,12 +244,11 @@ Result<GenerateReport> generate(const ClusterConfig& config, const GenerateOptio
   auto token = persistent_secret(config.kubeadm_token, out_dir / "kubeadm-token", is_kubeadm_token,
                                  generate_kubeadm_token, report.token);
   if (!token) return std::unexpected(token.error());
-  auto cert_key = persistent_secret(Secret(), out_dir / "certificate-key", is_certificate_key, generate_certificate_key,
+  auto cert_key = persistent_secret(Secret(), out_dir / "certificate-key", is_hex64, generate_certificate_key,
                                     report.certificate_key);
   if (!cert_key) return std::unexpected(cert_key.error());
   const auto upload = UploadFiles::in(out_dir);
-  auto upload_token =
-      persistent_secret(Secret(), upload.token(), is_upload_token, generate_upload_token, report.upload_token);
+  auto upload_token = persistent_secret(Secret(), upload.token(), is_hex64, generate_upload_token, report.upload_token);
   if (!upload_token) return std::unexpected(upload_token.error());
   std::string upload_ca;
   auto upload_cert = upload_certificate(upload, config.bootstrap_ip, upload_ca);

@@ -1,4 +1,5 @@
 // Address, name, key and token syntax for cluster.yaml: small pure parsers, no I/O.
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -101,9 +102,7 @@ bool is_dns1123_label(std::string_view s) {
   // RFC 1123 label as Kubernetes checks it (IsDNS1123Label): at most 63 characters.
   if (s.empty() || s.size() > 63) return false;
   if (!is_lower_alnum(s.front()) || !is_lower_alnum(s.back())) return false;
-  for (char c : s)
-    if (!is_lower_alnum(c) && c != '-') return false;
-  return true;
+  return std::ranges::all_of(s, [](char c) { return is_lower_alnum(c) || c == '-'; });
 }
 
 bool is_dns1123_subdomain(std::string_view s) {
@@ -161,6 +160,10 @@ bool is_kubeadm_token(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i)
     if (i != 6 && !is_lower_alnum(s[i])) return false;
   return true;
+}
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 }  // namespace nodeboot::plugin::cluster

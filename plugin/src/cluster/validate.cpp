@@ -364,17 +364,16 @@ Validation validate(std::string_view yaml_text, const Defaults& defaults) {
   }
   // Every node downloads the Kubernetes sysext image from GitHub: unpinned, whoever serves
   // that URL (or sits between) would choose the kubelet every node runs.
-  const std::string sysext_file =
-      "kubernetes-v" + (cfg.k8s_version.empty() ? std::string("X.Y.Z") : cfg.k8s_version) + "-x86-64.raw";
-  const std::string sysext_fix_source = "the line for " + sysext_file +
-                                        " in SHA256SUMS of the release https://github.com/flatcar/sysext-bakery/"
-                                        "releases/tag/kubernetes-v" +
-                                        (cfg.k8s_version.empty() ? std::string("X.Y.Z") : cfg.k8s_version);
+  const std::string release = "kubernetes-v" + (cfg.k8s_version.empty() ? std::string("X.Y.Z") : cfg.k8s_version);
+  const std::string sysext_fix_source = "the line for " + release +
+                                        "-x86-64.raw in SHA256SUMS of the release "
+                                        "https://github.com/flatcar/sysext-bakery/releases/tag/" +
+                                        release;
   auto sysext = cl.scalar("kubernetes_sysext_sha256", true, "<64 hex digits: " + sysext_fix_source + ">");
   if (sysext.present) {
     std::string hex = sysext.value;
     std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (!is_hex64(hex))
       out.error(sysext.mark, "cluster.kubernetes_sysext_sha256",
                 "\"" + sysext.value + "\" is not a sha256 (64 hex digits)",
                 "copy the digest from " + sysext_fix_source);

@@ -151,6 +151,7 @@ std::map<std::string, std::string> serve_remote_sources(json& config, StandInInt
 
 // Runs one stage of Ignition with the file platform, as its own blackbox tests do.
 nodeboot::ProcessResult run_ignition_stage(const std::string& stage, const fs::path& work, const fs::path& root) {
+  fs::create_directories(work / "system");
   nodeboot::ProcessOptions o;
   o.env_set = {{"IGNITION_CONFIG_FILE", (work / "config.ign").string()},
                // An empty folder: no base config of this machine's (/usr/lib/ignition) joins in.
@@ -185,7 +186,6 @@ struct Applied {
     json copy = config;
     remote = serve_remote_sources(copy, net);
     work.write("config.ign", copy.dump());
-    fs::create_directories(work.path() / "system");
     const auto before = net.requested().size();
     for (const char* stage : {"fetch", "files"}) ignition_stage(stage, work.path(), root.path());
     const auto all = net.requested();
@@ -363,7 +363,6 @@ BOOST_AUTO_TEST_CASE(ignition_refuses_a_sysext_image_that_is_not_the_pinned_one)
   json copy = g.ign("worker-2");
   serve_remote_sources(copy, net, /*keep_pins=*/true);
   work.write("config.ign", copy.dump());
-  fs::create_directories(work.path() / "system");
   BOOST_REQUIRE(run_ignition_stage("fetch", work.path(), root.path()).exit_code == 0);
   const auto r = run_ignition_stage("files", work.path(), root.path());
   BOOST_TEST(r.exit_code != 0);

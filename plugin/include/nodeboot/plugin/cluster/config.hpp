@@ -114,5 +114,7 @@ bool is_dns1123_subdomain(std::string_view s);
 // Empty when the authorized_keys line is sound, else why not.
 std::string check_ssh_public_key(std::string_view line);
 bool is_kubeadm_token(std::string_view s);
+// 64 lower-case hex digits: a sha256, or 32 bytes of a key or token.
+bool is_hex64(std::string_view s);
 
 }  // namespace nodeboot::plugin::cluster

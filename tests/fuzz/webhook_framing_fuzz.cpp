@@ -9,7 +9,10 @@
 //     closes the connection (its body stays unread);
 //   - header count and size caps hold;
 //   - scan_nesting agrees with a plain reference depth count, and a body nested deeper than
-//     64 never reaches decoding (the handler must not run) and is answered in-band.
+//     64 never reaches decoding (the handler must not run) and is answered in-band;
+//   - every head the transport's plain reader (read_plain_head) takes, cpp-httplib's own
+//     process_request reads to the same method, path and framing headers (the transport
+//     serves those requests without cpp-httplib).
 //
 // Built by the plain g++ driver (fuzz_driver.cpp, ctest fuzz/webhook_framing).
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nodeboot/test/httplib_reference.hpp"
 #include "nodeboot/webhook/admission.hpp"
 #include "nodeboot/webhook/limits.hpp"
 
@@ -83,6 +87,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto scan = wh::scan_nesting(input, limits.max_depth);
   if (const auto expected = reference_depth(input); expected != std::size_t(-1) && scan.depth != expected)
     violated("scan_nesting disagrees with the reference depth", input);
+
+  if (const auto plain = wh::read_plain_head(input))
+    if (const auto mismatch = nodeboot::test::plain_head_mismatch(input, *plain))
+      violated(("the plain head reader and cpp-httplib disagree: " + *mismatch).c_str(), input);
 
   const auto head_end = input.find("\r\n\r\n");
   if (head_end == std::string_view::npos) return 0;

@@ -41,12 +41,13 @@ AdmissionResponse AdmissionResponse::patched(std::string json_patch) {
   return r;
 }
 
-void PaddedBody::assign(std::string_view body) {
-  if (buffer_.size() < body.size() + simdjson::SIMDJSON_PADDING)
-    buffer_.resize(body.size() + simdjson::SIMDJSON_PADDING);
-  body.copy(buffer_.data(), body.size());
-  size_ = body.size();
+char* PaddedBody::prepare(std::size_t size) {
+  if (buffer_.size() < size + simdjson::SIMDJSON_PADDING) buffer_.resize(size + simdjson::SIMDJSON_PADDING);
+  size_ = size;
+  return buffer_.data();
 }
+
+void PaddedBody::assign(std::string_view body) { body.copy(prepare(body.size()), body.size()); }
 
 void PaddedBody::release() {
   std::string().swap(buffer_);
@@ -209,10 +210,9 @@ std::string pointer_token(std::string_view key) {
 
 namespace {
 
-std::string decode_and_handle(PaddedBody& padded, std::string_view body,
+std::string decode_and_handle(const PaddedBody& padded,
                               const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
                               ReviewObjects objects) {
-  padded.assign(body);
   auto request = decode_review(padded, objects);
   if (!request)
     return encode_review(request.error().uid, AdmissionResponse::errored(400, "cannot decode the AdmissionReview: " +
@@ -232,23 +232,31 @@ std::string decode_and_handle(PaddedBody& padded, std::string_view body,
 
 }  // namespace
 
-std::string serve_admission(std::string_view body,
-                            const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
+std::string serve_admission(PaddedBody& body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
                             const RequestLimits& limits, ReviewObjects objects) {
   // Before any parser builds anything: a DOM of a document nested millions deep (nlohmann,
   // in the Secret and Node handlers) costs hundreds of bytes per level.
-  if (auto scan = scan_nesting(body, limits.max_depth); scan.too_deep)
-    return encode_review(
+  std::string answer;
+  if (auto scan = scan_nesting(body.view(), limits.max_depth); scan.too_deep)
+    answer = encode_review(
         scan.uid, AdmissionResponse::errored(
                       400, "the AdmissionReview nests arrays and objects " + std::to_string(scan.depth) +
                                " levels deep; nodeboot-webhook reads at most " + std::to_string(limits.max_depth)));
-  thread_local PaddedBody padded;
-  auto answer = decode_and_handle(padded, body, handler, objects);
-  if (body.size() > limits.shrink_after) {
-    padded.release();
+  else
+    answer = decode_and_handle(body, handler, objects);
+  if (body.view().size() > limits.shrink_after) {
+    body.release();
     release_thread_parser();
   }
   return answer;
+}
+
+std::string serve_admission(std::string_view body,
+                            const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
+                            const RequestLimits& limits, ReviewObjects objects) {
+  thread_local PaddedBody padded;
+  padded.assign(body);
+  return serve_admission(padded, handler, limits, objects);
 }
 
 }  // namespace nodeboot::webhook

@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <initializer_list>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -76,6 +77,88 @@ Framing check_framing(const RequestHead& head, const RequestLimits& limits) {
   if (type != "application/json") return {415, "the Content-Type must be application/json", true};
   if (*length == 0) return {400, "the request body is empty; send an AdmissionReview", false};
   return {};
+}
+
+namespace {
+
+bool is_tchar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x >= 'A' && x <= 'Z' ? x + 32 : x) == (y >= 'A' && y <= 'Z' ? y + 32 : y);
+         });
+}
+
+bool is_any_of(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::ranges::any_of(names, [name](std::string_view n) { return iequals(name, n); });
+}
+
+// cpp-httplib's largest request line and header line (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH,
+// CPPHTTPLIB_HEADER_MAX_LENGTH): a plain head is within one of them in all.
+constexpr std::size_t plain_head_max = 8192;
+
+}  // namespace
+
+std::optional<PlainHead> read_plain_head(std::string_view bytes) {
+  const auto blank = bytes.substr(0, plain_head_max).find("\r\n\r\n");
+  if (blank == std::string_view::npos) return std::nullopt;
+  PlainHead out;
+  out.size = blank + 4;
+  std::string_view lines = bytes.substr(0, blank + 2);  // every line with its CRLF
+  const auto next_line = [&lines] {
+    const auto end = lines.find("\r\n");
+    const auto line = lines.substr(0, end);
+    lines.remove_prefix(end + 2);
+    return line;
+  };
+
+  // The request line: the method as cpp-httplib knows it, an origin-form target without
+  // percent-escapes or a fragment (cpp-httplib would decode or cut them), HTTP/1.1.
+  auto line = next_line();
+  const auto first = line.find(' ');
+  const auto second = line.find(' ', first == std::string_view::npos ? first : first + 1);
+  if (second == std::string_view::npos || line.substr(second) != " HTTP/1.1") return std::nullopt;
+  out.head.method = line.substr(0, first);
+  if (!is_any_of(out.head.method, {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) ||
+      !std::ranges::all_of(out.head.method, [](char c) { return c >= 'A' && c <= 'Z'; }))
+    return std::nullopt;
+  const auto target = line.substr(first + 1, second - first - 1);
+  if (target.empty() || target.front() != '/' ||
+      !std::ranges::all_of(target, [](char c) { return c > ' ' && c < 0x7f && c != '%' && c != '#'; }))
+    return std::nullopt;
+  out.head.path = target.substr(0, target.find('?'));
+
+  bool typed = false;
+  while (!lines.empty()) {
+    line = next_line();
+    const auto colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
+    const auto name = line.substr(0, colon);
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (!std::ranges::all_of(name, is_tchar) ||
+        !std::ranges::all_of(value, [](char c) { return (c >= ' ' && c < 0x7f && c != '%') || c == '\t'; }))
+      return std::nullopt;
+    if (is_any_of(name, {"Connection", "Expect", "Range", "Content-Encoding", "REMOTE_ADDR", "REMOTE_PORT",
+                         "LOCAL_ADDR", "LOCAL_PORT"}))
+      return std::nullopt;
+    if (++out.head.header_count > 100) return std::nullopt;  // cpp-httplib's CPPHTTPLIB_HEADER_MAX_COUNT
+    out.head.header_bytes += name.size() + value.size();
+    if (iequals(name, "Content-Length")) {
+      out.head.content_length.push_back(value);
+    } else if (iequals(name, "Transfer-Encoding")) {
+      out.head.transfer_encoding = true;
+    } else if (iequals(name, "Content-Type")) {
+      if (typed) return std::nullopt;  // which of two counts is cpp-httplib's to say
+      typed = true;
+      out.head.content_type = value;
+    }
+  }
+  return out;
 }
 
 namespace {

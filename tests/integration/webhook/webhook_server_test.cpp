@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <utility>
 
 #include "nodeboot/webhook/server.hpp"
 #include "webhook_harness.hpp"
@@ -351,6 +353,39 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_and_heads_split_across_records_are_each_
   BOOST_TEST(in_band(t.read_response())["status"]["code"] == 400);
   BOOST_REQUIRE(t.send(request.substr(10)));
   BOOST_TEST(in_band(t.read_response()).contains("patch"));
+}
+
+// The API server's requests are served without cpp-httplib's request reader (serve_plain in
+// server.cpp); any other head goes through cpp-httplib. Both must answer with the same bytes.
+BOOST_AUTO_TEST_CASE(the_plain_path_and_cpp_httplibs_answer_with_the_same_bytes) {
+  Served s;
+  RawTls t(s.port, s.pki.ca_file());
+  BOOST_REQUIRE(t.handshake());
+  for (const auto& [path, fixture] : {std::pair{"/validate/secrets", "secret_create.json"},
+                                      std::pair{"/validate/nodes", "node_update_schedule_label.json"}}) {
+    const auto review = read_file(source_dir() / "tests/unit/webhook/fixtures" / fixture);
+    const auto plain = http_post(path, review);
+    // A Connection header is one the plain reader leaves to cpp-httplib.
+    const auto head_end = plain.find("\r\n\r\n");
+    const auto via_httplib = plain.substr(0, head_end) + "\r\nConnection: keep-alive" + plain.substr(head_end);
+    BOOST_REQUIRE(t.send(plain));
+    const auto first = t.read_response();
+    BOOST_REQUIRE(t.send(via_httplib));
+    const auto second = t.read_response();
+    BOOST_TEST(first == second, path << ":\n" << first << "\nvs\n" << second);
+    BOOST_TEST(first.starts_with("HTTP/1.1 200 OK\r\n"), first);
+    // The head first, the body a moment later in records of its own: the plain reader takes
+    // the head, then waits for the body.
+    BOOST_REQUIRE(t.send(plain.substr(0, head_end + 4)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (std::size_t at = head_end + 4; at < plain.size(); at += 1000) BOOST_REQUIRE(t.send(plain.substr(at, 1000)));
+    BOOST_TEST(t.read_response() == first);
+  }
+  const auto metrics = s.client()->Get("/metrics")->body;
+  for (const char* path : {"/validate/secrets", "/validate/nodes"})
+    BOOST_TEST(metrics.find("nodeboot_webhook_requests_total{path=\"" + std::string(path) + "\",code=\"200\"} 3") !=
+                   std::string::npos,
+               metrics);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_then_exits) {

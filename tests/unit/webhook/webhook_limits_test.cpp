@@ -1,7 +1,13 @@
 // The admission server's request limits as pure functions: the nesting scan (strings and
-// escapes skipped, request.uid found), Content-Length parsing and the framing decision.
+// escapes skipped, request.uid found), Content-Length parsing, the framing decision, and the
+// plain head reader against cpp-httplib's own.
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
 
+#include "nodeboot/test/httplib_reference.hpp"
+#include "nodeboot/test/support.hpp"
 #include "nodeboot/webhook/admission.hpp"
 #include "nodeboot/webhook/limits.hpp"
 
@@ -134,6 +140,110 @@ BOOST_AUTO_TEST_CASE(framing_decides_before_the_body_is_read) {
   auto large = head("/mutate/pods", {"10"});
   large.header_bytes = 16 * 1024 + 1;
   BOOST_TEST(wh::check_framing(large, limits).code == 431);
+}
+
+namespace {
+
+using namespace std::string_literals;
+
+// What kube-apiserver sends a webhook (Go's net/http, header names canonical, one record).
+const std::string apiserver_head =
+    "POST /mutate/pods?timeout=10s HTTP/1.1\r\nHost: nodeboot-webhook.nodeboot-system.svc:443\r\n"
+    "User-Agent: kube-apiserver-admission\r\nContent-Length: 4\r\nAccept: application/json, */*\r\n"
+    "Accept-Encoding: gzip\r\nContent-Type: application/json\r\n\r\n";
+
+std::string with_header(const std::string& head, const std::string& line) {
+  return head.substr(0, head.size() - 2) + line + "\r\n\r\n";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_plain_head_reader_reads_the_api_servers_head_as_cpp_httplib_does) {
+  const auto request = apiserver_head + "{}{}";
+  const auto plain = wh::read_plain_head(request);
+  BOOST_TEST_REQUIRE(plain.has_value());
+  BOOST_TEST(plain->size == apiserver_head.size());
+  BOOST_TEST(plain->head.method == "POST");
+  BOOST_TEST(plain->head.path == "/mutate/pods");
+  BOOST_TEST(plain->head.header_count == 6u);
+  BOOST_TEST(plain->head.content_length == std::vector<std::string_view>{"4"});
+  BOOST_TEST(plain->head.content_type == "application/json");
+  BOOST_TEST(!plain->head.transfer_encoding);
+  const auto mismatch = nodeboot::test::plain_head_mismatch(request, *plain);
+  BOOST_TEST(!mismatch.has_value(), mismatch.value_or(""));
+  // Not yet whole: the transport leaves it to cpp-httplib, which waits for the rest.
+  BOOST_TEST(!wh::read_plain_head(apiserver_head.substr(0, apiserver_head.size() - 1)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_plain_head_reader_agrees_with_cpp_httplib_on_every_head_it_takes) {
+  // Heads it takes, each read by cpp-httplib to the same fields (and so the same framing
+  // decision, refusals included).
+  const std::vector<std::string> taken{
+      apiserver_head,
+      with_header(apiserver_head, "x-lower: \t spaced value\t "),
+      with_header(apiserver_head, "Empty:"),
+      with_header(apiserver_head, "Content-Length: 4"),  // two: refused by the framing rules
+      with_header(apiserver_head, "Transfer-Encoding: chunked"),
+      "POST /validate/secrets HTTP/1.1\r\ncontent-length: 12x\r\nCONTENT-TYPE: text/plain\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+      "DELETE /a/b?c=d&e=f+g HTTP/1.1\r\n\r\n",
+      "POST /mutate/pods?x=[]{}|^`~!$&'()*+,;=:@/? HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+  };
+  for (const auto& head : taken) {
+    const auto plain = wh::read_plain_head(head);
+    BOOST_TEST_REQUIRE(plain.has_value(), head);
+    const auto mismatch = nodeboot::test::plain_head_mismatch(head, *plain);
+    BOOST_TEST(!mismatch.has_value(), head << ": " << mismatch.value_or(""));
+  }
+  std::string hundred = "POST /mutate/pods HTTP/1.1\r\n";
+  for (int i = 0; i < 100; ++i) hundred += "X-" + std::to_string(i) + ": v\r\n";
+  BOOST_TEST(wh::read_plain_head(hundred + "\r\n").has_value());
+  BOOST_TEST(!wh::read_plain_head(hundred + "X-100: v\r\n\r\n").has_value());  // cpp-httplib refuses a 101st
+
+  // Heads it leaves to cpp-httplib: anything it would read differently, refuse, or answer
+  // differently.
+  const std::vector<std::string> left{
+      "POST /mutate/pods HTTP/1.0\r\n\r\n",
+      "POST  /mutate/pods HTTP/1.1\r\n\r\n",
+      "post /mutate/pods HTTP/1.1\r\n\r\n",
+      "PRI /mutate/pods HTTP/1.1\r\n\r\n",
+      "BREW /mutate/pods HTTP/1.1\r\n\r\n",
+      "POST /mutate%2Fpods HTTP/1.1\r\n\r\n",
+      "POST /mutate/pods#frag HTTP/1.1\r\n\r\n",
+      "POST http://host/mutate/pods HTTP/1.1\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\nHost: a\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nHost : a\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\n: a\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nNo colon\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nX: a\0b\r\n\r\n"s,
+      "POST /mutate/pods HTTP/1.1\r\nX: a\x7f\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n",
+      "POST /mutate/pods HTTP/1.1\r\nContent-Type: application%2Fjson\r\n\r\n",
+      with_header(apiserver_head, "Connection: close"),
+      with_header(apiserver_head, "Expect: 100-continue"),
+      with_header(apiserver_head, "Range: bytes=0-1"),
+      with_header(apiserver_head, "Content-Encoding: gzip"),
+      with_header(apiserver_head, "REMOTE_ADDR: 10.0.0.1"),
+      with_header(apiserver_head, "Content-Type: text/plain"),
+      "POST /mutate/pods HTTP/1.1\r\nX: " + std::string(8200, 'a') + "\r\n\r\n",
+  };
+  for (const auto& head : left) BOOST_TEST(!wh::read_plain_head(head).has_value(), head.substr(0, 120));
+}
+
+BOOST_AUTO_TEST_CASE(the_plain_head_reader_agrees_with_cpp_httplib_on_the_fuzz_corpus) {
+  std::size_t taken = 0;
+  for (const auto& file :
+       std::filesystem::directory_iterator(nodeboot::test::source_dir() / "tests/fuzz/corpus/framing")) {
+    const auto bytes = nodeboot::test::read_file(file.path());
+    const auto plain = wh::read_plain_head(bytes);
+    if (!plain) continue;
+    ++taken;
+    const auto mismatch = nodeboot::test::plain_head_mismatch(bytes, *plain);
+    BOOST_TEST(!mismatch.has_value(), file.path().filename() << ": " << mismatch.value_or(""));
+  }
+  BOOST_TEST(taken >= 5u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -69,6 +69,9 @@ struct AdmissionResponse {
 class PaddedBody {
  public:
   void assign(std::string_view body);
+  // Room for a body of `size` bytes, to be written there before it is decoded (the
+  // transport reads a body straight into it).
+  char* prepare(std::size_t size);
   // Gives the buffer back (after a large body).
   void release();
   std::string_view view() const noexcept { return {buffer_.data(), size_}; }
@@ -102,6 +105,10 @@ void append_patch_op(std::string& patch, std::string_view op, std::string_view p
 std::string serve_admission(std::string_view body,
                             const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
                             const RequestLimits& limits = {}, ReviewObjects objects = ReviewObjects::raw);
+// The same for a body already in `body` (the transport's per-thread buffer), which is released
+// after a body over limits.shrink_after.
+std::string serve_admission(PaddedBody& body, const std::function<AdmissionResponse(const AdmissionRequest&)>& handler,
+                            const RequestLimits& limits, ReviewObjects objects);
 
 // A JSON Pointer token: "~" → "~0", "/" → "~1" (RFC 6901).
 std::string pointer_token(std::string_view key);

@@ -59,6 +59,21 @@ struct RequestHead {
   std::string_view content_type;
 };
 
+// A request head in the plain form the API server sends, read in one pass over the bytes
+// received so far: "METHOD /path[?query] HTTP/1.1", then CRLF-ended "Name: value" lines
+// (names of token characters; values of visible ASCII, spaces and tabs, without "%"), then
+// a blank line, all within 8 KiB. nullopt for anything else, for a head not yet complete
+// in `bytes`, and for a head with a header that changes how cpp-httplib answers (Connection,
+// Expect, Range, Content-Encoding) or one it adds itself (REMOTE_ADDR, ...): the transport
+// then lets cpp-httplib read the request. What this accepts, cpp-httplib reads to the same
+// method, path and headers; tests/fuzz/webhook_framing_fuzz.cpp checks that against
+// cpp-httplib itself.
+struct PlainHead {
+  RequestHead head;      // views into `bytes`
+  std::size_t size = 0;  // bytes of the head, its blank line included
+};
+std::optional<PlainHead> read_plain_head(std::string_view bytes);
+
 // What to do with a request before its body is read: code 0 reads the body and serves it;
 // any other code is the in-band status of a refusal (admission routes) or the HTTP status
 // (other routes). `close` ends the connection after the answer (its body stays unread).

@@ -3,10 +3,12 @@
 // The HTTPS transport: cpp-httplib 0.18.7's SSLServer (header-only, from Debian 13's source:
 // packaging/httplib) with TCP_NODELAY, a listen backlog for API servers reconnecting at once,
 // keep-alive sized for the API server, per-handshake certificates, the admission routes,
-// health, readiness and metrics. Connections are served one thread each from a pool with a
-// cap; at the cap the oldest idle connection is shed; a handshake or request that is not
-// complete within a deadline is closed; bodies are capped per route and refused in-band,
-// unread, when too large (RequestLimits, limits.hpp).
+// health, readiness and metrics. The API server's plain requests to the admission routes
+// are read and answered without cpp-httplib's request machinery (the same bytes out); every
+// other request goes through it. Connections wait on one epoll set and take a worker thread
+// only while they have input (connections.hpp); at the cap the least useful parked one is
+// shed; a handshake or request that is not complete within a deadline is closed; bodies are
+// capped per route and refused in-band, unread, when too large (RequestLimits, limits.hpp).
 
 #include <atomic>
 #include <chrono>

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,11 +18,14 @@ namespace {
 // After an in-band refusal the answer and close_notify are on their way; a second later the
 // client has read them, and the connection's unread input is dropped with it.
 constexpr auto closing_linger = std::chrono::seconds(1);
-// Ten checks a second: a deadline is kept to within a tenth of a second; idle workers wake
-// as often to see a stop.
+// Ten checks a second: a deadline is kept to within a tenth of a second.
 constexpr auto tick = std::chrono::milliseconds(100);
-// Worker threads above `spare` end after this long without work.
+// Worker threads above `spare` end after this long without work. An idle worker waits on
+// the epoll set that long: a stop wakes it at once through the stop event, so an idle
+// webhook's workers no longer wake ten times a second each to look for one.
 constexpr auto idle_retire = std::chrono::seconds(30);
+// The epoll event of the stop eventfd (connection ids start at 1).
+constexpr std::uint64_t stop_event = 0;
 constexpr std::size_t spare = 4;
 // How long a worker waits with a connection that has just answered, for its next request
 // (cpp-httplib's own keep-alive check interval).
@@ -53,6 +57,12 @@ void Connections::start(SSL_CTX& ctx, RequestRunner run) {
   ctx_ = &ctx;
   run_ = std::move(run);
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  // Level-triggered: once written, every worker's wait returns at once and sees the stop.
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event stop_ev{};
+  stop_ev.events = EPOLLIN;
+  stop_ev.data.u64 = stop_event;
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, stop_fd_, &stop_ev);
   {
     std::lock_guard lock(mutex_);
     spawn_locked();
@@ -77,8 +87,13 @@ void Connections::stop() {
   }
   watchdog_.request_stop();
   watchdog_.join();
-  // Workers see stopping_ when their wait times out (a tick at most).
+  // Every waiting worker wakes on the stop event and sees stopping_.
+  const std::uint64_t one = 1;
+  if (::write(stop_fd_, &one, sizeof one) != sizeof one) {
+    // An eventfd's counter only fails to take 1 at 2^64 - 2: not reachable.
+  }
   for (auto& w : workers_) w.thread = {};
+  ::close(stop_fd_);
   ::close(epoll_);
 }
 
@@ -154,16 +169,16 @@ void Connections::work(std::size_t slot) {
     if (!counted) waiting_.fetch_add(1);
     counted = false;
     epoll_event ev{};
-    const int n = ::epoll_wait(epoll_, &ev, 1, static_cast<int>(tick.count()));
+    const int n = ::epoll_wait(epoll_, &ev, 1, static_cast<int>(std::chrono::milliseconds(idle_retire).count()));
     waiting_.fetch_sub(1);
-    if (n == 1) {
+    if (n == 1 && ev.data.u64 != stop_event) {
       if (Conn* c = take(ev.data.u64)) serve(*c);
       last_work = Clock::now();
       continue;
     }
     std::lock_guard lock(mutex_);
     // A worker retires only while another waits, so input is always noticed.
-    if (stopping_ || (Clock::now() - last_work > idle_retire && live_ > spare && waiting_.load() > 0)) break;
+    if (stopping_ || (Clock::now() - last_work >= idle_retire && live_ > spare && waiting_.load() > 0)) break;
   }
   {
     std::lock_guard lock(mutex_);

@@ -140,6 +140,7 @@ class Connections {
   SSL_CTX* ctx_ = nullptr;
   RequestRunner run_;
   int epoll_ = -1;
+  int stop_fd_ = -1;  // an eventfd on the epoll set, written by stop()
 
   std::mutex mutex_;
   std::unordered_map<std::uint64_t, Conn> conns_;

@@ -1,5 +1,7 @@
 #include "json.hpp"
 
+#include <array>
+
 #include "nodeboot/webhook/limits.hpp"
 
 namespace nodeboot::webhook {
@@ -63,6 +65,20 @@ bool read_raw_object(od::value& v, std::string_view& out) {
   return read_object_or_null(v, [&](od::object& obj) { return obj.raw_json().get(out) != simdjson::SUCCESS; });
 }
 
+namespace {
+
+// The bytes a JSON string must escape: controls, the quote and the backslash. One load per
+// byte instead of three comparisons: half of the string writing's time in a review's answer.
+constexpr std::array<bool, 256> escaped_bytes = [] {
+  std::array<bool, 256> table{};
+  for (std::size_t c = 0; c < 0x20; ++c) table[c] = true;
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}();
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + text.size() + 2);
@@ -71,7 +87,7 @@ void append_json_string(std::string& out, std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && c != '"' && c != '\\') continue;
+    if (!escaped_bytes[u]) continue;
     out.append(text.data() + plain, i - plain);
     plain = i + 1;
     switch (c) {

@@ -223,6 +223,16 @@ BlockBits classify(const char* p) {
   return b;
 }
 
+// The set bits of `x`. std::popcount is a call into libgcc (a table walk) in a build for
+// baseline x86-64, which has no POPCNT instruction: 4 % of a review's decoding, measured.
+// This is the same count in a dozen inline instructions.
+std::size_t bit_count(std::uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555U;
+  x = (x & 0x3333333333333333U) + ((x >> 2) & 0x3333333333333333U);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fU;
+  return static_cast<std::size_t>((x * 0x0101010101010101U) >> 56);
+}
+
 // Bit i set when an odd number of the bits up to i are: with quotes, the bytes of each
 // string from its opening quote up to (not including) its closing one.
 std::uint64_t prefix_xor(std::uint64_t x) {
@@ -244,8 +254,8 @@ class Scanner {
       const std::uint64_t inside = prefix_xor(bits.quote) ^ (in_string_ ? ~std::uint64_t{0} : 0);
       const std::uint64_t opens = bits.open & ~inside;
       const std::uint64_t closes = bits.close & ~inside;
-      const auto n_open = static_cast<std::size_t>(std::popcount(opens));
-      const auto n_close = static_cast<std::size_t>(std::popcount(closes));
+      const auto n_open = bit_count(opens);
+      const auto n_close = bit_count(closes);
       // Outside the first levels (or once request.uid is found) only the depth matters.
       if (!scan_.uid.empty() || depth_ >= tracked + n_close) {
         if (depth_ >= n_close && (n_open == 0 || n_close == 0 || depth_ + n_open <= scan_.depth)) {

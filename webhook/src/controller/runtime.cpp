@@ -23,25 +23,28 @@ constexpr std::size_t max_queued_events = 10000;
 
 }  // namespace
 
-WorkQueue::WorkQueue(Reconcile reconcile) : reconcile_(std::move(reconcile)) {}
+WorkQueue::WorkQueue(Reconcile reconcile, std::size_t workers)
+    : reconcile_(std::move(reconcile)), worker_count_(std::max<std::size_t>(workers, 1)) {}
 
 WorkQueue::~WorkQueue() { stop(); }
 
 void WorkQueue::start() {
-  worker_ = std::jthread([this](const std::stop_token& st) { work(st); });
+  for (std::size_t i = 0; i < worker_count_; ++i)
+    workers_.emplace_back([this](const std::stop_token& st) { work(st); });
 }
 
 void WorkQueue::stop() {
-  if (!worker_.joinable()) return;
-  worker_.request_stop();
+  if (workers_.empty()) return;
+  for (auto& w : workers_) w.request_stop();
   wake_.notify_all();
-  worker_.join();
+  workers_.clear();  // joins
 }
 
 void WorkQueue::add(const std::string& key) {
   {
     std::lock_guard lock(mu_);
     if (!queued_.insert(key).second) return;
+    if (processing_.contains(key)) return;  // its worker queues it again when done
     queue_.push_back(key);
   }
   wake_.notify_one();
@@ -62,7 +65,7 @@ void WorkQueue::work(const std::stop_token& stop) {
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
       auto key = delayed_.begin()->second;
       delayed_.erase(delayed_.begin());
-      if (queued_.insert(key).second) queue_.push_back(std::move(key));
+      if (queued_.insert(key).second && !processing_.contains(key)) queue_.push_back(std::move(key));
     }
     if (queue_.empty()) {
       if (delayed_.empty())
@@ -73,14 +76,20 @@ void WorkQueue::work(const std::stop_token& stop) {
     }
     auto key = std::move(queue_.front());
     queue_.pop_front();
-    queued_.erase(key);  // an event while we work queues it again
+    queued_.erase(key);  // an event while we work marks it queued again
+    processing_.insert(key);
     lock.unlock();
     const bool ok = reconcile_(key);
     lock.lock();
+    processing_.erase(key);
     if (ok)
       failures_.erase(key);
     else
       delayed_.emplace(Clock::now() + backoff(++failures_[key]), key);
+    if (queued_.contains(key)) {  // added while it was reconciled: again, on any worker
+      queue_.push_back(std::move(key));
+      wake_.notify_one();
+    }
   }
 }
 
@@ -182,7 +191,7 @@ void EventRecorder::run(const std::stop_token& stop) {
 }
 
 Runtime::Runtime(const kube::RestConfig& config, LeaderOptions leader, std::string component,
-                 std::function<void()> on_leading, WorkQueue::Reconcile reconcile)
+                 std::function<void()> on_leading, WorkQueue::Reconcile reconcile, std::size_t workers)
     : client_(config),
       lease_client_([&] {
         auto c = config;
@@ -195,7 +204,8 @@ Runtime::Runtime(const kube::RestConfig& config, LeaderOptions leader, std::stri
                  log_info("no longer the leader: the controller stops writing",
                           {{"controller", component_}, {"identity", elector_.options().identity}});
                }),
-      queue_([this, reconcile = std::move(reconcile)](const std::string& key) { return !leading() || reconcile(key); }),
+      queue_([this, reconcile = std::move(reconcile)](const std::string& key) { return !leading() || reconcile(key); },
+             workers),
       events_(client_, component_, elector_.options().identity) {}
 
 Runtime::~Runtime() { stop(); }

@@ -1,8 +1,9 @@
 #pragma once
 
 // What every controller in nodeboot-webhook shares: a de-duplicating work queue drained by
-// one worker thread, with per-key exponential backoff for failed keys and timed re-checks
-// (client-go's workqueue with its default rate limiter, in small); the Event recorder, a
+// one or more worker threads, never two on one key, with per-key exponential backoff for
+// failed keys and timed re-checks (client-go's workqueue with its default rate limiter and
+// controller-runtime's MaxConcurrentReconciles, in small); the Event recorder, a
 // bounded queue written by its own thread so Events never hold up the work; and a latency
 // histogram in Prometheus' text format.
 
@@ -36,14 +37,16 @@ class WorkQueue {
   // false: failed in a way worth retrying (1 s doubling to 5 min per key).
   using Reconcile = std::function<bool(const std::string& key)>;
 
-  explicit WorkQueue(Reconcile reconcile);
+  // `workers` threads reconcile at once, each a different key.
+  explicit WorkQueue(Reconcile reconcile, std::size_t workers = 1);
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
   void start();
   void stop();  // what is still queued is dropped
-  // Queued once however often it is added before the worker takes it.
+  // Queued once however often it is added before a worker takes it; added while a worker
+  // has it, it is queued again when that worker is done (never two workers on one key).
   void add(const std::string& key);
   // Queued at `when` (a deadline to check); an earlier add still runs it at once.
   void add_at(const std::string& key, Clock::time_point when);
@@ -52,13 +55,15 @@ class WorkQueue {
   void work(const std::stop_token& stop);
 
   Reconcile reconcile_;
+  std::size_t worker_count_;
   std::mutex mu_;
   std::condition_variable_any wake_;
-  std::deque<std::string> queue_;
-  std::set<std::string> queued_;
+  std::deque<std::string> queue_;     // ready, none of them in processing_
+  std::set<std::string> queued_;      // to be reconciled (in queue_, or waiting for its worker)
+  std::set<std::string> processing_;  // on a worker now
   std::multimap<Clock::time_point, std::string> delayed_;
   std::map<std::string, int> failures_;
-  std::jthread worker_;
+  std::vector<std::jthread> workers_;
 };
 
 // One counter or gauge in Prometheus' text format (HELP, TYPE, sample).
@@ -122,7 +127,7 @@ class Runtime {
  public:
   // `on_leading` runs when leadership is won (queue everything cached); `reconcile` as WorkQueue's.
   Runtime(const kube::RestConfig& config, LeaderOptions leader, std::string component, std::function<void()> on_leading,
-          WorkQueue::Reconcile reconcile);
+          WorkQueue::Reconcile reconcile, std::size_t workers = 1);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

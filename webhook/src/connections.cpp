@@ -27,8 +27,18 @@ constexpr auto idle_retire = std::chrono::seconds(30);
 // The epoll event of the stop eventfd (connection ids start at 1).
 constexpr std::uint64_t stop_event = 0;
 constexpr std::size_t spare = 4;
-// How long a worker waits with a connection that has just answered, for its next request
-// (cpp-httplib's own keep-alive check interval).
+// Workers waiting on the epoll set for input at once; the others idle on a condition
+// variable until one of these takes input (or a stop). Input then goes round a few threads
+// whose stacks, buffers and decoder stay in cache, however many a burst or a flood of slow
+// clients made: at 2,000 req/s, after a saturating burst, 25 workers all waiting on the set
+// took 85-97 us of CPU per review and a p99 above nginx's; four took 77-87 us and a p99
+// 10-20 % below nginx's (bench/webhook's load, four alternated rounds, session 29).
+constexpr std::size_t hot_waiters = 4;
+// Above this many connections held (a flood: the API servers keep about 25 each), a client
+// that has had an answer keeps its worker for up to `busy_client_wait`, for its next
+// request, so the flood's events on the epoll set cannot queue ahead of it. With fewer, a
+// worker parks a connection whose next request is not already there (see serve()).
+constexpr std::size_t crowded = 256;
 constexpr auto busy_client_wait = std::chrono::milliseconds(100);
 
 // The connection this worker serves, for the handlers' hooks (they see cpp-httplib's
@@ -87,7 +97,11 @@ void Connections::stop() {
   }
   watchdog_.request_stop();
   watchdog_.join();
-  // Every waiting worker wakes on the stop event and sees stopping_.
+  // Every waiting worker wakes on the stop event and sees stopping_; idle ones on cold_cv_.
+  {
+    std::lock_guard lock(mutex_);
+    cold_cv_.notify_all();
+  }
   const std::uint64_t one = 1;
   if (::write(stop_fd_, &one, sizeof one) != sizeof one) {
     // An eventfd's counter only fails to take 1 at 2^64 - 2: not reachable.
@@ -119,6 +133,7 @@ void Connections::adopt(int fd) {
   }
   shelve_locked(c);
   metrics_.connections(+1);
+  held_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Connections::watch(const std::stop_token& stop) {
@@ -142,8 +157,16 @@ void Connections::spawn_locked() {
 
 Connections::Conn* Connections::take(std::uint64_t id) {
   std::lock_guard lock(mutex_);
-  // The last waiting worker starts another, so input is always noticed while threads remain.
-  if (waiting_.load() == 0 && live_ < limits_.max_workers && !stopping_) spawn_locked();
+  // The last waiting worker calls an idle one to the epoll set (or starts another), so input
+  // is always noticed while threads remain.
+  if (waiting_.load() + called_ == 0 && !stopping_) {
+    if (cold_ > called_) {
+      ++called_;
+      cold_cv_.notify_one();
+    } else if (live_ < limits_.max_workers) {
+      spawn_locked();
+    }
+  }
   const auto it = conns_.find(id);
   if (it == conns_.end() || !it->second.parked) return nullptr;  // freed since (ids are not reused)
   auto& c = it->second;
@@ -162,11 +185,30 @@ Connections::Conn* Connections::take(std::uint64_t id) {
   return &c;
 }
 
+bool Connections::await_turn(Clock::time_point last_work) {
+  std::unique_lock lock(mutex_);
+  while (!stopping_ && waiting_.load() >= hot_waiters) {
+    ++cold_;
+    const bool called = cold_cv_.wait_until(lock, last_work + idle_retire, [&] { return stopping_ || called_ > 0; });
+    --cold_;
+    if (stopping_) return false;
+    if (called) {
+      --called_;
+      break;  // a waiter took input: this one takes its place
+    }
+    if (live_ > spare) return false;  // idle for idle_retire: retire
+    last_work = Clock::now();
+  }
+  if (stopping_) return false;
+  waiting_.fetch_add(1);
+  return true;
+}
+
 void Connections::work(std::size_t slot) {
   auto last_work = Clock::now();
   bool counted = true;  // spawn_locked counted this thread as waiting
   while (true) {
-    if (!counted) waiting_.fetch_add(1);
+    if (!counted && !await_turn(last_work)) break;
     counted = false;
     epoll_event ev{};
     const int n = ::epoll_wait(epoll_, &ev, 1, static_cast<int>(std::chrono::milliseconds(idle_retire).count()));
@@ -195,12 +237,13 @@ void Connections::serve(Conn& c) {
     return;
   }
   while (true) {
-    // A client at work (it has had an answer) keeps its worker for a moment, for its next
-    // request: parking every connection after every answer cost a third of the throughput
-    // at saturation (25 busy connections, 2 cores: 8.5k against 11-16k req/s). A connection
-    // never used for a request, or idle that long, waits on the epoll set instead.
-    const auto wait = c.served.load(std::memory_order_relaxed) ? busy_client_wait : std::chrono::milliseconds(0);
-    if (SSL_has_pending(c.ssl) == 0 && !readable_within(c.fd, wait)) {
+    // The next request, if it is already here, is served at once; otherwise the connection
+    // waits on the epoll set and this worker takes whatever input comes next. (Holding a
+    // served connection's worker for 100 ms, for its next request, kept a thread per busy
+    // connection: at 2,000 req/s on 20 connections, 20 threads took turns and each found its
+    // caches cold.) In a flood, a client that has had an answer keeps its worker instead.
+    const bool keep = c.served.load(std::memory_order_relaxed) && held_.load(std::memory_order_relaxed) > crowded;
+    if (SSL_has_pending(c.ssl) == 0 && !readable_within(c.fd, keep ? busy_client_wait : std::chrono::milliseconds(0))) {
       park(c);
       break;
     }
@@ -294,6 +337,7 @@ void Connections::free_locked(Conn& c) {
   ::close(c.fd);
   if (c.in_flight) metrics_.in_flight(-1);  // a request that never got its answer
   metrics_.connections(-1);
+  held_.fetch_sub(1, std::memory_order_relaxed);
   conns_.erase(c.id);
 }
 

@@ -11,9 +11,12 @@
 //   given to one worker at a time, and the kernel wakes one waiter per event). The worker
 //   runs the TLS handshake (non-blocking: a handshake waiting for more input is parked
 //   again) or one request (cpp-httplib's own parsing and routing, through
-//   `RequestRunner`), then parks the connection again (after waiting up to 100 ms for the
-//   next request of a client that has had an answer), or closes it. A worker that takes
-//   the last waiting place starts another, up to `max_workers`.
+//   `RequestRunner`), then parks the connection again (unless its next request is already
+//   there; in a flood of connections, a client that has had an answer keeps its worker for
+//   up to 100 ms for its next one), or closes it. Four workers wait on the set at a time; the others idle on a
+//   condition variable, so input goes round a few threads with warm caches. A worker that
+//   takes the last waiting place calls an idle one to the set, or starts another, up to
+//   `max_workers` (workers held by slow clients do not keep others from input).
 // - Limits: at most `max_connections` held (at the cap, adopt() closes a parked one: a
 //   connection ending after a refusal, then one that has sent nothing, then one never used
 //   for a request, then one in the middle of its handshake, then the idle one unused
@@ -120,6 +123,9 @@ class Connections {
   void watch(const std::stop_token& stop);
   void spawn_locked();
   void work(std::size_t slot);
+  // Before a worker waits on the epoll set again: while enough others wait there, it idles
+  // until called (or stopped, or idle long enough to retire). False: the worker ends.
+  bool await_turn(Clock::time_point last_work);
   Conn* take(std::uint64_t id);  // an event's connection, now the worker's (null: none)
   void serve(Conn& c);
   bool handshake(Conn& c);                       // false: parked or closed
@@ -154,7 +160,11 @@ class Connections {
   std::vector<Worker> workers_;  // reserved to max_workers: never reallocated
   std::size_t live_ = 0;
   std::atomic<std::size_t> waiting_{0};  // workers in epoll_wait
-  std::size_t busy_ = 0;                 // connections on a worker
+  std::atomic<std::size_t> held_{0};     // connections held (conns_.size(), read without the lock)
+  std::size_t cold_ = 0;                 // workers idle on cold_cv_ (at least hot_waiters wait)
+  std::size_t called_ = 0;               // of those, called to the epoll set and not yet there
+  std::condition_variable cold_cv_;
+  std::size_t busy_ = 0;  // connections on a worker
   bool stopping_ = false;
   std::jthread watchdog_;
 };

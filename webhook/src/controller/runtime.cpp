@@ -70,8 +70,8 @@ void WorkQueue::work(const std::stop_token& stop) {
     if (queue_.empty()) {
       if (delayed_.empty())
         wake_.wait(lock, stop, [&] { return !queue_.empty(); });
-      else
-        wake_.wait_until(lock, stop, delayed_.begin()->first, [&] { return !queue_.empty(); });
+      else  // a copy: while this worker waits another may take (and erase) that entry
+        wake_.wait_until(lock, stop, Clock::time_point(delayed_.begin()->first), [&] { return !queue_.empty(); });
       continue;
     }
     auto key = std::move(queue_.front());

@@ -7,16 +7,11 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <array>
 #include <string_view>
 
 #include "nodeboot/webhook/limits.hpp"
 
 namespace nodeboot::webhook {
-
-// cpp-httplib adds these to every request's headers itself; they are not the client's.
-inline constexpr std::array<std::string_view, 4> httplib_injected_headers{"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR",
-                                                                          "LOCAL_PORT"};
 
 // Views into `req`, which must outlive the result.
 inline RequestHead head_of(const httplib::Request& req) {

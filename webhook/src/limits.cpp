@@ -4,7 +4,6 @@
 #include <array>
 #include <bit>
 #include <cstdint>
-#include <initializer_list>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -92,7 +91,8 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-bool is_any_of(std::string_view name, std::initializer_list<std::string_view> names) {
+template <typename Names>
+bool is_any_of(std::string_view name, const Names& names) {
   return std::ranges::any_of(names, [name](std::string_view n) { return iequals(name, n); });
 }
 
@@ -122,7 +122,9 @@ std::optional<PlainHead> read_plain_head(std::string_view bytes) {
   const auto second = line.find(' ', first == std::string_view::npos ? first : first + 1);
   if (second == std::string_view::npos || line.substr(second) != " HTTP/1.1") return std::nullopt;
   out.head.method = line.substr(0, first);
-  if (!is_any_of(out.head.method, {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) ||
+  constexpr std::array<std::string_view, 9> methods{"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  if (!is_any_of(out.head.method, methods) ||
       !std::ranges::all_of(out.head.method, [](char c) { return c >= 'A' && c <= 'Z'; }))
     return std::nullopt;
   const auto target = line.substr(first + 1, second - first - 1);
@@ -143,9 +145,8 @@ std::optional<PlainHead> read_plain_head(std::string_view bytes) {
     if (!std::ranges::all_of(name, is_tchar) ||
         !std::ranges::all_of(value, [](char c) { return (c >= ' ' && c < 0x7f && c != '%') || c == '\t'; }))
       return std::nullopt;
-    if (is_any_of(name, {"Connection", "Expect", "Range", "Content-Encoding", "REMOTE_ADDR", "REMOTE_PORT",
-                         "LOCAL_ADDR", "LOCAL_PORT"}))
-      return std::nullopt;
+    constexpr std::array<std::string_view, 4> answer_changing{"Connection", "Expect", "Range", "Content-Encoding"};
+    if (is_any_of(name, answer_changing) || is_any_of(name, httplib_injected_headers)) return std::nullopt;
     if (++out.head.header_count > 100) return std::nullopt;  // cpp-httplib's CPPHTTPLIB_HEADER_MAX_COUNT
     out.head.header_bytes += name.size() + value.size();
     if (iequals(name, "Content-Length")) {

@@ -171,6 +171,9 @@ class HttpServer final : public httplib::SSLServer {
   Connections& connections_;
 };
 
+// What a review that made a handler throw is answered (the details go to the log).
+constexpr std::string_view internal_error = "internal error in nodeboot-webhook; see its log";
+
 // An in-band answer to a request whose body is not read (or not readable): the API server
 // sees a review with a status instead of a transport error. With `close` the body stays
 // unread and the connection ends after the answer.
@@ -262,7 +265,7 @@ std::optional<bool> serve_plain(SSL& ssl, const AdmissionRoutes& routes, const R
     answer = serve_admission(body, served.handler, limits, served.objects);
   } catch (const std::exception&) {  // as cpp-httplib's exception handler below answers
     log_error("request handler failed", {{"path", std::string(route_path(route))}});
-    answer = encode_review("", AdmissionResponse::errored(500, "internal error in nodeboot-webhook; see its log"));
+    answer = encode_review("", AdmissionResponse::errored(500, std::string(internal_error)));
   }
   thread_local std::string out;
   out.clear();
@@ -378,7 +381,7 @@ Result<int> Server::start() {
   http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, const std::exception_ptr&) {
     log_error("request handler failed", {{"path", req.path}});
     if (is_admission(route_of(req.path))) {
-      reject_in_band(res, 500, "internal error in nodeboot-webhook; see its log", false);
+      reject_in_band(res, 500, std::string(internal_error), false);
     } else {
       res.status = 500;
       res.set_content("internal error\n", "text/plain");

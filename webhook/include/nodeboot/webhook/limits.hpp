@@ -6,6 +6,7 @@
 // the unit tests and the framing fuzz target (tests/fuzz/webhook_framing_fuzz.cpp) call the
 // same functions.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -46,6 +47,11 @@ struct RequestLimits {
 };
 
 bool is_admission(Route route);
+
+// The headers cpp-httplib adds to every request itself (the peer's addresses); they are
+// not the client's, and a client sending one is left to cpp-httplib (read_plain_head).
+inline constexpr std::array<std::string_view, 4> httplib_injected_headers{"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR",
+                                                                          "LOCAL_PORT"};
 
 // The parts of a request head the framing rules look at (every Content-Length header, in
 // order: a request with two is refused, they could disagree).
